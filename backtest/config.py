@@ -1,0 +1,294 @@
+"""Run configuration: one frozen, validated dataclass per stage, loaded from TOML.
+
+Every default carries the reason it was chosen. Unknown sections, keys and names are rejected with a
+suggestion; ``--set section.key=value`` overrides go through the same type checks as the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from backtest.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunSection:
+    name: str = "default"  # folder name under out_dir; an existing finished run is never overwritten
+    seed: int = 0  # fixes every random draw: shuffles, dropout masks, weight init
+    out_dir: str = "runs"  # where run folders go, relative to the current directory
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when torch sees a GPU
+
+
+@dataclass(frozen=True)
+class DataSection:
+    source: Literal["sample", "csv", "yfinance", "tej"] = "sample"  # sample ships with `arch`: offline
+    symbol: str = "sp500"  # sample: sp500 | nasdaq; yfinance: ticker; tej: company id (e.g. 2330)
+    path: str | None = None  # csv only: the file to read
+    start: str | None = None  # inclusive ISO date; None = from the first row
+    end: str | None = None  # exclusive ISO date; None = through the last row
+    adjusted: bool = False  # yfinance: False keeps traded OHLC prices, which fills happen at
+    table: str = "TWN/APRCD"  # tej: the datatable the studies used
+    refresh: bool = False  # network sources: ignore the cache and download again
+    columns: dict[str, str] = field(default_factory=dict)  # csv: explicit {file column: field} mapping
+
+
+@dataclass(frozen=True)
+class WalkForwardSection:
+    train_days: int = 756  # ~3 trading years per training window
+    test_days: int = 63  # ~1 quarter: how often models are retrained
+    val_days: int = 126  # tail of each training window held out for early stopping
+    gap: int = 0  # trading days skipped between training window and test block
+    window: Literal["rolling", "expanding"] = "rolling"  # rolling forgets old regimes
+    max_folds: int | None = None  # keep only the last N folds; None = all that fit
+
+
+@dataclass(frozen=True)
+class ForecastSection:
+    models: list[str] = field(
+        default_factory=lambda: ["lstm", "gru", "lstm_stacked", "gru_stacked", "gru3"]
+    )  # registry names; `wfbt models` lists them
+    lookback: int = 5  # days of features per input window, as in both studies
+    features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
+    scaler: Literal["standard", "minmax"] = "standard"  # fit on each fold's training rows only
+    seeds: int = 1  # models per fold and architecture; predictions are their mean
+
+
+@dataclass(frozen=True)
+class TrainingSection:
+    epochs: int = 30  # cap; early stopping usually ends sooner
+    batch_size: int = 32  # the studies' batch size
+    lr: float = 1e-3  # Adam's default, as in both studies
+    patience: int = 5  # epochs without validation improvement before a member stops
+    min_delta: float = 0.0  # improvement smaller than this does not reset patience
+
+
+@dataclass(frozen=True)
+class StrategiesSection:
+    threshold: float = 0.0  # forecast rule: long when predicted close > close * (1 + threshold)
+    bollinger_window: int = 20
+    bollinger_k: float = 2.0
+    macd_fast: int = 12
+    macd_slow: int = 26
+    macd_signal: int = 9
+    combine: Literal["all", "any"] = "all"  # how forecast+bollinger / forecast+macd join
+    rules: list[str] = field(
+        default_factory=lambda: ["forecast", "forecast+bollinger", "forecast+macd", "vote"]
+    )  # per-model rules; bollinger, macd and buy-and-hold always run
+
+
+@dataclass(frozen=True)
+class BacktestSection:
+    init_cash: float = 100_000.0
+    fees: float = 0.001  # per side, fraction of traded value (Taiwan brokers: 0.001425)
+    tax: float = 0.0  # sell side only (Taiwan securities transaction tax: 0.003)
+    slippage: float = 0.0005  # fraction of price paid against us on every fill
+    execution: Literal["next_open", "close"] = "next_open"  # close = same-bar fill, flagged
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    run: RunSection = field(default_factory=RunSection)
+    data: DataSection = field(default_factory=DataSection)
+    walkforward: WalkForwardSection = field(default_factory=WalkForwardSection)
+    forecast: ForecastSection = field(default_factory=ForecastSection)
+    training: TrainingSection = field(default_factory=TrainingSection)
+    strategies: StrategiesSection = field(default_factory=StrategiesSection)
+    backtest: BacktestSection = field(default_factory=BacktestSection)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+_SECTION_TYPES = typing.get_type_hints(RunConfig)
+
+
+def _suggest(name: str, options: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _check_value(where: str, value: Any, tp: Any) -> Any:
+    """Return ``value`` converted to ``tp`` or raise ConfigError naming ``where``."""
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_value(where, value, inner[0])
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            raise ConfigError(
+                f"{where}: expected one of {', '.join(map(repr, choices))}. Got {value!r}."
+                + (_suggest(str(value), map(str, choices)))
+            )
+        return value
+    if origin is list:
+        (item,) = get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list of {item.__name__}. Got {value!r}.")
+        return [_check_value(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f"{where}: expected a table of strings, e.g. {{Date = \"date\"}}. Got {value!r}.")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false. Got {value!r}.")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer. Got {value!r}.")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number. Got {value!r}.")
+        return float(value)
+    if tp is str:
+        if isinstance(value, datetime.date):  # TOML reads 2019-01-01 as a date
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string. Got {value!r}.")
+        return value
+    raise TypeError(f"unsupported config type {tp!r}")  # pragma: no cover - programming error
+
+
+def _build_section(name: str, raw: Any) -> Any:
+    cls = _SECTION_TYPES[name]
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}]: expected a table. Got {raw!r}.")
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in hints:
+            raise ConfigError(
+                f"[{name}] has no key {key!r}.{_suggest(key, hints)} "
+                f"Known keys: {', '.join(hints)}."
+            )
+    values = {key: _check_value(f"{name}.{key}", value, hints[key]) for key, value in raw.items()}
+    return cls(**values)
+
+
+def from_dict(raw: dict[str, Any]) -> RunConfig:
+    """Build and validate a RunConfig from a parsed TOML document."""
+    for name in raw:
+        if name not in _SECTION_TYPES:
+            raise ConfigError(
+                f"unknown section [{name}].{_suggest(name, _SECTION_TYPES)} "
+                f"Known sections: {', '.join(_SECTION_TYPES)}."
+            )
+    config = RunConfig(**{name: _build_section(name, value) for name, value in raw.items()})
+    validate(config)
+    return config
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Parse ``section.key=value``; the value is read as TOML, falling back to a bare string."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"--set expects section.key=value, e.g. training.epochs=5. Got {text!r}.")
+    path, literal = text.split("=", 1)
+    section, key = path.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {literal.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = literal.strip()
+    return section, key, value
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
+    """Read a TOML config (None = built-in defaults) and apply ``section.key=value`` overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist. Pass a path to a .toml file.")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+    for text in overrides:
+        section, key, value = parse_override(text)
+        if not isinstance(raw.setdefault(section, {}), dict):
+            raise ConfigError(f"[{section}] in the config file is not a table.")
+        raw[section][key] = value
+    return from_dict(raw)
+
+
+def validate(config: RunConfig) -> None:
+    """Cross-field checks that a single field's type cannot express."""
+    from forecasters.registry import ARCHITECTURES
+    from strategies.signals import RULES
+
+    wf, fc, tr, st, bt, data = (
+        config.walkforward, config.forecast, config.training, config.strategies, config.backtest, config.data
+    )
+    positive = {
+        "walkforward.train_days": wf.train_days, "walkforward.test_days": wf.test_days,
+        "forecast.lookback": fc.lookback, "forecast.seeds": fc.seeds, "training.epochs": tr.epochs,
+        "training.batch_size": tr.batch_size, "training.patience": tr.patience,
+        "strategies.bollinger_window": st.bollinger_window, "strategies.macd_fast": st.macd_fast,
+        "strategies.macd_slow": st.macd_slow, "strategies.macd_signal": st.macd_signal,
+    }
+    for where, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{where} must be positive. Got {value}.")
+    if wf.val_days < 0 or wf.gap < 0:
+        raise ConfigError(f"walkforward.val_days and gap must be >= 0. Got {wf.val_days} and {wf.gap}.")
+    if wf.max_folds is not None and wf.max_folds <= 0:
+        raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
+    min_fit = fc.lookback + tr.batch_size
+    if wf.train_days - wf.val_days < min_fit:
+        raise ConfigError(
+            f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
+            f"need at least lookback + batch_size = {min_fit}. Raise train_days or lower val_days."
+        )
+    if wf.val_days and wf.val_days < 2:
+        raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
+    if tr.lr <= 0:
+        raise ConfigError(f"training.lr must be positive. Got {tr.lr}.")
+    if not fc.models:
+        raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
+    for name in fc.models:
+        if name not in ARCHITECTURES:
+            raise ConfigError(
+                f"forecast.models: unknown model {name!r}.{_suggest(name, ARCHITECTURES)} "
+                f"Known models: {', '.join(ARCHITECTURES)} (see `wfbt models`)."
+            )
+    if len(set(fc.models)) != len(fc.models):
+        raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
+    allowed = {"open", "high", "low", "close", "volume"}
+    for feat in fc.features:
+        if feat not in allowed:
+            raise ConfigError(
+                f"forecast.features: unknown feature {feat!r}.{_suggest(feat, allowed)} "
+                f"Choose from {', '.join(sorted(allowed))}."
+            )
+    if "close" not in fc.features:
+        raise ConfigError("forecast.features must include 'close', the series being forecast.")
+    for rule in st.rules:
+        if rule not in RULES:
+            raise ConfigError(
+                f"strategies.rules: unknown rule {rule!r}.{_suggest(rule, RULES)} "
+                f"Known rules: {', '.join(RULES)} (see `wfbt strategies`)."
+            )
+    if st.macd_fast >= st.macd_slow:
+        raise ConfigError(
+            f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."
+        )
+    for where, value in {"backtest.fees": bt.fees, "backtest.tax": bt.tax, "backtest.slippage": bt.slippage}.items():
+        if not 0 <= value < 0.1:
+            raise ConfigError(f"{where} is a fraction of traded value in [0, 0.1). Got {value}.")
+    if bt.init_cash <= 0:
+        raise ConfigError(f"backtest.init_cash must be positive. Got {bt.init_cash}.")
+    if data.source == "csv" and not data.path:
+        raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')

@@ -1,0 +1,182 @@
+"""Run orchestration: config in, RunResult out. Every stage is a plain function called in order."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import zlib
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from backtest.config import RunConfig
+from backtest.data import fingerprint, load_prices
+from backtest.metrics import forecast_table, trading_table
+from backtest.portfolio import simulate
+from backtest.schedule import Fold, folds_table, make_folds
+from forecasters.registry import get_architecture
+from forecasters.trainer import Member, TrainSettings, train_group
+from forecasters.windows import FoldData, fold_data
+from strategies.signals import strategy_states
+
+
+class Progress:
+    """Hooks the CLI's live display implements; the default does nothing."""
+
+    def group_start(self, model: str, members: int, epochs: int) -> None: ...
+
+    def epoch(self, model: str, epoch: int, live: int, total: int, val_loss: float) -> None: ...
+
+    def group_end(self, model: str, seconds: float) -> None: ...
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    prices: pd.DataFrame
+    folds: list[Fold]
+    predictions: pd.DataFrame  # date, model, fold, predicted, actual, naive
+    fold_log: pd.DataFrame  # per model x fold: ranges, epochs, losses, seconds
+    forecast_metrics: pd.DataFrame
+    forecast_metrics_by_fold: pd.DataFrame
+    trading_metrics: pd.DataFrame
+    equity: pd.DataFrame  # strategy values over the out-of-sample days
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(choice: str) -> torch.device:
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            from backtest.errors import ConfigError
+
+            raise ConfigError("run.device = 'cuda' but torch sees no CUDA GPU. Use --device cpu or auto.")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def member_seed(seed: int, model: str, fold: int, replica: int) -> int:
+    """A stable per-member seed: the same member gets the same seed whatever else the run trains."""
+    return zlib.crc32(f"{seed}:{model}:{fold}:{replica}".encode())
+
+
+def train_model(
+    model: str, data: list[FoldData], config: RunConfig, device: torch.device, progress: Progress,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train every fold x seed of one architecture as one group; return (predictions, fold log)."""
+    arch = get_architecture(model)
+    seeds = config.forecast.seeds
+    members = [
+        Member(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, member_seed(config.run.seed, model, d.fold.index, k))
+        for d in data for k in range(seeds)
+    ]
+    tr = config.training
+    settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+    progress.group_start(model, len(members), tr.epochs)
+    start = time.perf_counter()
+    results = train_group(
+        arch, members, settings, device=device,
+        progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v),
+    )
+    seconds = time.perf_counter() - start
+    progress.group_end(model, seconds)
+    preds, log = [], []
+    for i, d in enumerate(data):
+        group = results[i * seeds:(i + 1) * seeds]
+        scaled = np.mean([r.predictions for r in group], axis=0)
+        preds.append(pd.DataFrame({"model": model, "fold": d.fold.index, "pos": d.test_positions,
+                                   "predicted": d.to_price(scaled)}))
+        log.append({
+            "model": model, "fold": d.fold.index,
+            "epochs": int(np.mean([r.epochs for r in group])),
+            "best_epoch": int(np.mean([r.best_epoch for r in group])),
+            "train_loss": float(np.mean([r.train_loss[r.best_epoch - 1] for r in group])),
+            "val_loss": float(np.mean([r.best_val_loss for r in group])),
+            "seconds": seconds * len(group) / len(results),  # the group's time, shared out per member
+        })
+    return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
+
+
+def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
+    """Load, schedule, train, trade and score; returns everything the report and artifacts need."""
+    progress = progress or Progress()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    prices = load_prices(config.data)
+    folds = make_folds(len(prices), config.walkforward)
+    timings["data"] = time.perf_counter() - t0
+
+    device = resolve_device(config.run.device)
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    fc = config.forecast
+    data = [fold_data(prices, f, fc.features, fc.lookback, fc.scaler) for f in folds]
+
+    t1 = time.perf_counter()
+    all_preds, all_logs = [], []
+    for model in fc.models:
+        preds, log = train_model(model, data, config, device, progress)
+        all_preds.append(preds)
+        all_logs.append(log)
+    timings["training"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    close = prices["close"]
+    predictions = pd.concat(all_preds, ignore_index=True)
+    pos = predictions.pop("pos").to_numpy()
+    predictions.insert(0, "date", prices.index[pos])
+    predictions["actual"] = close.to_numpy()[pos]
+    predictions["naive"] = close.to_numpy()[pos - 1]
+
+    # A forecast for day d is made at the close of day d-1: index it by that decision day.
+    forecasts = {
+        model: pd.Series(g["predicted"].to_numpy(), index=prices.index[pos[g.index] - 1])
+        for model, g in predictions.groupby("model", sort=False)
+    }
+    states = strategy_states(close, forecasts, config.strategies)
+    pf = simulate(prices, states, folds[0].test_start, config.backtest)
+    trading = trading_table(pf).sort_values("sharpe", ascending=False, na_position="last")
+    timings["backtest"] = time.perf_counter() - t2
+    timings["total"] = time.perf_counter() - t0
+
+    ranges = folds_table(folds, prices.index)
+    fold_log = pd.concat(all_logs, ignore_index=True).merge(ranges, on="fold")
+    manifest = {
+        "name": config.run.name,
+        "seed": config.run.seed,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor()
+        or platform.machine(),
+        "data": {
+            "source": config.data.source, "symbol": config.data.symbol, "path": config.data.path,
+            "rows": len(prices), "first": str(prices.index[0].date()), "last": str(prices.index[-1].date()),
+            "fingerprint": fingerprint(prices),
+        },
+        "folds": len(folds),
+        "out_of_sample": {"first": str(prices.index[folds[0].test_start].date()),
+                          "last": str(prices.index[folds[-1].test_end - 1].date()),
+                          "days": int(folds[-1].test_end - folds[0].test_start)},
+        "execution": config.backtest.execution,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "versions": _versions(),
+    }
+    return RunResult(
+        config=config, prices=prices, folds=folds, predictions=predictions, fold_log=fold_log,
+        forecast_metrics=forecast_table(predictions), forecast_metrics_by_fold=forecast_table(predictions, True),
+        trading_metrics=trading, equity=pf.value(), manifest=manifest,
+    )
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("wfbt", "torch", "numpy", "pandas", "scikit-learn", "vectorbt", "rich"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

@@ -1,0 +1,27 @@
+"""Errors that end a run with a message for the user instead of a traceback."""
+
+from __future__ import annotations
+
+
+class WfbtError(Exception):
+    """A problem the user can fix; the CLI prints it to stderr and exits non-zero."""
+
+    exit_code = 2
+
+
+class ConfigError(WfbtError):
+    """The run configuration is invalid."""
+
+
+class DataError(WfbtError):
+    """The price data is missing, malformed or too short."""
+
+
+class SourceError(WfbtError):
+    """A data source (network, API, cache) failed."""
+
+    exit_code = 3
+
+
+class RunDirError(WfbtError):
+    """A run folder is missing, incomplete or would be overwritten."""

@@ -1,0 +1,88 @@
+"""Forecast errors and trading statistics as small pure functions.
+
+Too-short input gives NaN rather than an exception, as in empyrical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import vectorbt as vbt
+from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, mean_squared_error
+
+TRADING_DAYS = 252  # annualisation factor for daily bars
+
+
+def directional_accuracy(predicted: np.ndarray, actual: np.ndarray, previous: np.ndarray) -> float:
+    """Share of days on which the predicted move from ``previous`` has the sign of the actual move."""
+    if len(actual) == 0:
+        return float("nan")
+    return float(np.mean(np.sign(predicted - previous) == np.sign(actual - previous)))
+
+
+def forecast_errors(predicted: np.ndarray, actual: np.ndarray, previous: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE, MAPE (%), MSE, directional accuracy (%) and Theil's U against the naive forecast."""
+    if len(actual) == 0:
+        return {k: float("nan") for k in ("rmse", "mae", "mape", "mse", "direction", "theil_u", "n")}
+    mse = float(mean_squared_error(actual, predicted))
+    naive_rmse = float(np.sqrt(mean_squared_error(actual, previous)))
+    rmse = float(np.sqrt(mse))
+    return {
+        "rmse": rmse,
+        "mae": float(mean_absolute_error(actual, predicted)),
+        "mape": 100.0 * float(mean_absolute_percentage_error(actual, predicted)),
+        "mse": mse,
+        "direction": 100.0 * directional_accuracy(predicted, actual, previous),
+        "theil_u": rmse / naive_rmse if naive_rmse > 0 else float("nan"),
+        "n": float(len(actual)),
+    }
+
+
+def forecast_table(predictions: pd.DataFrame, by_fold: bool = False) -> pd.DataFrame:
+    """Errors per model (and per fold), the naive forecast first; ``predictions`` as in predictions.csv."""
+    keys = ["model", "fold"] if by_fold else ["model"]
+    rows = []
+    first_model = predictions["model"].iloc[0] if len(predictions) else None
+    naive_src = predictions[predictions["model"] == first_model]
+    naive_groups = naive_src.groupby("fold") if by_fold else [(None, naive_src)]
+    for fold, g in naive_groups:
+        a = g["actual"].to_numpy()
+        row = {"model": "naive", **({"fold": fold} if by_fold else {}),
+               **forecast_errors(g["naive"].to_numpy(), a, g["naive"].to_numpy())}
+        row["direction"] = float("nan")  # "no change" has no direction to be right about
+        rows.append(row)
+    for key, g in predictions.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(keys, key)),
+                     **forecast_errors(g["predicted"].to_numpy(), g["actual"].to_numpy(), g["naive"].to_numpy())})
+    out = pd.DataFrame(rows)
+    out["n"] = out["n"].astype(int)
+    return out
+
+
+def trading_table(pf: vbt.Portfolio) -> pd.DataFrame:
+    """Per strategy column: returns, risk, ratios, trades, exposure and fees, annualised with 252 days."""
+    returns = pf.returns()
+    acc = returns.vbt.returns(freq="1D", year_freq=f"{TRADING_DAYS} days")
+    trades = pf.trades
+    n_periods = len(returns)
+    total = pf.total_return()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cagr = (1.0 + total) ** (TRADING_DAYS / max(n_periods, 1)) - 1.0
+        max_dd = acc.max_drawdown()
+        table = pd.DataFrame({
+            "total_return": 100.0 * total,
+            "cagr": 100.0 * cagr,
+            "volatility": 100.0 * acc.annualized_volatility(),
+            "sharpe": acc.sharpe_ratio(),
+            "sortino": acc.sortino_ratio(),
+            "max_drawdown": 100.0 * max_dd,
+            "calmar": cagr / max_dd.abs().where(max_dd != 0),
+            "trades": trades.count(),
+            "win_rate": 100.0 * trades.win_rate(),
+            "exposure": 100.0 * (pf.assets() > 0).mean(),
+            "fees_paid": pf.orders.fees.sum(),
+            "end_value": pf.final_value(),
+        })
+    table.index.name = "strategy"
+    return table.replace([np.inf, -np.inf], np.nan)

@@ -1,0 +1,53 @@
+"""The registry of forecaster architectures: the two studies' models, each a name and a shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A recurrent stack: ``hidden[i]`` units in layer i, dropout after every layer, then Linear(., 1)."""
+
+    name: str
+    cell: Literal["lstm", "gru"]
+    hidden: tuple[int, ...]
+    dropout: float
+    source: str
+
+    @property
+    def gates(self) -> int:
+        return 4 if self.cell == "lstm" else 3
+
+    def n_params(self, n_features: int) -> int:
+        """Trainable parameters, counted as torch.nn (and Keras' reset_after GRU) count them."""
+        total, inputs = 0, n_features
+        for h in self.hidden:
+            total += self.gates * h * (inputs + h + 2)
+            inputs = h
+        return total + inputs + 1
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in [
+        Architecture("lstm", "lstm", (64,), 0.2, "TSMC article: single LSTM, 64 units"),
+        Architecture("gru", "gru", (64,), 0.2, "TSMC article: single GRU, 64 units"),
+        Architecture("lstm_stacked", "lstm", (64, 32), 0.4, "TSMC article: stacked LSTM 64 -> 32"),
+        Architecture("gru_stacked", "gru", (64, 32), 0.4, "TSMC article: stacked GRU 64 -> 32"),
+        # With 5 input features this is the paper's 39,201-parameter network.
+        Architecture("gru3", "gru", (50, 50, 50), 0.2, "S&P 500 paper: best GRU, three layers of 50"),
+    ]
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, ARCHITECTURES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise KeyError(f"unknown model {name!r}.{hint} Known: {', '.join(ARCHITECTURES)}.") from None

@@ -1,0 +1,236 @@
+"""The batched walk-forward trainer: many same-shaped models (folds x seeds) trained as one group.
+
+Each member keeps what it would have alone: its own data and sample count, its own shuffles and
+dropout masks (drawn from its own generator, so nothing depends on who else is in the group), its own
+Adam state and step count, its own early stopping and best weights. A member whose data ran out for
+this epoch sits the remaining steps out (its Adam state does not move); members that stopped are
+dropped from the group at the end of the epoch and cost nothing further.
+
+On CUDA the step loop never waits for the device: losses are accumulated on the device and read once
+per epoch, when early stopping needs them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from forecasters.batched import GroupRNN
+from forecasters.reference import flatten, init_reference
+from forecasters.registry import Architecture
+
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam defaults
+
+
+@dataclass
+class Member:
+    """One model to train: scaled windows (N, L, F) and targets (N,), and the seed it is drawn from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    seed: int
+
+
+@dataclass
+class MemberResult:
+    predictions: np.ndarray  # (N_test,) scaled units, from the best weights
+    best_epoch: int
+    epochs: int
+    best_val_loss: float
+    train_loss: list[float] = field(default_factory=list)  # per epoch, sample-weighted MSE
+    val_loss: list[float] = field(default_factory=list)
+    weights: np.ndarray | None = None  # (P,) best weights, same layout as reference.flatten
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    patience: int = 5
+    min_delta: float = 0.0
+
+
+ProgressFn = Callable[[int, int, int, float], None]  # (epoch, members still training, total, mean val loss)
+
+
+def _pad(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """Stack arrays of different first-dimension lengths into (M, N_max, ...) zero-padded."""
+    n_max = max(1, max(len(a) for a in arrays))
+    out = np.zeros((len(arrays), n_max, *arrays[0].shape[1:]), dtype=np.float32)
+    for i, a in enumerate(arrays):
+        out[i, :len(a)] = a
+    return torch.from_numpy(out).to(device)
+
+
+def _counts(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    return torch.tensor([len(a) for a in arrays], dtype=torch.float32, device=device)
+
+
+def _masked_mse(pred: torch.Tensor, target: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(M,) mean squared error over each member's first counts[m] entries."""
+    n = pred.shape[1]
+    valid = torch.arange(n, device=pred.device)[None, :] < counts[:, None]
+    return ((pred - target) ** 2 * valid).sum(1) / counts.clamp(min=1)
+
+
+def _epoch_plan(members: list[int], sizes: list[int], gens: list[torch.Generator], batch: int,
+                dropout: float, mask_width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Per-member shuffles and dropout masks for one epoch, drawn on the CPU from each member's generator.
+
+    Returns idx (S, M, B) sample positions, take (S, M, B) bool, masks (S, M, B, W) or None.
+    """
+    steps = [math.ceil(sizes[m] / batch) for m in members]
+    s_max = max(steps)
+    idx = torch.zeros(s_max, len(members), batch, dtype=torch.long)
+    take = torch.zeros(s_max, len(members), batch, dtype=torch.bool)
+    masks = torch.empty(s_max, len(members), batch, mask_width) if dropout > 0 else None
+    for j, m in enumerate(members):
+        n = sizes[m]
+        perm = torch.randperm(n, generator=gens[m])
+        padded = torch.zeros(steps[j] * batch, dtype=torch.long)
+        padded[:n] = perm
+        idx[:steps[j], j] = padded.view(steps[j], batch)
+        take[:steps[j], j] = (torch.arange(steps[j] * batch) < n).view(steps[j], batch)
+        if masks is not None:
+            u = torch.rand(steps[j], batch, mask_width, generator=gens[m])
+            masks[:steps[j], j] = (u >= dropout).float() / (1.0 - dropout)
+            masks[steps[j]:, j] = 1.0
+    return idx, take, masks
+
+
+def _adam_step(flat: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor,
+               steps: torch.Tensor, active: torch.Tensor, lr: float) -> None:
+    """torch.optim.Adam's update, per member; members with active == 0 do not move at all."""
+    a = active[:, None]  # (M, 1) float 0/1
+    steps += active
+    m1.add_(a * (1 - BETA1) * (grad - m1))
+    m2.add_(a * (1 - BETA2) * (grad * grad - m2))
+    t = steps.clamp(min=1)[:, None]
+    bias1 = 1 - BETA1 ** t
+    bias2_sqrt = torch.sqrt(1 - BETA2 ** t)
+    denom = m2.sqrt() / bias2_sqrt + EPS
+    flat.sub_(a * (lr / bias1) * m1 / denom)
+
+
+def train_group(
+    arch: Architecture, members: list[Member], settings: TrainSettings, *,
+    device: str | torch.device = "cpu", progress: ProgressFn | None = None, keep_weights: bool = False,
+) -> list[MemberResult]:
+    """Train every member to early stopping; return each member's best-weight test predictions."""
+    device = torch.device(device)
+    n_features, lookback = members[0].x_train.shape[2], members[0].x_train.shape[1]
+    net = GroupRNN(arch, n_features, lookback)
+    total = len(members)
+    gens = [torch.Generator().manual_seed(mb.seed) for mb in members]
+    sizes = [len(mb.x_train) for mb in members]
+    if min(sizes) == 0:
+        raise ValueError("every member needs at least one training window")
+
+    x_all = _pad([mb.x_train for mb in members], device)  # (M, N, L, F)
+    y_all = _pad([mb.y_train for mb in members], device)  # (M, N)
+    xv_all = _pad([mb.x_val for mb in members], device)
+    yv_all = _pad([mb.y_val for mb in members], device)
+    nv_all = _counts([mb.x_val for mb in members], device)
+    has_val = bool(min(len(mb.x_val) for mb in members) > 0)
+
+    init = torch.stack([flatten(init_reference(arch, n_features, mb.seed)) for mb in members])
+    flat = init.to(device).requires_grad_(True)  # (M, P)
+    m1, m2 = torch.zeros_like(init, device=device), torch.zeros_like(init, device=device)
+    adam_steps = torch.zeros(total, device=device)
+    best = init.to(device).clone()
+    best_val = torch.full((total,), math.inf)
+    best_epoch = [0] * total
+    bad = [0] * total
+    train_hist: list[list[float]] = [[] for _ in range(total)]
+    val_hist: list[list[float]] = [[] for _ in range(total)]
+    epochs_run = [0] * total
+    live = list(range(total))  # member ids still training, in row order of the working tensors
+    best_rows = torch.zeros_like(init, device=device)  # final best weights, by member id
+
+    for epoch in range(1, settings.epochs + 1):
+        idx, take, masks = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
+        rows = torch.arange(len(live))[None, :, None]
+        idx_d = idx.to(device, non_blocking=True)
+        xb_all = x_all[rows.to(device), idx_d]  # (S, M, B, L, F)
+        yb_all = y_all[rows.to(device), idx_d]  # (S, M, B)
+        take_d = take.to(device, non_blocking=True).float()
+        active_d = take_d[:, :, 0]  # (S, M): member has a batch at this step
+        masks_d = masks.to(device, non_blocking=True) if masks is not None else None
+        sq_sum = torch.zeros(len(live), device=device)
+        for s in range(idx.shape[0]):
+            pred = net.forward(flat, xb_all[s], masks_d[s] if masks_d is not None else None)  # (M, B)
+            sq = (pred - yb_all[s]) ** 2 * take_d[s]
+            per_member = sq.sum(1) / take_d[s].sum(1).clamp(min=1)  # each member's batch-mean loss
+            grad, = torch.autograd.grad(per_member.sum(), flat)
+            with torch.no_grad():
+                _adam_step(flat, grad, m1, m2, adam_steps, active_d[s], settings.lr)
+                sq_sum += sq.sum(1).detach()
+        with torch.no_grad():
+            train_loss = (sq_sum / torch.tensor([sizes[m] for m in live], device=device)).cpu()
+            if has_val:
+                val_loss = _masked_mse(net.forward(flat, xv_all), yv_all, nv_all).cpu()
+            else:
+                val_loss = torch.full((len(live),), math.nan)
+        improved = []
+        stopped = []
+        for j, m in enumerate(live):
+            epochs_run[m] = epoch
+            train_hist[m].append(float(train_loss[j]))
+            val_hist[m].append(float(val_loss[j]))
+            if not has_val or float(val_loss[j]) < float(best_val[m]) - settings.min_delta:
+                best_val[m], best_epoch[m], bad[m] = val_loss[j], epoch, 0
+                improved.append(j)
+            else:
+                bad[m] += 1
+                if bad[m] >= settings.patience:
+                    stopped.append(j)
+        with torch.no_grad():
+            if improved:
+                sel = torch.tensor(improved, device=device)
+                best[sel] = flat.detach()[sel]
+        if progress is not None:
+            finite = val_loss[torch.isfinite(val_loss)]
+            progress(epoch, len(live) - len(stopped), total, float(finite.mean()) if len(finite) else math.nan)
+        if epoch == settings.epochs:
+            stopped = list(range(len(live)))
+        if stopped:
+            keep = [j for j in range(len(live)) if j not in set(stopped)]
+            done_ids = torch.tensor([live[j] for j in stopped], device=device)
+            best_rows[done_ids] = best[torch.tensor(stopped, device=device)]
+            if not keep:
+                break
+            k = torch.tensor(keep, device=device)
+            flat = flat.detach()[k].clone().requires_grad_(True)
+            m1, m2, adam_steps, best = m1[k], m2[k], adam_steps[k], best[k]
+            x_all, y_all, xv_all, yv_all, nv_all = x_all[k], y_all[k], xv_all[k], yv_all[k], nv_all[k]
+            live = [live[j] for j in keep]
+
+    with torch.no_grad():
+        test = _pad([mb.x_test for mb in members], device)
+        preds = net.forward(best_rows, test).cpu().numpy()  # (M, N_test)
+    weights = best_rows.cpu().numpy() if keep_weights else None
+    return [
+        MemberResult(
+            predictions=preds[m, :len(members[m].x_test)].astype(np.float64),
+            best_epoch=best_epoch[m], epochs=epochs_run[m], best_val_loss=float(best_val[m]),
+            train_loss=train_hist[m], val_loss=val_hist[m],
+            weights=weights[m] if weights is not None else None,
+        )
+        for m in range(total)
+    ]
+
+
+def timed_train_group(*args, **kwargs) -> tuple[list[MemberResult], float]:  # type: ignore[no-untyped-def]
+    """train_group plus wall-clock seconds (device work included)."""
+    start = time.perf_counter()
+    results = train_group(*args, **kwargs)
+    return results, time.perf_counter() - start

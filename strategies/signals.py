@@ -1,0 +1,88 @@
+"""Signal rules: each turns prices (and a model's forecasts) into a desired position per day.
+
+A rule returns a boolean *state* indexed by decision day t: True = hold the asset after day t's close.
+Entries and exits are the state's rising and falling edges. States, not raw events, are what the
+combinations join, so "forecast AND Bollinger" means "hold while both want to hold".
+
+Rules
+-----
+forecast            hold while predicted close(t+1) > close(t) * (1 + threshold)
+bollinger           enter when close(t) < lower band; hold until close(t) > middle band (mean reversion)
+macd                hold while the MACD line is above its signal line (crossover rule)
+forecast+bollinger  forecast AND bollinger (``combine = "all"``) or OR (``combine = "any"``)
+forecast+macd       forecast AND/OR macd, likewise
+vote                hold while at least two of forecast, bollinger, macd want to hold
+buy_and_hold        hold from the first out-of-sample day to the end
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from backtest.config import StrategiesSection
+from strategies.indicators import bollinger, macd
+
+RULES = {
+    "forecast": "hold while predicted next close > close * (1 + threshold)",
+    "forecast+bollinger": "forecast rule joined with Bollinger (combine = all: both; any: either)",
+    "forecast+macd": "forecast rule joined with MACD (combine = all: both; any: either)",
+    "vote": "hold while at least two of forecast, Bollinger, MACD say hold",
+}
+STANDALONE = {
+    "bollinger": "enter below the lower band, exit above the middle band (mean reversion)",
+    "macd": "hold while the MACD line is above its signal line",
+    "buy_and_hold": "hold for the whole out-of-sample period (benchmark)",
+}
+
+
+def forecast_state(close: pd.Series, predicted_next: pd.Series, threshold: float = 0.0) -> pd.Series:
+    """Hold after day t when the forecast for t+1 beats close(t) by ``threshold``; flat without a forecast."""
+    pred = predicted_next.reindex(close.index)
+    return (pred > close * (1.0 + threshold)).fillna(False).astype(bool)
+
+
+def bollinger_state(close: pd.Series, window: int = 20, k: float = 2.0) -> pd.Series:
+    """Mean reversion: enter when close < lower band, stay in until close > middle band."""
+    bands = bollinger(close, window, k)
+    events = pd.Series(np.nan, index=close.index)
+    events[close < bands["lower"]] = 1.0
+    events[close > bands["middle"]] = 0.0
+    return events.ffill().fillna(0.0).astype(bool)
+
+
+def macd_state(close: pd.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> pd.Series:
+    """Hold while the MACD line is above its signal line."""
+    m = macd(close, fast, slow, signal)
+    return (m["macd"] > m["signal"]).astype(bool)
+
+
+def edges(state: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Entries (False -> True) and exits (True -> False) of a state; day 0 counts from flat."""
+    prev = state.shift(1, fill_value=False).astype(bool)
+    return state & ~prev, ~state & prev
+
+
+def strategy_states(
+    close: pd.Series, forecasts: dict[str, pd.Series], cfg: StrategiesSection,
+) -> dict[str, pd.Series]:
+    """Every strategy's state over ``close.index``; forecasts map model name -> predicted next close
+    indexed by the decision day."""
+    boll = bollinger_state(close, cfg.bollinger_window, cfg.bollinger_k)
+    trend = macd_state(close, cfg.macd_fast, cfg.macd_slow, cfg.macd_signal)
+    states: dict[str, pd.Series] = {}
+    for model, pred in forecasts.items():
+        fc = forecast_state(close, pred, cfg.threshold)
+        join = (lambda a, b: a & b) if cfg.combine == "all" else (lambda a, b: a | b)
+        built = {
+            "forecast": fc,
+            "forecast+bollinger": join(fc, boll),
+            "forecast+macd": join(fc, trend),
+            "vote": (fc.astype(int) + boll.astype(int) + trend.astype(int)) >= 2,
+        }
+        for rule in cfg.rules:
+            states[f"{model}:{rule}"] = built[rule]
+    states["bollinger"] = boll
+    states["macd"] = trend
+    states["buy_and_hold"] = pd.Series(True, index=close.index)
+    return states
