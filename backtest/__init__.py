@@ -1,0 +1,27 @@
+"""wfbt's engine: config, data, walk-forward schedule, orchestration, portfolio, metrics, reports.
+
+    from backtest import load_config, run
+    result = run(load_config("configs/default.toml", ["training.epochs=5"]))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["RunConfig", "RunResult", "load_config", "run", "read_run"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: `wfbt models` should not pay for importing torch and vectorbt
+    if name in ("RunConfig", "load_config"):
+        from backtest import config
+
+        return getattr(config, name)
+    if name in ("run", "RunResult"):
+        from backtest import engine
+
+        return getattr(engine, name)
+    if name == "read_run":
+        from backtest.store import read_run
+
+        return read_run
+    raise AttributeError(name)

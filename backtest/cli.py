@@ -1,0 +1,192 @@
+"""The `wfbt` command line: a thin shell over backtest.run and the run folders."""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from backtest.errors import WfbtError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Walk-forward backtests of LSTM/GRU forecasts and the strategies built on them.")
+console = Console()
+err = Console(stderr=True)
+DEFAULT_CONFIG = Path("configs/default.toml")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Print WfbtErrors and data warnings as messages on stderr, with a non-zero exit, not tracebacks."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from backtest.data import DataWarning
+
+        def show(message: Any, category: Any, *_: Any, **__: Any) -> None:
+            err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DataWarning)
+            warnings.showwarning = show
+            try:
+                return func(*args, **kwargs)
+            except WfbtError as exc:
+                err.print(f"[bold red]error:[/] {exc}", highlight=False)
+                raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config(path: Path | None, overrides: list[str] | None) -> Any:
+    from backtest.config import load_config
+
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    return load_config(path, overrides or [])
+
+
+ConfigArg = Annotated[Path | None, typer.Argument(
+    help="TOML config; default: configs/default.toml if present, else built-in defaults.")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a key, e.g. --set training.epochs=5 (repeatable).")]
+
+
+class LiveProgress:
+    """Rich progress bars: one per model group, advancing by epoch."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def group_start(self, model: str, members: int, epochs: int) -> None:
+        self.tasks[model] = self.progress.add_task(f"{model:<13} {members} models", total=epochs, status="")
+
+    def epoch(self, model: str, epoch: int, live: int, total: int, val_loss: float) -> None:
+        self.progress.update(self.tasks[model], completed=epoch,
+                             status=f"epoch {epoch}, {live}/{total} training, val loss {val_loss:.4f}")
+
+    def group_end(self, model: str, seconds: float) -> None:
+        task = self.tasks[model]
+        self.progress.update(task, completed=self.progress.tasks[task].total,
+                             status=f"done in {seconds:.1f}s")
+
+
+@app.command()
+@friendly
+def run(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for run folders (default run.out_dir).")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder of this name.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary; print the run folder.")] = False,
+) -> None:
+    """Train, backtest and report one walk-forward run."""
+    from backtest import artifacts, store
+    from backtest.engine import Progress as NoProgress
+    from backtest.engine import run as run_backtest
+    from backtest.report import render
+
+    overrides = list(set_ or [])
+    if out is not None:
+        overrides.append(f"run.out_dir={str(out)!r}")
+    if device is not None:
+        overrides.append(f"run.device={device!r}")
+    cfg = _config(config, overrides)
+    run_dir = artifacts.choose_run_dir(cfg.run.out_dir, cfg.run.name, force=force)
+    artifacts.start_run_dir(run_dir)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if quiet:
+            result = run_backtest(cfg, NoProgress())
+        else:
+            columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+                       TimeElapsedColumn()]
+            with Progress(*columns, console=err, transient=False) as bars:
+                result = run_backtest(cfg, LiveProgress(bars))
+        store.write_run(result, run_dir)
+    except KeyboardInterrupt:
+        err.print(f"[bold red]interrupted:[/] {run_dir} is incomplete and will not be read as a finished run. "
+                  "Run the same command again to start over.")
+        raise typer.Exit(130) from None
+    if quiet:
+        console.print(str(run_dir))
+    else:
+        render(store.read_run(run_dir), console)
+
+
+@app.command()
+@friendly
+def plan(config: ConfigArg = None, set_: SetOpt = None) -> None:
+    """Print the fold table and how many models a run would train, without training."""
+    from backtest.data import load_prices
+    from backtest.schedule import folds_table, make_folds
+
+    cfg = _config(config, set_)
+    prices = load_prices(cfg.data)
+    folds = make_folds(len(prices), cfg.walkforward)
+    table = Table(title=f"Walk-forward plan: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()} "
+                  f"({cfg.walkforward.window} window)", title_justify="left")
+    frame = folds_table(folds, prices.index)
+    for col in ["fold", "train", "validation", "test", "rows (train/val/test)"]:
+        table.add_column(col, justify="right" if col == "fold" else "left")
+    for _, r in frame.iterrows():
+        val = f"{r.val_start} → {r.val_end}" if r.val_rows else "—"
+        table.add_row(str(r.fold), f"{r.train_start} → {r.train_end}", val, f"{r.test_start} → {r.test_end}",
+                      f"{r.train_rows}/{r.val_rows}/{r.test_rows}")
+    console.print(table)
+    n_models = len(folds) * len(cfg.forecast.models) * cfg.forecast.seeds
+    console.print(f"{len(folds)} folds x {len(cfg.forecast.models)} architectures x {cfg.forecast.seeds} seed(s) "
+                  f"= [bold]{n_models}[/] models to train, in {len(cfg.forecast.models)} batched groups; "
+                  f"out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}.")
+
+
+@app.command()
+def models() -> None:
+    """List the forecaster architectures."""
+    from forecasters.registry import ARCHITECTURES
+
+    table = Table(title="Forecasters (input: lookback x features; target: next close)", title_justify="left")
+    for col in ["name", "cell", "layers (units)", "dropout", "params (4 features)", "from"]:
+        table.add_column(col)
+    for a in ARCHITECTURES.values():
+        table.add_row(a.name, a.cell.upper(), " → ".join(map(str, a.hidden)), f"{a.dropout}",
+                      f"{a.n_params(4):,}", a.source)
+    console.print(table)
+
+
+@app.command()
+def strategies() -> None:
+    """List the signal rules and their parameters."""
+    from backtest.config import StrategiesSection
+    from strategies.signals import RULES, STANDALONE
+
+    d = StrategiesSection()
+    table = Table(title="Strategies (per model: forecast rules; always: the rest)", title_justify="left")
+    table.add_column("name")
+    table.add_column("rule")
+    for name, text in {**RULES, **STANDALONE}.items():
+        table.add_row(name, text)
+    console.print(table)
+    console.print(
+        f"parameters: threshold={d.threshold}, bollinger_window={d.bollinger_window}, bollinger_k={d.bollinger_k}, "
+        f"macd=({d.macd_fast}, {d.macd_slow}, {d.macd_signal}), combine={d.combine!r}; set them in [strategies]."
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - Ctrl-C outside a run
+        sys.exit(130)

@@ -1,0 +1,114 @@
+"""Writing a RunResult to its folder, and reading a finished folder back for `show` and `compare`.
+
+Layout of ``runs/<name>/``::
+
+    config.toml       the resolved configuration (every key, defaults included)
+    manifest.json     versions, seed, device, data fingerprint, folds, timings; written last
+    predictions.csv   date, model, fold, predicted, actual, naive
+    folds.csv         model, fold, epochs, best_epoch, train_loss, val_loss, seconds, date ranges, rows
+    equity.csv        date + one column per strategy: portfolio value after costs
+    metrics.json      {"forecast": [...], "forecast_by_fold": [...], "trading": [...], ...}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backtest.artifacts import (
+    atomic_write_csv,
+    atomic_write_json,
+    atomic_write_text,
+    finish_run_dir,
+    require_complete,
+)
+from backtest.config import RunConfig
+from backtest.errors import RunDirError
+
+
+def to_toml(config: RunConfig) -> str:
+    """Serialise the resolved config; None values become comments so the file reads back the same."""
+    lines = ["# Resolved configuration of this run (defaults included).", ""]
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if value is None:
+                lines.append(f"# {key} = (not set)")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict(orient="records")
+
+
+def write_run(result: Any, run_dir: Path) -> None:
+    """Write every artifact of ``result`` (a backtest.engine.RunResult); the manifest goes last."""
+    atomic_write_text(run_dir / "config.toml", to_toml(result.config))
+    preds = result.predictions.copy()
+    preds["date"] = preds["date"].dt.strftime("%Y-%m-%d")
+    atomic_write_csv(run_dir / "predictions.csv", preds)
+    atomic_write_csv(run_dir / "folds.csv", result.fold_log)
+    equity = result.equity.copy()
+    equity.index = equity.index.strftime("%Y-%m-%d")
+    equity.index.name = "date"
+    atomic_write_csv(run_dir / "equity.csv", equity, index=True)
+    metrics = {
+        "forecast": _records(result.forecast_metrics),
+        "forecast_by_fold": _records(result.forecast_metrics_by_fold),
+        "trading": _records(result.trading_metrics.reset_index()),
+        "benchmark": "buy_and_hold",
+        "execution": result.config.backtest.execution,
+        "out_of_sample": result.manifest["out_of_sample"],
+    }
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    finish_run_dir(run_dir, result.manifest)
+
+
+@dataclass
+class RunSummary:
+    """What the console summary needs, read from a finished run folder."""
+
+    run_dir: Path
+    manifest: dict[str, Any]
+    forecast: pd.DataFrame
+    forecast_by_fold: pd.DataFrame
+    trading: pd.DataFrame  # indexed by strategy, in the saved (Sharpe) order
+    equity: pd.DataFrame  # DatetimeIndex x strategy
+    execution: str
+
+
+def read_run(run_dir: str | Path) -> RunSummary:
+    path = require_complete(run_dir)
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        equity = pd.read_csv(path / "equity.csv", index_col="date", parse_dates=["date"])
+    except (OSError, json.JSONDecodeError, ValueError, KeyError) as exc:
+        raise RunDirError(f"run folder {str(path)!r} is damaged ({exc}). Run it again.") from None
+    trading = pd.DataFrame(metrics["trading"]).set_index("strategy").astype(float)
+    return RunSummary(
+        run_dir=path, manifest=manifest, forecast=pd.DataFrame(metrics["forecast"]),
+        forecast_by_fold=pd.DataFrame(metrics["forecast_by_fold"]), trading=trading,
+        equity=equity, execution=metrics.get("execution", "next_open"),
+    )
