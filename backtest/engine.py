@@ -46,6 +46,8 @@ class RunResult:
     forecast_metrics_by_fold: pd.DataFrame
     trading_metrics: pd.DataFrame
     equity: pd.DataFrame  # strategy values over the out-of-sample days
+    states: pd.DataFrame  # decision day x strategy: True = hold after that close
+    orders: pd.DataFrame  # every fill: strategy, date, side, size, price, fees
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,12 +103,15 @@ def train_model(
     return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
 
 
-def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
-    """Load, schedule, train, trade and score; returns everything the report and artifacts need."""
+def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFrame | None = None) -> RunResult:
+    """Load, schedule, train, trade and score; returns everything the report and artifacts need.
+
+    ``prices`` (already checked, as from load_prices) replaces loading ``config.data``.
+    """
     progress = progress or Progress()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    prices = load_prices(config.data)
+    prices = load_prices(config.data) if prices is None else prices
     folds = make_folds(len(prices), config.walkforward)
     timings["data"] = time.perf_counter() - t0
 
@@ -168,8 +173,15 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
     return RunResult(
         config=config, prices=prices, folds=folds, predictions=predictions, fold_log=fold_log,
         forecast_metrics=forecast_table(predictions), forecast_metrics_by_fold=forecast_table(predictions, True),
-        trading_metrics=trading, equity=pf.value(), manifest=manifest,
+        trading_metrics=trading, equity=pf.value(), states=pd.DataFrame(states), orders=_orders(pf),
+        manifest=manifest,
     )
+
+
+def _orders(pf: Any) -> pd.DataFrame:
+    rec = pf.orders.records_readable
+    return rec.rename(columns={"Column": "strategy", "Timestamp": "date", "Side": "side", "Size": "size",
+                               "Price": "price", "Fees": "fees"})[["strategy", "date", "side", "size", "price", "fees"]]
 
 
 def _versions() -> dict[str, str]:

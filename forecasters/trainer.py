@@ -143,7 +143,7 @@ def train_group(
     has_val = bool(min(len(mb.x_val) for mb in members) > 0)
 
     init = torch.stack([flatten(init_reference(arch, n_features, mb.seed)) for mb in members])
-    flat = init.to(device).requires_grad_(True)  # (M, P)
+    flat = init.to(device).clone().requires_grad_(True)  # (M, P); a copy, so `init` stays a plain tensor
     m1, m2 = torch.zeros_like(init, device=device), torch.zeros_like(init, device=device)
     adam_steps = torch.zeros(total, device=device)
     best = init.to(device).clone()

@@ -43,13 +43,18 @@ def _windows(values: np.ndarray, targets: np.ndarray, lookback: int) -> np.ndarr
     return values[targets[:, None] + offsets[None, :]]
 
 
+def fit_rows(fold: Fold) -> slice:
+    """The rows every fitted transform may see: the fold's training rows, nothing later."""
+    return slice(fold.train_start, fold.val_start)
+
+
 def fold_data(prices: pd.DataFrame, fold: Fold, features: list[str], lookback: int, scaler: str) -> FoldData:
     """Fit the scalers on ``fold.train`` rows and cut training, validation and test windows."""
     raw = prices[features].to_numpy(dtype=np.float64)
     close = prices["close"].to_numpy(dtype=np.float64)
-    fit_rows = slice(fold.train_start, fold.val_start)
-    x_scaler = _scaler(scaler).fit(raw[fit_rows])
-    y_scaler = _scaler(scaler).fit(close[fit_rows, None])
+    rows = fit_rows(fold)
+    x_scaler = _scaler(scaler).fit(raw[rows])
+    y_scaler = _scaler(scaler).fit(close[rows, None])
     scaled = x_scaler.transform(raw).astype(np.float32)
     target = y_scaler.transform(close[:, None])[:, 0].astype(np.float32)
 

@@ -1,0 +1,57 @@
+"""Altering prices after a date must leave everything decided before that date unchanged."""
+
+import pandas as pd
+import pytest
+
+import forecasters.windows as windows
+from backtest.engine import run
+from tests.conftest import synthetic_prices, tiny_config
+
+
+def altered_after(prices: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    out = prices.copy()
+    out.loc[out.index >= cut, ["open", "high", "low", "close"]] *= 1.3
+    return out
+
+
+def before_cut_differences(prices: pd.DataFrame, cut: pd.Timestamp) -> list[str]:
+    cfg = tiny_config("forecast.models=['gru']", "training.epochs=3")
+    a, b = run(cfg, prices=prices), run(cfg, prices=altered_after(prices, cut))
+    problems = []
+    # A prediction for the cut day is made from data up to the day before; its `actual` is altered.
+    cols = ["date", "model", "fold", "predicted", "naive"]
+    pa = a.predictions.loc[a.predictions.date <= cut, cols].reset_index(drop=True)
+    pb = b.predictions.loc[b.predictions.date <= cut, cols].reset_index(drop=True)
+    if len(pa) == 0 or not pa.equals(pb):
+        problems.append("predictions")
+    if not a.states[a.states.index < cut].equals(b.states[b.states.index < cut]):
+        problems.append("signals")
+    oa, ob = a.orders[a.orders.date < cut], b.orders[b.orders.date < cut]
+    if not oa.reset_index(drop=True).equals(ob.reset_index(drop=True)):
+        problems.append("fills")
+    return problems
+
+
+def test_future_prices_do_not_change_the_past():
+    prices = synthetic_prices(420)
+    cut = prices.index[300]  # inside the out-of-sample period (first test day is row 160)
+    assert before_cut_differences(prices, cut) == []
+
+
+def test_the_check_catches_a_scaler_fit_on_the_whole_series(monkeypatch):
+    prices = synthetic_prices(420)
+    monkeypatch.setattr(windows, "fit_rows", lambda fold: slice(None))  # the studies' leak
+    assert "predictions" in before_cut_differences(prices, prices.index[300])
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_fills_happen_after_the_decision(execution):
+    prices = synthetic_prices(420)
+    res = run(tiny_config(f"backtest.execution={execution!r}", "backtest.slippage=0.0"), prices=prices)
+    bh = res.orders[res.orders.strategy == "buy_and_hold"].iloc[0]
+    first_test = prices.index[res.folds[0].test_start]
+    if execution == "next_open":  # decided at the close before the first test day, filled at its open
+        assert bh.date == first_test and bh.price == pytest.approx(prices.open[first_test])
+    else:
+        decision = prices.index[res.folds[0].test_start - 1]
+        assert bh.date == decision and bh.price == pytest.approx(prices.close[decision])

@@ -1,0 +1,93 @@
+"""The batched trainer against the torch.nn models and torch.optim.Adam it stands for."""
+
+import numpy as np
+import pytest
+import torch
+
+from forecasters.batched import GroupRNN
+from forecasters.reference import flatten, init_reference, train_reference
+from forecasters.registry import ARCHITECTURES, Architecture
+from forecasters.trainer import Member, TrainSettings, train_group
+
+
+def member(n: int, seed: int, data_seed: int | None = None) -> Member:
+    rng = np.random.default_rng(seed if data_seed is None else data_seed)
+    x = rng.standard_normal((n, 5, 4)).astype(np.float32)
+    y = (0.8 * x[:, -1, 3] + 0.1 * x[:, -2, 0]).astype(np.float32)
+    xv = rng.standard_normal((40, 5, 4)).astype(np.float32)
+    return Member(x, y, xv, (0.8 * xv[:, -1, 3] + 0.1 * xv[:, -2, 0]).astype(np.float32), xv[:10], seed)
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_group_of_one_matches_torch_nn_outputs_and_gradients(name):
+    arch = ARCHITECTURES[name]
+    ref = init_reference(arch, 4, seed=3).eval()
+    net = GroupRNN(arch, 4, 5)
+    flat = flatten(ref).unsqueeze(0).clone().requires_grad_(True)
+    x = torch.randn(64, 5, 4, generator=torch.Generator().manual_seed(0))
+    y_ref, y_grp = ref(x), net.forward(flat, x.unsqueeze(0))[0]
+    (y_ref ** 2).sum().backward()
+    (y_grp ** 2).sum().backward()
+    g_ref = torch.cat([p.grad.reshape(-1) for p in ref.parameters()])
+    assert ((y_ref - y_grp).norm() / y_ref.norm()).item() < 1e-5
+    assert ((g_ref - flat.grad[0]).norm() / g_ref.norm()).item() < 1e-5
+
+
+def test_gru3_has_the_papers_parameter_count():
+    assert ARCHITECTURES["gru3"].n_params(5) == 39_201
+    assert GroupRNN(ARCHITECTURES["gru3"], 5, 5).n_params == 39_201
+
+
+def test_adam_shuffles_and_early_stopping_match_the_reference_loop():
+    # Without dropout the member draws exactly what DataLoader(shuffle=True, generator=seeded) draws,
+    # so the whole training run (Adam, minibatches, early stopping, best weights) must agree.
+    arch = Architecture("tiny", "lstm", (8,), 0.0, "test")
+    mb = member(150, seed=7)
+    settings = TrainSettings(epochs=6, batch_size=32, lr=3e-3, patience=2)
+    (res,) = train_group(arch, [mb], settings)
+    model, best_epoch, val_hist = train_reference(
+        arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=6, batch_size=32, lr=3e-3, patience=2, seed=7)
+    with torch.no_grad():
+        ref_pred = model(torch.from_numpy(mb.x_test)).numpy()
+    assert res.best_epoch == best_epoch
+    np.testing.assert_allclose(res.val_loss, val_hist, rtol=1e-4)
+    np.testing.assert_allclose(res.predictions, ref_pred, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru_stacked"])
+def test_members_trained_together_equal_members_trained_alone(name):
+    arch = ARCHITECTURES[name]
+    members = [member(100 + 13 * i, seed=i) for i in range(4)]  # different sizes, as expanding windows
+    settings = TrainSettings(epochs=3, batch_size=32, patience=1)
+    together = train_group(arch, members, settings)
+    for mb, res in zip(members, together):
+        (alone,) = train_group(arch, [mb], settings)
+        assert alone.best_epoch == res.best_epoch and alone.epochs == res.epochs
+        # float32 rounding differs between batched products of 1 and of 4 members: about 1e-7 relative
+        np.testing.assert_allclose(alone.predictions, res.predictions, rtol=1e-5, atol=1e-5)
+
+
+def test_changing_one_members_data_changes_no_other_member():
+    arch = ARCHITECTURES["gru"]
+    settings = TrainSettings(epochs=2, patience=5)
+    base = [member(120, seed=i) for i in range(3)]
+    changed = list(base)
+    changed[1] = member(120, seed=1, data_seed=99)
+    a, b = train_group(arch, base, settings), train_group(arch, changed, settings)
+    assert not np.allclose(a[1].predictions, b[1].predictions)
+    for i in (0, 2):
+        np.testing.assert_array_equal(a[i].predictions, b[i].predictions)
+
+
+def test_stopped_members_leave_the_group_and_keep_their_best_weights():
+    arch = ARCHITECTURES["gru"]
+    members = [member(120, seed=i) for i in range(3)]
+    res = train_group(arch, members, TrainSettings(epochs=12, patience=1), keep_weights=True)
+    for r in res:
+        assert r.epochs <= 12 and r.best_epoch == int(np.argmin(r.val_loss)) + 1
+        assert r.epochs - r.best_epoch <= 1 or r.epochs == 12
+    net = GroupRNN(arch, 4, 5)
+    w = torch.from_numpy(np.stack([r.weights for r in res]))
+    with torch.no_grad():
+        again = net.forward(w, torch.from_numpy(np.stack([m.x_test for m in members])))
+    np.testing.assert_allclose(again.numpy(), np.stack([r.predictions for r in res]), rtol=1e-6)
