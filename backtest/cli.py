@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -34,7 +35,7 @@ def friendly(func: F) -> F:
         from backtest.data import DataWarning
 
         def show(message: Any, category: Any, *_: Any, **__: Any) -> None:
-            err.print(f"[yellow]warning:[/] {message}", highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False)
 
         with warnings.catch_warnings():
             warnings.simplefilter("always", DataWarning)
@@ -42,7 +43,7 @@ def friendly(func: F) -> F:
             try:
                 return func(*args, **kwargs)
             except WfbtError as exc:
-                err.print(f"[bold red]error:[/] {exc}", highlight=False)
+                err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
                 raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

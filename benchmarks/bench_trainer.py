@@ -1,0 +1,146 @@
+"""Benchmark: the studies' one-model-at-a-time loop against wfbt's batched group trainer.
+
+Same folds, same data, same fixed epoch count (no early stopping), in one process:
+
+    python benchmarks/bench_trainer.py                    # 16 folds, lstm and gru, 5 epochs
+    python benchmarks/bench_trainer.py --folds 32 --epochs 3 --models lstm gru gru3
+    python benchmarks/bench_trainer.py --default-run      # also: the default config's training, both ways
+
+Prints model-epochs per second for each trainer, the speed-up, and the achieved GFLOP/s of the
+recurrent and input matrix products (forward + backward = 3x forward) against this machine's
+measured float32 matrix-product peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from backtest.config import RunConfig, WalkForwardSection, load_config
+from backtest.data import load_prices
+from backtest.engine import member_seed, resolve_device
+from backtest.schedule import make_folds
+from forecasters.reference import train_reference
+from forecasters.registry import ARCHITECTURES, Architecture
+from forecasters.trainer import Member, TrainSettings, train_group
+from forecasters.windows import fold_data
+
+
+def matmul_peak(device: torch.device, n: int = 2048, reps: int = 10) -> float:
+    """Measured float32 matrix-product GFLOP/s on ``device``."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def train_flops_per_sample(arch: Architecture, n_features: int, lookback: int) -> float:
+    """Matrix-product FLOPs of one training sample: forward, plus backward at twice the forward."""
+    fwd, inputs = 0.0, n_features
+    for h in arch.hidden:
+        fwd += lookback * 2 * arch.gates * h * (inputs + h)
+        inputs = h
+    return 3 * (fwd + 2 * inputs)
+
+
+def bench_model(arch: Architecture, data: list, epochs: int, device: torch.device) -> dict[str, float]:
+    settings = TrainSettings(epochs=epochs, batch_size=32, patience=epochs + 1)
+    members = [Member(d.x_train, d.y_train, d.x_val[:0], d.y_val[:0], d.x_test, member_seed(0, arch.name, d.fold.index, 0))
+               for d in data]
+    start = time.perf_counter()
+    for mb in members:  # (a) the studies' way: a fresh torch.nn model per fold, one after another
+        train_reference(arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=epochs, seed=mb.seed,
+                        device=str(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    ref_s = time.perf_counter() - start
+    start = time.perf_counter()
+    train_group(arch, members, settings, device=device)  # (b) all folds as one group
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    batched_s = time.perf_counter() - start
+    samples = sum(len(mb.x_train) for mb in members) * epochs
+    flops = samples * train_flops_per_sample(arch, data[0].x_train.shape[2], data[0].x_train.shape[1])
+    model_epochs = len(members) * epochs
+    return {"ref_s": ref_s, "batched_s": batched_s, "ref_rate": model_epochs / ref_s,
+            "batched_rate": model_epochs / batched_s, "ref_gflops": flops / ref_s / 1e9,
+            "batched_gflops": flops / batched_s / 1e9}
+
+
+def default_run_training(device: torch.device, console: Console) -> None:
+    """The default config's training stage (early stopping on), one model at a time vs batched."""
+    cfg: RunConfig = load_config("configs/default.toml")
+    prices = load_prices(cfg.data)
+    folds = make_folds(len(prices), cfg.walkforward)
+    fc, tr = cfg.forecast, cfg.training
+    data = [fold_data(prices, f, fc.features, fc.lookback, fc.scaler) for f in folds]
+    settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+    ref_total = batched_total = 0.0
+    for name in fc.models:
+        arch = ARCHITECTURES[name]
+        members = [Member(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, member_seed(0, name, d.fold.index, 0))
+                   for d in data]
+        start = time.perf_counter()
+        for mb in members:
+            train_reference(arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=tr.epochs, lr=tr.lr,
+                            patience=tr.patience, seed=mb.seed, device=str(device))
+        ref_total += time.perf_counter() - start
+        start = time.perf_counter()
+        train_group(arch, members, settings, device=device)
+        batched_total += time.perf_counter() - start
+    console.print(f"default config training ({len(folds)} folds x {len(fc.models)} architectures, early stopping): "
+                  f"one at a time {ref_total:.1f}s, batched {batched_total:.1f}s, "
+                  f"speed-up {ref_total / batched_total:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folds", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--models", nargs="+", default=["lstm", "gru"])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--default-run", action="store_true")
+    args = parser.parse_args()
+
+    console = Console()
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    cfg = load_config(None)
+    prices = load_prices(cfg.data.__class__(source="sample", symbol="sp500"))
+    wf = WalkForwardSection(train_days=750, val_days=0, test_days=63, max_folds=args.folds)
+    folds = make_folds(len(prices), wf)
+    data = [fold_data(prices, f, ["open", "high", "low", "close"], 5, "standard") for f in folds]
+    peak = matmul_peak(device)
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    table = Table(title=f"Training throughput: {len(folds)} folds of the S&P 500 sample (750-day rolling window, "
+                        f"63-day step), {args.epochs} epochs, batch 32, on {name}", title_justify="left")
+    for col in ["model", "one at a time (s)", "batched (s)", "model-epochs/s (one at a time)",
+                "model-epochs/s (batched)", "speed-up", "GFLOP/s one / batched", f"% of {peak:.0f} GFLOP/s peak"]:
+        table.add_column(col, justify="right")
+    for model in args.models:
+        r = bench_model(ARCHITECTURES[model], data, args.epochs, device)
+        table.add_row(model, f"{r['ref_s']:.2f}", f"{r['batched_s']:.2f}", f"{r['ref_rate']:.1f}",
+                      f"{r['batched_rate']:.1f}", f"{r['batched_rate'] / r['ref_rate']:.1f}x",
+                      f"{r['ref_gflops']:.1f} / {r['batched_gflops']:.1f}",
+                      f"{100 * r['ref_gflops'] / peak:.1f} / {100 * r['batched_gflops'] / peak:.1f}")
+    console.print(table)
+    console.print(f"torch {torch.__version__}, device {device}; numbers are one run; rerun to see the spread.")
+    if args.default_run:
+        default_run_training(device, console)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

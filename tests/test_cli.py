@@ -1,0 +1,95 @@
+"""The command line through its real entry point, on small synthetic data."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from backtest import artifacts
+from backtest.cli import app
+from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def csv(tmp_path):
+    return write_yahoo_csv(synthetic_prices(420), tmp_path / "prices.csv")
+
+
+def base_args(csv, tmp_path):
+    args = ["--out", str(tmp_path / "runs"), "--set", "data.source=csv", "--set", f"data.path={str(csv)!r}"]
+    for item in TINY:
+        args += ["--set", item]
+    return args
+
+
+def test_run_writes_artifacts_and_prints_tables(csv, tmp_path):
+    result = runner.invoke(app, ["run", *base_args(csv, tmp_path), "--set", "run.name='t'"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs" / "t"
+    for name in ["config.toml", "manifest.json", "predictions.csv", "folds.csv", "equity.csv", "metrics.json"]:
+        assert (run_dir / name).is_file(), name
+    assert artifacts.is_complete(run_dir)
+    out = result.output
+    assert "naive (baseline)" in out and "lstm" in out and "buy_and_hold ★" in out and "Sharpe" in out
+    preds = pd.read_csv(run_dir / "predictions.csv")
+    assert list(preds.columns) == ["date", "model", "fold", "predicted", "actual", "naive"]
+    assert len(preds) == 420 - 160 and preds.date.is_unique
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {r["model"] for r in metrics["forecast"]} == {"naive", "lstm"}
+    assert {"buy_and_hold", "bollinger", "macd", "lstm:forecast", "lstm:vote"} <= {r["strategy"] for r in metrics["trading"]}
+    equity = pd.read_csv(run_dir / "equity.csv", index_col="date")
+    assert len(equity) == 420 - 160
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["folds"] == 7 and len(manifest["data"]["fingerprint"]) == 64
+
+
+def test_existing_run_is_not_overwritten(csv, tmp_path):
+    args = ["run", *base_args(csv, tmp_path), "--quiet", "--set", "run.name='same'"]
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert first.exit_code == 0 and second.exit_code == 0
+    assert first.output.strip().endswith("same") and second.output.strip().endswith("same-2")
+
+
+def test_plan_prints_folds_without_training(csv, tmp_path):
+    result = runner.invoke(app, ["plan", *base_args(csv, tmp_path)[2:]], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "7 folds x 1 architectures x 1 seed(s) = 7 models" in result.output
+    assert "2015-01-01 → 2015-06-17" in result.output  # fold 0 fits on rows 0..119
+    assert "2015-06-18 → 2015-08-12" in result.output  # and validates on rows 120..159
+
+
+def test_models_and_strategies_list_registry():
+    models = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
+    assert models.exit_code == 0 and all(n in models.output for n in ["lstm_stacked", "gru3", "39,051"])
+    strategies = runner.invoke(app, ["strategies"], env={"COLUMNS": "200"})
+    assert strategies.exit_code == 0 and "forecast+bollinger" in strategies.output and "vote" in strategies.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "training.epoch=3"], "[training] has no key 'epoch'. Did you mean 'epochs'?"),
+    (["--set", "forecast.models=['lsmt']"], "unknown model 'lsmt'. Did you mean 'lstm'?"),
+    (["--set", "walkforward.train_days=5000"], "one fold needs more than walkforward.train_days + gap = 5000"),
+    (["--set", "data.path='missing.csv'"], "data.path: file 'missing.csv' does not exist"),
+])
+def test_bad_input_exits_non_zero_with_message(csv, tmp_path, args, message):
+    result = runner.invoke(app, ["run", *base_args(csv, tmp_path), *args], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_bad_csv_through_the_installed_script(tmp_path):
+    bad = synthetic_prices(300)
+    bad.iloc[50, 1] = float("nan")
+    path = write_yahoo_csv(bad, tmp_path / "bad.csv")
+    proc = subprocess.run(
+        [sys.executable, "-m", "backtest", "run", "--set", "data.source=csv", "--set", f"data.path={str(path)!r}",
+         "--out", str(tmp_path / "runs")], capture_output=True, text=True, env={"COLUMNS": "250", "PATH": ""},
+    )
+    assert proc.returncode == 2
+    assert "missing (NaN) values in high, first on 2015-03-12" in proc.stderr
+    assert "Traceback" not in proc.stderr
