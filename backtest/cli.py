@@ -129,6 +129,16 @@ def run(
 
 @app.command()
 @friendly
+def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/default.")]) -> None:
+    """Print a finished run's summary again from its artifacts, without retraining."""
+    from backtest import store
+    from backtest.report import render
+
+    render(store.read_run(run_dir), console)
+
+
+@app.command()
+@friendly
 def plan(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Print the fold table and how many models a run would train, without training."""
     from backtest.data import load_prices

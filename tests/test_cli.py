@@ -93,3 +93,43 @@ def test_bad_csv_through_the_installed_script(tmp_path):
     assert proc.returncode == 2
     assert "missing (NaN) values in high, first on 2015-03-12" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_show_reprints_the_same_summary(csv, tmp_path):
+    env = {"COLUMNS": "160"}
+    first = runner.invoke(app, ["run", *base_args(csv, tmp_path), "--set", "run.name='s'"], env=env)
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["show", str(tmp_path / "runs" / "s")], env=env)
+    assert again.exit_code == 0, again.output
+    summary = first.output[first.output.index("╭"):]  # the progress bars are not part of the summary
+    assert again.output == summary
+
+
+def test_same_config_twice_gives_byte_identical_artifacts(csv, tmp_path):
+    for name in ("a", "b"):
+        result = runner.invoke(app, ["run", *base_args(csv, tmp_path), "--quiet", "--set", f"run.name={name!r}",
+                                     "--set", "forecast.models=['lstm_stacked','gru']"])
+        assert result.exit_code == 0, result.output
+    for artifact in ["predictions.csv", "metrics.json", "equity.csv", "config.toml"]:
+        a = (tmp_path / "runs" / "a" / artifact).read_bytes()
+        b = (tmp_path / "runs" / "b" / artifact).read_bytes()
+        if artifact == "config.toml":
+            a, b = a.replace(b'"a"', b'"b"'), b  # the run name is the one intended difference
+        assert a == b, artifact
+
+
+@pytest.mark.parametrize("damage", ["marker", "no_manifest", "missing"])
+def test_show_refuses_incomplete_or_missing_runs(csv, tmp_path, damage):
+    args = ["run", *base_args(csv, tmp_path), "--quiet", "--set", "run.name='x'"]
+    assert runner.invoke(app, args).exit_code == 0
+    run_dir = tmp_path / "runs" / "x"
+    if damage == "marker":
+        (run_dir / ".incomplete").write_text("")
+    elif damage == "no_manifest":
+        (run_dir / "manifest.json").unlink()
+    else:
+        run_dir = tmp_path / "runs" / "nothing"
+    result = runner.invoke(app, ["show", str(run_dir)], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    expected = "does not exist" if damage == "missing" else "is incomplete: the run was interrupted"
+    assert expected in result.output and "Traceback" not in result.output
