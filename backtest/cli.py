@@ -91,10 +91,13 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", help="Folder for run folders (default run.out_dir).")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder of this name.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of this name, "
+                                         "keeping the architectures it finished.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary; print the run folder.")] = False,
 ) -> None:
     """Train, backtest and report one walk-forward run."""
     from backtest import artifacts, store
+    from backtest.checkpoint import Checkpoint
     from backtest.engine import Progress as NoProgress
     from backtest.engine import run as run_backtest
     from backtest.report import render
@@ -105,21 +108,25 @@ def run(
     if device is not None:
         overrides.append(f"run.device={device!r}")
     cfg = _config(config, overrides)
-    run_dir = artifacts.choose_run_dir(cfg.run.out_dir, cfg.run.name, force=force)
+    run_dir = artifacts.choose_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume)
+    resuming = resume and run_dir.is_dir() and not artifacts.is_complete(run_dir)
     artifacts.start_run_dir(run_dir)
+    checkpoint = Checkpoint(run_dir)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         if quiet:
-            result = run_backtest(cfg, NoProgress())
+            result = run_backtest(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
         else:
             columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
                        TimeElapsedColumn()]
             with Progress(*columns, console=err, transient=False) as bars:
-                result = run_backtest(cfg, LiveProgress(bars))
+                result = run_backtest(cfg, LiveProgress(bars), checkpoint=checkpoint, resume=resuming)
         store.write_run(result, run_dir)
     except KeyboardInterrupt:
-        err.print(f"[bold red]interrupted:[/] {run_dir} is incomplete and will not be read as a finished run. "
-                  "Run the same command again to start over.")
+        saved = sorted(p.name.removesuffix(".folds.csv") for p in (run_dir / "partial").glob("*.folds.csv"))
+        err.print(f"[bold red]interrupted:[/] {escape(str(run_dir))} is incomplete and will not be read as a "
+                  f"finished run. Saved: {', '.join(saved) or 'no finished architecture yet'}. Continue with the "
+                  "same command plus --resume.")
         raise typer.Exit(130) from None
     if quiet:
         console.print(str(run_dir))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from backtest.checkpoint import Checkpoint
 from backtest.config import RunConfig
 from backtest.data import fingerprint, load_prices
 from backtest.metrics import forecast_table, trading_table
@@ -103,10 +104,13 @@ def train_model(
     return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
 
 
-def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFrame | None = None) -> RunResult:
+def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFrame | None = None,
+        checkpoint: Checkpoint | None = None, resume: bool = False) -> RunResult:
     """Load, schedule, train, trade and score; returns everything the report and artifacts need.
 
-    ``prices`` (already checked, as from load_prices) replaces loading ``config.data``.
+    ``prices`` (already checked, as from load_prices) replaces loading ``config.data``. With a
+    ``checkpoint`` each architecture's results are saved as soon as it is trained, and with ``resume``
+    the architectures already saved there are loaded instead of trained again.
     """
     progress = progress or Progress()
     timings: dict[str, float] = {}
@@ -122,10 +126,18 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
     fc = config.forecast
     data = [fold_data(prices, f, fc.features, fc.lookback, fc.scaler) for f in folds]
 
+    done = checkpoint.begin(config.to_dict(), fingerprint(prices), resume) if checkpoint else []
     t1 = time.perf_counter()
     all_preds, all_logs = [], []
     for model in fc.models:
-        preds, log = train_model(model, data, config, device, progress)
+        if checkpoint is not None and model in done:
+            preds, log = checkpoint.load(model)
+            progress.group_start(model, len(log) * fc.seeds, config.training.epochs)
+            progress.group_end(model, float(log["seconds"].sum()))
+        else:
+            preds, log = train_model(model, data, config, device, progress)
+            if checkpoint is not None:
+                checkpoint.save(model, preds, log)
         all_preds.append(preds)
         all_logs.append(log)
     timings["training"] = time.perf_counter() - t1

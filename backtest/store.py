@@ -13,6 +13,7 @@ Layout of ``runs/<name>/``::
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ def write_run(result: Any, run_dir: Path) -> None:
     }
     atomic_write_json(run_dir / "metrics.json", metrics)
     finish_run_dir(run_dir, result.manifest)
+    shutil.rmtree(run_dir / "partial", ignore_errors=True)  # checkpoints are spent once the run is whole
 
 
 @dataclass

@@ -1,0 +1,86 @@
+"""A real `wfbt run` killed with SIGKILL mid-training, resumed, equals an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from backtest.artifacts import is_complete
+from backtest.cli import app
+from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
+
+MODELS = "forecast.models=['gru','lstm_stacked','gru_stacked']"
+
+
+def command(csv, out, name):
+    args = [sys.executable, "-m", "backtest", "run", "--quiet", "--out", str(out), "--set", f"run.name={name!r}",
+            "--set", "data.source=csv", "--set", f"data.path={str(csv)!r}", "--set", MODELS,
+            "--set", "training.epochs=6", "--set", "training.patience=6"]
+    for item in TINY:
+        if not item.startswith(("forecast.models", "training.epochs", "training.patience")):
+            args += ["--set", item]
+    return args
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    csv = write_yahoo_csv(synthetic_prices(420), tmp_path / "p.csv")
+    out = tmp_path / "runs"
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(command(csv, out, "killed"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first_group = out / "killed" / "partial" / "gru.folds.csv"
+    deadline = time.time() + 120
+    while not first_group.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert first_group.exists(), proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not is_complete(out / "killed")
+    saved = pd.read_csv(first_group)
+    assert not (out / "killed" / "partial" / "gru_stacked.folds.csv").exists()
+
+    resumed = subprocess.run(command(csv, out, "killed") + ["--resume"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip().endswith("killed")  # the same folder, not killed-2
+    full = subprocess.run(command(csv, out, "full"), env=env, capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+
+    for artifact in ["predictions.csv", "metrics.json", "equity.csv"]:
+        assert (out / "killed" / artifact).read_bytes() == (out / "full" / artifact).read_bytes(), artifact
+    folds = pd.read_csv(out / "killed" / "folds.csv")
+    # the finished group was loaded, not trained again: its recorded seconds are the killed run's
+    assert folds[folds.model == "gru"]["seconds"].tolist() == saved["seconds"].tolist()
+    assert is_complete(out / "killed") and not (out / "killed" / "partial").exists()
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    csv = write_yahoo_csv(synthetic_prices(420), tmp_path / "p.csv")
+    out = tmp_path / "runs"
+    runner = CliRunner()
+    base = command(csv, out, "r")[3:]  # drop `python -m backtest`
+    first = runner.invoke(app, base)
+    assert first.exit_code == 0, first.output
+    (out / "r" / ".incomplete").write_text("")  # as if it had died before finishing
+    (out / "r" / "partial").mkdir(exist_ok=True)
+    (out / "r" / "partial" / "state.json").write_text(
+        '{"config": {"training.epochs": 5}, "data_fingerprint": "x"}')
+    result = runner.invoke(app, [*base, "--resume", "--set", "training.epochs=7"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "cannot resume" in text and "training.epochs: 5 -> 7" in text and "price data" in text
+
+
+@pytest.mark.parametrize("flag", ["--force", None])
+def test_force_reuses_the_folder_and_default_picks_a_new_one(tmp_path, flag):
+    csv = write_yahoo_csv(synthetic_prices(300), tmp_path / "p.csv")
+    args = command(csv, tmp_path / "runs", "f")[3:]
+    args = [a.replace("gru','lstm_stacked','gru_stacked", "gru") for a in args]
+    runner = CliRunner()
+    assert runner.invoke(app, args).exit_code == 0
+    second = runner.invoke(app, args + ([flag] if flag else []))
+    assert second.exit_code == 0, second.output
+    assert second.output.strip().endswith("f" if flag else "f-2")
