@@ -53,7 +53,7 @@ def forecast_table(predictions: pd.DataFrame, by_fold: bool = False) -> pd.DataF
         rows.append(row)
     for key, g in predictions.groupby(keys, sort=False):
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(keys, key)),
+        rows.append({**dict(zip(keys, key, strict=False)),
                      **forecast_errors(g["predicted"].to_numpy(), g["actual"].to_numpy(), g["naive"].to_numpy())})
     out = pd.DataFrame(rows)
     out["n"] = out["n"].astype(int)

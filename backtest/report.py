@@ -57,7 +57,8 @@ def forecast_table(summary: RunSummary) -> Table:
             _fmt(row["rmse"]), _fmt(row["mae"]), _fmt(row["mape"]), _fmt(row["direction"], 1),
             _fmt(row["theil_u"], 3), f"{int(row['n'])}", style=style,
         )
-    table.caption = "Theil U = RMSE / naive RMSE (below 1 beats 'tomorrow = today'); direction: share of days the predicted move had the right sign"
+    table.caption = ("Theil U = RMSE / naive RMSE (below 1 beats 'tomorrow = today'); "
+                     "direction: share of days the predicted move had the right sign")
     return table
 
 

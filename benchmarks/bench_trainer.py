@@ -57,8 +57,8 @@ def train_flops_per_sample(arch: Architecture, n_features: int, lookback: int) -
 
 def bench_model(arch: Architecture, data: list, epochs: int, device: torch.device) -> dict[str, float]:
     settings = TrainSettings(epochs=epochs, batch_size=32, patience=epochs + 1)
-    members = [Member(d.x_train, d.y_train, d.x_val[:0], d.y_val[:0], d.x_test, member_seed(0, arch.name, d.fold.index, 0))
-               for d in data]
+    members = [Member(d.x_train, d.y_train, d.x_val[:0], d.y_val[:0], d.x_test,
+                      member_seed(0, arch.name, d.fold.index, 0)) for d in data]
     start = time.perf_counter()
     for mb in members:  # (a) the studies' way: a fresh torch.nn model per fold, one after another
         train_reference(arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=epochs, seed=mb.seed,

@@ -38,7 +38,7 @@ class GroupRNN:
         """Split (M, P) into named (M, *shape) views; no copies."""
         # split, not slicing: its backward is one concatenation instead of a zero-filled copy per view.
         parts = torch.split(flat, [math.prod(shape) for _, shape in self.layout], dim=1)
-        return {name: part.view(flat.shape[0], *shape) for (name, shape), part in zip(self.layout, parts)}
+        return {name: part.view(flat.shape[0], *shape) for (name, shape), part in zip(self.layout, parts, strict=False)}
 
     def forward(self, flat: torch.Tensor, x: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """x: (M, B, L, F) scaled windows; masks: (M, B, mask_width) scaled keep-masks or None (eval).

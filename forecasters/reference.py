@@ -26,7 +26,7 @@ class ReferenceModel(nn.Module):
         super().__init__()
         cell = nn.LSTM if arch.cell == "lstm" else nn.GRU
         sizes = (n_features, *arch.hidden)
-        self.layers = nn.ModuleList(cell(i, h, batch_first=True) for i, h in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(cell(i, h, batch_first=True) for i, h in zip(sizes[:-1], sizes[1:], strict=False))
         self.drop = nn.Dropout(arch.dropout)
         self.head = nn.Linear(sizes[-1], 1)
 

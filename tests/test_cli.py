@@ -41,7 +41,8 @@ def test_run_writes_artifacts_and_prints_tables(csv, tmp_path):
     assert len(preds) == 420 - 160 and preds.date.is_unique
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert {r["model"] for r in metrics["forecast"]} == {"naive", "lstm"}
-    assert {"buy_and_hold", "bollinger", "macd", "lstm:forecast", "lstm:vote"} <= {r["strategy"] for r in metrics["trading"]}
+    strategies = {r["strategy"] for r in metrics["trading"]}
+    assert {"buy_and_hold", "bollinger", "macd", "lstm:forecast", "lstm:vote"} <= strategies
     equity = pd.read_csv(run_dir / "equity.csv", index_col="date")
     assert len(equity) == 420 - 160
     manifest = json.loads((run_dir / "manifest.json").read_text())

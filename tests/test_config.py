@@ -40,7 +40,8 @@ def test_unknown_section(tmp_path):
 
 
 def test_unknown_model_is_named_with_suggestion():
-    with pytest.raises(ConfigError, match=r"forecast.models: unknown model 'lstm_stack'. Did you mean 'lstm_stacked'\?"):
+    with pytest.raises(ConfigError,
+                       match=r"forecast.models: unknown model 'lstm_stack'. Did you mean 'lstm_stacked'\?"):
         load_config(None, ["forecast.models=['lstm_stack']"])
 
 

@@ -77,12 +77,14 @@ def test_csv_yahoo_layout_without_final_newline(tmp_path):
 
 def test_csv_tej_layout_and_explicit_mapping(tmp_path):
     frame = synthetic_prices(30).reset_index()
-    tej = frame.rename(columns={"date": "mdate", "open": "open_d", "high": "high_d", "low": "low_d", "close": "close_d"})
+    names = {"date": "mdate", "open": "open_d", "high": "high_d", "low": "low_d", "close": "close_d"}
+    tej = frame.rename(columns=names)
     tej.to_csv(tmp_path / "tej.csv", index=False)
     assert len(load_prices(DataSection(source="csv", path=str(tmp_path / "tej.csv")))) == 30
     odd = frame.rename(columns={"date": "Day", "close": "Last"})
     odd.to_csv(tmp_path / "odd.csv", index=False)
-    out = load_prices(DataSection(source="csv", path=str(tmp_path / "odd.csv"), columns={"Day": "date", "Last": "close"}))
+    mapping = {"Day": "date", "Last": "close"}
+    out = load_prices(DataSection(source="csv", path=str(tmp_path / "odd.csv"), columns=mapping))
     assert len(out) == 30
 
 
@@ -92,7 +94,8 @@ def test_csv_missing_file():
 
 
 def test_empty_range():
-    with pytest.raises(DataError, match=r"no rows between 2030-01-01 and the end; the data covers 1999-01-04 to 2018-12-31"):
+    with pytest.raises(DataError, match=r"no rows between 2030-01-01 and the end; "
+                                        r"the data covers 1999-01-04 to 2018-12-31"):
         load_prices(DataSection(start="2030-01-01"))
 
 

@@ -60,7 +60,7 @@ def test_members_trained_together_equal_members_trained_alone(name):
     members = [member(100 + 13 * i, seed=i) for i in range(4)]  # different sizes, as expanding windows
     settings = TrainSettings(epochs=3, batch_size=32, patience=1)
     together = train_group(arch, members, settings)
-    for mb, res in zip(members, together):
+    for mb, res in zip(members, together, strict=False):
         (alone,) = train_group(arch, [mb], settings)
         assert alone.best_epoch == res.best_epoch and alone.epochs == res.epochs
         # float32 rounding differs between batched products of 1 and of 4 members: about 1e-7 relative
