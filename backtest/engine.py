@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -21,7 +22,7 @@ from backtest.metrics import forecast_table, trading_table
 from backtest.portfolio import simulate
 from backtest.schedule import Fold, folds_table, make_folds
 from forecasters.registry import get_architecture
-from forecasters.trainer import Member, TrainSettings, train_group
+from forecasters.trainer import Member, TrainSettings, group_bytes, train_group
 from forecasters.windows import FoldData, fold_data
 from strategies.signals import strategy_states
 
@@ -67,6 +68,54 @@ def member_seed(seed: int, model: str, fold: int, replica: int) -> int:
     return zlib.crc32(f"{seed}:{model}:{fold}:{replica}".encode())
 
 
+def available_bytes(device: torch.device) -> int:
+    """Free memory on ``device``: the GPU's free memory, or the machine's available RAM."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 40
+
+
+MEMORY_SHARE = 0.6  # of free memory a group may plan to use; the rest is headroom
+
+
+def split_to_fit(arch: Any, members: list[Member], batch_size: int, device: torch.device,
+                 budget: int | None = None) -> list[list[Member]]:
+    """The group as one chunk if it fits in memory, else as few equal chunks as fit (with a warning).
+
+    Members are independent, so splitting changes which members share a batched product, not what
+    any member learns (up to float32 rounding, ~1e-7 relative).
+    """
+    budget = int(MEMORY_SHARE * available_bytes(device)) if budget is None else budget
+    need = group_bytes(arch, members, batch_size)
+    if need <= budget:
+        return [members]
+    one = group_bytes(arch, members[:1], batch_size)
+    if one > budget:
+        from backtest.errors import WfbtError
+
+        raise WfbtError(
+            f"one {arch.name} model needs about {one / 2**20:,.0f} MiB to train but only {budget / 2**20:,.0f} MiB "
+            f"of {device} memory is available. Use fewer training days or a smaller batch_size, or free memory."
+        )
+    per_chunk = max(1, int(len(members) * budget / need))
+    n_chunks = math.ceil(len(members) / per_chunk)
+    size = math.ceil(len(members) / n_chunks)
+    import warnings
+
+    from backtest.data import DataWarning
+
+    warnings.warn(
+        f"{arch.name}: {len(members)} models need about {need / 2**20:,.0f} MiB, more than the "
+        f"{budget / 2**20:,.0f} MiB available on {device}; training them in {n_chunks} groups of up to {size}.",
+        DataWarning, stacklevel=2,
+    )
+    bounds = [round(k * len(members) / n_chunks) for k in range(n_chunks + 1)]  # balanced chunk sizes
+    return [members[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def train_model(
     model: str, data: list[FoldData], config: RunConfig, device: torch.device, progress: Progress,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -79,12 +128,15 @@ def train_model(
     ]
     tr = config.training
     settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+    chunks = split_to_fit(arch, members, tr.batch_size, device)
     progress.group_start(model, len(members), tr.epochs)
     start = time.perf_counter()
-    results = train_group(
-        arch, members, settings, device=device,
-        progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v),
-    )
+    results = []
+    for chunk in chunks:
+        results += train_group(
+            arch, chunk, settings, device=device,
+            progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v),
+        )
     seconds = time.perf_counter() - start
     progress.group_end(model, seconds)
     preds, log = [], []

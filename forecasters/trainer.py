@@ -229,6 +229,28 @@ def train_group(
     ]
 
 
+def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> int:
+    """Upper estimate of the memory one group needs while training, in bytes (float32).
+
+    Parameters with gradient, two Adam moments, best and final weights (6 copies); padded training,
+    validation and test windows; one epoch of gathered batches, dropout masks and index plans; the
+    activations autograd keeps for one step (gates and states for every layer and timestep, x3 for
+    the backward's temporaries).
+    """
+    m = len(members)
+    lookback, features = members[0].x_train.shape[1], members[0].x_train.shape[2]
+    n_train = max(len(mb.x_train) for mb in members)
+    n_other = max(len(mb.x_val) for mb in members) + max(len(mb.x_test) for mb in members)
+    net = GroupRNN(arch, features, lookback)
+    params = 6 * m * net.n_params
+    windows = m * (n_train + n_other) * (lookback * features + 1)
+    steps = math.ceil(n_train / batch_size)
+    epoch_plan = steps * m * batch_size * (lookback * features + 1 + net.mask_width + 3)
+    per_layer = sum((arch.gates + 3) * h for h in arch.hidden)
+    activations = 3 * m * batch_size * lookback * per_layer
+    return 4 * (params + windows + epoch_plan + activations)
+
+
 def timed_train_group(*args, **kwargs) -> tuple[list[MemberResult], float]:  # type: ignore[no-untyped-def]
     """train_group plus wall-clock seconds (device work included)."""
     start = time.perf_counter()

@@ -91,3 +91,20 @@ def test_stopped_members_leave_the_group_and_keep_their_best_weights():
     with torch.no_grad():
         again = net.forward(w, torch.from_numpy(np.stack([m.x_test for m in members])))
     np.testing.assert_allclose(again.numpy(), np.stack([r.predictions for r in res]), rtol=1e-6)
+
+
+def test_memory_estimate_splits_a_group_that_does_not_fit_and_refuses_one_member():
+    from backtest.engine import split_to_fit
+    from backtest.errors import WfbtError
+    from forecasters.trainer import group_bytes
+
+    arch = ARCHITECTURES["lstm_stacked"]
+    members = [member(200, seed=i) for i in range(10)]
+    need = group_bytes(arch, members, 32)
+    assert group_bytes(arch, members[:5], 32) < need
+    assert split_to_fit(arch, members, 32, torch.device("cpu"), budget=need) == [members]
+    with pytest.warns(UserWarning, match=r"training them in 4 groups of up to 3"):
+        chunks = split_to_fit(arch, members, 32, torch.device("cpu"), budget=int(need * 0.35))
+    assert [len(c) for c in chunks] == [2, 3, 3, 2] and sum(chunks, []) == members
+    with pytest.raises(WfbtError, match=r"one lstm_stacked model needs about .* MiB to train but only 0 MiB"):
+        split_to_fit(arch, members, 32, torch.device("cpu"), budget=1000)
