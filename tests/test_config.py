@@ -80,3 +80,14 @@ def test_cross_field_checks():
 def test_missing_config_file():
     with pytest.raises(ConfigError, match=r"config file 'nope.toml' does not exist"):
         load_config("nope.toml")
+
+
+def test_cuda_without_a_gpu_is_refused():
+    import torch
+
+    from backtest.engine import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match=r"run.device = 'cuda' but torch sees no CUDA GPU. Use --device cpu or auto."):
+        resolve_device("cuda")

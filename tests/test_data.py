@@ -124,3 +124,9 @@ def test_tsmc_filler_rows_and_gspc_zero_opens():
     with pytest.raises(DataError, match=r"zero or negative open between 1962-01-02 and 1982-04-19.*"
                                         r"--set data.start=1982-04-20"):
         load_prices(DataSection(source="csv", path=str(SHARED_DATA / "GSPC_daily.csv"), start="1960-01-01"))
+
+
+def test_open_close_outside_high_low_refused(prices):
+    prices.iloc[20, prices.columns.get_loc("close")] = prices["high"].iloc[20] * 1.1
+    with pytest.raises(DataError, match=r"1 row\(s\) have open/close outside \[low, high\], first on 2015-01-29"):
+        check_prices(prices)

@@ -84,3 +84,20 @@ def test_force_reuses_the_folder_and_default_picks_a_new_one(tmp_path, flag):
     second = runner.invoke(app, args + ([flag] if flag else []))
     assert second.exit_code == 0, second.output
     assert second.output.strip().endswith("f" if flag else "f-2")
+
+
+def test_ctrl_c_stops_with_a_resume_hint_and_non_zero_exit(tmp_path):
+    csv = write_yahoo_csv(synthetic_prices(420), tmp_path / "p.csv")
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(command(csv, out, "c"), env={**os.environ, "COLUMNS": "300"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_group = out / "c" / "partial" / "gru.folds.csv"
+    deadline = time.time() + 120
+    while not first_group.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    text = " ".join(stderr.split())
+    assert "interrupted:" in text and "Saved: gru" in text and "--resume" in text
+    assert not is_complete(out / "c")
