@@ -80,6 +80,7 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
     if "volume" not in frame.columns:
         frame["volume"] = np.nan
     frame = frame[list(FIELDS)]
+    frame.columns.name = None  # yfinance names its column level "Price"
     try:
         index = pd.to_datetime(frame.index)
     except (ValueError, TypeError) as exc:
