@@ -36,6 +36,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("gru", "gru", (64,), 0.2, "TSMC article: single GRU, 64 units"),
         Architecture("lstm_stacked", "lstm", (64, 32), 0.4, "TSMC article: stacked LSTM 64 -> 32"),
         Architecture("gru_stacked", "gru", (64, 32), 0.4, "TSMC article: stacked GRU 64 -> 32"),
+        Architecture("lstm50", "lstm", (50,), 0.2, "S&P 500 paper: LSTM, 50 units"),
+        Architecture("gru50", "gru", (50,), 0.2, "S&P 500 paper: GRU, 50 units"),
         # With 5 input features this is the paper's 39,201-parameter network.
         Architecture("gru3", "gru", (50, 50, 50), 0.2, "S&P 500 paper: best GRU, three layers of 50"),
     ]

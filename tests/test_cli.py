@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from backtest import artifacts
 from backtest.cli import app
-from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
+from tests.conftest import SHARED_DATA, TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
 
@@ -134,3 +135,17 @@ def test_show_refuses_incomplete_or_missing_runs(csv, tmp_path, damage):
     assert result.exit_code == 2
     expected = "does not exist" if damage == "missing" else "is incomplete: the run was interrupted"
     assert expected in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not beside the checkout")
+@pytest.mark.parametrize("config, file", [("tsmc_article.toml", "2330_TW_daily.csv"),
+                                          ("sp500_paper.toml", "GSPC_daily.csv")])
+def test_study_configs_run_offline_on_the_shared_files(tmp_path, config, file):
+    root = Path(__file__).resolve().parents[1]
+    args = ["run", str(root / "configs" / config), "--quiet", "--out", str(tmp_path),
+            "--set", "data.source=csv", "--set", f"data.path={str(SHARED_DATA / file)!r}",
+            "--set", "training.epochs=1", "--set", "walkforward.max_folds=2"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((Path(result.output.strip().splitlines()[-1]) / "manifest.json").read_text())
+    assert manifest["folds"] == 2 and manifest["data"]["first"] >= ("2019-01-02" if "2330" in file else "1991-05-14")
