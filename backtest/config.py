@@ -224,6 +224,14 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     return from_dict(raw)
 
 
+def _require_known(where: str, kind: str, names: list[str], known: typing.Iterable[str], see: str = "") -> None:
+    known = list(known)
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"{where}: unknown {kind} {name!r}.{_suggest(name, known)} "
+                              f"Known {kind}s: {', '.join(known)}{see}.")
+
+
 def validate(config: RunConfig) -> None:
     """Cross-field checks that a single field's type cannot express."""
     from forecasters.registry import ARCHITECTURES
@@ -258,29 +266,13 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(f"training.lr must be positive. Got {tr.lr}.")
     if not fc.models:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
-    for name in fc.models:
-        if name not in ARCHITECTURES:
-            raise ConfigError(
-                f"forecast.models: unknown model {name!r}.{_suggest(name, ARCHITECTURES)} "
-                f"Known models: {', '.join(ARCHITECTURES)} (see `wfbt models`)."
-            )
+    _require_known("forecast.models", "model", fc.models, ARCHITECTURES, " (see `wfbt models`)")
     if len(set(fc.models)) != len(fc.models):
         raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
-    allowed = {"open", "high", "low", "close", "volume"}
-    for feat in fc.features:
-        if feat not in allowed:
-            raise ConfigError(
-                f"forecast.features: unknown feature {feat!r}.{_suggest(feat, allowed)} "
-                f"Choose from {', '.join(sorted(allowed))}."
-            )
+    _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])
     if "close" not in fc.features:
         raise ConfigError("forecast.features must include 'close', the series being forecast.")
-    for rule in st.rules:
-        if rule not in RULES:
-            raise ConfigError(
-                f"strategies.rules: unknown rule {rule!r}.{_suggest(rule, RULES)} "
-                f"Known rules: {', '.join(RULES)} (see `wfbt strategies`)."
-            )
+    _require_known("strategies.rules", "rule", st.rules, RULES, " (see `wfbt strategies`)")
     if st.macd_fast >= st.macd_slow:
         raise ConfigError(
             f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."

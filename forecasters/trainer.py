@@ -13,7 +13,6 @@ per epoch, when early stopping needs them.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -249,10 +248,3 @@ def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> i
     per_layer = sum((arch.gates + 3) * h for h in arch.hidden)
     activations = 3 * m * batch_size * lookback * per_layer
     return 4 * (params + windows + epoch_plan + activations)
-
-
-def timed_train_group(*args, **kwargs) -> tuple[list[MemberResult], float]:  # type: ignore[no-untyped-def]
-    """train_group plus wall-clock seconds (device work included)."""
-    start = time.perf_counter()
-    results = train_group(*args, **kwargs)
-    return results, time.perf_counter() - start
