@@ -203,6 +203,85 @@ def strategies() -> None:
     )
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Download, cache and inspect price data.")
+app.add_typer(data_app, name="data")
+
+
+def _section(spec: str, start: str | None, end: str | None, adjusted: bool = False, refresh: bool = False) -> Any:
+    from backtest.config import DataSection
+    from backtest.errors import ConfigError
+
+    source, _, symbol = spec.partition(":")
+    if source not in ("sample", "csv", "yfinance", "tej") or not symbol:
+        raise ConfigError(f"expected SOURCE:SYMBOL with SOURCE one of sample, csv, yfinance, tej, e.g. "
+                          f"yfinance:2330.TW, tej:2330, sample:sp500, csv:prices.csv. Got {spec!r}.")
+    if source == "csv":
+        return DataSection(source="csv", path=symbol, start=start, end=end)
+    return DataSection(source=source, symbol=symbol, start=start, end=end, adjusted=adjusted,  # type: ignore[arg-type]
+                       refresh=refresh)
+
+
+StartOpt = Annotated[str | None, typer.Option("--start", help="First date, e.g. 2019-01-01.")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="End date (exclusive).")]
+
+
+@data_app.command("fetch")
+@friendly
+def data_fetch(
+    spec: Annotated[str, typer.Argument(help="SOURCE:SYMBOL, e.g. yfinance:2330.TW or tej:2330.")],
+    start: StartOpt = None, end: EndOpt = None,
+    adjusted: Annotated[bool, typer.Option("--adjusted", help="yfinance: dividend-adjusted prices.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Download again even if cached.")] = False,
+) -> None:
+    """Download (or read from the cache) and check prices; print what was stored."""
+    from backtest.data import load_prices
+    from backtest.sources import cache_dir, cache_key
+
+    section = _section(spec, start, end, adjusted, refresh)
+    prices = load_prices(section)
+    where = cache_dir() / f"{cache_key(section)}.csv" if section.source in ("yfinance", "tej") else "not cached"
+    console.print(f"{spec}: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}; cache: {where}")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """What is in the download cache: source, symbol, range, rows, size, download time."""
+    import json
+
+    from backtest.sources import cache_dir
+
+    table = Table(title=f"Cached prices in {cache_dir()}", title_justify="left")
+    for col in ["source:symbol", "range", "adjusted", "rows", "size", "downloaded"]:
+        table.add_column(col)
+    for meta in sorted(cache_dir().glob("*.json")):
+        try:
+            rec = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        data = meta.with_suffix(".csv")
+        size = f"{data.stat().st_size / 1024:,.0f} KiB" if data.is_file() else "missing"
+        table.add_row(f"{rec['source']}:{rec['symbol']}", f"{rec['start'] or 'first'} → {rec['end'] or 'last'}",
+                      str(rec.get("adjusted")), str(rec["rows"]), size, rec["downloaded_at"])
+    console.print(table)
+
+
+@data_app.command("show")
+@friendly
+def data_show(
+    spec: Annotated[str, typer.Argument(help="SOURCE:SYMBOL, e.g. sample:sp500 or csv:prices.csv.")],
+    start: StartOpt = None, end: EndOpt = None,
+) -> None:
+    """Head, tail and checks of one price series (warnings show what was fixed)."""
+    from backtest.data import load_prices
+
+    prices = load_prices(_section(spec, start, end))
+    console.print(f"{spec}: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}, checks passed "
+                  "(sorted, unique dates, no NaN, positive prices, open/close within [low, high])")
+    console.print(prices.head().to_string())
+    console.print("...")
+    console.print(prices.tail().to_string())
+
+
 def main() -> None:
     try:
         app()

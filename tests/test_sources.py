@@ -168,3 +168,21 @@ def test_tej_no_network(monkeypatch):
     monkeypatch.setattr(tejapi.ApiConfig, "api_base", tejapi.ApiConfig.api_base)
     with pytest.raises(SourceError, match=r"could not reach TEJ at http://127.0.0.1:\d+ \(ConnectionError\)"):
         load_prices(DataSection(source="tej", symbol="2330", refresh=True))
+
+
+def test_data_commands_fetch_list_show(fake_yf, cache):
+    from typer.testing import CliRunner
+
+    from backtest.cli import app
+
+    runner = CliRunner()
+    env = {"COLUMNS": "200"}
+    fetched = runner.invoke(app, ["data", "fetch", "yfinance:AAPL", "--start", "2015-01-01"], env=env)
+    assert fetched.exit_code == 0, fetched.output
+    assert "yfinance:AAPL: 60 rows 2015-01-01 → 2015-03-25" in fetched.output
+    listed = runner.invoke(app, ["data", "list"], env=env)
+    assert "yfinance:AAPL" in listed.output and "2015-01-01 → last" in listed.output and "60" in listed.output
+    shown = runner.invoke(app, ["data", "show", "sample:sp500", "--start", "2018-12-20"], env=env)
+    assert shown.exit_code == 0 and "sample:sp500: 7 rows 2018-12-20 → 2018-12-31" in shown.output
+    bad = runner.invoke(app, ["data", "show", "yahoo:AAPL"], env={"COLUMNS": "300"})
+    assert bad.exit_code == 2 and "expected SOURCE:SYMBOL" in bad.output
