@@ -83,6 +83,11 @@ class LiveProgress:
                              status=f"done in {seconds:.1f}s")
 
 
+def _stop_on_sigterm(*_: Any) -> None:
+    """`kill` gets the same clean stop and resume hint as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
 @app.command()
 @friendly
 def run(
@@ -112,7 +117,7 @@ def run(
     resuming = resume and run_dir.is_dir() and not artifacts.is_complete(run_dir)
     artifacts.start_run_dir(run_dir)
     checkpoint = Checkpoint(run_dir)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         if quiet:
             result = run_backtest(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)

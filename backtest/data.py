@@ -214,7 +214,7 @@ def load_prices(cfg: DataSection) -> pd.DataFrame:
     try:
         dated.index = pd.to_datetime(dated.index)
     except (ValueError, TypeError):
-        return _clip_range(check_prices(raw, origin), cfg.start, cfg.end, origin)
+        check_prices(raw, origin)  # raises the DataError that names the unparseable dates
     if not dated.index.is_monotonic_increasing:
         _warn(f"{origin}: rows were not in date order; sorted them.")
         dated = dated.sort_index(kind="stable")

@@ -6,6 +6,7 @@ import math
 import os
 import platform
 import time
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -17,7 +18,8 @@ import torch
 
 from backtest.checkpoint import Checkpoint
 from backtest.config import RunConfig
-from backtest.data import fingerprint, load_prices
+from backtest.data import DataWarning, fingerprint, load_prices
+from backtest.errors import ConfigError, WfbtError
 from backtest.metrics import forecast_table, trading_table
 from backtest.portfolio import simulate
 from backtest.schedule import Fold, folds_table, make_folds
@@ -56,8 +58,6 @@ class RunResult:
 def resolve_device(choice: str) -> torch.device:
     if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            from backtest.errors import ConfigError
-
             raise ConfigError("run.device = 'cuda' but torch sees no CUDA GPU. Use --device cpu or auto.")
         return torch.device("cuda")
     return torch.device("cpu")
@@ -94,8 +94,6 @@ def split_to_fit(arch: Any, members: list[Member], batch_size: int, device: torc
         return [members]
     one = group_bytes(arch, members[:1], batch_size)
     if one > budget:
-        from backtest.errors import WfbtError
-
         raise WfbtError(
             f"one {arch.name} model needs about {one / 2**20:,.0f} MiB to train but only {budget / 2**20:,.0f} MiB "
             f"of {device} memory is available. Use fewer training days or a smaller batch_size, or free memory."
@@ -103,10 +101,6 @@ def split_to_fit(arch: Any, members: list[Member], batch_size: int, device: torc
     per_chunk = max(1, int(len(members) * budget / need))
     n_chunks = math.ceil(len(members) / per_chunk)
     size = math.ceil(len(members) / n_chunks)
-    import warnings
-
-    from backtest.data import DataWarning
-
     warnings.warn(
         f"{arch.name}: {len(members)} models need about {need / 2**20:,.0f} MiB, more than the "
         f"{budget / 2**20:,.0f} MiB available on {device}; training them in {n_chunks} groups of up to {size}.",

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -145,5 +145,5 @@ def render(summary: RunSummary, console: Console) -> None:
     cols = chart_columns(summary)
     console.print(Panel(equity_chart(summary.equity, cols, console.width - 4),
                         title="Equity: buy-and-hold and the best strategies by Sharpe", expand=False))
-    console.print(Group(Text(f"Artifacts in {summary.run_dir}/: config.toml manifest.json predictions.csv "
-                             "folds.csv equity.csv metrics.json")))
+    console.print(f"Artifacts in {summary.run_dir}/: config.toml manifest.json predictions.csv folds.csv "
+                  "equity.csv metrics.json", highlight=False)

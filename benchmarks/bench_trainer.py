@@ -21,7 +21,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from backtest.config import RunConfig, WalkForwardSection, load_config
+from backtest.config import DataSection, RunConfig, WalkForwardSection, load_config
 from backtest.data import load_prices
 from backtest.engine import member_seed, resolve_device
 from backtest.schedule import make_folds
@@ -117,8 +117,7 @@ def main() -> None:
     console = Console()
     device = resolve_device(args.device)
     torch.manual_seed(0)
-    cfg = load_config(None)
-    prices = load_prices(cfg.data.__class__(source="sample", symbol="sp500"))
+    prices = load_prices(DataSection(source="sample", symbol="sp500"))
     wf = WalkForwardSection(train_days=750, val_days=0, test_days=63, max_folds=args.folds)
     folds = make_folds(len(prices), wf)
     data = [fold_data(prices, f, ["open", "high", "low", "close"], 5, "standard") for f in folds]

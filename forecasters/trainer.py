@@ -157,10 +157,10 @@ def train_group(
 
     for epoch in range(1, settings.epochs + 1):
         idx, take, masks = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
-        rows = torch.arange(len(live))[None, :, None]
+        rows = torch.arange(len(live), device=device)[None, :, None]
         idx_d = idx.to(device, non_blocking=True)
-        xb_all = x_all[rows.to(device), idx_d]  # (S, M, B, L, F)
-        yb_all = y_all[rows.to(device), idx_d]  # (S, M, B)
+        xb_all = x_all[rows, idx_d]  # (S, M, B, L, F)
+        yb_all = y_all[rows, idx_d]  # (S, M, B)
         take_d = take.to(device, non_blocking=True).float()
         active_d = take_d[:, :, 0]  # (S, M): member has a batch at this step
         masks_d = masks.to(device, non_blocking=True) if masks is not None else None
@@ -202,7 +202,8 @@ def train_group(
         if epoch == settings.epochs:
             stopped = list(range(len(live)))
         if stopped:
-            keep = [j for j in range(len(live)) if j not in set(stopped)]
+            gone = set(stopped)
+            keep = [j for j in range(len(live)) if j not in gone]
             done_ids = torch.tensor([live[j] for j in stopped], device=device)
             best_rows[done_ids] = best[torch.tensor(stopped, device=device)]
             if not keep:
