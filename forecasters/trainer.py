@@ -56,6 +56,7 @@ class TrainSettings:
     lr: float = 1e-3
     patience: int = 5
     min_delta: float = 0.0
+    cuda_graph: bool = True  # on CUDA, replay each step as one captured graph (same kernels, no launch cost)
 
 
 ProgressFn = Callable[[int, int, int, float], None]  # (epoch, members still training, total, mean val loss)
@@ -155,26 +156,38 @@ def train_group(
     live = list(range(total))  # member ids still training, in row order of the working tensors
     best_rows = torch.zeros_like(init, device=device)  # final best weights, by member id
 
+    use_graph = device.type == "cuda" and settings.cuda_graph
+    graph: _StepGraph | None = None  # captured for the current live set; recaptured after compaction
+    sq_sum = torch.zeros(total, device=device)
+
+    def step(xb: torch.Tensor, yb: torch.Tensor, tk: torch.Tensor, mk: torch.Tensor | None) -> None:
+        """One optimiser step for every live member: forward, per-member loss, gradient, Adam."""
+        pred = net.forward(flat, xb, mk)  # (M, B)
+        sq = (pred - yb) ** 2 * tk
+        per_member = sq.sum(1) / tk.sum(1).clamp(min=1)  # each member's batch-mean loss
+        grad, = torch.autograd.grad(per_member.sum(), flat)
+        with torch.no_grad():
+            _adam_step(flat, grad, m1, m2, adam_steps, tk[:, 0], settings.lr)
+            sq_sum.add_(sq.sum(1).detach())
+
     for epoch in range(1, settings.epochs + 1):
         idx, take, masks = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
         rows = torch.arange(len(live), device=device)[None, :, None]
         idx_d = idx.to(device, non_blocking=True)
         xb_all = x_all[rows, idx_d]  # (S, M, B, L, F)
         yb_all = y_all[rows, idx_d]  # (S, M, B)
-        take_d = take.to(device, non_blocking=True).float()
-        active_d = take_d[:, :, 0]  # (S, M): member has a batch at this step
+        take_d = take.to(device, non_blocking=True).float()  # (S, M, B); [:, :, 0]: member has a batch
         masks_d = masks.to(device, non_blocking=True) if masks is not None else None
-        sq_sum = torch.zeros(len(live), device=device)
-        for s in range(idx.shape[0]):
-            pred = net.forward(flat, xb_all[s], masks_d[s] if masks_d is not None else None)  # (M, B)
-            sq = (pred - yb_all[s]) ** 2 * take_d[s]
-            per_member = sq.sum(1) / take_d[s].sum(1).clamp(min=1)  # each member's batch-mean loss
-            grad, = torch.autograd.grad(per_member.sum(), flat)
-            with torch.no_grad():
-                _adam_step(flat, grad, m1, m2, adam_steps, active_d[s], settings.lr)
-                sq_sum += sq.sum(1).detach()
+        sq_sum.zero_()
+        if use_graph:
+            if graph is None:
+                graph = _StepGraph(step, xb_all, yb_all, take_d, masks_d, [flat, m1, m2, adam_steps, sq_sum])
+            graph.run_epoch(xb_all, yb_all, take_d, masks_d)
+        else:
+            for s in range(idx.shape[0]):
+                step(xb_all[s], yb_all[s], take_d[s], masks_d[s] if masks_d is not None else None)
         with torch.no_grad():
-            train_loss = (sq_sum / torch.tensor([sizes[m] for m in live], device=device)).cpu()
+            train_loss = (sq_sum[:len(live)] / torch.tensor([sizes[m] for m in live], device=device)).cpu()
             if has_val:
                 val_loss = _masked_mse(net.forward(flat, xv_all), yv_all, nv_all).cpu()
             else:
@@ -210,9 +223,10 @@ def train_group(
                 break
             k = torch.tensor(keep, device=device)
             flat = flat.detach()[k].clone().requires_grad_(True)
-            m1, m2, adam_steps, best = m1[k], m2[k], adam_steps[k], best[k]
+            m1, m2, adam_steps, best, sq_sum = m1[k], m2[k], adam_steps[k], best[k], sq_sum[k]
             x_all, y_all, xv_all, yv_all, nv_all = x_all[k], y_all[k], xv_all[k], yv_all[k], nv_all[k]
             live = [live[j] for j in keep]
+            graph = None
 
     with torch.no_grad():
         test = _pad([mb.x_test for mb in members], device)
@@ -227,6 +241,61 @@ def train_group(
         )
         for m in range(total)
     ]
+
+
+class _StepGraph:
+    """One training step captured as a CUDA graph, replayed once per minibatch step of an epoch.
+
+    A step is ~200 tiny kernels; launched one by one from Python they leave the GPU idle most of the
+    time. The graph reads its minibatch from static per-epoch buffers at a step counter that lives on
+    the device and advances inside the graph, so an epoch is S replays with no host work in between.
+    The replayed kernels are the eager step's kernels: results are the same as without the graph.
+    """
+
+    def __init__(self, step: Callable[..., None], xb_all: torch.Tensor, yb_all: torch.Tensor,
+                 take_all: torch.Tensor, masks_all: torch.Tensor | None, state: list[torch.Tensor]) -> None:
+        self.x, self.y, self.take = torch.empty_like(xb_all), torch.empty_like(yb_all), torch.empty_like(take_all)
+        self.masks = torch.empty_like(masks_all) if masks_all is not None else None
+        self.counter = torch.zeros(1, dtype=torch.long, device=xb_all.device)
+
+        def indexed_step() -> None:
+            i = self.counter
+            step(self.x.index_select(0, i).squeeze(0), self.y.index_select(0, i).squeeze(0),
+                 self.take.index_select(0, i).squeeze(0),
+                 self.masks.index_select(0, i).squeeze(0) if self.masks is not None else None)
+            self.counter.add_(1)
+
+        self._load(xb_all, yb_all, take_all, masks_all)
+        # Warm up on a side stream (autograd and the kernels' workspaces must exist before capture),
+        # then put the state back as it was: the warm-up steps must not count as training.
+        saved = [t.detach().clone() for t in state]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                indexed_step()
+        torch.cuda.current_stream().wait_stream(side)
+        with torch.no_grad():
+            for t, v in zip(state, saved, strict=True):
+                t.copy_(v)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            indexed_step()
+
+    def _load(self, xb_all: torch.Tensor, yb_all: torch.Tensor, take_all: torch.Tensor,
+              masks_all: torch.Tensor | None) -> None:
+        self.x.copy_(xb_all)
+        self.y.copy_(yb_all)
+        self.take.copy_(take_all)
+        if self.masks is not None and masks_all is not None:
+            self.masks.copy_(masks_all)
+        self.counter.zero_()
+
+    def run_epoch(self, xb_all: torch.Tensor, yb_all: torch.Tensor, take_all: torch.Tensor,
+                  masks_all: torch.Tensor | None) -> None:
+        self._load(xb_all, yb_all, take_all, masks_all)
+        for _ in range(xb_all.shape[0]):
+            self.graph.replay()
 
 
 def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> int:

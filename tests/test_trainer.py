@@ -1,4 +1,10 @@
-"""The batched trainer against the torch.nn models and torch.optim.Adam it stands for."""
+"""The batched trainer against the torch.nn models and torch.optim.Adam it stands for.
+
+On a machine with a GPU, ``WFBT_TEST_DEVICE=cuda python -m pytest tests/test_trainer.py`` runs the same
+checks on CUDA (TF32 off, so float32 products stay float32 on both sides).
+"""
+
+import os
 
 import numpy as np
 import pytest
@@ -8,6 +14,11 @@ from forecasters.batched import GroupRNN
 from forecasters.reference import flatten, init_reference, train_reference
 from forecasters.registry import ARCHITECTURES, Architecture
 from forecasters.trainer import Member, TrainSettings, train_group
+
+DEVICE = torch.device(os.environ.get("WFBT_TEST_DEVICE", "cpu"))
+if DEVICE.type == "cuda":
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 
 
 def member(n: int, seed: int, data_seed: int | None = None) -> Member:
@@ -21,15 +32,21 @@ def member(n: int, seed: int, data_seed: int | None = None) -> Member:
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_group_of_one_matches_torch_nn_outputs_and_gradients(name):
     arch = ARCHITECTURES[name]
-    ref = init_reference(arch, 4, seed=3).eval()
+    ref = init_reference(arch, 4, seed=3).eval().to(DEVICE)
     net = GroupRNN(arch, 4, 5)
     flat = flatten(ref).unsqueeze(0).clone().requires_grad_(True)
-    x = torch.randn(64, 5, 4, generator=torch.Generator().manual_seed(0))
-    y_ref, y_grp = ref(x), net.forward(flat, x.unsqueeze(0))[0]
-    (y_ref ** 2).sum().backward()
+    x = torch.randn(64, 5, 4, generator=torch.Generator().manual_seed(0)).to(DEVICE)
+    with torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN has no backward in eval mode
+        y_ref = ref(x)
+        (y_ref ** 2).sum().backward()
+    y_grp = net.forward(flat, x.unsqueeze(0))[0]
     (y_grp ** 2).sum().backward()
     g_ref = torch.cat([p.grad.reshape(-1) for p in ref.parameters()])
     assert ((y_ref - y_grp).norm() / y_ref.norm()).item() < 1e-5
+    if DEVICE.type == "cuda":  # and the forward of cuDNN's own kernels
+        with torch.no_grad():
+            y_cudnn = ref(x)
+        assert ((y_cudnn - y_grp).norm() / y_cudnn.norm()).item() < 1e-5
     assert ((g_ref - flat.grad[0]).norm() / g_ref.norm()).item() < 1e-5
 
 
@@ -44,7 +61,7 @@ def test_adam_shuffles_and_early_stopping_match_the_reference_loop():
     arch = Architecture("tiny", "lstm", (8,), 0.0, "test")
     mb = member(150, seed=7)
     settings = TrainSettings(epochs=6, batch_size=32, lr=3e-3, patience=2)
-    (res,) = train_group(arch, [mb], settings)
+    (res,) = train_group(arch, [mb], settings, device=DEVICE)
     model, best_epoch, val_hist = train_reference(
         arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=6, batch_size=32, lr=3e-3, patience=2, seed=7)
     with torch.no_grad():
@@ -59,9 +76,9 @@ def test_members_trained_together_equal_members_trained_alone(name):
     arch = ARCHITECTURES[name]
     members = [member(100 + 13 * i, seed=i) for i in range(4)]  # different sizes, as expanding windows
     settings = TrainSettings(epochs=3, batch_size=32, patience=1)
-    together = train_group(arch, members, settings)
+    together = train_group(arch, members, settings, device=DEVICE)
     for mb, res in zip(members, together, strict=False):
-        (alone,) = train_group(arch, [mb], settings)
+        (alone,) = train_group(arch, [mb], settings, device=DEVICE)
         assert alone.best_epoch == res.best_epoch and alone.epochs == res.epochs
         # float32 rounding differs between batched products of 1 and of 4 members: about 1e-7 relative
         np.testing.assert_allclose(alone.predictions, res.predictions, rtol=1e-5, atol=1e-5)
@@ -73,7 +90,7 @@ def test_changing_one_members_data_changes_no_other_member():
     base = [member(120, seed=i) for i in range(3)]
     changed = list(base)
     changed[1] = member(120, seed=1, data_seed=99)
-    a, b = train_group(arch, base, settings), train_group(arch, changed, settings)
+    a, b = train_group(arch, base, settings, device=DEVICE), train_group(arch, changed, settings, device=DEVICE)
     assert not np.allclose(a[1].predictions, b[1].predictions)
     for i in (0, 2):
         np.testing.assert_array_equal(a[i].predictions, b[i].predictions)
@@ -82,15 +99,15 @@ def test_changing_one_members_data_changes_no_other_member():
 def test_stopped_members_leave_the_group_and_keep_their_best_weights():
     arch = ARCHITECTURES["gru"]
     members = [member(120, seed=i) for i in range(3)]
-    res = train_group(arch, members, TrainSettings(epochs=12, patience=1), keep_weights=True)
+    res = train_group(arch, members, TrainSettings(epochs=12, patience=1), device=DEVICE, keep_weights=True)
     for r in res:
         assert r.epochs <= 12 and r.best_epoch == int(np.argmin(r.val_loss)) + 1
         assert r.epochs - r.best_epoch <= 1 or r.epochs == 12
     net = GroupRNN(arch, 4, 5)
-    w = torch.from_numpy(np.stack([r.weights for r in res]))
+    w = torch.from_numpy(np.stack([r.weights for r in res])).to(DEVICE)
     with torch.no_grad():
-        again = net.forward(w, torch.from_numpy(np.stack([m.x_test for m in members])))
-    np.testing.assert_allclose(again.numpy(), np.stack([r.predictions for r in res]), rtol=1e-6)
+        again = net.forward(w, torch.from_numpy(np.stack([m.x_test for m in members])).to(DEVICE))
+    np.testing.assert_allclose(again.cpu().numpy(), np.stack([r.predictions for r in res]), rtol=1e-6)
 
 
 def test_memory_estimate_splits_a_group_that_does_not_fit_and_refuses_one_member():
@@ -108,3 +125,20 @@ def test_memory_estimate_splits_a_group_that_does_not_fit_and_refuses_one_member
     assert [len(c) for c in chunks] == [2, 3, 3, 2] and sum(chunks, []) == members
     with pytest.raises(WfbtError, match=r"one lstm_stacked model needs about .* MiB to train but only 0 MiB"):
         split_to_fit(arch, members, 32, torch.device("cpu"), budget=1000)
+
+
+@pytest.mark.skipif(DEVICE.type != "cuda", reason="CUDA graphs need a GPU: WFBT_TEST_DEVICE=cuda")
+@pytest.mark.parametrize("name", ["lstm_stacked", "gru"])
+def test_cuda_graph_replay_equals_eager_steps(name):
+    # Expanding windows (different step counts), dropout, early stopping with compaction (recapture).
+    arch = ARCHITECTURES[name]
+    members = [member(90 + 25 * i, seed=i) for i in range(5)]
+    settings = TrainSettings(epochs=8, batch_size=32, patience=1)
+    graphed = train_group(arch, members, settings, device=DEVICE)
+    eager = train_group(arch, members, TrainSettings(epochs=8, batch_size=32, patience=1, cuda_graph=False),
+                        device=DEVICE)
+    assert len({r.epochs for r in eager}) > 1  # members stopped at different epochs: the graph was recaptured
+    for g, e in zip(graphed, eager, strict=True):
+        assert (g.epochs, g.best_epoch) == (e.epochs, e.best_epoch)
+        np.testing.assert_allclose(g.val_loss, e.val_loss, rtol=1e-6)
+        np.testing.assert_allclose(g.predictions, e.predictions, rtol=1e-6, atol=1e-7)
