@@ -84,15 +84,15 @@ def _masked_mse(pred: torch.Tensor, target: torch.Tensor, counts: torch.Tensor) 
 
 def _epoch_plan(members: list[int], sizes: list[int], gens: list[torch.Generator], batch: int,
                 dropout: float, mask_width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Per-member shuffles and dropout masks for one epoch, drawn on the CPU from each member's generator.
+    """Per-member shuffles and dropout keep-masks for one epoch, drawn on the CPU from each member's generator.
 
-    Returns idx (S, M, B) sample positions, take (S, M, B) bool, masks (S, M, B, W) or None.
+    Returns idx (S, M, B) sample positions, take (S, M, B) bool, keep (S, M, B, W) bool or None.
     """
     steps = [math.ceil(sizes[m] / batch) for m in members]
     s_max = max(steps)
     idx = torch.zeros(s_max, len(members), batch, dtype=torch.long)
     take = torch.zeros(s_max, len(members), batch, dtype=torch.bool)
-    masks = torch.empty(s_max, len(members), batch, mask_width) if dropout > 0 else None
+    keep = torch.ones(s_max, len(members), batch, mask_width, dtype=torch.bool) if dropout > 0 else None
     for j, m in enumerate(members):
         n = sizes[m]
         perm = torch.randperm(n, generator=gens[m])
@@ -100,11 +100,19 @@ def _epoch_plan(members: list[int], sizes: list[int], gens: list[torch.Generator
         padded[:n] = perm
         idx[:steps[j], j] = padded.view(steps[j], batch)
         take[:steps[j], j] = (torch.arange(steps[j] * batch) < n).view(steps[j], batch)
-        if masks is not None:
-            u = torch.rand(steps[j], batch, mask_width, generator=gens[m])
-            masks[:steps[j], j] = (u >= dropout).float() / (1.0 - dropout)
-            masks[steps[j]:, j] = 1.0
-    return idx, take, masks
+        if keep is not None:
+            keep[:steps[j], j] = torch.rand(steps[j], batch, mask_width, generator=gens[m]) >= dropout
+    return idx, take, keep
+
+
+def _plan_rows(plan: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None], rows: list[int]
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The plan of the members at ``rows`` only, without the steps none of them has any more."""
+    idx, take, keep = plan
+    sel = torch.tensor(rows)
+    take = take[:, sel]
+    s_needed = int(take[:, :, 0].any(1).nonzero().max()) + 1
+    return idx[:s_needed, sel], take[:s_needed], keep[:s_needed, sel] if keep is not None else None
 
 
 def _adam_step(flat: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor,
@@ -170,14 +178,17 @@ def train_group(
             _adam_step(flat, grad, m1, m2, adam_steps, tk[:, 0], settings.lr)
             sq_sum.add_(sq.sum(1).detach())
 
+    plan = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
     for epoch in range(1, settings.epochs + 1):
-        idx, take, masks = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
+        idx, take, keep_masks = plan
         rows = torch.arange(len(live), device=device)[None, :, None]
         idx_d = idx.to(device, non_blocking=True)
         xb_all = x_all[rows, idx_d]  # (S, M, B, L, F)
         yb_all = y_all[rows, idx_d]  # (S, M, B)
         take_d = take.to(device, non_blocking=True).float()  # (S, M, B); [:, :, 0]: member has a batch
-        masks_d = masks.to(device, non_blocking=True) if masks is not None else None
+        masks_d = None
+        if keep_masks is not None:
+            masks_d = keep_masks.to(device, non_blocking=True).float() / (1.0 - arch.dropout)
         sq_sum.zero_()
         if use_graph:
             if graph is None:
@@ -186,6 +197,8 @@ def train_group(
         else:
             for s in range(idx.shape[0]):
                 step(xb_all[s], yb_all[s], take_d[s], masks_d[s] if masks_d is not None else None)
+        if epoch < settings.epochs:  # draw the next epoch's plan while the device works through this one
+            plan = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
         with torch.no_grad():
             train_loss = (sq_sum[:len(live)] / torch.tensor([sizes[m] for m in live], device=device)).cpu()
             if has_val:
@@ -226,6 +239,7 @@ def train_group(
             m1, m2, adam_steps, best, sq_sum = m1[k], m2[k], adam_steps[k], best[k], sq_sum[k]
             x_all, y_all, xv_all, yv_all, nv_all = x_all[k], y_all[k], xv_all[k], yv_all[k], nv_all[k]
             live = [live[j] for j in keep]
+            plan = _plan_rows(plan, keep)
             graph = None
 
     with torch.no_grad():
