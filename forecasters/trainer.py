@@ -115,18 +115,28 @@ def _plan_rows(plan: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None], row
     return idx[:s_needed, sel], take[:s_needed], keep[:s_needed, sel] if keep is not None else None
 
 
+def _adam_table(take: torch.Tensor, steps_done: np.ndarray, lr: float) -> tuple[torch.Tensor, np.ndarray]:
+    """The Adam coefficients of every step of an epoch, per member: (S, M, 4) float32.
+
+    A member's step count advances only on steps where it has a batch; the bias corrections follow
+    torch.optim.Adam's (computed in float64, as torch does in Python). A member with no batch at a step
+    gets zeros: its moments and weights do not move. Returns the table and the step counts after it.
+    """
+    active = take[:, :, 0].numpy().astype(np.float64)  # (S, M)
+    t = np.maximum(steps_done[None, :] + np.cumsum(active, axis=0), 1.0)
+    table = np.stack([active * (1 - BETA1), active * (1 - BETA2), active * lr / (1 - BETA1 ** t),
+                      1.0 / np.sqrt(1 - BETA2 ** t)], axis=-1)
+    return torch.from_numpy(table.astype(np.float32)), steps_done + active.sum(0)
+
+
 def _adam_step(flat: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor,
-               steps: torch.Tensor, active: torch.Tensor, lr: float) -> None:
-    """torch.optim.Adam's update, per member; members with active == 0 do not move at all."""
-    a = active[:, None]  # (M, 1) float 0/1
-    steps += active
-    m1.add_(a * (1 - BETA1) * (grad - m1))
-    m2.add_(a * (1 - BETA2) * (grad * grad - m2))
-    t = steps.clamp(min=1)[:, None]
-    bias1 = 1 - BETA1 ** t
-    bias2_sqrt = torch.sqrt(1 - BETA2 ** t)
-    denom = m2.sqrt() / bias2_sqrt + EPS
-    flat.sub_(a * (lr / bias1) * m1 / denom)
+               coef: torch.Tensor) -> None:
+    """torch.optim.Adam's update, per member, with that step's coefficients ``coef`` (M, 4)."""
+    w1, w2, step_size, inv_bias2_sqrt = coef.unsqueeze(-1).unbind(1)  # each (M, 1)
+    m1.lerp_(grad, w1)
+    m2.lerp_(grad * grad, w2)
+    denom = m2.sqrt().mul_(inv_bias2_sqrt).add_(EPS)
+    flat.addcdiv_(m1 * step_size, denom, value=-1.0)
 
 
 def train_group(
@@ -153,7 +163,7 @@ def train_group(
     init = torch.stack([flatten(init_reference(arch, n_features, mb.seed)) for mb in members])
     flat = init.to(device).clone().requires_grad_(True)  # (M, P); a copy, so `init` stays a plain tensor
     m1, m2 = torch.zeros_like(init, device=device), torch.zeros_like(init, device=device)
-    adam_steps = torch.zeros(total, device=device)
+    adam_steps = np.zeros(total)  # per member id: optimiser steps taken
     best = init.to(device).clone()
     best_val = torch.full((total,), math.inf)
     best_epoch = [0] * total
@@ -168,14 +178,15 @@ def train_group(
     graph: _StepGraph | None = None  # captured for the current live set; recaptured after compaction
     sq_sum = torch.zeros(total, device=device)
 
-    def step(xb: torch.Tensor, yb: torch.Tensor, tk: torch.Tensor, mk: torch.Tensor | None) -> None:
+    def step(xb: torch.Tensor, yb: torch.Tensor, tk: torch.Tensor, coef: torch.Tensor, mk: torch.Tensor | None
+             ) -> None:
         """One optimiser step for every live member: forward, per-member loss, gradient, Adam."""
         pred = net.forward(flat, xb, mk)  # (M, B)
         sq = (pred - yb) ** 2 * tk
         per_member = sq.sum(1) / tk.sum(1).clamp(min=1)  # each member's batch-mean loss
         grad, = torch.autograd.grad(per_member.sum(), flat)
         with torch.no_grad():
-            _adam_step(flat, grad, m1, m2, adam_steps, tk[:, 0], settings.lr)
+            _adam_step(flat, grad, m1, m2, coef)
             sq_sum.add_(sq.sum(1).detach())
 
     plan = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
@@ -185,18 +196,20 @@ def train_group(
         idx_d = idx.to(device, non_blocking=True)
         xb_all = x_all[rows, idx_d]  # (S, M, B, L, F)
         yb_all = y_all[rows, idx_d]  # (S, M, B)
-        take_d = take.to(device, non_blocking=True).float()  # (S, M, B); [:, :, 0]: member has a batch
+        take_d = take.to(device, non_blocking=True).float()  # (S, M, B)
+        table, adam_steps[live] = _adam_table(take, adam_steps[live], settings.lr)
         masks_d = None
         if keep_masks is not None:
             masks_d = keep_masks.to(device, non_blocking=True).float() / (1.0 - arch.dropout)
+        per_step = [xb_all, yb_all, take_d, table.to(device, non_blocking=True), masks_d]
         sq_sum.zero_()
         if use_graph:
             if graph is None:
-                graph = _StepGraph(step, xb_all, yb_all, take_d, masks_d, [flat, m1, m2, adam_steps, sq_sum])
-            graph.run_epoch(xb_all, yb_all, take_d, masks_d)
+                graph = _StepGraph(step, per_step, [flat, m1, m2, sq_sum])
+            graph.run_epoch(per_step)
         else:
             for s in range(idx.shape[0]):
-                step(xb_all[s], yb_all[s], take_d[s], masks_d[s] if masks_d is not None else None)
+                step(*(t[s] if t is not None else None for t in per_step))
         if epoch < settings.epochs:  # draw the next epoch's plan while the device works through this one
             plan = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
         with torch.no_grad():
@@ -236,7 +249,7 @@ def train_group(
                 break
             k = torch.tensor(keep, device=device)
             flat = flat.detach()[k].clone().requires_grad_(True)
-            m1, m2, adam_steps, best, sq_sum = m1[k], m2[k], adam_steps[k], best[k], sq_sum[k]
+            m1, m2, best, sq_sum = m1[k], m2[k], best[k], sq_sum[k]
             x_all, y_all, xv_all, yv_all, nv_all = x_all[k], y_all[k], xv_all[k], yv_all[k], nv_all[k]
             live = [live[j] for j in keep]
             plan = _plan_rows(plan, keep)
@@ -266,20 +279,16 @@ class _StepGraph:
     The replayed kernels are the eager step's kernels: results are the same as without the graph.
     """
 
-    def __init__(self, step: Callable[..., None], xb_all: torch.Tensor, yb_all: torch.Tensor,
-                 take_all: torch.Tensor, masks_all: torch.Tensor | None, state: list[torch.Tensor]) -> None:
-        self.x, self.y, self.take = torch.empty_like(xb_all), torch.empty_like(yb_all), torch.empty_like(take_all)
-        self.masks = torch.empty_like(masks_all) if masks_all is not None else None
-        self.counter = torch.zeros(1, dtype=torch.long, device=xb_all.device)
+    def __init__(self, step: Callable[..., None], per_step: list[torch.Tensor | None],
+                 state: list[torch.Tensor]) -> None:
+        self.buffers = [torch.empty_like(t) if t is not None else None for t in per_step]
+        self.counter = torch.zeros(1, dtype=torch.long, device=state[0].device)
 
         def indexed_step() -> None:
-            i = self.counter
-            step(self.x.index_select(0, i).squeeze(0), self.y.index_select(0, i).squeeze(0),
-                 self.take.index_select(0, i).squeeze(0),
-                 self.masks.index_select(0, i).squeeze(0) if self.masks is not None else None)
+            step(*(b.index_select(0, self.counter).squeeze(0) if b is not None else None for b in self.buffers))
             self.counter.add_(1)
 
-        self._load(xb_all, yb_all, take_all, masks_all)
+        self._load(per_step)
         # Warm up on a side stream (autograd and the kernels' workspaces must exist before capture),
         # then put the state back as it was: the warm-up steps must not count as training.
         saved = [t.detach().clone() for t in state]
@@ -296,19 +305,16 @@ class _StepGraph:
         with torch.cuda.graph(self.graph):
             indexed_step()
 
-    def _load(self, xb_all: torch.Tensor, yb_all: torch.Tensor, take_all: torch.Tensor,
-              masks_all: torch.Tensor | None) -> None:
-        self.x.copy_(xb_all)
-        self.y.copy_(yb_all)
-        self.take.copy_(take_all)
-        if self.masks is not None and masks_all is not None:
-            self.masks.copy_(masks_all)
+    def _load(self, per_step: list[torch.Tensor | None]) -> None:
+        for buffer, t in zip(self.buffers, per_step, strict=True):
+            if buffer is not None and t is not None:
+                buffer.copy_(t)
         self.counter.zero_()
 
-    def run_epoch(self, xb_all: torch.Tensor, yb_all: torch.Tensor, take_all: torch.Tensor,
-                  masks_all: torch.Tensor | None) -> None:
-        self._load(xb_all, yb_all, take_all, masks_all)
-        for _ in range(xb_all.shape[0]):
+    def run_epoch(self, per_step: list[torch.Tensor | None]) -> None:
+        """Train one epoch: per_step tensors have the shapes captured, (S, M, ...) each."""
+        self._load(per_step)
+        for _ in range(per_step[0].shape[0]):
             self.graph.replay()
 
 
