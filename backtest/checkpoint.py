@@ -31,7 +31,9 @@ class Checkpoint:
 
     def begin(self, config: dict[str, dict[str, Any]], data_fingerprint: str, resume: bool) -> list[str]:
         """Pin this run's identity; when resuming, check it matches. Returns the models already done."""
-        state = {"config": _flatten(config), "data_fingerprint": data_fingerprint}
+        # data.refresh says how the prices were obtained, not what they are: the fingerprint covers that.
+        flat = {k: v for k, v in _flatten(config).items() if k != "data.refresh"}
+        state = {"config": flat, "data_fingerprint": data_fingerprint}
         path = self.dir / "state.json"
         if resume and path.is_file():
             old = json.loads(path.read_text(encoding="utf-8"))

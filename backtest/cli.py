@@ -99,6 +99,8 @@ def run(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of this name, "
                                          "keeping the architectures it finished.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary; print the run folder.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Download yfinance/TEJ prices again instead of "
+                                          "using the cache (same as --set data.refresh=true).")] = False,
 ) -> None:
     """Train, backtest and report one walk-forward run."""
     from backtest import artifacts, store
@@ -112,6 +114,8 @@ def run(
         overrides.append(f"run.out_dir={str(out)!r}")
     if device is not None:
         overrides.append(f"run.device={device!r}")
+    if refresh:
+        overrides.append("data.refresh=true")
     cfg = _config(config, overrides)
     run_dir = artifacts.choose_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume)
     resuming = resume and run_dir.is_dir() and not artifacts.is_complete(run_dir)

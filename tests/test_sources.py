@@ -42,8 +42,12 @@ def fake_yf(monkeypatch):
 
     def download(tickers, **kwargs):
         calls.append((tickers, kwargs))
+        if "OFFLINE" in tickers:  # what yfinance lets through when the network is down
+            import requests
+
+            raise requests.exceptions.ConnectionError("Failed to resolve 'query2.finance.yahoo.com'")
         known = [t for t in tickers if t != "NOPE"]
-        return yahoo_frame(known) if known else pd.DataFrame()
+        return yahoo_frame(known, n=300 if "LONG" in known else 60) if known else pd.DataFrame()
 
     monkeypatch.setattr(yfinance, "download", download)
     return calls
@@ -85,6 +89,39 @@ def test_corrupt_cache_is_detected_and_fetched_again(fake_yf, cache):
     assert len(fake_yf) == 2 and len(again) == 60
 
 
+def test_yfinance_network_failure_is_a_clear_error_with_exit_3(fake_yf):
+    from typer.testing import CliRunner
+
+    from backtest.cli import app
+
+    with pytest.raises(SourceError, match=r"downloading OFFLINE from Yahoo Finance failed \(Failed to resolve"):
+        load_prices(DataSection(source="yfinance", symbol="OFFLINE"))
+    result = CliRunner().invoke(app, ["data", "fetch", "yfinance:OFFLINE"], env={"COLUMNS": "300"})
+    assert result.exit_code == 3
+    assert "Yahoo Finance failed" in result.output and "data.source = 'csv'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_uses_the_cache_and_refresh_downloads_again(fake_yf, tmp_path):
+    from typer.testing import CliRunner
+
+    from backtest.cli import app
+    from tests.conftest import TINY
+
+    args = ["run", "--quiet", "--out", str(tmp_path / "runs"), "--set", "data.source='yfinance'",
+            "--set", "data.symbol='LONG'", "--set", "run.name='y'", "--force"]
+    for item in TINY:
+        args += ["--set", item]
+    runner = CliRunner()
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert len(fake_yf) == 1
+    assert runner.invoke(app, args).exit_code == 0 and len(fake_yf) == 1  # the cache answered
+    again = runner.invoke(app, [*args, "--refresh"])
+    assert again.exit_code == 0, again.output
+    assert len(fake_yf) == 2 and fake_yf[1][0] == ["LONG"]
+
+
 class TejStandIn(BaseHTTPRequestHandler):
     """Answers like TEJ's datatable API: pages of 3 rows linked by next_cursor_id, key in x-api-token."""
 
@@ -97,8 +134,10 @@ class TejStandIn(BaseHTTPRequestHandler):
         if self.headers.get("x-api-token") != "good-key":
             return self.reply(401, {"error": {"code": "A01", "message": "Incorrect API key"}})
         start = int(query.get("opts.cursor_id", ["0"])[0])
-        page = self.rows[start:start + 3]
-        nxt = str(start + 3) if start + 3 < len(self.rows) else None
+        rows = [r for r in self.rows if r[0] == query.get("coid", ["2330"])[0]
+                and r[1] >= query.get("mdate.gte", ["0000"])[0] and r[1] < query.get("mdate.lt", ["9999"])[0]]
+        page = rows[start:start + 3]
+        nxt = str(start + 3) if start + 3 < len(rows) else None
         columns = [{"name": c, "cname": c, "description": c, "type": "Date" if c == "mdate" else "Number"}
                    for c in ["coid", "mdate", "open_d", "high_d", "low_d", "close_d", "volume"]]
         self.reply(200, {"datatable": {"data": page, "columns": columns}, "meta": {"next_cursor_id": nxt}})
@@ -140,6 +179,16 @@ def test_tej_paginates_through_the_real_client(tej_server, monkeypatch):
     assert TejStandIn.requests[0]["path"] == "/datatables/TWN/APRCD"
     load_prices(DataSection(source="tej", symbol="2330"))
     assert len(TejStandIn.requests) == 3  # the cache answered
+
+
+def test_tej_range_with_no_rows(tej_server, monkeypatch):
+    monkeypatch.setenv("TEJAPI_KEY", "good-key")
+    with pytest.raises(SourceError, match=r"TEJ returned no rows for company '2330' in TWN/APRCD between "
+                                          r"2024-01-01 and 2024-06-01\. Check the company id"):
+        load_prices(DataSection(source="tej", symbol="2330", start="2024-01-01", end="2024-06-01"))
+    assert TejStandIn.requests[-1]["query"]["mdate.gte"] == ["2024-01-01"]  # the range reached the server
+    with pytest.raises(SourceError, match=r"TEJ returned no rows for company '9999'"):
+        load_prices(DataSection(source="tej", symbol="9999"))
 
 
 def test_tej_wrong_key(tej_server, monkeypatch):
