@@ -59,5 +59,6 @@ class Checkpoint:
 
     def load(self, model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         preds = pd.read_csv(self.dir / f"{model}.predictions.csv", float_precision="round_trip")
-        log = pd.read_csv(self.dir / f"{model}.folds.csv", float_precision="round_trip")
+        log = pd.read_csv(self.dir / f"{model}.folds.csv", float_precision="round_trip",
+                          dtype={"train_curve": str, "val_curve": str})
         return preds, log

@@ -146,8 +146,22 @@ def train_model(
             "train_loss": float(np.mean([r.train_loss[r.best_epoch - 1] for r in group])),
             "val_loss": float(np.mean([r.best_val_loss for r in group])),
             "seconds": seconds * len(group) / len(results),  # the group's time, shared out per member
+            "train_curve": _curve([r.train_loss for r in group]),  # per epoch, mean over seeds
+            "val_curve": _curve([r.val_loss for r in group]),
         })
     return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
+
+
+def _curve(histories: list[list[float]]) -> str:
+    """Per-epoch losses (mean over the seeds still training) as space-separated numbers, for folds.csv."""
+    longest = max(len(h) for h in histories)
+    table = np.full((len(histories), longest), np.nan)
+    for i, h in enumerate(histories):
+        table[i, :len(h)] = h
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no validation set
+        means = np.nanmean(table, axis=0)
+    return " ".join(f"{v:.6g}" for v in means)
 
 
 def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFrame | None = None,

@@ -145,5 +145,5 @@ def render(summary: RunSummary, console: Console) -> None:
     cols = chart_columns(summary)
     console.print(Panel(equity_chart(summary.equity, cols, console.width - 4),
                         title="Equity: buy-and-hold and the best strategies by Sharpe", expand=False))
-    console.print(f"Artifacts in {summary.run_dir}/: config.toml manifest.json predictions.csv folds.csv "
-                  "equity.csv metrics.json", highlight=False)
+    console.print(f"Artifacts in {summary.run_dir}/: report.html equity.png config.toml manifest.json "
+                  "predictions.csv folds.csv equity.csv orders.csv metrics.json", highlight=False)

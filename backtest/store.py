@@ -5,15 +5,20 @@ Layout of ``runs/<name>/``::
     config.toml       the resolved configuration (every key, defaults included)
     manifest.json     versions, seed, device, data fingerprint, folds, timings; written last
     predictions.csv   date, model, fold, predicted, actual, naive
-    folds.csv         model, fold, epochs, best_epoch, train_loss, val_loss, seconds, date ranges, rows
+    folds.csv         model, fold, epochs, best_epoch, train_loss, val_loss, seconds, per-epoch loss curves,
+                      date ranges, rows
     equity.csv        date + one column per strategy: portfolio value after costs
+    orders.csv        strategy, date, side, size, price, fees: every fill
     metrics.json      {"forecast": [...], "forecast_by_fold": [...], "trading": [...], ...}
+    report.html       the interactive report (plotly, self-contained)
+    equity.png        equity curves and drawdowns (matplotlib)
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +88,14 @@ def write_run(result: Any, run_dir: Path) -> None:
         "out_of_sample": result.manifest["out_of_sample"],
     }
     atomic_write_json(run_dir / "metrics.json", metrics)
+    orders = result.orders.copy()
+    orders["date"] = pd.to_datetime(orders["date"]).dt.strftime("%Y-%m-%d")
+    atomic_write_csv(run_dir / "orders.csv", orders)
+    from backtest import html  # plotly and matplotlib load only when a run is written
+
+    summary = load_summary(run_dir, result.manifest)
+    html.write_report(summary)
+    html.write_equity_png(summary)
     finish_run_dir(run_dir, result.manifest)
     shutil.rmtree(run_dir / "partial", ignore_errors=True)  # checkpoints are spent once the run is whole
 
@@ -99,18 +112,45 @@ class RunSummary:
     equity: pd.DataFrame  # DatetimeIndex x strategy
     execution: str
 
+    def predictions(self) -> pd.DataFrame:
+        """predictions.csv with parsed dates (read on demand: it is the largest artifact)."""
+        return _read_csv(self.run_dir / "predictions.csv", parse_dates=["date"])
 
-def read_run(run_dir: str | Path) -> RunSummary:
-    path = require_complete(run_dir)
+    def folds(self) -> pd.DataFrame:
+        return _read_csv(self.run_dir / "folds.csv", parse_dates=["test_start", "test_end"],
+                         dtype={"train_curve": str, "val_curve": str})
+
+    def config_text(self) -> str:
+        return (self.run_dir / "config.toml").read_text(encoding="utf-8")
+
+    def config(self) -> dict[str, Any]:
+        return tomllib.loads(self.config_text())
+
+
+def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        return pd.read_csv(path, float_precision="round_trip", **kwargs)
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"run folder {str(path.parent)!r} is damaged ({exc}). Run it again.") from None
+
+
+def load_summary(path: Path, manifest: dict[str, Any] | None = None) -> RunSummary:
+    """Read a run folder's artifacts (no completeness check: ``read_run`` does that)."""
+    try:
+        if manifest is None:
+            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
         equity = pd.read_csv(path / "equity.csv", index_col="date", parse_dates=["date"])
+        trading = pd.DataFrame(metrics["trading"]).set_index("strategy").astype(float)
     except (OSError, json.JSONDecodeError, ValueError, KeyError) as exc:
         raise RunDirError(f"run folder {str(path)!r} is damaged ({exc}). Run it again.") from None
-    trading = pd.DataFrame(metrics["trading"]).set_index("strategy").astype(float)
     return RunSummary(
         run_dir=path, manifest=manifest, forecast=pd.DataFrame(metrics["forecast"]),
         forecast_by_fold=pd.DataFrame(metrics["forecast_by_fold"]), trading=trading,
         equity=equity, execution=metrics.get("execution", "next_open"),
     )
+
+
+def read_run(run_dir: str | Path) -> RunSummary:
+    """A finished run folder's summary, or a RunDirError saying why the folder is not one."""
+    return load_summary(require_complete(run_dir))

@@ -1,0 +1,263 @@
+"""The pictures: a self-contained plotly report per run, an equity PNG, and the comparison page.
+
+Every page carries plotly.js inline, so it opens offline from a file:// path. Numbers are rounded
+to what a chart can show (prices to cents, losses to 4 significant digits) to keep the pages light.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from backtest.artifacts import atomic_write_bytes, atomic_write_text
+from backtest.store import RunSummary
+
+BENCHMARK = "buy_and_hold"
+SHOWN = 5  # strategies drawn at first besides buy-and-hold; the rest start hidden (click the legend)
+
+CSS = """
+body { font-family: -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 1.5em auto; max-width: 1300px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.bench td { font-weight: bold; } .note { color: #666; font-size: 0.85em; }
+pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
+details { margin: 0.5em 0; }
+"""
+
+TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "volatility": ("vol %", 2),
+                   "sharpe": ("Sharpe", 2), "sortino": ("Sortino", 2), "max_drawdown": ("max DD %", 2),
+                   "calmar": ("Calmar", 2), "trades": ("trades", 0), "win_rate": ("win %", 1),
+                   "exposure": ("exposure %", 1), "fees_paid": ("fees", 0)}
+FORECAST_COLUMNS = {"rmse": ("RMSE", 2), "mae": ("MAE", 2), "mape": ("MAPE %", 2), "direction": ("direction %", 1),
+                    "theil_u": ("Theil U", 3), "n": ("days", 0)}
+
+
+def _num(value: Any, digits: int) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    return f"{v:,.{digits}f}" if np.isfinite(v) else "—"
+
+
+def table_html(frame: pd.DataFrame, columns: dict[str, tuple[str, int]], first: str,
+               highlight: str | None = None) -> str:
+    """A plain HTML table: the ``first`` column as text, the others numbers to the column's digits."""
+    cols = [c for c in columns if c in frame.columns]
+    head = "".join(f"<th>{html.escape(columns[c][0])}</th>" for c in cols)
+    rows = []
+    for _, row in frame.iterrows():
+        cls = ' class="bench"' if highlight is not None and row[first] == highlight else ""
+        cells = "".join(f"<td>{_num(row[c], columns[c][1])}</td>" for c in cols)
+        rows.append(f"<tr{cls}><td>{html.escape(str(row[first]))}</td>{cells}</tr>")
+    return f"<table><tr><th>{html.escape(first)}</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _dates(index: pd.Index) -> list[str]:
+    return [f"{d:%Y-%m-%d}" for d in index]
+
+
+def _shown(names: list[str], ranked: list[str]) -> set[str]:
+    """buy-and-hold and the best ``SHOWN`` strategies by Sharpe; everything else starts hidden."""
+    best = [s for s in ranked if s != BENCHMARK][:SHOWN]
+    return {BENCHMARK, *best} & set(names)
+
+
+def _log_toggle() -> list[dict[str, Any]]:
+    return [{"type": "buttons", "direction": "left", "x": 0, "y": 1.12, "xanchor": "left", "showactive": True,
+             "buttons": [{"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
+                         {"label": "log scale", "method": "relayout", "args": [{"yaxis.type": "log"}]}]}]
+
+
+def equity_figure(equity: pd.DataFrame, ranked: list[str], title: str) -> go.Figure:
+    shown = _shown(list(equity.columns), ranked)
+    fig = go.Figure()
+    x = _dates(equity.index)
+    for name in sorted(equity.columns, key=lambda c: (c != BENCHMARK, c not in shown, c)):
+        fig.add_trace(go.Scatter(
+            x=x, y=np.round(equity[name].to_numpy(), 2), name=name, mode="lines",
+            line={"width": 3, "color": "black"} if name == BENCHMARK else {"width": 1.5},
+            visible=True if name in shown else "legendonly",
+        ))
+    fig.update_layout(title=title, updatemenus=_log_toggle(), height=520, hovermode="x unified",
+                      yaxis_title="portfolio value", legend={"font": {"size": 10}}, margin={"t": 90})
+    return fig
+
+
+def drawdowns(equity: pd.DataFrame) -> pd.DataFrame:
+    return equity / equity.cummax() - 1.0
+
+
+def drawdown_figure(equity: pd.DataFrame, ranked: list[str]) -> go.Figure:
+    shown = _shown(list(equity.columns), ranked)
+    dd = drawdowns(equity) * 100
+    fig = go.Figure()
+    x = _dates(dd.index)
+    for name in sorted(dd.columns, key=lambda c: (c != BENCHMARK, c not in shown, c)):
+        bench = name == BENCHMARK
+        fig.add_trace(go.Scatter(
+            x=x, y=np.round(dd[name].to_numpy(), 2), name=name, mode="lines",
+            fill="tozeroy" if bench else None, fillcolor="rgba(0,0,0,0.12)" if bench else None,
+            line={"width": 1.5, "color": "black"} if bench else {"width": 1},
+            visible=True if name in shown else "legendonly",
+        ))
+    fig.update_layout(title="Drawdown from the running peak (%)", height=380, hovermode="x unified",
+                      yaxis_title="%", legend={"font": {"size": 10}})
+    return fig
+
+
+def prediction_figure(predictions: pd.DataFrame, folds: pd.DataFrame) -> go.Figure:
+    """Actual close and each model's out-of-sample forecast, with the test folds' first days marked."""
+    fig = go.Figure()
+    first_model = predictions["model"].iloc[0]
+    actual = predictions[predictions["model"] == first_model]
+    fig.add_trace(go.Scatter(x=_dates(actual["date"]), y=np.round(actual["actual"].to_numpy(), 2), name="actual close",
+                             mode="lines", line={"color": "black", "width": 2}))
+    for i, (model, g) in enumerate(predictions.groupby("model", sort=False)):
+        fig.add_trace(go.Scatter(x=_dates(g["date"]), y=np.round(g["predicted"].to_numpy(), 2), name=model,
+                                 mode="lines", line={"width": 1}, visible=True if i < 2 else "legendonly"))
+    starts = sorted(set(folds["test_start"]))
+    for d in starts:
+        fig.add_vline(x=f"{d:%Y-%m-%d}", line={"color": "#bbb", "width": 1, "dash": "dot"})
+    fig.update_layout(title=f"Predicted vs actual close, out of sample (dotted lines: the {len(starts)} folds' "
+                            "first test days; each fold's model was trained only on data before its line)",
+                      height=480, hovermode="x unified", legend={"font": {"size": 10}})
+    return fig
+
+
+def _parse_curve(text: Any) -> list[float]:
+    if not isinstance(text, str) or not text.strip():
+        return []
+    return [float(v) for v in text.split()]
+
+
+def loss_figure(folds: pd.DataFrame) -> go.Figure:
+    """Training (dashed) and validation (solid) loss per epoch for every fold; a menu picks the model."""
+    fig = go.Figure()
+    models = list(dict.fromkeys(folds["model"]))
+    owner = []
+    for model in models:
+        for _, row in folds[folds["model"] == model].iterrows():
+            for kind, dash in (("train", "dash"), ("val", "solid")):
+                curve = _parse_curve(row.get(f"{kind}_curve"))
+                if not curve or not np.isfinite(curve).any():
+                    continue
+                fig.add_trace(go.Scatter(
+                    x=list(range(1, len(curve) + 1)), y=[float(f"{v:.4g}") for v in curve], mode="lines",
+                    name=f"fold {row['fold']} {kind}", legendgroup=f"fold {row['fold']}",
+                    line={"dash": dash, "width": 1}, visible=model == models[0],
+                ))
+                owner.append(model)
+    buttons = [{"label": m, "method": "update",
+                "args": [{"visible": [o == m for o in owner]}, {"title": f"Loss per epoch, {m} (scaled units)"}]}
+               for m in models]
+    fig.update_layout(title=f"Loss per epoch, {models[0]} (scaled units)" if models else "Loss per epoch",
+                      updatemenus=[{"buttons": buttons, "x": 0, "y": 1.15, "xanchor": "left"}] if buttons else [],
+                      xaxis_title="epoch", xaxis_tickformat="d", yaxis_title="MSE", yaxis_type="log", height=420,
+                      showlegend=False, margin={"t": 90})
+    return fig
+
+
+def _page(title: str, body: list[str]) -> str:
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def figures_html(figures: list[tuple[str, go.Figure]]) -> list[str]:
+    """Each figure as a div; plotly.js goes inline once, with the first."""
+    out = []
+    for i, (div_id, fig) in enumerate(figures):
+        out.append(fig.to_html(full_html=False, include_plotlyjs=i == 0, div_id=div_id,
+                               config={"displaylogo": False, "responsive": True}))
+    return out
+
+
+def report_html(summary: RunSummary) -> str:
+    m = summary.manifest
+    predictions, folds = summary.predictions(), summary.folds()
+    ranked = list(summary.trading.index)
+    trading = summary.trading.reset_index()
+    oos = m.get("out_of_sample", {})
+    data = m.get("data", {})
+    by_fold = summary.forecast_by_fold.copy()
+    body = [
+        f"<h1>wfbt run <code>{html.escape(str(m.get('name', summary.run_dir.name)))}</code></h1>",
+        f"<p>{html.escape(str(data.get('source')))}:{html.escape(str(data.get('symbol') or data.get('path')))}, "
+        f"{data.get('rows')} rows {data.get('first')} → {data.get('last')} · {m.get('folds')} walk-forward folds · "
+        f"out of sample {oos.get('first')} → {oos.get('last')} ({oos.get('days')} days) · seed {m.get('seed')} · "
+        f"device {html.escape(str(m.get('device')))} · execution {html.escape(summary.execution)}</p>",
+    ]
+    figs = figures_html([
+        ("equity", equity_figure(summary.equity, ranked, "Equity after fees, tax and slippage (click the legend "
+                                                          "to show or hide a strategy)")),
+        ("drawdown", drawdown_figure(summary.equity, ranked)),
+        ("predictions", prediction_figure(predictions, folds)),
+        ("losses", loss_figure(folds)),
+    ])
+    body += ["<h2>Equity</h2>", figs[0], figs[1],
+             "<h2>Trading, out of sample (sorted by Sharpe; bold: the buy-and-hold benchmark)</h2>",
+             table_html(trading, TRADING_COLUMNS, "strategy", highlight=BENCHMARK),
+             "<h2>Forecasts</h2>", figs[2],
+             "<p class='note'>Theil U = RMSE / naive RMSE (below 1 beats 'tomorrow = today'); direction: share of days "
+             "the predicted move had the right sign.</p>",
+             table_html(summary.forecast, FORECAST_COLUMNS, "model", highlight="naive"),
+             "<details><summary>Errors per fold</summary>",
+             table_html(by_fold.assign(label=by_fold["model"] + " · fold " + by_fold["fold"].astype(str)),
+                        FORECAST_COLUMNS, "label"),
+             "</details>", "<h2>Training</h2>", figs[3],
+             "<details><summary>Fold log</summary><pre>"
+             + html.escape(folds.drop(columns=["train_curve", "val_curve"], errors="ignore").to_string(index=False))
+             + "</pre></details>",
+             "<h2>Configuration and manifest</h2>",
+             f"<details open><summary>config.toml</summary><pre>{html.escape(summary.config_text())}</pre></details>",
+             f"<details><summary>manifest.json</summary><pre>{html.escape(json.dumps(m, indent=2))}</pre></details>"]
+    return _page(f"wfbt · {m.get('name', summary.run_dir.name)}", body)
+
+
+def write_report(summary: RunSummary) -> Path:
+    path = summary.run_dir / "report.html"
+    atomic_write_text(path, report_html(summary))
+    return path
+
+
+def write_equity_png(summary: RunSummary) -> Path:
+    """equity.png: buy-and-hold and the best strategies by Sharpe, with their drawdowns below."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranked = list(summary.trading.index)
+    cols = [c for c in summary.equity.columns if c in _shown(list(summary.equity.columns), ranked)]
+    cols.sort(key=lambda c: (c != BENCHMARK, ranked.index(c) if c in ranked else 0))
+    fig, (ax, ax_dd) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    dd = drawdowns(summary.equity[cols]) * 100
+    for c in cols:
+        style = {"color": "black", "linewidth": 2.2} if c == BENCHMARK else {"linewidth": 1.1}
+        ax.plot(summary.equity.index, summary.equity[c], label=c, **style)
+        ax_dd.plot(dd.index, dd[c], **style)
+    name = summary.manifest.get("name", summary.run_dir.name)
+    ax.set_title(f"wfbt {name}: equity after costs, buy-and-hold and the best strategies by Sharpe", fontsize=10)
+    ax.set_ylabel("portfolio value")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    ax_dd.set_ylabel("drawdown %")
+    ax_dd.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    path = summary.run_dir / "equity.png"
+    atomic_write_bytes(path, buf.getvalue())
+    return path
