@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -151,6 +152,42 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/d
     from backtest.report import render
 
     render(store.read_run(run_dir), console)
+
+
+@app.command()
+@friendly
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Finished run folders, e.g. runs/default runs/tsmc_article.")],
+    strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s", help="Strategies to keep (glob, "
+                        "repeatable), e.g. 'gru*' or '*:forecast'. buy_and_hold is always kept.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Models to keep in the forecast table "
+                     "(glob, repeatable). The naive row is always kept.")] = None,
+    sort: Annotated[str, typer.Option("--sort", help="sharpe, return, cagr, drawdown, vol, sortino, calmar, "
+                                      "trades, rmse, mae, mape, direction or theil_u.")] = "sharpe",
+    limit: Annotated[int, typer.Option("--limit", help="Rows of the trading table to print (0: all).")] = 20,
+    curves: Annotated[int, typer.Option("--curves", help="Equity curves in the terminal chart.")] = 4,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Where to write the comparison page "
+                        "(default: compare.html beside the first run folder).")] = None,
+) -> None:
+    """Compare finished runs: forecast and trading tables, an equity chart, and an HTML page."""
+    from backtest import html
+    from backtest.artifacts import atomic_write_text
+    from backtest.compare import compare as compare_runs
+    from backtest.report import compare_tables, equity_chart
+
+    result = compare_runs([str(r) for r in runs], strategy, model, sort)
+    console.print(result.note(), highlight=False)
+    for table in compare_tables(result, console.width, limit or None):
+        console.print(table)
+    ranked = [f"{r.run}:{r.strategy}" for r in result.trading.itertuples()]
+    benches = [c for c in ranked if c.endswith(":buy_and_hold")][:1]
+    chosen = benches + [c for c in ranked if c not in benches][:max(0, curves - len(benches))]
+    if chosen:
+        console.print(Panel(equity_chart(result.equity, chosen, console.width - 4),
+                            title="Equity on the common period, rebased to 100", expand=False))
+    target = html_out or Path(runs[0]).parent / "compare.html"
+    atomic_write_text(target, html.compare_html(result))
+    console.print(f"Comparison page: {target}", highlight=False)
 
 
 @app.command()

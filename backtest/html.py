@@ -261,3 +261,42 @@ def write_equity_png(summary: RunSummary) -> Path:
     path = summary.run_dir / "equity.png"
     atomic_write_bytes(path, buf.getvalue())
     return path
+
+
+def compare_html(comparison: Any) -> str:
+    """The comparison page: overlaid equity (rebased to 100) and drawdowns, and both tables."""
+    ranked = [f"{r.run}:{r.strategy}" for r in comparison.trading.itertuples()]
+    equity = comparison.equity
+    fig = go.Figure()
+    x = _dates(equity.index)
+    best = [c for c in ranked if not c.endswith(f":{BENCHMARK}")][:SHOWN]
+    for name in equity.columns:
+        bench = name.endswith(f":{BENCHMARK}")
+        fig.add_trace(go.Scatter(x=x, y=np.round(equity[name].to_numpy(), 3), name=name, mode="lines",
+                                 line={"width": 2.5 if bench else 1.3, "dash": "dot" if bench else "solid"},
+                                 visible=True if bench or name in best else "legendonly"))
+    fig.update_layout(title="Equity on the common period, rebased to 100 at its start", updatemenus=_log_toggle(),
+                      height=540, hovermode="x unified", legend={"font": {"size": 10}}, margin={"t": 90})
+    dd = go.Figure()
+    for trace in fig.data:
+        values = np.asarray(trace.y, dtype=float)
+        dd.add_trace(go.Scatter(x=x, y=np.round(100 * (values / np.maximum.accumulate(values) - 1), 2),
+                                name=trace.name, mode="lines", line=trace.line, visible=trace.visible))
+    dd.update_layout(title="Drawdown from the running peak (%)", height=360, hovermode="x unified",
+                     legend={"font": {"size": 10}})
+    divs = figures_html([("compare-equity", fig), ("compare-drawdown", dd)])
+    trading_cols = {"run": ("run", 0), **TRADING_COLUMNS}
+    forecast_cols = {"run": ("run", 0), **FORECAST_COLUMNS}
+    body = [f"<h1>wfbt compare: {html.escape(', '.join(comparison.labels))}</h1>",
+            f"<p>{html.escape(comparison.note())}</p>", *divs,
+            "<h2>Trading</h2>", _text_first(comparison.trading, "strategy", trading_cols),
+            "<h2>Forecast errors</h2>", _text_first(comparison.forecast, "model", forecast_cols)]
+    return _page("wfbt compare", body)
+
+
+def _text_first(frame: pd.DataFrame, first: str, columns: dict[str, tuple[str, int]]) -> str:
+    """table_html with the run name as a text column after the first one."""
+    out = frame.copy()
+    out[first] = out["run"].astype(str) + " · " + out[first].astype(str)
+    return table_html(out, {k: v for k, v in columns.items() if k != "run"}, first,
+                      highlight=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,3 +148,33 @@ def render(summary: RunSummary, console: Console) -> None:
                         title="Equity: buy-and-hold and the best strategies by Sharpe", expand=False))
     console.print(f"Artifacts in {summary.run_dir}/: report.html equity.png config.toml manifest.json "
                   "predictions.csv folds.csv equity.csv orders.csv metrics.json", highlight=False)
+
+
+def compare_tables(comparison: Any, width: int, limit: int | None = None) -> list[Any]:
+    """The forecast and trading tables of ``wfbt compare``: one row per run x model / strategy."""
+    fc = Table(title="Forecast errors across runs (price units; Theil U below 1 beats the naive forecast)",
+               title_justify="left")
+    for col in ["run", "model", "RMSE", "MAE", "MAPE %", "direction %", "Theil U", "days"]:
+        fc.add_column(col, justify="left" if col in ("run", "model") else "right", no_wrap=col in ("run", "model"))
+    for _, r in comparison.forecast.iterrows():
+        fc.add_row(str(r["run"]), str(r["model"]), _fmt(r["rmse"]), _fmt(r["mae"]), _fmt(r["mape"]),
+                   _fmt(r["direction"], 1), _fmt(r["theil_u"], 3), _fmt(r["n"], 0),
+                   style="dim" if r["model"] == "naive" else "")
+    tr = Table(title="Trading across runs, after costs", title_justify="left")
+    wide = width >= 140
+    cols = ["return %", "CAGR %", "vol %", "Sharpe", "Sortino", "max DD %", "trades"]
+    if not wide:
+        cols = ["return %", "Sharpe", "max DD %", "trades"]
+    for col in ["run", "strategy", *cols]:
+        tr.add_column(col, justify="left" if col in ("run", "strategy") else "right", no_wrap=True)
+    rows = comparison.trading if limit is None else comparison.trading.head(limit)
+    for _, r in rows.iterrows():
+        trades = _fmt(r["trades"], 0) if "trades" in r and r["trades"] == r["trades"] else "—"
+        cells = ([_fmt(r["total_return"]), _fmt(r["cagr"]), _fmt(r["volatility"]), _fmt(r["sharpe"]),
+                  _fmt(r["sortino"]), _fmt(r["max_drawdown"]), trades] if wide
+                 else [_fmt(r["total_return"]), _fmt(r["sharpe"]), _fmt(r["max_drawdown"]), trades])
+        tr.add_row(str(r["run"]), str(r["strategy"]), *cells,
+                   style="bold yellow" if r["strategy"] == BENCHMARK else "")
+    if limit is not None and len(comparison.trading) > limit:
+        tr.caption = f"top {limit} of {len(comparison.trading)} rows; --limit 0 shows all"
+    return [fc, tr]

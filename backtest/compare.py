@@ -1,0 +1,132 @@
+"""`wfbt compare`: several finished runs side by side, on the period they share.
+
+When every run covers the same out-of-sample days the saved metrics are used as they are. When the
+periods differ, each run is cut to the common period: forecast errors are recomputed from its
+predictions on those days, and trading results from its equity curves, each curve rebased to its value
+on the day before the common period starts (or to the run's initial cash when the period starts on its
+first day). Trade counts, win rate and fees need the fills inside the period and are left out then.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import WfbtError
+from backtest.metrics import TRADING_DAYS, forecast_table
+from backtest.store import RunSummary, read_run
+
+SORT_KEYS = {  # --sort NAME -> (table, column, descending)
+    "sharpe": ("trading", "sharpe", True), "return": ("trading", "total_return", True),
+    "cagr": ("trading", "cagr", True), "drawdown": ("trading", "max_drawdown", True),
+    "vol": ("trading", "volatility", False), "sortino": ("trading", "sortino", True),
+    "calmar": ("trading", "calmar", True), "trades": ("trading", "trades", False),
+    "rmse": ("forecast", "rmse", False), "mae": ("forecast", "mae", False), "mape": ("forecast", "mape", False),
+    "direction": ("forecast", "direction", True), "theil_u": ("forecast", "theil_u", False),
+}
+
+
+@dataclass
+class Comparison:
+    labels: list[str]
+    first: pd.Timestamp
+    last: pd.Timestamp
+    days: int
+    same_period: bool
+    periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]]  # each run's own out-of-sample range
+    forecast: pd.DataFrame  # run, model, errors
+    trading: pd.DataFrame  # run, strategy, results
+    equity: pd.DataFrame  # common period; columns "run:strategy", rebased to 100 at the period's start
+
+    def note(self) -> str:
+        span = f"{self.first:%Y-%m-%d} → {self.last:%Y-%m-%d} ({self.days} trading days)"
+        if self.same_period:
+            return f"All runs cover the same out-of-sample period, {span}; metrics as each run saved them."
+        own = "; ".join(f"{k}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for k, (a, b) in self.periods.items())
+        return (f"The runs cover different periods ({own}). Compared on their common period only, {span}: "
+                "forecast errors recomputed from the predictions and trading results from the equity curves "
+                "on those days (trades, win rate and fees left out).")
+
+
+def _labels(summaries: list[RunSummary]) -> list[str]:
+    names = [s.run_dir.name for s in summaries]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{s.run_dir.parent.name}/{s.run_dir.name}" for s in summaries]
+
+
+def _match(name: str, patterns: list[str] | None) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def trading_from_equity(equity: pd.Series, base: float) -> dict[str, float]:
+    """Return, CAGR, volatility, Sharpe, Sortino, max drawdown and Calmar of one curve, from ``base``."""
+    values = np.concatenate([[base], equity.to_numpy(dtype=float)])
+    rets = values[1:] / values[:-1] - 1.0
+    years = len(rets) / TRADING_DAYS
+    total = values[-1] / base - 1.0
+    cagr = (values[-1] / base) ** (1 / years) - 1.0 if years > 0 and values[-1] > 0 else np.nan
+    sd = rets.std(ddof=1) if len(rets) > 1 else np.nan
+    downside = np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) if len(rets) else np.nan
+    peak = np.maximum.accumulate(values)
+    max_dd = float(np.min(values / peak - 1.0))
+    return {
+        "total_return": 100 * total, "cagr": 100 * cagr, "volatility": 100 * sd * np.sqrt(TRADING_DAYS),
+        "sharpe": rets.mean() / sd * np.sqrt(TRADING_DAYS) if sd and sd > 0 else np.nan,
+        "sortino": rets.mean() / downside * np.sqrt(TRADING_DAYS) if downside and downside > 0 else np.nan,
+        "max_drawdown": 100 * max_dd, "calmar": cagr / abs(max_dd) if max_dd < 0 else np.nan,
+    }
+
+
+def compare(run_dirs: list[str], strategies: list[str] | None = None, models: list[str] | None = None,
+            sort: str = "sharpe") -> Comparison:
+    if sort not in SORT_KEYS:
+        raise WfbtError(f"--sort {sort!r} is not a column to sort by. Use one of: {', '.join(SORT_KEYS)}.")
+    summaries = [read_run(d) for d in run_dirs]
+    labels = _labels(summaries)
+    periods = {lab: (s.equity.index[0], s.equity.index[-1]) for lab, s in zip(labels, summaries, strict=True)}
+    first = max(a for a, _ in periods.values())
+    last = min(b for _, b in periods.values())
+    if first > last:
+        raise WfbtError("the runs share no out-of-sample day: " + "; ".join(
+            f"{k}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for k, (a, b) in periods.items()) + ". Compare runs that overlap.")
+    same = len(set(periods.values())) == 1
+
+    forecast_rows, trading_rows, curves = [], [], {}
+    for label, s in zip(labels, summaries, strict=True):
+        if same:
+            fc = s.forecast.copy()
+        else:
+            preds = s.predictions()
+            fc = forecast_table(preds[(preds["date"] >= first) & (preds["date"] <= last)])
+        fc = fc[[_match(m, models) or m == "naive" for m in fc["model"]]]
+        forecast_rows.append(fc.assign(run=label))
+
+        eq = s.equity.loc[first:last]
+        before = s.equity.loc[:first].iloc[:-1]
+        init_cash = float(s.config().get("backtest", {}).get("init_cash", 100_000.0))
+        for strategy in s.equity.columns:
+            if not (_match(strategy, strategies) or strategy == "buy_and_hold"):
+                continue
+            base = float(before[strategy].iloc[-1]) if len(before) else init_cash
+            if same:
+                row = s.trading.loc[strategy].to_dict() if strategy in s.trading.index else {}
+            else:
+                row = trading_from_equity(eq[strategy], base)
+            trading_rows.append({"run": label, "strategy": strategy, **row})
+            curves[f"{label}:{strategy}"] = 100 * eq[strategy] / base
+
+    forecast = pd.concat(forecast_rows, ignore_index=True)
+    forecast = forecast[["run", *[c for c in forecast.columns if c != "run"]]]
+    trading = pd.DataFrame(trading_rows)
+    table, column, descending = SORT_KEYS[sort]
+    if table == "trading":
+        trading = trading.sort_values(column, ascending=not descending, na_position="last", kind="stable")
+    else:
+        forecast = forecast.sort_values(column, ascending=not descending, na_position="last", kind="stable")
+    return Comparison(labels=labels, first=first, last=last, days=len(summaries[0].equity.loc[first:last]),
+                      same_period=same, periods=periods, forecast=forecast.reset_index(drop=True),
+                      trading=trading.reset_index(drop=True), equity=pd.DataFrame(curves))
