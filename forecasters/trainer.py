@@ -213,7 +213,7 @@ def train_group(
         if epoch < settings.epochs:  # draw the next epoch's plan while the device works through this one
             plan = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
         with torch.no_grad():
-            train_loss = (sq_sum[:len(live)] / torch.tensor([sizes[m] for m in live], device=device)).cpu()
+            train_loss = (sq_sum / torch.tensor([sizes[m] for m in live], device=device)).cpu()
             if has_val:
                 val_loss = _masked_mse(net.forward(flat, xv_all), yv_all, nv_all).cpu()
             else:
