@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backtest.artifacts import atomic_write_bytes, atomic_write_text
+from backtest.report import FORECAST_COLUMNS, TRADING_COLUMNS
 from backtest.store import RunSummary
 
 BENCHMARK = "buy_and_hold"
@@ -32,14 +33,6 @@ tr.bench td { font-weight: bold; } .note { color: #666; font-size: 0.85em; }
 pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
 details { margin: 0.5em 0; }
 """
-
-TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "volatility": ("vol %", 2),
-                   "sharpe": ("Sharpe", 2), "sortino": ("Sortino", 2), "max_drawdown": ("max DD %", 2),
-                   "calmar": ("Calmar", 2), "trades": ("trades", 0), "win_rate": ("win %", 1),
-                   "exposure": ("exposure %", 1), "fees_paid": ("fees", 0)}
-FORECAST_COLUMNS = {"rmse": ("RMSE", 2), "mae": ("MAE", 2), "mape": ("MAPE %", 2), "direction": ("direction %", 1),
-                    "theil_u": ("Theil U", 3), "n": ("days", 0)}
-
 
 def _num(value: Any, digits: int) -> str:
     try:
@@ -66,10 +59,15 @@ def _dates(index: pd.Index) -> list[str]:
     return [f"{d:%Y-%m-%d}" for d in index]
 
 
+def _is_bench(name: str) -> bool:
+    """buy-and-hold of a run ("buy_and_hold") or of one run among several ("run:buy_and_hold")."""
+    return name == BENCHMARK or name.endswith(f":{BENCHMARK}")
+
+
 def _shown(names: list[str], ranked: list[str]) -> set[str]:
-    """buy-and-hold and the best ``SHOWN`` strategies by Sharpe; everything else starts hidden."""
-    best = [s for s in ranked if s != BENCHMARK][:SHOWN]
-    return {BENCHMARK, *best} & set(names)
+    """The benchmark(s) and the best ``SHOWN`` other curves by rank; everything else starts hidden."""
+    best = [s for s in ranked if not _is_bench(s)][:SHOWN]
+    return {n for n in names if _is_bench(n)} | (set(best) & set(names))
 
 
 def _log_toggle() -> list[dict[str, Any]]:
@@ -78,38 +76,39 @@ def _log_toggle() -> list[dict[str, Any]]:
                          {"label": "log scale", "method": "relayout", "args": [{"yaxis.type": "log"}]}]}]
 
 
-def equity_figure(equity: pd.DataFrame, ranked: list[str], title: str) -> go.Figure:
-    shown = _shown(list(equity.columns), ranked)
-    fig = go.Figure()
-    x = _dates(equity.index)
-    for name in sorted(equity.columns, key=lambda c: (c != BENCHMARK, c not in shown, c)):
-        fig.add_trace(go.Scatter(
-            x=x, y=np.round(equity[name].to_numpy(), 2), name=name, mode="lines",
-            line={"width": 3, "color": "black"} if name == BENCHMARK else {"width": 1.5},
-            visible=True if name in shown else "legendonly",
-        ))
-    fig.update_layout(title=title, updatemenus=_log_toggle(), height=520, hovermode="x unified",
-                      yaxis_title="portfolio value", legend={"font": {"size": 10}}, margin={"t": 90})
-    return fig
-
-
 def drawdowns(equity: pd.DataFrame) -> pd.DataFrame:
     return equity / equity.cummax() - 1.0
 
 
-def drawdown_figure(equity: pd.DataFrame, ranked: list[str]) -> go.Figure:
-    shown = _shown(list(equity.columns), ranked)
-    dd = drawdowns(equity) * 100
-    fig = go.Figure()
-    x = _dates(dd.index)
-    for name in sorted(dd.columns, key=lambda c: (c != BENCHMARK, c not in shown, c)):
-        bench = name == BENCHMARK
-        fig.add_trace(go.Scatter(
-            x=x, y=np.round(dd[name].to_numpy(), 2), name=name, mode="lines",
-            fill="tozeroy" if bench else None, fillcolor="rgba(0,0,0,0.12)" if bench else None,
-            line={"width": 1.5, "color": "black"} if bench else {"width": 1},
+def _curve_traces(frame: pd.DataFrame, ranked: list[str], drawdown: bool) -> list[go.Scatter]:
+    """One line per column, benchmarks first: one benchmark bold black, several dotted; others thin."""
+    shown = _shown(list(frame.columns), ranked)
+    n_bench = sum(_is_bench(c) for c in frame.columns)
+    x = _dates(frame.index)
+    traces = []
+    for name in sorted(frame.columns, key=lambda c: (not _is_bench(c), c not in shown, c)):
+        bench = _is_bench(name)
+        single = bench and n_bench == 1
+        line = ({"width": 1.5 if drawdown else 3, "color": "black"} if single
+                else {"width": 2.5, "dash": "dot"} if bench else {"width": 1 if drawdown else 1.5})
+        traces.append(go.Scatter(
+            x=x, y=np.round(frame[name].to_numpy(), 3), name=name, mode="lines", line=line,
+            fill="tozeroy" if single and drawdown else None, fillcolor="rgba(0,0,0,0.12)" if single else None,
             visible=True if name in shown else "legendonly",
         ))
+    return traces
+
+
+def equity_figure(equity: pd.DataFrame, ranked: list[str], title: str,
+                  y_title: str = "portfolio value") -> go.Figure:
+    fig = go.Figure(_curve_traces(equity, ranked, drawdown=False))
+    fig.update_layout(title=title, updatemenus=_log_toggle(), height=520, hovermode="x unified",
+                      yaxis_title=y_title, legend={"font": {"size": 10}}, margin={"t": 90})
+    return fig
+
+
+def drawdown_figure(equity: pd.DataFrame, ranked: list[str]) -> go.Figure:
+    fig = go.Figure(_curve_traces(drawdowns(equity) * 100, ranked, drawdown=True))
     fig.update_layout(title="Drawdown from the running peak (%)", height=380, hovermode="x unified",
                       yaxis_title="%", legend={"font": {"size": 10}})
     return fig
@@ -266,37 +265,19 @@ def write_equity_png(summary: RunSummary) -> Path:
 def compare_html(comparison: Any) -> str:
     """The comparison page: overlaid equity (rebased to 100) and drawdowns, and both tables."""
     ranked = [f"{r.run}:{r.strategy}" for r in comparison.trading.itertuples()]
-    equity = comparison.equity
-    fig = go.Figure()
-    x = _dates(equity.index)
-    best = [c for c in ranked if not c.endswith(f":{BENCHMARK}")][:SHOWN]
-    for name in equity.columns:
-        bench = name.endswith(f":{BENCHMARK}")
-        fig.add_trace(go.Scatter(x=x, y=np.round(equity[name].to_numpy(), 3), name=name, mode="lines",
-                                 line={"width": 2.5 if bench else 1.3, "dash": "dot" if bench else "solid"},
-                                 visible=True if bench or name in best else "legendonly"))
-    fig.update_layout(title="Equity on the common period, rebased to 100 at its start", updatemenus=_log_toggle(),
-                      height=540, hovermode="x unified", legend={"font": {"size": 10}}, margin={"t": 90})
-    dd = go.Figure()
-    for trace in fig.data:
-        values = np.asarray(trace.y, dtype=float)
-        dd.add_trace(go.Scatter(x=x, y=np.round(100 * (values / np.maximum.accumulate(values) - 1), 2),
-                                name=trace.name, mode="lines", line=trace.line, visible=trace.visible))
-    dd.update_layout(title="Drawdown from the running peak (%)", height=360, hovermode="x unified",
-                     legend={"font": {"size": 10}})
-    divs = figures_html([("compare-equity", fig), ("compare-drawdown", dd)])
-    trading_cols = {"run": ("run", 0), **TRADING_COLUMNS}
-    forecast_cols = {"run": ("run", 0), **FORECAST_COLUMNS}
+    divs = figures_html([
+        ("compare-equity", equity_figure(comparison.equity, ranked, "Equity on the common period, rebased to 100 "
+                                         "at its start", y_title="value (start = 100)")),
+        ("compare-drawdown", drawdown_figure(comparison.equity, ranked)),
+    ])
     body = [f"<h1>wfbt compare: {html.escape(', '.join(comparison.labels))}</h1>",
             f"<p>{html.escape(comparison.note())}</p>", *divs,
-            "<h2>Trading</h2>", _text_first(comparison.trading, "strategy", trading_cols),
-            "<h2>Forecast errors</h2>", _text_first(comparison.forecast, "model", forecast_cols)]
+            "<h2>Trading</h2>", _run_table(comparison.trading, "strategy", TRADING_COLUMNS),
+            "<h2>Forecast errors</h2>", _run_table(comparison.forecast, "model", FORECAST_COLUMNS)]
     return _page("wfbt compare", body)
 
 
-def _text_first(frame: pd.DataFrame, first: str, columns: dict[str, tuple[str, int]]) -> str:
-    """table_html with the run name as a text column after the first one."""
-    out = frame.copy()
-    out[first] = out["run"].astype(str) + " · " + out[first].astype(str)
-    return table_html(out, {k: v for k, v in columns.items() if k != "run"}, first,
-                      highlight=None)
+def _run_table(frame: pd.DataFrame, first: str, columns: dict[str, tuple[str, int]]) -> str:
+    """table_html with rows labelled "run · model" / "run · strategy"."""
+    labelled = frame.assign(**{first: frame["run"].astype(str) + " · " + frame[first].astype(str)})
+    return table_html(labelled, columns, first)

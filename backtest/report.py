@@ -19,6 +19,21 @@ CHART_COLOURS = ["bright_white", "cyan", "magenta", "yellow", "green", "red"]
 CHART_MARKS = ["#", "*", "o", "+", "x", "%"]
 
 
+# metric key -> (column label, digits); shared by the console tables and the HTML pages
+FORECAST_COLUMNS = {"rmse": ("RMSE", 2), "mae": ("MAE", 2), "mape": ("MAPE %", 2), "direction": ("direction %", 1),
+                    "theil_u": ("Theil U", 3), "n": ("days", 0)}
+TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "volatility": ("vol %", 2),
+                   "sharpe": ("Sharpe", 2), "sortino": ("Sortino", 2), "max_drawdown": ("max DD %", 2),
+                   "calmar": ("Calmar", 2), "trades": ("trades", 0), "win_rate": ("win %", 1),
+                   "exposure": ("exposure %", 1), "fees_paid": ("fees", 0)}
+NARROW_TRADING = ["total_return", "sharpe", "max_drawdown", "trades", "win_rate", "exposure"]  # < 140 columns
+
+
+def _cells(row: pd.Series, keys: list[str], columns: dict[str, tuple[str, int]]) -> list[str]:
+    """Formatted cells of ``row`` for ``keys``; a metric the row lacks shows as a dash."""
+    return [_fmt(row.get(k, math.nan), columns[k][1]) for k in keys]
+
+
 def _fmt(value: float, digits: int = 2, suffix: str = "") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
@@ -53,11 +68,8 @@ def forecast_table(summary: RunSummary) -> Table:
     models = fc[fc["model"] != "naive"].sort_values("rmse")
     for _, row in pd.concat([naive, models]).iterrows():
         style = "dim" if row["model"] == "naive" else ("green" if row["theil_u"] < 1 else "")
-        table.add_row(
-            str(row["model"]) + (" (baseline)" if row["model"] == "naive" else ""),
-            _fmt(row["rmse"]), _fmt(row["mae"]), _fmt(row["mape"]), _fmt(row["direction"], 1),
-            _fmt(row["theil_u"], 3), f"{int(row['n'])}", style=style,
-        )
+        table.add_row(str(row["model"]) + (" (baseline)" if row["model"] == "naive" else ""),
+                      *_cells(row, list(FORECAST_COLUMNS), FORECAST_COLUMNS), style=style)
     table.caption = ("Theil U = RMSE / naive RMSE (below 1 beats 'tomorrow = today'); "
                      "direction: share of days the predicted move had the right sign")
     return table
@@ -67,13 +79,10 @@ def trading_table(summary: RunSummary, limit: int | None = None, width: int | No
     table = Table(title="Trading, out of sample, after fees, tax and slippage (sorted by Sharpe)",
                   title_justify="left")
     wide = width is None or width >= 140
-    cols = ["return %", "CAGR %", "vol %", "Sharpe", "Sortino", "max DD %", "Calmar", "trades", "win %",
-            "exposure %", "fees"]
-    if not wide:
-        cols = ["return %", "Sharpe", "max DD %", "trades", "win %", "exp. %"]
+    keys = list(TRADING_COLUMNS) if wide else NARROW_TRADING
     table.add_column("strategy", no_wrap=True)
-    for col in cols:
-        table.add_column(col, justify="right")
+    for key in keys:
+        table.add_column(TRADING_COLUMNS[key][0], justify="right")
     rows = summary.trading
     if limit is not None and len(rows) > limit:
         keep = list(rows.index[:limit])
@@ -84,14 +93,7 @@ def trading_table(summary: RunSummary, limit: int | None = None, width: int | No
     for name, r in rows.iterrows():
         is_bench = name == BENCHMARK
         style = "bold yellow" if is_bench else ("green" if r["sharpe"] > bench_sharpe else "")
-        if wide:
-            cells = [_fmt(r["total_return"]), _fmt(r["cagr"]), _fmt(r["volatility"]), _fmt(r["sharpe"]),
-                     _fmt(r["sortino"]), _fmt(r["max_drawdown"]), _fmt(r["calmar"]), _fmt(r["trades"], 0),
-                     _fmt(r["win_rate"], 1), _fmt(r["exposure"], 1), _fmt(r["fees_paid"], 0)]
-        else:
-            cells = [_fmt(r["total_return"]), _fmt(r["sharpe"]), _fmt(r["max_drawdown"]), _fmt(r["trades"], 0),
-                     _fmt(r["win_rate"], 1), _fmt(r["exposure"], 1)]
-        table.add_row(f"{name} ★" if is_bench else str(name), *cells, style=style)
+        table.add_row(f"{name} ★" if is_bench else str(name), *_cells(r, keys, TRADING_COLUMNS), style=style)
     table.caption = ("★ buy-and-hold benchmark; green: Sharpe above it; annualised with 252 trading days, "
                      "risk-free rate 0" + ("" if wide else "; all columns in metrics.json or a terminal >= 140 wide"))
     return table
@@ -150,30 +152,25 @@ def render(summary: RunSummary, console: Console) -> None:
                   "predictions.csv folds.csv equity.csv orders.csv metrics.json", highlight=False)
 
 
-def compare_tables(comparison: Any, width: int, limit: int | None = None) -> list[Any]:
+def compare_tables(comparison: Any, width: int, limit: int | None = None) -> list[Table]:
     """The forecast and trading tables of ``wfbt compare``: one row per run x model / strategy."""
     fc = Table(title="Forecast errors across runs (price units; Theil U below 1 beats the naive forecast)",
                title_justify="left")
-    for col in ["run", "model", "RMSE", "MAE", "MAPE %", "direction %", "Theil U", "days"]:
-        fc.add_column(col, justify="left" if col in ("run", "model") else "right", no_wrap=col in ("run", "model"))
-    for _, r in comparison.forecast.iterrows():
-        fc.add_row(str(r["run"]), str(r["model"]), _fmt(r["rmse"]), _fmt(r["mae"]), _fmt(r["mape"]),
-                   _fmt(r["direction"], 1), _fmt(r["theil_u"], 3), _fmt(r["n"], 0),
-                   style="dim" if r["model"] == "naive" else "")
     tr = Table(title="Trading across runs, after costs", title_justify="left")
-    wide = width >= 140
-    cols = ["return %", "CAGR %", "vol %", "Sharpe", "Sortino", "max DD %", "trades"]
-    if not wide:
-        cols = ["return %", "Sharpe", "max DD %", "trades"]
-    for col in ["run", "strategy", *cols]:
-        tr.add_column(col, justify="left" if col in ("run", "strategy") else "right", no_wrap=True)
+    trading_keys = (["total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "trades"]
+                    if width >= 140 else ["total_return", "sharpe", "max_drawdown", "trades"])
+    for table, first, keys, columns in ((fc, "model", list(FORECAST_COLUMNS), FORECAST_COLUMNS),
+                                        (tr, "strategy", trading_keys, TRADING_COLUMNS)):
+        table.add_column("run", no_wrap=True)
+        table.add_column(first, no_wrap=True)
+        for key in keys:
+            table.add_column(columns[key][0], justify="right")
+    for _, r in comparison.forecast.iterrows():
+        fc.add_row(str(r["run"]), str(r["model"]), *_cells(r, list(FORECAST_COLUMNS), FORECAST_COLUMNS),
+                   style="dim" if r["model"] == "naive" else "")
     rows = comparison.trading if limit is None else comparison.trading.head(limit)
     for _, r in rows.iterrows():
-        trades = _fmt(r["trades"], 0) if "trades" in r and r["trades"] == r["trades"] else "—"
-        cells = ([_fmt(r["total_return"]), _fmt(r["cagr"]), _fmt(r["volatility"]), _fmt(r["sharpe"]),
-                  _fmt(r["sortino"]), _fmt(r["max_drawdown"]), trades] if wide
-                 else [_fmt(r["total_return"]), _fmt(r["sharpe"]), _fmt(r["max_drawdown"]), trades])
-        tr.add_row(str(r["run"]), str(r["strategy"]), *cells,
+        tr.add_row(str(r["run"]), str(r["strategy"]), *_cells(r, trading_keys, TRADING_COLUMNS),
                    style="bold yellow" if r["strategy"] == BENCHMARK else "")
     if limit is not None and len(comparison.trading) > limit:
         tr.caption = f"top {limit} of {len(comparison.trading)} rows; --limit 0 shows all"
