@@ -164,8 +164,8 @@ def compare(
                      "(glob, repeatable). The naive row is always kept.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="sharpe, return, cagr, drawdown, vol, sortino, calmar, "
                                       "trades, rmse, mae, mape, direction or theil_u.")] = "sharpe",
-    limit: Annotated[int, typer.Option("--limit", help="Rows of the trading table to print (0: all).")] = 20,
-    curves: Annotated[int, typer.Option("--curves", help="Equity curves in the terminal chart.")] = 4,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows of the trading table to print (0: all).")] = 20,
+    curves: Annotated[int, typer.Option("--curves", min=1, help="Equity curves in the terminal chart.")] = 4,
     html_out: Annotated[Path | None, typer.Option("--html", help="Where to write the comparison page "
                         "(default: compare.html beside the first run folder).")] = None,
 ) -> None:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.config import BacktestSection
 from backtest.errors import WfbtError
 from backtest.metrics import TRADING_DAYS, forecast_table
+from backtest.report import BENCHMARK
 from backtest.store import RunSummary, read_run
 
 SORT_KEYS = {  # --sort NAME -> (table, column, descending)
@@ -107,9 +109,9 @@ def compare(run_dirs: list[str], strategies: list[str] | None = None, models: li
 
         eq = s.equity.loc[first:last]
         before = s.equity.loc[:first].iloc[:-1]
-        init_cash = float(s.config().get("backtest", {}).get("init_cash", 100_000.0))
+        init_cash = float(s.config().get("backtest", {}).get("init_cash", BacktestSection.init_cash))
         for strategy in s.equity.columns:
-            if not (_match(strategy, strategies) or strategy == "buy_and_hold"):
+            if not (_match(strategy, strategies) or strategy == BENCHMARK):
                 continue
             base = float(before[strategy].iloc[-1]) if len(before) else init_cash
             if same:
@@ -123,10 +125,12 @@ def compare(run_dirs: list[str], strategies: list[str] | None = None, models: li
     forecast = forecast[["run", *[c for c in forecast.columns if c != "run"]]]
     trading = pd.DataFrame(trading_rows)
     table, column, descending = SORT_KEYS[sort]
-    if table == "trading":
-        trading = trading.sort_values(column, ascending=not descending, na_position="last", kind="stable")
-    else:
-        forecast = forecast.sort_values(column, ascending=not descending, na_position="last", kind="stable")
+    frames = {"trading": trading, "forecast": forecast}
+    if column not in frames[table].columns:
+        raise WfbtError(f"--sort {sort} needs {column}, which runs over different periods do not have (it needs "
+                        "the fills inside the common period). Sort by sharpe, return, drawdown or another metric.")
+    frames[table] = frames[table].sort_values(column, ascending=not descending, na_position="last", kind="stable")
+    trading, forecast = frames["trading"], frames["forecast"]
     return Comparison(labels=labels, first=first, last=last, days=len(summaries[0].equity.loc[first:last]),
                       same_period=same, periods=periods, forecast=forecast.reset_index(drop=True),
                       trading=trading.reset_index(drop=True), equity=pd.DataFrame(curves))

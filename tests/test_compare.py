@@ -135,6 +135,12 @@ def test_incomplete_missing_and_disjoint_runs_are_refused(two_runs, tmp_path):
     assert bad_sort.exit_code == 2 and "Use one of: sharpe" in bad_sort.output
 
 
+def test_sorting_by_trades_needs_the_same_period(two_runs):
+    a, b = two_runs
+    result = CliRunner().invoke(app, ["compare", str(a), str(b), "--sort", "trades"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "--sort trades needs trades" in result.output and "Traceback" not in result.output
+
+
 def test_manifest_must_say_complete(tmp_path):
     a = fake_run(tmp_path / "a", "2020-01-01", 30, {"buy_and_hold": 1.0})
     (a / "manifest.json").write_text(json.dumps({"complete": False}))
