@@ -322,9 +322,9 @@ def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> i
     """Upper estimate of the memory one group needs while training, in bytes (float32).
 
     Parameters with gradient, two Adam moments, best and final weights (6 copies); padded training,
-    validation and test windows; one epoch of gathered batches, dropout masks and index plans; the
-    activations autograd keeps for one step (gates and states for every layer and timestep, x3 for
-    the backward's temporaries).
+    validation and test windows; one epoch of gathered batches, dropout masks and index plans, twice
+    (on CUDA the step graph keeps its own copy); the activations autograd keeps for one step (gates and
+    states for every layer and timestep, x3 for the backward's temporaries).
     """
     m = len(members)
     lookback, features = members[0].x_train.shape[1], members[0].x_train.shape[2]
@@ -334,7 +334,7 @@ def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> i
     params = 6 * m * net.n_params
     windows = m * (n_train + n_other) * (lookback * features + 1)
     steps = math.ceil(n_train / batch_size)
-    epoch_plan = steps * m * batch_size * (lookback * features + 1 + net.mask_width + 3)
+    epoch_plan = 2 * steps * m * batch_size * (lookback * features + 1 + net.mask_width + 3)
     per_layer = sum((arch.gates + 3) * h for h in arch.hidden)
     activations = 3 * m * batch_size * lookback * per_layer
     return 4 * (params + windows + epoch_plan + activations)

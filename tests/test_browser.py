@@ -6,6 +6,7 @@ prints the DOM with the probe's findings; a screenshot of each page is saved too
 Chromium and sets WFBT_REQUIRE_BROWSER=1, so in CI a missing browser fails instead of skipping.
 """
 
+import html
 import json
 import os
 import re
@@ -68,8 +69,7 @@ def open_in_browser(page, tmp_path, name):
     if keep and shot.is_file():
         os.makedirs(keep, exist_ok=True)
         shutil.copy(shot, keep)
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
-                      .replace("&gt;", ">")), shot
+    return json.loads(html.unescape(found.group(1))), shot
 
 
 @pytest.fixture(scope="module")
