@@ -186,7 +186,11 @@ def compare(
         console.print(Panel(equity_chart(result.equity, chosen, console.width - 4),
                             title="Equity on the common period, rebased to 100", expand=False))
     target = html_out or Path(runs[0]).parent / "compare.html"
-    atomic_write_text(target, html.compare_html(result))
+    try:
+        atomic_write_text(target, html.compare_html(result))
+    except OSError as exc:
+        raise WfbtError(f"cannot write the comparison page to {str(target)!r} ({exc.strerror or exc}). "
+                        "Pass --html PATH in a folder you can write to.") from None
     console.print(f"Comparison page: {target}", highlight=False)
 
 

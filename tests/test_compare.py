@@ -135,6 +135,16 @@ def test_incomplete_missing_and_disjoint_runs_are_refused(two_runs, tmp_path):
     assert bad_sort.exit_code == 2 and "Use one of: sharpe" in bad_sort.output
 
 
+def test_unwritable_page_path_is_a_message(two_runs, tmp_path):
+    a, b = two_runs
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["compare", str(a), str(b), "--html", str(blocker / "cmp.html")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "cannot write the comparison page" in result.output
+    assert "Pass --html PATH" in result.output and "Traceback" not in result.output
+
+
 def test_sorting_by_trades_needs_the_same_period(two_runs):
     a, b = two_runs
     result = CliRunner().invoke(app, ["compare", str(a), str(b), "--sort", "trades"], env={"COLUMNS": "200"})
