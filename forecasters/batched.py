@@ -1,8 +1,17 @@
 """A group of same-shaped LSTM/GRU models computed as one: every weight has a leading member dim.
 
-The parameters of M members live in one tensor ``flat`` of shape (M, P); member m's row is exactly
-``forecasters.reference.flatten(model_m)``, so a group of one is the torch.nn model it stands for.
-Recurrent products are batched matrix products over the member dimension (``torch.baddbmm``).
+The parameters of M members live in one tensor ``flat`` of shape (M, P). Its columns are a fixed
+permutation of ``forecasters.reference.flatten(model)`` (``GroupRNN.from_reference`` / ``to_reference``):
+each layer's weights and biases sit side by side as one matrix, so a step is one batched matrix
+product on [h_(t-1), x_t, 1, 1] with no separate bias additions, and the weight gradients of all
+timesteps are one product. A permutation changes nothing for Adam, which works element by element:
+a group of one is still exactly the torch.nn model it stands for.
+
+The recurrences are ``torch.autograd.Function`` s with the backward written out. These models are tiny
+(32 x 64 per member and step); on a CPU they are bound by per-operation overhead, memory traffic and
+transcendental functions, on a GPU by the number of kernels, not by arithmetic. The hand-written
+backward does a dozen in-place operations per timestep on buffers that stay in cache, against the
+several dozen operations and temporaries autograd records for the same step.
 """
 
 from __future__ import annotations
@@ -15,30 +24,64 @@ from forecasters.registry import Architecture
 
 
 class GroupRNN:
-    """Stateless forward pass for a group; parameters are passed in as ``flat`` (M, P)."""
+    """Stateless forward pass for a group; parameters are passed in as ``flat`` (M, P), internal layout."""
 
     def __init__(self, arch: Architecture, n_features: int, lookback: int) -> None:
         self.arch = arch
         self.lookback = lookback
         self.n_features = n_features
+        # The torch.nn layout (parameters() order) ...
         self.layout: list[tuple[str, tuple[int, ...]]] = []
+        # ... and the internal one: per layer [W_hh | W_ih | b_ih | b_hh] (LSTM) or [W_ih | b_ih], [W_hh | b_hh]
+        # (GRU, whose n gate needs the input and hidden parts apart), then [w_out | b_out].
+        self.blocks: list[tuple[str, tuple[int, int]]] = []
         inputs = n_features
         for i, h in enumerate(arch.hidden):
             g = arch.gates * h
             self.layout += [(f"w_ih{i}", (g, inputs)), (f"w_hh{i}", (g, h)), (f"b_ih{i}", (g,)), (f"b_hh{i}", (g,))]
+            if arch.cell == "lstm":
+                self.blocks.append((f"w{i}", (g, h + inputs + 2)))
+            else:
+                self.blocks += [(f"wx{i}", (g, inputs + 1)), (f"wh{i}", (g, h + 1))]
             inputs = h
         self.layout += [("w_out", (1, inputs)), ("b_out", (1,))]
+        self.blocks.append(("out", (1, inputs + 1)))
         self.n_params = sum(math.prod(shape) for _, shape in self.layout)
         assert self.n_params == arch.n_params(n_features)
+        assert self.n_params == sum(math.prod(shape) for _, shape in self.blocks)
+        self.perm = self._permutation()  # internal[:, k] = reference[:, perm[k]]
+        self.inverse = torch.argsort(self.perm)
         # Dropout mask widths: whole sequence after inner layers, last step after the top layer.
         self.mask_sizes = [lookback * h for h in arch.hidden[:-1]] + [arch.hidden[-1]]
         self.mask_width = sum(self.mask_sizes)
 
+    def _permutation(self) -> torch.Tensor:
+        ref = torch.arange(self.n_params)
+        parts = torch.split(ref, [math.prod(shape) for _, shape in self.layout])
+        v = {name: part.view(shape) for (name, shape), part in zip(self.layout, parts, strict=True)}
+        pieces = []
+        for i in range(len(self.arch.hidden)):
+            w_ih, w_hh, b_ih, b_hh = v[f"w_ih{i}"], v[f"w_hh{i}"], v[f"b_ih{i}"][:, None], v[f"b_hh{i}"][:, None]
+            if self.arch.cell == "lstm":
+                pieces.append(torch.cat([w_hh, w_ih, b_ih, b_hh], dim=1))
+            else:
+                pieces += [torch.cat([w_ih, b_ih], dim=1), torch.cat([w_hh, b_hh], dim=1)]
+        pieces.append(torch.cat([v["w_out"], v["b_out"][:, None]], dim=1))
+        return torch.cat([p.reshape(-1) for p in pieces])
+
+    def from_reference(self, flat: torch.Tensor) -> torch.Tensor:
+        """(M, P) rows of ``reference.flatten`` -> the internal layout."""
+        return flat[:, self.perm.to(flat.device)]
+
+    def to_reference(self, flat: torch.Tensor) -> torch.Tensor:
+        """(M, P) internal layout -> rows of ``reference.flatten`` (parameters() order of the torch.nn model)."""
+        return flat[:, self.inverse.to(flat.device)]
+
     def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Split (M, P) into named (M, *shape) views; no copies."""
+        """Split (M, P) into named (M, rows, cols) blocks; no copies."""
         # split, not slicing: its backward is one concatenation instead of a zero-filled copy per view.
-        parts = torch.split(flat, [math.prod(shape) for _, shape in self.layout], dim=1)
-        return {name: part.view(flat.shape[0], *shape) for (name, shape), part in zip(self.layout, parts, strict=False)}
+        parts = torch.split(flat, [math.prod(shape) for _, shape in self.blocks], dim=1)
+        return {name: part.view(flat.shape[0], *shape) for (name, shape), part in zip(self.blocks, parts, strict=True)}
 
     def forward(self, flat: torch.Tensor, x: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """x: (M, B, L, F) scaled windows; masks: (M, B, mask_width) scaled keep-masks or None (eval).
@@ -48,66 +91,197 @@ class GroupRNN:
         w = self.views(flat)
         m, b, length, _ = x.shape
         parts = list(torch.split(masks, self.mask_sizes, dim=-1)) if masks is not None else None
-        seq = x
-        n_layers = len(self.arch.hidden)
-        h = x.new_zeros(0)
-        for i, hidden in enumerate(self.arch.hidden):  # noqa: B007
-            top = i == n_layers - 1
-            step = _lstm_layer if self.arch.cell == "lstm" else _gru_layer
-            outs, h = step(seq, w[f"w_ih{i}"], w[f"w_hh{i}"], w[f"b_ih{i}"], w[f"b_hh{i}"], hidden, keep_seq=not top)
-            if not top:
-                seq = outs  # (M, B, L, H)
-                if parts is not None:
-                    seq = seq * parts[i].view(m, b, length, hidden)
+        seq = x.permute(2, 0, 1, 3)  # (L, M, B, F): time-major, so each step is one contiguous block
+        for i, hidden in enumerate(self.arch.hidden):
+            if self.arch.cell == "lstm":
+                seq = _LSTMLayer.apply(seq, w[f"w{i}"])  # (L, M, B, H)
+            else:
+                seq = _GRULayer.apply(seq, w[f"wx{i}"], w[f"wh{i}"])
+            if parts is not None and i < len(self.arch.hidden) - 1:
+                seq = seq * parts[i].view(m, b, length, hidden).permute(2, 0, 1, 3)
+        h = seq[-1]  # (M, B, H_top)
         if parts is not None:
-            h = h * parts[-1]  # (M, B, H_top)
-        out = torch.baddbmm(w["b_out"].unsqueeze(1), h, w["w_out"].transpose(1, 2))  # (M, B, 1)
+            h = h * parts[-1]
+        top = self.arch.hidden[-1]
+        out = torch.baddbmm(w["out"][:, :, top:], h, w["out"][:, :, :top].transpose(1, 2))  # (M, B, 1)
         return out.squeeze(-1)
 
 
-def _input_projection(seq: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    m, b, length, inputs = seq.shape
-    proj = torch.baddbmm(bias.unsqueeze(1), seq.reshape(m, b * length, inputs), w_ih.transpose(1, 2))
-    return proj.view(m, b, length, -1).unbind(2)  # L x (M, B, G*H); unbind's backward is one stack
+_GATE_SCALES: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
 
 
-def _lstm_layer(seq, w_ih, w_hh, b_ih, b_hh, hidden, keep_seq):  # type: ignore[no-untyped-def]
+def _lstm_gate_scale(hidden: int, like: torch.Tensor) -> torch.Tensor:
+    """(4H, 1): 2 for the g gate's rows, 1 elsewhere; made once per size, dtype and device."""
+    key = (hidden, like.dtype, like.device)
+    if key not in _GATE_SCALES:
+        scale = torch.ones(4 * hidden, 1, dtype=like.dtype, device=like.device)
+        scale[2 * hidden:3 * hidden] = 2.0
+        _GATE_SCALES[key] = scale
+    return _GATE_SCALES[key]
+
+
+def _member_major(t: torch.Tensor) -> torch.Tensor:
+    """(L, M, B, C) -> (M, L * B, C), one copy of whole rows."""
+    length, m, b, c = t.shape
+    return t.transpose(0, 1).reshape(m, length * b, c)
+
+
+class _LSTMLayer(torch.autograd.Function):
     """torch.nn.LSTM's recurrence (gate order i, f, g, o) for every member at once.
 
-    tanh(x) = 2 * sigmoid(2x) - 1, so doubling the g-gate rows lets one sigmoid call cover all four
-    gates: transcendental functions, not matrix products, dominate the step on a CPU.
+    ``w`` (M, 4H, H + I + 2) is [W_hh | W_ih | b_ih | b_hh]; step t multiplies [h_(t-1), x_t, 1, 1] by it.
+    tanh(x) = 2 * sigmoid(2x) - 1, so doubling the g gate's rows lets one sigmoid call cover all four
+    gates (transcendentals are a large part of a CPU step).
     """
-    scale = torch.ones(4 * hidden, dtype=w_ih.dtype, device=w_ih.device)
-    scale[2 * hidden:3 * hidden] = 2.0
-    xp = _input_projection(seq, w_ih * scale[:, None], (b_ih + b_hh) * scale)
-    w_hh_t = (w_hh * scale[:, None]).transpose(1, 2)  # (M, H, 4H)
-    outs = []
-    h = c = None
-    for x_t in xp:
-        gates = x_t if h is None else torch.baddbmm(x_t, h, w_hh_t)  # (M, B, 4H)
-        i_gate, f_gate, g2, o_gate = gates.sigmoid().chunk(4, dim=-1)
-        g = 2.0 * g2 - 1.0
-        c = i_gate * g if c is None else torch.addcmul(i_gate * g, f_gate, c)
-        h = o_gate * torch.tanh(c)  # (M, B, H)
-        if keep_seq:
-            outs.append(h)
-    return (torch.stack(outs, dim=2) if keep_seq else None), h
+
+    @staticmethod
+    def forward(ctx, seq, w):  # type: ignore[no-untyped-def,override]
+        length, m, b, inputs = seq.shape
+        hidden = w.shape[1] // 4
+        w_t = (w * _lstm_gate_scale(hidden, w)).transpose(1, 2)  # (M, K, 4H)
+        xh = seq.new_empty(length, m, b, hidden + inputs + 2)  # step t: [h_(t-1), x_t, 1, 1]
+        xh[..., hidden:hidden + inputs] = seq
+        xh[..., hidden + inputs:] = 1.0
+        acts = seq.new_empty(length, m, b, 4 * hidden)  # i, f, g, o after their nonlinearities
+        cells = seq.new_empty(length, m, b, hidden)
+        tanh_c = torch.empty_like(cells)
+        hs = torch.empty_like(cells)
+        for t in range(length):
+            if t:
+                a = torch.bmm(xh[t], w_t, out=acts[t])
+            else:  # h_(-1) = 0: only the input and bias columns
+                a = torch.bmm(xh[0, ..., hidden:], w_t[:, hidden:], out=acts[0])
+            a.sigmoid_()
+            i_gate, f_gate, g_gate, o_gate = a.chunk(4, dim=-1)
+            g_gate.mul_(2.0).sub_(1.0)  # sigmoid(2x) -> tanh(x)
+            c = torch.mul(i_gate, g_gate, out=cells[t])
+            if t:
+                c.addcmul_(f_gate, cells[t - 1])
+            torch.mul(o_gate, torch.tanh(c, out=tanh_c[t]), out=hs[t])
+            if t + 1 < length:
+                xh[t + 1, ..., :hidden] = hs[t]
+        xh[0, ..., :hidden] = 0.0
+        ctx.save_for_backward(xh, w, acts, cells, tanh_c)
+        return hs
+
+    @staticmethod
+    def backward(ctx, d_hs):  # type: ignore[no-untyped-def,override]
+        xh, w, acts, cells, tanh_c = ctx.saved_tensors
+        length, m, b, hidden = cells.shape
+        inputs = xh.shape[-1] - hidden - 2
+        want_seq = ctx.needs_input_grad[0]
+        w_in = w[:, :, :hidden + inputs] if want_seq else w[:, :, :hidden]  # unscaled: grads of the unscaled w
+        d_seq = d_hs.new_empty(length, m, b, inputs) if want_seq else None
+        one = torch.ones((), dtype=acts.dtype, device=acts.device)
+        d_pre = torch.empty_like(acts)
+        deriv = torch.empty_like(acts[0])
+        dc_from_h = torch.empty_like(cells[0])
+        dc = d_in = None
+        for t in range(length - 1, -1, -1):
+            a = acts[t]
+            i_gate, f_gate, g_gate, o_gate = a.chunk(4, dim=-1)
+            tc = tanh_c[t]
+            dh = d_hs[t] if d_in is None else d_in[..., :hidden].add_(d_hs[t])
+            # dc = dc_(t+1) * f_(t+1) + dh * o * (1 - tanh(c)^2)
+            torch.addcmul(one, tc, tc, value=-1.0, out=dc_from_h).mul_(o_gate)
+            dc = dh * dc_from_h if dc is None else dc.mul_(acts[t + 1, ..., hidden:2 * hidden]).addcmul_(dh, dc_from_h)
+            # d(pre) = (dc * g, dc * c_(t-1), dc * i, dh * tanh(c)) * (sigmoid', or tanh' for g)
+            torch.addcmul(a, a, a, value=-1.0, out=deriv)
+            torch.addcmul(one, g_gate, g_gate, value=-1.0, out=deriv[..., 2 * hidden:3 * hidden])
+            d = d_pre[t]
+            d_i, d_f, d_g, d_o = d.chunk(4, dim=-1)
+            torch.mul(dc, g_gate, out=d_i)
+            if t:
+                torch.mul(dc, cells[t - 1], out=d_f)
+            else:
+                d_f.zero_()
+            torch.mul(dc, i_gate, out=d_g)
+            torch.mul(dh, tc, out=d_o)
+            d.mul_(deriv)
+            if t or want_seq:
+                d_in = torch.bmm(d, w_in)  # [d h_(t-1), d x_t]
+                if want_seq:
+                    d_seq[t] = d_in[..., hidden:]
+        d_w = torch.bmm(_member_major(d_pre).transpose(1, 2), _member_major(xh))
+        return d_seq, d_w
 
 
-def _gru_layer(seq, w_ih, w_hh, b_ih, b_hh, hidden, keep_seq):  # type: ignore[no-untyped-def]
-    """torch.nn.GRU's recurrence (gate order r, z, n) for every member at once."""
-    xp = _input_projection(seq, w_ih, b_ih)
-    w_hh_t = w_hh.transpose(1, 2)  # (M, H, 3H)
-    bias_h = b_hh.unsqueeze(1)  # (M, 1, 3H)
-    outs = []
-    h = None
-    for x_t in xp:
-        hp = bias_h if h is None else torch.baddbmm(bias_h, h, w_hh_t)  # (M, B, 3H)
-        x_rz, x_n = x_t.split([2 * hidden, hidden], dim=-1)
-        h_rz, h_n = hp.split([2 * hidden, hidden], dim=-1)
-        r, z = (x_rz + h_rz).sigmoid().chunk(2, dim=-1)
-        n = torch.tanh(torch.addcmul(x_n, r, h_n))
-        h = n - z * n if h is None else torch.addcmul(n, z, h - n)  # (1 - z) * n + z * h
-        if keep_seq:
-            outs.append(h)
-    return (torch.stack(outs, dim=2) if keep_seq else None), h
+class _GRULayer(torch.autograd.Function):
+    """torch.nn.GRU's recurrence (gate order r, z, n) for every member at once.
+
+    h' = (1 - z) * n + z * h, n = tanh(x_n + r * (W_hn h + b_hn)): the n gate keeps its input and hidden
+    parts apart, so ``wx`` (M, 3H, I + 1) = [W_ih | b_ih] and ``wh`` (M, 3H, H + 1) = [W_hh | b_hh] are
+    two products per step.
+    """
+
+    @staticmethod
+    def forward(ctx, seq, wx, wh):  # type: ignore[no-untyped-def,override]
+        length, m, b, inputs = seq.shape
+        hidden = wh.shape[1] // 3
+        x1 = seq.new_empty(length, m, b, inputs + 1)  # [x_t, 1]
+        x1[..., :inputs] = seq
+        x1[..., inputs:] = 1.0
+        h1 = seq.new_empty(length, m, b, hidden + 1)  # [h_(t-1), 1]
+        h1[..., hidden:] = 1.0
+        h1[0, ..., :hidden] = 0.0
+        wx_t, wh_t = wx.transpose(1, 2), wh.transpose(1, 2)
+        gates = seq.new_empty(length, m, b, 3 * hidden)  # x side, then r, z, n in place
+        h_part = torch.empty_like(gates)  # W_hh h_(t-1) + b_hh
+        hs = seq.new_empty(length, m, b, hidden)
+        for t in range(length):
+            g = torch.bmm(x1[t], wx_t, out=gates[t])
+            hp = h_part[t]
+            if t:
+                torch.bmm(h1[t], wh_t, out=hp)
+            else:
+                torch.bmm(h1[0, ..., hidden:], wh_t[:, hidden:], out=hp)
+            rz, n = g.split([2 * hidden, hidden], dim=-1)
+            rz.add_(hp[..., :2 * hidden]).sigmoid_()
+            r, z = rz.chunk(2, dim=-1)
+            n.addcmul_(r, hp[..., 2 * hidden:]).tanh_()
+            if t:
+                torch.addcmul(n, z, hs[t - 1] - n, out=hs[t])
+            else:
+                torch.addcmul(n, z, n, value=-1.0, out=hs[t])
+            if t + 1 < length:
+                h1[t + 1, ..., :hidden] = hs[t]
+        ctx.save_for_backward(x1, h1, wx, wh, gates, h_part, hs)
+        return hs
+
+    @staticmethod
+    def backward(ctx, d_hs):  # type: ignore[no-untyped-def,override]
+        x1, h1, wx, wh, gates, h_part, hs = ctx.saved_tensors
+        length, m, b, hidden = hs.shape
+        inputs = x1.shape[-1] - 1
+        one = torch.ones((), dtype=hs.dtype, device=hs.device)
+        d_x = torch.empty_like(gates)  # d of the x-side pre-activations (r, z, n)
+        d_h = torch.empty_like(gates)  # d of W_hh h_(t-1) + b_hh (r, z, r * d n)
+        deriv = torch.empty_like(gates[0])
+        w_hh = wh[:, :, :hidden]
+        dh = None
+        for t in range(length - 1, -1, -1):
+            g = gates[t]
+            r, z, n = g.chunk(3, dim=-1)
+            dh = d_hs[t] if dh is None else dh
+            # d pre_n = dh (1 - z)(1 - n^2); d pre_r = d pre_n * h_n * r(1 - r); d pre_z = dh (h_(t-1) - n) z(1 - z)
+            d_r, d_z, d_n = d_x[t].chunk(3, dim=-1)
+            torch.addcmul(g, g, g, value=-1.0, out=deriv)  # sigmoid' for r and z
+            torch.addcmul(one, n, n, value=-1.0, out=deriv[..., 2 * hidden:])
+            torch.mul(dh, deriv[..., 2 * hidden:], out=d_n).addcmul_(d_n, z, value=-1.0)
+            torch.mul(d_n, h_part[t, ..., 2 * hidden:], out=d_r)
+            if t:
+                torch.sub(hs[t - 1], n, out=d_z).mul_(dh)
+            else:
+                torch.mul(n, dh, out=d_z).neg_()
+            d_x[t, ..., :2 * hidden].mul_(deriv[..., :2 * hidden])
+            dhp = d_h[t]
+            dhp[..., :2 * hidden] = d_x[t, ..., :2 * hidden]
+            torch.mul(d_n, r, out=dhp[..., 2 * hidden:])
+            if t:
+                dh = torch.addcmul(d_hs[t - 1], dh, z).baddbmm_(dhp, w_hh)
+        d_seq = None
+        if ctx.needs_input_grad[0]:
+            d_seq = torch.bmm(_member_major(d_x), wx[:, :, :inputs]).view(m, length, b, inputs).transpose(0, 1)
+        d_wx = torch.bmm(_member_major(d_x).transpose(1, 2), _member_major(x1))
+        d_wh = torch.bmm(_member_major(d_h).transpose(1, 2), _member_major(h1))
+        return d_seq, d_wx, d_wh

@@ -160,7 +160,7 @@ def train_group(
     nv_all = _counts([mb.x_val for mb in members], device)
     has_val = bool(min(len(mb.x_val) for mb in members) > 0)
 
-    init = torch.stack([flatten(init_reference(arch, n_features, mb.seed)) for mb in members])
+    init = net.from_reference(torch.stack([flatten(init_reference(arch, n_features, mb.seed)) for mb in members]))
     flat = init.to(device).clone().requires_grad_(True)  # (M, P); a copy, so `init` stays a plain tensor
     m1, m2 = torch.zeros_like(init, device=device), torch.zeros_like(init, device=device)
     adam_steps = np.zeros(total)  # per member id: optimiser steps taken
@@ -258,7 +258,7 @@ def train_group(
     with torch.no_grad():
         test = _pad([mb.x_test for mb in members], device)
         preds = net.forward(best_rows, test).cpu().numpy()  # (M, N_test)
-    weights = best_rows.cpu().numpy() if keep_weights else None
+    weights = net.to_reference(best_rows).cpu().numpy() if keep_weights else None
     return [
         MemberResult(
             predictions=preds[m, :len(members[m].x_test)].astype(np.float64),

@@ -35,7 +35,7 @@ def test_group_of_one_matches_torch_nn_outputs_and_gradients(name):
     arch = ARCHITECTURES[name]
     ref = init_reference(arch, 4, seed=3).eval().to(DEVICE)
     net = GroupRNN(arch, 4, 5)
-    flat = flatten(ref).unsqueeze(0).clone().requires_grad_(True)
+    flat = net.from_reference(flatten(ref).unsqueeze(0)).clone().requires_grad_(True)
     x = torch.randn(64, 5, 4, generator=torch.Generator().manual_seed(0)).to(DEVICE)
     with torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN has no backward in eval mode
         y_ref = ref(x)
@@ -48,7 +48,8 @@ def test_group_of_one_matches_torch_nn_outputs_and_gradients(name):
         with torch.no_grad():
             y_cudnn = ref(x)
         assert ((y_cudnn - y_grp).norm() / y_cudnn.norm()).item() < 1e-5
-    assert ((g_ref - flat.grad[0]).norm() / g_ref.norm()).item() < 1e-5
+    g_grp = net.to_reference(flat.grad)[0]
+    assert ((g_ref - g_grp).norm() / g_ref.norm()).item() < 1e-5
 
 
 def test_gru3_has_the_papers_parameter_count():
@@ -105,7 +106,7 @@ def test_stopped_members_leave_the_group_and_keep_their_best_weights():
         assert r.epochs <= 12 and r.best_epoch == int(np.argmin(r.val_loss)) + 1
         assert r.epochs - r.best_epoch <= 1 or r.epochs == 12
     net = GroupRNN(arch, 4, 5)
-    w = torch.from_numpy(np.stack([r.weights for r in res])).to(DEVICE)
+    w = net.from_reference(torch.from_numpy(np.stack([r.weights for r in res])).to(DEVICE))
     with torch.no_grad():
         again = net.forward(w, torch.from_numpy(np.stack([m.x_test for m in members])).to(DEVICE))
     np.testing.assert_allclose(again.cpu().numpy(), np.stack([r.predictions for r in res]), rtol=1e-6)
