@@ -20,6 +20,8 @@ import math
 
 import torch
 
+from forecasters import kernels
+from forecasters.kernels import ptr
 from forecasters.registry import Architecture
 
 
@@ -130,8 +132,9 @@ class _LSTMLayer(torch.autograd.Function):
     """torch.nn.LSTM's recurrence (gate order i, f, g, o) for every member at once.
 
     ``w`` (M, 4H, H + I + 2) is [W_hh | W_ih | b_ih | b_hh]; step t multiplies [h_(t-1), x_t, 1, 1] by it.
-    tanh(x) = 2 * sigmoid(2x) - 1, so doubling the g gate's rows lets one sigmoid call cover all four
-    gates (transcendentals are a large part of a CPU step).
+    tanh(x) = 2 * sigmoid(2x) - 1, so doubling the g gate's rows lets one sigmoid cover all four gates.
+    The pointwise rest of a step is ``wfbt_lstm_fwd`` / ``wfbt_lstm_bwd`` (cpu_kernels.c) on a CPU, else
+    ``_lstm_fwd_torch`` / ``_lstm_bwd_torch``, the same arithmetic as torch operations.
     """
 
     @staticmethod
@@ -146,20 +149,17 @@ class _LSTMLayer(torch.autograd.Function):
         cells = seq.new_empty(length, m, b, hidden)
         tanh_c = torch.empty_like(cells)
         hs = torch.empty_like(cells)
+        lib, threads = kernels.use_for(seq), torch.get_num_threads()
         for t in range(length):
             if t:
                 a = torch.bmm(xh[t], w_t, out=acts[t])
             else:  # h_(-1) = 0: only the input and bias columns
                 a = torch.bmm(xh[0, ..., hidden:], w_t[:, hidden:], out=acts[0])
-            a.sigmoid_()
-            i_gate, f_gate, g_gate, o_gate = a.chunk(4, dim=-1)
-            g_gate.mul_(2.0).sub_(1.0)  # sigmoid(2x) -> tanh(x)
-            c = torch.mul(i_gate, g_gate, out=cells[t])
-            if t:
-                c.addcmul_(f_gate, cells[t - 1])
-            torch.mul(o_gate, torch.tanh(c, out=tanh_c[t]), out=hs[t])
-            if t + 1 < length:
-                xh[t + 1, ..., :hidden] = hs[t]
+            args = (a, cells[t - 1] if t else None, cells[t], tanh_c[t], hs[t], xh[t + 1] if t + 1 < length else None)
+            if lib is not None:
+                lib.wfbt_lstm_fwd(*map(ptr, args), m * b, hidden, xh.shape[-1], threads)
+            else:
+                _lstm_fwd_torch(*args)
         xh[0, ..., :hidden] = 0.0
         ctx.save_for_backward(xh, w, acts, cells, tanh_c)
         return hs
@@ -172,38 +172,58 @@ class _LSTMLayer(torch.autograd.Function):
         want_seq = ctx.needs_input_grad[0]
         w_in = w[:, :, :hidden + inputs] if want_seq else w[:, :, :hidden]  # unscaled: grads of the unscaled w
         d_seq = d_hs.new_empty(length, m, b, inputs) if want_seq else None
-        one = torch.ones((), dtype=acts.dtype, device=acts.device)
-        d_pre = torch.empty_like(acts)
-        deriv = torch.empty_like(acts[0])
-        dc_from_h = torch.empty_like(cells[0])
-        dc = d_in = None
+        d_hs = d_hs.contiguous()
+        d_pre = torch.empty_like(acts)  # gradients of the (unscaled) pre-activations
+        dc = torch.empty_like(cells[0])
+        lib, threads = kernels.use_for(acts), torch.get_num_threads()
+        d_in = None  # [d h_t, d x_(t+1)] from the step after
         for t in range(length - 1, -1, -1):
-            a = acts[t]
-            i_gate, f_gate, g_gate, o_gate = a.chunk(4, dim=-1)
-            tc = tanh_c[t]
-            dh = d_hs[t] if d_in is None else d_in[..., :hidden].add_(d_hs[t])
-            # dc = dc_(t+1) * f_(t+1) + dh * o * (1 - tanh(c)^2)
-            torch.addcmul(one, tc, tc, value=-1.0, out=dc_from_h).mul_(o_gate)
-            dc = dh * dc_from_h if dc is None else dc.mul_(acts[t + 1, ..., hidden:2 * hidden]).addcmul_(dh, dc_from_h)
-            # d(pre) = (dc * g, dc * c_(t-1), dc * i, dh * tanh(c)) * (sigmoid', or tanh' for g)
-            torch.addcmul(a, a, a, value=-1.0, out=deriv)
-            torch.addcmul(one, g_gate, g_gate, value=-1.0, out=deriv[..., 2 * hidden:3 * hidden])
-            d = d_pre[t]
-            d_i, d_f, d_g, d_o = d.chunk(4, dim=-1)
-            torch.mul(dc, g_gate, out=d_i)
-            if t:
-                torch.mul(dc, cells[t - 1], out=d_f)
+            f_next = acts[t + 1, ..., hidden:] if t + 1 < length else None
+            args = (acts[t], cells[t - 1] if t else None, tanh_c[t], f_next, d_hs[t], d_in, dc, d_pre[t])
+            if lib is not None:
+                lib.wfbt_lstm_bwd(*map(ptr, args), m * b, hidden, d_in.shape[-1] if d_in is not None else 0, threads)
             else:
-                d_f.zero_()
-            torch.mul(dc, i_gate, out=d_g)
-            torch.mul(dh, tc, out=d_o)
-            d.mul_(deriv)
+                _lstm_bwd_torch(*args)
             if t or want_seq:
-                d_in = torch.bmm(d, w_in)  # [d h_(t-1), d x_t]
+                d_in = torch.bmm(d_pre[t], w_in)
                 if want_seq:
                     d_seq[t] = d_in[..., hidden:]
         d_w = torch.bmm(_member_major(d_pre).transpose(1, 2), _member_major(xh))
         return d_seq, d_w
+
+
+def _lstm_fwd_torch(a, c_prev, c, tc, h, h_next):  # type: ignore[no-untyped-def]
+    """wfbt_lstm_fwd as torch operations: gates in place, then c, tanh(c), h (and h into h_next[..., :H])."""
+    hidden = c.shape[-1]
+    a.sigmoid_()
+    i_gate, f_gate, g_gate, o_gate = a.chunk(4, dim=-1)
+    g_gate.mul_(2.0).sub_(1.0)  # sigmoid(2x) -> tanh(x)
+    torch.mul(i_gate, g_gate, out=c)
+    if c_prev is not None:
+        c.addcmul_(f_gate, c_prev)
+    torch.mul(o_gate, torch.tanh(c, out=tc), out=h)
+    if h_next is not None:
+        h_next[..., :hidden] = h
+
+
+def _lstm_bwd_torch(a, c_prev, tc, f_next, dh_out, dh_rec, dc, d):  # type: ignore[no-untyped-def]
+    """wfbt_lstm_bwd as torch operations (see cpu_kernels.c for the formulas)."""
+    hidden = tc.shape[-1]
+    i_gate, f_gate, g_gate, o_gate = a.chunk(4, dim=-1)
+    dh = dh_out if dh_rec is None else dh_out + dh_rec[..., :hidden]
+    from_h = (1.0 - tc * tc).mul_(o_gate).mul_(dh)
+    if f_next is None:
+        dc.copy_(from_h)
+    else:
+        dc.mul_(f_next[..., :hidden]).add_(from_h)
+    d_i, d_f, d_g, d_o = d.chunk(4, dim=-1)
+    torch.mul(dc, g_gate, out=d_i).mul_(i_gate * (1.0 - i_gate))
+    if c_prev is not None:
+        torch.mul(dc, c_prev, out=d_f).mul_(f_gate * (1.0 - f_gate))
+    else:
+        d_f.zero_()
+    torch.mul(dc, i_gate, out=d_g).mul_(1.0 - g_gate * g_gate)
+    torch.mul(dh, tc, out=d_o).mul_(o_gate * (1.0 - o_gate))
 
 
 class _GRULayer(torch.autograd.Function):
@@ -211,7 +231,7 @@ class _GRULayer(torch.autograd.Function):
 
     h' = (1 - z) * n + z * h, n = tanh(x_n + r * (W_hn h + b_hn)): the n gate keeps its input and hidden
     parts apart, so ``wx`` (M, 3H, I + 1) = [W_ih | b_ih] and ``wh`` (M, 3H, H + 1) = [W_hh | b_hh] are
-    two products per step.
+    two products per step. Pointwise rest: ``wfbt_gru_fwd`` / ``wfbt_gru_bwd`` or their torch twins.
     """
 
     @staticmethod
@@ -228,23 +248,18 @@ class _GRULayer(torch.autograd.Function):
         gates = seq.new_empty(length, m, b, 3 * hidden)  # x side, then r, z, n in place
         h_part = torch.empty_like(gates)  # W_hh h_(t-1) + b_hh
         hs = seq.new_empty(length, m, b, hidden)
+        lib, threads = kernels.use_for(seq), torch.get_num_threads()
         for t in range(length):
-            g = torch.bmm(x1[t], wx_t, out=gates[t])
-            hp = h_part[t]
+            torch.bmm(x1[t], wx_t, out=gates[t])
             if t:
-                torch.bmm(h1[t], wh_t, out=hp)
+                torch.bmm(h1[t], wh_t, out=h_part[t])
             else:
-                torch.bmm(h1[0, ..., hidden:], wh_t[:, hidden:], out=hp)
-            rz, n = g.split([2 * hidden, hidden], dim=-1)
-            rz.add_(hp[..., :2 * hidden]).sigmoid_()
-            r, z = rz.chunk(2, dim=-1)
-            n.addcmul_(r, hp[..., 2 * hidden:]).tanh_()
-            if t:
-                torch.addcmul(n, z, hs[t - 1] - n, out=hs[t])
+                torch.bmm(h1[0, ..., hidden:], wh_t[:, hidden:], out=h_part[0])
+            args = (gates[t], h_part[t], hs[t - 1] if t else None, hs[t], h1[t + 1] if t + 1 < length else None)
+            if lib is not None:
+                lib.wfbt_gru_fwd(*map(ptr, args), m * b, hidden, hidden + 1, threads)
             else:
-                torch.addcmul(n, z, n, value=-1.0, out=hs[t])
-            if t + 1 < length:
-                h1[t + 1, ..., :hidden] = hs[t]
+                _gru_fwd_torch(*args)
         ctx.save_for_backward(x1, h1, wx, wh, gates, h_part, hs)
         return hs
 
@@ -253,35 +268,54 @@ class _GRULayer(torch.autograd.Function):
         x1, h1, wx, wh, gates, h_part, hs = ctx.saved_tensors
         length, m, b, hidden = hs.shape
         inputs = x1.shape[-1] - 1
-        one = torch.ones((), dtype=hs.dtype, device=hs.device)
         d_x = torch.empty_like(gates)  # d of the x-side pre-activations (r, z, n)
         d_h = torch.empty_like(gates)  # d of W_hh h_(t-1) + b_hh (r, z, r * d n)
-        deriv = torch.empty_like(gates[0])
         w_hh = wh[:, :, :hidden]
-        dh = None
+        d_hs = d_hs.contiguous()
+        lib, threads = kernels.use_for(gates), torch.get_num_threads()
+        spare = [torch.empty_like(hs[0]), torch.empty_like(hs[0])]
+        dh = d_hs[-1]
         for t in range(length - 1, -1, -1):
-            g = gates[t]
-            r, z, n = g.chunk(3, dim=-1)
-            dh = d_hs[t] if dh is None else dh
-            # d pre_n = dh (1 - z)(1 - n^2); d pre_r = d pre_n * h_n * r(1 - r); d pre_z = dh (h_(t-1) - n) z(1 - z)
-            d_r, d_z, d_n = d_x[t].chunk(3, dim=-1)
-            torch.addcmul(g, g, g, value=-1.0, out=deriv)  # sigmoid' for r and z
-            torch.addcmul(one, n, n, value=-1.0, out=deriv[..., 2 * hidden:])
-            torch.mul(dh, deriv[..., 2 * hidden:], out=d_n).addcmul_(d_n, z, value=-1.0)
-            torch.mul(d_n, h_part[t, ..., 2 * hidden:], out=d_r)
-            if t:
-                torch.sub(hs[t - 1], n, out=d_z).mul_(dh)
+            base = spare[t % 2] if t else None
+            args = (gates[t], h_part[t], hs[t - 1] if t else None, dh, d_hs[t - 1] if t else None, d_x[t], d_h[t], base)
+            if lib is not None:
+                lib.wfbt_gru_bwd(*map(ptr, args), m * b, hidden, threads)
             else:
-                torch.mul(n, dh, out=d_z).neg_()
-            d_x[t, ..., :2 * hidden].mul_(deriv[..., :2 * hidden])
-            dhp = d_h[t]
-            dhp[..., :2 * hidden] = d_x[t, ..., :2 * hidden]
-            torch.mul(d_n, r, out=dhp[..., 2 * hidden:])
+                _gru_bwd_torch(*args)
             if t:
-                dh = torch.addcmul(d_hs[t - 1], dh, z).baddbmm_(dhp, w_hh)
+                dh = base.baddbmm_(d_h[t], w_hh)
         d_seq = None
         if ctx.needs_input_grad[0]:
             d_seq = torch.bmm(_member_major(d_x), wx[:, :, :inputs]).view(m, length, b, inputs).transpose(0, 1)
         d_wx = torch.bmm(_member_major(d_x).transpose(1, 2), _member_major(x1))
         d_wh = torch.bmm(_member_major(d_h).transpose(1, 2), _member_major(h1))
         return d_seq, d_wx, d_wh
+
+
+def _gru_fwd_torch(g, hp, h_prev, h, h_next):  # type: ignore[no-untyped-def]
+    """wfbt_gru_fwd as torch operations: r, z, n into g in place, then h (and h into h_next[..., :H])."""
+    hidden = h.shape[-1]
+    rz, n = g.split([2 * hidden, hidden], dim=-1)
+    rz.add_(hp[..., :2 * hidden]).sigmoid_()
+    r, z = rz.chunk(2, dim=-1)
+    n.addcmul_(r, hp[..., 2 * hidden:]).tanh_()
+    if h_prev is not None:
+        torch.addcmul(n, z, h_prev - n, out=h)
+    else:
+        torch.addcmul(n, z, n, value=-1.0, out=h)
+    if h_next is not None:
+        h_next[..., :hidden] = h
+
+
+def _gru_bwd_torch(g, hp, h_prev, dh, dh_out_prev, dx, dhp, base):  # type: ignore[no-untyped-def]
+    """wfbt_gru_bwd as torch operations (see cpu_kernels.c for the formulas)."""
+    hidden = dh.shape[-1]
+    r, z, n = g.chunk(3, dim=-1)
+    d_r, d_z, d_n = dx.chunk(3, dim=-1)
+    torch.mul(dh, (1.0 - z) * (1.0 - n * n), out=d_n)
+    torch.mul(d_n, hp[..., 2 * hidden:] * r * (1.0 - r), out=d_r)
+    torch.mul(-n if h_prev is None else h_prev - n, dh * z * (1.0 - z), out=d_z)
+    dhp[..., :2 * hidden] = dx[..., :2 * hidden]
+    torch.mul(d_n, r, out=dhp[..., 2 * hidden:])
+    if base is not None:
+        torch.addcmul(dh_out_prev, dh, z, out=base)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from forecasters import kernels
 from forecasters.batched import GroupRNN
 from forecasters.reference import flatten, init_reference, train_reference
 from forecasters.registry import ARCHITECTURES, Architecture
@@ -50,6 +51,35 @@ def test_group_of_one_matches_torch_nn_outputs_and_gradients(name):
         assert ((y_cudnn - y_grp).norm() / y_cudnn.norm()).item() < 1e-5
     g_grp = net.to_reference(flat.grad)[0]
     assert ((g_ref - g_grp).norm() / g_ref.norm()).item() < 1e-5
+
+
+def _outputs_and_grads(net: GroupRNN, flat: torch.Tensor, x: torch.Tensor, masks: torch.Tensor):
+    flat = flat.clone().requires_grad_(True)
+    y = net.forward(flat, x, masks)
+    (grad,) = torch.autograd.grad((y ** 2).sum(), flat)
+    return y.detach(), grad
+
+
+@pytest.mark.skipif(DEVICE.type != "cpu", reason="the fused kernels are CPU-only")
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_fused_cpu_kernels_equal_the_same_steps_as_torch_operations(name, monkeypatch):
+    # CI sets WFBT_REQUIRE_CPU_KERNELS=1: there a missing compiler must fail, not skip.
+    if kernels.library() is None:
+        if os.environ.get("WFBT_REQUIRE_CPU_KERNELS") == "1":
+            pytest.fail("the fused CPU kernels did not build (see the RuntimeWarning)")
+        pytest.skip("no C compiler: the fused CPU kernels are not built")
+    arch = ARCHITECTURES[name]
+    net = GroupRNN(arch, 4, 5)
+    gen = torch.Generator().manual_seed(1)
+    flat = net.from_reference(torch.stack([flatten(init_reference(arch, 4, seed=s)) for s in range(3)]))
+    x = torch.randn(3, 33, 5, 4, generator=gen)
+    masks = (torch.rand(3, 33, net.mask_width, generator=gen) >= arch.dropout).float() / (1 - arch.dropout)
+    y_fused, g_fused = _outputs_and_grads(net, flat, x, masks)
+    monkeypatch.setattr(kernels, "use_for", lambda t: None)
+    y_torch, g_torch = _outputs_and_grads(net, flat, x, masks)
+    assert ((y_fused - y_torch).norm() / y_torch.norm()).item() < 1e-6
+    assert ((g_fused - g_torch).norm() / g_torch.norm()).item() < 1e-5
+    assert not torch.equal(g_fused, torch.zeros_like(g_fused))
 
 
 def test_gru3_has_the_papers_parameter_count():
