@@ -122,10 +122,9 @@ def _lstm_gate_scale(hidden: int, like: torch.Tensor) -> torch.Tensor:
     return _GATE_SCALES[key]
 
 
-def _member_major(t: torch.Tensor) -> torch.Tensor:
-    """(L, M, B, C) -> (M, L * B, C), one copy of whole rows."""
-    length, m, b, c = t.shape
-    return t.transpose(0, 1).reshape(m, length * b, c)
+def _accumulate(total: torch.Tensor | None, d: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """total + d^T @ inputs per member: one timestep's share of a weight gradient, added while d is in cache."""
+    return torch.bmm(d.transpose(1, 2), inputs) if total is None else total.baddbmm_(d.transpose(1, 2), inputs)
 
 
 class _LSTMLayer(torch.autograd.Function):
@@ -141,7 +140,9 @@ class _LSTMLayer(torch.autograd.Function):
     def forward(ctx, seq, w):  # type: ignore[no-untyped-def,override]
         length, m, b, inputs = seq.shape
         hidden = w.shape[1] // 4
-        w_t = (w * _lstm_gate_scale(hidden, w)).transpose(1, 2)  # (M, K, 4H)
+        lib, threads = kernels.use_for(seq), torch.get_num_threads()
+        # The kernel computes tanh for the g gate itself; the torch path doubles its rows instead.
+        w_t = (w if lib is not None else w * _lstm_gate_scale(hidden, w)).transpose(1, 2)  # (M, K, 4H)
         xh = seq.new_empty(length, m, b, hidden + inputs + 2)  # step t: [h_(t-1), x_t, 1, 1]
         xh[..., hidden:hidden + inputs] = seq
         xh[..., hidden + inputs:] = 1.0
@@ -149,7 +150,6 @@ class _LSTMLayer(torch.autograd.Function):
         cells = seq.new_empty(length, m, b, hidden)
         tanh_c = torch.empty_like(cells)
         hs = torch.empty_like(cells)
-        lib, threads = kernels.use_for(seq), torch.get_num_threads()
         for t in range(length):
             if t:
                 a = torch.bmm(xh[t], w_t, out=acts[t])
@@ -176,7 +176,7 @@ class _LSTMLayer(torch.autograd.Function):
         d_pre = torch.empty_like(acts)  # gradients of the (unscaled) pre-activations
         dc = torch.empty_like(cells[0])
         lib, threads = kernels.use_for(acts), torch.get_num_threads()
-        d_in = None  # [d h_t, d x_(t+1)] from the step after
+        d_in = d_w = None  # [d h_t, d x_(t+1)] from the step after; the weight gradient so far
         for t in range(length - 1, -1, -1):
             f_next = acts[t + 1, ..., hidden:] if t + 1 < length else None
             args = (acts[t], cells[t - 1] if t else None, tanh_c[t], f_next, d_hs[t], d_in, dc, d_pre[t])
@@ -184,11 +184,11 @@ class _LSTMLayer(torch.autograd.Function):
                 lib.wfbt_lstm_bwd(*map(ptr, args), m * b, hidden, d_in.shape[-1] if d_in is not None else 0, threads)
             else:
                 _lstm_bwd_torch(*args)
+            d_w = _accumulate(d_w, d_pre[t], xh[t])
             if t or want_seq:
                 d_in = torch.bmm(d_pre[t], w_in)
                 if want_seq:
                     d_seq[t] = d_in[..., hidden:]
-        d_w = torch.bmm(_member_major(d_pre).transpose(1, 2), _member_major(xh))
         return d_seq, d_w
 
 
@@ -274,7 +274,9 @@ class _GRULayer(torch.autograd.Function):
         d_hs = d_hs.contiguous()
         lib, threads = kernels.use_for(gates), torch.get_num_threads()
         spare = [torch.empty_like(hs[0]), torch.empty_like(hs[0])]
-        dh = d_hs[-1]
+        want_seq = ctx.needs_input_grad[0]
+        d_seq = d_hs.new_empty(length, m, b, inputs) if want_seq else None
+        dh, d_wx, d_wh = d_hs[-1], None, None
         for t in range(length - 1, -1, -1):
             base = spare[t % 2] if t else None
             args = (gates[t], h_part[t], hs[t - 1] if t else None, dh, d_hs[t - 1] if t else None, d_x[t], d_h[t], base)
@@ -282,13 +284,11 @@ class _GRULayer(torch.autograd.Function):
                 lib.wfbt_gru_bwd(*map(ptr, args), m * b, hidden, threads)
             else:
                 _gru_bwd_torch(*args)
+            d_wx, d_wh = _accumulate(d_wx, d_x[t], x1[t]), _accumulate(d_wh, d_h[t], h1[t])
+            if want_seq:
+                torch.bmm(d_x[t], wx[:, :, :inputs], out=d_seq[t])
             if t:
                 dh = base.baddbmm_(d_h[t], w_hh)
-        d_seq = None
-        if ctx.needs_input_grad[0]:
-            d_seq = torch.bmm(_member_major(d_x), wx[:, :, :inputs]).view(m, length, b, inputs).transpose(0, 1)
-        d_wx = torch.bmm(_member_major(d_x).transpose(1, 2), _member_major(x1))
-        d_wh = torch.bmm(_member_major(d_h).transpose(1, 2), _member_major(h1))
         return d_seq, d_wx, d_wh
 
 

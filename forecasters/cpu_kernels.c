@@ -12,12 +12,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* exp(x) as in Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial for exp(r), 2^n
+ * from the exponent bits. Relative error about 2e-7 (float32 rounding); inline, so loops vectorise
+ * without calls into a vector math library. */
+static inline float fast_exp(float x) {
+    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } two_n = { .i = ((int32_t)n + 127) << 23 };
+    return p * two_n.f;
+}
+
+static inline float sigm(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
 
 #define ROWS_LOOP _Pragma("omp parallel for schedule(static) num_threads(nthreads) if(nthreads > 1)")
 
-/* LSTM forward. a: (R, 4H) pre-activations with the g rows already doubled, overwritten with
- * i, f, g, o after their nonlinearities (g = 2 sigmoid(2x) - 1 = tanh x). c_prev: (R, H) or NULL at t = 0.
+/* LSTM forward. a: (R, 4H) pre-activations, overwritten with i, f, g, o after their nonlinearities
+ * (sigmoid; tanh x = 2 sigmoid(2x) - 1 for g). c_prev: (R, H) or NULL at t = 0.
  * Writes c, tanh(c), h (R, H) and, if h_next is not NULL, h again at h_next + r * ld_next. */
 void wfbt_lstm_fwd(float *a, const float *c_prev, float *c, float *tc, float *h, float *h_next,
                    int64_t rows, int64_t hidden, int64_t ld_next, int nthreads) {
@@ -28,8 +46,11 @@ void wfbt_lstm_fwd(float *a, const float *c_prev, float *c, float *tc, float *h,
         float *cr = c + r * hidden, *tr = tc + r * hidden, *hr = h + r * hidden;
         const float *cp = c_prev ? c_prev + r * hidden : NULL;
 #pragma omp simd
-        for (int64_t k = 0; k < 4 * hidden; ++k) ar[k] = sigm(ar[k]);
-        for (int64_t k = 0; k < hidden; ++k) ag[k] = 2.0f * ag[k] - 1.0f;
+        for (int64_t k = 0; k < 2 * hidden; ++k) ar[k] = sigm(ar[k]);
+#pragma omp simd
+        for (int64_t k = 0; k < hidden; ++k) ag[k] = 2.0f * sigm(2.0f * ag[k]) - 1.0f;
+#pragma omp simd
+        for (int64_t k = 0; k < hidden; ++k) ao[k] = sigm(ao[k]);
         if (cp) {
             for (int64_t k = 0; k < hidden; ++k) cr[k] = ai[k] * ag[k] + af[k] * cp[k];
         } else {
@@ -55,22 +76,36 @@ void wfbt_lstm_bwd(const float *a, const float *c_prev, const float *tc, const f
                    int64_t rows, int64_t hidden, int64_t ld_rec, int nthreads) {
     ROWS_LOOP
     for (int64_t r = 0; r < rows; ++r) {
-        const float *ar = a + r * 4 * hidden;
-        const float *ai = ar, *af = ar + hidden, *ag = ar + 2 * hidden, *ao = ar + 3 * hidden;
-        const float *tr = tc + r * hidden, *ho = dh_out + r * hidden;
-        const float *hrec = dh_rec ? dh_rec + r * ld_rec : NULL;
-        const float *cp = c_prev ? c_prev + r * hidden : NULL;
-        const float *fn = f_next ? f_next + r * 4 * hidden : NULL;
-        float *dcr = dc + r * hidden, *dr = d + r * 4 * hidden;
+        const float *restrict ar = a + r * 4 * hidden;
+        const float *restrict ai = ar, *restrict af = ar + hidden, *restrict ag = ar + 2 * hidden;
+        const float *restrict ao = ar + 3 * hidden, *restrict tr = tc + r * hidden;
+        float *restrict dcr = dc + r * hidden, *restrict dr = d + r * 4 * hidden;
+        float dh[hidden];  /* branches hoisted out of the loops below, so that they vectorise */
+        const float *restrict ho = dh_out + r * hidden;
+        if (dh_rec) {
+            const float *restrict hrec = dh_rec + r * ld_rec;
+            for (int64_t k = 0; k < hidden; ++k) dh[k] = ho[k] + hrec[k];
+        } else {
+            for (int64_t k = 0; k < hidden; ++k) dh[k] = ho[k];
+        }
+        if (f_next) {
+            const float *restrict fn = f_next + r * 4 * hidden;
+            for (int64_t k = 0; k < hidden; ++k) dcr[k] = dh[k] * ao[k] * (1.0f - tr[k] * tr[k]) + dcr[k] * fn[k];
+        } else {
+            for (int64_t k = 0; k < hidden; ++k) dcr[k] = dh[k] * ao[k] * (1.0f - tr[k] * tr[k]);
+        }
+#pragma omp simd
         for (int64_t k = 0; k < hidden; ++k) {
-            float dh = ho[k] + (hrec ? hrec[k] : 0.0f);
-            float t = tr[k], i = ai[k], f = af[k], g = ag[k], o = ao[k];
-            float dcv = dh * o * (1.0f - t * t) + (fn ? dcr[k] * fn[k] : 0.0f);
-            dcr[k] = dcv;
-            dr[k] = dcv * g * i * (1.0f - i);
-            dr[hidden + k] = cp ? dcv * cp[k] * f * (1.0f - f) : 0.0f;
-            dr[2 * hidden + k] = dcv * i * (1.0f - g * g);
-            dr[3 * hidden + k] = dh * t * o * (1.0f - o);
+            float i = ai[k], g = ag[k], o = ao[k];
+            dr[k] = dcr[k] * g * i * (1.0f - i);
+            dr[2 * hidden + k] = dcr[k] * i * (1.0f - g * g);
+            dr[3 * hidden + k] = dh[k] * tr[k] * o * (1.0f - o);
+        }
+        if (c_prev) {
+            const float *restrict cp = c_prev + r * hidden;
+            for (int64_t k = 0; k < hidden; ++k) dr[hidden + k] = dcr[k] * cp[k] * af[k] * (1.0f - af[k]);
+        } else {
+            for (int64_t k = 0; k < hidden; ++k) dr[hidden + k] = 0.0f;
         }
     }
 }
@@ -114,21 +149,52 @@ void wfbt_gru_bwd(const float *gates, const float *hp, const float *h_prev, cons
                   int64_t rows, int64_t hidden, int nthreads) {
     ROWS_LOOP
     for (int64_t r = 0; r < rows; ++r) {
-        const float *g = gates + r * 3 * hidden, *p = hp + r * 3 * hidden, *dhr = dh + r * hidden;
-        const float *pr = h_prev ? h_prev + r * hidden : NULL;
-        float *x = dx + r * 3 * hidden, *q = dhp + r * 3 * hidden;
+        const float *restrict g = gates + r * 3 * hidden, *restrict p = hp + r * 3 * hidden;
+        const float *restrict dhr = dh + r * hidden;
+        float *restrict x = dx + r * 3 * hidden, *restrict q = dhp + r * 3 * hidden;
+        float prev[hidden];  /* h_(t-1), zero at t = 0: the branch stays out of the loop */
+        if (h_prev) {
+            const float *restrict pr = h_prev + r * hidden;
+            for (int64_t k = 0; k < hidden; ++k) prev[k] = pr[k];
+        } else {
+            for (int64_t k = 0; k < hidden; ++k) prev[k] = 0.0f;
+        }
+#pragma omp simd
         for (int64_t k = 0; k < hidden; ++k) {
-            float rg = g[k], z = g[hidden + k], n = g[2 * hidden + k], d = dhr[k];
-            float dn = d * (1.0f - z) * (1.0f - n * n);
+            float rg = g[k], z = g[hidden + k], n = g[2 * hidden + k], dv = dhr[k];
+            float dn = dv * (1.0f - z) * (1.0f - n * n);
             float dr = dn * p[2 * hidden + k] * rg * (1.0f - rg);
-            float dz = d * ((pr ? pr[k] : 0.0f) - n) * z * (1.0f - z);
+            float dz = dv * (prev[k] - n) * z * (1.0f - z);
             x[k] = dr; x[hidden + k] = dz; x[2 * hidden + k] = dn;
             q[k] = dr; q[hidden + k] = dz; q[2 * hidden + k] = dn * rg;
         }
         if (base) {
-            const float *o = dh_out_prev + r * hidden;
-            float *b = base + r * hidden;
+            const float *restrict o = dh_out_prev + r * hidden;
+            float *restrict b = base + r * hidden;
             for (int64_t k = 0; k < hidden; ++k) b[k] = o[k] + dhr[k] * g[hidden + k];
+        }
+    }
+}
+
+/* Adam, per member, with that step's coefficients coef (M, 4) = (1 - beta1, 1 - beta2, step size,
+ * 1 / sqrt(bias correction 2)), as torch.optim.Adam computes it:
+ *   m1 += w1 (g - m1);  m2 += w2 (g^2 - m2);  p -= step * m1 / (sqrt(m2) * inv_bc2 + eps)
+ * A member with zero coefficients (no batch at this step) does not move. */
+void wfbt_adam(float *param, const float *grad, float *m1, float *m2, const float *coef,
+               int64_t members, int64_t n, float eps, int nthreads) {
+    ROWS_LOOP
+    for (int64_t m = 0; m < members; ++m) {
+        const float w1 = coef[4 * m], w2 = coef[4 * m + 1], step = coef[4 * m + 2], inv = coef[4 * m + 3];
+        float *restrict p = param + m * n, *restrict a = m1 + m * n, *restrict b = m2 + m * n;
+        const float *restrict g = grad + m * n;
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) {
+            float gk = g[k];
+            float ak = a[k] + w1 * (gk - a[k]);
+            float bk = b[k] + w2 * (gk * gk - b[k]);
+            a[k] = ak;
+            b[k] = bk;
+            p[k] -= step * ak / (sqrtf(bk) * inv + eps);
         }
     }
 }

@@ -1,8 +1,8 @@
 """Fused CPU kernels for the LSTM/GRU timestep (``cpu_kernels.c``): built on first use, loaded with ctypes.
 
 The C file is compiled once per machine into wfbt's cache directory with the system C compiler
-(``$CC`` or ``cc``): ``-O3 -ffast-math -fopenmp``, plus ``-mavx2 -mfma`` when the CPU has them and
-glibc's vector math library for ``expf``. Compiling takes about a second. Where there is no
+(``$CC`` or ``cc``): ``-O3 -ffast-math -fopenmp``, plus ``-mavx2 -mfma`` when the CPU has them.
+Compiling takes about a second. Where there is no
 compiler, or the build fails, or ``WFBT_CPU_KERNELS=0``, training falls back to the same
 computation as separate torch operations (slower on a CPU, same results to float32 rounding) and
 says so once. CUDA tensors always take the torch path.
@@ -25,7 +25,6 @@ import torch
 _SOURCE = Path(__file__).with_name("cpu_kernels.c")
 _lib: ctypes.CDLL | None = None
 _tried = False
-_c_float_p = ctypes.POINTER(ctypes.c_float)
 
 
 def _cpu_flags() -> set[str]:
@@ -41,8 +40,8 @@ def _cpu_flags() -> set[str]:
 def _flag_sets() -> list[list[str]]:
     base = ["-O3", "-ffast-math", "-fopenmp", "-shared", "-fPIC", "-std=c99"]
     isa = ["-mavx2", "-mfma"] if platform.machine() in ("x86_64", "AMD64") and {"avx2", "fma"} <= _cpu_flags() else []
-    # First choice: vector expf from libmvec; then plain expf; then no OpenMP (single thread).
-    return [base + isa + ["-fopenmp-simd", "LINK:-lmvec"], base + isa, [f for f in base if f != "-fopenmp"] + isa]
+    # Without OpenMP (no libgomp to link) the rows run on one thread.
+    return [base + isa, [f for f in base if f != "-fopenmp"] + isa]
 
 
 def _cache_dir() -> Path:
@@ -55,8 +54,6 @@ def _build(compiler: str) -> Path | None:
     source = _SOURCE.read_bytes()
     errors = []
     for flags in _flag_sets():
-        cflags = [f for f in flags if not f.startswith("LINK:")]
-        libs = [f[5:] for f in flags if f.startswith("LINK:")]
         key = hashlib.sha256(source + " ".join([compiler, *flags, platform.machine()]).encode()).hexdigest()[:16]
         target = _cache_dir() / f"wfbt_cpu_{key}.so"
         if target.exists():
@@ -64,7 +61,7 @@ def _build(compiler: str) -> Path | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             out = Path(tmp) / target.name
-            cmd = [compiler, *cflags, str(_SOURCE), "-o", str(out), *libs, "-lm"]
+            cmd = [compiler, *flags, str(_SOURCE), "-o", str(out), "-lm"]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if proc.returncode == 0 and out.exists():
                 os.replace(out, target)  # atomic: a half-written library is never found
@@ -91,12 +88,13 @@ def library() -> ctypes.CDLL | None:
                       "operations, which is slower. Install a C compiler (e.g. gcc) to speed it up.",
                       RuntimeWarning, stacklevel=2)
         return None
-    i64, cint, fp = ctypes.c_int64, ctypes.c_int, _c_float_p
+    i64, cint, fp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
     lib.wfbt_lstm_fwd.argtypes = [fp, fp, fp, fp, fp, fp, i64, i64, i64, cint]
     lib.wfbt_lstm_bwd.argtypes = [fp, fp, fp, fp, fp, fp, fp, fp, i64, i64, i64, cint]
     lib.wfbt_gru_fwd.argtypes = [fp, fp, fp, fp, fp, i64, i64, i64, cint]
     lib.wfbt_gru_bwd.argtypes = [fp, fp, fp, fp, fp, fp, fp, fp, i64, i64, cint]
-    for fn in (lib.wfbt_lstm_fwd, lib.wfbt_lstm_bwd, lib.wfbt_gru_fwd, lib.wfbt_gru_bwd):
+    lib.wfbt_adam.argtypes = [fp, fp, fp, fp, fp, i64, i64, ctypes.c_float, cint]
+    for fn in (lib.wfbt_lstm_fwd, lib.wfbt_lstm_bwd, lib.wfbt_gru_fwd, lib.wfbt_gru_bwd, lib.wfbt_adam):
         fn.restype = None
     _lib = lib
     return lib
@@ -109,9 +107,9 @@ def use_for(t: torch.Tensor) -> ctypes.CDLL | None:
     return library()
 
 
-def ptr(t: torch.Tensor | None) -> ctypes._Pointer | None:  # type: ignore[type-arg]
-    """A float pointer to ``t``'s first element (None for None); callers guarantee the layout."""
-    return None if t is None else ctypes.cast(t.data_ptr(), _c_float_p)
+def ptr(t: torch.Tensor | None) -> int | None:
+    """The address of ``t``'s first element (None: a NULL pointer); callers guarantee the layout."""
+    return None if t is None else t.data_ptr()
 
 
 def reset() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from forecasters import kernels
 from forecasters.batched import GroupRNN
 from forecasters.reference import flatten, init_reference
 from forecasters.registry import Architecture
@@ -132,6 +133,11 @@ def _adam_table(take: torch.Tensor, steps_done: np.ndarray, lr: float) -> tuple[
 def _adam_step(flat: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor,
                coef: torch.Tensor) -> None:
     """torch.optim.Adam's update, per member, with that step's coefficients ``coef`` (M, 4)."""
+    lib = kernels.use_for(flat)
+    if lib is not None and all(t.is_contiguous() for t in (flat, grad, m1, m2, coef)):
+        lib.wfbt_adam(*map(kernels.ptr, (flat, grad, m1, m2, coef)), flat.shape[0], flat.shape[1], EPS,
+                      torch.get_num_threads())
+        return
     w1, w2, step_size, inv_bias2_sqrt = coef.unsqueeze(-1).unbind(1)  # each (M, 1)
     m1.lerp_(grad, w1)
     m2.lerp_(grad * grad, w2)

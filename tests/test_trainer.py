@@ -82,6 +82,27 @@ def test_fused_cpu_kernels_equal_the_same_steps_as_torch_operations(name, monkey
     assert not torch.equal(g_fused, torch.zeros_like(g_fused))
 
 
+@pytest.mark.skipif(DEVICE.type != "cpu", reason="the fused kernels are CPU-only")
+def test_fused_adam_equals_the_torch_operations(monkeypatch):
+    if kernels.library() is None:
+        pytest.skip("no C compiler: the fused CPU kernels are not built")
+    from forecasters.trainer import _adam_step
+
+    gen = torch.Generator().manual_seed(2)
+    state = [torch.randn(3, 500, generator=gen), torch.randn(3, 500, generator=gen),
+             torch.randn(3, 500, generator=gen) * 0.1, torch.rand(3, 500, generator=gen) * 0.01]
+    coef = torch.tensor([[0.1, 0.001, 1e-3, 1.2], [0.0, 0.0, 0.0, 0.0], [0.1, 0.001, 5e-4, 3.0]])
+    fused = [t.clone() for t in state]
+    _adam_step(fused[0], fused[1], fused[2], fused[3], coef)
+    monkeypatch.setattr(kernels, "use_for", lambda t: None)
+    plain = [t.clone() for t in state]
+    _adam_step(plain[0], plain[1], plain[2], plain[3], coef)
+    for a, b in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    assert torch.equal(fused[0][1], state[0][1])  # zero coefficients: the member does not move
+    assert not torch.equal(fused[0][0], state[0][0])
+
+
 def test_gru3_has_the_papers_parameter_count():
     assert ARCHITECTURES["gru3"].n_params(5) == 39_201
     assert GroupRNN(ARCHITECTURES["gru3"], 5, 5).n_params == 39_201
