@@ -122,8 +122,17 @@ def _lstm_gate_scale(hidden: int, like: torch.Tensor) -> torch.Tensor:
     return _GATE_SCALES[key]
 
 
-def _accumulate(total: torch.Tensor | None, d: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """total + d^T @ inputs per member: one timestep's share of a weight gradient, added while d is in cache."""
+def _accumulate(total: torch.Tensor | None, d: torch.Tensor, inputs: torch.Tensor, skip: int = 0) -> torch.Tensor:
+    """total + d^T @ inputs per member: one timestep's share of a weight gradient, added while d is in cache.
+
+    ``skip``: the first columns of ``inputs`` are zeros (h_(-1) at t = 0), so their product is left out.
+    """
+    if skip:
+        part = torch.bmm(d.transpose(1, 2), inputs[..., skip:])
+        if total is None:
+            total = torch.zeros(*part.shape[:2], inputs.shape[-1], dtype=part.dtype, device=part.device)
+        total[..., skip:] += part
+        return total
     return torch.bmm(d.transpose(1, 2), inputs) if total is None else total.baddbmm_(d.transpose(1, 2), inputs)
 
 
@@ -184,7 +193,7 @@ class _LSTMLayer(torch.autograd.Function):
                 lib.wfbt_lstm_bwd(*map(ptr, args), m * b, hidden, d_in.shape[-1] if d_in is not None else 0, threads)
             else:
                 _lstm_bwd_torch(*args)
-            d_w = _accumulate(d_w, d_pre[t], xh[t])
+            d_w = _accumulate(d_w, d_pre[t], xh[t], skip=0 if t else hidden)
             if t or want_seq:
                 d_in = torch.bmm(d_pre[t], w_in)
                 if want_seq:
@@ -284,7 +293,7 @@ class _GRULayer(torch.autograd.Function):
                 lib.wfbt_gru_bwd(*map(ptr, args), m * b, hidden, threads)
             else:
                 _gru_bwd_torch(*args)
-            d_wx, d_wh = _accumulate(d_wx, d_x[t], x1[t]), _accumulate(d_wh, d_h[t], h1[t])
+            d_wx, d_wh = _accumulate(d_wx, d_x[t], x1[t]), _accumulate(d_wh, d_h[t], h1[t], skip=0 if t else hidden)
             if want_seq:
                 torch.bmm(d_x[t], wx[:, :, :inputs], out=d_seq[t])
             if t:
