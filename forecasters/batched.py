@@ -159,12 +159,13 @@ class _LSTMLayer(torch.autograd.Function):
         cells = seq.new_empty(length, m, b, hidden)
         tanh_c = torch.empty_like(cells)
         hs = torch.empty_like(cells)
+        xs, a_t, c_t, tc_t, h_t = xh.unbind(0), acts.unbind(0), cells.unbind(0), tanh_c.unbind(0), hs.unbind(0)
         for t in range(length):
             if t:
-                a = torch.bmm(xh[t], w_t, out=acts[t])
+                torch.bmm(xs[t], w_t, out=a_t[t])
             else:  # h_(-1) = 0: only the input and bias columns
-                a = torch.bmm(xh[0, ..., hidden:], w_t[:, hidden:], out=acts[0])
-            args = (a, cells[t - 1] if t else None, cells[t], tanh_c[t], hs[t], xh[t + 1] if t + 1 < length else None)
+                torch.bmm(xs[0][..., hidden:], w_t[:, hidden:], out=a_t[0])
+            args = (a_t[t], c_t[t - 1] if t else None, c_t[t], tc_t[t], h_t[t], xs[t + 1] if t + 1 < length else None)
             if lib is not None:
                 lib.wfbt_lstm_fwd(*map(ptr, args), m * b, hidden, xh.shape[-1], threads)
             else:
@@ -186,16 +187,17 @@ class _LSTMLayer(torch.autograd.Function):
         dc = torch.empty_like(cells[0])
         lib, threads = kernels.use_for(acts), torch.get_num_threads()
         d_in = d_w = None  # [d h_t, d x_(t+1)] from the step after; the weight gradient so far
+        xs, a_t, c_t, tc_t, dh_t, d_t = (x.unbind(0) for x in (xh, acts, cells, tanh_c, d_hs, d_pre))
         for t in range(length - 1, -1, -1):
-            f_next = acts[t + 1, ..., hidden:] if t + 1 < length else None
-            args = (acts[t], cells[t - 1] if t else None, tanh_c[t], f_next, d_hs[t], d_in, dc, d_pre[t])
+            f_next = a_t[t + 1][..., hidden:] if t + 1 < length else None
+            args = (a_t[t], c_t[t - 1] if t else None, tc_t[t], f_next, dh_t[t], d_in, dc, d_t[t])
             if lib is not None:
                 lib.wfbt_lstm_bwd(*map(ptr, args), m * b, hidden, d_in.shape[-1] if d_in is not None else 0, threads)
             else:
                 _lstm_bwd_torch(*args)
-            d_w = _accumulate(d_w, d_pre[t], xh[t], skip=0 if t else hidden)
+            d_w = _accumulate(d_w, d_t[t], xs[t], skip=0 if t else hidden)
             if t or want_seq:
-                d_in = torch.bmm(d_pre[t], w_in)
+                d_in = torch.bmm(d_t[t], w_in)
                 if want_seq:
                     d_seq[t] = d_in[..., hidden:]
         return d_seq, d_w
