@@ -4,6 +4,7 @@ Same folds, same data, same fixed epoch count (no early stopping), in one proces
 
     python benchmarks/bench_trainer.py                    # 16 folds, lstm and gru, 5 epochs
     python benchmarks/bench_trainer.py --folds 32 --epochs 3 --models lstm gru gru3
+    python benchmarks/bench_trainer.py --repeat 5         # medians of 5 paired runs, speed-up range
     python benchmarks/bench_trainer.py --default-run      # also: the default config's training, both ways
 
 Prints model-epochs per second for each trainer, the speed-up, and the achieved GFLOP/s of the
@@ -25,6 +26,7 @@ from backtest.config import DataSection, RunConfig, WalkForwardSection, load_con
 from backtest.data import load_prices
 from backtest.engine import member_seed, resolve_device
 from backtest.schedule import make_folds
+from forecasters import kernels
 from forecasters.reference import train_reference
 from forecasters.registry import ARCHITECTURES, Architecture
 from forecasters.trainer import Member, TrainSettings, train_group
@@ -119,6 +121,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--default-run", action="store_true")
     parser.add_argument("--no-cuda-graph", action="store_true", help="on CUDA, launch each step's kernels eagerly")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="time both trainers this many times (paired) and report medians and the speed-up range")
     args = parser.parse_args()
 
     console = Console()
@@ -136,14 +140,23 @@ def main() -> None:
                 "model-epochs/s (batched)", "speed-up", "GFLOP/s one / batched", f"% of {peak:.0f} GFLOP/s peak"]:
         table.add_column(col, justify="right")
     for model in args.models:
-        r = bench_model(ARCHITECTURES[model], data, args.epochs, device, cuda_graph=not args.no_cuda_graph)
+        runs = [bench_model(ARCHITECTURES[model], data, args.epochs, device, cuda_graph=not args.no_cuda_graph)
+                for _ in range(max(1, args.repeat))]
+        r = {key: float(np.median([run[key] for run in runs])) for key in runs[0]}
+        ups = [run["ref_s"] / run["batched_s"] for run in runs]
+        spread = f" ({min(ups):.1f}-{max(ups):.1f})" if len(runs) > 1 else ""
         table.add_row(model, f"{r['ref_s']:.2f}", f"{r['batched_s']:.2f}", f"{r['ref_rate']:.1f}",
-                      f"{r['batched_rate']:.1f}", f"{r['batched_rate'] / r['ref_rate']:.1f}x",
+                      f"{r['batched_rate']:.1f}", f"{np.median(ups):.1f}x{spread}",
                       f"{r['ref_gflops']:.1f} / {r['batched_gflops']:.1f}",
                       f"{100 * r['ref_gflops'] / peak:.2g} / {100 * r['batched_gflops'] / peak:.2g}")
     console.print(table)
-    graphs = ", CUDA graphs " + ("off" if args.no_cuda_graph else "on") if device.type == "cuda" else ""
-    console.print(f"torch {torch.__version__}, device {device}{graphs}; numbers are one run; rerun to see the spread.")
+    if device.type == "cuda":
+        graphs = ", CUDA graphs " + ("off" if args.no_cuda_graph else "on")
+    else:
+        graphs = ", " + ("fused C kernels" if kernels.library() is not None else "torch operations (no fused kernels)")
+    what = (f"medians of {args.repeat} paired runs, speed-up range in brackets" if args.repeat > 1
+            else "numbers are one run; --repeat N for medians and the spread")
+    console.print(f"torch {torch.__version__}, device {device}{graphs}; {what}.")
     if args.default_run:
         default_run_training(device, console)
 
