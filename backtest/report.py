@@ -47,7 +47,7 @@ def header(summary: RunSummary) -> Panel:
         f"[bold]{m['name']}[/]  data {d['source']}:{d.get('path') or d['symbol']}  "
         f"{d['first']} → {d['last']} ({d['rows']} rows)",
         f"{m['folds']} walk-forward folds · out of sample {oos['first']} → {oos['last']} ({oos['days']} days) · "
-        f"seed {m['seed']} · device {m['device']}",
+        f"seed {m['seed']} · device {m['device']}" + (f" ({m['kernels']})" if m.get("kernels") else ""),
         "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items()),
     ]
     if summary.execution == "close":

@@ -103,6 +103,24 @@ def test_fused_adam_equals_the_torch_operations(monkeypatch):
     assert not torch.equal(fused[0][0], state[0][0])
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_hand_written_backward_passes_gradcheck_in_float64(cell):
+    # Finite differences against the written-out backward (the torch-operation path: float64 never takes
+    # the float32 C kernels), with the input sequence needing a gradient as in a stacked layer.
+    from forecasters.batched import _GRULayer, _LSTMLayer
+
+    gen = torch.Generator().manual_seed(4)
+    length, m, b, inputs, hidden = 3, 2, 2, 3, 2
+    seq = torch.randn(length, m, b, inputs, generator=gen, dtype=torch.float64, requires_grad=True)
+    if cell == "lstm":
+        w = (0.5 * torch.randn(m, 4 * hidden, hidden + inputs + 2, generator=gen, dtype=torch.float64)).requires_grad_()
+        assert torch.autograd.gradcheck(_LSTMLayer.apply, (seq, w))
+    else:
+        wx = (0.5 * torch.randn(m, 3 * hidden, inputs + 1, generator=gen, dtype=torch.float64)).requires_grad_()
+        wh = (0.5 * torch.randn(m, 3 * hidden, hidden + 1, generator=gen, dtype=torch.float64)).requires_grad_()
+        assert torch.autograd.gradcheck(_GRULayer.apply, (seq, wx, wh))
+
+
 def test_gru3_has_the_papers_parameter_count():
     assert ARCHITECTURES["gru3"].n_params(5) == 39_201
     assert GroupRNN(ARCHITECTURES["gru3"], 5, 5).n_params == 39_201
