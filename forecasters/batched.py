@@ -2,16 +2,18 @@
 
 The parameters of M members live in one tensor ``flat`` of shape (M, P). Its columns are a fixed
 permutation of ``forecasters.reference.flatten(model)`` (``GroupRNN.from_reference`` / ``to_reference``):
-each layer's weights and biases sit side by side as one matrix, so a step is one batched matrix
-product on [h_(t-1), x_t, 1, 1] with no separate bias additions, and the weight gradients of all
-timesteps are one product. A permutation changes nothing for Adam, which works element by element:
-a group of one is still exactly the torch.nn model it stands for.
+each layer's weights and biases sit side by side as one matrix, so a timestep is one batched matrix
+product on [h_(t-1), x_t, 1, 1] with no separate bias additions. A permutation changes nothing for
+Adam, which works element by element: a group of one is still exactly the torch.nn model it stands for.
 
-The recurrences are ``torch.autograd.Function`` s with the backward written out. These models are tiny
-(32 x 64 per member and step); on a CPU they are bound by per-operation overhead, memory traffic and
-transcendental functions, on a GPU by the number of kernels, not by arithmetic. The hand-written
-backward does a dozen in-place operations per timestep on buffers that stay in cache, against the
-several dozen operations and temporaries autograd records for the same step.
+The recurrences are ``torch.autograd.Function`` s with the backward written out (checked against finite
+differences and against torch.nn in tests/test_trainer.py). Sequences are time-major, (L, M, B, .), so
+each timestep is one contiguous block. Per timestep: one product, then the pointwise rest (gates, cell
+and hidden state; in the backward their gradients) as one pass of a C kernel on a CPU
+(``forecasters/cpu_kernels.c``) or as the same arithmetic in torch operations elsewhere (the ``_torch``
+twins below, which the CUDA path uses); weight gradients are accumulated timestep by timestep while the
+data is in cache. These models are tiny (32 x 64 per member and step): on a CPU they are bound by
+per-operation overhead, memory traffic and transcendentals, on a GPU by the number of kernels.
 """
 
 from __future__ import annotations
