@@ -31,13 +31,14 @@ def member(n: int, seed: int, data_seed: int | None = None) -> Member:
     return Member(x, y, xv, (0.8 * xv[:, -1, 3] + 0.1 * xv[:, -2, 0]).astype(np.float32), xv[:10], seed)
 
 
+@pytest.mark.parametrize("lookback", [5, 1])
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
-def test_group_of_one_matches_torch_nn_outputs_and_gradients(name):
+def test_group_of_one_matches_torch_nn_outputs_and_gradients(name, lookback):
     arch = ARCHITECTURES[name]
     ref = init_reference(arch, 4, seed=3).eval().to(DEVICE)
-    net = GroupRNN(arch, 4, 5)
+    net = GroupRNN(arch, 4, lookback)
     flat = net.from_reference(flatten(ref).unsqueeze(0)).clone().requires_grad_(True)
-    x = torch.randn(64, 5, 4, generator=torch.Generator().manual_seed(0)).to(DEVICE)
+    x = torch.randn(64, lookback, 4, generator=torch.Generator().manual_seed(0)).to(DEVICE)
     with torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN has no backward in eval mode
         y_ref = ref(x)
         (y_ref ** 2).sum().backward()
