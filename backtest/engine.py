@@ -23,6 +23,7 @@ from backtest.errors import ConfigError, WfbtError
 from backtest.metrics import forecast_table, trading_table
 from backtest.portfolio import simulate
 from backtest.schedule import Fold, folds_table, make_folds
+from forecasters import kernels
 from forecasters.registry import get_architecture
 from forecasters.trainer import Member, TrainSettings, group_bytes, train_group
 from forecasters.windows import FoldData, fold_data
@@ -59,8 +60,6 @@ def _kernel_path(device: torch.device) -> str:
     """How the trainer's steps ran: CUDA graphs, fused C kernels or plain torch operations."""
     if device.type == "cuda":
         return "CUDA graphs"
-    from forecasters import kernels
-
     return "fused C kernels" if kernels.library() is not None else "torch operations"
 
 

@@ -1,11 +1,11 @@
 """Fused CPU kernels for the LSTM/GRU timestep (``cpu_kernels.c``): built on first use, loaded with ctypes.
 
-The C file is compiled once per machine into wfbt's cache directory with the system C compiler
-(``$CC`` or ``cc``): ``-O3 -ffast-math -fopenmp``, plus ``-mavx2 -mfma`` when the CPU has them.
-Compiling takes about a second. Where there is no
-compiler, or the build fails, or ``WFBT_CPU_KERNELS=0``, training falls back to the same
-computation as separate torch operations (slower on a CPU, same results to float32 rounding) and
-says so once. CUDA tensors always take the torch path.
+The C file is compiled once per machine into wfbt's cache directory (``WFBT_KERNEL_CACHE`` to move it)
+with the system C compiler (``$CC`` or ``cc``): ``-O3 -ffast-math -fopenmp``, plus ``-mavx2 -mfma`` when
+the CPU has them; about a second. Where there is no compiler, or the build fails, or
+``WFBT_CPU_KERNELS=0``, training falls back to the same computation as separate torch operations
+(slower on a CPU, same results to float32 rounding) and says so once. CUDA tensors always take the
+torch path.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("WFBT_KERNEL_CACHE") or platformdirs.user_cache_dir("wfbt")) / "kernels"
 
 
-def _build(compiler: str) -> Path | None:
+def _build(compiler: str) -> Path:
     source = _SOURCE.read_bytes()
     errors = []
     for flags in _flag_sets():
@@ -111,8 +111,3 @@ def ptr(t: torch.Tensor | None) -> int | None:
     """The address of ``t``'s first element (None: a NULL pointer); callers guarantee the layout."""
     return None if t is None else t.data_ptr()
 
-
-def reset() -> None:
-    """Forget the loaded library (tests switch between the kernel and torch paths)."""
-    global _lib, _tried
-    _lib, _tried = None, False
