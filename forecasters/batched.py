@@ -206,7 +206,8 @@ class _LSTMLayer(torch.autograd.Function):
 
 
 def _lstm_fwd_torch(a, c_prev, c, tc, h, h_next):  # type: ignore[no-untyped-def]
-    """wfbt_lstm_fwd as torch operations: gates in place, then c, tanh(c), h (and h into h_next[..., :H])."""
+    """wfbt_lstm_fwd as torch operations, except that ``a`` comes with the g gate's rows doubled (one sigmoid
+    for all four gates): gates in place, then c, tanh(c), h (and h into h_next[..., :H])."""
     hidden = c.shape[-1]
     a.sigmoid_()
     i_gate, f_gate, g_gate, o_gate = a.chunk(4, dim=-1)
