@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="time both trainers this many times (paired) and report medians and the speed-up range")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
 
     console = Console()
     device = resolve_device(args.device)
@@ -141,7 +143,7 @@ def main() -> None:
         table.add_column(col, justify="right")
     for model in args.models:
         runs = [bench_model(ARCHITECTURES[model], data, args.epochs, device, cuda_graph=not args.no_cuda_graph)
-                for _ in range(max(1, args.repeat))]
+                for _ in range(args.repeat)]
         r = {key: float(np.median([run[key] for run in runs])) for key in runs[0]}
         ups = [run["ref_s"] / run["batched_s"] for run in runs]
         spread = f" ({min(ups):.1f}-{max(ups):.1f})" if len(runs) > 1 else ""

@@ -85,8 +85,9 @@ def library() -> ctypes.CDLL | None:
         lib = ctypes.CDLL(str(_build(compiler)))
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         warnings.warn(f"wfbt: fused CPU kernels unavailable ({exc}); training on the CPU uses plain torch "
-                      "operations, which is slower. Install a C compiler (e.g. gcc) to speed it up.",
-                      RuntimeWarning, stacklevel=2)
+                      "operations, which is slower. To speed it up, install a C compiler (e.g. gcc; $CC picks "
+                      "another) and make sure WFBT_KERNEL_CACHE (default: the user cache folder) is writable; "
+                      "WFBT_CPU_KERNELS=0 silences this.", RuntimeWarning, stacklevel=2)
         return None
     i64, cint, fp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
     lib.wfbt_lstm_fwd.argtypes = [fp, fp, fp, fp, fp, fp, i64, i64, i64, cint]

@@ -122,6 +122,30 @@ def test_hand_written_backward_passes_gradcheck_in_float64(cell):
         assert torch.autograd.gradcheck(_GRULayer.apply, (seq, wx, wh))
 
 
+@pytest.mark.parametrize("problem", ["no compiler", "unwritable cache"])
+def test_missing_kernels_fall_back_with_a_warning_that_names_the_fix(problem, monkeypatch, tmp_path):
+    monkeypatch.setattr(kernels, "_lib", None)
+    monkeypatch.setattr(kernels, "_tried", False)
+    monkeypatch.delenv("WFBT_CPU_KERNELS", raising=False)
+    if problem == "no compiler":
+        monkeypatch.setenv("CC", "no-such-cc")
+        monkeypatch.setenv("WFBT_KERNEL_CACHE", str(tmp_path))
+        expected = r"no C compiler 'no-such-cc'.*install a C compiler"
+    else:
+        if os.geteuid() == 0:
+            blocker = tmp_path / "file"  # root writes anywhere: a file where the folder should be instead
+            blocker.write_text("")
+            monkeypatch.setenv("WFBT_KERNEL_CACHE", str(blocker))
+        else:
+            locked = tmp_path / "locked"
+            locked.mkdir(mode=0o500)
+            monkeypatch.setenv("WFBT_KERNEL_CACHE", str(locked))
+        expected = r"WFBT_KERNEL_CACHE .* is writable"
+    with pytest.warns(RuntimeWarning, match=expected):
+        assert kernels.library() is None
+    assert kernels.use_for(torch.zeros(1)) is None  # said once: the torch path from here on
+
+
 def test_gru3_has_the_papers_parameter_count():
     assert ARCHITECTURES["gru3"].n_params(5) == 39_201
     assert GroupRNN(ARCHITECTURES["gru3"], 5, 5).n_params == 39_201
