@@ -114,11 +114,11 @@ def test_hand_written_backward_passes_gradcheck_in_float64(cell):
     length, m, b, inputs, hidden = 3, 2, 2, 3, 2
     seq = torch.randn(length, m, b, inputs, generator=gen, dtype=torch.float64, requires_grad=True)
     if cell == "lstm":
-        w = (0.5 * torch.randn(m, 4 * hidden, hidden + inputs + 2, generator=gen, dtype=torch.float64)).requires_grad_()
+        w = (0.5 * torch.randn(m, hidden + inputs + 2, 4 * hidden, generator=gen, dtype=torch.float64)).requires_grad_()
         assert torch.autograd.gradcheck(_LSTMLayer.apply, (seq, w))
     else:
-        wx = (0.5 * torch.randn(m, 3 * hidden, inputs + 1, generator=gen, dtype=torch.float64)).requires_grad_()
-        wh = (0.5 * torch.randn(m, 3 * hidden, hidden + 1, generator=gen, dtype=torch.float64)).requires_grad_()
+        wx = (0.5 * torch.randn(m, inputs + 1, 3 * hidden, generator=gen, dtype=torch.float64)).requires_grad_()
+        wh = (0.5 * torch.randn(m, hidden + 1, 3 * hidden, generator=gen, dtype=torch.float64)).requires_grad_()
         assert torch.autograd.gradcheck(_GRULayer.apply, (seq, wx, wh))
 
 
