@@ -7,8 +7,11 @@ timestep is one batched matrix product [h_(t-1), x_t, 1, 1] @ W with no separate
 transposed operand (MKL runs these shapes 15-20% faster that way round). A permutation changes nothing for
 Adam, which works element by element: a group of one is still exactly the torch.nn model it stands for.
 
-The recurrences are ``torch.autograd.Function`` s with the backward written out (checked against finite
-differences and against torch.nn in tests/test_trainer.py). Sequences are time-major, (L, M, B, .), so
+The recurrences have their backward written out (``lstm_backward``, ``gru_backward``; checked against
+finite differences and against torch.nn in tests/test_trainer.py). ``GroupRNN.forward`` wraps them in
+``torch.autograd.Function`` s for evaluation and the tests; training uses ``GroupRNN.loss_grad``, the
+whole step's forward and backward without autograd (its graph and bookkeeping cost ~20% of a CPU step,
+measured). Sequences are time-major, (L, M, B, .), so
 each timestep is one contiguous block. Per timestep: one product, then the pointwise rest (gates, cell
 and hidden state; in the backward their gradients) as one pass of a C kernel on a CPU
 (``forecasters/cpu_kernels.c``) or as the same arithmetic in torch operations elsewhere (the ``_torch``
@@ -112,6 +115,54 @@ class GroupRNN:
         out = torch.baddbmm(w["out"][:, top:], h, w["out"][:, :top])  # (M, B, 1)
         return out.squeeze(-1)
 
+    def loss_grad(self, flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, take: torch.Tensor,
+                  masks: torch.Tensor | None, grad: torch.Tensor) -> torch.Tensor:
+        """One training step's forward and backward without autograd: each member's batch-mean squared error
+        over the rows it ``take`` s (M, B) 0/1, differentiated with respect to ``flat`` into ``grad`` (M, P).
+
+        The same arithmetic as ``forward`` + autograd (checked in tests), with less around it: no graph, the
+        top layer's gradient enters at its last step only, and the weight gradients go straight to ``grad``.
+        Returns the summed squared error per member (M,).
+        """
+        w, g = self.views(flat), self.views(grad)
+        m, b, length, _ = x.shape
+        hidden = self.arch.hidden
+        parts = None  # the inner layers' masks, time-major like their outputs
+        if masks is not None:
+            inner = torch.split(masks, self.mask_sizes, dim=-1)[:-1]
+            parts = [p.view(m, b, length, h).permute(2, 0, 1, 3) for p, h in zip(inner, hidden, strict=False)]
+        seq, saved = x.permute(2, 0, 1, 3), []
+        for i in range(len(hidden)):
+            if self.arch.cell == "lstm":
+                seq, state = lstm_forward(seq, w[f"w{i}"])
+            else:
+                seq, state = gru_forward(seq, w[f"wx{i}"], w[f"wh{i}"])
+            saved.append(state)
+            if parts is not None and i < len(hidden) - 1:
+                seq = seq * parts[i]
+        top = hidden[-1]
+        h = seq[-1] * masks[..., -top:] if masks is not None else seq[-1]  # (M, B, H_top)
+        w_out = w["out"]  # (M, H_top + 1, 1)
+        pred = torch.baddbmm(w_out[:, top:], h, w_out[:, :top])  # (M, B, 1)
+        err = (pred.squeeze(-1) - y) * take  # take is 0/1
+        d_pred = (err * (2.0 / take.sum(1, keepdim=True).clamp(min=1))).unsqueeze(-1)  # (M, B, 1)
+        torch.bmm(h.transpose(1, 2), d_pred, out=g["out"][:, :top])
+        torch.sum(d_pred, dim=1, keepdim=True, out=g["out"][:, top:])
+        d_h = d_pred * w_out[:, :top].transpose(1, 2)  # (M, B, H_top)
+        if masks is not None:
+            d_h = d_h * masks[..., -top:]
+        for i in range(len(hidden) - 1, -1, -1):
+            if self.arch.cell == "lstm":
+                d_seq, d_w = lstm_backward(saved[i], d_h, want_seq=i > 0)
+                g[f"w{i}"].copy_(d_w)
+            else:
+                d_seq, d_wx, d_wh = gru_backward(saved[i], d_h, want_seq=i > 0)
+                g[f"wx{i}"].copy_(d_wx)
+                g[f"wh{i}"].copy_(d_wh)
+            if i:
+                d_h = d_seq * parts[i - 1] if parts is not None else d_seq
+        return (err * err).sum(1)
+
 
 _GATE_SCALES: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
 
@@ -140,72 +191,94 @@ def _accumulate(total: torch.Tensor | None, inputs: torch.Tensor, d: torch.Tenso
     return torch.bmm(inputs.transpose(1, 2), d) if total is None else total.baddbmm_(inputs.transpose(1, 2), d)
 
 
-class _LSTMLayer(torch.autograd.Function):
+def _step_grad(d_hs: torch.Tensor, t: int) -> torch.Tensor | None:
+    """What reaches h_t from outside the recurrence: d_hs[t], or for a (M, B, H) ``d_hs`` (gradient of the
+    last step only, as under a top layer) that at the last step and nothing before it."""
+    if d_hs.dim() == 4:
+        return d_hs[t]
+    return d_hs if t == -1 else None
+
+
+def lstm_forward(seq: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """torch.nn.LSTM's recurrence (gate order i, f, g, o) for every member at once.
 
-    ``w`` (M, H + I + 2, 4H) is [W_hh | W_ih | b_ih | b_hh]^T; step t is [h_(t-1), x_t, 1, 1] @ w.
-    tanh(x) = 2 * sigmoid(2x) - 1, so doubling the g gate's columns lets one sigmoid cover all four gates.
-    The pointwise rest of a step is ``wfbt_lstm_fwd`` / ``wfbt_lstm_bwd`` (cpu_kernels.c) on a CPU, else
-    ``_lstm_fwd_torch`` / ``_lstm_bwd_torch``, the same arithmetic as torch operations.
+    ``seq`` (L, M, B, I); ``w`` (M, H + I + 2, 4H) is [W_hh | W_ih | b_ih | b_hh]^T: step t is
+    [h_(t-1), x_t, 1, 1] @ w. tanh(x) = 2 * sigmoid(2x) - 1, so doubling the g gate's columns lets one
+    sigmoid cover all four gates. The pointwise rest of a step is ``wfbt_lstm_fwd`` (cpu_kernels.c) on a
+    CPU, else ``_lstm_fwd_torch``, the same arithmetic as torch operations.
+    Returns h for every step (L, M, B, H) and what ``lstm_backward`` needs.
     """
+    length, m, b, inputs = seq.shape
+    hidden = w.shape[2] // 4
+    lib, threads = kernels.use_for(seq), torch.get_num_threads()
+    # The kernel computes tanh for the g gate itself; the torch path doubles its columns instead.
+    w_s = w if lib is not None else w * _lstm_gate_scale(hidden, w)  # (M, K, 4H)
+    xh = seq.new_empty(length, m, b, hidden + inputs + 2)  # step t: [h_(t-1), x_t, 1, 1]
+    xh[..., hidden:hidden + inputs] = seq
+    xh[..., hidden + inputs:] = 1.0
+    acts = seq.new_empty(length, m, b, 4 * hidden)  # i, f, g, o after their nonlinearities
+    cells = seq.new_empty(length, m, b, hidden)
+    tanh_c = torch.empty_like(cells)
+    hs = torch.empty_like(cells)
+    xs, a_t, c_t, tc_t, h_t = xh.unbind(0), acts.unbind(0), cells.unbind(0), tanh_c.unbind(0), hs.unbind(0)
+    for t in range(length):
+        if t:
+            torch.bmm(xs[t], w_s, out=a_t[t])
+        else:  # h_(-1) = 0: only the input and bias rows
+            torch.bmm(xs[0][..., hidden:], w_s[:, hidden:], out=a_t[0])
+        args = (a_t[t], c_t[t - 1] if t else None, c_t[t], tc_t[t], h_t[t], xs[t + 1] if t + 1 < length else None)
+        if lib is not None:
+            lib.wfbt_lstm_fwd(*map(ptr, args), m * b, hidden, xh.shape[-1], threads)
+        else:
+            _lstm_fwd_torch(*args)
+    xh[0, ..., :hidden] = 0.0
+    return hs, (xh, w, acts, cells, tanh_c)
+
+
+def lstm_backward(saved: tuple[torch.Tensor, ...], d_hs: torch.Tensor, want_seq: bool
+                  ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Gradients of ``lstm_forward``: d_hs (L, M, B, H), or (M, B, H) for the last step only.
+
+    Returns d seq (or None unless ``want_seq``) and d w.
+    """
+    xh, w, acts, cells, tanh_c = saved
+    length, m, b, hidden = cells.shape
+    inputs = xh.shape[-1] - hidden - 2
+    # d [h, x] = d_pre @ w[:H + I]^T (unscaled: these are the grads of the unscaled w)
+    w_in = (w[:, :hidden + inputs] if want_seq else w[:, :hidden]).transpose(1, 2)
+    d_seq = xh.new_empty(length, m, b, inputs) if want_seq else None
+    d_pre = torch.empty_like(acts[0])  # gradients of one step's (unscaled) pre-activations
+    dc = torch.empty_like(cells[0])
+    lib, threads = kernels.use_for(acts), torch.get_num_threads()
+    d_in = d_w = None  # [d h_t, d x_(t+1)] from the step after; the weight gradient so far
+    xs, a_t, c_t, tc_t = (x.unbind(0) for x in (xh, acts, cells, tanh_c))
+    for t in range(length - 1, -1, -1):
+        f_next = a_t[t + 1][..., hidden:] if t + 1 < length else None
+        args = (a_t[t], c_t[t - 1] if t else None, tc_t[t], f_next, _step_grad(d_hs, t - length), d_in, dc, d_pre)
+        if lib is not None:
+            lib.wfbt_lstm_bwd(*map(ptr, args), m * b, hidden, d_in.shape[-1] if d_in is not None else 0, threads)
+        else:
+            _lstm_bwd_torch(*args)
+        d_w = _accumulate(d_w, xs[t], d_pre, skip=0 if t else hidden)
+        if t or want_seq:
+            d_in = torch.bmm(d_pre, w_in)
+            if want_seq:
+                d_seq[t] = d_in[..., hidden:]
+    return d_seq, d_w
+
+
+class _LSTMLayer(torch.autograd.Function):
+    """``lstm_forward`` / ``lstm_backward`` as an autograd Function."""
 
     @staticmethod
     def forward(ctx, seq, w):  # type: ignore[no-untyped-def,override]
-        length, m, b, inputs = seq.shape
-        hidden = w.shape[2] // 4
-        lib, threads = kernels.use_for(seq), torch.get_num_threads()
-        # The kernel computes tanh for the g gate itself; the torch path doubles its columns instead.
-        w_s = w if lib is not None else w * _lstm_gate_scale(hidden, w)  # (M, K, 4H)
-        xh = seq.new_empty(length, m, b, hidden + inputs + 2)  # step t: [h_(t-1), x_t, 1, 1]
-        xh[..., hidden:hidden + inputs] = seq
-        xh[..., hidden + inputs:] = 1.0
-        acts = seq.new_empty(length, m, b, 4 * hidden)  # i, f, g, o after their nonlinearities
-        cells = seq.new_empty(length, m, b, hidden)
-        tanh_c = torch.empty_like(cells)
-        hs = torch.empty_like(cells)
-        xs, a_t, c_t, tc_t, h_t = xh.unbind(0), acts.unbind(0), cells.unbind(0), tanh_c.unbind(0), hs.unbind(0)
-        for t in range(length):
-            if t:
-                torch.bmm(xs[t], w_s, out=a_t[t])
-            else:  # h_(-1) = 0: only the input and bias rows
-                torch.bmm(xs[0][..., hidden:], w_s[:, hidden:], out=a_t[0])
-            args = (a_t[t], c_t[t - 1] if t else None, c_t[t], tc_t[t], h_t[t], xs[t + 1] if t + 1 < length else None)
-            if lib is not None:
-                lib.wfbt_lstm_fwd(*map(ptr, args), m * b, hidden, xh.shape[-1], threads)
-            else:
-                _lstm_fwd_torch(*args)
-        xh[0, ..., :hidden] = 0.0
-        ctx.save_for_backward(xh, w, acts, cells, tanh_c)
+        hs, saved = lstm_forward(seq, w)
+        ctx.save_for_backward(*saved)
         return hs
 
     @staticmethod
     def backward(ctx, d_hs):  # type: ignore[no-untyped-def,override]
-        xh, w, acts, cells, tanh_c = ctx.saved_tensors
-        length, m, b, hidden = cells.shape
-        inputs = xh.shape[-1] - hidden - 2
-        want_seq = ctx.needs_input_grad[0]
-        # d [h, x] = d_pre @ w[:H + I]^T (unscaled: these are the grads of the unscaled w)
-        w_in = (w[:, :hidden + inputs] if want_seq else w[:, :hidden]).transpose(1, 2)
-        d_seq = d_hs.new_empty(length, m, b, inputs) if want_seq else None
-        d_hs = d_hs.contiguous()
-        d_pre = torch.empty_like(acts[0])  # gradients of one step's (unscaled) pre-activations
-        dc = torch.empty_like(cells[0])
-        lib, threads = kernels.use_for(acts), torch.get_num_threads()
-        d_in = d_w = None  # [d h_t, d x_(t+1)] from the step after; the weight gradient so far
-        xs, a_t, c_t, tc_t, dh_t = (x.unbind(0) for x in (xh, acts, cells, tanh_c, d_hs))
-        for t in range(length - 1, -1, -1):
-            f_next = a_t[t + 1][..., hidden:] if t + 1 < length else None
-            args = (a_t[t], c_t[t - 1] if t else None, tc_t[t], f_next, dh_t[t], d_in, dc, d_pre)
-            if lib is not None:
-                lib.wfbt_lstm_bwd(*map(ptr, args), m * b, hidden, d_in.shape[-1] if d_in is not None else 0, threads)
-            else:
-                _lstm_bwd_torch(*args)
-            d_w = _accumulate(d_w, xs[t], d_pre, skip=0 if t else hidden)
-            if t or want_seq:
-                d_in = torch.bmm(d_pre, w_in)
-                if want_seq:
-                    d_seq[t] = d_in[..., hidden:]
-        return d_seq, d_w
+        return lstm_backward(ctx.saved_tensors, d_hs.contiguous(), ctx.needs_input_grad[0])
 
 
 def _lstm_fwd_torch(a, c_prev, c, tc, h, h_next):  # type: ignore[no-untyped-def]
@@ -227,7 +300,10 @@ def _lstm_bwd_torch(a, c_prev, tc, f_next, dh_out, dh_rec, dc, d):  # type: igno
     """wfbt_lstm_bwd as torch operations (see cpu_kernels.c for the formulas)."""
     hidden = tc.shape[-1]
     i_gate, f_gate, g_gate, o_gate = a.chunk(4, dim=-1)
-    dh = dh_out if dh_rec is None else dh_out + dh_rec[..., :hidden]
+    if dh_rec is None:
+        dh = dh_out if dh_out is not None else torch.zeros_like(tc)
+    else:
+        dh = dh_rec[..., :hidden] if dh_out is None else dh_out + dh_rec[..., :hidden]
     from_h = (1.0 - tc * tc).mul_(o_gate).mul_(dh)
     if f_next is None:
         dc.copy_(from_h)
@@ -243,69 +319,84 @@ def _lstm_bwd_torch(a, c_prev, tc, f_next, dh_out, dh_rec, dc, d):  # type: igno
     torch.mul(dh, tc, out=d_o).mul_(o_gate * (1.0 - o_gate))
 
 
-class _GRULayer(torch.autograd.Function):
+def gru_forward(seq: torch.Tensor, wx: torch.Tensor, wh: torch.Tensor
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """torch.nn.GRU's recurrence (gate order r, z, n) for every member at once.
 
     h' = (1 - z) * n + z * h, n = tanh(x_n + r * (W_hn h + b_hn)): the n gate keeps its input and hidden
     parts apart, so ``wx`` (M, I + 1, 3H) = [W_ih | b_ih]^T and ``wh`` (M, H + 1, 3H) = [W_hh | b_hh]^T are
-    two products per step. Pointwise rest: ``wfbt_gru_fwd`` / ``wfbt_gru_bwd`` or their torch twins.
+    two products per step. Pointwise rest: ``wfbt_gru_fwd`` or its torch twin.
     """
+    length, m, b, inputs = seq.shape
+    hidden = wh.shape[2] // 3
+    x1 = seq.new_empty(length, m, b, inputs + 1)  # [x_t, 1]
+    x1[..., :inputs] = seq
+    x1[..., inputs:] = 1.0
+    h1 = seq.new_empty(length, m, b, hidden + 1)  # [h_(t-1), 1]
+    h1[..., hidden:] = 1.0
+    h1[0, ..., :hidden] = 0.0
+    gates = seq.new_empty(length, m, b, 3 * hidden)  # x side, then r, z, n in place
+    h_part = torch.empty_like(gates)  # W_hh h_(t-1) + b_hh
+    hs = seq.new_empty(length, m, b, hidden)
+    lib, threads = kernels.use_for(seq), torch.get_num_threads()
+    for t in range(length):
+        torch.bmm(x1[t], wx, out=gates[t])
+        if t:
+            torch.bmm(h1[t], wh, out=h_part[t])
+        else:
+            torch.bmm(h1[0, ..., hidden:], wh[:, hidden:], out=h_part[0])
+        args = (gates[t], h_part[t], hs[t - 1] if t else None, hs[t], h1[t + 1] if t + 1 < length else None)
+        if lib is not None:
+            lib.wfbt_gru_fwd(*map(ptr, args), m * b, hidden, hidden + 1, threads)
+        else:
+            _gru_fwd_torch(*args)
+    return hs, (x1, h1, wx, wh, gates, h_part, hs)
+
+
+def gru_backward(saved: tuple[torch.Tensor, ...], d_hs: torch.Tensor, want_seq: bool
+                 ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """Gradients of ``gru_forward``: d_hs (L, M, B, H), or (M, B, H) for the last step only.
+
+    Returns d seq (or None unless ``want_seq``), d wx and d wh.
+    """
+    x1, h1, wx, wh, gates, h_part, hs = saved
+    length, m, b, hidden = hs.shape
+    inputs = x1.shape[-1] - 1
+    d_x = torch.empty_like(gates[0])  # one step's d of the x-side pre-activations (r, z, n)
+    d_h = torch.empty_like(gates[0])  # one step's d of W_hh h_(t-1) + b_hh (r, z, r * d n)
+    w_hh, w_ih = wh[:, :hidden].transpose(1, 2), wx[:, :inputs].transpose(1, 2)
+    lib, threads = kernels.use_for(gates), torch.get_num_threads()
+    spare = [torch.empty_like(hs[0]), torch.empty_like(hs[0])]
+    d_seq = x1.new_empty(length, m, b, inputs) if want_seq else None
+    dh, d_wx, d_wh = _step_grad(d_hs, -1), None, None
+    for t in range(length - 1, -1, -1):
+        base = spare[t % 2] if t else None
+        out_prev = _step_grad(d_hs, t - 1 - length) if t else None
+        args = (gates[t], h_part[t], hs[t - 1] if t else None, dh, out_prev, d_x, d_h, base)
+        if lib is not None:
+            lib.wfbt_gru_bwd(*map(ptr, args), m * b, hidden, threads)
+        else:
+            _gru_bwd_torch(*args)
+        d_wx, d_wh = _accumulate(d_wx, x1[t], d_x), _accumulate(d_wh, h1[t], d_h, skip=0 if t else hidden)
+        if want_seq:
+            torch.bmm(d_x, w_ih, out=d_seq[t])
+        if t:
+            dh = base.baddbmm_(d_h, w_hh)
+    return d_seq, d_wx, d_wh
+
+
+class _GRULayer(torch.autograd.Function):
+    """``gru_forward`` / ``gru_backward`` as an autograd Function."""
 
     @staticmethod
     def forward(ctx, seq, wx, wh):  # type: ignore[no-untyped-def,override]
-        length, m, b, inputs = seq.shape
-        hidden = wh.shape[2] // 3
-        x1 = seq.new_empty(length, m, b, inputs + 1)  # [x_t, 1]
-        x1[..., :inputs] = seq
-        x1[..., inputs:] = 1.0
-        h1 = seq.new_empty(length, m, b, hidden + 1)  # [h_(t-1), 1]
-        h1[..., hidden:] = 1.0
-        h1[0, ..., :hidden] = 0.0
-        gates = seq.new_empty(length, m, b, 3 * hidden)  # x side, then r, z, n in place
-        h_part = torch.empty_like(gates)  # W_hh h_(t-1) + b_hh
-        hs = seq.new_empty(length, m, b, hidden)
-        lib, threads = kernels.use_for(seq), torch.get_num_threads()
-        for t in range(length):
-            torch.bmm(x1[t], wx, out=gates[t])
-            if t:
-                torch.bmm(h1[t], wh, out=h_part[t])
-            else:
-                torch.bmm(h1[0, ..., hidden:], wh[:, hidden:], out=h_part[0])
-            args = (gates[t], h_part[t], hs[t - 1] if t else None, hs[t], h1[t + 1] if t + 1 < length else None)
-            if lib is not None:
-                lib.wfbt_gru_fwd(*map(ptr, args), m * b, hidden, hidden + 1, threads)
-            else:
-                _gru_fwd_torch(*args)
-        ctx.save_for_backward(x1, h1, wx, wh, gates, h_part, hs)
+        hs, saved = gru_forward(seq, wx, wh)
+        ctx.save_for_backward(*saved)
         return hs
 
     @staticmethod
     def backward(ctx, d_hs):  # type: ignore[no-untyped-def,override]
-        x1, h1, wx, wh, gates, h_part, hs = ctx.saved_tensors
-        length, m, b, hidden = hs.shape
-        inputs = x1.shape[-1] - 1
-        d_x = torch.empty_like(gates[0])  # one step's d of the x-side pre-activations (r, z, n)
-        d_h = torch.empty_like(gates[0])  # one step's d of W_hh h_(t-1) + b_hh (r, z, r * d n)
-        w_hh, w_ih = wh[:, :hidden].transpose(1, 2), wx[:, :inputs].transpose(1, 2)
-        d_hs = d_hs.contiguous()
-        lib, threads = kernels.use_for(gates), torch.get_num_threads()
-        spare = [torch.empty_like(hs[0]), torch.empty_like(hs[0])]
-        want_seq = ctx.needs_input_grad[0]
-        d_seq = d_hs.new_empty(length, m, b, inputs) if want_seq else None
-        dh, d_wx, d_wh = d_hs[-1], None, None
-        for t in range(length - 1, -1, -1):
-            base = spare[t % 2] if t else None
-            args = (gates[t], h_part[t], hs[t - 1] if t else None, dh, d_hs[t - 1] if t else None, d_x, d_h, base)
-            if lib is not None:
-                lib.wfbt_gru_bwd(*map(ptr, args), m * b, hidden, threads)
-            else:
-                _gru_bwd_torch(*args)
-            d_wx, d_wh = _accumulate(d_wx, x1[t], d_x), _accumulate(d_wh, h1[t], d_h, skip=0 if t else hidden)
-            if want_seq:
-                torch.bmm(d_x, w_ih, out=d_seq[t])
-            if t:
-                dh = base.baddbmm_(d_h, w_hh)
-        return d_seq, d_wx, d_wh
+        return gru_backward(ctx.saved_tensors, d_hs.contiguous(), ctx.needs_input_grad[0])
 
 
 def _gru_fwd_torch(g, hp, h_prev, h, h_next):  # type: ignore[no-untyped-def]
@@ -333,5 +424,7 @@ def _gru_bwd_torch(g, hp, h_prev, dh, dh_out_prev, dx, dhp, base):  # type: igno
     torch.mul(-n if h_prev is None else h_prev - n, dh * z * (1.0 - z), out=d_z)
     dhp[..., :2 * hidden] = dx[..., :2 * hidden]
     torch.mul(d_n, r, out=dhp[..., 2 * hidden:])
-    if base is not None:
+    if base is not None and dh_out_prev is not None:
         torch.addcmul(dh_out_prev, dh, z, out=base)
+    elif base is not None:
+        torch.mul(dh, z, out=base)

@@ -66,7 +66,8 @@ void wfbt_lstm_fwd(float *a, const float *c_prev, float *c, float *tc, float *h,
     }
 }
 
-/* LSTM backward, one timestep. dh = dh_out + dh_rec (dh_rec: rows of stride ld_rec, or NULL at the
+/* LSTM backward, one timestep. dh = dh_out + dh_rec (dh_out: NULL where no gradient reaches h_t from
+ * outside the recurrence, as below a top layer's last step; dh_rec: rows of stride ld_rec, or NULL at the
  * last step); dc (R, H) in/out: on entry dc_(t+1) (ignored when f_next is NULL), on exit dc_t, where
  *   dc_t = dc_(t+1) * f_(t+1) + dh * o * (1 - tanh(c)^2)      (f_next: rows of a's layout at t + 1)
  * and d (R, 4H) gets the gradients of the unscaled pre-activations
@@ -81,12 +82,16 @@ void wfbt_lstm_bwd(const float *a, const float *c_prev, const float *tc, const f
         const float *restrict ao = ar + 3 * hidden, *restrict tr = tc + r * hidden;
         float *restrict dcr = dc + r * hidden, *restrict dr = d + r * 4 * hidden;
         float dh[hidden];  /* branches hoisted out of the loops below, so that they vectorise */
-        const float *restrict ho = dh_out + r * hidden;
-        if (dh_rec) {
-            const float *restrict hrec = dh_rec + r * ld_rec;
+        const float *restrict ho = dh_out ? dh_out + r * hidden : NULL;
+        const float *restrict hrec = dh_rec ? dh_rec + r * ld_rec : NULL;
+        if (ho && hrec) {
             for (int64_t k = 0; k < hidden; ++k) dh[k] = ho[k] + hrec[k];
-        } else {
+        } else if (ho) {
             for (int64_t k = 0; k < hidden; ++k) dh[k] = ho[k];
+        } else if (hrec) {
+            for (int64_t k = 0; k < hidden; ++k) dh[k] = hrec[k];
+        } else {
+            for (int64_t k = 0; k < hidden; ++k) dh[k] = 0.0f;
         }
         if (f_next) {
             const float *restrict fn = f_next + r * 4 * hidden;
@@ -140,7 +145,8 @@ void wfbt_gru_fwd(float *gx, const float *hp, const float *h_prev, float *h, flo
     }
 }
 
-/* GRU backward, one timestep, given dh (R, H), the whole gradient reaching h_t:
+/* GRU backward, one timestep, given dh (R, H), the whole gradient reaching h_t (dh_out_prev: what reaches
+ * h_(t-1) from outside the recurrence, or NULL for none):
  *   dn = dh (1 - z)(1 - n^2), dr = dn hp_n r(1 - r), dz = dh (h_prev - n) z(1 - z)
  * dx (R, 3H) = (dr, dz, dn): the input-side pre-activations; dhp (R, 3H) = (dr, dz, dn r): W_hh h + b_hh.
  * If base is not NULL it gets dh_out_prev + dh z, the part of dh_(t-1) that does not go through W_hh. */
@@ -168,10 +174,13 @@ void wfbt_gru_bwd(const float *gates, const float *hp, const float *h_prev, cons
             x[k] = dr; x[hidden + k] = dz; x[2 * hidden + k] = dn;
             q[k] = dr; q[hidden + k] = dz; q[2 * hidden + k] = dn * rg;
         }
-        if (base) {
+        if (base && dh_out_prev) {
             const float *restrict o = dh_out_prev + r * hidden;
             float *restrict b = base + r * hidden;
             for (int64_t k = 0; k < hidden; ++k) b[k] = o[k] + dhr[k] * g[hidden + k];
+        } else if (base) {
+            float *restrict b = base + r * hidden;
+            for (int64_t k = 0; k < hidden; ++k) b[k] = dhr[k] * g[hidden + k];
         }
     }
 }

@@ -167,7 +167,8 @@ def train_group(
     has_val = bool(min(len(mb.x_val) for mb in members) > 0)
 
     init = net.from_reference(torch.stack([flatten(init_reference(arch, n_features, mb.seed)) for mb in members]))
-    flat = init.to(device).clone().requires_grad_(True)  # (M, P); a copy, so `init` stays a plain tensor
+    flat = init.to(device).clone()  # (M, P); a copy, so `init` stays as it was
+    grad = torch.empty_like(flat)  # each step's gradient, written by net.loss_grad
     m1, m2 = torch.zeros_like(init, device=device), torch.zeros_like(init, device=device)
     adam_steps = np.zeros(total)  # per member id: optimiser steps taken
     best = init.to(device).clone()
@@ -187,13 +188,9 @@ def train_group(
     def step(xb: torch.Tensor, yb: torch.Tensor, tk: torch.Tensor, coef: torch.Tensor, mk: torch.Tensor | None
              ) -> None:
         """One optimiser step for every live member: forward, per-member loss, gradient, Adam."""
-        pred = net.forward(flat, xb, mk)  # (M, B)
-        sq = (pred - yb) ** 2 * tk
-        per_member = sq.sum(1) / tk.sum(1).clamp(min=1)  # each member's batch-mean loss
-        grad, = torch.autograd.grad(per_member.sum(), flat)
-        with torch.no_grad():
-            _adam_step(flat, grad, m1, m2, coef)
-            sq_sum.add_(sq.sum(1).detach())
+        sq = net.loss_grad(flat, xb, yb, tk, mk, grad)  # gradient of each member's batch-mean loss
+        _adam_step(flat, grad, m1, m2, coef)
+        sq_sum.add_(sq)
 
     plan = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
     for epoch in range(1, settings.epochs + 1):
@@ -240,7 +237,7 @@ def train_group(
         with torch.no_grad():
             if improved:
                 sel = torch.tensor(improved, device=device)
-                best[sel] = flat.detach()[sel]
+                best[sel] = flat[sel]
         if progress is not None:
             finite = val_loss[torch.isfinite(val_loss)]
             progress(epoch, len(live) - len(stopped), total, float(finite.mean()) if len(finite) else math.nan)
@@ -254,8 +251,7 @@ def train_group(
             if not keep:
                 break
             k = torch.tensor(keep, device=device)
-            flat = flat.detach()[k].clone().requires_grad_(True)
-            m1, m2, best, sq_sum = m1[k], m2[k], best[k], sq_sum[k]
+            flat, grad, m1, m2, best, sq_sum = flat[k], grad[k], m1[k], m2[k], best[k], sq_sum[k]
             x_all, y_all, xv_all, yv_all, nv_all = x_all[k], y_all[k], xv_all[k], yv_all[k], nv_all[k]
             live = [live[j] for j in keep]
             plan = _plan_rows(plan, keep)
@@ -279,7 +275,7 @@ def train_group(
 class _StepGraph:
     """One training step captured as a CUDA graph, replayed once per minibatch step of an epoch.
 
-    A step is ~200 tiny kernels; launched one by one from Python they leave the GPU idle most of the
+    A step is over a hundred tiny kernels; launched one by one from Python they leave the GPU idle most of the
     time. The graph reads its minibatch from static per-epoch buffers at a step counter that lives on
     the device and advances inside the graph, so an epoch is S replays with no host work in between.
     The replayed kernels are the eager step's kernels: results are the same as without the graph.
@@ -295,7 +291,7 @@ class _StepGraph:
             self.counter.add_(1)
 
         self._load(per_step)
-        # Warm up on a side stream (autograd and the kernels' workspaces must exist before capture),
+        # Warm up on a side stream (the kernels' workspaces, cuBLAS handles, must exist before capture),
         # then put the state back as it was: the warm-up steps must not count as training.
         saved = [t.detach().clone() for t in state]
         side = torch.cuda.Stream()

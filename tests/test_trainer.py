@@ -5,6 +5,7 @@ checks on CUDA (TF32 off, so float32 products stay float32 on both sides).
 """
 
 import dataclasses
+import math
 import os
 
 import numpy as np
@@ -81,6 +82,34 @@ def test_fused_cpu_kernels_equal_the_same_steps_as_torch_operations(name, monkey
     assert ((y_fused - y_torch).norm() / y_torch.norm()).item() < 1e-6
     assert ((g_fused - g_torch).norm() / g_torch.norm()).item() < 1e-5
     assert not torch.equal(g_fused, torch.zeros_like(g_fused))
+
+
+@pytest.mark.parametrize("path", ["fused", "torch"])
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_training_step_gradient_equals_autograd_through_the_forward(name, path, monkeypatch):
+    # The trainer's step (GroupRNN.loss_grad: no autograd, gradients written straight into a buffer) against
+    # autograd through GroupRNN.forward, which the tests above tie to torch.nn. Partial batches (take), a
+    # member with no batch at all, dropout masks; the buffer starts as NaN so every entry must be written.
+    if path == "torch":
+        monkeypatch.setattr(kernels, "use_for", lambda t: None)
+    arch = ARCHITECTURES[name]
+    net = GroupRNN(arch, 4, 5)
+    gen = torch.Generator().manual_seed(5)
+    flat = net.from_reference(torch.stack([flatten(init_reference(arch, 4, seed=s)) for s in range(3)])).to(DEVICE)
+    x = torch.randn(3, 33, 5, 4, generator=gen).to(DEVICE)
+    y = torch.randn(3, 33, generator=gen).to(DEVICE)
+    take = torch.ones(3, 33, device=DEVICE)
+    take[1, 20:] = 0.0
+    take[2] = 0.0
+    masks = ((torch.rand(3, 33, net.mask_width, generator=gen) >= arch.dropout).float() / (1 - arch.dropout)).to(DEVICE)
+    f = flat.clone().requires_grad_(True)
+    sq = (net.forward(f, x, masks) - y) ** 2 * take
+    (expected,) = torch.autograd.grad((sq.sum(1) / take.sum(1).clamp(min=1)).sum(), f)
+    grad = torch.full_like(flat, math.nan)
+    sq_sum = net.loss_grad(flat, x, y, take, masks, grad)
+    assert ((grad - expected).norm() / expected.norm()).item() < 1e-6
+    assert torch.equal(grad[2], torch.zeros_like(grad[2]))  # no batch, no gradient
+    torch.testing.assert_close(sq_sum, sq.sum(1).detach(), rtol=1e-6, atol=0.0)
 
 
 @pytest.mark.skipif(DEVICE.type != "cpu", reason="the fused kernels are CPU-only")
