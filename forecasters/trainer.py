@@ -83,9 +83,12 @@ def _masked_mse(pred: torch.Tensor, target: torch.Tensor, counts: torch.Tensor) 
     return ((pred - target) ** 2 * valid).sum(1) / counts.clamp(min=1)
 
 
-def _epoch_plan(members: list[int], sizes: list[int], gens: list[torch.Generator], batch: int,
-                dropout: float, mask_width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Per-member shuffles and dropout keep-masks for one epoch, drawn on the CPU from each member's generator.
+def _epoch_plan(members: list[int], sizes: list[int], gens: list[torch.Generator],
+                mask_gens: list[np.random.Generator], batch: int, dropout: float, mask_width: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Per-member shuffles and dropout keep-masks for one epoch, drawn on the CPU from each member's generators:
+    the shuffles from a torch generator (what a seeded DataLoader draws), the masks from a numpy one (PCG64
+    draws them ~3x faster than torch's Mersenne twister).
 
     Returns idx (S, M, B) sample positions, take (S, M, B) bool, keep (S, M, B, W) bool or None.
     """
@@ -102,7 +105,8 @@ def _epoch_plan(members: list[int], sizes: list[int], gens: list[torch.Generator
         idx[:steps[j], j] = padded.view(steps[j], batch)
         take[:steps[j], j] = (torch.arange(steps[j] * batch) < n).view(steps[j], batch)
         if keep is not None:
-            keep[:steps[j], j] = torch.rand(steps[j], batch, mask_width, generator=gens[m]) >= dropout
+            draws = mask_gens[m].random((steps[j], batch, mask_width), np.float32)
+            keep[:steps[j], j] = torch.from_numpy(draws >= dropout)
     return idx, take, keep
 
 
@@ -155,6 +159,7 @@ def train_group(
     net = GroupRNN(arch, n_features, lookback)
     total = len(members)
     gens = [torch.Generator().manual_seed(mb.seed) for mb in members]
+    mask_gens = [np.random.default_rng(mb.seed) for mb in members]
     sizes = [len(mb.x_train) for mb in members]
     if min(sizes) == 0:
         raise ValueError("every member needs at least one training window")
@@ -192,7 +197,7 @@ def train_group(
         _adam_step(flat, grad, m1, m2, coef)
         sq_sum.add_(sq)
 
-    plan = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
+    plan = _epoch_plan(live, sizes, gens, mask_gens, settings.batch_size, arch.dropout, net.mask_width)
     for epoch in range(1, settings.epochs + 1):
         idx, take, keep_masks = plan
         rows = torch.arange(len(live), device=device)[None, :, None]
@@ -203,7 +208,7 @@ def train_group(
         table, adam_steps[live] = _adam_table(take, adam_steps[live], settings.lr)
         masks_d = None
         if keep_masks is not None:
-            masks_d = keep_masks.to(device, non_blocking=True).float() / (1.0 - arch.dropout)
+            masks_d = keep_masks.to(device, non_blocking=True).to(torch.float32).mul_(1.0 / (1.0 - arch.dropout))
         per_step = [xb_all, yb_all, take_d, table.to(device, non_blocking=True), masks_d]
         sq_sum.zero_()
         if use_graph:
@@ -214,7 +219,7 @@ def train_group(
             for s in range(idx.shape[0]):
                 step(*(t[s] if t is not None else None for t in per_step))
         if epoch < settings.epochs:  # draw the next epoch's plan while the device works through this one
-            plan = _epoch_plan(live, sizes, gens, settings.batch_size, arch.dropout, net.mask_width)
+            plan = _epoch_plan(live, sizes, gens, mask_gens, settings.batch_size, arch.dropout, net.mask_width)
         with torch.no_grad():
             train_loss = (sq_sum / torch.tensor([sizes[m] for m in live], device=device)).cpu()
             if has_val:
