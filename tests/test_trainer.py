@@ -112,6 +112,51 @@ def test_training_step_gradient_equals_autograd_through_the_forward(name, path, 
     torch.testing.assert_close(sq_sum, sq.sum(1).detach(), rtol=1e-6, atol=0.0)
 
 
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_training_step_stays_on_its_device_and_never_reads_back(name):
+    # The CUDA path's step (loss_grad + Adam, what the CUDA graph captures) run on PyTorch's "meta" device,
+    # which has shapes but no data: a value read back to the host (.item(), .cpu(), float(), a Python `if`
+    # on a tensor) raises, and so does a CPU tensor mixed into an elementwise operation. Checks without a GPU
+    # that the step is device-agnostic and free of host synchronisation; the CUDA-only test below checks the
+    # same on a GPU with CUDA's own sync detector.
+    from forecasters.trainer import _adam_step
+
+    arch = ARCHITECTURES[name]
+    net = GroupRNN(arch, 4, 5)
+    meta = torch.device("meta")
+    flat = torch.empty(3, net.n_params, device=meta)
+    grad, m1, m2 = torch.empty_like(flat), torch.empty_like(flat), torch.empty_like(flat)
+    x, y = torch.empty(3, 8, 5, 4, device=meta), torch.empty(3, 8, device=meta)
+    take, masks = torch.empty(3, 8, device=meta), torch.empty(3, 8, net.mask_width, device=meta)
+    sq = net.loss_grad(flat, x, y, take, masks, grad)
+    _adam_step(flat, grad, m1, m2, torch.empty(3, 4, device=meta))
+    assert sq.device == meta and sq.shape == (3,)
+
+
+@pytest.mark.skipif(DEVICE.type != "cuda", reason="needs a GPU: WFBT_TEST_DEVICE=cuda")
+@pytest.mark.parametrize("name", ["lstm_stacked", "gru"])
+def test_cuda_training_step_never_synchronises_with_the_host(name):
+    from forecasters.trainer import _adam_step
+
+    arch = ARCHITECTURES[name]
+    net = GroupRNN(arch, 4, 5)
+    flat = net.from_reference(torch.stack([flatten(init_reference(arch, 4, seed=s)) for s in range(3)])).to(DEVICE)
+    grad, m1, m2 = torch.empty_like(flat), torch.zeros_like(flat), torch.zeros_like(flat)
+    x, y = torch.randn(3, 32, 5, 4, device=DEVICE), torch.randn(3, 32, device=DEVICE)
+    take = torch.ones(3, 32, device=DEVICE)
+    masks = torch.ones(3, 32, net.mask_width, device=DEVICE)
+    coef = torch.tensor([[0.1, 0.001, 1e-3, 1.0]], device=DEVICE).repeat(3, 1)
+    net.loss_grad(flat, x, y, take, masks, grad)  # first call: cuBLAS handles and workspaces
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            net.loss_grad(flat, x, y, take, masks, grad)
+            _adam_step(flat, grad, m1, m2, coef)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
 @pytest.mark.skipif(DEVICE.type != "cpu", reason="the fused kernels are CPU-only")
 def test_fused_adam_equals_the_torch_operations(monkeypatch):
     if kernels.library() is None:
