@@ -146,8 +146,8 @@ class GroupRNN:
         pred = torch.baddbmm(w_out[:, top:], h, w_out[:, :top])  # (M, B, 1)
         err = (pred.squeeze(-1) - y) * take  # take is 0/1
         d_pred = (err * (2.0 / take.sum(1, keepdim=True).clamp(min=1))).unsqueeze(-1)  # (M, B, 1)
-        torch.bmm(h.transpose(1, 2), d_pred, out=g["out"][:, :top])
-        torch.sum(d_pred, dim=1, keepdim=True, out=g["out"][:, top:])
+        g["out"][:, :top].copy_(torch.bmm(h.transpose(1, 2), d_pred))  # copies: out= views with a member stride
+        g["out"][:, top:].copy_(d_pred.sum(1, keepdim=True))  # are not every backend's case
         d_h = d_pred * w_out[:, :top].transpose(1, 2)  # (M, B, H_top)
         if masks is not None:
             d_h = d_h * masks[..., -top:]
