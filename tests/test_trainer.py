@@ -250,7 +250,8 @@ def test_members_trained_together_equal_members_trained_alone(name):
     for mb, res in zip(members, together, strict=False):
         (alone,) = train_group(arch, [mb], settings, device=DEVICE)
         assert alone.best_epoch == res.best_epoch and alone.epochs == res.epochs
-        # float32 rounding differs between batched products of 1 and of 4 members: about 1e-7 relative
+        # float32 rounding differs between batched products of 1 and of 4 members: measured 2e-7 to 6e-7 relative
+        # (norm of the difference / norm of the predictions), 3e-8 to 6e-8 absolute, after 3 epochs
         np.testing.assert_allclose(alone.predictions, res.predictions, rtol=1e-5, atol=1e-5)
 
 
