@@ -192,8 +192,9 @@ def _accumulate(total: torch.Tensor | None, inputs: torch.Tensor, d: torch.Tenso
 
 
 def _step_grad(d_hs: torch.Tensor, t: int) -> torch.Tensor | None:
-    """What reaches h_t from outside the recurrence: d_hs[t], or for a (M, B, H) ``d_hs`` (gradient of the
-    last step only, as under a top layer) that at the last step and nothing before it."""
+    """What reaches h_t from outside the recurrence, ``t`` counted from the end (-1: the last step): d_hs[t],
+    or for a (M, B, H) ``d_hs`` (gradient of the last step only, as under a top layer) that at the last step
+    and nothing before it."""
     if d_hs.dim() == 4:
         return d_hs[t]
     return d_hs if t == -1 else None
