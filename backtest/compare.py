@@ -18,8 +18,8 @@ import pandas as pd
 from backtest.config import BacktestSection
 from backtest.errors import WfbtError
 from backtest.metrics import TRADING_DAYS, forecast_table
-from backtest.report import BENCHMARK
 from backtest.store import RunSummary, read_run
+from strategies.signals import BENCHMARK
 
 SORT_KEYS = {  # --sort NAME -> (table, column, descending)
     "sharpe": ("trading", "sharpe", True), "return": ("trading", "total_return", True),

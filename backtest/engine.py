@@ -56,7 +56,7 @@ class RunResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def _kernel_path(device: torch.device) -> str:
+def kernel_path(device: torch.device) -> str:
     """How the trainer's steps ran: CUDA graphs, fused C kernels or plain torch operations."""
     if device.type == "cuda":
         return "CUDA graphs"
@@ -235,7 +235,7 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
         "name": config.run.name,
         "seed": config.run.seed,
         "device": str(device),
-        "kernels": _kernel_path(device),
+        "kernels": kernel_path(device),
         "device_name": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor()
         or platform.machine(),
         "data": {

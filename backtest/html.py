@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from backtest.artifacts import atomic_write_bytes, atomic_write_text
 from backtest.report import FORECAST_COLUMNS, TRADING_COLUMNS
 from backtest.store import RunSummary
+from strategies.signals import BENCHMARK
 
-BENCHMARK = "buy_and_hold"
 SHOWN = 5  # strategies drawn at first besides buy-and-hold; the rest start hidden (click the legend)
 
 CSS = """

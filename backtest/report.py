@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from backtest.store import RunSummary
+from strategies.signals import BENCHMARK
 
-BENCHMARK = "buy_and_hold"
 CHART_COLOURS = ["bright_white", "cyan", "magenta", "yellow", "green", "red"]
 CHART_MARKS = ["#", "*", "o", "+", "x", "%"]
 

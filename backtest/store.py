@@ -34,6 +34,7 @@ from backtest.artifacts import (
 )
 from backtest.config import RunConfig
 from backtest.errors import RunDirError
+from strategies.signals import BENCHMARK
 
 
 def to_toml(config: RunConfig) -> str:
@@ -83,7 +84,7 @@ def write_run(result: Any, run_dir: Path) -> None:
         "forecast": _records(result.forecast_metrics),
         "forecast_by_fold": _records(result.forecast_metrics_by_fold),
         "trading": _records(result.trading_metrics.reset_index()),
-        "benchmark": "buy_and_hold",
+        "benchmark": BENCHMARK,
         "execution": result.config.backtest.execution,
         "out_of_sample": result.manifest["out_of_sample"],
     }

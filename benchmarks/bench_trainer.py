@@ -24,9 +24,8 @@ from rich.table import Table
 
 from backtest.config import DataSection, RunConfig, WalkForwardSection, load_config
 from backtest.data import load_prices
-from backtest.engine import member_seed, resolve_device
+from backtest.engine import kernel_path, member_seed, resolve_device
 from backtest.schedule import make_folds
-from forecasters import kernels
 from forecasters.reference import train_reference
 from forecasters.registry import ARCHITECTURES, Architecture
 from forecasters.trainer import Member, TrainSettings, train_group
@@ -152,10 +151,7 @@ def main() -> None:
                       f"{r['ref_gflops']:.1f} / {r['batched_gflops']:.1f}",
                       f"{100 * r['ref_gflops'] / peak:.2g} / {100 * r['batched_gflops'] / peak:.2g}")
     console.print(table)
-    if device.type == "cuda":
-        graphs = ", CUDA graphs " + ("off" if args.no_cuda_graph else "on")
-    else:
-        graphs = ", " + ("fused C kernels" if kernels.library() is not None else "torch operations (no fused kernels)")
+    graphs = ", " + ("launched one by one (--no-cuda-graph)" if args.no_cuda_graph else kernel_path(device))
     what = (f"medians of {args.repeat} paired runs, speed-up range in brackets" if args.repeat > 1
             else "numbers are one run; --repeat N for medians and the spread")
     console.print(f"torch {torch.__version__}, device {device}{graphs}; {what}.")

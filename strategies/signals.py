@@ -23,6 +23,8 @@ import pandas as pd
 from backtest.config import StrategiesSection
 from strategies.indicators import bollinger, macd
 
+BENCHMARK = "buy_and_hold"  # the strategy every other is measured against
+
 RULES = {
     "forecast": "hold while predicted next close > close * (1 + threshold)",
     "forecast+bollinger": "forecast rule joined with Bollinger (combine = all: both; any: either)",
@@ -32,7 +34,7 @@ RULES = {
 STANDALONE = {
     "bollinger": "enter below the lower band, exit above the middle band (mean reversion)",
     "macd": "hold while the MACD line is above its signal line",
-    "buy_and_hold": "hold for the whole out-of-sample period (benchmark)",
+    BENCHMARK: "hold for the whole out-of-sample period (benchmark)",
 }
 
 
@@ -84,5 +86,5 @@ def strategy_states(
             states[f"{model}:{rule}"] = built[rule]
     states["bollinger"] = boll
     states["macd"] = trend
-    states["buy_and_hold"] = pd.Series(True, index=close.index)
+    states[BENCHMARK] = pd.Series(True, index=close.index)
     return states
