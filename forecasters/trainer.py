@@ -330,7 +330,7 @@ def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> i
 
     Parameters with gradient, two Adam moments, best and final weights (6 copies); padded training,
     validation and test windows; one epoch of gathered batches, dropout masks and index plans, twice
-    (on CUDA the step graph keeps its own copy); the activations autograd keeps for one step (gates and
+    (on CUDA the step graph keeps its own copy); the activations a step keeps for its backward (gates and
     states for every layer and timestep, x3 for the backward's temporaries).
     """
     m = len(members)
