@@ -9,15 +9,17 @@ first day). Trade counts, win rate and fees need the fills inside the period and
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from backtest.config import BacktestSection
+from backtest.config import BacktestSection, StatisticsSection
 from backtest.errors import WfbtError
-from backtest.metrics import TRADING_DAYS, forecast_table
+from backtest.evaluation import evaluate_forecasts, evaluate_trading
+from backtest.metrics import TRADING_DAYS
 from backtest.store import RunSummary, read_run
 from strategies.signals import BENCHMARK
 
@@ -83,6 +85,35 @@ def trading_from_equity(equity: pd.Series, base: float) -> dict[str, float]:
     }
 
 
+def _rebased(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series]:
+    """The equity on [first, last] and, per strategy, its value the day before (or the initial cash)."""
+    before = s.equity.loc[:first].iloc[:-1]
+    init_cash = float(s.config().get("backtest", {}).get("init_cash", BacktestSection.init_cash))
+    base = before.iloc[-1] if len(before) else pd.Series(init_cash, index=s.equity.columns)
+    return s.equity.loc[first:last], base.astype(float)
+
+
+def _statistics(s: RunSummary) -> tuple[StatisticsSection, int]:
+    """The run's own significance settings and seed, so recomputed tests follow what the run asked for."""
+    cfg = s.config()
+    known = {f.name for f in dataclasses.fields(StatisticsSection)}
+    section = {k: v for k, v in cfg.get("statistics", {}).items() if k in known}
+    return StatisticsSection(**section), int(cfg.get("run", {}).get("seed", 0))
+
+
+def _recompute(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecast and trading tables of one run on the common period, tests included."""
+    stats_cfg, seed = _statistics(s)
+    preds = s.predictions()
+    forecast = evaluate_forecasts(preds[(preds["date"] >= first) & (preds["date"] <= last)], stats_cfg, seed).table
+    eq, base = _rebased(s, first, last)
+    table = pd.DataFrame({c: trading_from_equity(eq[c], base[c]) for c in eq.columns}).T
+    values = pd.concat([base.to_frame().T, eq])
+    returns = values.pct_change().iloc[1:]
+    trading = evaluate_trading(table, returns, BENCHMARK, stats_cfg, seed).table
+    return forecast, trading
+
+
 def compare(run_dirs: list[str], strategies: list[str] | None = None, models: list[str] | None = None,
             sort: str = "sharpe") -> Comparison:
     if sort not in SORT_KEYS:
@@ -99,27 +130,16 @@ def compare(run_dirs: list[str], strategies: list[str] | None = None, models: li
 
     forecast_rows, trading_rows, curves = [], [], {}
     for label, s in zip(labels, summaries, strict=True):
-        if same:
-            fc = s.forecast.copy()
-        else:
-            preds = s.predictions()
-            fc = forecast_table(preds[(preds["date"] >= first) & (preds["date"] <= last)])
+        fc, tr = (s.forecast.copy(), s.trading) if same else _recompute(s, first, last)
         fc = fc[[_match(m, models) or m == "naive" for m in fc["model"]]]
         forecast_rows.append(fc.assign(run=label))
-
-        eq = s.equity.loc[first:last]
-        before = s.equity.loc[:first].iloc[:-1]
-        init_cash = float(s.config().get("backtest", {}).get("init_cash", BacktestSection.init_cash))
+        eq, base = _rebased(s, first, last)
         for strategy in s.equity.columns:
             if not (_match(strategy, strategies) or strategy == BENCHMARK):
                 continue
-            base = float(before[strategy].iloc[-1]) if len(before) else init_cash
-            if same:
-                row = s.trading.loc[strategy].to_dict() if strategy in s.trading.index else {}
-            else:
-                row = trading_from_equity(eq[strategy], base)
+            row = tr.loc[strategy].to_dict() if strategy in tr.index else {}
             trading_rows.append({"run": label, "strategy": strategy, **row})
-            curves[f"{label}:{strategy}"] = 100 * eq[strategy] / base
+            curves[f"{label}:{strategy}"] = 100 * eq[strategy] / base[strategy]
 
     forecast = pd.concat(forecast_rows, ignore_index=True)
     forecast = forecast[["run", *[c for c in forecast.columns if c != "run"]]]

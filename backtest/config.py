@@ -53,10 +53,13 @@ class WalkForwardSection:
 @dataclass(frozen=True)
 class ForecastSection:
     models: list[str] = field(
-        default_factory=lambda: ["lstm", "gru", "lstm_stacked", "gru_stacked", "gru3"]
-    )  # registry names; `wfbt models` lists them
+        default_factory=lambda: ["linear", "lstm", "gru", "lstm_stacked", "gru_stacked", "gru3"]
+    )  # registry names (`wfbt models`); linear is the Ridge baseline, listed so that strategies trade it too
     lookback: int = 5  # days of features per input window, as in both studies
     features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
+    # return: each window relative to its last close, target the next return (comparable across price levels);
+    # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
+    representation: Literal["return", "level"] = "return"
     scaler: Literal["standard", "minmax"] = "standard"  # fit on each fold's training rows only
     seeds: int = 1  # models per fold and architecture; predictions are their mean
 
@@ -94,6 +97,14 @@ class BacktestSection:
 
 
 @dataclass(frozen=True)
+class StatisticsSection:
+    significance: float = 0.05  # a model or strategy is called better (or worse) only below this p-value
+    bootstrap_reps: int = 1000  # SPA and MCS bootstrap replications (seeded with run.seed)
+    mcs_size: float = 0.10  # the model confidence set holds the best model with probability 1 - mcs_size
+    pbo_blocks: int = 16  # CSCV blocks for the probability of backtest overfitting (even, >= 4)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     run: RunSection = field(default_factory=RunSection)
     data: DataSection = field(default_factory=DataSection)
@@ -102,6 +113,7 @@ class RunConfig:
     training: TrainingSection = field(default_factory=TrainingSection)
     strategies: StrategiesSection = field(default_factory=StrategiesSection)
     backtest: BacktestSection = field(default_factory=BacktestSection)
+    statistics: StatisticsSection = field(default_factory=StatisticsSection)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -234,7 +246,7 @@ def _require_known(where: str, kind: str, names: list[str], known: typing.Iterab
 
 def validate(config: RunConfig) -> None:
     """Cross-field checks that a single field's type cannot express."""
-    from forecasters.registry import ARCHITECTURES
+    from forecasters.registry import FORECASTERS
     from strategies.signals import RULES
 
     wf, fc, tr, st, bt, data = (
@@ -266,7 +278,7 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(f"training.lr must be positive. Got {tr.lr}.")
     if not fc.models:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
-    _require_known("forecast.models", "model", fc.models, ARCHITECTURES, " (see `wfbt models`)")
+    _require_known("forecast.models", "model", fc.models, FORECASTERS, " (see `wfbt models`)")
     if len(set(fc.models)) != len(fc.models):
         raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
     _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])
@@ -282,5 +294,19 @@ def validate(config: RunConfig) -> None:
             raise ConfigError(f"{where} is a fraction of traded value in [0, 0.1). Got {value}.")
     if bt.init_cash <= 0:
         raise ConfigError(f"backtest.init_cash must be positive. Got {bt.init_cash}.")
+    _validate_statistics(config.statistics)
     if data.source == "csv" and not data.path:
         raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')
+
+
+def _validate_statistics(st: StatisticsSection) -> None:
+    if not 0 < st.significance < 0.5:
+        raise ConfigError(f"statistics.significance is a p-value threshold in (0, 0.5), e.g. 0.05. "
+                          f"Got {st.significance}.")
+    if not 0 < st.mcs_size < 1:
+        raise ConfigError(f"statistics.mcs_size must be in (0, 1), e.g. 0.10. Got {st.mcs_size}.")
+    if st.bootstrap_reps < 100:
+        raise ConfigError(f"statistics.bootstrap_reps must be at least 100 (1000 is usual). Got {st.bootstrap_reps}.")
+    if st.pbo_blocks < 4 or st.pbo_blocks % 2 or st.pbo_blocks > 20:
+        raise ConfigError(f"statistics.pbo_blocks must be an even number from 4 to 20 (16 is usual). "
+                          f"Got {st.pbo_blocks}.")

@@ -20,14 +20,16 @@ from backtest.checkpoint import Checkpoint
 from backtest.config import RunConfig
 from backtest.data import DataWarning, fingerprint, load_prices
 from backtest.errors import ConfigError, WfbtError
+from backtest.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.metrics import forecast_table, trading_table
 from backtest.portfolio import simulate
 from backtest.schedule import Fold, folds_table, make_folds
 from forecasters import kernels
-from forecasters.registry import get_architecture
+from forecasters.baselines import drift_forecast, fit_linear, naive_forecast
+from forecasters.registry import TRADABLE_BASELINES, get_architecture
 from forecasters.trainer import Member, TrainSettings, group_bytes, train_group
-from forecasters.windows import FoldData, fold_data
-from strategies.signals import strategy_states
+from forecasters.windows import FoldData, fit_rows, fold_data
+from strategies.signals import BENCHMARK, strategy_states
 
 
 class Progress:
@@ -53,6 +55,7 @@ class RunResult:
     equity: pd.DataFrame  # strategy values over the out-of-sample days
     states: pd.DataFrame  # decision day x strategy: True = hold after that close
     orders: pd.DataFrame  # every fill: strategy, date, side, size, price, fees
+    statistics: dict[str, Any] = field(default_factory=dict)  # tests of the whole set: SPA, MCS, PBO
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,10 +121,28 @@ def split_to_fit(arch: Any, members: list[Member], batch_size: int, device: torc
     return [members[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def _member_log(model: str, fold: int, group: list[Any], seconds: float) -> dict[str, Any]:
+    """One folds.csv row: a fold's members (its seeds) summarised."""
+    return {
+        "model": model, "fold": fold,
+        "epochs": int(np.mean([r.epochs for r in group])),
+        "best_epoch": int(np.mean([r.best_epoch for r in group])),
+        "train_loss": float(np.mean([r.train_loss[r.best_epoch - 1] for r in group])),
+        "val_loss": float(np.mean([r.best_val_loss for r in group])),
+        "seconds": seconds,
+        "train_curve": _curve([r.train_loss for r in group]),  # per epoch, mean over seeds
+        "val_curve": _curve([r.val_loss for r in group]),
+    }
+
+
 def train_model(
     model: str, data: list[FoldData], config: RunConfig, device: torch.device, progress: Progress,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train every fold x seed of one architecture as one group; return (predictions, fold log)."""
+    """Train every fold x seed of one architecture as one group; return (predictions, fold log).
+
+    The prediction of a fold is the mean over its seeds (in the representation's units, then mapped to a
+    price); with several seeds each seed's own price predictions are kept too (``seed_<k>`` columns).
+    """
     arch = get_architecture(model)
     seeds = config.forecast.seeds
     members = [
@@ -144,19 +165,35 @@ def train_model(
     preds, log = [], []
     for i, d in enumerate(data):
         group = results[i * seeds:(i + 1) * seeds]
-        scaled = np.mean([r.predictions for r in group], axis=0)
+        frame = pd.DataFrame({"model": model, "fold": d.fold.index, "pos": d.test_positions,
+                              "predicted": d.to_price(np.mean([r.predictions for r in group], axis=0))})
+        if seeds > 1:
+            for k, r in enumerate(group):
+                frame[f"seed_{k}"] = d.to_price(r.predictions)
+        preds.append(frame)
+        log.append(_member_log(model, d.fold.index, group, seconds * len(group) / len(results)))
+    return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
+
+
+def _baseline_log(model: str, fold: int, train_loss: float, val_loss: float, seconds: float) -> dict[str, Any]:
+    return {"model": model, "fold": fold, "epochs": 0, "best_epoch": 0, "train_loss": train_loss,
+            "val_loss": val_loss, "seconds": seconds, "train_curve": "", "val_curve": ""}
+
+
+def baseline_model(model: str, data: list[FoldData], close: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predictions and fold log of a baseline forecaster (drift or linear), fit per fold like the networks."""
+    preds, log = [], []
+    for d in data:
+        start = time.perf_counter()
+        if model == "drift":
+            predicted = drift_forecast(close, fit_rows(d.fold), d.test_positions)
+            train_loss = val_loss = math.nan
+        else:
+            fit = fit_linear(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test)
+            predicted, train_loss, val_loss = d.to_price(fit.predictions), fit.train_mse, fit.val_mse
         preds.append(pd.DataFrame({"model": model, "fold": d.fold.index, "pos": d.test_positions,
-                                   "predicted": d.to_price(scaled)}))
-        log.append({
-            "model": model, "fold": d.fold.index,
-            "epochs": int(np.mean([r.epochs for r in group])),
-            "best_epoch": int(np.mean([r.best_epoch for r in group])),
-            "train_loss": float(np.mean([r.train_loss[r.best_epoch - 1] for r in group])),
-            "val_loss": float(np.mean([r.best_val_loss for r in group])),
-            "seconds": seconds * len(group) / len(results),  # the group's time, shared out per member
-            "train_curve": _curve([r.train_loss for r in group]),  # per epoch, mean over seeds
-            "val_curve": _curve([r.val_loss for r in group]),
-        })
+                                   "predicted": predicted}))
+        log.append(_baseline_log(model, d.fold.index, train_loss, val_loss, time.perf_counter() - start))
     return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
 
 
@@ -172,6 +209,59 @@ def _curve(histories: list[list[float]]) -> str:
     return " ".join(f"{v:.6g}" for v in means)
 
 
+def _prepare_device(choice: str) -> torch.device:
+    device = resolve_device(choice)
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return device
+
+
+def _forecast_all(config: RunConfig, prices: pd.DataFrame, data: list[FoldData], device: torch.device,
+                  progress: Progress, checkpoint: Checkpoint | None, done: list[str]
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every forecaster's predictions and fold log: the configured models, then the baselines not listed."""
+    close = prices["close"].to_numpy(dtype=np.float64)
+    names = list(config.forecast.models) + [b for b in TRADABLE_BASELINES if b not in config.forecast.models]
+    all_preds, all_logs = [], []
+    for model in names:
+        if model in TRADABLE_BASELINES:  # fast and deterministic: never checkpointed
+            preds, log = baseline_model(model, data, close)
+        elif checkpoint is not None and model in done:
+            preds, log = checkpoint.load(model)
+            progress.group_start(model, len(log) * config.forecast.seeds, config.training.epochs)
+            progress.group_end(model, float(log["seconds"].sum()))
+        else:
+            preds, log = train_model(model, data, config, device, progress)
+            if checkpoint is not None:
+                checkpoint.save(model, preds, log)
+        all_preds.append(preds)
+        all_logs.append(log)
+    return pd.concat(all_preds, ignore_index=True), pd.concat(all_logs, ignore_index=True)
+
+
+def _with_dates(predictions: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+    """Row positions -> the predicted day, with the actual close and the naive forecast beside each."""
+    out = predictions.copy()
+    pos = out.pop("pos").to_numpy()
+    close = prices["close"].to_numpy(dtype=np.float64)
+    out.insert(0, "date", prices.index[pos])
+    out.insert(4, "actual", close[pos])
+    out.insert(5, "naive", naive_forecast(close, pos))
+    return out
+
+
+def _traded_forecasts(predictions: pd.DataFrame, prices: pd.DataFrame, models: list[str]) -> dict[str, pd.Series]:
+    """Each traded model's forecast for day d, indexed by the decision day d - 1 (its close is when it is known)."""
+    position = pd.Series(np.arange(len(prices)), index=prices.index)
+    out = {}
+    for model in models:
+        g = predictions[predictions["model"] == model]
+        decision = prices.index[position[g["date"]].to_numpy() - 1]
+        out[model] = pd.Series(g["predicted"].to_numpy(), index=decision)
+    return out
+
+
 def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFrame | None = None,
         checkpoint: Checkpoint | None = None, resume: bool = False) -> RunResult:
     """Load, schedule, train, trade and score; returns everything the report and artifacts need.
@@ -182,56 +272,53 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
     """
     progress = progress or Progress()
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    lap = _stopwatch(timings)
     prices = load_prices(config.data) if prices is None else prices
     folds = make_folds(len(prices), config.walkforward)
-    timings["data"] = time.perf_counter() - t0
+    lap("data")
 
-    device = resolve_device(config.run.device)
-    if device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    device = _prepare_device(config.run.device)
     fc = config.forecast
-    data = [fold_data(prices, f, fc.features, fc.lookback, fc.scaler) for f in folds]
-
+    data = [fold_data(prices, f, fc.features, fc.lookback, fc.scaler, fc.representation) for f in folds]
     done = checkpoint.begin(config.to_dict(), fingerprint(prices), resume) if checkpoint else []
-    t1 = time.perf_counter()
-    all_preds, all_logs = [], []
-    for model in fc.models:
-        if checkpoint is not None and model in done:
-            preds, log = checkpoint.load(model)
-            progress.group_start(model, len(log) * fc.seeds, config.training.epochs)
-            progress.group_end(model, float(log["seconds"].sum()))
-        else:
-            preds, log = train_model(model, data, config, device, progress)
-            if checkpoint is not None:
-                checkpoint.save(model, preds, log)
-        all_preds.append(preds)
-        all_logs.append(log)
-    timings["training"] = time.perf_counter() - t1
+    predictions, fold_log = _forecast_all(config, prices, data, device, progress, checkpoint, done)
+    predictions = _with_dates(predictions, prices)
+    lap("training")
 
-    t2 = time.perf_counter()
-    close = prices["close"]
-    predictions = pd.concat(all_preds, ignore_index=True)
-    pos = predictions.pop("pos").to_numpy()
-    predictions.insert(0, "date", prices.index[pos])
-    predictions["actual"] = close.to_numpy()[pos]
-    predictions["naive"] = close.to_numpy()[pos - 1]
-
-    # A forecast for day d is made at the close of day d-1: index it by that decision day.
-    forecasts = {
-        model: pd.Series(g["predicted"].to_numpy(), index=prices.index[pos[g.index] - 1])
-        for model, g in predictions.groupby("model", sort=False)
-    }
-    states = strategy_states(close, forecasts, config.strategies)
+    states = strategy_states(prices["close"], _traded_forecasts(predictions, prices, fc.models), config.strategies)
     pf = simulate(prices, states, folds[0].test_start, config.backtest)
-    trading = trading_table(pf).sort_values("sharpe", ascending=False, na_position="last")
-    timings["backtest"] = time.perf_counter() - t2
-    timings["total"] = time.perf_counter() - t0
+    lap("backtest")
 
-    ranges = folds_table(folds, prices.index)
-    fold_log = pd.concat(all_logs, ignore_index=True).merge(ranges, on="fold")
-    manifest = {
+    forecasts = evaluate_forecasts(predictions, config.statistics, config.run.seed)
+    trading = evaluate_trading(trading_table(pf), pf.returns(), BENCHMARK, config.statistics, config.run.seed)
+    lap("statistics")
+    timings["total"] = sum(timings.values())
+    return RunResult(
+        config=config, prices=prices, folds=folds, predictions=predictions,
+        fold_log=fold_log.merge(folds_table(folds, prices.index), on="fold"),
+        forecast_metrics=forecasts.table, forecast_metrics_by_fold=forecast_table(predictions, True),
+        trading_metrics=trading.table.sort_values("sharpe", ascending=False, na_position="last"),
+        equity=pf.value(), states=pd.DataFrame(states), orders=_orders(pf),
+        statistics={"forecast": forecasts.summary, "trading": trading.summary},
+        manifest=_manifest(config, prices, folds, device, timings),
+    )
+
+
+def _stopwatch(timings: dict[str, float]) -> Any:
+    """lap(name) records the seconds since the previous lap under ``name``."""
+    last = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = now - last[0]
+        last[0] = now
+
+    return lap
+
+
+def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device: torch.device,
+              timings: dict[str, float]) -> dict[str, Any]:
+    return {
         "name": config.run.name,
         "seed": config.run.seed,
         "device": str(device),
@@ -247,16 +334,11 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
         "out_of_sample": {"first": str(prices.index[folds[0].test_start].date()),
                           "last": str(prices.index[folds[-1].test_end - 1].date()),
                           "days": int(folds[-1].test_end - folds[0].test_start)},
+        "representation": config.forecast.representation,
         "execution": config.backtest.execution,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "versions": _versions(),
     }
-    return RunResult(
-        config=config, prices=prices, folds=folds, predictions=predictions, fold_log=fold_log,
-        forecast_metrics=forecast_table(predictions), forecast_metrics_by_fold=forecast_table(predictions, True),
-        trading_metrics=trading, equity=pf.value(), states=pd.DataFrame(states), orders=_orders(pf),
-        manifest=manifest,
-    )
 
 
 def _orders(pf: Any) -> pd.DataFrame:

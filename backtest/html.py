@@ -16,8 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backtest.artifacts import atomic_write_bytes, atomic_write_text
-from backtest.report import FORECAST_COLUMNS, TRADING_COLUMNS
 from backtest.store import RunSummary
+from backtest.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
 from strategies.signals import BENCHMARK
 
 SHOWN = 5  # strategies drawn at first besides buy-and-hold; the rest start hidden (click the legend)
@@ -29,17 +29,20 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom:
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-tr.bench td { font-weight: bold; } .note { color: #666; font-size: 0.85em; }
+tr.bench td { font-weight: bold; } .note { color: #666; font-size: 0.85em; } .verdict { font-weight: 600; }
 pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
 details { margin: 0.5em 0; }
 """
 
 def _num(value: Any, digits: int) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return html.escape(str(value))
-    return f"{v:,.{digits}f}" if np.isfinite(v) else "—"
+    return html.escape(fmt(value, digits))
+
+
+SEED_COLUMNS = {"theil_u_seed_min": ("Theil U, best seed", 3), "theil_u_seed_max": ("Theil U, worst seed", 3)}
+
+
+def _sentences(lines: list[str]) -> str:
+    return "".join(f"<p class='verdict'>{html.escape(s)}</p>" for s in lines)
 
 
 def table_html(frame: pd.DataFrame, columns: dict[str, tuple[str, int]], first: str,
@@ -205,10 +208,18 @@ def report_html(summary: RunSummary) -> str:
     body += ["<h2>Equity</h2>", figs[0], figs[1],
              "<h2>Trading, out of sample (sorted by Sharpe; bold: the buy-and-hold benchmark)</h2>",
              table_html(trading, TRADING_COLUMNS, "strategy", highlight=BENCHMARK),
+             "<p class='note'>PSR: probability that the strategy's true Sharpe ratio beats buy-and-hold's; DSR: "
+             "deflated Sharpe ratio (the probability its true Sharpe is above zero, given every strategy tried); "
+             "vs B&amp;H: better or worse only when the tests say so at the run's significance level, "
+             "≈ otherwise.</p>",
+             _sentences(trading_sentences(summary.trading, summary.statistics.get("trading", {}))),
              "<h2>Forecasts</h2>", figs[2],
-             "<p class='note'>Theil U = RMSE / naive RMSE (below 1 beats 'tomorrow = today'); direction: share of days "
-             "the predicted move had the right sign.</p>",
-             table_html(summary.forecast, FORECAST_COLUMNS, "model", highlight="naive"),
+             "<p class='note'>Theil U = RMSE / naive RMSE (below 1: lower error than 'tomorrow = today'); direction: "
+             "share of days the predicted move had the right sign; DM p: Diebold-Mariano test against naive "
+             "(Harvey-Leybourne-Newbold correction); MCS: in the model confidence set; naive, drift and linear are "
+             "baselines.</p>",
+             table_html(summary.forecast, {**FORECAST_COLUMNS, **SEED_COLUMNS}, "model", highlight="naive"),
+             _sentences(forecast_sentences(summary.forecast, summary.statistics.get("forecast", {}))),
              "<details><summary>Errors per fold</summary>",
              table_html(by_fold.assign(label=by_fold["model"] + " · fold " + by_fold["fold"].astype(str)),
                         FORECAST_COLUMNS, "label"),

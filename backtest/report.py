@@ -3,53 +3,102 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from backtest.store import RunSummary
+from backtest.wording import (
+    BASELINE_NAMES,
+    FORECAST_COLUMNS,
+    TRADING_COLUMNS,
+    fmt,
+    forecast_sentences,
+    trading_sentences,
+)
 from strategies.signals import BENCHMARK
 
 CHART_COLOURS = ["bright_white", "cyan", "magenta", "yellow", "green", "red"]
 CHART_MARKS = ["#", "*", "o", "+", "x", "%"]
 
 
-# metric key -> (column label, digits); shared by the console tables and the HTML pages
-FORECAST_COLUMNS = {"rmse": ("RMSE", 2), "mae": ("MAE", 2), "mape": ("MAPE %", 2), "direction": ("direction %", 1),
-                    "theil_u": ("Theil U", 3), "n": ("days", 0)}
-TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "volatility": ("vol %", 2),
-                   "sharpe": ("Sharpe", 2), "sortino": ("Sortino", 2), "max_drawdown": ("max DD %", 2),
-                   "calmar": ("Calmar", 2), "trades": ("trades", 0), "win_rate": ("win %", 1),
-                   "exposure": ("exposure %", 1), "fees_paid": ("fees", 0)}
-NARROW_TRADING = ["total_return", "sharpe", "max_drawdown", "trades", "win_rate", "exposure"]  # < 140 columns
+# Columns in the order shown, and the order they are dropped in when the terminal is too narrow (last first).
+FORECAST_SHOWN = ["rmse", "mae", "mape", "direction", "theil_u", "seeds", "dm_p", "verdict", "in_mcs"]
+FORECAST_PRIORITY = ["theil_u", "verdict", "dm_p", "direction", "rmse", "in_mcs", "seeds", "mae", "mape"]
+TRADING_SHOWN = ["total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "trades",
+                 "win_rate", "exposure", "fees_paid", "psr", "dsr", "verdict"]
+TRADING_PRIORITY = ["sharpe", "verdict", "total_return", "psr", "dsr", "max_drawdown", "trades", "exposure",
+                    "win_rate", "cagr", "volatility", "sortino", "calmar", "fees_paid"]
+SEEDS_COLUMN = ("U seeds", 3)  # min-max Theil U of the single seeds when forecast.seeds > 1
+WIDE = 100_000
 
 
 def _cells(row: pd.Series, keys: list[str], columns: dict[str, tuple[str, int]]) -> list[str]:
     """Formatted cells of ``row`` for ``keys``; a metric the row lacks shows as a dash."""
-    return [_fmt(row.get(k, math.nan), columns[k][1]) for k in keys]
+    return [_seed_cell(row) if k == "seeds" else fmt(row.get(k, math.nan), columns[k][1]) for k in keys]
+
+
+def _seed_cell(row: pd.Series) -> str:
+    lo, hi = row.get("theil_u_seed_min", math.nan), row.get("theil_u_seed_max", math.nan)
+    return f"{fmt(lo, 3)}–{fmt(hi, 3)}" if pd.notna(lo) and pd.notna(hi) else "—"
 
 
 def _fmt(value: float, digits: int = 2, suffix: str = "") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{value:,.{digits}f}{suffix}"
+    return fmt(value, digits) + ("" if fmt(value, digits) == "—" else suffix)
+
+
+def natural_width(table: Table, console: Console) -> int:
+    """The width ``table`` takes when nothing is wrapped or cut."""
+    return Measurement.get(console, console.options.update_width(WIDE), table).maximum
+
+
+def fit_columns(build: Callable[[list[str]], Table], keys: list[str], priority: list[str], width: int | None,
+                console: Console) -> tuple[Table, list[str]]:
+    """Build the table with ``keys``, dropping the lowest-priority columns until it fits ``width``.
+
+    Numbers are never cut: a column is either shown whole or left out (and named by the caller). Returns
+    the table and the keys left out.
+    """
+    shown = list(keys)
+    while True:
+        table = build(shown)
+        droppable = [k for k in reversed(priority) if k in shown]
+        if width is None or natural_width(table, console) <= width or len(droppable) <= 2:
+            return table, [k for k in keys if k not in shown]
+        shown.remove(droppable[0])
+
+
+def _number_column(table: Table, label: str) -> None:
+    table.add_column(label, justify="right", no_wrap=True)
+
+
+REPRESENTATION_NOTES = {
+    "return": "forecasts: each window relative to its last close, target the next return (representation return)",
+    "level": "forecasts: price levels scaled per fold, as the studies did (representation level; networks "
+             "cannot extrapolate beyond the training range)",
+}
 
 
 def header(summary: RunSummary) -> Panel:
     m = summary.manifest
     d, oos = m["data"], m["out_of_sample"]
     lines = [
-        f"[bold]{m['name']}[/]  data {d['source']}:{d.get('path') or d['symbol']}  "
-        f"{d['first']} → {d['last']} ({d['rows']} rows)",
+        f"[bold]{escape(str(m['name']))}[/]  data {escape(str(d['source']))}:"
+        f"{escape(str(d.get('path') or d['symbol']))}  {d['first']} → {d['last']} ({d['rows']} rows)",
         f"{m['folds']} walk-forward folds · out of sample {oos['first']} → {oos['last']} ({oos['days']} days) · "
         f"seed {m['seed']} · device {m['device']}" + (f" ({m['kernels']})" if m.get("kernels") else ""),
         "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items()),
     ]
+    if m.get("representation"):
+        lines.append(REPRESENTATION_NOTES.get(m["representation"], f"representation: {m['representation']}"))
     if summary.execution == "close":
         lines.append("[bold red]⚠ orders fill at the signal day's close (backtest.execution = \"close\"): "
                      "this assumes the close was known before it happened; results are optimistic.[/]")
@@ -58,44 +107,76 @@ def header(summary: RunSummary) -> Panel:
     return Panel("\n".join(lines), title="wfbt run", expand=False)
 
 
-def forecast_table(summary: RunSummary) -> Table:
-    table = Table(title="Forecast errors, out of sample (price units)", title_justify="left")
-    for col, justify in [("model", "left"), ("RMSE", "right"), ("MAE", "right"), ("MAPE %", "right"),
-                         ("direction %", "right"), ("Theil U", "right"), ("days", "right")]:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+def _forecast_rows(summary: RunSummary) -> pd.DataFrame:
+    """Baselines first (naive, drift, linear), then the models by RMSE."""
     fc = summary.forecast
-    naive = fc[fc["model"] == "naive"]
-    models = fc[fc["model"] != "naive"].sort_values("rmse")
-    for _, row in pd.concat([naive, models]).iterrows():
-        style = "dim" if row["model"] == "naive" else ("green" if row["theil_u"] < 1 else "")
-        table.add_row(str(row["model"]) + (" (baseline)" if row["model"] == "naive" else ""),
-                      *_cells(row, list(FORECAST_COLUMNS), FORECAST_COLUMNS), style=style)
-    table.caption = ("Theil U = RMSE / naive RMSE (below 1 beats 'tomorrow = today'); "
-                     "direction: share of days the predicted move had the right sign")
+    base = [fc[fc["model"] == b] for b in BASELINE_NAMES]
+    return pd.concat([*base, fc[~fc["model"].isin(BASELINE_NAMES)].sort_values("rmse")])
+
+
+def forecast_table(summary: RunSummary, width: int | None = None, console: Console | None = None) -> Table:
+    rows = _forecast_rows(summary)
+    columns = {**FORECAST_COLUMNS, "seeds": SEEDS_COLUMN}
+    keys = [k for k in FORECAST_SHOWN if k in rows.columns or (k == "seeds" and "theil_u_seed_min" in rows)]
+    days = int(rows["n"].max()) if len(rows) else 0
+
+    def build(shown: list[str]) -> Table:
+        table = Table(title=f"Forecasts out of sample, {days:,} days (price units), tested against naive",
+                      title_justify="left")
+        table.add_column("model", overflow="fold")
+        for key in shown:
+            _number_column(table, columns[key][0])
+        for i, (_, row) in enumerate(rows.iterrows()):
+            name = str(row["model"])
+            last_baseline = name in BASELINE_NAMES and (i + 1 == len(rows) or rows["model"].iloc[i + 1]
+                                                        not in BASELINE_NAMES)
+            table.add_row(name, *_cells(row, shown, columns), style="dim" if name in BASELINE_NAMES else "",
+                          end_section=last_baseline)
+        return table
+
+    table, left_out = fit_columns(build, keys, FORECAST_PRIORITY, width, console or Console())
+    notes = ["naive, drift, linear: baselines (dim)", "Theil U = RMSE / naive RMSE",
+             "DM p: Diebold-Mariano vs naive", "≈: not distinguishable from naive"]
+    if "in_mcs" in keys and "in_mcs" not in left_out:
+        notes.append("MCS ✓: in the model confidence set")
+    if left_out:
+        notes.append("not shown at this width: " + ", ".join(columns[k][0] for k in left_out) + " (metrics.json)")
+    table.caption = "; ".join(notes)
     return table
 
 
-def trading_table(summary: RunSummary, limit: int | None = None, width: int | None = None) -> Table:
-    table = Table(title="Trading, out of sample, after fees, tax and slippage (sorted by Sharpe)",
-                  title_justify="left")
-    wide = width is None or width >= 140
-    keys = list(TRADING_COLUMNS) if wide else NARROW_TRADING
-    table.add_column("strategy", no_wrap=True)
-    for key in keys:
-        table.add_column(TRADING_COLUMNS[key][0], justify="right")
+def trading_table(summary: RunSummary, limit: int | None = None, width: int | None = None,
+                  console: Console | None = None) -> Table:
     rows = summary.trading
     if limit is not None and len(rows) > limit:
         keep = list(rows.index[:limit])
         if BENCHMARK in rows.index and BENCHMARK not in keep:
             keep.append(BENCHMARK)
         rows = rows.loc[keep]
+    keys = [k for k in TRADING_SHOWN if k in rows.columns]
     bench_sharpe = summary.trading["sharpe"].get(BENCHMARK, np.nan)
-    for name, r in rows.iterrows():
-        is_bench = name == BENCHMARK
-        style = "bold yellow" if is_bench else ("green" if r["sharpe"] > bench_sharpe else "")
-        table.add_row(f"{name} ★" if is_bench else str(name), *_cells(r, keys, TRADING_COLUMNS), style=style)
-    table.caption = ("★ buy-and-hold benchmark; green: Sharpe above it; annualised with 252 trading days, "
-                     "risk-free rate 0" + ("" if wide else "; all columns in metrics.json or a terminal >= 140 wide"))
+
+    def build(shown: list[str]) -> Table:
+        table = Table(title="Trading out of sample, after fees, tax and slippage (by Sharpe)", title_justify="left")
+        table.add_column("strategy", overflow="fold")
+        for key in shown:
+            _number_column(table, TRADING_COLUMNS[key][0])
+        for name, r in rows.iterrows():
+            is_bench = name == BENCHMARK
+            style = "bold yellow" if is_bench else ("green" if r.get("verdict") == "better" else "")
+            table.add_row(f"{name} ★" if is_bench else str(name), *_cells(r, shown, TRADING_COLUMNS), style=style)
+        return table
+
+    table, left_out = fit_columns(build, keys, TRADING_PRIORITY, width, console or Console())
+    notes = ["★ buy-and-hold benchmark", "annualised with 252 days, risk-free rate 0",
+             "PSR: probability the Sharpe beats buy-and-hold's", "DSR: deflated Sharpe ratio",
+             "≈: not distinguishable from buy-and-hold"]
+    if np.isfinite(bench_sharpe) and "verdict" not in rows:
+        notes.append("green: better than it")
+    if left_out:
+        notes.append("not shown at this width: " + ", ".join(TRADING_COLUMNS[k][0] for k in left_out)
+                     + " (metrics.json)")
+    table.caption = "; ".join(notes)
     return table
 
 
@@ -143,8 +224,12 @@ def chart_columns(summary: RunSummary, best: int = 3) -> list[str]:
 
 def render(summary: RunSummary, console: Console) -> None:
     console.print(header(summary))
-    console.print(forecast_table(summary))
-    console.print(trading_table(summary, width=console.width))
+    console.print(forecast_table(summary, width=console.width, console=console))
+    for sentence in forecast_sentences(summary.forecast, summary.statistics.get("forecast", {})):
+        console.print(sentence, highlight=False)
+    console.print(trading_table(summary, width=console.width, console=console))
+    for sentence in trading_sentences(summary.trading, summary.statistics.get("trading", {})):
+        console.print(sentence, highlight=False)
     cols = chart_columns(summary)
     console.print(Panel(equity_chart(summary.equity, cols, console.width - 4),
                         title="Equity: buy-and-hold and the best strategies by Sharpe", expand=False))
@@ -152,26 +237,50 @@ def render(summary: RunSummary, console: Console) -> None:
                   "predictions.csv folds.csv equity.csv orders.csv metrics.json", highlight=False)
 
 
-def compare_tables(comparison: Any, width: int, limit: int | None = None) -> list[Table]:
+COMPARE_FORECAST = ["rmse", "direction", "theil_u", "dm_p", "verdict", "n"]
+COMPARE_TRADING = ["total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "trades", "psr", "dsr",
+                   "verdict"]
+COMPARE_TRADING_PRIORITY = ["sharpe", "verdict", "total_return", "psr", "max_drawdown", "dsr", "trades", "cagr",
+                            "volatility", "sortino"]
+
+
+def _run_table(title: str, frame: pd.DataFrame, first: str, keys: list[str], priority: list[str],
+               columns: dict[str, tuple[str, int]], width: int, console: Console) -> tuple[Table, list[str]]:
+    """A compare table: run and model/strategy columns, then the metrics that fit ``width``."""
+    keys = [k for k in keys if k in frame.columns]
+
+    def build(shown: list[str]) -> Table:
+        table = Table(title=title, title_justify="left")
+        table.add_column("run", overflow="fold")
+        table.add_column(first, overflow="fold")
+        for key in shown:
+            _number_column(table, columns[key][0])
+        for _, r in frame.iterrows():
+            dim = r[first] in BASELINE_NAMES if first == "model" else r[first] == BENCHMARK
+            table.add_row(str(r["run"]), str(r[first]), *_cells(r, shown, columns),
+                          style=("dim" if first == "model" else "bold yellow") if dim else "")
+        return table
+
+    return fit_columns(build, keys, priority, width, console)
+
+
+def compare_tables(comparison: Any, width: int, limit: int | None = None,
+                   console: Console | None = None) -> list[Table]:
     """The forecast and trading tables of ``wfbt compare``: one row per run x model / strategy."""
-    fc = Table(title="Forecast errors across runs (price units; Theil U below 1 beats the naive forecast)",
-               title_justify="left")
-    tr = Table(title="Trading across runs, after costs", title_justify="left")
-    trading_keys = (["total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "trades"]
-                    if width >= 140 else ["total_return", "sharpe", "max_drawdown", "trades"])
-    for table, first, keys, columns in ((fc, "model", list(FORECAST_COLUMNS), FORECAST_COLUMNS),
-                                        (tr, "strategy", trading_keys, TRADING_COLUMNS)):
-        table.add_column("run", no_wrap=True)
-        table.add_column(first, no_wrap=True)
-        for key in keys:
-            table.add_column(columns[key][0], justify="right")
-    for _, r in comparison.forecast.iterrows():
-        fc.add_row(str(r["run"]), str(r["model"]), *_cells(r, list(FORECAST_COLUMNS), FORECAST_COLUMNS),
-                   style="dim" if r["model"] == "naive" else "")
+    console = console or Console()
+    fc, fc_out = _run_table("Forecast errors across runs (price units), each tested against its run's naive forecast",
+                            comparison.forecast, "model", COMPARE_FORECAST, FORECAST_PRIORITY + ["n"],
+                            FORECAST_COLUMNS, width, console)
     rows = comparison.trading if limit is None else comparison.trading.head(limit)
-    for _, r in rows.iterrows():
-        tr.add_row(str(r["run"]), str(r["strategy"]), *_cells(r, trading_keys, TRADING_COLUMNS),
-                   style="bold yellow" if r["strategy"] == BENCHMARK else "")
+    tr, tr_out = _run_table("Trading across runs, after costs", rows, "strategy", COMPARE_TRADING,
+                            COMPARE_TRADING_PRIORITY, TRADING_COLUMNS, width, console)
+    fc.caption = "≈: not distinguishable from naive (Diebold-Mariano, SPA)" + _left_out(fc_out, FORECAST_COLUMNS)
+    notes = ["≈: not distinguishable from buy-and-hold (PSR, SPA)"]
     if limit is not None and len(comparison.trading) > limit:
-        tr.caption = f"top {limit} of {len(comparison.trading)} rows; --limit 0 shows all"
+        notes.append(f"top {limit} of {len(comparison.trading)} rows; --limit 0 shows all")
+    tr.caption = "; ".join(notes) + _left_out(tr_out, TRADING_COLUMNS)
     return [fc, tr]
+
+
+def _left_out(keys: list[str], columns: dict[str, tuple[str, int]]) -> str:
+    return "; not shown at this width: " + ", ".join(columns[k][0] for k in keys) if keys else ""

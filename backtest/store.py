@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,7 @@ def write_run(result: Any, run_dir: Path) -> None:
         "forecast": _records(result.forecast_metrics),
         "forecast_by_fold": _records(result.forecast_metrics_by_fold),
         "trading": _records(result.trading_metrics.reset_index()),
+        "statistics": result.statistics,
         "benchmark": BENCHMARK,
         "execution": result.config.backtest.execution,
         "out_of_sample": result.manifest["out_of_sample"],
@@ -112,6 +113,7 @@ class RunSummary:
     trading: pd.DataFrame  # indexed by strategy, in the saved (Sharpe) order
     equity: pd.DataFrame  # DatetimeIndex x strategy
     execution: str
+    statistics: dict[str, Any] = field(default_factory=dict)  # {"forecast": {...}, "trading": {...}} set tests
 
     def predictions(self) -> pd.DataFrame:
         """predictions.csv with parsed dates (read on demand: it is the largest artifact)."""
@@ -135,6 +137,12 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
         raise RunDirError(f"run folder {str(path.parent)!r} is damaged ({exc}). Run it again.") from None
 
 
+def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    """JSON nulls back to NaN: every column but the text ones as numbers."""
+    text = {"model", "strategy", "verdict", "in_mcs"}
+    return frame.apply(lambda col: col if col.name in text else pd.to_numeric(col, errors="coerce"))
+
+
 def load_summary(path: Path, manifest: dict[str, Any] | None = None) -> RunSummary:
     """Read a run folder's artifacts (no completeness check: ``read_run`` does that)."""
     try:
@@ -142,13 +150,13 @@ def load_summary(path: Path, manifest: dict[str, Any] | None = None) -> RunSumma
             manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
         equity = pd.read_csv(path / "equity.csv", index_col="date", parse_dates=["date"])
-        trading = pd.DataFrame(metrics["trading"]).set_index("strategy").astype(float)
+        trading = _numeric(pd.DataFrame(metrics["trading"]).set_index("strategy"))
     except (OSError, json.JSONDecodeError, ValueError, KeyError) as exc:
         raise RunDirError(f"run folder {str(path)!r} is damaged ({exc}). Run it again.") from None
     return RunSummary(
-        run_dir=path, manifest=manifest, forecast=pd.DataFrame(metrics["forecast"]),
+        run_dir=path, manifest=manifest, forecast=_numeric(pd.DataFrame(metrics["forecast"])),
         forecast_by_fold=pd.DataFrame(metrics["forecast_by_fold"]), trading=trading,
-        equity=equity, execution=metrics.get("execution", "next_open"),
+        equity=equity, execution=metrics.get("execution", "next_open"), statistics=metrics.get("statistics", {}),
     )
 
 

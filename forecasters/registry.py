@@ -44,6 +44,22 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
+# Baselines every network must beat. naive is the yardstick of every table (Theil U, Diebold-Mariano);
+# drift and linear are forecasters in their own right: list them in forecast.models to trade them too.
+BASELINES: dict[str, str] = {
+    "naive": "tomorrow's close = today's close",
+    "drift": "today's close grown by the mean log return of the fold's fitting rows",
+    "linear": "scikit-learn Ridge on the same input windows, penalty picked on the fold's validation rows",
+}
+TRADABLE_BASELINES = ("drift", "linear")
+
+# Every name forecast.models accepts.
+FORECASTERS: dict[str, str] = {
+    **{a.name: a.source for a in ARCHITECTURES.values()},
+    **{name: BASELINES[name] for name in TRADABLE_BASELINES},
+}
+
+
 def get_architecture(name: str) -> Architecture:
     try:
         return ARCHITECTURES[name]

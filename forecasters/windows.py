@@ -1,7 +1,19 @@
-"""Per-fold scaling and input windows.
+"""Per-fold input windows, their representation, and scaling fit on the fold's fitting rows only.
 
 Sample ``j`` predicts row ``j``'s close from rows ``[j - lookback, j)``: a prediction for day t+1
-uses nothing after day t's close. Scalers are fit on the fold's fitting rows only.
+uses nothing after day t's close. Two representations:
+
+``"return"`` (default)
+    Each window is expressed relative to its own last close: price features as log(price / last close),
+    volume as log1p(volume) - log1p(last volume). The target is the next simple return,
+    close(j) / close(j - 1) - 1, and a prediction maps back to a price as close(j - 1) * (1 + r).
+    Inputs and target look alike in every fold, whatever the price level, so a network trained on one
+    price range can be used on another.
+``"level"``
+    Price levels as they are (the two studies' choice). The test quarter's prices can leave the
+    training range, which a network cannot extrapolate to; kept to reproduce the studies.
+
+In both, a scaler (standard or min-max) is fit on the fitting rows only and applied to everything.
 """
 
 from __future__ import annotations
@@ -13,6 +25,8 @@ import pandas as pd
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from backtest.schedule import Fold
+
+REPRESENTATIONS = ("return", "level")
 
 
 @dataclass
@@ -26,11 +40,14 @@ class FoldData:
     y_val: np.ndarray
     x_test: np.ndarray
     test_positions: np.ndarray  # row positions of the predicted days
-    target_mean: float  # inverse of the target scaling: price = scaled * target_scale + target_mean
+    target_mean: float  # inverse of the target scaling: target = scaled * target_scale + target_mean
     target_scale: float
+    test_base: np.ndarray | None = None  # return representation: the close before each test day
 
     def to_price(self, scaled: np.ndarray) -> np.ndarray:
-        return scaled.astype(np.float64) * self.target_scale + self.target_mean
+        """Predictions in scaled units -> predicted closes of the test days."""
+        target = scaled.astype(np.float64) * self.target_scale + self.target_mean
+        return target if self.test_base is None else self.test_base * (1.0 + target)
 
 
 def _scaler(kind: str) -> StandardScaler | MinMaxScaler:
@@ -48,28 +65,78 @@ def fit_rows(fold: Fold) -> slice:
     return slice(fold.train_start, fold.val_start)
 
 
-def fold_data(prices: pd.DataFrame, fold: Fold, features: list[str], lookback: int, scaler: str) -> FoldData:
-    """Fit the scalers on ``fold.train`` rows and cut training, validation and test windows."""
-    raw = prices[features].to_numpy(dtype=np.float64)
-    close = prices["close"].to_numpy(dtype=np.float64)
+def _sample_days(fold: Fold, lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Target rows of the training, validation and test samples."""
+    return (np.arange(fold.train_start + lookback, fold.val_start), np.arange(fold.val_start, fold.train_end),
+            np.arange(fold.test_start, fold.test_end))
+
+
+def _target_inverse(y_scaler: StandardScaler | MinMaxScaler) -> tuple[float, float]:
+    """(mean, scale) with target = scaled * scale + mean."""
+    if isinstance(y_scaler, StandardScaler):
+        return float(y_scaler.mean_[0]), float(y_scaler.scale_[0])
+    scale = 1.0 / float(y_scaler.scale_[0])
+    return -float(y_scaler.min_[0]) * scale, scale
+
+
+def _level(raw: np.ndarray, close: np.ndarray, fold: Fold, lookback: int, scaler: str
+           ) -> tuple[list[np.ndarray], list[np.ndarray], tuple[float, float]]:
+    """Level representation: scale prices with scalers fit on the fitting rows' prices."""
     rows = fit_rows(fold)
     x_scaler = _scaler(scaler).fit(raw[rows])
     y_scaler = _scaler(scaler).fit(close[rows, None])
     scaled = x_scaler.transform(raw).astype(np.float32)
     target = y_scaler.transform(close[:, None])[:, 0].astype(np.float32)
+    days = _sample_days(fold, lookback)
+    return [_windows(scaled, t, lookback) for t in days], [target[t] for t in days], _target_inverse(y_scaler)
 
-    train_t = np.arange(fold.train_start + lookback, fold.val_start)
-    val_t = np.arange(fold.val_start, fold.train_end)
-    test_t = np.arange(fold.test_start, fold.test_end)
-    if isinstance(y_scaler, StandardScaler):
-        mean, scale = float(y_scaler.mean_[0]), float(y_scaler.scale_[0])
+
+def relative_windows(raw: np.ndarray, close: np.ndarray, days: np.ndarray, lookback: int, volume_col: int | None
+                     ) -> np.ndarray:
+    """Windows ending the day before each of ``days``, relative to that day's close: (N, lookback, F) float64.
+
+    Price columns become log(price / last close), the volume column log1p(volume) - log1p(last volume).
+    """
+    win = _windows(raw, days, lookback)  # (N, L, F)
+    last_close = close[days - 1][:, None, None]  # (N, 1, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(win / last_close)
+        if volume_col is not None:
+            vol = np.log1p(np.maximum(win[..., volume_col], 0.0))  # (N, L)
+            out[..., volume_col] = vol - vol[:, -1:]
+    return out
+
+
+def _returns(raw: np.ndarray, close: np.ndarray, fold: Fold, lookback: int, scaler: str, volume_col: int | None
+             ) -> tuple[list[np.ndarray], list[np.ndarray], tuple[float, float], np.ndarray]:
+    """Return representation: relative windows and next returns, scaled by scalers fit on the training samples."""
+    fit = np.arange(len(close))[fit_rows(fold)][lookback:]  # samples whose window and target are fitting rows
+    x_fit = relative_windows(raw, close, fit, lookback, volume_col)
+    width = x_fit.shape[2]
+    x_scaler = _scaler(scaler).fit(x_fit.reshape(-1, width))
+    y_scaler = _scaler(scaler).fit((close[fit] / close[fit - 1] - 1.0)[:, None])
+    days = _sample_days(fold, lookback)
+    xs = [relative_windows(raw, close, t, lookback, volume_col) for t in days]
+    ys = [close[t] / close[t - 1] - 1.0 for t in days]
+    xs = [x_scaler.transform(x.reshape(-1, width)).reshape(x.shape).astype(np.float32) for x in xs]
+    ys = [y_scaler.transform(y[:, None])[:, 0].astype(np.float32) for y in ys]
+    return xs, ys, _target_inverse(y_scaler), close[days[2] - 1]
+
+
+def fold_data(prices: pd.DataFrame, fold: Fold, features: list[str], lookback: int, scaler: str,
+              representation: str = "return") -> FoldData:
+    """Cut one fold's training, validation and test windows in ``representation``, scaled on its fitting rows."""
+    if representation not in REPRESENTATIONS:
+        raise ValueError(f"representation must be one of {REPRESENTATIONS}. Got {representation!r}.")
+    raw = prices[features].to_numpy(dtype=np.float64)
+    close = prices["close"].to_numpy(dtype=np.float64)
+    base = None
+    if representation == "level":
+        xs, ys, (mean, scale) = _level(raw, close, fold, lookback, scaler)
     else:
-        scale = 1.0 / float(y_scaler.scale_[0])
-        mean = -float(y_scaler.min_[0]) * scale
+        volume_col = features.index("volume") if "volume" in features else None
+        xs, ys, (mean, scale), base = _returns(raw, close, fold, lookback, scaler, volume_col)
     return FoldData(
-        fold=fold,
-        x_train=_windows(scaled, train_t, lookback), y_train=target[train_t],
-        x_val=_windows(scaled, val_t, lookback), y_val=target[val_t],
-        x_test=_windows(scaled, test_t, lookback), test_positions=test_t,
-        target_mean=mean, target_scale=scale,
+        fold=fold, x_train=xs[0], y_train=ys[0], x_val=xs[1], y_val=ys[1], x_test=xs[2],
+        test_positions=_sample_days(fold, lookback)[2], target_mean=mean, target_scale=scale, test_base=base,
     )

@@ -36,12 +36,15 @@ def test_run_writes_artifacts_and_prints_tables(csv, tmp_path):
         assert (run_dir / name).is_file(), name
     assert artifacts.is_complete(run_dir)
     out = result.output
-    assert "naive (baseline)" in out and "lstm" in out and "buy_and_hold ★" in out and "Sharpe" in out
+    assert "│ naive " in out and "│ drift " in out and "│ linear " in out and "lstm" in out
+    assert "buy_and_hold ★" in out and "Sharpe" in out and "DM p" in out and "SPA p = " in out
     preds = pd.read_csv(run_dir / "predictions.csv")
     assert list(preds.columns) == ["date", "model", "fold", "predicted", "actual", "naive"]
-    assert len(preds) == 420 - 160 and preds.date.is_unique
+    assert len(preds) == 3 * (420 - 160) and not preds.duplicated(["date", "model"]).any()
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert {r["model"] for r in metrics["forecast"]} == {"naive", "lstm"}
+    assert {r["model"] for r in metrics["forecast"]} == {"naive", "lstm", "drift", "linear"}
+    assert {"spa_p", "mcs"} <= set(metrics["statistics"]["forecast"])
+    assert {"spa_p", "pbo", "trials"} <= set(metrics["statistics"]["trading"])
     strategies = {r["strategy"] for r in metrics["trading"]}
     assert {"buy_and_hold", "bollinger", "macd", "lstm:forecast", "lstm:vote"} <= strategies
     equity = pd.read_csv(run_dir / "equity.csv", index_col="date")

@@ -14,8 +14,9 @@ def altered_after(prices: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def before_cut_differences(prices: pd.DataFrame, cut: pd.Timestamp) -> list[str]:
-    cfg = tiny_config("forecast.models=['gru']", "training.epochs=3")
+def before_cut_differences(prices: pd.DataFrame, cut: pd.Timestamp, representation: str = "return") -> list[str]:
+    cfg = tiny_config("forecast.models=['gru', 'linear', 'drift']", "training.epochs=3",
+                      f"forecast.representation={representation!r}")
     a, b = run(cfg, prices=prices), run(cfg, prices=altered_after(prices, cut))
     problems = []
     # A prediction for the cut day is made from data up to the day before; its `actual` is altered.
@@ -32,16 +33,29 @@ def before_cut_differences(prices: pd.DataFrame, cut: pd.Timestamp) -> list[str]
     return problems
 
 
-def test_future_prices_do_not_change_the_past():
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_future_prices_do_not_change_the_past(representation):
     prices = synthetic_prices(420)
     cut = prices.index[300]  # inside the out-of-sample period (first test day is row 160)
-    assert before_cut_differences(prices, cut) == []
+    assert before_cut_differences(prices, cut, representation) == []
 
 
-def test_the_check_catches_a_scaler_fit_on_the_whole_series(monkeypatch):
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_the_check_catches_a_scaler_fit_on_the_whole_series(monkeypatch, representation):
     prices = synthetic_prices(420)
     monkeypatch.setattr(windows, "fit_rows", lambda fold: slice(None))  # the studies' leak
-    assert "predictions" in before_cut_differences(prices, prices.index[300])
+    assert "predictions" in before_cut_differences(prices, prices.index[300], representation)
+
+
+def test_the_check_catches_a_window_that_sees_the_day_it_predicts(monkeypatch):
+    prices = synthetic_prices(420)
+    real = windows.relative_windows
+
+    def peeking(raw, close, days, lookback, volume_col):  # the window ends on the predicted day, not before it
+        return real(raw, close, days + 1, lookback, volume_col)
+
+    monkeypatch.setattr(windows, "relative_windows", peeking)
+    assert "predictions" in before_cut_differences(prices, prices.index[300], "return")
 
 
 @pytest.mark.parametrize("execution", ["next_open", "close"])

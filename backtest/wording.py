@@ -1,0 +1,113 @@
+"""What the reports say: column labels and digits, and the sentences that state what the tests allow.
+
+Shared by the console summary, the HTML report and `wfbt compare`, so that every output uses the same
+words for the same test result: "better" or "worse" only when a test says so at the run's significance
+level, otherwise "not distinguishable".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+# metric key -> (column label, digits)
+FORECAST_COLUMNS = {"rmse": ("RMSE", 2), "mae": ("MAE", 2), "mape": ("MAPE %", 2), "direction": ("dir. %", 1),
+                    "theil_u": ("Theil U", 3), "dm_p": ("DM p", 3), "verdict": ("vs naive", 0),
+                    "in_mcs": ("MCS", 0), "n": ("days", 0)}
+TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "volatility": ("vol %", 2),
+                   "sharpe": ("Sharpe", 2), "sortino": ("Sortino", 2), "max_drawdown": ("max DD %", 2),
+                   "calmar": ("Calmar", 2), "trades": ("trades", 0), "win_rate": ("win %", 1),
+                   "exposure": ("exposure %", 1), "fees_paid": ("fees", 0), "psr": ("PSR", 2), "dsr": ("DSR", 2),
+                   "verdict": ("vs B&H", 0)}
+VERDICT_MARKS = {"better": "better", "worse": "worse", "indistinguishable": "≈", "baseline": "—", "benchmark": "—"}
+BASELINE_NAMES = ("naive", "drift", "linear")
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A table cell: numbers with thousands separators, verdicts as marks, booleans as ✓, missing as —."""
+    if isinstance(value, str):
+        return VERDICT_MARKS.get(value, value)
+    if value is None or isinstance(value, bool) and not value:
+        return "—" if value is None else ""
+    if isinstance(value, bool):
+        return "✓"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{v:,.{digits}f}" if math.isfinite(v) else "—"
+
+
+def _pct(level: float) -> str:
+    return f"{100 * level:g} %"
+
+
+def _p(value: Any) -> str:
+    v = float(value) if value is not None else math.nan
+    return "n/a" if not math.isfinite(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")
+
+
+def _names(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def forecast_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
+    """What the forecast tests allow one to say, in words: one sentence each."""
+    if not tests:
+        return []
+    level = float(tests.get("significance", 0.05))
+    rows = table[table["model"] != "naive"]
+    if "verdict" not in rows:
+        return []
+    better = rows[rows["verdict"] == "better"]
+    worse = rows[rows["verdict"] == "worse"]
+    spa = f"SPA p = {_p(tests.get('spa_p'))} over {len(rows)} forecasts"
+    out = []
+    if len(better):
+        out.append(f"Better than the naive forecast at {_pct(level)}: "
+                   + _names([f"{m} (DM p {_p(p)})" for m, p in zip(better["model"], better["dm_p"], strict=True)])
+                   + f"; {spa}.")
+    else:
+        same = rows[rows["verdict"] == "indistinguishable"]
+        span = (f"; DM p {_p(same['dm_p'].min())}–{_p(same['dm_p'].max())}" if len(same) > 1 else "")
+        out.append(f"No forecast is better than the naive forecast at {_pct(level)} ({spa}{span}): "
+                   "not distinguishable from 'tomorrow = today'.")
+    if len(worse):
+        out.append(f"Worse than naive at {_pct(level)}: "
+                   + _names([f"{m} (DM p {_p(p)})" for m, p in zip(worse["model"], worse["dm_p"], strict=True)]) + ".")
+    if tests.get("mcs"):
+        out.append(f"Model confidence set ({100 * (1 - float(tests.get('mcs_size', 0.1))):g} %): "
+                   + ", ".join(tests["mcs"]) + ".")
+    return out
+
+
+def trading_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
+    """What the trading tests allow one to say, in words: one sentence each. ``table`` is indexed by strategy."""
+    if not tests or "verdict" not in table:
+        return []
+    level = float(tests.get("significance", 0.05))
+    bench = tests.get("benchmark", "buy_and_hold")
+    better = [s for s in table.index if table.loc[s, "verdict"] == "better"]
+    worse = [s for s in table.index if table.loc[s, "verdict"] == "worse"]
+    spa = f"SPA p = {_p(tests.get('spa_p'))} over {tests.get('trials')} strategies"
+    if better:
+        out = [f"Higher Sharpe than {bench} at {_pct(level)}: "
+               + _names([f"{s} (PSR {float(table.loc[s, 'psr']):.3f})" for s in better]) + f"; {spa}."]
+    else:
+        out = [f"No strategy beats {bench} at {_pct(level)} ({spa}): the others are not distinguishable from it"
+               + (", or worse." if worse else ".")]
+    if worse:
+        out.append(f"Lower Sharpe than {bench} at {_pct(level)} (PSR ≤ {level:g}): {_names(worse)}.")
+    candidates = table.drop(index=[bench], errors="ignore").dropna(subset=["sharpe"])
+    if len(candidates):
+        top = candidates["sharpe"].idxmax()
+        out.append(f"Best Sharpe: {top} {float(candidates.loc[top, 'sharpe']):.2f}; deflated Sharpe ratio "
+                   f"{fmt(candidates.loc[top, 'dsr'], 3)} after {tests.get('trials')} trials "
+                   "(the chance its true Sharpe is above zero, given how many were tried).")
+    if math.isfinite(float(tests.get("pbo") if tests.get("pbo") is not None else math.nan)):
+        out.append(f"Probability of backtest overfitting: {float(tests['pbo']):.2f} (CSCV, {tests.get('pbo_blocks')} "
+                   "blocks: how often the in-sample best falls to or below the median out of sample).")
+    return out

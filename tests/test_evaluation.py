@@ -1,0 +1,89 @@
+"""Verdicts: "better" or "worse" only when the tests say so; the words the reports print for them."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.config import StatisticsSection
+from backtest.evaluation import evaluate_forecasts, evaluate_trading, forecast_verdict, trading_verdict
+from backtest.significance import deflated_sharpe, sharpe
+from backtest.wording import forecast_sentences, trading_sentences
+
+CFG = StatisticsSection(bootstrap_reps=300)
+
+
+@pytest.mark.parametrize(("dm_stat", "dm_p", "spa_p", "verdict"), [
+    (-3.0, 0.001, 0.01, "better"),
+    (-3.0, 0.001, 0.20, "indistinguishable"),  # one good model among many does not count unless SPA agrees
+    (-1.0, 0.30, 0.01, "indistinguishable"),
+    (3.0, 0.001, 0.90, "worse"),
+    (3.0, 0.08, 0.90, "indistinguishable"),
+    (-3.0, float("nan"), 0.01, "indistinguishable"),
+])
+def test_forecast_verdicts(dm_stat, dm_p, spa_p, verdict):
+    assert forecast_verdict(dm_stat, dm_p, spa_p, 0.05) == verdict
+
+
+@pytest.mark.parametrize(("psr", "spa_p", "verdict"), [
+    (0.99, 0.01, "better"), (0.99, 0.30, "indistinguishable"), (0.60, 0.01, "indistinguishable"),
+    (0.03, 0.50, "worse"), (float("nan"), 0.01, "indistinguishable"),
+])
+def test_trading_verdicts(psr, spa_p, verdict):
+    assert trading_verdict(psr, spa_p, 0.05) == verdict
+
+
+def predictions(noise: dict[str, float], days: int = 400, seeds: int = 0) -> pd.DataFrame:
+    """A random-walk close; each model predicts the actual close plus noise of the given size."""
+    rng = np.random.default_rng(0)
+    close = 100 + np.cumsum(rng.normal(0, 1.0, days + 1))
+    dates = pd.bdate_range("2020-01-01", periods=days)
+    frames = []
+    for model, sd in noise.items():
+        frame = pd.DataFrame({"date": dates, "model": model, "fold": 0,
+                              "predicted": close[1:] + rng.normal(0, sd, days), "actual": close[1:],
+                              "naive": close[:-1]})
+        for k in range(seeds):
+            frame[f"seed_{k}"] = close[1:] + rng.normal(0, sd * (1 + k), days)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_model_far_better_than_naive_is_called_better_and_a_far_worse_one_worse():
+    ev = evaluate_forecasts(predictions({"oracle": 0.2, "wild": 3.0, "close_call": 0.99}), CFG, 0)
+    verdicts = dict(zip(ev.table["model"], ev.table["verdict"], strict=True))
+    assert verdicts == {"naive": "baseline", "oracle": "better", "wild": "worse", "close_call": "indistinguishable"}
+    assert ev.summary["spa_p"] < 0.05 and "wild" not in ev.summary["mcs"] and "oracle" in ev.summary["mcs"]
+    sentences = " ".join(forecast_sentences(ev.table, ev.summary))
+    assert "Better than the naive forecast at 5 %: oracle (DM p < 0.001)" in sentences
+    assert "Worse than naive at 5 %: wild" in sentences
+
+
+def test_no_model_is_called_better_when_none_is():
+    ev = evaluate_forecasts(predictions({"a": 1.0, "b": 1.0}), CFG, 0)
+    assert set(ev.table["verdict"]) == {"baseline", "indistinguishable"}
+    assert forecast_sentences(ev.table, ev.summary)[0].startswith(
+        "No forecast is better than the naive forecast at 5 % (SPA p = ")
+
+
+def test_several_seeds_report_the_spread_of_single_seeds():
+    ev = evaluate_forecasts(predictions({"m": 0.5}, seeds=3), CFG, 0)
+    row = ev.table.set_index("model").loc["m"]
+    assert row["theil_u_seed_min"] < row["theil_u_seed_max"]
+
+
+def test_trading_tests_name_trials_and_verdicts():
+    rng = np.random.default_rng(1)
+    days = pd.bdate_range("2020-01-01", periods=600)
+    bench = rng.normal(0.0003, 0.01, 600)
+    returns = pd.DataFrame({"buy_and_hold": bench, "great": bench + 0.004, "poor": bench - 0.004,
+                            "coin": rng.normal(0.0003, 0.01, 600)}, index=days)
+    table = pd.DataFrame({"sharpe": returns.mean() / returns.std() * np.sqrt(252)})
+    ev = evaluate_trading(table, returns, "buy_and_hold", CFG, 0)
+    assert ev.summary["trials"] == 3 and ev.summary["pbo_strategies"] == 4
+    assert ev.table.loc["great", "verdict"] == "better" and ev.table.loc["poor", "verdict"] == "worse"
+    assert ev.table.loc["coin", "verdict"] == "indistinguishable"
+    assert ev.table.loc["buy_and_hold", "verdict"] == "benchmark" and np.isnan(ev.table.loc["buy_and_hold", "psr"])
+    trial_sharpes = [sharpe(returns[c].to_numpy()) for c in ["great", "poor", "coin"]]  # the benchmark is no trial
+    assert ev.table.loc["coin", "dsr"] == pytest.approx(deflated_sharpe(returns["coin"].to_numpy(), trial_sharpes))
+    text = " ".join(trading_sentences(ev.table, ev.summary))
+    assert "Higher Sharpe than buy_and_hold at 5 %: great" in text and "Lower Sharpe" in text and "poor" in text
