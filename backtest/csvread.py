@@ -57,9 +57,9 @@ def read_text_csv(path: str, origin: str | None = None) -> pd.DataFrame:
         raise DataError(f"{origin}: the file has a header ({delimiter.join(header)!r}) but no rows of prices. "
                         "Check that the export finished, or point data.path at the full file.")
     width = len(header)
-    frame = pd.DataFrame([r + [""] * (width - len(r)) for r in records], columns=header, dtype=object)
-    frame.index = pd.Index([first + 2 + i for i in range(len(records))], name="line")
-    return frame.apply(lambda col: col.str.strip())
+    cells = [[c.strip() for c in r[:width]] + [""] * (width - len(r)) for r in records]
+    return pd.DataFrame(cells, columns=[h.strip() for h in header], dtype=object,
+                        index=pd.RangeIndex(first + 2, first + 2 + len(records), name="line"))
 
 
 def _read_bytes(path: str) -> bytes:
@@ -168,6 +168,8 @@ _INFINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 def decimal_mark(cells: list[str], origin: str) -> str:
     """``.`` or ``,``, decided from every numeric cell; ambiguous or mixed marks are refused."""
+    if not any("," in v for v in cells):
+        return "."  # no comma anywhere: dots are decimal points (the CSV default)
     text = [v for v in cells if v.lower() not in NA_TEXT | _INFINITE]
     dot = [v for v in text if _DOT_DECIMAL.fullmatch(v) or ("." in v and _PLAIN.fullmatch(v)
                                                              and not _AMBIGUOUS_DOT.fullmatch(v))]
@@ -195,6 +197,10 @@ def parse_numbers(cells: pd.Series, mark: str) -> pd.Series:
     The caller tells the two apart by comparing with the NA spellings (``NA_TEXT``).
     """
     thousands = "," if mark == "." else "."
+    if mark == "." and not cells.str.contains(",", regex=False).any():  # the common case, vectorised
+        plain = cells.where(~cells.str.lower().isin(NA_TEXT))
+        numbers = pd.to_numeric(plain, errors="coerce")
+        return numbers.where(plain.isna() | plain.str.fullmatch(_PLAIN.pattern + r"|[+-]?inf(inity)?", case=False))
 
     def one(value: str) -> float:
         low = value.lower()

@@ -112,11 +112,12 @@ def _select_fields(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
 
 def _as_numbers(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Text cells (from a CSV) read with the file's decimal mark; a cell that is not a number is refused."""
-    text_cols = [c for c in FIELDS if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    text_cols = [c for c in FIELDS if frame[c].map(lambda v: isinstance(v, str)).any()]
     if not text_cols:
-        return frame.astype("float64")
+        return frame.apply(pd.to_numeric).astype("float64")  # numbers from a client; None -> NaN
     cells = frame[text_cols].astype(str)
-    mark = csvread.decimal_mark([v for c in text_cols for v in cells[c]], origin)
+    commas = any(cells[c].str.contains(",", regex=False).any() for c in text_cols)
+    mark = csvread.decimal_mark([v for c in text_cols for v in cells[c]], origin) if commas else "."
     out = frame.copy()
     for col in text_cols:
         out[col] = csvread.parse_numbers(cells[col], mark)
@@ -223,7 +224,8 @@ def _refuse_outside_range(frame: pd.DataFrame, origin: str) -> None:
 
 
 def _without_filler(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
-    filler = (frame["volume"] == 0) & frame[list(PRICE_FIELDS)].nunique(axis=1).eq(1)
+    flat = (frame["open"] == frame["high"]) & (frame["high"] == frame["low"]) & (frame["low"] == frame["close"])
+    filler = (frame["volume"] == 0) & flat
     if not filler.any():
         return frame
     _warn(f"{origin}: dropped {int(filler.sum())} holiday filler row(s) (zero volume, open = high = low = "

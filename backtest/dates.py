@@ -76,15 +76,14 @@ def parse_dates(values: pd.Series, origin: str, date_format: str | None = None, 
     numbers, "row" for positions).
     """
     values = pd.Series(values)
-    text = values.map(lambda v: "" if v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
-                      else str(v).strip())
+    text = values.astype(str).str.strip()  # None, NaN and NaT become spellings in NA_TEXT
     missing = text.str.lower().isin(NA_TEXT).to_numpy()
     if missing.any():
         raise DataError(f"{origin}: {int(missing.sum())} {unit}(s) have no date: "
                         f"{rows_text(values.index[missing], unit)}. Fill in the date or remove those rows.")
     note = None
     if pd.api.types.is_datetime64_any_dtype(values) or all(isinstance(v, datetime) for v in values):
-        stamps = _from_datetimes(values, text)
+        stamps = _from_datetimes(values, text, origin, unit)
     elif date_format:
         stamps = _with_format(text, date_format, origin, unit)
     else:
@@ -92,7 +91,7 @@ def parse_dates(values: pd.Series, origin: str, date_format: str | None = None, 
     return _to_dates(stamps, timezone, origin, unit), note
 
 
-def _from_datetimes(values: pd.Series, text: pd.Series) -> Stamps:
+def _from_datetimes(values: pd.Series, text: pd.Series, origin: str, unit: str) -> Stamps:
     """Datetime objects from a client (yfinance, tejapi, the sample): possibly aware, possibly mixed zones."""
     if pd.api.types.is_datetime64_any_dtype(values):
         index = pd.DatetimeIndex(values)
@@ -105,7 +104,7 @@ def _from_datetimes(values: pd.Series, text: pd.Series) -> Stamps:
     if not any(aware):
         return Stamps(pd.DatetimeIndex(list(values)), None, False, text)
     if not all(aware):
-        return _mixed_zones(text, np.asarray(aware), "a client", "row")
+        return _mixed_zones(text, np.asarray(aware), origin, unit)
     wall = pd.DatetimeIndex([v.replace(tzinfo=None) for v in values])
     utc = pd.DatetimeIndex(pd.to_datetime(list(values), utc=True))
     return Stamps(wall, utc, all(v.utcoffset().total_seconds() == 0 for v in values), text)
@@ -135,6 +134,9 @@ def _with_format(text: pd.Series, fmt: str, origin: str, unit: str) -> Stamps:
 
 
 def _classify(text: pd.Series) -> pd.Series:
+    for name, pattern in _CLASSES.items():  # the usual case: every value written the same way
+        if text.str.fullmatch(pattern.pattern).all():
+            return pd.Series(name, index=text.index)
     kinds = pd.Series("other", index=text.index)
     for name, pattern in reversed(_CLASSES.items()):  # first listed wins
         kinds[text.map(lambda v, p=pattern: p.fullmatch(v) is not None).to_numpy()] = name
@@ -160,7 +162,7 @@ def _detect(text: pd.Series, origin: str, unit: str) -> tuple[Stamps, str | None
         iso, note = _day_month_to_iso(text, origin, unit)
         return _from_iso(iso, text, origin, unit), note
     if kind == "year-first":
-        iso = text.map(lambda v: re.sub(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})", r"\1-\2-\3", v))
+        iso = text.str.replace(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})", r"\1-\2-\3", regex=True)
         return _from_iso(iso, text, origin, unit), None
     try:
         parsed = pd.to_datetime(text, format=None)
@@ -168,7 +170,7 @@ def _detect(text: pd.Series, origin: str, unit: str) -> tuple[Stamps, str | None
         raise DataError(f"{origin}: could not read dates such as {_examples(text, np.ones(len(text), bool), unit, 2)}. "
                         "Write them as ISO dates (2019-01-31), or set data.date_format to their strptime format, "
                         "e.g. \"%d %b %Y\" for 31 Jan 2019.") from None
-    return _from_datetimes(parsed, text), None
+    return _from_datetimes(parsed, text, origin, unit), None
 
 
 def _refuse_unreadable(text: pd.Series, bad: np.ndarray, origin: str, unit: str, what: str) -> None:
@@ -192,11 +194,11 @@ def _from_epoch(text: pd.Series, origin: str, unit: str) -> Stamps:
 
 def _from_iso(iso: pd.Series, text: pd.Series, origin: str, unit: str) -> Stamps:
     """ISO text, some of it possibly with a zone suffix (all or none must have one)."""
-    zones = iso.map(lambda v: m.group(1) if (m := _ZONE_SUFFIX.search(v)) else "")
+    zones = iso.str.extract(_ZONE_SUFFIX.pattern, expand=False).fillna("")
     has_zone = (zones != "").to_numpy()
     if has_zone.any() and not has_zone.all():
         return _mixed_zones(text, has_zone, origin, unit)
-    bare = iso.map(lambda v: _ZONE_SUFFIX.sub("", v))
+    bare = iso.str.replace(_ZONE_SUFFIX.pattern, "", regex=True) if has_zone.any() else iso
     try:
         wall = pd.DatetimeIndex(pd.to_datetime(bare, format="ISO8601", errors="coerce"))
     except (ValueError, OverflowError):

@@ -58,6 +58,8 @@ def test_day_first_dates_with_no_day_above_12_are_read_day_first(tmp_path):
     result = show(path)
     assert result.exit_code == 0, result.output
     assert f"{len(frame)} rows 2015-01-01 → 2019-12-12" in said(result)
+    head = " ".join(str(d.date()) for d in frame.index[:5])  # month-first, 02/01/2015 would be 1 February
+    assert re.search(" ".join(rf"{d} [\d. ]+" for d in head.split()), said(result))
     assert ("warning: " + str(path) + ": dates such as '02/01/2015' have no day above 12; read them day-first "
             "(%d/%m/%Y), the only reading that gives consecutive trading days.") in said(result)
     forced = plan(path, "data.date_format=%d/%m/%Y")
@@ -405,3 +407,19 @@ def test_data_show_prints_the_checks_it_passed():
     result = runner.invoke(app, ["data", "show", "sample:sp500", "--start", "2018-12-20"], env={"COLUMNS": "300"})
     assert result.exit_code == 0
     assert "open/close within [low, high])" in said(result)
+
+
+def test_dates_with_month_names(tmp_path):
+    days = pd.bdate_range("2019-01-02", periods=30)
+    for fmt in ("%d %b %Y", "%b %d, %Y", "%d-%b-%Y"):
+        path = write(tmp_path / "m.csv", synthetic_prices(30).set_axis(days), lambda d, f=fmt: d.strftime(f),
+                     sep=";")
+        result = show(path)
+        assert result.exit_code == 0 and f"30 rows 2019-01-02 → {days[-1].date()}" in said(result), fmt
+
+
+def test_a_start_with_a_time_or_zone_is_refused(tmp_path, frame):
+    path = write(tmp_path / "p.csv", frame, iso)
+    result = show(path, "--start", "2019-01-10T09:00:00+08:00")
+    assert result.exit_code == 2
+    assert "error: data.start: expected a date like 2019-01-31. Got '2019-01-10T09:00:00+08:00'." in said(result)
