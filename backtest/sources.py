@@ -225,7 +225,10 @@ def yfinance_frames(cfg: DataSection, symbols: list[str] | None = None) -> dict[
     symbols = symbols or [cfg.symbol]
     policy = HttpPolicy.from_env()
     collect, logger = _Collect(), logging.getLogger("yfinance")
-    retries, yf.config.network.retries = yf.config.network.retries, policy.retries  # yfinance's own retry
+    network = getattr(getattr(yf, "config", None), "network", None)  # yfinance >= 1.0: its own retry setting
+    retries = network.retries if network is not None else None
+    if network is not None:
+        network.retries = policy.retries
     logger.addHandler(collect)
     try:
         with warnings.catch_warnings():
@@ -238,7 +241,8 @@ def yfinance_frames(cfg: DataSection, symbols: list[str] | None = None) -> dict[
                           f"{OFFLINE_HINT}") from None
     finally:
         logger.removeHandler(collect)
-        yf.config.network.retries = retries
+        if network is not None:
+            network.retries = retries
     if raw is None or raw.empty:
         raise _yahoo_failure(symbols, cfg, policy, collect.lines)
     return split_yfinance(raw, symbols)
