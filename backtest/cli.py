@@ -326,7 +326,7 @@ def data_show(
 
     prices = load_prices(_section(spec, start, end))
     console.print(f"{spec}: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}, checks passed "
-                  "(sorted, unique dates, no NaN, positive prices, open/close within [low, high])")
+                  "(sorted, unique dates, no NaN, positive prices, open/close within \\[low, high])")
     console.print(prices.head().to_string())
     console.print("...")
     console.print(prices.tail().to_string())

@@ -19,6 +19,17 @@ from typing import Any, Literal, get_args, get_origin
 from backtest.errors import ConfigError
 
 
+def _check_timezone(where: str, name: str) -> None:
+    """Refuse a time zone name that the IANA database (zoneinfo) does not know."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {name!r}.{_suggest(name, zoneinfo.available_timezones())} "
+                          "Use an IANA name such as \"Asia/Taipei\" or \"America/New_York\".") from None
+
+
 @dataclass(frozen=True)
 class RunSection:
     name: str = "default"  # folder name under out_dir; an existing finished run is never overwritten
@@ -38,6 +49,15 @@ class DataSection:
     table: str = "TWN/APRCD"  # tej: the datatable the studies used
     refresh: bool = False  # network sources: ignore the cache and download again
     columns: dict[str, str] = field(default_factory=dict)  # csv: explicit {file column: field} mapping
+    date_format: str | None = None  # csv: strptime format, e.g. "%d/%m/%Y"; None = detect (ISO, epoch, d/m vs m/d)
+    timezone: str | None = None  # exchange's IANA zone, e.g. "Asia/Taipei": zoned timestamps are dated there
+
+    def __post_init__(self) -> None:
+        if self.timezone is not None:
+            _check_timezone("data.timezone", self.timezone)
+        if self.date_format is not None and "%" not in self.date_format:
+            raise ConfigError(f"data.date_format: expected a strptime format such as \"%d/%m/%Y\" or "
+                              f"\"%Y%m%d\". Got {self.date_format!r}.")
 
 
 @dataclass(frozen=True)
@@ -171,7 +191,8 @@ def _check_value(where: str, value: Any, tp: Any) -> Any:
         if isinstance(value, datetime.date):  # TOML reads 2019-01-01 as a date
             return value.isoformat()
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string. Got {value!r}.")
+            quote = f' Quote it: {where.rpartition(".")[2]} = "{value}".' if isinstance(value, int | float) else ""
+            raise ConfigError(f"{where}: expected a string. Got {value!r}.{quote}")
         return value
     raise TypeError(f"unsupported config type {tp!r}")  # pragma: no cover - programming error
 
@@ -204,8 +225,19 @@ def from_dict(raw: dict[str, Any]) -> RunConfig:
     return config
 
 
+def _is_text_key(section: str, key: str) -> bool:
+    """Whether ``section.key`` holds a string (or an optional one), so a bare literal is meant as text."""
+    cls = _SECTION_TYPES.get(section)
+    tp = typing.get_type_hints(cls).get(key) if cls is not None else None
+    return tp is str or (get_origin(tp) in (typing.Union, types.UnionType) and str in get_args(tp))
+
+
 def parse_override(text: str) -> tuple[str, str, Any]:
-    """Parse ``section.key=value``; the value is read as TOML, falling back to a bare string."""
+    """Parse ``section.key=value``; the value is read as TOML, falling back to a bare string.
+
+    For a string-typed key, a literal that TOML reads as a number or boolean is kept as the text typed:
+    the shell strips quotes, so ``--set data.symbol=2330`` means the company id "2330", not an integer.
+    """
     if "=" not in text or "." not in text.split("=", 1)[0]:
         raise ConfigError(f"--set expects section.key=value, e.g. training.epochs=5. Got {text!r}.")
     path, literal = text.split("=", 1)
@@ -213,6 +245,8 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     try:
         value = tomllib.loads(f"v = {literal.strip()}")["v"]
     except tomllib.TOMLDecodeError:
+        value = literal.strip()
+    if isinstance(value, int | float) and _is_text_key(section, key):  # bool is an int too
         value = literal.strip()
     return section, key, value
 

@@ -1,25 +1,30 @@
 """Prices: load from a source, normalise column names, and check them where they enter.
 
 A checked price frame has columns open, high, low, close, volume (float), a tz-naive DatetimeIndex
-named ``date``, sorted and unique, and strictly positive prices. Problems with one unambiguous fix
+named ``date``, sorted and unique, and finite, strictly positive prices. Problems with one unambiguous fix
 (unsorted rows, Yahoo's all-empty ``null`` rows, exchange-holiday filler rows, identical duplicate
-rows) are fixed with a warning; anything else is refused with a DataError naming the fix.
+rows, empty lines) are fixed with a warning; anything else is refused with a DataError naming the fix.
+How dates, time zones and CSV dialects are read: backtest/dates.py, backtest/csvread.py, docs/data.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from backtest import csvread
 from backtest.config import DataSection
+from backtest.dates import NA_TEXT, parse_dates
 from backtest.errors import DataError
 
 FIELDS = ("open", "high", "low", "close", "volume")
 PRICE_FIELDS = ("open", "high", "low", "close")
+# Larger values are a unit or parsing error (1e308 is the float limit) and overflow the models' float32 math.
+MAX_PRICE = 1e15
+MAX_VOLUME = 1e18
 
 # Header spellings seen in the wild, lower-cased, mapped to our field names.
 ALIASES = {
@@ -48,7 +53,10 @@ def _first_dates(index: pd.Index, limit: int = 3) -> str:
 
 def normalise_columns(frame: pd.DataFrame, mapping: dict[str, str] | None = None, origin: str = "data"
                       ) -> pd.DataFrame:
-    """Rename known header spellings (Yahoo, TEJ, lower-case) or an explicit mapping to our fields."""
+    """Rename known header spellings (Yahoo, TEJ, lower-case) or an explicit mapping to our fields.
+
+    Two headers that mean the same field (``Close`` twice, or ``Date`` and ``Time``) are refused by name.
+    """
     if mapping:
         unknown = [c for c in mapping if c not in frame.columns]
         if unknown:
@@ -57,18 +65,32 @@ def normalise_columns(frame: pd.DataFrame, mapping: dict[str, str] | None = None
                 "Fix the mapping's keys to match the header."
             )
         frame = frame.rename(columns=mapping)
-    renamed = {c: ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in frame.columns}
-    return frame.rename(columns=renamed)
+    names = [ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in frame.columns]
+    for field in ("date", *FIELDS):
+        clash = [str(c) for c, n in zip(frame.columns, names, strict=True) if n == field]
+        if len(clash) > 1:
+            raise DataError(
+                f"{origin}: the columns {clash} all mean {field}. Keep one: remove or rename the others, or map "
+                f"the one to use with data.columns = {{{clash[0]} = \"{field}\"}} and rename the rest."
+            )
+    out = frame.copy()
+    out.columns = names
+    return out
 
 
-def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
-    """Validate and tidy a price frame; return a new frame with exactly FIELDS as columns.
+# --- checks, in the order check_prices applies them ---------------------------------------------------
 
-    ``frame`` must carry the dates either as a ``date`` column or as its index.
-    """
+def _select_fields(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """Dates as the index and exactly FIELDS as columns (volume may be absent: NaN)."""
     frame = frame.copy()
     if "date" in frame.columns:
-        frame = frame.set_index("date")
+        dates, note = parse_dates(frame.pop("date"), origin)
+        if note:
+            _warn(note)
+        frame.index = dates
+    elif not isinstance(frame.index, pd.DatetimeIndex):
+        dates, _ = parse_dates(pd.Series(frame.index, index=range(1, len(frame) + 1)), origin)
+        frame.index = dates
     missing = [c for c in PRICE_FIELDS if c not in frame.columns]
     if missing:
         raise DataError(
@@ -81,41 +103,69 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
         frame["volume"] = np.nan
     frame = frame[list(FIELDS)]
     frame.columns.name = None  # yfinance names its column level "Price"
-    try:
-        index = pd.to_datetime(frame.index)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{origin}: dates could not be parsed ({exc}). Use ISO dates like 2020-01-31.") from None
-    if index.hasnans:
-        raise DataError(f"{origin}: {int(index.isna().sum())} row(s) have no date. Remove them.")
-    if getattr(index, "tz", None) is not None:
+    index = frame.index
+    if index.tz is not None:
         index = index.tz_localize(None)
     frame.index = pd.DatetimeIndex(index.normalize(), name="date")
-    for col in FIELDS:
-        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame
 
-    if not frame.index.is_monotonic_increasing:
-        _warn(f"{origin}: rows were not in date order; sorted them.")
-        frame = frame.sort_index(kind="stable")
 
-    duplicated = frame.index.duplicated(keep="first")
-    if duplicated.any():
-        dup_dates = frame.index[duplicated].unique()
-        conflicting = [d for d in dup_dates if len(frame.loc[[d]].drop_duplicates()) > 1]
-        if conflicting:
+def _as_numbers(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """Text cells (from a CSV) read with the file's decimal mark; a cell that is not a number is refused."""
+    text_cols = [c for c in FIELDS if frame[c].map(lambda v: isinstance(v, str)).any()]
+    if not text_cols:
+        return frame.apply(pd.to_numeric).astype("float64")  # numbers from a client; None -> NaN
+    cells = frame[text_cols].astype(str)
+    commas = any(cells[c].str.contains(",", regex=False).any() for c in text_cols)
+    mark = csvread.decimal_mark([v for c in text_cols for v in cells[c]], origin) if commas else "."
+    out = frame.copy()
+    for col in text_cols:
+        out[col] = csvread.parse_numbers(cells[col], mark)
+        bad = out[col].isna() & ~cells[col].str.strip().str.lower().isin(NA_TEXT)
+        if bad.any():
+            shown = ", ".join(f"{cells[col][bad].iloc[i]!r} on {frame.index[bad][i].date()}"
+                              for i in range(min(3, int(bad.sum()))))
             raise DataError(
-                f"{origin}: {len(conflicting)} date(s) appear more than once with different prices: "
-                f"{_first_dates(pd.Index(conflicting))}. Keep one row per date."
+                f"{origin}: {int(bad.sum())} {col} value(s) are not numbers: {shown}. Expected numbers such as "
+                f"1991.72{' or 1991,72' if mark == ',' else ''}; fix those cells (or map the right column with "
+                "data.columns)."
             )
-        _warn(f"{origin}: dropped {int(duplicated.sum())} exact duplicate row(s), e.g. {_first_dates(dup_dates)}.")
-        frame = frame[~duplicated]
+    return out.astype("float64")
 
+
+def _sorted(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    if frame.index.is_monotonic_increasing:
+        return frame
+    _warn(f"{origin}: rows were not in date order; sorted them.")
+    return frame.sort_index(kind="stable")
+
+
+def _without_duplicates(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    duplicated = frame.index.duplicated(keep="first")
+    if not duplicated.any():
+        return frame
+    dup_dates = frame.index[duplicated].unique()
+    conflicting = [d for d in dup_dates if len(frame.loc[[d]].drop_duplicates()) > 1]
+    if conflicting:
+        raise DataError(
+            f"{origin}: {len(conflicting)} date(s) appear more than once with different prices: "
+            f"{_first_dates(pd.Index(conflicting))}. Keep one row per date."
+        )
+    _warn(f"{origin}: dropped {int(duplicated.sum())} exact duplicate row(s), e.g. {_first_dates(dup_dates)}.")
+    return frame[~duplicated]
+
+
+def _without_empty_rows(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    empty = frame[list(PRICE_FIELDS)].isna().all(axis=1)
+    if not empty.any():
+        return frame
+    _warn(f"{origin}: dropped {int(empty.sum())} row(s) with no prices at all (e.g. Yahoo 'null' rows): "
+          f"{_first_dates(frame.index[empty])}.")
+    return frame[~empty]
+
+
+def _refuse_missing(frame: pd.DataFrame, origin: str) -> None:
     prices = frame[list(PRICE_FIELDS)]
-    empty = prices.isna().all(axis=1)
-    if empty.any():
-        _warn(f"{origin}: dropped {int(empty.sum())} row(s) with no prices at all (e.g. Yahoo 'null' rows): "
-              f"{_first_dates(frame.index[empty])}.")
-        frame = frame[~empty]
-        prices = frame[list(PRICE_FIELDS)]
     partial = prices.isna().any(axis=1)
     if partial.any():
         cols = [c for c in PRICE_FIELDS if prices[c].isna().any()]
@@ -124,6 +174,25 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
             f"{_first_dates(frame.index[partial])}. Drop or fill those rows in the source, or start the "
             "range after them with data.start."
         )
+
+
+def _refuse_out_of_bounds(frame: pd.DataFrame, origin: str) -> None:
+    """inf, -inf and absurd magnitudes (1e308) in any column."""
+    limits = {c: MAX_VOLUME if c == "volume" else MAX_PRICE for c in FIELDS}
+    for col, limit in limits.items():
+        values = frame[col]
+        bad = ~np.isfinite(values.fillna(0.0)) | (values.abs() > limit)
+        if bad.any():
+            shown = ", ".join(f"{v:g} on {d.date()}" for d, v in values[bad].iloc[:3].items())
+            raise DataError(
+                f"{origin}: {int(bad.sum())} {col} value(s) are infinite or above {limit:g}: {shown}. No real "
+                f"{'volume' if col == 'volume' else 'price'} is that large: a unit or export error. Fix those rows, "
+                "or start the range after them with data.start."
+            )
+
+
+def _refuse_non_positive(frame: pd.DataFrame, origin: str) -> None:
+    prices = frame[list(PRICE_FIELDS)]
     nonpos = (prices <= 0).any(axis=1)
     if nonpos.any():
         cols = [c for c in PRICE_FIELDS if (prices[c] <= 0).any()]
@@ -133,6 +202,17 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
             f"{frame.index[nonpos][0].date()} and {last.date()}. Prices must be positive; start the range "
             f"after them, e.g. --set data.start={(last + pd.Timedelta(days=1)).date()}."
         )
+    negative = frame["volume"] < 0
+    if negative.any():
+        raise DataError(
+            f"{origin}: {int(negative.sum())} row(s) have a negative volume, first on "
+            f"{_first_dates(frame.index[negative])}. Volume counts shares traded and cannot be negative; fix "
+            "those rows, or map the right column with data.columns."
+        )
+
+
+def _refuse_outside_range(frame: pd.DataFrame, origin: str) -> None:
+    prices = frame[list(PRICE_FIELDS)]
     bad_range = (prices["high"] < prices[["open", "close", "low"]].max(axis=1) * (1 - 1e-9)) | (
         prices["low"] > prices[["open", "close", "high"]].min(axis=1) * (1 + 1e-9)
     )
@@ -141,24 +221,60 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
             f"{origin}: {int(bad_range.sum())} row(s) have open/close outside [low, high], first on "
             f"{_first_dates(frame.index[bad_range])}. The columns may be mislabelled; check data.columns."
         )
-    vol = frame["volume"]
-    filler = (vol == 0) & prices.nunique(axis=1).eq(1)
-    if filler.any():
-        _warn(f"{origin}: dropped {int(filler.sum())} holiday filler row(s) (zero volume, open = high = low = "
-              f"close), e.g. {_first_dates(frame.index[filler])}.")
-        frame = frame[~filler]
+
+
+def _without_filler(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    flat = (frame["open"] == frame["high"]) & (frame["high"] == frame["low"]) & (frame["low"] == frame["close"])
+    filler = (frame["volume"] == 0) & flat
+    if not filler.any():
+        return frame
+    _warn(f"{origin}: dropped {int(filler.sum())} holiday filler row(s) (zero volume, open = high = low = "
+          f"close), e.g. {_first_dates(frame.index[filler])}.")
+    return frame[~filler]
+
+
+def _refuse_flat(frame: pd.DataFrame, origin: str) -> None:
+    """No rows left, or a close that never moves: nothing to forecast, and nothing to scale by."""
+    if frame.empty:
+        raise DataError(f"{origin}: no rows are left after the checks above. Check the file and the date range.")
+    close = frame["close"]
+    if len(frame) > 1 and close.nunique() == 1:
+        raise DataError(
+            f"{origin}: every close is {close.iloc[0]:g} ({len(frame)} rows, {frame.index[0].date()} to "
+            f"{frame.index[-1].date()}): a series that never moves cannot be forecast or scaled. Check that "
+            "data.path is the right file and the close column is mapped right (data.columns)."
+        )
+
+
+def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
+    """Validate and tidy a price frame; return a new frame with exactly FIELDS as float columns.
+
+    ``frame`` must carry the dates either as a ``date`` column or as its index; its cells may be
+    numbers or text (a CSV's cells, read with the file's decimal mark).
+    """
+    frame = _select_fields(frame, origin)
+    frame = _as_numbers(frame, origin)
+    frame = _sorted(frame, origin)
+    frame = _without_duplicates(frame, origin)
+    frame = _without_empty_rows(frame, origin)
+    _refuse_missing(frame, origin)
+    _refuse_out_of_bounds(frame, origin)
+    _refuse_non_positive(frame, origin)
+    _refuse_outside_range(frame, origin)
+    frame = _without_filler(frame, origin)
+    _refuse_flat(frame, origin)
     return frame
 
 
+# --- sources ---------------------------------------------------------------------------------------------
+
 def _read_csv(path: str, mapping: dict[str, str]) -> pd.DataFrame:
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"data.path: file {path!r} does not exist. Check the path (relative to the current "
-                        "directory).")
-    try:
-        raw = pd.read_csv(file, na_values=["null", "NaN", "nan", ""], skip_blank_lines=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"data.path: {path!r} is not a readable CSV ({exc}).") from None
+    raw = csvread.read_text_csv(path)
+    empty = (raw == "").all(axis=1).to_numpy()
+    if empty.any():
+        _warn(f"{path}: dropped {int(empty.sum())} empty line(s) (line "
+              f"{', '.join(map(str, raw.index[empty][:3]))}{' ...' if empty.sum() > 3 else ''}).")
+        raw = raw[~empty]
     frame = normalise_columns(raw, mapping, origin=path)
     if "date" not in frame.columns:
         raise DataError(
@@ -178,12 +294,21 @@ def _load_sample(symbol: str) -> pd.DataFrame:
     return normalise_columns(frame.reset_index(), origin=f"sample:{symbol}")
 
 
-def _clip_range(frame: pd.DataFrame, start: str | None, end: str | None, origin: str) -> pd.DataFrame:
+def _bound(name: str, value: str | None) -> pd.Timestamp | None:
+    """data.start/data.end as a date; a time of day or a zone is refused (the bars are dates)."""
+    if not value:
+        return None
     try:
-        lo = pd.Timestamp(start) if start else None
-        hi = pd.Timestamp(end) if end else None
-    except ValueError as exc:
-        raise DataError(f"data.start/end must be ISO dates like 2019-01-31 ({exc}).") from None
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp is pd.NaT or stamp.tz is not None or stamp != stamp.normalize():
+        raise DataError(f"data.{name}: expected a date like 2019-01-31. Got {value!r}.")
+    return stamp
+
+
+def _clip_range(frame: pd.DataFrame, start: str | None, end: str | None, origin: str) -> pd.DataFrame:
+    lo, hi = _bound("start", start), _bound("end", end)
     if lo is not None and hi is not None and lo >= hi:
         raise DataError(f"data.start ({start}) must be before data.end ({end}).")
     out = frame.loc[(frame.index >= lo) if lo is not None else slice(None)]
@@ -198,27 +323,27 @@ def _clip_range(frame: pd.DataFrame, start: str | None, end: str | None, origin:
 
 
 def load_prices(cfg: DataSection) -> pd.DataFrame:
-    """Load, check and clip the configured prices."""
+    """Load, date, clip and check the configured prices."""
     origin = f"{cfg.source}:{cfg.path or cfg.symbol}"
+    unit = "row"
     if cfg.source == "sample":
         raw = _load_sample(cfg.symbol)
     elif cfg.source == "csv":
-        raw = _read_csv(cfg.path or "", cfg.columns)
+        raw, unit = _read_csv(cfg.path or "", cfg.columns), "line"
+        origin = cfg.path or origin
     else:
         from backtest import sources
 
         raw = sources.fetch(cfg)
+    if unit == "row":
+        raw = raw.set_axis(pd.RangeIndex(1, len(raw) + 1))
+    dates, note = parse_dates(raw["date"], origin, cfg.date_format, cfg.timezone, unit)
+    if note:
+        _warn(note)
+    dated = raw.drop(columns="date").set_axis(dates)
     # Clip before the checks so that bad rows outside the chosen range (GSPC's Open = 0 before
     # 1982) do not stop a run that never uses them.
-    dated = raw.set_index("date") if "date" in raw.columns else raw
-    try:
-        dated.index = pd.to_datetime(dated.index)
-    except (ValueError, TypeError):
-        check_prices(raw, origin)  # raises the DataError that names the unparseable dates
-    if not dated.index.is_monotonic_increasing:
-        _warn(f"{origin}: rows were not in date order; sorted them.")
-        dated = dated.sort_index(kind="stable")
-    return check_prices(_clip_range(dated, cfg.start, cfg.end, origin), origin)
+    return check_prices(_clip_range(_sorted(dated, origin), cfg.start, cfg.end, origin), origin)
 
 
 def fingerprint(prices: pd.DataFrame) -> str:
