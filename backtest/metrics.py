@@ -51,9 +51,8 @@ def forecast_table(predictions: pd.DataFrame, by_fold: bool = False) -> pd.DataF
                **forecast_errors(g["naive"].to_numpy(), a, g["naive"].to_numpy())}
         row["direction"] = float("nan")  # "no change" has no direction to be right about
         rows.append(row)
-    for key, g in predictions.groupby(keys, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(keys, key, strict=False)),
+    for key, g in predictions.groupby(keys, sort=False):  # key: a tuple, since keys is a list
+        rows.append({**dict(zip(keys, key, strict=True)),
                      **forecast_errors(g["predicted"].to_numpy(), g["actual"].to_numpy(), g["naive"].to_numpy())})
     out = pd.DataFrame(rows)
     out["n"] = out["n"].astype(int)

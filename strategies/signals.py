@@ -40,8 +40,8 @@ STANDALONE = {
 
 def forecast_state(close: pd.Series, predicted_next: pd.Series, threshold: float = 0.0) -> pd.Series:
     """Hold after day t when the forecast for t+1 beats close(t) by ``threshold``; flat without a forecast."""
-    pred = predicted_next.reindex(close.index)
-    return (pred > close * (1.0 + threshold)).fillna(False).astype(bool)
+    pred = predicted_next.reindex(close.index)  # days without a forecast are NaN, which compares False: flat
+    return (pred > close * (1.0 + threshold)).astype(bool)
 
 
 def bollinger_state(close: pd.Series, window: int = 20, k: float = 2.0) -> pd.Series:

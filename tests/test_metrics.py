@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from backtest.config import BacktestSection
-from backtest.metrics import forecast_errors, forecast_table, trading_table
+from backtest.metrics import directional_accuracy, forecast_errors, forecast_table, trading_table
 from backtest.portfolio import simulate
 
 
@@ -84,3 +84,127 @@ def test_slippage_moves_fills_against_us():
     hold = pd.Series(True, index=prices.index)
     pf = simulate(prices, {"hold": hold}, start=1, cfg=BacktestSection(init_cash=1000.0, fees=0.0, slippage=0.01))
     assert pf.orders.records_readable["Price"].iloc[0] == pytest.approx(101.0 * 1.01)
+
+
+def test_theil_u_by_hand_when_naive_rmse_is_not_one():
+    # naive errors 1, 2, -1 (RMSE sqrt 2); model errors 0.5, -1, 0.5 (RMSE sqrt 0.5): U = 0.5
+    e = forecast_errors(np.array([10.5, 11.0, 11.5]), np.array([10.0, 12.0, 11.0]), np.array([9.0, 10.0, 12.0]))
+    assert e["theil_u"] == pytest.approx(0.5) and e["n"] == 3
+
+
+def test_theil_u_is_nan_when_naive_is_perfect():
+    e = forecast_errors(np.array([10.5, 11.0]), np.array([10.0, 11.0]), np.array([10.0, 11.0]))
+    assert math.isnan(e["theil_u"]) and e["rmse"] == pytest.approx(math.sqrt(0.125))
+
+
+def test_empty_errors_have_the_same_keys():
+    full = forecast_errors(np.array([1.0]), np.array([1.0]), np.array([2.0]))
+    assert set(forecast_errors(np.array([]), np.array([]), np.array([]))) == set(full)
+
+
+def test_directional_accuracy_of_one_day_and_of_none():
+    assert directional_accuracy(np.array([11.0]), np.array([12.0]), np.array([10.0])) == 1.0
+    assert directional_accuracy(np.array([9.0]), np.array([12.0]), np.array([10.0])) == 0.0
+    assert math.isnan(directional_accuracy(np.array([]), np.array([]), np.array([])))
+
+
+def test_forecast_table_keeps_model_order_and_integer_counts():
+    preds = pd.DataFrame({
+        "date": list(pd.bdate_range("2020-01-01", periods=2)) * 2, "model": ["zeta", "zeta", "alpha", "alpha"],
+        "fold": 0, "predicted": [10.0, 11.0, 10.5, 10.5], "actual": [10.0, 11.0, 10.0, 11.0], "naive": [9.0, 10.0] * 2,
+    })
+    pooled = forecast_table(preds)
+    assert list(pooled["model"]) == ["naive", "zeta", "alpha"] and "fold" not in pooled
+    assert pooled["n"].dtype.kind == "i" and list(pooled["n"]) == [2, 2, 2]
+    assert pooled.set_index("model").loc["zeta", "rmse"] == 0.0
+
+
+def test_trading_risk_figures_by_hand():
+    prices = tiny_prices()
+    idx = prices.index
+    hold = pd.Series(True, index=idx)
+    win = pd.Series([False, False, True, True, False, False], index=idx)  # in at open 3 (100), out at open 5 (103)
+    cfg = BacktestSection(init_cash=1000.0, fees=0.0, tax=0.0, slippage=0.0)
+    table = trading_table(simulate(prices, {"hold": hold, "win": win}, start=1, cfg=cfg))
+    assert table.index.name == "strategy"
+
+    size = 1000.0 / 101.0
+    values = np.array([size * c for c in prices.close.iloc[1:]])
+    rets = np.diff(np.r_[1000.0, values]) / np.r_[1000.0, values][:-1]
+    assert table.loc["hold", "volatility"] == pytest.approx(100 * rets.std(ddof=1) * math.sqrt(252))
+    downside = math.sqrt(np.mean(np.minimum(rets, 0.0) ** 2))
+    assert table.loc["hold", "sortino"] == pytest.approx(rets.mean() / downside * math.sqrt(252))
+    peak = np.maximum.accumulate(values)
+    max_dd = ((values - peak) / peak).min()
+    cagr = (values[-1] / 1000.0) ** (252 / 5) - 1
+    assert table.loc["hold", "calmar"] == pytest.approx(cagr / abs(max_dd))
+    assert table.loc["win", "win_rate"] == pytest.approx(100.0) and table.loc["win", "trades"] == 1
+    assert table.loc["win", "end_value"] == pytest.approx(1000.0 / 100.0 * 103.0)
+    assert table.loc["win", "exposure"] == pytest.approx(100 * 2 / 5)  # holds after the opens of days 3 and 4
+
+
+def test_a_one_day_period_annualises_over_one_day():
+    prices = tiny_prices()
+    hold = pd.Series(True, index=prices.index)
+    table = trading_table(simulate(prices, {"hold": hold}, start=5, cfg=BacktestSection(1000.0, 0.0, 0.0, 0.0)))
+    total = 108.0 / 103.0 - 1  # bought at the last day's open, marked at its close
+    assert table.loc["hold", "cagr"] == pytest.approx(100 * ((1 + total) ** 252 - 1))
+
+
+def test_ratios_without_a_losing_day_are_missing_not_infinite():
+    prices = tiny_prices()
+    rising = prices.assign(close=[100.0, 101, 102, 103, 104, 105], open=[100.0, 100.5, 101.5, 102.5, 103.5, 104.5])
+    rising["high"], rising["low"] = rising[["open", "close"]].max(axis=1), rising[["open", "close"]].min(axis=1)
+    hold = pd.Series(True, index=prices.index)
+    table = trading_table(simulate(rising, {"hold": hold}, start=1, cfg=BacktestSection(1000.0, 0.0, 0.0, 0.0)))
+    assert np.isfinite(table.select_dtypes("number").to_numpy(dtype=float)[~np.isnan(
+        table.select_dtypes("number").to_numpy(dtype=float))]).all()
+    assert math.isnan(table.loc["hold", "sortino"]) and math.isnan(table.loc["hold", "calmar"])  # no losing day
+
+
+def test_same_close_execution_fills_at_the_decision_days_close():
+    prices = tiny_prices()
+    swing = pd.Series([True, True, False, False, False, False], index=prices.index)
+    cfg = BacktestSection(init_cash=1000.0, fees=0.01, tax=0.003, slippage=0.0, execution="close")
+    pf = simulate(prices, {"swing": swing}, start=1, cfg=cfg)
+    orders = pf.orders.records_readable
+    assert list(orders["Price"]) == [100.0, 101.0]  # bought at close 0, sold at close 2
+    assert list(orders["Timestamp"]) == [prices.index[0], prices.index[2]]
+    size = 1000.0 / (100.0 * 1.01)
+    assert float(pf.final_value().iloc[0]) == pytest.approx(size * 101.0 * (1 - 0.013))
+    assert pf.wrapper.index.equals(prices.index[0:5])
+
+
+def test_next_open_never_fills_before_the_first_decision():
+    prices = tiny_prices()
+    hold = pd.Series(True, index=prices.index)
+    pf = simulate(prices, {"hold": hold}, start=0, cfg=BacktestSection(1000.0, 0.0, 0.0, 0.0))
+    first = pf.orders.records_readable.iloc[0]
+    assert first["Timestamp"] == prices.index[1] and first["Price"] == 101.0  # decided at close 0, filled at open 1
+
+
+def test_a_loss_with_no_variance_has_a_missing_sharpe_not_minus_infinity():
+    idx = pd.bdate_range("2021-01-04", periods=6)
+    close = [2.0**-t for t in range(6)]  # halves every day, exactly: every daily return is -50 %
+    open_ = [1.0, *close[:-1]]
+    prices = pd.DataFrame({"open": open_, "high": open_, "low": close, "close": close, "volume": 1.0}, index=idx)
+    hold = pd.Series(True, index=idx)
+    table = trading_table(simulate(prices, {"hold": hold}, start=1, cfg=BacktestSection(1000.0, 0.0, 0.0, 0.0)))
+    assert math.isnan(table.loc["hold", "sharpe"]) and table.loc["hold", "volatility"] == 0.0
+    assert table.loc["hold", "total_return"] == pytest.approx(-96.875)
+
+
+def test_exposure_counts_a_fraction_of_a_share():
+    prices = tiny_prices()
+    hold = pd.Series(True, index=prices.index)
+    table = trading_table(simulate(prices, {"hold": hold}, start=1, cfg=BacktestSection(50.0, 0.0, 0.0, 0.0)))
+    assert table.loc["hold", "exposure"] == pytest.approx(100.0)  # 50 / 101 = 0.495 shares held all along
+
+
+def test_naive_row_comes_from_the_first_models_days():
+    d = pd.bdate_range("2020-01-01", periods=3)
+    preds = pd.DataFrame({"date": [d[0], d[1], d[1], d[2]], "model": ["a", "b", "a", "b"], "fold": 0,
+                          "predicted": [1.0, 1.0, 1.0, 1.0], "actual": [2.0, 2.0, 2.0, 5.0],
+                          "naive": [1.0, 1.0, 1.0, 1.0]})
+    naive = forecast_table(preds).set_index("model").loc["naive"]
+    assert naive["rmse"] == pytest.approx(1.0) and naive["n"] == 2  # a's days: errors 1, 1 (b's would be 1, 4)

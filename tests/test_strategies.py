@@ -142,3 +142,44 @@ def test_edges_count_day_zero_from_flat():
     entries, exits = edges(pd.Series([True, False, False, True, True]))
     assert entries.tolist() == [True, False, False, True, False]
     assert exits.tolist() == [False, True, False, False, False]
+
+
+def test_macd_signal_is_the_recursive_ema_of_the_line_from_its_first_value():
+    m = macd(series(MACD_CLOSE), 2, 4, 2)
+    line, a = m["macd"].to_numpy(), 2 / 3  # span 2: alpha = 2 / (2 + 1)
+    expected = [line[3]]
+    for x in line[4:]:
+        expected.append(a * x + (1 - a) * expected[-1])
+    np.testing.assert_allclose(m["signal"].iloc[3:], expected, rtol=1e-12)
+    assert m["signal"].iloc[:3].isna().all()
+
+
+def test_indicator_columns_are_named():
+    assert list(bollinger(series(BOLLINGER_CLOSE), 3, 1.0).columns) == ["middle", "upper", "lower"]
+    assert list(macd(series(MACD_CLOSE), 2, 4, 2).columns) == ["macd", "signal", "hist"]
+
+
+def test_strategy_states_pass_every_setting_to_its_rule():
+    close = series(BOLLINGER_CLOSE + MACD_CLOSE)
+    pred = close * 1.004
+    cfg = StrategiesSection(threshold=0.005, bollinger_window=3, bollinger_k=1.0, macd_fast=2, macd_slow=4,
+                            macd_signal=2)
+    st = strategy_states(close, {"m": pred}, cfg)
+    assert not st["m:forecast"].any()  # +0.4 % does not beat a 0.5 % threshold
+    assert st["macd"].equals(macd_state(close, 2, 4, 2)) and st["bollinger"].equals(bollinger_state(close, 3, 1.0))
+    assert not st["macd"].equals(macd_state(close, 12, 26, 9))
+    assert st["buy_and_hold"].dtype == bool and st["buy_and_hold"].index.equals(close.index)
+    assert st["buy_and_hold"].all()
+    for name in ("m:vote", "bollinger", "macd"):
+        assert st[name].dtype == bool
+
+
+def test_documented_default_parameters():
+    rng = np.random.default_rng(2)
+    close = series(100 + rng.normal(0, 1, 120).cumsum())
+    assert bollinger(close).equals(bollinger(close, 20, 2.0))
+    assert macd(close).equals(macd(close, 12, 26, 9))
+    assert bollinger_state(close).equals(bollinger_state(close, 20, 2.0))
+    assert macd_state(close).equals(macd_state(close, 12, 26, 9))
+    pred = close * 1.0001
+    assert forecast_state(close, pred).equals(forecast_state(close, pred, 0.0)) and forecast_state(close, pred).all()
