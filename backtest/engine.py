@@ -135,33 +135,27 @@ def _member_log(model: str, fold: int, group: list[Any], seconds: float) -> dict
     }
 
 
-def train_model(
-    model: str, data: list[FoldData], config: RunConfig, device: torch.device, progress: Progress,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train every fold x seed of one architecture as one group; return (predictions, fold log).
+def model_members(model: str, data: list[FoldData], config: RunConfig) -> list[Member]:
+    """One member per fold and seed of ``model``, in fold order, each with its stable seed."""
+    return [
+        Member(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, member_seed(config.run.seed, model, d.fold.index, k))
+        for d in data for k in range(config.forecast.seeds)
+    ]
+
+
+def train_settings(config: RunConfig) -> TrainSettings:
+    tr = config.training
+    return TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+
+
+def collect_model(model: str, data: list[FoldData], results: list[Any], seeds: int, seconds: float
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predictions and fold log of one model from its members' results (``model_members`` order).
 
     The prediction of a fold is the mean over its seeds (in the representation's units, then mapped to a
     price); with several seeds each seed's own price predictions are kept too (``seed_<k>`` columns).
+    ``seconds`` is the model's training time, shared out per member.
     """
-    arch = get_architecture(model)
-    seeds = config.forecast.seeds
-    members = [
-        Member(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, member_seed(config.run.seed, model, d.fold.index, k))
-        for d in data for k in range(seeds)
-    ]
-    tr = config.training
-    settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
-    chunks = split_to_fit(arch, members, tr.batch_size, device)
-    progress.group_start(model, len(members), tr.epochs)
-    start = time.perf_counter()
-    results = []
-    for chunk in chunks:
-        results += train_group(
-            arch, chunk, settings, device=device,
-            progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v),
-        )
-    seconds = time.perf_counter() - start
-    progress.group_end(model, seconds)
     preds, log = [], []
     for i, d in enumerate(data):
         group = results[i * seeds:(i + 1) * seeds]
@@ -173,6 +167,27 @@ def train_model(
         preds.append(frame)
         log.append(_member_log(model, d.fold.index, group, seconds * len(group) / len(results)))
     return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
+
+
+def train_model(
+    model: str, data: list[FoldData], config: RunConfig, device: torch.device, progress: Progress,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train every fold x seed of one architecture as one group; return (predictions, fold log)."""
+    arch = get_architecture(model)
+    members = model_members(model, data, config)
+    settings = train_settings(config)
+    chunks = split_to_fit(arch, members, settings.batch_size, device)
+    progress.group_start(model, len(members), settings.epochs)
+    start = time.perf_counter()
+    results = []
+    for chunk in chunks:
+        results += train_group(
+            arch, chunk, settings, device=device,
+            progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v),
+        )
+    seconds = time.perf_counter() - start
+    progress.group_end(model, seconds)
+    return collect_model(model, data, results, config.forecast.seeds, seconds)
 
 
 def _baseline_log(model: str, fold: int, train_loss: float, val_loss: float, seconds: float) -> dict[str, Any]:
@@ -217,27 +232,44 @@ def _prepare_device(choice: str) -> torch.device:
     return device
 
 
+def forecaster_names(config: RunConfig) -> list[str]:
+    """Every forecaster a run scores, in table order: the configured models, then the baselines not listed."""
+    models = list(config.forecast.models)
+    return models + [b for b in TRADABLE_BASELINES if b not in models]
+
+
+def fold_datasets(config: RunConfig, prices: pd.DataFrame, folds: list[Fold]) -> list[FoldData]:
+    """Every fold's windows in the configured representation, scaled on its fitting rows."""
+    fc = config.forecast
+    return [fold_data(prices, f, fc.features, fc.lookback, fc.scaler, fc.representation) for f in folds]
+
+
 def _forecast_all(config: RunConfig, prices: pd.DataFrame, data: list[FoldData], device: torch.device,
                   progress: Progress, checkpoint: Checkpoint | None, done: list[str]
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every forecaster's predictions and fold log: the configured models, then the baselines not listed."""
-    close = prices["close"].to_numpy(dtype=np.float64)
-    names = list(config.forecast.models) + [b for b in TRADABLE_BASELINES if b not in config.forecast.models]
-    all_preds, all_logs = [], []
-    for model in names:
+                  ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Every forecaster's (predictions, fold log): trained, loaded from the checkpoint, or a baseline."""
+    out = {}
+    for model in forecaster_names(config):
         if model in TRADABLE_BASELINES:  # fast and deterministic: never checkpointed
-            preds, log = baseline_model(model, data, close)
+            out[model] = baseline_model(model, data, prices["close"].to_numpy(dtype=np.float64))
         elif checkpoint is not None and model in done:
             preds, log = checkpoint.load(model)
             progress.group_start(model, len(log) * config.forecast.seeds, config.training.epochs)
             progress.group_end(model, float(log["seconds"].sum()))
+            out[model] = preds, log
         else:
-            preds, log = train_model(model, data, config, device, progress)
+            out[model] = train_model(model, data, config, device, progress)
             if checkpoint is not None:
-                checkpoint.save(model, preds, log)
-        all_preds.append(preds)
-        all_logs.append(log)
-    return pd.concat(all_preds, ignore_index=True), pd.concat(all_logs, ignore_index=True)
+                checkpoint.save(model, *out[model])
+    return out
+
+
+def assemble(config: RunConfig, prices: pd.DataFrame, per_model: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All forecasters' predictions (dated, with actual and naive) and fold logs, in table order."""
+    names = forecaster_names(config)
+    predictions = pd.concat([per_model[m][0] for m in names], ignore_index=True)
+    return _with_dates(predictions, prices), pd.concat([per_model[m][1] for m in names], ignore_index=True)
 
 
 def _with_dates(predictions: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
@@ -278,21 +310,27 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
     lap("data")
 
     device = _prepare_device(config.run.device)
-    fc = config.forecast
-    data = [fold_data(prices, f, fc.features, fc.lookback, fc.scaler, fc.representation) for f in folds]
+    data = fold_datasets(config, prices, folds)
     done = checkpoint.begin(config.to_dict(), fingerprint(prices), resume) if checkpoint else []
-    predictions, fold_log = _forecast_all(config, prices, data, device, progress, checkpoint, done)
-    predictions = _with_dates(predictions, prices)
+    per_model = _forecast_all(config, prices, data, device, progress, checkpoint, done)
+    predictions, fold_log = assemble(config, prices, per_model)
     lap("training")
 
-    states = strategy_states(prices["close"], _traded_forecasts(predictions, prices, fc.models), config.strategies)
+    return finish_run(config, prices, folds, predictions, fold_log, device, timings)
+
+
+def finish_run(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], predictions: pd.DataFrame,
+               fold_log: pd.DataFrame, device: torch.device, timings: dict[str, float]) -> RunResult:
+    """Trade the dated predictions, score forecasts and strategies with their tests, and build the result."""
+    lap = _stopwatch(timings)
+    states = strategy_states(prices["close"], _traded_forecasts(predictions, prices, config.forecast.models),
+                             config.strategies)
     pf = simulate(prices, states, folds[0].test_start, config.backtest)
     lap("backtest")
-
     forecasts = evaluate_forecasts(predictions, config.statistics, config.run.seed)
     trading = evaluate_trading(trading_table(pf), pf.returns(), BENCHMARK, config.statistics, config.run.seed)
     lap("statistics")
-    timings["total"] = sum(timings.values())
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
     return RunResult(
         config=config, prices=prices, folds=folds, predictions=predictions,
         fold_log=fold_log.merge(folds_table(folds, prices.index), on="fold"),
