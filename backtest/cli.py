@@ -149,8 +149,13 @@ def run(
 def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/default.")]) -> None:
     """Print a finished run's summary again from its artifacts, without retraining."""
     from backtest import store
-    from backtest.report import render
+    from backtest.report import render, render_leaderboard
 
+    if (run_dir / "sweep.json").is_file():
+        from backtest.leaderboard import read_leaderboard
+
+        render_leaderboard(*read_leaderboard(run_dir), console, run_dir)
+        return
     render(store.read_run(run_dir), console)
 
 
@@ -330,6 +335,72 @@ def data_show(
     console.print(prices.head().to_string())
     console.print("...")
     console.print(prices.tail().to_string())
+
+
+class SweepBars:
+    """Rich progress: training groups and cells done."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+
+    def start(self, groups: int, cells: int) -> None:
+        self.groups = self.bars.add_task("training groups", total=groups, status="")
+        self.cells = self.bars.add_task("cells", total=cells, status="")
+
+    def group_done(self, label: str) -> None:
+        self.bars.update(self.groups, advance=1, status=f"last: {label}")
+
+    def cell_done(self, cell: Any) -> None:
+        self.bars.update(self.cells, advance=1, status=f"last: {cell.name} {cell.status}")
+
+
+@app.command()
+@friendly
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="A sweep TOML: base config, symbols and a grid of settings.")],
+    plan_only: Annotated[bool, typer.Option("--plan", help="Print the cells, training groups and model count; "
+                                            "train nothing.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the sweep folder (default sweep.out_dir).")]
+    = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted sweep: keep finished cells "
+                                         "and training groups.")] = False,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler, "
+                         "e.g. tcp://HOST:8786 (default $DASK_SCHEDULER_ADDRESS, else a local cluster).")] = None,
+) -> None:
+    """Run many symbols x settings as ordinary runs, models of one shape trained together, on Dask."""
+    import logging
+
+    from backtest import fanout
+    from backtest.leaderboard import write_leaderboard
+    from backtest.report import render_leaderboard, sweep_plan_table
+    from backtest.sweep import load_sweep
+
+    spec = load_sweep(sweep_file)
+    plan = fanout.plan_sweep(spec, out or Path(spec.out_dir), resume)
+    budget = fanout.sweep_budget(plan, _cores())
+    console.print(sweep_plan_table(plan, budget, console.width))
+    if plan_only:
+        return
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with fanout.dask_client(scheduler, budget, fanout.gpus_for(plan.cells)) as client:
+        err.print(f"Dask dashboard: {client.dashboard_link}", highlight=False)
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("{task.fields[status]}"), TimeElapsedColumn()]
+        with Progress(*columns, console=err) as bars:
+            cells = fanout.run_sweep(plan, client, budget, resume, SweepBars(bars))
+    for cell in cells:
+        if cell.status == "failed":
+            err.print(f"[yellow]cell {escape(cell.name)} failed:[/] {escape(cell.error)}", highlight=False)
+    render_leaderboard(*write_leaderboard(plan.root), console, plan.root)
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def main() -> None:

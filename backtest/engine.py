@@ -224,7 +224,7 @@ def _curve(histories: list[list[float]]) -> str:
     return " ".join(f"{v:.6g}" for v in means)
 
 
-def _prepare_device(choice: str) -> torch.device:
+def prepare_device(choice: str) -> torch.device:
     device = resolve_device(choice)
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -309,7 +309,7 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
     folds = make_folds(len(prices), config.walkforward)
     lap("data")
 
-    device = _prepare_device(config.run.device)
+    device = prepare_device(config.run.device)
     data = fold_datasets(config, prices, folds)
     done = checkpoint.begin(config.to_dict(), fingerprint(prices), resume) if checkpoint else []
     per_model = _forecast_all(config, prices, data, device, progress, checkpoint, done)

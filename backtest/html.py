@@ -292,3 +292,27 @@ def _run_table(frame: pd.DataFrame, first: str, columns: dict[str, tuple[str, in
     """table_html with rows labelled "run · model" / "run · strategy"."""
     labelled = frame.assign(**{first: frame["run"].astype(str) + " · " + frame[first].astype(str)})
     return table_html(labelled, columns, first)
+
+
+LEADERBOARD_COLUMNS = {"symbol": ("symbol", 0), "sharpe": ("Sharpe", 2), "dsr": ("DSR", 3),
+                       "buy_and_hold_sharpe": ("B&H Sharpe", 2), "best_model": ("best network", 0),
+                       "theil_u": ("Theil U", 3), "dm_p": ("DM p", 3), "forecast_verdict": ("vs naive", 0),
+                       "better_than_naive": ("better than naive", 0), "best_strategy": ("best strategy", 0)}
+
+
+def write_leaderboard_page(root: Path, table: pd.DataFrame, tests: dict[str, Any], equity: pd.DataFrame) -> Path:
+    """leaderboard.html: the top cells' equity curves (best strategy and buy-and-hold) and the whole table."""
+    from backtest.wording import sweep_sentences
+
+    ranked = list(equity.columns)
+    body = [f"<h1>wfbt sweep <code>{html.escape(root.name)}</code></h1>",
+            _sentences(sweep_sentences(table, tests))]
+    if len(equity.columns):
+        body += figures_html([("sweep-equity", equity_figure(equity, ranked, "Top cells: best strategy and "
+                                                             "buy-and-hold, rebased to 100", y_title="value"))])
+    body += ["<h2>Leaderboard</h2>", table_html(table, LEADERBOARD_COLUMNS, "cell"),
+             "<p class='note'>DSR: deflated Sharpe ratio counting every strategy of every cell as a trial. "
+             "Full table, every model's Theil U and DM p: leaderboard.csv.</p>"]
+    path = root / "leaderboard.html"
+    atomic_write_text(path, _page(f"wfbt sweep · {root.name}", body))
+    return path

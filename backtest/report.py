@@ -22,6 +22,7 @@ from backtest.wording import (
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
+    sweep_sentences,
     trading_sentences,
 )
 from strategies.signals import BENCHMARK
@@ -284,3 +285,65 @@ def compare_tables(comparison: Any, width: int, limit: int | None = None,
 
 def _left_out(keys: list[str], columns: dict[str, tuple[str, int]]) -> str:
     return "; not shown at this width: " + ", ".join(columns[k][0] for k in keys) if keys else ""
+
+
+LEADERBOARD_SHOWN = ["best_strategy", "sharpe", "dsr", "buy_and_hold_sharpe", "best_model", "theil_u", "dm_p"]
+LEADERBOARD_PRIORITY = ["sharpe", "dsr", "theil_u", "dm_p", "best_strategy", "buy_and_hold_sharpe", "best_model"]
+LEADERBOARD_COLUMNS = {"best_strategy": ("best strategy", 0), "sharpe": ("Sharpe", 2), "dsr": ("DSR", 3),
+                       "buy_and_hold_sharpe": ("B&H", 2), "best_model": ("best net", 0), "theil_u": ("Theil U", 3),
+                       "dm_p": ("DM p", 3)}
+TEXT_COLUMNS = {"best_strategy", "best_model"}
+
+
+def leaderboard_table(table: pd.DataFrame, width: int | None = None, console: Console | None = None,
+                      limit: int | None = None) -> Table:
+    """One row per cell: its best strategy (by Sharpe) deflated over every cell's trials, and its best network."""
+    rows = table if limit is None else table.head(limit)
+    keys = [k for k in LEADERBOARD_SHOWN if k in rows.columns]
+
+    def build(shown: list[str]) -> Table:
+        out = Table(title=f"Sweep leaderboard: {len(table)} cells, by the best strategy's Sharpe", title_justify="left")
+        out.add_column("cell", overflow="fold")
+        for key in shown:
+            if key in TEXT_COLUMNS:
+                out.add_column(LEADERBOARD_COLUMNS[key][0], overflow="fold")
+            else:
+                _number_column(out, LEADERBOARD_COLUMNS[key][0])
+        for _, r in rows.iterrows():
+            out.add_row(str(r["cell"]), *_cells(r, shown, LEADERBOARD_COLUMNS))
+        return out
+
+    out, left_out = fit_columns(build, keys, LEADERBOARD_PRIORITY, width, console or Console())
+    notes = ["DSR counts every strategy of every cell as a trial", "best net: lowest Theil U",
+             "DM p: Diebold-Mariano against naive"]
+    if limit is not None and len(table) > limit:
+        notes.append(f"top {limit} of {len(table)} cells (all in leaderboard.csv)")
+    out.caption = "; ".join(notes) + _left_out(left_out, LEADERBOARD_COLUMNS)
+    return out
+
+
+def render_leaderboard(table: pd.DataFrame, tests: dict[str, Any], console: Console, root: Any) -> None:
+    console.print(leaderboard_table(table, console.width, console))
+    for sentence in sweep_sentences(table, tests):
+        console.print(sentence, highlight=False)
+    console.print(f"Sweep folder {root}/: sweep.json leaderboard.csv leaderboard.html and one run folder per cell "
+                  "(wfbt show / wfbt compare read them)", highlight=False)
+
+
+def sweep_plan_table(plan: Any, budget: Any, width: int | None = None) -> Table:
+    """`wfbt sweep --plan`: the cells with their status, then the training groups and the model count."""
+    table = Table(title=f"Sweep {plan.spec.name}: {len(plan.cells)} cells, {len(plan.groups)} training groups, "
+                        f"{plan.models():,} models; {budget.workers} worker(s) x {budget.threads} thread(s)",
+                  title_justify="left")
+    table.add_column("cell", overflow="fold")
+    table.add_column("status", overflow="fold")
+    for cell in plan.cells:
+        table.add_row(cell.name, cell.status + (f": {cell.error}" if cell.error else ""))
+    groups = Table(title="Training groups (one batched group each)", title_justify="left")
+    groups.add_column("group", overflow="fold")
+    _number_column(groups, "cells")
+    for key, members in plan.groups.items():
+        groups.add_row(key.label, str(len(members)))
+    from rich.console import Group
+
+    return Group(table, groups)  # type: ignore[return-value]

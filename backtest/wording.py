@@ -111,3 +111,25 @@ def trading_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
         out.append(f"Probability of backtest overfitting: {float(tests['pbo']):.2f} (CSCV, {tests.get('pbo_blocks')} "
                    "blocks: how often the in-sample best falls to or below the median out of sample).")
     return out
+
+
+def sweep_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
+    """What a sweep's tests allow one to say: trials, the best cell deflated, better models, PBO."""
+    if not len(table):
+        return ["No cell finished."]
+    out = []
+    top = table.iloc[0]
+    out.append(f"Best cell: {top['cell']}, {top['best_strategy']} with Sharpe {fmt(top['sharpe'])}; deflated Sharpe "
+               f"ratio {fmt(top['dsr'], 3)} counting all {tests.get('trials')} strategies of {tests.get('cells')} "
+               "cells as trials.")
+    better = []
+    if "better_than_naive" in table:
+        for cell, models in zip(table["cell"], table["better_than_naive"].fillna(""), strict=True):
+            better += [f"{cell}:{m}" for m in str(models).split()]
+    out.append("Better than the naive forecast (Diebold-Mariano and SPA at "
+               f"{100 * float(tests.get('significance', 0.05)):g} %): " + (_names(better) if better else "none") + ".")
+    pbo = tests.get("pbo")
+    if pbo is not None and math.isfinite(float(pbo)):
+        out.append(f"Probability of backtest overfitting over all cells' strategies: {float(pbo):.2f} "
+                   f"({tests.get('pbo_strategies')} strategies, {tests.get('pbo_days')} shared days).")
+    return out

@@ -1,0 +1,329 @@
+"""Running a sweep on Dask distributed: training groups and cell backtests as tasks.
+
+The driver loads each symbol's prices once and scatters them; every training group (one architecture
+and window shape over all the cells that use it) is one task, and so is each cell's backtest. Finished
+groups are saved into their cells' ``partial/`` folders at once (the run checkpoint format), so a driver
+killed with kill -9 resumes with ``--resume``: finished cells are kept, finished groups are loaded, and
+unfinished groups are trained again with the same members as before, which gives the same bits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backtest.artifacts import atomic_write_json, is_complete, start_run_dir
+from backtest.checkpoint import Checkpoint
+from backtest.errors import RunDirError, SourceError, WfbtError
+from backtest.sweep import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
+
+Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
+# Idle OpenMP threads sleep instead of spinning (docs/performance.md); Dask's own logging only for errors.
+WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "DASK_LOGGING__DISTRIBUTED": "error"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Worker processes and torch threads per worker: workers x threads never exceeds the cores."""
+
+    workers: int
+    threads: int
+
+
+def thread_budget(cores: int, groups: int, gpus: int = 0) -> Budget:
+    """One worker per GPU; on CPUs as many single-task workers as groups can use, sharing the cores."""
+    if gpus > 0:
+        return Budget(gpus, max(1, cores // gpus))
+    workers = max(1, min(cores, groups))
+    return Budget(workers, max(1, cores // workers))
+
+
+def train_group_task(key: GroupKey, items: list[tuple[str, Any, pd.DataFrame]], threads: int) -> dict[str, Any]:
+    """Train one architecture for every cell in ``items`` (name, config, prices) as one group.
+
+    Returns per cell name the model's (predictions, fold log), exactly as a standalone run collects them.
+    """
+    import torch
+
+    from backtest import engine
+    from backtest.schedule import make_folds
+    from forecasters.registry import get_architecture
+    from forecasters.trainer import train_group
+
+    torch.set_num_threads(threads)
+    arch, device = get_architecture(key.model), engine.prepare_device(key.device)
+    cells, members = [], []
+    for name, config, prices in items:
+        data = engine.fold_datasets(config, prices, make_folds(len(prices), config.walkforward))
+        own = engine.model_members(key.model, data, config)
+        cells.append((name, config, data, len(own)))
+        members += own
+    settings = engine.train_settings(items[0][1])
+    start = time.perf_counter()
+    results = []
+    for chunk in engine.split_to_fit(arch, members, settings.batch_size, device):
+        results += train_group(arch, chunk, settings, device=device)
+    seconds = time.perf_counter() - start
+    out, at = {}, 0
+    for name, config, data, n in cells:
+        out[name] = engine.collect_model(key.model, data, results[at:at + n], config.forecast.seeds,
+                                         seconds * n / len(results))
+        at += n
+    return out
+
+
+def finish_cell_task(config: Any, prices: pd.DataFrame, trained: Trained, threads: int) -> Any:
+    """One cell's baselines, backtest and tests from its trained models: a RunResult, like `wfbt run`'s."""
+    import numpy as np
+    import torch
+
+    from backtest import engine
+    from backtest.schedule import make_folds
+
+    torch.set_num_threads(threads)
+    folds = make_folds(len(prices), config.walkforward)
+    data = engine.fold_datasets(config, prices, folds)
+    per_model = dict(trained)
+    for name in engine.forecaster_names(config):
+        if name not in per_model:
+            per_model[name] = engine.baseline_model(name, data, prices["close"].to_numpy(dtype=np.float64))
+    predictions, fold_log = engine.assemble(config, prices, per_model)
+    timings = {"training": float(fold_log["seconds"].sum())}
+    return engine.finish_run(config, prices, folds, predictions, fold_log, engine.prepare_device("cpu"), timings)
+
+
+def _status(root: Path, spec: SweepSpec, cells: list[Cell], budget: Budget, timings: dict[str, float]) -> None:
+    """sweep.json: the grid, every cell's status, the groups and timings; written whole after each change."""
+    atomic_write_json(root / "sweep.json", {
+        "name": spec.name, "symbols": spec.symbols, "grid": spec.grid,
+        "cells": [{"name": c.name, "symbol": c.symbol, "values": c.values, "status": c.status,
+                   "error": c.error} for c in cells],
+        "workers": budget.workers, "threads_per_worker": budget.threads,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "complete": all(c.status != "pending" for c in cells),
+    })
+
+
+def local_cluster(budget: Budget, gpus: int = 0) -> Any:
+    """Worker processes on this machine, one task at a time each; with GPUs one worker per GPU, pinned with
+    CUDA_VISIBLE_DEVICES. Idle OpenMP threads sleep (WORKER_ENV) so workers do not steal each other's cores."""
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    def env(i: int) -> dict[str, str]:
+        pin = {"CUDA_VISIBLE_DEVICES": str(i)} if gpus else {}
+        return {**WORKER_ENV, "OMP_NUM_THREADS": str(budget.threads), **pin}
+
+    workers = {i: {"cls": Nanny, "options": {"nthreads": 1, "silence_logs": logging.ERROR, "env": env(i)}}
+               for i in range(budget.workers)}
+    return SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {"dashboard_address": ":0"}},
+                       silence_logs=logging.ERROR)
+
+
+@contextmanager
+def dask_client(scheduler: str | None, budget: Budget, gpus: int = 0, timeout: float = 10.0) -> Iterator[Any]:
+    """A client of the cluster at ``scheduler`` (or $DASK_SCHEDULER_ADDRESS), else of a local cluster."""
+    from distributed import Client
+
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if not address:
+        with local_cluster(budget, gpus) as cluster, Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SourceError(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}: {exc}). Check the "
+                          "address (e.g. tcp://HOST:8786) and that `dask scheduler` runs there, or leave --scheduler "
+                          "out to start a local cluster.") from None
+    with client:
+        yield client
+
+
+class SweepProgress:
+    """Hooks the CLI's live display implements; the default does nothing."""
+
+    def start(self, groups: int, cells: int) -> None: ...
+
+    def group_done(self, label: str) -> None: ...
+
+    def cell_done(self, cell: Cell) -> None: ...
+
+
+def _claim(root: Path, resume: bool) -> None:
+    if root.exists() and not resume:
+        raise RunDirError(f"sweep folder {str(root)!r} exists. Continue it with --resume, or give the sweep "
+                          "another name (sweep.name) or --out.")
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def _prepare_cells(cells: list[Cell], resume: bool, prices: dict[tuple[Any, ...], pd.DataFrame]
+                   ) -> dict[str, list[str]]:
+    """Pin each pending cell's checkpoint (marking its folder unfinished); return the models each has saved."""
+    from backtest.data import fingerprint
+
+    saved = {}
+    for cell in cells:
+        run_dir = Path(cell.config.run.out_dir) / cell.name
+        if cell.status != "pending":
+            continue
+        start_run_dir(run_dir)  # marked unfinished until its artifacts are written
+        saved[cell.name] = Checkpoint(run_dir).begin(cell.config.to_dict(), fingerprint(prices[data_key(cell.config)]),
+                                                      resume)
+    return saved
+
+
+@dataclass
+class SweepPlan:
+    spec: SweepSpec
+    root: Path  # <out>/<sweep name>
+    cells: list[Cell]
+    prices: dict[tuple[Any, ...], pd.DataFrame]
+    groups: dict[GroupKey, list[Cell]]
+
+    def models(self) -> int:
+        """Networks to train: every member of every group (folds x seeds of each cell)."""
+        from backtest.schedule import make_folds
+
+        total = 0
+        for members in self.groups.values():
+            for c in members:
+                total += len(make_folds(len(self.prices[data_key(c.config)]), c.config.walkforward)) * \
+                    c.config.forecast.seeds
+        return total
+
+
+def plan_sweep(spec: SweepSpec, out: Path, resume: bool = False) -> SweepPlan:
+    """Cells, prices (each symbol once) and training groups; nothing is written. Cells whose data fails are
+    marked failed; on ``resume`` finished cells are marked skipped (their groups keep them as members, so
+    the members of every group are those of the first attempt)."""
+    root = out / spec.name
+    cells = make_cells(spec, root)
+    prices = load_all_prices(cells)
+    for cell in cells:
+        if cell.status == "pending" and resume and is_complete(root / cell.name):
+            cell.status = "skipped"
+    return SweepPlan(spec, root, cells, prices, plan_groups(c for c in cells if c.status != "failed"))
+
+
+def sweep_budget(plan: SweepPlan, cores: int) -> Budget:
+    return thread_budget(cores, len(plan.groups), gpus_for(plan.cells))
+
+
+def run_sweep(plan: SweepPlan, client: Any, budget: Budget, resume: bool = False,
+              progress: SweepProgress | None = None) -> list[Cell]:
+    """Run every pending cell of ``plan`` on ``client``, writing its run folder; returns the cells."""
+    progress = progress or SweepProgress()
+    _claim(plan.root, resume)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    saved = _prepare_cells(plan.cells, resume, plan.prices)
+
+    def write_status() -> None:
+        _status(plan.root, plan.spec, plan.cells, budget, timings)
+
+    write_status()
+    progress.start(len(plan.groups), sum(c.status == "pending" for c in plan.cells))
+    _execute(client, plan.cells, plan.groups, plan.prices, saved, budget, progress, write_status)
+    timings["run"] = time.perf_counter() - t0
+    write_status()
+    return plan.cells
+
+
+def gpus_for(cells: list[Cell]) -> int:
+    if all(c.config.run.device == "cpu" for c in cells):
+        return 0
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def _execute(client: Any, cells: list[Cell], groups: dict[GroupKey, list[Cell]],
+             prices: dict[tuple[Any, ...], pd.DataFrame], saved: dict[str, list[str]], budget: Budget,
+             progress: SweepProgress, write_status: Callable[[], None]) -> None:
+    """Submit the groups still needed, then each cell's backtest once its models are in; write as they land."""
+    from distributed import as_completed
+
+    remote = {k: client.scatter(v, broadcast=False, hash=False) for k, v in prices.items()}
+    by_name = {c.name: c for c in cells}
+    trained: dict[str, Trained] = {c.name: {} for c in cells if c.status == "pending"}
+    for name in trained:
+        for model in saved[name]:
+            trained[name][model] = Checkpoint(Path(by_name[name].config.run.out_dir) / name).load(model)
+    tasks: dict[Any, tuple[str, Any]] = {}
+    for key, members in groups.items():
+        if all(c.status != "pending" or key.model in trained[c.name] for c in members):
+            progress.group_done(key.label)
+            continue
+        items = [(c.name, c.config, remote[data_key(c.config)]) for c in members]
+        tasks[client.submit(train_group_task, key, items, budget.threads, retries=2, pure=False)] = ("group", key)
+    queue = as_completed(list(tasks))
+    for name in trained:
+        _maybe_finish(client, by_name[name], trained, groups, remote, budget, tasks, queue)
+    for future in queue:
+        kind, what = tasks.pop(future)
+        if kind == "group":
+            _group_landed(future, what, by_name, trained, groups, client, remote, budget, tasks, queue, progress)
+        else:
+            _cell_landed(future, by_name[what], progress)
+        write_status()
+
+
+def _needed(cell: Cell, groups: dict[GroupKey, list[Cell]]) -> set[str]:
+    return {key.model for key, members in groups.items() if cell in members}
+
+
+def _maybe_finish(client: Any, cell: Cell, trained: dict[str, Trained], groups: dict[GroupKey, list[Cell]],
+                  remote: dict[tuple[Any, ...], Any], budget: Budget, tasks: dict[Any, tuple[str, Any]],
+                  queue: Any) -> None:
+    if cell.status != "pending" or not _needed(cell, groups) <= set(trained[cell.name]):
+        return
+    future = client.submit(finish_cell_task, cell.config, remote[data_key(cell.config)], trained[cell.name],
+                           budget.threads, retries=2, pure=False)
+    tasks[future] = ("cell", cell.name)
+    queue.add(future)
+
+
+def _group_landed(future: Any, key: GroupKey, by_name: dict[str, Cell], trained: dict[str, Trained],
+                  groups: dict[GroupKey, list[Cell]], client: Any, remote: dict[tuple[Any, ...], Any],
+                  budget: Budget, tasks: dict[Any, tuple[str, Any]], queue: Any, progress: SweepProgress) -> None:
+    try:
+        out = future.result()
+    except Exception as exc:  # a failed group fails its cells; the others go on
+        for cell in groups[key]:
+            if cell.status == "pending":
+                cell.status, cell.error = "failed", f"training {key.label} failed: {_describe(exc)}"
+                progress.cell_done(cell)
+        return
+    progress.group_done(key.label)
+    for name, result in out.items():
+        cell = by_name[name]
+        if cell.status != "pending":
+            continue
+        Checkpoint(Path(cell.config.run.out_dir) / name).save(key.model, *result)
+        trained[name][key.model] = result
+        _maybe_finish(client, cell, trained, groups, remote, budget, tasks, queue)
+
+
+def _cell_landed(future: Any, cell: Cell, progress: SweepProgress) -> None:
+    from backtest import store
+
+    try:
+        result = future.result()
+        store.write_run(result, Path(cell.config.run.out_dir) / cell.name)
+        cell.status = "done"
+    except Exception as exc:
+        cell.status, cell.error = "failed", _describe(exc)
+    progress.cell_done(cell)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, WfbtError) else f"{type(exc).__name__}: {exc}"
+
