@@ -22,7 +22,7 @@ import pandas as pd
 
 from backtest.artifacts import atomic_write_json, is_complete, start_run_dir
 from backtest.checkpoint import Checkpoint
-from backtest.errors import RunDirError, SourceError, WfbtError
+from backtest.errors import ConfigError, RunDirError, SourceError, WfbtError
 from backtest.sweep import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
@@ -128,8 +128,11 @@ def local_cluster(budget: Budget, gpus: int = 0) -> Any:
 
 
 @contextmanager
-def dask_client(scheduler: str | None, budget: Budget, gpus: int = 0, timeout: float = 10.0) -> Iterator[Any]:
-    """A client of the cluster at ``scheduler`` (or $DASK_SCHEDULER_ADDRESS), else of a local cluster."""
+def dask_client(scheduler: str | None, budget: Budget, gpus: int = 0) -> Iterator[Any]:
+    """A client of the cluster at ``scheduler`` (or $DASK_SCHEDULER_ADDRESS), else of a local cluster.
+
+    Connecting gives up after WFBT_DASK_TIMEOUT seconds (10 by default).
+    """
     from distributed import Client
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
@@ -137,14 +140,29 @@ def dask_client(scheduler: str | None, budget: Budget, gpus: int = 0, timeout: f
         with local_cluster(budget, gpus) as cluster, Client(cluster) as client:
             yield client
         return
+    timeout = _seconds("WFBT_DASK_TIMEOUT", 10.0)
     try:
         client = Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise SourceError(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}: {exc}). Check the "
+        raise SourceError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({type(exc).__name__}). "
+                          "Check the "
                           "address (e.g. tcp://HOST:8786) and that `dask scheduler` runs there, or leave --scheduler "
                           "out to start a local cluster.") from None
     with client:
         yield client
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 < value < 1e6):
+        raise ConfigError(f"{name} must be a number of seconds above 0, e.g. {default:g}. Got {text!r}.")
+    return value
 
 
 class SweepProgress:

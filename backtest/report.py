@@ -332,9 +332,9 @@ def render_leaderboard(table: pd.DataFrame, tests: dict[str, Any], console: Cons
 
 def sweep_plan_table(plan: Any, budget: Any, width: int | None = None) -> Table:
     """`wfbt sweep --plan`: the cells with their status, then the training groups and the model count."""
-    table = Table(title=f"Sweep {plan.spec.name}: {len(plan.cells)} cells, {len(plan.groups)} training groups, "
-                        f"{plan.models():,} models; {budget.workers} worker(s) x {budget.threads} thread(s)",
-                  title_justify="left")
+    summary = Text(f"Sweep {plan.spec.name}: {len(plan.cells)} cells, {len(plan.groups)} training groups, "
+                   f"{plan.models():,} models; {budget.workers} worker(s) x {budget.threads} thread(s)")
+    table = Table()
     table.add_column("cell", overflow="fold")
     table.add_column("status", overflow="fold")
     for cell in plan.cells:
@@ -346,4 +346,4 @@ def sweep_plan_table(plan: Any, budget: Any, width: int | None = None) -> Table:
         groups.add_row(key.label, str(len(members)))
     from rich.console import Group
 
-    return Group(table, groups)  # type: ignore[return-value]
+    return Group(summary, table, groups)  # type: ignore[return-value]

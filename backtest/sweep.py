@@ -142,7 +142,8 @@ def _symbol_label(symbol: str) -> str:
 
 
 def _cell_name(symbol: str, values: dict[str, Any]) -> str:
-    parts = [_symbol_label(symbol)] + [f"{key.split('.')[-1]}{_slug(str(v))}" for key, v in values.items()]
+    parts = [_symbol_label(symbol)] + [f"{key.split('.')[-1]}{re.sub(r'[^A-Za-z0-9._-]+', '_', str(v))}"
+                                       for key, v in values.items()]
     return "-".join(parts)
 
 
