@@ -4,7 +4,7 @@ A sweep file names a base run config, the symbols and a grid of config keys::
 
     [sweep]
     name = "sweep_example"
-    base = "default.toml"                       # relative to this file; or an inline [base] table
+    base = "default.toml"                       # relative to this file; [base.<section>] tables override it
     symbols = ["csv:../shared/data/AAPL_daily.csv", "sample:sp500", "yfinance:SPY"]
     # symbols_dir = "../shared/data"            # or every *.csv in a folder (relative to the current directory)
 
@@ -115,14 +115,18 @@ def load_sweep(path: str | Path) -> SweepSpec:
     extra = set(section) - SWEEP_KEYS
     if extra:
         raise ConfigError(f"[sweep] has no key(s) {sorted(extra)}. Known keys: {', '.join(sorted(SWEEP_KEYS))}.")
-    base = raw.get("base")
-    if isinstance(section.get("base"), str):
-        if base is not None:
-            raise ConfigError("give the base config either as sweep.base = \"file.toml\" or as a [base] table, "
-                              "not both.")
+    base: dict[str, Any] = {}
+    if "base" in section:
+        if not isinstance(section["base"], str):
+            raise ConfigError(f"sweep.base: expected the path of a run config, e.g. \"default.toml\". "
+                              f"Got {section['base']!r}.")
         base = _read_toml(path.parent / section["base"], "sweep.base config")
+    for name, table in raw.get("base", {}).items():  # a [base] table overrides the file, key by key
+        if not isinstance(table, dict):
+            raise ConfigError(f"[base.{name}]: expected a table of run config keys. Got {table!r}.")
+        base[name] = {**base.get(name, {}), **table}
     name = str(section.get("name", path.stem))
-    return SweepSpec(name=name, base=base or {}, symbols=_symbols(section), grid=_grid(raw.get("grid", {})),
+    return SweepSpec(name=name, base=base, symbols=_symbols(section), grid=_grid(raw.get("grid", {})),
                      out_dir=str(section.get("out_dir", "runs")))
 
 
