@@ -22,6 +22,7 @@ from backtest.data import DataWarning, fingerprint, load_prices
 from backtest.errors import ConfigError, WfbtError
 from backtest.metrics import forecast_table, trading_table
 from backtest.portfolio import simulate
+from backtest.resources import configure_threads
 from backtest.schedule import Fold, folds_table, make_folds
 from forecasters import kernels
 from forecasters.registry import get_architecture
@@ -188,13 +189,16 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
     timings["data"] = time.perf_counter() - t0
 
     device = resolve_device(config.run.device)
+    threads = configure_threads(config.run.threads)
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
     fc = config.forecast
     data = [fold_data(prices, f, fc.features, fc.lookback, fc.scaler) for f in folds]
 
-    done = checkpoint.begin(config.to_dict(), fingerprint(prices), resume) if checkpoint else []
+    identity = config.to_dict()
+    identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
+    done = checkpoint.begin(identity, fingerprint(prices), resume) if checkpoint else []
     t1 = time.perf_counter()
     all_preds, all_logs = [], []
     for model in fc.models:
@@ -248,6 +252,8 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
                           "last": str(prices.index[folds[-1].test_end - 1].date()),
                           "days": int(folds[-1].test_end - folds[0].test_start)},
         "execution": config.backtest.execution,
+        "threads": threads,
+        "resumed": resume, "loaded_from_checkpoint": done,  # architectures an interrupted run had finished
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "versions": _versions(),
     }
