@@ -36,6 +36,11 @@ class Checkpoint:
         return [p.name.removesuffix(".folds.csv") for p in sorted(self.dir.glob("*.folds.csv"))
                 if (self.dir / p.name.replace(".folds.csv", ".predictions.csv")).is_file()]
 
+    def split(self, models: list[str]) -> tuple[list[str], list[str]]:
+        """``models`` as (saved here, so a resume loads them; still to train), each in ``models``' order."""
+        saved = set(self.saved())
+        return [m for m in models if m in saved], [m for m in models if m not in saved]
+
     def begin(self, config: dict[str, dict[str, Any]], data_fingerprint: str, resume: bool) -> list[str]:
         """Pin this run's identity; when resuming, check it matches. Returns the models already done.
 

@@ -60,7 +60,7 @@ def _unexpected(exc: BaseException, command: str) -> int:
         f"[bold red]error:[/] wfbt {escape(command)} failed unexpectedly: {escape(type(exc).__name__)}: "
         f"{escape(str(exc))}\nThis is a bug in wfbt or a problem with this machine's environment (memory, disk, "
         f"installed packages), not an input wfbt knows how to check. {escape(where)}`wfbt --debug {escape(command)} "
-        f"...` or {DEBUG_ENV}=1 prints it. Please report it with that traceback.", highlight=False)
+        f"...` or {DEBUG_ENV}=1 prints the full traceback. Please report it with that traceback.", highlight=False)
     return 1
 
 
@@ -105,7 +105,7 @@ def _config(path: Path | None, overrides: list[str] | None) -> Any:
 
 
 ConfigArg = Annotated[Path | None, typer.Argument(
-    help="TOML config; default: configs/default.toml if present, else built-in defaults.")]
+    help="TOML config; default: configs/default.toml if present, else the built-in defaults (the same run).")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a key, e.g. --set training.epochs=5 (repeatable).")]
 
@@ -202,8 +202,7 @@ def run(
     with artifacts.claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
         checkpoint = Checkpoint(folder.path)
         if folder.resuming:
-            saved = [m for m in checkpoint.saved() if m in cfg.forecast.models]
-            todo = [m for m in cfg.forecast.models if m not in saved]
+            saved, todo = checkpoint.split(cfg.forecast.models)
             err.print(f"resuming {escape(str(folder.path))}: loading {', '.join(saved) or 'nothing'} from the "
                       f"interrupted run's checkpoint; training {', '.join(todo) or 'nothing'}.", highlight=False)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)

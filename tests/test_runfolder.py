@@ -36,14 +36,40 @@ def invoke(args):
     return result, " ".join(result.output.split())
 
 
+# Runs `wfbt` with os.mkdir wrapped so that the first folder a process makes inside OUT waits until
+# both processes got there: whatever each decided before making its folder, they then make it at the same
+# moment (the worst interleaving, every time, instead of a race that is lost only now and then).
+TOGETHER = """
+import os, sys, time
+from pathlib import Path
+barrier, out = Path(sys.argv[1]), Path(sys.argv[2]).resolve()
+real, waited = os.mkdir, []
+def mkdir(path, *args, **kwargs):
+    if not waited and Path(path).resolve().parent == out:
+        waited.append(path)
+        (barrier / str(os.getpid())).touch()
+        deadline = time.time() + 120
+        while len(list(barrier.iterdir())) < 2 and time.time() < deadline:
+            time.sleep(0.001)
+    return real(path, *args, **kwargs)
+os.mkdir = mkdir
+sys.argv = ["wfbt", *sys.argv[3:]]
+from backtest.cli import main
+main()
+"""
+
+
 def test_two_runs_started_together_never_share_a_folder(csv, tmp_path):
     """Same run.name and --out, different settings, two real processes at once: two folders, both whole."""
-    out = tmp_path / "runs"
+    out, barrier = tmp_path / "runs", tmp_path / "barrier"
+    barrier.mkdir()
     env = {**os.environ, "COLUMNS": "200"}
     settings = ["strategies.threshold=0.0", "strategies.threshold=0.001"]
-    procs = [subprocess.Popen([sys.executable, "-m", "backtest", *args_for(csv, out, "same", s)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in settings]
+    procs = [subprocess.Popen([sys.executable, "-c", TOGETHER, str(barrier), str(out),
+                               *args_for(csv, out, "same", s)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for s in settings]
     results = [p.communicate(timeout=300) for p in procs]
+    assert len(list(barrier.iterdir())) == 2  # both met at the barrier
     assert [p.returncode for p in procs] == [0, 0], [e for _, e in results]
     folders = [Path(o.strip().splitlines()[-1]) for o, _ in results]
     assert sorted(f.name for f in folders) == ["same", "same-2"]
