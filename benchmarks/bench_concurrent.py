@@ -103,10 +103,8 @@ def main() -> None:
         for r in range(args.repeat):
             alone += launch(args, csv, out, [f"alone-{r}"])
             together += launch(args, csv, out, [f"together-{r}-{k}" for k in range(args.runs)])
-    from backtest.resources import available_cores
-
     table = Table(title=f"wfbt run, alone and {args.runs} at once: median (min-max) seconds over "
-                        f"{args.repeat} round(s); {available_cores()} usable cores; load average "
+                        f"{args.repeat} round(s); {len(os.sched_getaffinity(0))} cores; load average "
                         f"{os.getloadavg()[0]:.1f}", title_justify="left")
     for col in ["", "runs", "wall s", "training s", "training vs alone"]:
         table.add_column(col, justify="left" if not col else "right")
