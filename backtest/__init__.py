@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from backtest.resources import quiet_openmp_waits
+
+quiet_openmp_waits()  # before anything loads torch and its OpenMP runtime: see backtest/resources.py
+
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "read_run"]
 
 

@@ -1,17 +1,26 @@
-"""Run folders: every file written whole or not at all, completeness marked last.
+"""Run folders: claimed by one run at a time, every file written whole or not at all, completeness marked last.
 
-A run folder holds ``.incomplete`` from the moment it is created until the last artifact is in place;
-``manifest.json`` (with ``"complete": true``) is written last. A folder with ``.incomplete`` or without
-a complete manifest is never taken for a finished run.
+A run claims its folder atomically (``os.mkdir`` of a new folder) and holds an exclusive lock on
+``<run>/.lock`` (``flock``, released by the kernel when the process ends, so a killed run leaves no
+live lock) for as long as it runs; ``--force`` and ``--resume`` take the same lock, so no two runs ever
+write one folder. ``.incomplete`` is written when training starts and removed when the run is whole;
+``manifest.json`` (with ``"complete": true`` and each artifact's size, rows and SHA-256) is written
+last. A folder with ``.incomplete``, without a complete manifest, or whose files differ from what the
+manifest records, is never taken for a finished run.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pandas as pd
@@ -19,6 +28,8 @@ import pandas as pd
 from backtest.errors import RunDirError
 
 INCOMPLETE = ".incomplete"
+LOCK = ".lock"
+RUN_FILES = ("manifest.json", INCOMPLETE, "partial", "config.toml", "predictions.csv", "metrics.json")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -67,34 +78,24 @@ def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(_clean(payload), indent=2, allow_nan=False) + "\n")
 
 
-def is_complete(run_dir: Path) -> bool:
-    manifest = run_dir / "manifest.json"
-    if (run_dir / INCOMPLETE).exists() or not manifest.is_file():
-        return False
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """manifest.json as a dict, or None when it is missing or not a JSON object."""
     try:
-        return bool(json.loads(manifest.read_text(encoding="utf-8")).get("complete"))
-    except (json.JSONDecodeError, OSError):
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: bad JSON or bad UTF-8
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def is_complete(run_dir: Path) -> bool:
+    if (run_dir / INCOMPLETE).exists():
         return False
-
-
-def choose_run_dir(out_dir: str | Path, name: str, force: bool = False, resume: bool = False) -> Path:
-    """The folder this run writes to: ``out_dir/name``, or ``name-2``, ``-3``... if that one is taken.
-
-    ``force`` reuses ``out_dir/name`` (its old files are replaced as the new ones land); ``resume``
-    reuses it only if it is an unfinished run.
-    """
-    base = Path(out_dir) / name
-    if force or not base.exists():
-        return base
-    if resume and not is_complete(base):
-        return base
-    k = 2
-    while (Path(out_dir) / f"{name}-{k}").exists():
-        k += 1
-    return Path(out_dir) / f"{name}-{k}"
+    manifest = read_manifest(run_dir)
+    return manifest is not None and manifest.get("complete") is True
 
 
 def start_run_dir(run_dir: Path) -> None:
+    """Mark the folder unfinished: from here on it is not taken for a finished run (training starts)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "manifest.json").unlink(missing_ok=True)
     (run_dir / INCOMPLETE).write_text("this run has not finished; its files may be partial\n")
@@ -105,14 +106,193 @@ def finish_run_dir(run_dir: Path, manifest: dict[str, Any]) -> None:
     (run_dir / INCOMPLETE).unlink(missing_ok=True)
 
 
+def _live_holder(run_dir: Path) -> int | None:
+    """The pid recorded in ``.lock`` if that process is alive (for messages only: nothing is locked)."""
+    try:
+        pid = int((run_dir / LOCK).read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
 def require_complete(run_dir: str | Path) -> Path:
     """The path of a finished run folder, or a RunDirError saying why it is not one."""
     path = Path(run_dir)
-    if not path.is_dir():
+    if not path.exists():
         raise RunDirError(f"run folder {str(path)!r} does not exist. List runs with `ls runs/`.")
-    if not is_complete(path):
-        raise RunDirError(
-            f"run folder {str(path)!r} is incomplete: the run was interrupted or is still going. "
-            "Finish it with `wfbt run CONFIG --resume`, or start it again."
-        )
-    return path
+    if not path.is_dir():
+        raise RunDirError(f"{str(path)!r} is a file, not a run folder. Pass the folder `wfbt run` printed, "
+                          "e.g. runs/default.")
+    if is_complete(path):
+        return path
+    if not any((path / name).exists() for name in RUN_FILES):
+        raise RunDirError(f"{str(path)!r} is not a wfbt run folder: it has none of a run's files (manifest.json, "
+                          "config.toml, ...). Pass a folder that `wfbt run` wrote, e.g. runs/default (`ls runs/` "
+                          "lists them).")
+    if (pid := _live_holder(path)) is not None:
+        raise RunDirError(f"run folder {str(path)!r} is still being written by a running wfbt (process {pid}). "
+                          "Wait for it to finish.")
+    raise RunDirError(
+        f"run folder {str(path)!r} is incomplete: the run was interrupted or failed before it finished. "
+        "Finish it with `wfbt run CONFIG --resume`, or start it again."
+    )
+
+
+def _out_dir_error(out: Path, exc: OSError) -> RunDirError:
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, FileExistsError | NotADirectoryError) or (out.exists() and not out.is_dir()):
+        reason = "it is a file, not a folder"
+    return RunDirError(f"cannot create a run folder in --out / run.out_dir {str(out)!r}: {reason}. Pass --out a "
+                       "folder you can write to (it is created if missing).")
+
+
+def _try_lock(folder: Path) -> int | None:
+    """An fd holding the exclusive lock on ``folder/.lock``, or None when a live process holds it.
+
+    The previous holder unlinks the lock file when it lets go; a lock taken on an unlinked file is
+    worthless, so the fd's file must still be the one at the path.
+    """
+    path = folder / LOCK
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)
+
+
+def _holder(folder: Path) -> str:
+    try:
+        pid = (folder / LOCK).read_text().strip()
+    except OSError:
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "another process"
+
+
+def _abandoned(folder: Path) -> bool:
+    """A folder a run claimed and left before writing anything (killed before training)."""
+    try:
+        return folder.is_dir() and set(os.listdir(folder)) <= {LOCK}
+    except OSError:
+        return False
+
+
+class RunFolder:
+    """A run folder this process holds; a context manager that lets it go on exit.
+
+    On an exception before training started (no ``.incomplete`` yet) a folder this run created is
+    removed, so the fixed rerun gets the same name; a folder it did not create is left as it was.
+    """
+
+    def __init__(self, path: Path, fd: int, created: bool, resuming: bool) -> None:
+        self.path, self._fd, self.created, self.resuming = path, fd, created, resuming
+
+    def started(self) -> bool:
+        """Whether training started (the folder has been marked unfinished)."""
+        return (self.path / INCOMPLETE).exists()
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if kind is not None and self.created and not self.started():
+                shutil.rmtree(self.path, ignore_errors=True)
+            else:
+                (self.path / LOCK).unlink(missing_ok=True)  # unlinked while held: see _try_lock
+        finally:
+            os.close(self._fd)
+
+
+def _claim_existing(base: Path, resume: bool) -> RunFolder | None:
+    """``base`` locked for --force / --resume; None when it vanished or (resume) has finished meanwhile."""
+    try:
+        fd = _try_lock(base)
+    except FileNotFoundError:
+        return None
+    if fd is None:
+        raise RunDirError(f"run folder {str(base)!r} is in use by a running wfbt ({_holder(base)}). Wait for it to "
+                          "finish or stop it, or give this run another run.name.")
+    if resume and is_complete(base):
+        RunFolder(base, fd, False, False).__exit__(None, None, None)
+        return None
+    return RunFolder(base, fd, created=False, resuming=resume)
+
+
+def claim_run_dir(out_dir: str | Path, name: str, force: bool = False, resume: bool = False) -> RunFolder:
+    """Claim the folder this run writes to: ``out_dir/name``, or ``name-2``, ``-3``... if that one is taken.
+
+    ``force`` reuses ``out_dir/name`` (its old files stay until training starts and are replaced as the
+    new ones land); ``resume`` reuses it only if it is an unfinished run. Either refuses a folder a
+    running wfbt holds. A new folder is claimed by creating it, which only one process can do.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _out_dir_error(out, exc) from None
+    base = out / name
+    if (force or resume) and base.is_dir() and not (resume and is_complete(base)):
+        claimed = _claim_existing(base, resume)
+        if claimed is not None:
+            return claimed
+    k = 1
+    while True:
+        path = base if k == 1 else out / f"{name}-{k}"
+        k += 1
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if not _abandoned(path):
+                continue
+        except OSError as exc:
+            raise _out_dir_error(out, exc) from None
+        try:
+            fd = _try_lock(path)
+        except FileNotFoundError:  # removed again by the run that abandoned it: try the next name
+            continue
+        except OSError as exc:
+            raise _out_dir_error(out, exc) from None
+        if fd is not None:  # None: a --force/--resume run locked it first; it is theirs
+            return RunFolder(path, fd, created=True, resuming=False)
+
+
+# Artifacts are recorded in the manifest when written and checked when read: a file cut off or edited
+# afterwards is refused instead of being read as a shorter run.
+def describe(path: Path) -> dict[str, Any]:
+    """Size, SHA-256 and (CSV) data rows of one artifact."""
+    data = path.read_bytes()
+    info: dict[str, Any] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if path.suffix == ".csv":
+        info["rows"] = max(0, data.count(b"\n") - 1)  # the header line is not a row
+    return info
+
+
+def verify(run_dir: Path, recorded: dict[str, dict[str, Any]]) -> None:
+    """Raise a RunDirError naming the first artifact that is missing or differs from ``recorded``."""
+    hint = "Run it again (the same command with --force replaces the folder)."
+    for name, want in recorded.items():
+        path = run_dir / name
+        try:
+            got = describe(path)
+        except OSError as exc:
+            why = "is missing" if exc.errno == errno.ENOENT else f"cannot be read ({exc.strerror or exc})"
+            raise RunDirError(f"run folder {str(run_dir)!r} is damaged: {name} {why}. {hint}") from None
+        if "rows" in want and got.get("rows") != want["rows"]:
+            raise RunDirError(f"run folder {str(run_dir)!r} is damaged: {name} has {got.get('rows')} rows but the "
+                              f"run wrote {want['rows']} (the file was cut off or edited). {hint}")
+        if got["bytes"] != want.get("bytes") or got["sha256"] != want.get("sha256"):
+            raise RunDirError(f"run folder {str(run_dir)!r} is damaged: {name} is not the file the run wrote "
+                              f"({got['bytes']:,} bytes, the run wrote {want.get('bytes', 0):,}; SHA-256 differs). "
+                              f"{hint}")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
+import tempfile
+import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -19,17 +22,54 @@ from rich.table import Table
 
 from backtest.errors import WfbtError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Walk-forward backtests of LSTM/GRU forecasts and the strategies built on them.")
 console = Console()
 err = Console(stderr=True)
 DEFAULT_CONFIG = Path("configs/default.toml")
+DEBUG_ENV = "WFBT_DEBUG"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _State:
+    debug = False  # --debug on this invocation
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="On an unexpected error, print the full "
+                                                 f"traceback (same as {DEBUG_ENV}=1).")] = False) -> None:
+    _State.debug = debug
+
+
+def _debugging() -> bool:
+    return _State.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def _unexpected(exc: BaseException, command: str) -> int:
+    """Report an exception no check expected: one message, where the traceback is; the exit code."""
+    where = ""
+    try:
+        fd, path = tempfile.mkstemp(prefix="wfbt-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"wfbt {command}: {' '.join(sys.argv)}\n\n{traceback.format_exc()}")
+        where = f"The full traceback is in {path}; "
+    except OSError:
+        pass
+    err.print(
+        f"[bold red]error:[/] wfbt {escape(command)} failed unexpectedly: {escape(type(exc).__name__)}: "
+        f"{escape(str(exc))}\nThis is a bug in wfbt or a problem with this machine's environment (memory, disk, "
+        f"installed packages), not an input wfbt knows how to check. {escape(where)}`wfbt --debug {escape(command)} "
+        f"...` or {DEBUG_ENV}=1 prints the full traceback. Please report it with that traceback.", highlight=False)
+    return 1
+
+
 def friendly(func: F) -> F:
-    """Print WfbtErrors and data warnings as messages on stderr, with a non-zero exit, not tracebacks."""
+    """Print WfbtErrors and data warnings as messages on stderr, with a non-zero exit, not tracebacks.
+
+    Anything else is a bug or an environment problem: one message and exit code 1 (the traceback goes
+    to a file, or to the terminal with --debug / WFBT_DEBUG=1).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -46,6 +86,12 @@ def friendly(func: F) -> F:
             except WfbtError as exc:
                 err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
                 raise typer.Exit(exc.exit_code) from None
+            except (typer.Exit, typer.Abort, typer.BadParameter):
+                raise  # typer's own ways to end a command
+            except Exception as exc:
+                if _debugging():
+                    raise
+                raise typer.Exit(_unexpected(exc, func.__name__.replace("_", " "))) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -59,7 +105,7 @@ def _config(path: Path | None, overrides: list[str] | None) -> Any:
 
 
 ConfigArg = Annotated[Path | None, typer.Argument(
-    help="TOML config; default: configs/default.toml if present, else built-in defaults.")]
+    help="TOML config; default: configs/default.toml if present, else the built-in defaults (the same run).")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a key, e.g. --set training.epochs=5 (repeatable).")]
 
@@ -89,6 +135,48 @@ def _stop_on_sigterm(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _run_overrides(set_: list[str] | None, out: Path | None, device: str | None, threads: int | None,
+                   refresh: bool) -> list[str]:
+    """The run command's options as --set overrides, so they go through the config's checks."""
+    overrides = list(set_ or [])
+    if out is not None:
+        overrides.append(f"run.out_dir={str(out)!r}")
+    if device is not None:
+        overrides.append(f"run.device={device!r}")
+    if threads is not None:
+        overrides.append(f"run.threads={threads}")
+    if refresh:
+        overrides.append("data.refresh=true")
+    return overrides
+
+
+def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
+    """backtest.run with live progress bars (or none with --quiet)."""
+    from backtest.engine import Progress as NoProgress
+    from backtest.engine import run as run_backtest
+
+    if quiet:
+        return run_backtest(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=False) as bars:
+        return run_backtest(cfg, LiveProgress(bars), checkpoint=checkpoint, resume=resuming)
+
+
+def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
+    """The message for Ctrl-C / kill: what was kept and how to go on."""
+    if not folder.started():
+        kept = "its new run folder is removed" if folder.created else f"{folder.path} is left as it was"
+        err.print(f"[bold red]interrupted:[/] stopped before training started; nothing to keep ({escape(kept)}). "
+                  "Run the same command again.")
+    else:
+        saved = checkpoint.saved()
+        err.print(f"[bold red]interrupted:[/] {escape(str(folder.path))} is incomplete and will not be read as a "
+                  f"finished run. Saved: {', '.join(saved) or 'no finished architecture yet'}. Continue with the "
+                  "same command plus --resume.")
+    return typer.Exit(130)
+
+
 @app.command()
 @friendly
 def run(
@@ -96,6 +184,8 @@ def run(
     set_: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for run folders (default run.out_dir).")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for training (default: every "
+                       "core this process may use; with N runs at once, cores / N each).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder of this name.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of this name, "
                                          "keeping the architectures it finished.")] = False,
@@ -106,42 +196,25 @@ def run(
     """Train, backtest and report one walk-forward run."""
     from backtest import artifacts, store
     from backtest.checkpoint import Checkpoint
-    from backtest.engine import Progress as NoProgress
-    from backtest.engine import run as run_backtest
     from backtest.report import render
 
-    overrides = list(set_ or [])
-    if out is not None:
-        overrides.append(f"run.out_dir={str(out)!r}")
-    if device is not None:
-        overrides.append(f"run.device={device!r}")
-    if refresh:
-        overrides.append("data.refresh=true")
-    cfg = _config(config, overrides)
-    run_dir = artifacts.choose_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume)
-    resuming = resume and run_dir.is_dir() and not artifacts.is_complete(run_dir)
-    artifacts.start_run_dir(run_dir)
-    checkpoint = Checkpoint(run_dir)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    try:
-        if quiet:
-            result = run_backtest(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
-        else:
-            columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                       TimeElapsedColumn()]
-            with Progress(*columns, console=err, transient=False) as bars:
-                result = run_backtest(cfg, LiveProgress(bars), checkpoint=checkpoint, resume=resuming)
-        store.write_run(result, run_dir)
-    except KeyboardInterrupt:
-        saved = sorted(p.name.removesuffix(".folds.csv") for p in (run_dir / "partial").glob("*.folds.csv"))
-        err.print(f"[bold red]interrupted:[/] {escape(str(run_dir))} is incomplete and will not be read as a "
-                  f"finished run. Saved: {', '.join(saved) or 'no finished architecture yet'}. Continue with the "
-                  "same command plus --resume.")
-        raise typer.Exit(130) from None
+    cfg = _config(config, _run_overrides(set_, out, device, threads, refresh))
+    with artifacts.claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
+        checkpoint = Checkpoint(folder.path)
+        if folder.resuming:
+            saved, todo = checkpoint.split(cfg.forecast.models)
+            err.print(f"resuming {escape(str(folder.path))}: loading {', '.join(saved) or 'nothing'} from the "
+                      f"interrupted run's checkpoint; training {', '.join(todo) or 'nothing'}.", highlight=False)
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        try:
+            summary = store.write_run(_train(cfg, checkpoint, folder.resuming, quiet), folder.path, finish=False)
+            if not quiet:
+                render(summary, console)
+            store.finish_run(summary)  # complete only once the summary could be shown
+        except KeyboardInterrupt:
+            raise _interrupted(folder, checkpoint) from None
     if quiet:
-        console.print(str(run_dir))
-    else:
-        render(store.read_run(run_dir), console)
+        console.print(str(folder.path))
 
 
 @app.command()
@@ -184,9 +257,7 @@ def compare(
     console.print(result.note(), highlight=False)
     for table in compare_tables(result, console.width, limit or None):
         console.print(table)
-    ranked = [f"{r.run}:{r.strategy}" for r in result.trading.itertuples()]
-    benches = [c for c in ranked if c.endswith(":buy_and_hold")][:1]
-    chosen = benches + [c for c in ranked if c not in benches][:max(0, curves - len(benches))]
+    chosen = result.chart_columns(curves)
     if chosen:
         console.print(Panel(equity_chart(result.equity, chosen, console.width - 4),
                             title="Equity on the common period, rebased to 100", expand=False))
@@ -203,29 +274,15 @@ def compare(
 @friendly
 def plan(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Print the fold table and how many models a run would train, without training."""
-    from backtest.data import load_prices
-    from backtest.schedule import folds_table, make_folds
+    from backtest.plan import plan as make_plan
 
-    cfg = _config(config, set_)
-    prices = load_prices(cfg.data)
-    folds = make_folds(len(prices), cfg.walkforward)
-    table = Table(title=f"Walk-forward plan: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()} "
-                  f"({cfg.walkforward.window} window)", title_justify="left")
-    frame = folds_table(folds, prices.index)
-    for col in ["fold", "train", "validation", "test", "rows (train/val/test)"]:
-        table.add_column(col, justify="right" if col == "fold" else "left")
-    for _, r in frame.iterrows():
-        val = f"{r.val_start} → {r.val_end}" if r.val_rows else "—"
-        table.add_row(str(r.fold), f"{r.train_start} → {r.train_end}", val, f"{r.test_start} → {r.test_end}",
-                      f"{r.train_rows}/{r.val_rows}/{r.test_rows}")
+    table, line = make_plan(_config(config, set_))
     console.print(table)
-    n_models = len(folds) * len(cfg.forecast.models) * cfg.forecast.seeds
-    console.print(f"{len(folds)} folds x {len(cfg.forecast.models)} architectures x {cfg.forecast.seeds} seed(s) "
-                  f"= [bold]{n_models}[/] models to train, in {len(cfg.forecast.models)} batched groups; "
-                  f"out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}.")
+    console.print(line)
 
 
 @app.command()
+@friendly
 def models() -> None:
     """List the forecaster architectures."""
     from forecasters.registry import ARCHITECTURES
@@ -240,6 +297,7 @@ def models() -> None:
 
 
 @app.command()
+@friendly
 def strategies() -> None:
     """List the signal rules and their parameters."""
     from backtest.config import StrategiesSection
@@ -290,33 +348,27 @@ def data_fetch(
 ) -> None:
     """Download (or read from the cache) and check prices; print what was stored."""
     from backtest.data import load_prices
-    from backtest.sources import cache_dir, cache_key
+    from backtest.sources import cache_file
 
     section = _section(spec, start, end, adjusted, refresh)
     prices = load_prices(section)
-    where = cache_dir() / f"{cache_key(section)}.csv" if section.source in ("yfinance", "tej") else "not cached"
+    where = cache_file(section) if section.source in ("yfinance", "tej") else "not cached"
     console.print(f"{spec}: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}; cache: {where}")
 
 
 @data_app.command("list")
+@friendly
 def data_list() -> None:
     """What is in the download cache: source, symbol, range, rows, size, download time."""
-    import json
-
-    from backtest.sources import cache_dir
+    from backtest.sources import cache_dir, cached_downloads
 
     table = Table(title=f"Cached prices in {cache_dir()}", title_justify="left")
     for col in ["source:symbol", "range", "adjusted", "rows", "size", "downloaded"]:
         table.add_column(col)
-    for meta in sorted(cache_dir().glob("*.json")):
-        try:
-            rec = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        data = meta.with_suffix(".csv")
-        size = f"{data.stat().st_size / 1024:,.0f} KiB" if data.is_file() else "missing"
+    for rec in cached_downloads():
+        size = f"{rec['bytes'] / 1024:,.0f} KiB" if isinstance(rec["bytes"], int) else "missing"
         table.add_row(f"{rec['source']}:{rec['symbol']}", f"{rec['start'] or 'first'} → {rec['end'] or 'last'}",
-                      str(rec.get("adjusted")), str(rec["rows"]), size, rec["downloaded_at"])
+                      str(rec["adjusted"]), str(rec["rows"]), size, str(rec["downloaded_at"]))
     console.print(table)
 
 
@@ -408,3 +460,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:  # pragma: no cover - Ctrl-C outside a run
         sys.exit(130)
+    except Exception as exc:  # pragma: no cover - outside any command (the commands report their own)
+        if _debugging():
+            raise
+        sys.exit(_unexpected(exc, " ".join(sys.argv[1:2]) or "wfbt"))

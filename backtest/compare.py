@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,12 @@ class Comparison:
     trading: pd.DataFrame  # run, strategy, results
     equity: pd.DataFrame  # common period; columns "run:strategy", rebased to 100 at the period's start
 
+    def chart_columns(self, curves: int) -> list[str]:
+        """The curves the terminal chart draws: the first run's buy-and-hold, then the best by the sort."""
+        ranked = [f"{r.run}:{r.strategy}" for r in self.trading.itertuples()]
+        benches = [c for c in ranked if c.endswith(f":{BENCHMARK}")][:1]
+        return benches + [c for c in ranked if c not in benches][:max(0, curves - len(benches))]
+
     def note(self) -> str:
         span = f"{self.first:%Y-%m-%d} → {self.last:%Y-%m-%d} ({self.days} trading days)"
         if self.same_period:
@@ -56,10 +63,25 @@ class Comparison:
 
 
 def _labels(summaries: list[RunSummary]) -> list[str]:
-    names = [s.run_dir.name for s in summaries]
-    if len(set(names)) == len(names):
-        return names
-    return [f"{s.run_dir.parent.name}/{s.run_dir.name}" for s in summaries]
+    """Each run's folder name; with as many parent folders as it takes to tell them apart."""
+    parts = [s.run_dir.resolve().parts for s in summaries]
+    for k in range(1, max(len(p) for p in parts) + 1):
+        labels = ["/".join(p[-k:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [str(s.run_dir) for s in summaries]  # pragma: no cover - distinct folders always differ somewhere
+
+
+def _distinct(run_dirs: list[str]) -> None:
+    """Refuse a run folder named twice (also as two spellings of one path)."""
+    seen: dict[Path, str] = {}
+    for d in run_dirs:
+        key = Path(d).resolve()
+        if key in seen:
+            same = f"{d!r}" if seen[key] == d else f"{seen[key]!r} and {d!r}"
+            raise WfbtError(f"run folder {same} is given twice to compare (the same run). Name each run once, "
+                            "e.g. wfbt compare runs/a runs/b.")
+        seen[key] = d
 
 
 def _match(name: str, patterns: list[str] | None) -> bool:
@@ -118,6 +140,7 @@ def compare(run_dirs: list[str], strategies: list[str] | None = None, models: li
             sort: str = "sharpe") -> Comparison:
     if sort not in SORT_KEYS:
         raise WfbtError(f"--sort {sort!r} is not a column to sort by. Use one of: {', '.join(SORT_KEYS)}.")
+    _distinct(run_dirs)
     summaries = [read_run(d) for d in run_dirs]
     labels = _labels(summaries)
     periods = {lab: (s.equity.index[0], s.equity.index[-1]) for lab, s in zip(labels, summaries, strict=True)}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import math
+import re
 import tomllib
 import types
 import typing
@@ -36,6 +38,7 @@ class RunSection:
     seed: int = 0  # fixes every random draw: shuffles, dropout masks, weight init
     out_dir: str = "runs"  # where run folders go, relative to the current directory
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when torch sees a GPU
+    threads: int | None = None  # CPU threads for training; None = the cores this process may use
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,8 @@ class StatisticsSection:
 @dataclass(frozen=True)
 class RunConfig:
     run: RunSection = field(default_factory=RunSection)
-    data: DataSection = field(default_factory=DataSection)
+    # The built-in run is configs/default.toml's: the sample's last 8 years (20 folds), not all 20 years.
+    data: DataSection = field(default_factory=lambda: DataSection(start="2011-01-01"))
     walkforward: WalkForwardSection = field(default_factory=WalkForwardSection)
     forecast: ForecastSection = field(default_factory=ForecastSection)
     training: TrainingSection = field(default_factory=TrainingSection)
@@ -186,6 +190,9 @@ def _check_value(where: str, value: Any, tp: Any) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number. Got {value!r}.")
+        if not math.isfinite(value):  # TOML reads nan and inf as numbers; no setting means either
+            raise ConfigError(f"{where}: expected a finite number. Got {value!r}. Write a number such as the "
+                              f"default, {_default_of(where)!r}.")
         return float(value)
     if tp is str:
         if isinstance(value, datetime.date):  # TOML reads 2019-01-01 as a date
@@ -195,6 +202,12 @@ def _check_value(where: str, value: Any, tp: Any) -> Any:
             raise ConfigError(f"{where}: expected a string. Got {value!r}.{quote}")
         return value
     raise TypeError(f"unsupported config type {tp!r}")  # pragma: no cover - programming error
+
+
+def _default_of(where: str) -> Any:
+    """The built-in default of ``section.key`` (for messages)."""
+    section, _, key = where.partition(".")
+    return getattr(getattr(RunConfig(), section), key.split("[")[0], None)
 
 
 def _build_section(name: str, raw: Any) -> Any:
@@ -209,7 +222,8 @@ def _build_section(name: str, raw: Any) -> Any:
                 f"Known keys: {', '.join(hints)}."
             )
     values = {key: _check_value(f"{name}.{key}", value, hints[key]) for key, value in raw.items()}
-    return cls(**values)
+    # Keys a file leaves out keep the built-in run's values, so `wfbt run` with no file is the same run.
+    return dataclasses.replace(getattr(RunConfig(), name), **values)
 
 
 def from_dict(raw: dict[str, Any]) -> RunConfig:
@@ -251,17 +265,35 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     return section, key, value
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A config file's TOML tables, or a ConfigError naming what is wrong with the file."""
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a folder. Pass a path to a .toml file, e.g. "
+                          "configs/default.toml.")
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist. Pass a path to a .toml file.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read ({exc.strerror or exc}). "
+                          "Check its permissions.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}), which "
+            "TOML requires. Save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 OLD > NEW`."
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+
+
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
     """Read a TOML config (None = built-in defaults) and apply ``section.key=value`` overrides."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist. Pass a path to a .toml file.")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+    raw: dict[str, Any] = {} if path is None else _read_toml(Path(path))
     for text in overrides:
         section, key, value = parse_override(text)
         if not isinstance(raw.setdefault(section, {}), dict):
@@ -278,14 +310,51 @@ def _require_known(where: str, kind: str, names: list[str], known: typing.Iterab
                               f"Known {kind}s: {', '.join(known)}{see}.")
 
 
+RUN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _check_run(run: RunSection) -> None:
+    """The run's folder name stays one plain folder inside out_dir; threads are a positive count."""
+    if not RUN_NAME.fullmatch(run.name) or run.name in (".", ".."):
+        raise ConfigError(
+            f"run.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'), since the run "
+            f"is written to out_dir/<name>. Got {run.name!r}. Pick a name like 'tsmc-2024' and choose the folder "
+            "with --out."
+        )
+    if "\0" in run.out_dir:
+        raise ConfigError(f"run.out_dir: a folder path cannot contain a NUL character. Got {run.out_dir!r}.")
+    if run.threads is not None and not 1 <= run.threads <= 1024:
+        raise ConfigError(f"run.threads must be between 1 and 1024, or left out to use every core this process "
+                          f"may use. Got {run.threads}.")
+
+
+def _check_ranges(config: RunConfig) -> None:
+    """Numbers that are of the right type but outside what the setting can mean."""
+    tr, st, bt = config.training, config.strategies, config.backtest
+    checks = [  # (field, value, ok, what the range is)
+        ("training.lr", tr.lr, 0 < tr.lr <= 1, "a learning rate in (0, 1], e.g. 0.001"),
+        ("training.min_delta", tr.min_delta, tr.min_delta >= 0, "a loss improvement >= 0, e.g. 0.0"),
+        ("strategies.threshold", st.threshold, -1 < st.threshold < 1,
+         "a fraction of the close in (-1, 1), e.g. 0.002 for 0.2 %"),
+        ("strategies.bollinger_k", st.bollinger_k, 0 < st.bollinger_k <= 10,
+         "a band width in standard deviations, in (0, 10], e.g. 2.0"),
+        # above ~1e13 float64 portfolio values can no longer hold cents exactly
+        ("backtest.init_cash", bt.init_cash, 0 < bt.init_cash <= 1e12, "a positive amount up to 1e12, e.g. 100000.0"),
+    ]
+    checks += [(f"backtest.{k}", getattr(bt, k), 0 <= getattr(bt, k) < 0.1,
+                "a fraction of traded value in [0, 0.1), e.g. 0.001 for 10 bp") for k in ("fees", "tax", "slippage")]
+    for where, value, ok, expected in checks:
+        if not ok:
+            raise ConfigError(f"{where} must be {expected}. Got {value}.")
+
+
 def validate(config: RunConfig) -> None:
     """Cross-field checks that a single field's type cannot express."""
     from forecasters.registry import FORECASTERS
     from strategies.signals import RULES
 
-    wf, fc, tr, st, bt, data = (
-        config.walkforward, config.forecast, config.training, config.strategies, config.backtest, config.data
-    )
+    wf, fc, tr, st, data = config.walkforward, config.forecast, config.training, config.strategies, config.data
+    _check_run(config.run)
     positive = {
         "walkforward.train_days": wf.train_days, "walkforward.test_days": wf.test_days,
         "forecast.lookback": fc.lookback, "forecast.seeds": fc.seeds, "training.epochs": tr.epochs,
@@ -308,8 +377,7 @@ def validate(config: RunConfig) -> None:
         )
     if wf.val_days and wf.val_days < 2:
         raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
-    if tr.lr <= 0:
-        raise ConfigError(f"training.lr must be positive. Got {tr.lr}.")
+    _check_ranges(config)
     if not fc.models:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
     _require_known("forecast.models", "model", fc.models, FORECASTERS, " (see `wfbt models`)")
@@ -323,11 +391,6 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(
             f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."
         )
-    for where, value in {"backtest.fees": bt.fees, "backtest.tax": bt.tax, "backtest.slippage": bt.slippage}.items():
-        if not 0 <= value < 0.1:
-            raise ConfigError(f"{where} is a fraction of traded value in [0, 0.1). Got {value}.")
-    if bt.init_cash <= 0:
-        raise ConfigError(f"backtest.init_cash must be positive. Got {bt.init_cash}.")
     _validate_statistics(config.statistics)
     if data.source == "csv" and not data.path:
         raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')

@@ -23,6 +23,7 @@ from backtest.errors import ConfigError, WfbtError
 from backtest.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.metrics import forecast_table, trading_table
 from backtest.portfolio import simulate
+from backtest.resources import configure_threads
 from backtest.schedule import Fold, folds_table, make_folds
 from forecasters import kernels
 from forecasters.baselines import drift_forecast, fit_linear, naive_forecast
@@ -310,17 +311,23 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
     lap("data")
 
     device = prepare_device(config.run.device)
+    threads = configure_threads(config.run.threads)
     data = fold_datasets(config, prices, folds)
-    done = checkpoint.begin(config.to_dict(), fingerprint(prices), resume) if checkpoint else []
+    identity = config.to_dict()
+    identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
+    done = checkpoint.begin(identity, fingerprint(prices), resume) if checkpoint else []
     per_model = _forecast_all(config, prices, data, device, progress, checkpoint, done)
     predictions, fold_log = assemble(config, prices, per_model)
     lap("training")
 
-    return finish_run(config, prices, folds, predictions, fold_log, device, timings)
+    extra = {"threads": threads, "resumed": resume,
+             "loaded_from_checkpoint": done}  # architectures an interrupted run had finished
+    return finish_run(config, prices, folds, predictions, fold_log, device, timings, extra)
 
 
 def finish_run(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], predictions: pd.DataFrame,
-               fold_log: pd.DataFrame, device: torch.device, timings: dict[str, float]) -> RunResult:
+               fold_log: pd.DataFrame, device: torch.device, timings: dict[str, float],
+               manifest: dict[str, Any] | None = None) -> RunResult:
     """Trade the dated predictions, score forecasts and strategies with their tests, and build the result."""
     lap = _stopwatch(timings)
     states = strategy_states(prices["close"], _traded_forecasts(predictions, prices, config.forecast.models),
@@ -338,7 +345,7 @@ def finish_run(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], predi
         trading_metrics=trading.table.sort_values("sharpe", ascending=False, na_position="last"),
         equity=pf.value(), states=pd.DataFrame(states), orders=_orders(pf),
         statistics={"forecast": forecasts.summary, "trading": trading.summary},
-        manifest=_manifest(config, prices, folds, device, timings),
+        manifest={**_manifest(config, prices, folds, device, timings), **(manifest or {})},
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.artifacts import atomic_write_json, is_complete, start_run_dir
+from backtest.artifacts import atomic_write_json, is_complete
 from backtest.checkpoint import Checkpoint
 from backtest.errors import ConfigError, RunDirError, SourceError, WfbtError
 from backtest.sweep import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
@@ -192,7 +192,6 @@ def _prepare_cells(cells: list[Cell], resume: bool, prices: dict[tuple[Any, ...]
         run_dir = Path(cell.config.run.out_dir) / cell.name
         if cell.status != "pending":
             continue
-        start_run_dir(run_dir)  # marked unfinished until its artifacts are written
         saved[cell.name] = Checkpoint(run_dir).begin(cell.config.to_dict(), fingerprint(prices[data_key(cell.config)]),
                                                       resume)
     return saved

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,7 @@ def loss_figure(folds: pd.DataFrame) -> go.Figure:
     """Training (dashed) and validation (solid) loss per epoch for every fold; a menu picks the model."""
     fig = go.Figure()
     models = list(dict.fromkeys(folds["model"]))
-    owner = []
+    owner, longest = [], 1
     for model in models:
         for _, row in folds[folds["model"] == model].iterrows():
             for kind, dash in (("train", "dash"), ("val", "solid")):
@@ -159,13 +160,17 @@ def loss_figure(folds: pd.DataFrame) -> go.Figure:
                     line={"dash": dash, "width": 1}, visible=model == models[0],
                 ))
                 owner.append(model)
+                longest = max(longest, len(curve))
     buttons = [{"label": m, "method": "update",
                 "args": [{"visible": [o == m for o in owner]}, {"title": f"Loss per epoch, {m} (scaled units)"}]}
                for m in models]
     fig.update_layout(title=f"Loss per epoch, {models[0]} (scaled units)" if models else "Loss per epoch",
                       updatemenus=[{"buttons": buttons, "x": 0, "y": 1.15, "xanchor": "left"}] if buttons else [],
-                      xaxis_title="epoch", xaxis_tickformat="d", yaxis_title="MSE", yaxis_type="log", height=420,
+                      xaxis_title="epoch", yaxis_title="MSE", yaxis_type="log", height=420,
                       showlegend=False, margin={"t": 90})
+    # Epochs are whole numbers: ticks on whole steps (plotly's automatic ticks fall on halves for a few
+    # epochs, which an integer format then prints twice: 1, 1, 2, 2).
+    fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, math.ceil(longest / 10)))
     return fig
 
 

@@ -405,3 +405,29 @@ def tej_frame(cfg: DataSection) -> pd.DataFrame:
                           f"{cfg.start or 'the start'} and {cfg.end or 'today'}. Check the company id (e.g. 2330).")
     frame = raw.drop(columns=[c for c in ("coid",) if c in raw.columns])
     return normalise_columns(frame, origin=f"tej:{cfg.symbol}")
+
+
+def cache_file(cfg: DataSection) -> Path:
+    """Where the download cache keeps ``cfg``'s prices."""
+    return cache_dir() / f"{cache_key(cfg)}.csv"
+
+
+def cached_downloads() -> list[dict[str, object]]:
+    """What the download cache holds, one record per download (records that cannot be read are skipped).
+
+    Each: ``source``, ``symbol``, ``start``, ``end``, ``adjusted``, ``rows``, ``downloaded_at`` as
+    recorded at download time, and ``bytes``: the data file's size (None when it is missing).
+    """
+    records = []
+    for meta in sorted(cache_dir().glob("*.json")):
+        try:
+            rec = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(rec, dict):
+            continue
+        data = meta.with_suffix(".csv")
+        records.append({key: rec.get(key) for key in ("source", "symbol", "start", "end", "adjusted", "rows",
+                                                      "downloaded_at")}
+                       | {"bytes": data.stat().st_size if data.is_file() else None})
+    return records

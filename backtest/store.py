@@ -29,8 +29,11 @@ from backtest.artifacts import (
     atomic_write_csv,
     atomic_write_json,
     atomic_write_text,
+    describe,
     finish_run_dir,
+    read_manifest,
     require_complete,
+    verify,
 )
 from backtest.config import RunConfig
 from backtest.errors import RunDirError
@@ -69,8 +72,38 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")
 
 
-def write_run(result: Any, run_dir: Path) -> None:
-    """Write every artifact of ``result`` (a backtest.engine.RunResult); the manifest goes last."""
+DATA_ARTIFACTS = ["config.toml", "predictions.csv", "folds.csv", "equity.csv", "metrics.json", "orders.csv"]
+PICTURES = ["report.html", "equity.png"]
+
+
+def write_run(result: Any, run_dir: Path, finish: bool = True) -> RunSummary:
+    """Write every artifact of ``result`` (a backtest.engine.RunResult); the manifest goes last.
+
+    With ``finish=False`` the run is left unfinished: the caller shows the returned summary first and
+    then calls ``finish_run``, so that a run is never marked complete before its report could be shown.
+    """
+    _write_data(result, run_dir)
+    manifest = {**result.manifest, "artifacts": {name: describe(run_dir / name) for name in DATA_ARTIFACTS}}
+    summary = load_summary(run_dir, manifest)  # read back: what show, compare and the pages need
+    from backtest import html  # plotly and matplotlib load only when a run is written
+
+    html.write_report(summary)
+    html.write_equity_png(summary)
+    summary.manifest = {**manifest, "artifacts": {**manifest["artifacts"],
+                                                  **{name: describe(run_dir / name) for name in PICTURES}}}
+    if finish:
+        finish_run(summary)
+    return summary
+
+
+def finish_run(summary: RunSummary) -> None:
+    """Mark the run complete once every artifact is still the file the run wrote."""
+    verify(summary.run_dir, summary.manifest["artifacts"])
+    finish_run_dir(summary.run_dir, summary.manifest)
+    shutil.rmtree(summary.run_dir / "partial", ignore_errors=True)  # checkpoints are spent once the run is whole
+
+
+def _write_data(result: Any, run_dir: Path) -> None:
     atomic_write_text(run_dir / "config.toml", to_toml(result.config))
     preds = result.predictions.copy()
     preds["date"] = preds["date"].dt.strftime("%Y-%m-%d")
@@ -93,13 +126,6 @@ def write_run(result: Any, run_dir: Path) -> None:
     orders = result.orders.copy()
     orders["date"] = pd.to_datetime(orders["date"]).dt.strftime("%Y-%m-%d")
     atomic_write_csv(run_dir / "orders.csv", orders)
-    from backtest import html  # plotly and matplotlib load only when a run is written
-
-    summary = load_summary(run_dir, result.manifest)
-    html.write_report(summary)
-    html.write_equity_png(summary)
-    finish_run_dir(run_dir, result.manifest)
-    shutil.rmtree(run_dir / "partial", ignore_errors=True)  # checkpoints are spent once the run is whole
 
 
 @dataclass
@@ -124,10 +150,17 @@ class RunSummary:
                          dtype={"train_curve": str, "val_curve": str})
 
     def config_text(self) -> str:
-        return (self.run_dir / "config.toml").read_text(encoding="utf-8")
+        try:
+            return (self.run_dir / "config.toml").read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"run folder {str(self.run_dir)!r} is damaged ({exc}). Run it again.") from None
 
     def config(self) -> dict[str, Any]:
-        return tomllib.loads(self.config_text())
+        try:
+            return tomllib.loads(self.config_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise RunDirError(f"run folder {str(self.run_dir)!r} has a damaged config.toml ({exc}). "
+                              "Run it again.") from None
 
 
 def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
@@ -143,6 +176,19 @@ def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.apply(lambda col: col if col.name in text else pd.to_numeric(col, errors="coerce"))
 
 
+def _numbers(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Metric records as a frame, JSON's null (how a NaN is saved) back to NaN in every numeric column.
+
+    A column that is null on every row (e.g. Theil's U when the naive error is 0) would otherwise come
+    back as Python None, which the tables cannot compare or format.
+    """
+    frame = pd.DataFrame(records)
+    for col in frame.columns:
+        if frame[col].dtype == object and all(v is None or isinstance(v, int | float) for v in frame[col]):
+            frame[col] = pd.to_numeric(frame[col])
+    return frame
+
+
 def load_summary(path: Path, manifest: dict[str, Any] | None = None) -> RunSummary:
     """Read a run folder's artifacts (no completeness check: ``read_run`` does that)."""
     try:
@@ -151,15 +197,48 @@ def load_summary(path: Path, manifest: dict[str, Any] | None = None) -> RunSumma
         metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
         equity = pd.read_csv(path / "equity.csv", index_col="date", parse_dates=["date"])
         trading = _numeric(pd.DataFrame(metrics["trading"]).set_index("strategy"))
-    except (OSError, json.JSONDecodeError, ValueError, KeyError) as exc:
+        forecast, by_fold = _numeric(_numbers(metrics["forecast"])), _numbers(metrics["forecast_by_fold"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError covers bad JSON and bad CSV
         raise RunDirError(f"run folder {str(path)!r} is damaged ({exc}). Run it again.") from None
-    return RunSummary(
-        run_dir=path, manifest=manifest, forecast=_numeric(pd.DataFrame(metrics["forecast"])),
-        forecast_by_fold=pd.DataFrame(metrics["forecast_by_fold"]), trading=trading,
-        equity=equity, execution=metrics.get("execution", "next_open"), statistics=metrics.get("statistics", {}),
-    )
+    return RunSummary(run_dir=path, manifest=manifest, forecast=forecast, forecast_by_fold=by_fold, trading=trading,
+                      equity=equity, execution=metrics.get("execution", "next_open"),
+                      statistics=metrics.get("statistics", {}))
+
+
+# What the console, the pages and compare read from a manifest: section -> keys (None: a plain value).
+MANIFEST_KEYS: dict[str, list[str] | None] = {
+    "name": None, "seed": None, "device": None, "folds": None,
+    "data": ["source", "symbol", "rows", "first", "last"], "out_of_sample": ["first", "last", "days"],
+    "artifacts": [],
+}
+
+
+def check_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest that lacks what the readers need (edited, or written by another program)."""
+    missing = []
+    for key, inner in MANIFEST_KEYS.items():
+        if key not in manifest or (inner is not None and not isinstance(manifest[key], dict)):
+            missing.append(key)
+        elif inner:
+            missing += [f"{key}.{k}" for k in inner if k not in manifest[key]]
+    if not missing and not all(isinstance(v, dict) for v in manifest["artifacts"].values()):
+        missing.append("artifacts (a table per file)")
+    if missing:
+        raise RunDirError(
+            f"run folder {str(path)!r} has a manifest.json without {', '.join(missing)}: it was edited, or written "
+            "by another program or an older wfbt (before artifact checksums). Run it again to get a complete folder."
+        )
 
 
 def read_run(run_dir: str | Path) -> RunSummary:
-    """A finished run folder's summary, or a RunDirError saying why the folder is not one."""
-    return load_summary(require_complete(run_dir))
+    """A finished run folder's summary, or a RunDirError saying why the folder is not one.
+
+    The folder must be complete, its manifest must hold what the readers need, and every artifact
+    must still be the file the run wrote (size, rows, SHA-256), so a cut-off file is never read as
+    a shorter run.
+    """
+    path = require_complete(run_dir)
+    manifest = read_manifest(path) or {}
+    check_manifest(path, manifest)
+    verify(path, manifest["artifacts"])
+    return load_summary(path, manifest)

@@ -48,3 +48,12 @@ def tiny_config(*extra: str, csv: Path | None = None):  # type: ignore[no-untype
 @pytest.fixture
 def prices() -> pd.DataFrame:
     return synthetic_prices()
+
+
+@pytest.fixture(autouse=True)
+def _tracebacks_in_tmp_path(tmp_path, monkeypatch):
+    """The CLI's last-resort handler saves tracebacks in the temp folder: keep the tests' out of /tmp."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))

@@ -41,6 +41,7 @@ window.addEventListener('load', () => setTimeout(() => {
       drawn: gd.querySelectorAll('.scatterlayer .trace').length,
       paths: Array.from(gd.querySelectorAll('.scatterlayer .trace path.js-line'))
                   .filter(p => (p.getAttribute('d') || '').includes('L')).length,  // a line of 2+ points
+      xticks: Array.from(gd.querySelectorAll('.xtick text')).map(t => t.textContent),
     };
   }
   document.getElementById('wfbt-probe').textContent =
@@ -105,6 +106,8 @@ def test_report_draws_every_chart_without_javascript_errors(runs, tmp_path):
     assert plots["predictions"]["visible"] == ["actual close", "lstm", "gru"]
     assert plots["predictions"]["paths"] == 3
     assert plots["losses"]["paths"] >= 2 * 7  # lstm: train and validation curves of its 7 folds
+    ticks = plots["losses"]["xticks"]  # whole epochs, each once (not "1 1 2 2")
+    assert ticks and len(ticks) == len(set(ticks)) and all(t.isdigit() for t in ticks), ticks
     assert shot.is_file() and shot.stat().st_size > 50_000
 
 

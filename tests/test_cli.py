@@ -1,6 +1,8 @@
 """The command line through its real entry point, on small synthetic data."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +154,36 @@ def test_study_configs_run_offline_on_the_shared_files(tmp_path, config, file):
     assert result.exit_code == 0, result.output
     manifest = json.loads((Path(result.output.strip().splitlines()[-1]) / "manifest.json").read_text())
     assert manifest["folds"] == 2 and manifest["data"]["first"] >= ("2019-01-02" if "2330" in file else "1991-05-14")
+
+
+def test_plan_outside_the_checkout_equals_the_default_config(tmp_path):
+    """`wfbt plan` with no config file, run where there is no configs/default.toml, plans the same run."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "COLUMNS": "200"}
+    outside = subprocess.run([sys.executable, "-m", "backtest", "plan"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True)
+    inside = subprocess.run([sys.executable, "-m", "backtest", "plan", "configs/default.toml"], cwd=root, env=env,
+                            capture_output=True, text=True)
+    assert outside.returncode == 0 and inside.returncode == 0, outside.stderr + inside.stderr
+    assert "20 folds x 5 architectures x 1 seed(s) = 100 models" in " ".join(inside.stdout.split())
+    assert outside.stdout == inside.stdout
+
+
+def plotly_layout(page: Path, div_id: str) -> dict:
+    """The layout plotly draws the ``div_id`` chart of a saved page with."""
+    text = page.read_text(encoding="utf-8")
+    call = re.search(rf'Plotly\.newPlot\(\s*"{div_id}",\s*', text)
+    assert call, f"no {div_id} chart in {page}"
+    decoder = json.JSONDecoder()
+    _, end = decoder.raw_decode(text, call.end())  # the traces
+    return decoder.raw_decode(text, text.index("{", end))[0]
+
+
+def test_loss_chart_ticks_are_whole_epochs_once_each(csv, tmp_path):
+    result = runner.invoke(app, ["run", *base_args(csv, tmp_path), "--quiet", "--set", "run.name='l'",
+                                 "--set", "training.epochs=3", "--set", "training.patience=3"])
+    assert result.exit_code == 0, result.output
+    axis = plotly_layout(tmp_path / "runs" / "l" / "report.html", "losses")["xaxis"]
+    assert axis["title"]["text"] == "epoch"
+    # whole-number steps from epoch 1: plotly's own ticks fall on halves and print "1 1 2 2" as integers
+    assert (axis["tickmode"], axis["tick0"], axis["dtick"]) == ("linear", 1, 1)

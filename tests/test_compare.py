@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.artifacts import atomic_write_csv, atomic_write_json, atomic_write_text
+from backtest.artifacts import atomic_write_csv, atomic_write_json, atomic_write_text, describe
 from backtest.cli import app
 from backtest.compare import compare, trading_from_equity
 from backtest.config import load_config
@@ -37,7 +37,13 @@ def fake_run(path, start, days, curves, trades=3):
                for name in curves]
     forecast = forecast_table(preds).to_dict(orient="records")
     atomic_write_json(path / "metrics.json", {"forecast": forecast, "forecast_by_fold": [], "trading": trading})
-    atomic_write_json(path / "manifest.json", {"name": path.name, "complete": True})
+    files = ["config.toml", "equity.csv", "predictions.csv", "folds.csv", "metrics.json"]
+    atomic_write_json(path / "manifest.json", {
+        "name": path.name, "seed": 0, "device": "cpu", "folds": 1, "complete": True,
+        "data": {"source": "csv", "symbol": "x", "rows": days, "first": dates[0], "last": dates[-1]},
+        "out_of_sample": {"first": dates[0], "last": dates[-1], "days": days},
+        "artifacts": {name: describe(path / name) for name in files},
+    })
     return path
 
 
@@ -154,5 +160,76 @@ def test_sorting_by_trades_needs_the_same_period(two_runs):
 def test_manifest_must_say_complete(tmp_path):
     a = fake_run(tmp_path / "a", "2020-01-01", 30, {"buy_and_hold": 1.0})
     (a / "manifest.json").write_text(json.dumps({"complete": False}))
-    with pytest.raises(RunDirError):
+    with pytest.raises(RunDirError, match=r"is incomplete: the run was interrupted or failed before it finished"):
         compare([str(a)])
+
+
+def cli(*args):
+    result = CliRunner().invoke(app, ["compare", *map(str, args)], env={"COLUMNS": "300"})
+    return result, " ".join(result.output.split())
+
+
+def test_the_same_run_twice_is_refused(two_runs):
+    a, _ = two_runs
+    for second in (a, a.parent / "." / a.name):
+        result, text = cli(a, second)
+        assert result.exit_code == 2 and "Traceback" not in text
+        assert "is given twice to compare (the same run). Name each run once, e.g. wfbt compare runs/a runs/b." in text
+
+
+def test_same_folder_names_get_enough_parents_to_differ(tmp_path):
+    a = fake_run(tmp_path / "x" / "r" / "run", "2021-01-01", 40, {"buy_and_hold": 1.001})
+    b = fake_run(tmp_path / "y" / "r" / "run", "2021-01-01", 40, {"buy_and_hold": 1.002})
+    assert compare([str(a), str(b)]).labels == ["x/r/run", "y/r/run"]
+
+
+@pytest.mark.parametrize("artifact, rows", [("predictions.csv", 100), ("equity.csv", 100)])
+def test_a_cut_off_artifact_is_refused_not_read_as_a_shorter_run(two_runs, artifact, rows):
+    a, b = two_runs
+    data = (a / artifact).read_bytes()
+    cut = data[:data.index(b"\n", len(data) // 2) + 1]  # whole rows: parses fine, just fewer days
+    (a / artifact).write_bytes(cut)
+    kept = cut.count(b"\n") - 1
+    result, text = cli(a, b)
+    assert result.exit_code == 2, text
+    assert (f"error: run folder {str(a)!r} is damaged: {artifact} has {kept} rows but the run wrote "
+            f"{rows} (the file was cut off or edited). Run it again (the same command with --force replaces the "
+            "folder).") in text
+    (a / artifact).write_bytes(data[:len(data) // 2])  # cut mid-row
+    result, text = cli(a, b)
+    assert result.exit_code == 2 and f"is damaged: {artifact} has" in text and "Traceback" not in text
+
+
+def test_an_edited_artifact_with_the_same_rows_is_refused(two_runs):
+    a, b = two_runs
+    text = (a / "equity.csv").read_text()
+    (a / "equity.csv").write_text(text.replace("1", "2", 5))
+    result, out = cli(a, b)
+    assert result.exit_code == 2
+    assert "is damaged: equity.csv is not the file the run wrote" in out and "SHA-256 differs" in out
+
+
+@pytest.mark.parametrize("drop", ["out_of_sample", "data", "artifacts", "data.first"])
+def test_a_manifest_missing_keys_is_refused(two_runs, drop):
+    a, b = two_runs
+    manifest = json.loads((a / "manifest.json").read_text())
+    if "." in drop:
+        section, key = drop.split(".")
+        del manifest[section][key]
+    else:
+        del manifest[drop]
+    (a / "manifest.json").write_text(json.dumps(manifest))
+    result, text = cli(a, b)
+    assert result.exit_code == 2, text
+    assert (f"error: run folder {str(a)!r} has a manifest.json without {drop}: it was edited, or written by another "
+            "program or an older wfbt (before artifact checksums). Run it again to get a complete folder.") in text
+    shown = CliRunner().invoke(app, ["show", str(a)], env={"COLUMNS": "300"})
+    assert shown.exit_code == 2 and "has a manifest.json without" in shown.output
+
+
+def test_a_folder_that_is_not_a_run(two_runs, tmp_path):
+    a, _ = two_runs
+    (tmp_path / "photos").mkdir()
+    result, text = cli(a, tmp_path / "photos")
+    assert result.exit_code == 2
+    assert f"error: {str(tmp_path / 'photos')!r} is not a wfbt run folder: it has none of a run's files" in text

@@ -1,6 +1,8 @@
 """A real `wfbt run` killed with SIGKILL mid-training, resumed, equals an uninterrupted run."""
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,8 +48,17 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     resumed = subprocess.run(command(csv, out, "killed") + ["--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.strip().endswith("killed")  # the same folder, not killed-2
+    said = re.search(r"resuming (\S+): loading (.+) from the interrupted run's checkpoint; training (.+)\.",
+                     " ".join(resumed.stderr.split()))
+    assert said and said.group(1) == str(out / "killed"), resumed.stderr
+    loaded = said.group(2).split(", ")
+    assert loaded[0] == "gru" and "gru_stacked" not in loaded and said.group(3).endswith("gru_stacked")
+    manifest = json.loads((out / "killed" / "manifest.json").read_text())
+    assert manifest["resumed"] is True and sorted(manifest["loaded_from_checkpoint"]) == sorted(loaded)
     full = subprocess.run(command(csv, out, "full"), env=env, capture_output=True, text=True)
     assert full.returncode == 0, full.stderr
+    assert "resuming" not in full.stderr
+    assert json.loads((out / "full" / "manifest.json").read_text())["resumed"] is False
 
     for artifact in ["predictions.csv", "metrics.json", "equity.csv"]:
         assert (out / "killed" / artifact).read_bytes() == (out / "full" / artifact).read_bytes(), artifact
