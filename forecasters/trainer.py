@@ -91,12 +91,16 @@ class _Live:
     best_val: torch.Tensor  # (M,) float64 best validation loss so far
     bad: torch.Tensor  # (M,) int64 epochs since the last improvement
     sq_sum: torch.Tensor  # (M,) float32 the epoch's summed squared training error
+    masks: torch.Tensor | None  # (M, B, mask width) float32 each step's dropout masks (None: no dropout)
 
     def select(self, rows: torch.Tensor) -> _Live:
         """The members at CPU row indices ``rows`` only (copies)."""
         on_device = rows.to(self.flat.device)
-        return _Live(**{f.name: getattr(self, f.name)[rows if f.name == "sizes_host" else on_device]
-                        for f in fields(self)})
+        picked = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, t in picked.items():
+            if t is not None:
+                picked[name] = t[rows if name == "sizes_host" else on_device]
+        return _Live(**picked)
 
 
 @dataclass
@@ -135,7 +139,7 @@ def _check_members(members: list[Member]) -> None:
             raise ValueError(f"a member's seed must be an integer in [0, 2**63). Got {mb.seed}.")
 
 
-def _start(arch: Architecture, members: list[Member], epochs: int, device: torch.device
+def _start(arch: Architecture, members: list[Member], settings: TrainSettings, device: torch.device
            ) -> tuple[GroupRNN, _Live, _Record]:
     """The group's network, its members' tensors on ``device`` and an empty record."""
     n_features, lookback = members[0].x_train.shape[2], members[0].x_train.shape[1]
@@ -154,10 +158,11 @@ def _start(arch: Architecture, members: list[Member], epochs: int, device: torch
         adam_steps=torch.zeros(total, dtype=torch.float64, device=device), best=init.clone(),
         best_val=torch.full((total,), math.inf, dtype=torch.float64, device=device),
         bad=torch.zeros(total, dtype=torch.int64, device=device), sq_sum=torch.zeros(total, device=device),
+        masks=torch.empty(total, settings.batch_size, net.mask_width, device=device) if arch.dropout > 0 else None,
     )
     record = _Record(
-        train_loss=torch.full((total, epochs), math.nan, device=device),
-        val_loss=torch.full((total, epochs), math.nan, device=device),
+        train_loss=torch.full((total, settings.epochs), math.nan, device=device),
+        val_loss=torch.full((total, settings.epochs), math.nan, device=device),
         epochs=torch.zeros(total, dtype=torch.int64, device=device),
         best_epoch=torch.zeros(total, dtype=torch.int64, device=device),
         best_val=torch.full((total,), math.nan, dtype=torch.float64, device=device),
@@ -198,8 +203,9 @@ def _plan_epoch(live: _Live, epoch: int, settings: TrainSettings, dropout: float
     idx = order[:, :width].view(m, steps, batch).transpose(0, 1)  # (S, M, B)
     slot = torch.arange(width, device=live.sizes.device).view(steps, 1, batch)
     take = (slot < live.sizes[None, :, None]).to(torch.float32)  # (S, M, B)
-    rows = torch.arange(m, device=live.x.device)[None, :, None]
-    xb, yb = live.x[rows, idx], live.y[rows, idx]  # (S, M, B, L, F), (S, M, B)
+    flat_idx = (idx + n * torch.arange(m, device=idx.device)[None, :, None]).reshape(-1)  # rows of (M * N, ...)
+    xb = live.x.view(m * n, -1).index_select(0, flat_idx).view(steps, m, batch, *live.x.shape[2:])  # (S, M, B, L, F)
+    yb = live.y.view(-1).index_select(0, flat_idx).view(steps, m, batch)  # (S, M, B)
     coef = _adam_table(take, live.adam_steps, settings.lr)
     keys = rng.keys(live.seeds, rng.DROPOUT, epoch, steps) if dropout > 0 else None
     return [xb, yb, take, coef, keys]
@@ -226,7 +232,7 @@ def _train_step(net: GroupRNN, live: _Live, dropout: float, xb: torch.Tensor, yb
 
     xb (M, B, L, F), yb and take (M, B), coef (M, 4), keys (M, 2) or None: one step of ``_plan_epoch``.
     """
-    masks = rng.keep_masks(keys, xb.shape[1], net.mask_width, dropout) if keys is not None else None
+    masks = rng.keep_masks(keys, xb.shape[1], net.mask_width, dropout, out=live.masks) if keys is not None else None
     sq = net.loss_grad(live.flat, xb, yb, take, masks, live.grad)  # gradient of each member's batch-mean loss
     _adam_step(live.flat, live.grad, live.m1, live.m2, coef)
     live.sq_sum.add_(sq)
@@ -319,7 +325,7 @@ def train_group(
     """Train every member to early stopping; return each member's best-weight test predictions."""
     device = torch.device(device)
     _check_members(members)
-    net, live, record = _start(arch, members, settings.epochs, device)
+    net, live, record = _start(arch, members, settings, device)
     has_val = min(len(mb.x_val) for mb in members) > 0
     use_graph = device.type == "cuda" and settings.cuda_graph
     graph: _StepGraph | None = None  # captured for the current live set; recaptured after compaction

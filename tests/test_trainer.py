@@ -128,6 +128,7 @@ def _live_group(net: GroupRNN, members: int, n: int, device: torch.device, sizes
         x=t(members, n, 5, 4), y=t(members, n), xv=t(members, 8, 5, 4), yv=t(members, 8), nv=t(members),
         flat=t(members, p), grad=t(members, p), m1=t(members, p), m2=t(members, p), adam_steps=t(members, dtype=f64),
         best=t(members, p), best_val=t(members, dtype=f64), bad=t(members, dtype=i64), sq_sum=t(members),
+        masks=t(members, 8, net.mask_width),
     )
     record = _Record(train_loss=t(members, 2), val_loss=t(members, 2), epochs=t(members, dtype=i64),
                      best_epoch=t(members, dtype=i64), best_val=t(members, dtype=f64), weights=t(members, p))
