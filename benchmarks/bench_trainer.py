@@ -14,8 +14,10 @@ measured float32 matrix-product peak.
 
 ``--members N ...`` times the batched trainer alone on groups of N members (the folds, each with
 ceil(N / folds) seeds) and splits its time: epoch planning (drawing the shuffles and dropout masks,
-gathering the batches, the Adam table: ``trainer._plan_epoch`` and ``rng.keep_masks``, timed in place)
-and loading (initial weights and data onto the device, once per group: ``trainer._start``).
+gathering the batches, the Adam table: ``trainer._plan_epoch``, ``trainer._batch`` and ``rng.keep_masks``,
+timed in place) and loading (initial weights and data onto the device, once per group: ``trainer._start``).
+On CUDA the timed calls are synchronised, and inside a captured step graph only the capture is timed:
+use ``--no-cuda-graph`` there for the planning share.
 """
 
 from __future__ import annotations
@@ -131,14 +133,15 @@ def bench_members(arch: Architecture, data: list, n_members: int, epochs: int, d
     members = [Member(d.x_train, d.y_train, d.x_val[:0], d.y_val[:0], d.x_test,
                       member_seed(0, arch.name, d.fold.index, k)) for k in range(seeds) for d in data][:n_members]
     settings = TrainSettings(epochs=epochs, batch_size=32, patience=epochs + 1, cuda_graph=cuda_graph)
-    targets = {"plan": (trainer, "_plan_epoch"), "masks": (rng, "keep_masks"), "load": (trainer, "_start")}
+    targets = {"plan": (trainer, "_plan_epoch"), "batch": (trainer, "_batch"), "masks": (rng, "keep_masks"),
+               "load": (trainer, "_start")}
     with timed(targets, device) as seconds:
         start = time.perf_counter()
         train_group(arch, members, settings, device=device)
         if device.type == "cuda":
             torch.cuda.synchronize()
         total = time.perf_counter() - start
-    planning = seconds["plan"] + seconds["masks"]
+    planning = seconds["plan"] + seconds["batch"] + seconds["masks"]
     return {"seconds": total, "rate": n_members * epochs / total, "plan_s": planning,
             "plan_share": planning / total, "load_s": seconds["load"], "load_share": seconds["load"] / total}
 

@@ -7,6 +7,7 @@
  * vector expf from glibc's libmvec) and called through ctypes with raw pointers; the layouts are the
  * ones forecasters/batched.py allocates (rows of a (M * B, width) block, row strides given where the
  * block is a column slice). All float32. nthreads > 1 splits the rows over OpenMP threads.
+ * Also here: Adam per member, and the dropout keep-masks of forecasters/rng.py's counter-based generator.
  */
 #include <math.h>
 #include <stddef.h>

@@ -8,7 +8,7 @@ members that stopped are dropped from the group at the end of the epoch and cost
 
 The loop is a few plain helpers (``train_group`` reads top to bottom): ``_start`` loads the group onto
 the device, ``_plan_epoch`` draws the epoch's shuffles and builds its per-step tensors, ``_run_epoch``
-runs the steps (``_train_step``: masks, forward, backward, Adam), ``_early_stop`` keeps each member's
+runs the steps (``_train_step``: batch, masks, forward, backward, Adam), ``_early_stop`` keeps each member's
 best, ``_compact`` drops the members that stopped, ``_results`` reads everything back once. All of it
 is tensor operations over the whole group: the host's Python per step and per epoch does not grow with
 the number of members, and the host reads from the device once per epoch (which members stopped, for
@@ -189,9 +189,10 @@ def _adam_table(take: torch.Tensor, steps_done: torch.Tensor, lr: float) -> torc
 def _plan_epoch(live: _Live, epoch: int, settings: TrainSettings, dropout: float) -> list[torch.Tensor | None]:
     """Everything the epoch's steps read, built on the device in a fixed number of operations.
 
-    Returns per-step tensors, step first: batches xb (S, M, B, L, F) and yb (S, M, B), take (S, M, B) 1.0
-    where a member has a window at that batch slot, Adam coefficients (S, M, 4), and dropout keys
-    (S, M, 2) int64 (None without dropout; the step draws its masks from them).
+    Returns per-step tensors, step first: rows (S, M, B) int64, each batch slot's window as a row of the
+    group's (M * N) training windows (``_batch`` gathers them at the step, so no copy of the epoch's data
+    is made); take (S, M, B) 1.0 where a member has a window at that slot; Adam coefficients (S, M, 4);
+    dropout keys (S, M, 2) int64 (None without dropout; the step draws its masks from them).
     """
     batch = settings.batch_size
     m, n = live.x.shape[:2]
@@ -203,12 +204,18 @@ def _plan_epoch(live: _Live, epoch: int, settings: TrainSettings, dropout: float
     idx = order[:, :width].view(m, steps, batch).transpose(0, 1)  # (S, M, B)
     slot = torch.arange(width, device=live.sizes.device).view(steps, 1, batch)
     take = (slot < live.sizes[None, :, None]).to(torch.float32)  # (S, M, B)
-    flat_idx = (idx + n * torch.arange(m, device=idx.device)[None, :, None]).reshape(-1)  # rows of (M * N, ...)
-    xb = live.x.view(m * n, -1).index_select(0, flat_idx).view(steps, m, batch, *live.x.shape[2:])  # (S, M, B, L, F)
-    yb = live.y.view(-1).index_select(0, flat_idx).view(steps, m, batch)  # (S, M, B)
+    rows = idx + n * torch.arange(m, device=idx.device)[None, :, None]  # (S, M, B)
     coef = _adam_table(take, live.adam_steps, settings.lr)
     keys = rng.keys(live.seeds, rng.DROPOUT, epoch, steps) if dropout > 0 else None
-    return [xb, yb, take, coef, keys]
+    return [rows, take, coef, keys]
+
+
+def _batch(live: _Live, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step's windows (M, B, L, F) and targets (M, B), gathered from the training set by ``rows`` (M, B)."""
+    m, b = rows.shape
+    flat_rows = rows.reshape(-1)
+    xb = live.x.view(-1, *live.x.shape[2:]).index_select(0, flat_rows).view(m, b, *live.x.shape[2:])
+    return xb, live.y.view(-1).index_select(0, flat_rows).view(m, b)
 
 
 def _adam_step(flat: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor,
@@ -226,12 +233,13 @@ def _adam_step(flat: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: tor
     flat.addcdiv_(m1 * step_size, denom, value=-1.0)
 
 
-def _train_step(net: GroupRNN, live: _Live, dropout: float, xb: torch.Tensor, yb: torch.Tensor,
-                take: torch.Tensor, coef: torch.Tensor, keys: torch.Tensor | None) -> None:
-    """One optimiser step for every live member: dropout masks, forward, per-member loss, gradient, Adam.
+def _train_step(net: GroupRNN, live: _Live, dropout: float, rows: torch.Tensor, take: torch.Tensor,
+                coef: torch.Tensor, keys: torch.Tensor | None) -> None:
+    """One optimiser step for every live member: batch, dropout masks, forward, per-member loss, gradient, Adam.
 
-    xb (M, B, L, F), yb and take (M, B), coef (M, 4), keys (M, 2) or None: one step of ``_plan_epoch``.
+    rows and take (M, B), coef (M, 4), keys (M, 2) or None: one step of ``_plan_epoch``.
     """
+    xb, yb = _batch(live, rows)  # (M, B, L, F), (M, B)
     masks = rng.keep_masks(keys, xb.shape[1], net.mask_width, dropout, out=live.masks) if keys is not None else None
     sq = net.loss_grad(live.flat, xb, yb, take, masks, live.grad)  # gradient of each member's batch-mean loss
     _adam_step(live.flat, live.grad, live.m1, live.m2, coef)
@@ -399,11 +407,11 @@ def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> i
     """Upper estimate of the memory one group needs while training, in bytes (float32).
 
     Parameters with gradient, two Adam moments, best, record and final weights (6 copies); padded
-    training, validation and test windows; one epoch of gathered batches and per-step plans, twice (on
-    CUDA the step graph keeps its own copy); the shuffle's sort keys and order (int64); one step's dropout
-    masks with the torch path's integer temporaries (~5 floats an element; the CPU's C loop writes 1);
-    the activations a step keeps for its backward (gates and states for every layer and timestep, x3 for
-    the backward's temporaries).
+    training, validation and test windows; one epoch's per-step plans (batch rows and keys in int64,
+    take, Adam coefficients), twice (on CUDA the step graph keeps its own copy); the shuffle's sort keys
+    and order (int64); one step's gathered batch, and its dropout masks with the torch path's integer
+    temporaries (~5 floats an element; the CPU's C loop writes 1); the activations a step keeps for its
+    backward (gates and states for every layer and timestep, x3 for the backward's temporaries).
     """
     m = len(members)
     lookback, features = members[0].x_train.shape[1], members[0].x_train.shape[2]
@@ -413,8 +421,8 @@ def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> i
     params = 6 * m * net.n_params
     windows = m * (n_train + n_other) * (lookback * features + 1)
     steps = math.ceil(n_train / batch_size)
-    epoch_plan = 2 * steps * m * batch_size * (lookback * features + 1 + 1 + 2 + 4) + 6 * m * n_train
-    masks = 5 * m * batch_size * net.mask_width if arch.dropout > 0 else 0
+    epoch_plan = 2 * steps * m * batch_size * (2 + 1 + 4) + 6 * m * n_train
+    step = m * batch_size * (lookback * features + 1 + (5 * net.mask_width if arch.dropout > 0 else 0))
     per_layer = sum((arch.gates + 3) * h for h in arch.hidden)
     activations = 3 * m * batch_size * lookback * per_layer
-    return 4 * (params + windows + epoch_plan + masks + activations)
+    return 4 * (params + windows + epoch_plan + step + activations)

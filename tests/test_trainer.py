@@ -139,8 +139,8 @@ def _live_group(net: GroupRNN, members: int, n: int, device: torch.device, sizes
 def test_training_epoch_stays_on_its_device_and_never_reads_back(name):
     # The CUDA path's epoch on PyTorch's "meta" device, which has shapes but no data: a value read back to
     # the host (.item(), .cpu(), float(), a Python `if` on a tensor) raises, and so does a CPU tensor mixed
-    # into an elementwise operation. Covers the epoch's plan (shuffles, batches, Adam table, dropout keys),
-    # the step the CUDA graph captures (dropout masks drawn from the keys, loss_grad, Adam), the losses and
+    # into an elementwise operation. Covers the epoch's plan (shuffles, batch rows, Adam table, dropout keys),
+    # the step the CUDA graph captures (batch, dropout masks drawn from the keys, loss_grad, Adam), the losses and
     # early stopping: everything but the epoch's one read. Checks without a GPU that all of it is
     # device-agnostic and free of host synchronisation; the CUDA-only test below checks the same on a GPU
     # with CUDA's own sync detector.
@@ -151,7 +151,7 @@ def test_training_epoch_stays_on_its_device_and_never_reads_back(name):
     meta = torch.device("meta")
     live, record = _live_group(net, 3, 40, meta, sizes=[40, 33, 7])
     per_step = _plan_epoch(live, 1, TrainSettings(batch_size=8), arch.dropout)
-    assert [tuple(t.shape) for t in per_step] == [(5, 3, 8, 5, 4), (5, 3, 8), (5, 3, 8), (5, 3, 4), (5, 3, 2)]
+    assert [tuple(t.shape) for t in per_step] == [(5, 3, 8), (5, 3, 8), (5, 3, 4), (5, 3, 2)]
     assert all(t.device == meta for t in per_step)
     _train_step(net, live, arch.dropout, *(t[0] for t in per_step))
     train_loss, val_loss = _epoch_losses(net, live, has_val=True)
