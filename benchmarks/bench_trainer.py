@@ -6,16 +6,27 @@ Same folds, same data, same fixed epoch count (no early stopping), in one proces
     python benchmarks/bench_trainer.py --folds 32 --epochs 3 --models lstm gru gru3
     python benchmarks/bench_trainer.py --repeat 5         # medians of 5 paired runs, speed-up range
     python benchmarks/bench_trainer.py --default-run      # also: the default config's training, both ways
+    python benchmarks/bench_trainer.py --members 16 64 256 1024 --epochs 2   # the batched trainer as groups grow
 
 Prints model-epochs per second for each trainer, the speed-up, and the achieved GFLOP/s of the
 recurrent and input matrix products (forward + backward = 3x forward) against this machine's
 measured float32 matrix-product peak.
+
+``--members N ...`` times the batched trainer alone on groups of N members (the folds, each with
+ceil(N / folds) seeds) and splits its time: epoch planning (drawing the shuffles and dropout masks,
+gathering the batches, the Adam table: ``trainer._plan_epoch``, ``trainer._batch`` and ``rng.keep_masks``,
+timed in place) and loading (initial weights and data onto the device, once per group: ``trainer._start``).
+On CUDA the timed calls are synchronised, and inside a captured step graph only the capture is timed:
+use ``--no-cuda-graph`` there for the planning share.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -26,6 +37,7 @@ from backtest.config import DataSection, RunConfig, WalkForwardSection, load_con
 from backtest.data import load_prices
 from backtest.engine import kernel_path, member_seed, resolve_device
 from backtest.schedule import make_folds
+from forecasters import rng, trainer
 from forecasters.reference import train_reference
 from forecasters.registry import ARCHITECTURES, Architecture
 from forecasters.trainer import Member, TrainSettings, train_group
@@ -86,6 +98,77 @@ def bench_model(arch: Architecture, data: list, epochs: int, device: torch.devic
             "batched_gflops": flops / batched_s / 1e9}
 
 
+@contextlib.contextmanager
+def timed(targets: dict[str, tuple[object, str]], device: torch.device) -> Iterator[dict[str, float]]:
+    """Time the functions ``targets`` names ({label: (module, attribute)}) wherever they are called from, in
+    seconds per label (on CUDA each call is synchronised, which the GPU's own timeline would not need)."""
+    seconds = dict.fromkeys(targets, 0.0)
+    originals = {label: getattr(module, name) for label, (module, name) in targets.items()}
+
+    def wrap(label: str, fn: Callable) -> Callable:
+        def timed_fn(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds[label] += time.perf_counter() - start
+            return out
+        return timed_fn
+
+    for label, (module, name) in targets.items():
+        setattr(module, name, wrap(label, originals[label]))
+    try:
+        yield seconds
+    finally:
+        for label, (module, name) in targets.items():
+            setattr(module, name, originals[label])
+
+
+def bench_members(arch: Architecture, data: list, n_members: int, epochs: int, device: torch.device,
+                  cuda_graph: bool = True) -> dict[str, float]:
+    """The batched trainer alone on ``n_members`` members (folds x seeds), fixed epochs; where its time goes."""
+    seeds = math.ceil(n_members / len(data))
+    members = [Member(d.x_train, d.y_train, d.x_val[:0], d.y_val[:0], d.x_test,
+                      member_seed(0, arch.name, d.fold.index, k)) for k in range(seeds) for d in data][:n_members]
+    settings = TrainSettings(epochs=epochs, batch_size=32, patience=epochs + 1, cuda_graph=cuda_graph)
+    targets = {"plan": (trainer, "_plan_epoch"), "batch": (trainer, "_batch"), "masks": (rng, "keep_masks"),
+               "load": (trainer, "_start")}
+    with timed(targets, device) as seconds:
+        start = time.perf_counter()
+        train_group(arch, members, settings, device=device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        total = time.perf_counter() - start
+    planning = seconds["plan"] + seconds["batch"] + seconds["masks"]
+    return {"seconds": total, "rate": n_members * epochs / total, "plan_s": planning,
+            "plan_share": planning / total, "load_s": seconds["load"], "load_share": seconds["load"] / total}
+
+
+def members_table(args: argparse.Namespace, data: list, device: torch.device, console: Console) -> None:
+    """``--members``: model-epochs/s and the planning share as the group grows."""
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    table = Table(title=f"Batched trainer by group size: {len(data)} folds x seeds, {args.epochs} epochs, batch 32, "
+                        f"on {name}", title_justify="left")
+    for col in ["model", "members", "training (s)", "model-epochs/s", "planning (s)", "planning %", "loading %"]:
+        table.add_column(col, justify="right")
+    for model in args.models:
+        arch = ARCHITECTURES[model]
+        train_group(arch, [Member(d.x_train, d.y_train, d.x_val[:0], d.y_val[:0], d.x_test, i)
+                           for i, d in enumerate(data[:2])], TrainSettings(epochs=1), device=device)  # warm-up
+        for n in args.members:
+            runs = [bench_members(arch, data, n, args.epochs, device, not args.no_cuda_graph)
+                    for _ in range(args.repeat)]
+            r = {key: float(np.median([run[key] for run in runs])) for key in runs[0]}
+            table.add_row(model, f"{n:,}", f"{r['seconds']:.2f}", f"{r['rate']:.1f}", f"{r['plan_s']:.3f}",
+                          f"{100 * r['plan_share']:.2f}", f"{100 * r['load_share']:.1f}")
+    console.print(table)
+    what = f"medians of {args.repeat} runs" if args.repeat > 1 else "one run each; --repeat N for medians"
+    console.print(f"torch {torch.__version__}, device {device}, {kernel_path(device)}; {what}. Planning: shuffles, "
+                  "dropout masks, batches and Adam table; loading: initial weights and data onto the device.")
+
+
 def default_run_training(device: torch.device, console: Console) -> None:
     """The default config's training stage (early stopping on), one model at a time vs batched."""
     cfg: RunConfig = load_config("configs/default.toml")
@@ -122,9 +205,13 @@ def main() -> None:
     parser.add_argument("--no-cuda-graph", action="store_true", help="on CUDA, launch each step's kernels eagerly")
     parser.add_argument("--repeat", type=int, default=1,
                         help="time both trainers this many times (paired) and report medians and the speed-up range")
+    parser.add_argument("--members", type=int, nargs="+", metavar="N",
+                        help="time the batched trainer alone on groups of N members (folds x seeds) instead")
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    if args.members and min(args.members) < 1:
+        parser.error(f"--members must be at least 1, got {min(args.members)}")
 
     console = Console()
     device = resolve_device(args.device)
@@ -133,6 +220,9 @@ def main() -> None:
     wf = WalkForwardSection(train_days=750, val_days=0, test_days=63, max_folds=args.folds)
     folds = make_folds(len(prices), wf)
     data = [fold_data(prices, f, ["open", "high", "low", "close"], 5, "standard") for f in folds]
+    if args.members:
+        members_table(args, data, device, console)
+        return
     peak = matmul_peak(device)
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     table = Table(title=f"Training throughput: {len(folds)} folds of the S&P 500 sample (750-day rolling window, "

@@ -7,6 +7,7 @@
  * vector expf from glibc's libmvec) and called through ctypes with raw pointers; the layouts are the
  * ones forecasters/batched.py allocates (rows of a (M * B, width) block, row strides given where the
  * block is a column slice). All float32. nthreads > 1 splits the rows over OpenMP threads.
+ * Also here: Adam per member, and the dropout keep-masks of forecasters/rng.py's counter-based generator.
  */
 #include <math.h>
 #include <stddef.h>
@@ -204,6 +205,40 @@ void wfbt_adam(float *param, const float *grad, float *m1, float *m2, const floa
             a[k] = ak;
             b[k] = bk;
             p[k] -= step * ak / (sqrtf(bk) * inv + eps);
+        }
+    }
+}
+
+/* forecasters/rng.py's mix32 (hash-prospector's [16 21f0aaad 15 735a2d97 15]) on uint32, whose overflow
+ * wraps by definition: the same bits as the torch twin's int64 arithmetic, which never overflows. */
+static inline uint32_t mix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x21f0aaadu;
+    x ^= x >> 15;
+    x *= 0x735a2d97u;
+    x ^= x >> 15;
+    return x;
+}
+
+/* Dropout keep-masks of one step, as rng.keep_masks defines them: keys (M, 2) int64 (k0, k1 < 2^32);
+ * out (M, n) float32, n = rows * width. Word j = mix32(mix32(j ^ k0) ^ k1) decides elements 2j (low 16
+ * bits) and 2j + 1 (high 16 bits): scale when those bits are >= threshold, else 0. */
+void wfbt_keep_masks(const int64_t *keys, float *out, int64_t members, int64_t n, uint32_t threshold,
+                     float scale, int nthreads) {
+    ROWS_LOOP
+    for (int64_t m = 0; m < members; ++m) {
+        const uint32_t k0 = (uint32_t)keys[2 * m], k1 = (uint32_t)keys[2 * m + 1];
+        float *restrict o = out + m * n;
+        const int64_t pairs = n / 2;
+#pragma omp simd
+        for (int64_t j = 0; j < pairs; ++j) {
+            uint32_t w = mix32(mix32((uint32_t)j ^ k0) ^ k1);
+            o[2 * j] = (w & 0xffffu) >= threshold ? scale : 0.0f;
+            o[2 * j + 1] = (w >> 16) >= threshold ? scale : 0.0f;
+        }
+        if (n & 1) {
+            uint32_t w = mix32(mix32((uint32_t)pairs ^ k0) ^ k1);
+            o[n - 1] = (w & 0xffffu) >= threshold ? scale : 0.0f;
         }
     }
 }

@@ -95,7 +95,9 @@ def library() -> ctypes.CDLL | None:
     lib.wfbt_gru_fwd.argtypes = [fp, fp, fp, fp, fp, i64, i64, i64, cint]
     lib.wfbt_gru_bwd.argtypes = [fp, fp, fp, fp, fp, fp, fp, fp, i64, i64, cint]
     lib.wfbt_adam.argtypes = [fp, fp, fp, fp, fp, i64, i64, ctypes.c_float, cint]
-    for fn in (lib.wfbt_lstm_fwd, lib.wfbt_lstm_bwd, lib.wfbt_gru_fwd, lib.wfbt_gru_bwd, lib.wfbt_adam):
+    lib.wfbt_keep_masks.argtypes = [fp, fp, i64, i64, ctypes.c_uint32, ctypes.c_float, cint]
+    for fn in (lib.wfbt_lstm_fwd, lib.wfbt_lstm_bwd, lib.wfbt_gru_fwd, lib.wfbt_gru_bwd, lib.wfbt_adam,
+               lib.wfbt_keep_masks):
         fn.restype = None
     _lib = lib
     return lib

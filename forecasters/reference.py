@@ -4,7 +4,10 @@
 in ``parameters()`` order, are exactly one member's row in the batched group (forecasters.batched).
 ``train_reference`` trains one model the way the studies do (shuffled minibatches of 32, torch.optim.Adam,
 a fresh model per fold; batches are sliced from a tensor rather than collated by a DataLoader, which
-only makes this baseline faster);
+only makes this baseline faster). Its shuffles and dropout masks come from wfbt's counter-based draws
+(forecasters/rng.py), the ones the batched trainer gives the same member, in place of a DataLoader's
+``randperm`` and ``nn.Dropout``'s own: the studies' procedure with wfbt's random numbers, so a group of one
+can be checked against it step for step, dropout included.
 wfbt itself trains with the batched trainer and keeps this loop as the benchmark's baseline and the
 tests' ground truth.
 """
@@ -18,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from forecasters import rng
 from forecasters.registry import Architecture
 
 
@@ -27,15 +31,26 @@ class ReferenceModel(nn.Module):
         cell = nn.LSTM if arch.cell == "lstm" else nn.GRU
         sizes = (n_features, *arch.hidden)
         self.layers = nn.ModuleList(cell(i, h, batch_first=True) for i, h in zip(sizes[:-1], sizes[1:], strict=False))
+        self.hidden = arch.hidden
         self.drop = nn.Dropout(arch.dropout)
         self.head = nn.Linear(sizes[-1], 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, L, F) -> (B,)
+    def forward(self, x: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, F) -> (B,). ``masks`` (B, mask_width(L)): scaled dropout keep-masks to apply in place of
+        ``nn.Dropout``'s own draws (which apply only in training mode), laid out as the batched trainer's."""
+        parts = None
+        if masks is not None:
+            parts = torch.split(masks, [x.shape[1] * h for h in self.hidden[:-1]] + [self.hidden[-1]], dim=1)
         for i, layer in enumerate(self.layers):
             x, _ = layer(x)  # (B, L, H_i)
             if i < len(self.layers) - 1:
-                x = self.drop(x)
-        return self.head(self.drop(x[:, -1])).squeeze(-1)
+                x = x * parts[i].view_as(x) if parts is not None else self.drop(x)
+        top = x[:, -1]  # (B, H_top)
+        return self.head(top * parts[-1] if parts is not None else self.drop(top)).squeeze(-1)
+
+    def mask_width(self, lookback: int) -> int:
+        """Dropout mask elements per sample: whole sequences after inner layers, the last step after the top."""
+        return lookback * sum(self.hidden[:-1]) + self.hidden[-1]
 
 
 def init_reference(arch: Architecture, n_features: int, seed: int) -> ReferenceModel:
@@ -60,19 +75,24 @@ def train_reference(
 ) -> tuple[ReferenceModel, int, list[float]]:
     """Train one model alone; returns (model with best weights, best epoch, validation losses)."""
     model = init_reference(arch, x_train.shape[-1], seed).to(device)
-    gen = torch.Generator().manual_seed(seed)
+    seeds, sizes = torch.tensor([seed], device=device), torch.tensor([len(x_train)], device=device)
+    steps, width = math.ceil(len(x_train) / batch_size), model.mask_width(x_train.shape[1])
     xt, yt = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     xv, yv = torch.from_numpy(x_val).to(device), torch.from_numpy(y_val).to(device)
     best, best_state, best_epoch, bad, history = math.inf, copy.deepcopy(model.state_dict()), 0, 0, []
     for epoch in range(1, epochs + 1):
         model.train()
-        order = torch.randperm(len(xt), generator=gen).to(device)  # what DataLoader(shuffle=True) draws
-        for start in range(0, len(xt), batch_size):
+        order = rng.shuffles(seeds, sizes, epoch, len(xt))[0]  # a random order, as DataLoader(shuffle=True)
+        keys = rng.keys(seeds, rng.DROPOUT, epoch, steps) if arch.dropout > 0 else None  # (S, 1, 2)
+        for step, start in enumerate(range(0, len(xt), batch_size)):
             batch = order[start:start + batch_size]
             xb, yb = xt[batch], yt[batch]
+            masks = None
+            if keys is not None:  # drawn for a full batch, as the group draws them; the rows it uses
+                masks = rng.keep_masks(keys[step], batch_size, width, arch.dropout)[0, :len(batch)]
             opt.zero_grad()
-            loss = nn.functional.mse_loss(model(xb), yb)
+            loss = nn.functional.mse_loss(model(xb, masks), yb)
             loss.backward()
             opt.step()
         if len(xv) == 0:

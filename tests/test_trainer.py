@@ -7,6 +7,7 @@ checks on CUDA (TF32 off, so float32 products stay float32 on both sides).
 import dataclasses
 import math
 import os
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -112,49 +113,79 @@ def test_training_step_gradient_equals_autograd_through_the_forward(name, path, 
     torch.testing.assert_close(sq_sum, sq.sum(1).detach(), rtol=1e-6, atol=0.0)
 
 
+def _live_group(net: GroupRNN, members: int, n: int, device: torch.device, sizes: list[int]):
+    """A trainer state for ``members`` members of up to ``n`` windows on ``device`` (no values on the meta
+    device, zeros elsewhere), and an empty record for 2 epochs."""
+    from forecasters.trainer import _Live, _Record
+
+    def t(*shape, dtype=torch.float32):
+        return (torch.empty if device.type == "meta" else torch.zeros)(*shape, dtype=dtype, device=device)
+
+    p, i64, f64 = net.n_params, torch.int64, torch.float64
+    live = _Live(
+        ids=torch.arange(members, device=device), seeds=torch.arange(members, device=device),
+        sizes=torch.tensor(sizes, device=device), sizes_host=torch.tensor(sizes),
+        x=t(members, n, 5, 4), y=t(members, n), xv=t(members, 8, 5, 4), yv=t(members, 8), nv=t(members),
+        flat=t(members, p), grad=t(members, p), m1=t(members, p), m2=t(members, p), adam_steps=t(members, dtype=f64),
+        best=t(members, p), best_val=t(members, dtype=f64), bad=t(members, dtype=i64), sq_sum=t(members),
+        masks=t(members, 8, net.mask_width),
+    )
+    record = _Record(train_loss=t(members, 2), val_loss=t(members, 2), epochs=t(members, dtype=i64),
+                     best_epoch=t(members, dtype=i64), best_val=t(members, dtype=f64), weights=t(members, p))
+    return live, record
+
+
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
-def test_training_step_stays_on_its_device_and_never_reads_back(name):
-    # The CUDA path's step (loss_grad + Adam, what the CUDA graph captures) run on PyTorch's "meta" device,
-    # which has shapes but no data: a value read back to the host (.item(), .cpu(), float(), a Python `if`
-    # on a tensor) raises, and so does a CPU tensor mixed into an elementwise operation. Checks without a GPU
-    # that the step is device-agnostic and free of host synchronisation; the CUDA-only test below checks the
-    # same on a GPU with CUDA's own sync detector.
-    from forecasters.trainer import _adam_step
+def test_training_epoch_stays_on_its_device_and_never_reads_back(name):
+    # The CUDA path's epoch on PyTorch's "meta" device, which has shapes but no data: a value read back to
+    # the host (.item(), .cpu(), float(), a Python `if` on a tensor) raises, and so does a CPU tensor mixed
+    # into an elementwise operation. Covers the epoch's plan (shuffles, batch rows, Adam table, dropout keys),
+    # the step the CUDA graph captures (batch, dropout masks drawn from the keys, loss_grad, Adam), the losses and
+    # early stopping: everything but the epoch's one read. Checks without a GPU that all of it is
+    # device-agnostic and free of host synchronisation; the CUDA-only test below checks the same on a GPU
+    # with CUDA's own sync detector.
+    from forecasters.trainer import _early_stop, _epoch_losses, _plan_epoch, _train_step
 
     arch = ARCHITECTURES[name]
     net = GroupRNN(arch, 4, 5)
     meta = torch.device("meta")
-    flat = torch.empty(3, net.n_params, device=meta)
-    grad, m1, m2 = torch.empty_like(flat), torch.empty_like(flat), torch.empty_like(flat)
-    x, y = torch.empty(3, 8, 5, 4, device=meta), torch.empty(3, 8, device=meta)
-    take, masks = torch.empty(3, 8, device=meta), torch.empty(3, 8, net.mask_width, device=meta)
-    sq = net.loss_grad(flat, x, y, take, masks, grad)
-    _adam_step(flat, grad, m1, m2, torch.empty(3, 4, device=meta))
-    assert sq.device == meta and sq.shape == (3,)
+    live, record = _live_group(net, 3, 40, meta, sizes=[40, 33, 7])
+    per_step = _plan_epoch(live, 1, TrainSettings(batch_size=8), arch.dropout)
+    assert [tuple(t.shape) for t in per_step] == [(5, 3, 8), (5, 3, 8), (5, 3, 4), (5, 3, 2)]
+    assert all(t.device == meta for t in per_step)
+    _train_step(net, live, arch.dropout, *(t[0] for t in per_step))
+    train_loss, val_loss = _epoch_losses(net, live, has_val=True)
+    stop = _early_stop(live, record, 1, train_loss, val_loss, TrainSettings(), has_val=True)
+    assert live.sq_sum.device == meta and stop.device == meta and stop.shape == (3,)
 
 
 @pytest.mark.skipif(DEVICE.type != "cuda", reason="needs a GPU: WFBT_TEST_DEVICE=cuda")
 @pytest.mark.parametrize("name", ["lstm_stacked", "gru"])
-def test_cuda_training_step_never_synchronises_with_the_host(name):
-    from forecasters.trainer import _adam_step
+def test_cuda_training_epoch_never_synchronises_with_the_host(name):
+    from forecasters.trainer import _early_stop, _epoch_losses, _plan_epoch, _train_step
 
     arch = ARCHITECTURES[name]
     net = GroupRNN(arch, 4, 5)
-    flat = net.from_reference(torch.stack([flatten(init_reference(arch, 4, seed=s)) for s in range(3)])).to(DEVICE)
-    grad, m1, m2 = torch.empty_like(flat), torch.zeros_like(flat), torch.zeros_like(flat)
-    x, y = torch.randn(3, 32, 5, 4, device=DEVICE), torch.randn(3, 32, device=DEVICE)
-    take = torch.ones(3, 32, device=DEVICE)
-    masks = torch.ones(3, 32, net.mask_width, device=DEVICE)
-    coef = torch.tensor([[0.1, 0.001, 1e-3, 1.0]], device=DEVICE).repeat(3, 1)
-    net.loss_grad(flat, x, y, take, masks, grad)  # first call: cuBLAS handles and workspaces
+    live, record = _live_group(net, 3, 40, DEVICE, sizes=[40, 33, 7])
+    live.flat.copy_(net.from_reference(torch.stack([flatten(init_reference(arch, 4, seed=s)) for s in range(3)])))
+    live.x.normal_()
+    live.y.normal_()
+    live.nv.fill_(8.0)
+    settings = TrainSettings(batch_size=8)
+    per_step = _plan_epoch(live, 1, settings, arch.dropout)  # first calls: cuBLAS handles and workspaces
+    _train_step(net, live, arch.dropout, *(t[0] for t in per_step))
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        for _ in range(3):
-            net.loss_grad(flat, x, y, take, masks, grad)
-            _adam_step(flat, grad, m1, m2, coef)
+        for epoch in (1, 2):
+            per_step = _plan_epoch(live, epoch, settings, arch.dropout)
+            for s in range(per_step[0].shape[0]):
+                _train_step(net, live, arch.dropout, *(t[s] for t in per_step))
+            train_loss, val_loss = _epoch_losses(net, live, has_val=True)
+            _early_stop(live, record, epoch, train_loss, val_loss, settings, has_val=True)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(live.flat).all()
 
 
 @pytest.mark.skipif(DEVICE.type != "cpu", reason="the fused kernels are CPU-only")
@@ -225,10 +256,15 @@ def test_gru3_has_the_papers_parameter_count():
     assert GroupRNN(ARCHITECTURES["gru3"], 5, 5).n_params == 39_201
 
 
-def test_adam_shuffles_and_early_stopping_match_the_reference_loop():
-    # Without dropout the member draws exactly what DataLoader(shuffle=True, generator=seeded) draws,
-    # so the whole training run (Adam, minibatches, early stopping, best weights) must agree.
-    arch = Architecture("tiny", "lstm", (8,), 0.0, "test")
+@pytest.mark.parametrize("arch", [
+    Architecture("tiny", "lstm", (8,), 0.0, "test"),
+    Architecture("tiny_dropout", "lstm", (8, 6), 0.3, "test"),  # inner masks over whole sequences, top mask
+    Architecture("tiny_gru_dropout", "gru", (8, 6), 0.3, "test"),
+], ids=lambda a: a.name)
+def test_adam_shuffles_dropout_and_early_stopping_match_the_reference_loop(arch):
+    # The reference loop draws its shuffles and dropout masks from forecasters.rng with the member's seed,
+    # as the group does, so the whole training run (Adam, minibatches, masks, early stopping, best
+    # weights) must agree with torch.nn + torch.optim.Adam.
     mb = member(150, seed=7)
     settings = TrainSettings(epochs=6, batch_size=32, lr=3e-3, patience=2)
     (res,) = train_group(arch, [mb], settings, device=DEVICE)
@@ -239,6 +275,54 @@ def test_adam_shuffles_and_early_stopping_match_the_reference_loop():
     assert res.best_epoch == best_epoch
     np.testing.assert_allclose(res.val_loss, val_hist, rtol=1e-4)
     np.testing.assert_allclose(res.predictions, ref_pred, rtol=1e-4, atol=1e-5)
+
+
+def _per_epoch_work(members: int, epochs: int) -> tuple[Counter, int]:
+    """Torch operations (by name) and lines of forecasters/ Python run by one train_group call."""
+    import sys
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class CountOps(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: Counter = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            self.ops[str(func)] += 1
+            return func(*args, **(kwargs or {}))
+
+    package = os.path.dirname(os.path.abspath(kernels.__file__))
+    lines = [0]
+
+    def local(frame, event, arg):  # noqa: ANN001
+        lines[0] += event == "line"
+        return local
+
+    def tracer(frame, event, arg):  # noqa: ANN001
+        return local if frame.f_code.co_filename.startswith(package) else None
+
+    arch = ARCHITECTURES["lstm_stacked"]
+    group = [member(100, seed=i) for i in range(members)]  # same sizes: the same steps per epoch
+    settings = TrainSettings(epochs=epochs, batch_size=32, patience=100)  # nobody stops early
+    counting = CountOps()
+    sys.settrace(tracer)
+    try:
+        with counting:
+            train_group(arch, group, settings, device=DEVICE)
+    finally:
+        sys.settrace(None)
+    return counting.ops, lines[0]
+
+
+def test_host_work_per_epoch_does_not_grow_with_the_group():
+    # What 2 more epochs add (so the once-per-group loading and result building drop out) must be the
+    # same for a group of 2 and a group of 7: no tensor operation and no line of Python per member.
+    work = {m: [_per_epoch_work(m, e) for e in (2, 4)] for m in (2, 7)}
+    added = {m: (w[1][0] - w[0][0], w[1][1] - w[0][1]) for m, w in work.items()}
+    assert added[2][0] == added[7][0]
+    assert added[2][1] == added[7][1]
+    assert sum(added[2][0].values()) > 0 and added[2][1] > 0
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru_stacked"])
