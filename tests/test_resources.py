@@ -54,14 +54,48 @@ def test_available_cores_is_affinity_capped_by_the_quota_rounded_up(monkeypatch,
     assert resources.available_cores() == expected
 
 
-def test_openmp_waits_are_passive_before_torch_loads_unless_chosen():
-    code = "import os, backtest.cli, torch; print(os.environ.get('OMP_WAIT_POLICY'))"
+def fake_proc(tmp_path, *command_lines):
+    for pid, argv in enumerate(command_lines, start=10**6):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_bytes("\0".join(argv).encode() + b"\0")
+    (tmp_path / "self").mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize(("lines", "jobs"), [
+    ([["/venv/bin/python3", "/venv/bin/wfbt", "run", "configs/x.toml"]], 1),
+    ([["python", "-m", "backtest", "sweep", "s.toml"], ["/usr/bin/wfbt", "show", "runs/x"]], 1),
+    ([["python", "-m", "pytest"], ["/venv/bin/wfbt", "plan"], ["vim", "wfbt", "run"]], 1),  # vim's argv too
+    ([["bash"], ["python", "-c", "import backtest"]], 0),
+])
+def test_other_wfbt_jobs_are_counted_from_command_lines(tmp_path, lines, jobs):
+    assert resources.other_wfbt_jobs(fake_proc(tmp_path, *lines)) == jobs
+
+
+def test_openmp_waits_are_passive_only_beside_another_wfbt_job(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    alone, busy = fake_proc(tmp_path / "a"), fake_proc(tmp_path / "b", ["wfbt", "run"])
+    env: dict[str, str] = {}
+    resources.quiet_openmp_waits(env, alone)
+    assert env == {}  # alone: OpenMP's default (spin, then sleep) is fastest
+    resources.quiet_openmp_waits(env, busy)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    chosen = {"OMP_WAIT_POLICY": "ACTIVE"}
+    resources.quiet_openmp_waits(chosen, busy)
+    assert chosen == {"OMP_WAIT_POLICY": "ACTIVE"}
+
+
+def test_the_policy_is_set_before_torch_loads():
+    code = ("import os, sys; sys.argv = ['x']; import backtest.cli, torch; "
+            "print(os.environ.get('OMP_WAIT_POLICY'))")
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert plain.stdout.strip() == "PASSIVE", plain.stderr
-    chosen = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
-                            capture_output=True, text=True)
-    assert chosen.stdout.strip() == "ACTIVE"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "wfbt", "run"])
+    try:  # a process whose command line reads like a wfbt run: this one must go passive
+        busy = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    finally:
+        sleeper.kill()
+    assert busy.stdout.strip() == "PASSIVE", busy.stderr
 
 
 def test_threads_option_sets_training_threads_and_resume_pins_them(tmp_path, monkeypatch):
