@@ -194,7 +194,7 @@ def run(
                                           "using the cache (same as --set data.refresh=true).")] = False,
 ) -> None:
     """Train, backtest and report one walk-forward run."""
-    from backtest import artifacts, store
+    from backtest import artifacts, publish, store
     from backtest.checkpoint import Checkpoint
     from backtest.report import render
 
@@ -207,7 +207,7 @@ def run(
                       f"interrupted run's checkpoint; training {', '.join(todo) or 'nothing'}.", highlight=False)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
-            summary = store.write_run(_train(cfg, checkpoint, folder.resuming, quiet), folder.path, finish=False)
+            summary = publish.write_run(_train(cfg, checkpoint, folder.resuming, quiet), folder.path, finish=False)
             if not quiet:
                 render(summary, console)
             store.finish_run(summary)  # complete only once the summary could be shown

@@ -11,36 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from backtest import csvread
+from backtest import csvread, sources
+from backtest.columns import FIELDS, PRICE_FIELDS, normalise_columns
 from backtest.config import DataSection
 from backtest.dates import NA_TEXT, parse_dates
-from backtest.errors import DataError
+from backtest.errors import DataError, DataWarning
 
-FIELDS = ("open", "high", "low", "close", "volume")
-PRICE_FIELDS = ("open", "high", "low", "close")
+__all__ = ["DataWarning", "READERS", "check_prices", "fingerprint", "load_prices", "normalise_columns"]
 # Larger values are a unit or parsing error (1e308 is the float limit) and overflow the models' float32 math.
 MAX_PRICE = 1e15
 MAX_VOLUME = 1e18
-
-# Header spellings seen in the wild, lower-cased, mapped to our field names.
-ALIASES = {
-    "date": "date", "datetime": "date", "timestamp": "date", "mdate": "date", "time": "date",
-    "open": "open", "open_d": "open",
-    "high": "high", "high_d": "high",
-    "low": "low", "low_d": "low",
-    "close": "close", "close_d": "close",
-    "adj close": "adj_close", "adj_close": "adj_close", "adjclose": "adj_close",
-    "volume": "volume", "vol": "volume",
-}
-
-
-class DataWarning(UserWarning):
-    """A data problem wfbt fixed by itself; printed, never silent."""
-
 
 def _warn(message: str) -> None:
     warnings.warn(message, DataWarning, stacklevel=3)
@@ -49,33 +34,6 @@ def _warn(message: str) -> None:
 def _first_dates(index: pd.Index, limit: int = 3) -> str:
     shown = ", ".join(str(pd.Timestamp(d).date()) for d in index[:limit])
     return shown + (f" and {len(index) - limit} more" if len(index) > limit else "")
-
-
-def normalise_columns(frame: pd.DataFrame, mapping: dict[str, str] | None = None, origin: str = "data"
-                      ) -> pd.DataFrame:
-    """Rename known header spellings (Yahoo, TEJ, lower-case) or an explicit mapping to our fields.
-
-    Two headers that mean the same field (``Close`` twice, or ``Date`` and ``Time``) are refused by name.
-    """
-    if mapping:
-        unknown = [c for c in mapping if c not in frame.columns]
-        if unknown:
-            raise DataError(
-                f"{origin}: data.columns maps {unknown} but the file has columns {list(frame.columns)}. "
-                "Fix the mapping's keys to match the header."
-            )
-        frame = frame.rename(columns=mapping)
-    names = [ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in frame.columns]
-    for field in ("date", *FIELDS):
-        clash = [str(c) for c, n in zip(frame.columns, names, strict=True) if n == field]
-        if len(clash) > 1:
-            raise DataError(
-                f"{origin}: the columns {clash} all mean {field}. Keep one: remove or rename the others, or map "
-                f"the one to use with data.columns = {{{clash[0]} = \"{field}\"}} and rename the rest."
-            )
-    out = frame.copy()
-    out.columns = names
-    return out
 
 
 # --- checks, in the order check_prices applies them ---------------------------------------------------
@@ -322,19 +280,30 @@ def _clip_range(frame: pd.DataFrame, start: str | None, end: str | None, origin:
     return out
 
 
-def load_prices(cfg: DataSection) -> pd.DataFrame:
-    """Load, date, clip and check the configured prices."""
-    origin = f"{cfg.source}:{cfg.path or cfg.symbol}"
-    unit = "row"
-    if cfg.source == "sample":
-        raw = _load_sample(cfg.symbol)
-    elif cfg.source == "csv":
-        raw, unit = _read_csv(cfg.path or "", cfg.columns), "line"
-        origin = cfg.path or origin
-    else:
-        from backtest import sources
+def _sample_reader(cfg: DataSection) -> tuple[pd.DataFrame, str, str]:
+    return _load_sample(cfg.symbol), "row", f"sample:{cfg.symbol}"
 
-        raw = sources.fetch(cfg)
+
+def _csv_reader(cfg: DataSection) -> tuple[pd.DataFrame, str, str]:
+    return _read_csv(cfg.path or "", cfg.columns), "line", cfg.path or "csv"
+
+
+def _network_reader(cfg: DataSection) -> tuple[pd.DataFrame, str, str]:
+    return sources.fetch(cfg), "row", f"{cfg.source}:{cfg.symbol}"
+
+
+Reader = Callable[[DataSection], tuple[pd.DataFrame, str, str]]
+
+# Every price source, by data.source: a reader returns the raw frame (a "date" column and price columns
+# named as backtest.columns knows them), what its rows are called in messages ("row" or "line"), and the
+# name messages give the data. Dating, sorting, clipping and every check happen after, in one place.
+READERS: dict[str, Reader] = {"sample": _sample_reader, "csv": _csv_reader, "yfinance": _network_reader,
+                              "tej": _network_reader}
+
+
+def load_prices(cfg: DataSection) -> pd.DataFrame:
+    """Read the configured prices with their source's reader, then date, sort, clip and check them."""
+    raw, unit, origin = READERS[cfg.source](cfg)
     if unit == "row":
         raw = raw.set_axis(pd.RangeIndex(1, len(raw) + 1))
     dates, note = parse_dates(raw["date"], origin, cfg.date_format, cfg.timezone, unit)

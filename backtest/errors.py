@@ -25,3 +25,7 @@ class SourceError(WfbtError):
 
 class RunDirError(WfbtError):
     """A run folder is missing, incomplete or would be overwritten."""
+
+
+class DataWarning(UserWarning):
+    """A data problem wfbt fixed by itself; printed, never silent."""

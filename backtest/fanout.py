@@ -330,11 +330,11 @@ def _group_landed(future: Any, key: GroupKey, by_name: dict[str, Cell], trained:
 
 
 def _cell_landed(future: Any, cell: Cell, progress: SweepProgress) -> None:
-    from backtest import store
+    from backtest import publish
 
     try:
         result = future.result()
-        store.write_run(result, Path(cell.config.run.out_dir) / cell.name)
+        publish.write_run(result, Path(cell.config.run.out_dir) / cell.name)
         cell.status = "done"
     except Exception as exc:
         cell.status, cell.error = "failed", _describe(exc)

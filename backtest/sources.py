@@ -32,6 +32,7 @@ import pandas as pd
 from urllib3.util.retry import Retry
 
 from backtest.artifacts import atomic_write_json, atomic_write_text
+from backtest.columns import normalise_columns
 from backtest.config import DataSection
 from backtest.errors import ConfigError, SourceError
 
@@ -144,7 +145,6 @@ def fetch(cfg: DataSection) -> pd.DataFrame:
 
 def split_yfinance(raw: pd.DataFrame, symbols: list[str]) -> dict[str, pd.DataFrame]:
     """One frame per symbol from ``yfinance.download``'s output (columns: Price x Ticker MultiIndex)."""
-    from backtest.data import normalise_columns
 
     out = {}
     for symbol in symbols:
@@ -378,7 +378,6 @@ def tej_frame(cfg: DataSection) -> pd.DataFrame:
     import tejapi
     from tejapi.errors.tej_error import TejError
 
-    from backtest.data import normalise_columns
 
     key = os.environ.get("TEJAPI_KEY")
     if not key:

@@ -21,7 +21,7 @@ import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -38,6 +38,9 @@ from backtest.artifacts import (
 from backtest.config import RunConfig
 from backtest.errors import RunDirError
 from strategies.signals import BENCHMARK
+
+if TYPE_CHECKING:  # only the type: reading a run folder must not load torch
+    from backtest.engine import RunResult
 
 
 def to_toml(config: RunConfig) -> str:
@@ -76,24 +79,13 @@ DATA_ARTIFACTS = ["config.toml", "predictions.csv", "folds.csv", "equity.csv", "
 PICTURES = ["report.html", "equity.png"]
 
 
-def write_run(result: Any, run_dir: Path, finish: bool = True) -> RunSummary:
-    """Write every artifact of ``result`` (a backtest.engine.RunResult); the manifest goes last.
+def write_data(result: RunResult, run_dir: Path) -> dict[str, Any]:
+    """Write every data artifact of ``result``; return its manifest with their sizes and checksums.
 
-    With ``finish=False`` the run is left unfinished: the caller shows the returned summary first and
-    then calls ``finish_run``, so that a run is never marked complete before its report could be shown.
+    The pictures (backtest.publish) and the manifest itself come after; nothing is marked finished here.
     """
     _write_data(result, run_dir)
-    manifest = {**result.manifest, "artifacts": {name: describe(run_dir / name) for name in DATA_ARTIFACTS}}
-    summary = load_summary(run_dir, manifest)  # read back: what show, compare and the pages need
-    from backtest import html  # plotly and matplotlib load only when a run is written
-
-    html.write_report(summary)
-    html.write_equity_png(summary)
-    summary.manifest = {**manifest, "artifacts": {**manifest["artifacts"],
-                                                  **{name: describe(run_dir / name) for name in PICTURES}}}
-    if finish:
-        finish_run(summary)
-    return summary
+    return {**result.manifest, "artifacts": {name: describe(run_dir / name) for name in DATA_ARTIFACTS}}
 
 
 def finish_run(summary: RunSummary) -> None:
@@ -103,7 +95,7 @@ def finish_run(summary: RunSummary) -> None:
     shutil.rmtree(summary.run_dir / "partial", ignore_errors=True)  # checkpoints are spent once the run is whole
 
 
-def _write_data(result: Any, run_dir: Path) -> None:
+def _write_data(result: RunResult, run_dir: Path) -> None:
     atomic_write_text(run_dir / "config.toml", to_toml(result.config))
     preds = result.predictions.copy()
     preds["date"] = preds["date"].dt.strftime("%Y-%m-%d")

@@ -19,14 +19,24 @@ In both, a scaler (standard or min-max) is fit on the fitting rows only and appl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from backtest.schedule import Fold
-
 REPRESENTATIONS = ("return", "level")
+
+
+class Fold(Protocol):
+    """One walk-forward fold's half-open row positions (backtest.schedule.Fold is one)."""
+
+    index: int
+    train_start: int
+    val_start: int
+    train_end: int
+    test_start: int
+    test_end: int
 
 
 @dataclass
@@ -107,6 +117,11 @@ def relative_windows(raw: np.ndarray, close: np.ndarray, days: np.ndarray, lookb
     return out
 
 
+def _transform(scaler: StandardScaler | MinMaxScaler, values: np.ndarray) -> np.ndarray:
+    """``scaler.transform``, which refuses an empty array (no validation rows when val_days = 0)."""
+    return scaler.transform(values) if len(values) else values
+
+
 def _returns(raw: np.ndarray, close: np.ndarray, fold: Fold, lookback: int, scaler: str, volume_col: int | None
              ) -> tuple[list[np.ndarray], list[np.ndarray], tuple[float, float], np.ndarray]:
     """Return representation: relative windows and next returns, scaled by scalers fit on the training samples."""
@@ -118,8 +133,8 @@ def _returns(raw: np.ndarray, close: np.ndarray, fold: Fold, lookback: int, scal
     days = _sample_days(fold, lookback)
     xs = [relative_windows(raw, close, t, lookback, volume_col) for t in days]
     ys = [close[t] / close[t - 1] - 1.0 for t in days]
-    xs = [x_scaler.transform(x.reshape(-1, width)).reshape(x.shape).astype(np.float32) for x in xs]
-    ys = [y_scaler.transform(y[:, None])[:, 0].astype(np.float32) for y in ys]
+    xs = [_transform(x_scaler, x.reshape(-1, width)).reshape(x.shape).astype(np.float32) for x in xs]
+    ys = [_transform(y_scaler, y[:, None])[:, 0].astype(np.float32) for y in ys]
     return xs, ys, _target_inverse(y_scaler), close[days[2] - 1]
 
 

@@ -17,11 +17,26 @@ buy_and_hold        hold from the first out-of-sample day to the end
 
 from __future__ import annotations
 
+from typing import Literal, Protocol
+
 import numpy as np
 import pandas as pd
 
-from backtest.config import StrategiesSection
 from strategies.indicators import bollinger, macd
+
+
+class RuleSettings(Protocol):
+    """The parameters the rules read (backtest.config.StrategiesSection is one; any object with them will do)."""
+
+    threshold: float
+    bollinger_window: int
+    bollinger_k: float
+    macd_fast: int
+    macd_slow: int
+    macd_signal: int
+    combine: Literal["all", "any"]
+    rules: list[str]
+
 
 BENCHMARK = "buy_and_hold"  # the strategy every other is measured against
 
@@ -66,7 +81,7 @@ def edges(state: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def strategy_states(
-    close: pd.Series, forecasts: dict[str, pd.Series], cfg: StrategiesSection,
+    close: pd.Series, forecasts: dict[str, pd.Series], cfg: RuleSettings,
 ) -> dict[str, pd.Series]:
     """Every strategy's state over ``close.index``; forecasts map model name -> predicted next close
     indexed by the decision day."""

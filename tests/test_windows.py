@@ -111,3 +111,10 @@ def test_linear_baseline_without_validation_rows_uses_cross_validation():
     y = x[:, -1, 0]
     fit = fit_linear(x[:100], y[:100], x[:0], y[:0], x[100:])
     assert math.isnan(fit.val_mse) and fit.predictions == pytest.approx(y[100:], abs=0.05)
+
+
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_a_fold_without_validation_rows(representation):
+    prices = synthetic_prices(200)
+    data = fold_data(prices, Fold(0, 0, 130, 130, 130, 200), ["open", "close"], 5, "standard", representation)
+    assert data.x_val.shape == (0, 5, 2) and data.y_val.shape == (0,) and data.x_test.shape == (70, 5, 2)
