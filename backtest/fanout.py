@@ -53,13 +53,13 @@ def train_group_task(key: GroupKey, items: list[tuple[str, Any, pd.DataFrame]], 
     """
     import torch
 
-    from backtest import engine
+    from backtest import devices, engine
     from backtest.schedule import make_folds
     from forecasters.registry import get_architecture
     from forecasters.trainer import train_group
 
     torch.set_num_threads(threads)
-    arch, device = get_architecture(key.model), engine.prepare_device(key.device)
+    arch, device = get_architecture(key.model), devices.prepare_device(key.device)
     cells, members = [], []
     for name, config, prices in items:
         data = engine.fold_datasets(config, prices, make_folds(len(prices), config.walkforward))
@@ -69,7 +69,7 @@ def train_group_task(key: GroupKey, items: list[tuple[str, Any, pd.DataFrame]], 
     settings = engine.train_settings(items[0][1])
     start = time.perf_counter()
     results = []
-    for chunk in engine.split_to_fit(arch, members, settings.batch_size, device):
+    for chunk in devices.split_to_fit(arch, members, settings.batch_size, device):
         results += train_group(arch, chunk, settings, device=device)
     seconds = time.perf_counter() - start
     out, at = {}, 0
@@ -85,7 +85,7 @@ def finish_cell_task(config: Any, prices: pd.DataFrame, trained: Trained, thread
     import numpy as np
     import torch
 
-    from backtest import engine
+    from backtest import devices, engine
     from backtest.schedule import make_folds
 
     torch.set_num_threads(threads)
@@ -97,7 +97,7 @@ def finish_cell_task(config: Any, prices: pd.DataFrame, trained: Trained, thread
             per_model[name] = engine.baseline_model(name, data, prices["close"].to_numpy(dtype=np.float64))
     predictions, fold_log = engine.assemble(config, prices, per_model)
     timings = {"training": float(fold_log["seconds"].sum())}
-    return engine.finish_run(config, prices, folds, predictions, fold_log, engine.prepare_device("cpu"), timings)
+    return engine.finish_run(config, prices, folds, predictions, fold_log, devices.prepare_device("cpu"), timings)
 
 
 def _status(root: Path, spec: SweepSpec, cells: list[Cell], budget: Budget, timings: dict[str, float]) -> None:

@@ -35,7 +35,8 @@ from rich.table import Table
 
 from backtest.config import DataSection, RunConfig, WalkForwardSection, load_config
 from backtest.data import load_prices
-from backtest.engine import kernel_path, member_seed, resolve_device
+from backtest.devices import kernel_path, resolve_device
+from backtest.engine import member_seed
 from backtest.schedule import make_folds
 from forecasters import rng, trainer
 from forecasters.reference import train_reference

@@ -109,7 +109,7 @@ def test_missing_config_file():
 def test_cuda_without_a_gpu_is_refused():
     import torch
 
-    from backtest.engine import resolve_device
+    from backtest.devices import resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")

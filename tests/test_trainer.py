@@ -366,7 +366,7 @@ def test_stopped_members_leave_the_group_and_keep_their_best_weights():
 
 
 def test_memory_estimate_splits_a_group_that_does_not_fit_and_refuses_one_member():
-    from backtest.engine import split_to_fit
+    from backtest.devices import split_to_fit
     from backtest.errors import WfbtError
     from forecasters.trainer import group_bytes
 
