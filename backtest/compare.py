@@ -22,6 +22,7 @@ from backtest.errors import WfbtError
 from backtest.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.metrics import TRADING_DAYS
 from backtest.store import RunSummary, read_run
+from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 
 SORT_KEYS = {  # --sort NAME -> (table, column, descending)
@@ -154,7 +155,7 @@ def compare(run_dirs: list[str], strategies: list[str] | None = None, models: li
     forecast_rows, trading_rows, curves = [], [], {}
     for label, s in zip(labels, summaries, strict=True):
         fc, tr = (s.forecast.copy(), s.trading) if same else _recompute(s, first, last)
-        fc = fc[[_match(m, models) or m == "naive" for m in fc["model"]]]
+        fc = fc[[_match(m, models) or m == NAIVE for m in fc["model"]]]
         forecast_rows.append(fc.assign(run=label))
         eq, base = _rebased(s, first, last)
         for strategy in s.equity.columns:

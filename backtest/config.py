@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import math
 import re
 import tomllib
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from backtest.errors import ConfigError
+from backtest.errors import ConfigError, suggest
 
 
 def _check_timezone(where: str, name: str) -> None:
@@ -28,7 +27,7 @@ def _check_timezone(where: str, name: str) -> None:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}: unknown time zone {name!r}.{_suggest(name, zoneinfo.available_timezones())} "
+        raise ConfigError(f"{where}: unknown time zone {name!r}.{suggest(name, zoneinfo.available_timezones())} "
                           "Use an IANA name such as \"Asia/Taipei\" or \"America/New_York\".") from None
 
 
@@ -146,11 +145,6 @@ class RunConfig:
 _SECTION_TYPES = typing.get_type_hints(RunConfig)
 
 
-def _suggest(name: str, options: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def _check_value(where: str, value: Any, tp: Any) -> Any:
     """Return ``value`` converted to ``tp`` or raise ConfigError naming ``where``."""
     origin = get_origin(tp)
@@ -165,7 +159,7 @@ def _check_value(where: str, value: Any, tp: Any) -> Any:
         if value not in choices:
             raise ConfigError(
                 f"{where}: expected one of {', '.join(map(repr, choices))}. Got {value!r}."
-                + (_suggest(str(value), map(str, choices)))
+                + (suggest(str(value), map(str, choices)))
             )
         return value
     if origin is list:
@@ -218,7 +212,7 @@ def _build_section(name: str, raw: Any) -> Any:
     for key in raw:
         if key not in hints:
             raise ConfigError(
-                f"[{name}] has no key {key!r}.{_suggest(key, hints)} "
+                f"[{name}] has no key {key!r}.{suggest(key, hints)} "
                 f"Known keys: {', '.join(hints)}."
             )
     values = {key: _check_value(f"{name}.{key}", value, hints[key]) for key, value in raw.items()}
@@ -231,7 +225,7 @@ def from_dict(raw: dict[str, Any]) -> RunConfig:
     for name in raw:
         if name not in _SECTION_TYPES:
             raise ConfigError(
-                f"unknown section [{name}].{_suggest(name, _SECTION_TYPES)} "
+                f"unknown section [{name}].{suggest(name, _SECTION_TYPES)} "
                 f"Known sections: {', '.join(_SECTION_TYPES)}."
             )
     config = RunConfig(**{name: _build_section(name, value) for name, value in raw.items()})
@@ -306,7 +300,7 @@ def _require_known(where: str, kind: str, names: list[str], known: typing.Iterab
     known = list(known)
     for name in names:
         if name not in known:
-            raise ConfigError(f"{where}: unknown {kind} {name!r}.{_suggest(name, known)} "
+            raise ConfigError(f"{where}: unknown {kind} {name!r}.{suggest(name, known)} "
                               f"Known {kind}s: {', '.join(known)}{see}.")
 
 

@@ -25,7 +25,7 @@ from backtest.portfolio import simulate
 from backtest.resources import configure_threads
 from backtest.schedule import Fold, folds_table, make_folds
 from forecasters.baselines import drift_forecast, fit_linear, naive_forecast
-from forecasters.registry import TRADABLE_BASELINES, get_architecture
+from forecasters.registry import NAIVE, TRADABLE_BASELINES, get_architecture
 from forecasters.trainer import Member, TrainSettings, train_group
 from forecasters.windows import FoldData, fit_rows, fold_data
 from strategies.signals import BENCHMARK, strategy_states
@@ -213,7 +213,7 @@ def _with_dates(predictions: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame
     close = prices["close"].to_numpy(dtype=np.float64)
     out.insert(0, "date", prices.index[pos])
     out.insert(4, "actual", close[pos])
-    out.insert(5, "naive", naive_forecast(close, pos))
+    out.insert(5, NAIVE, naive_forecast(close, pos))
     return out
 
 

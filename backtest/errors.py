@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def suggest(name: str, options: Iterable[str]) -> str:
+    """The "Did you mean ...?" every message about an unknown name ends with ('' when nothing is close)."""
+    close = difflib.get_close_matches(name, [str(o) for o in options], n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
 
 class WfbtError(Exception):
     """A problem the user can fix; the CLI prints it to stderr and exits non-zero."""

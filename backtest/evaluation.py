@@ -32,8 +32,8 @@ from backtest.significance import (
     sharpe,
     spa_pvalue,
 )
+from forecasters.registry import NAIVE
 
-NAIVE = "naive"
 BETTER, WORSE, SAME = "better", "worse", "indistinguishable"
 
 
@@ -47,7 +47,7 @@ def _squared_errors(predictions: pd.DataFrame) -> pd.DataFrame:
     """Days x forecasts of squared errors in price units, the naive forecast first."""
     first = predictions["model"].iloc[0]
     base = predictions[predictions["model"] == first].set_index("date")
-    losses = {NAIVE: (base["naive"] - base["actual"]) ** 2}
+    losses = {NAIVE: (base[NAIVE] - base["actual"]) ** 2}
     for model, g in predictions.groupby("model", sort=False):
         g = g.set_index("date")
         losses[str(model)] = (g["predicted"] - g["actual"]) ** 2
@@ -59,7 +59,7 @@ def _seed_spread(predictions: pd.DataFrame) -> pd.DataFrame:
     seeds = [c for c in predictions.columns if c.startswith("seed_")]
     rows = []
     for model, g in predictions.groupby("model", sort=False):
-        naive_rmse = math.sqrt(float(np.mean((g["naive"] - g["actual"]) ** 2)))
+        naive_rmse = math.sqrt(float(np.mean((g[NAIVE] - g["actual"]) ** 2)))
         us = [math.sqrt(float(np.mean((g[c] - g["actual"]) ** 2))) / naive_rmse
               for c in seeds if g[c].notna().all()]
         if len(us) > 1:

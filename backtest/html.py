@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from backtest.artifacts import atomic_write_bytes, atomic_write_text
 from backtest.store import RunSummary
 from backtest.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
+from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 
 SHOWN = 5  # strategies drawn at first besides buy-and-hold; the rest start hidden (click the legend)
@@ -223,7 +224,7 @@ def report_html(summary: RunSummary) -> str:
              "share of days the predicted move had the right sign; DM p: Diebold-Mariano test against naive "
              "(Harvey-Leybourne-Newbold correction); MCS: in the model confidence set; naive, drift and linear are "
              "baselines.</p>",
-             table_html(summary.forecast, {**FORECAST_COLUMNS, **SEED_COLUMNS}, "model", highlight="naive"),
+             table_html(summary.forecast, {**FORECAST_COLUMNS, **SEED_COLUMNS}, "model", highlight=NAIVE),
              _sentences(forecast_sentences(summary.forecast, summary.statistics.get("forecast", {}))),
              "<details><summary>Errors per fold</summary>",
              table_html(by_fold.assign(label=by_fold["model"] + " · fold " + by_fold["fold"].astype(str)),

@@ -18,6 +18,7 @@ from backtest.config import BacktestSection, StatisticsSection
 from backtest.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe
 from backtest.store import RunSummary, read_run
 from backtest.wording import BASELINE_NAMES
+from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 
 
@@ -33,7 +34,7 @@ def daily_returns(summary: RunSummary) -> pd.DataFrame:
 
 def _model_columns(forecast: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for _, row in forecast[forecast["model"] != "naive"].iterrows():
+    for _, row in forecast[forecast["model"] != NAIVE].iterrows():
         out[f"theil_u:{row['model']}"] = row["theil_u"]
         out[f"dm_p:{row['model']}"] = row.get("dm_p", math.nan)
     if "verdict" in forecast:

@@ -10,6 +10,8 @@ import pandas as pd
 import vectorbt as vbt
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, mean_squared_error
 
+from forecasters.registry import NAIVE
+
 TRADING_DAYS = 252  # annualisation factor for daily bars
 
 
@@ -47,13 +49,13 @@ def forecast_table(predictions: pd.DataFrame, by_fold: bool = False) -> pd.DataF
     naive_groups = naive_src.groupby("fold") if by_fold else [(None, naive_src)]
     for fold, g in naive_groups:
         a = g["actual"].to_numpy()
-        row = {"model": "naive", **({"fold": fold} if by_fold else {}),
-               **forecast_errors(g["naive"].to_numpy(), a, g["naive"].to_numpy())}
+        row = {"model": NAIVE, **({"fold": fold} if by_fold else {}),
+               **forecast_errors(g[NAIVE].to_numpy(), a, g[NAIVE].to_numpy())}
         row["direction"] = float("nan")  # "no change" has no direction to be right about
         rows.append(row)
     for key, g in predictions.groupby(keys, sort=False):  # key: a tuple, since keys is a list
         rows.append({**dict(zip(keys, key, strict=True)),
-                     **forecast_errors(g["predicted"].to_numpy(), g["actual"].to_numpy(), g["naive"].to_numpy())})
+                     **forecast_errors(g["predicted"].to_numpy(), g["actual"].to_numpy(), g[NAIVE].to_numpy())})
     out = pd.DataFrame(rows)
     out["n"] = out["n"].astype(int)
     return out

@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from forecasters.registry import NAIVE
+
 # metric key -> (column label, digits)
 FORECAST_COLUMNS = {"rmse": ("RMSE", 2), "mae": ("MAE", 2), "mape": ("MAPE %", 2), "direction": ("dir. %", 1),
                     "theil_u": ("Theil U", 3), "dm_p": ("DM p", 3), "verdict": ("vs naive", 0),
@@ -22,7 +24,7 @@ TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "vola
                    "exposure": ("exposure %", 1), "fees_paid": ("fees", 0), "psr": ("PSR", 2), "dsr": ("DSR", 2),
                    "verdict": ("vs B&H", 0)}
 VERDICT_MARKS = {"better": "better", "worse": "worse", "indistinguishable": "≈", "baseline": "—", "benchmark": "—"}
-BASELINE_NAMES = ("naive", "drift", "linear")
+BASELINE_NAMES = (NAIVE, "drift", "linear")
 
 
 def fmt(value: Any, digits: int = 2) -> str:
@@ -59,7 +61,7 @@ def forecast_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
     if not tests:
         return []
     level = float(tests.get("significance", 0.05))
-    rows = table[table["model"] != "naive"]
+    rows = table[table["model"] != NAIVE]
     if "verdict" not in rows:
         return []
     better = rows[rows["verdict"] == "better"]

@@ -1,11 +1,26 @@
-"""Forecasters: per-fold windows and scaling, the architecture registry, the batched group trainer."""
+"""Forecasters: per-fold windows and scaling, the registry of architectures and baselines, the batched
+group trainer.
 
-from forecasters.baselines import naive_forecast
-from forecasters.registry import ARCHITECTURES, Architecture, get_architecture
-from forecasters.trainer import Member, MemberResult, TrainSettings, train_group
-from forecasters.windows import FoldData, fold_data
+    from forecasters import ARCHITECTURES, train_group, fold_data
 
-__all__ = [
-    "ARCHITECTURES", "Architecture", "FoldData", "Member", "MemberResult", "TrainSettings",
-    "fold_data", "get_architecture", "naive_forecast", "train_group",
-]
+Names load on first use, so reading the registry (``forecasters.registry``) does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "naive_forecast": "baselines", "drift_forecast": "baselines", "fit_linear": "baselines",
+    "ARCHITECTURES": "registry", "Architecture": "registry", "FORECASTERS": "registry", "NAIVE": "registry",
+    "get_architecture": "registry", "Member": "trainer", "MemberResult": "trainer", "TrainSettings": "trainer",
+    "train_group": "trainer", "FoldData": "windows", "fold_data": "windows",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"forecasters.{_WHERE[name]}"), name)

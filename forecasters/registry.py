@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from backtest.errors import suggest
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -46,8 +48,9 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 # Baselines every network must beat. naive is the yardstick of every table (Theil U, Diebold-Mariano);
 # drift and linear are forecasters in their own right: list them in forecast.models to trade them too.
+NAIVE = "naive"  # the yardstick's name in every table and file (predictions.csv's column too)
 BASELINES: dict[str, str] = {
-    "naive": "tomorrow's close = today's close",
+    NAIVE: "tomorrow's close = today's close",
     "drift": "today's close grown by the mean log return of the fold's fitting rows",
     "linear": "scikit-learn Ridge on the same input windows, penalty picked on the fold's validation rows",
 }
@@ -64,8 +67,5 @@ def get_architecture(name: str) -> Architecture:
     try:
         return ARCHITECTURES[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, ARCHITECTURES, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise KeyError(f"unknown model {name!r}.{hint} Known: {', '.join(ARCHITECTURES)}.") from None
+        raise KeyError(f"unknown model {name!r}.{suggest(name, ARCHITECTURES)} Known: {', '.join(ARCHITECTURES)}.") \
+            from None
