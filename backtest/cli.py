@@ -284,16 +284,23 @@ def plan(config: ConfigArg = None, set_: SetOpt = None) -> None:
 @app.command()
 @friendly
 def models() -> None:
-    """List the forecaster architectures."""
-    from forecasters.registry import ARCHITECTURES
+    """List the forecaster architectures and the baselines every one of them is tested against."""
+    from forecasters.registry import ARCHITECTURES, BASELINES
 
     table = Table(title="Forecasters (input: lookback x features; target: next close)", title_justify="left")
     for col in ["name", "cell", "layers (units)", "dropout", "params (4 features)", "from"]:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for a in ARCHITECTURES.values():
         table.add_row(a.name, a.cell.upper(), " → ".join(map(str, a.hidden)), f"{a.dropout}",
                       f"{a.n_params(4):,}", a.source)
     console.print(table)
+    baselines = Table(title="Baselines (always in the forecast table; list drift or linear in forecast.models "
+                            "to trade them)", title_justify="left")
+    baselines.add_column("name")
+    baselines.add_column("forecast for tomorrow", overflow="fold")
+    for name, text in BASELINES.items():
+        baselines.add_row(name, text)
+    console.print(baselines)
 
 
 @app.command()
@@ -307,7 +314,7 @@ def strategies() -> None:
     table = Table(title="Strategies (per model: forecast rules; always: the rest)", title_justify="left")
     table.add_column("name")
     table.add_column("rule")
-    for name, text in {**RULES, **STANDALONE}.items():
+    for name, text in {**{k: r.text for k, r in RULES.items()}, **STANDALONE}.items():
         table.add_row(name, text)
     console.print(table)
     console.print(

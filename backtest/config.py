@@ -344,7 +344,7 @@ def _check_ranges(config: RunConfig) -> None:
 
 def validate(config: RunConfig) -> None:
     """Cross-field checks that a single field's type cannot express."""
-    from forecasters.registry import FORECASTERS
+    from forecasters.registry import forecasters
     from strategies.signals import RULES
 
     wf, fc, tr, st, data = config.walkforward, config.forecast, config.training, config.strategies, config.data
@@ -374,7 +374,7 @@ def validate(config: RunConfig) -> None:
     _check_ranges(config)
     if not fc.models:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
-    _require_known("forecast.models", "model", fc.models, FORECASTERS, " (see `wfbt models`)")
+    _require_known("forecast.models", "model", fc.models, forecasters(), " (see `wfbt models`)")
     if len(set(fc.models)) != len(fc.models):
         raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
     _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])

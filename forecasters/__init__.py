@@ -13,7 +13,7 @@ from typing import Any
 
 _WHERE = {
     "naive_forecast": "baselines", "drift_forecast": "baselines", "fit_linear": "baselines",
-    "ARCHITECTURES": "registry", "Architecture": "registry", "FORECASTERS": "registry", "NAIVE": "registry",
+    "ARCHITECTURES": "registry", "Architecture": "registry", "forecasters": "registry", "NAIVE": "registry",
     "get_architecture": "registry", "Member": "trainer", "MemberResult": "trainer", "TrainSettings": "trainer",
     "train_group": "trainer", "FoldData": "windows", "fold_data": "windows",
 }

@@ -56,11 +56,11 @@ BASELINES: dict[str, str] = {
 }
 TRADABLE_BASELINES = ("drift", "linear")
 
-# Every name forecast.models accepts.
-FORECASTERS: dict[str, str] = {
-    **{a.name: a.source for a in ARCHITECTURES.values()},
-    **{name: BASELINES[name] for name in TRADABLE_BASELINES},
-}
+def forecasters() -> dict[str, str]:
+    """Every name forecast.models accepts, with what it is: the architectures (as registered now) and the
+    tradable baselines."""
+    return {**{a.name: a.source for a in ARCHITECTURES.values()},
+            **{name: BASELINES[name] for name in TRADABLE_BASELINES}}
 
 
 def get_architecture(name: str) -> Architecture:

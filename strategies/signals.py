@@ -17,6 +17,8 @@ buy_and_hold        hold from the first out-of-sample day to the end
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
@@ -40,11 +42,27 @@ class RuleSettings(Protocol):
 
 BENCHMARK = "buy_and_hold"  # the strategy every other is measured against
 
-RULES = {
-    "forecast": "hold while predicted next close > close * (1 + threshold)",
-    "forecast+bollinger": "forecast rule joined with Bollinger (combine = all: both; any: either)",
-    "forecast+macd": "forecast rule joined with MACD (combine = all: both; any: either)",
-    "vote": "hold while at least two of forecast, Bollinger, MACD say hold",
+Join = Callable[[pd.Series, pd.Series], pd.Series]  # AND or OR of two states (strategies.combine)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A per-model rule: what it does, and how its state is built from the day's three basic states."""
+
+    text: str
+    build: Callable[[pd.Series, pd.Series, pd.Series, Join], pd.Series]  # (forecast, bollinger, macd, join)
+
+
+# Every per-model rule by name (strategies.rules picks among them). A new rule is one entry here:
+# docs/extending.md works an example.
+RULES: dict[str, Rule] = {
+    "forecast": Rule("hold while predicted next close > close * (1 + threshold)", lambda fc, b, m, join: fc),
+    "forecast+bollinger": Rule("forecast rule joined with Bollinger (combine = all: both; any: either)",
+                               lambda fc, b, m, join: join(fc, b)),
+    "forecast+macd": Rule("forecast rule joined with MACD (combine = all: both; any: either)",
+                          lambda fc, b, m, join: join(fc, m)),
+    "vote": Rule("hold while at least two of forecast, Bollinger, MACD say hold",
+                 lambda fc, b, m, join: (fc.astype(int) + b.astype(int) + m.astype(int)) >= 2),
 }
 STANDALONE = {
     "bollinger": "enter below the lower band, exit above the middle band (mean reversion)",
@@ -85,20 +103,14 @@ def strategy_states(
 ) -> dict[str, pd.Series]:
     """Every strategy's state over ``close.index``; forecasts map model name -> predicted next close
     indexed by the decision day."""
+    join: Join = (lambda a, b: a & b) if cfg.combine == "all" else (lambda a, b: a | b)
     boll = bollinger_state(close, cfg.bollinger_window, cfg.bollinger_k)
     trend = macd_state(close, cfg.macd_fast, cfg.macd_slow, cfg.macd_signal)
     states: dict[str, pd.Series] = {}
     for model, pred in forecasts.items():
         fc = forecast_state(close, pred, cfg.threshold)
-        join = (lambda a, b: a & b) if cfg.combine == "all" else (lambda a, b: a | b)
-        built = {
-            "forecast": fc,
-            "forecast+bollinger": join(fc, boll),
-            "forecast+macd": join(fc, trend),
-            "vote": (fc.astype(int) + boll.astype(int) + trend.astype(int)) >= 2,
-        }
         for rule in cfg.rules:
-            states[f"{model}:{rule}"] = built[rule]
+            states[f"{model}:{rule}"] = RULES[rule].build(fc, boll, trend, join).astype(bool)
     states["bollinger"] = boll
     states["macd"] = trend
     states[BENCHMARK] = pd.Series(True, index=close.index)
