@@ -17,8 +17,9 @@ def plan(config: RunConfig) -> tuple[Table, str]:
     frame = folds_table(folds, prices.index)
     table = Table(title=f"Walk-forward plan: {len(prices)} rows {prices.index[0].date()} → "
                         f"{prices.index[-1].date()} ({config.walkforward.window} window)", title_justify="left")
-    for col in ["fold", "train", "validation", "test", "rows (train/val/test)"]:
-        table.add_column(col, justify="right" if col == "fold" else "left")
+    for col in ["fold", "train", "validation", "test", "rows"]:
+        table.add_column(col, justify="right" if col == "fold" else "left", no_wrap=col == "rows")
+    table.caption = "rows: training / validation / test days of each fold"
     for _, r in frame.iterrows():
         val = f"{r.val_start} → {r.val_end}" if r.val_rows else "—"
         table.add_row(str(r.fold), f"{r.train_start} → {r.train_end}", val, f"{r.test_start} → {r.test_end}",
