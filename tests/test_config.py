@@ -191,3 +191,17 @@ def test_latin1_config_file_is_a_message(tmp_path):
 def test_config_path_that_is_a_folder(tmp_path):
     with pytest.raises(ConfigError, match=r"is a folder. Pass a path to a .toml file"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("statistics.significance=0.7",
+     r"statistics.significance is a p-value threshold in \(0, 0.5\), e.g. 0.05. Got 0.7."),
+    ("statistics.mcs_size=1.0", r"statistics.mcs_size must be in \(0, 1\), e.g. 0.10. Got 1.0."),
+    ("statistics.bootstrap_reps=10", r"statistics.bootstrap_reps must be at least 100 \(1000 is usual\). Got 10."),
+    ("statistics.pbo_blocks=15",
+     r"statistics.pbo_blocks must be an even number from 4 to 20 \(16 is usual\). Got 15."),
+    ("forecast.representation='price'", r"forecast.representation: expected one of 'return', 'level'. Got 'price'."),
+])
+def test_statistics_and_representation_settings_are_checked(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
