@@ -431,12 +431,13 @@ def sweep(
 
     from backtest import fanout
     from backtest.leaderboard import write_leaderboard
+    from backtest.resources import available_cores
     from backtest.report import render_leaderboard, sweep_plan_table
     from backtest.sweep import load_sweep
 
     spec = load_sweep(sweep_file)
     plan = fanout.plan_sweep(spec, out or Path(spec.out_dir), resume)
-    budget = fanout.sweep_budget(plan, _cores())
+    budget = fanout.sweep_budget(plan, available_cores())
     console.print(sweep_plan_table(plan, budget, console.width))
     if plan_only:
         return
@@ -451,15 +452,6 @@ def sweep(
         if cell.status == "failed":
             err.print(f"[yellow]cell {escape(cell.name)} failed:[/] {escape(cell.error)}", highlight=False)
     render_leaderboard(*write_leaderboard(plan.root), console, plan.root)
-
-
-def _cores() -> int:
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def main() -> None:

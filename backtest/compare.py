@@ -14,13 +14,12 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from backtest.config import BacktestSection, StatisticsSection
 from backtest.errors import WfbtError
 from backtest.evaluation import evaluate_forecasts, evaluate_trading
-from backtest.metrics import TRADING_DAYS
+from backtest.metrics import equity_figures
 from backtest.store import RunSummary, read_run
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
@@ -89,25 +88,6 @@ def _match(name: str, patterns: list[str] | None) -> bool:
     return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def trading_from_equity(equity: pd.Series, base: float) -> dict[str, float]:
-    """Return, CAGR, volatility, Sharpe, Sortino, max drawdown and Calmar of one curve, from ``base``."""
-    values = np.concatenate([[base], equity.to_numpy(dtype=float)])
-    rets = values[1:] / values[:-1] - 1.0
-    years = len(rets) / TRADING_DAYS
-    total = values[-1] / base - 1.0
-    cagr = (values[-1] / base) ** (1 / years) - 1.0 if years > 0 and values[-1] > 0 else np.nan
-    sd = rets.std(ddof=1) if len(rets) > 1 else np.nan
-    downside = np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) if len(rets) else np.nan
-    peak = np.maximum.accumulate(values)
-    max_dd = float(np.min(values / peak - 1.0))
-    return {
-        "total_return": 100 * total, "cagr": 100 * cagr, "volatility": 100 * sd * np.sqrt(TRADING_DAYS),
-        "sharpe": rets.mean() / sd * np.sqrt(TRADING_DAYS) if sd and sd > 0 else np.nan,
-        "sortino": rets.mean() / downside * np.sqrt(TRADING_DAYS) if downside and downside > 0 else np.nan,
-        "max_drawdown": 100 * max_dd, "calmar": cagr / abs(max_dd) if max_dd < 0 else np.nan,
-    }
-
-
 def _rebased(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series]:
     """The equity on [first, last] and, per strategy, its value the day before (or the initial cash)."""
     before = s.equity.loc[:first].iloc[:-1]
@@ -130,9 +110,8 @@ def _recompute(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[
     preds = s.predictions()
     forecast = evaluate_forecasts(preds[(preds["date"] >= first) & (preds["date"] <= last)], stats_cfg, seed).table
     eq, base = _rebased(s, first, last)
-    table = pd.DataFrame({c: trading_from_equity(eq[c], base[c]) for c in eq.columns}).T
-    values = pd.concat([base.to_frame().T, eq])
-    returns = values.pct_change().iloc[1:]
+    table = equity_figures(eq, base)
+    returns = pd.concat([base.to_frame().T, eq]).pct_change().iloc[1:]
     trading = evaluate_trading(table, returns, BENCHMARK, stats_cfg, seed).table
     return forecast, trading
 

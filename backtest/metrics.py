@@ -61,17 +61,17 @@ def forecast_table(predictions: pd.DataFrame, by_fold: bool = False) -> pd.DataF
     return out
 
 
-def trading_table(pf: vbt.Portfolio) -> pd.DataFrame:
-    """Per strategy column: returns, risk, ratios, trades, exposure and fees, annualised with 252 days."""
-    returns = pf.returns()
+def return_figures(returns: pd.DataFrame, total: pd.Series) -> pd.DataFrame:
+    """Per column of daily ``returns``: return, CAGR, volatility, Sharpe, Sortino, drawdown and Calmar.
+
+    The one implementation of these figures: vectorbt's returns accessor, annualised with 252 days and a
+    zero risk-free rate. ``total`` is each column's total return over the period (a fraction).
+    """
     acc = returns.vbt.returns(freq="1D", year_freq=f"{TRADING_DAYS} days")
-    trades = pf.trades
-    n_periods = len(returns)
-    total = pf.total_return()
     with np.errstate(invalid="ignore", divide="ignore"):
-        cagr = (1.0 + total) ** (TRADING_DAYS / max(n_periods, 1)) - 1.0
+        cagr = (1.0 + total) ** (TRADING_DAYS / max(len(returns), 1)) - 1.0
         max_dd = acc.max_drawdown()
-        table = pd.DataFrame({
+        return pd.DataFrame({
             "total_return": 100.0 * total,
             "cagr": 100.0 * cagr,
             "volatility": 100.0 * acc.annualized_volatility(),
@@ -79,11 +79,25 @@ def trading_table(pf: vbt.Portfolio) -> pd.DataFrame:
             "sortino": acc.sortino_ratio(),
             "max_drawdown": 100.0 * max_dd,
             "calmar": cagr / max_dd.abs().where(max_dd != 0),
-            "trades": trades.count(),
-            "win_rate": 100.0 * trades.win_rate(),
-            "exposure": 100.0 * (pf.assets() > 0).mean(),
-            "fees_paid": pf.orders.fees.sum(),
-            "end_value": pf.final_value(),
         })
+
+
+def trading_table(pf: vbt.Portfolio) -> pd.DataFrame:
+    """Per strategy column: returns, risk, ratios, trades, exposure and fees, annualised with 252 days."""
+    trades = pf.trades
+    table = return_figures(pf.returns(), pf.total_return())
+    table["trades"] = trades.count()
+    table["win_rate"] = 100.0 * trades.win_rate()
+    table["exposure"] = 100.0 * (pf.assets() > 0).mean()
+    table["fees_paid"] = pf.orders.fees.sum()
+    table["end_value"] = pf.final_value()
     table.index.name = "strategy"
+    return table.replace([np.inf, -np.inf], np.nan)
+
+
+def equity_figures(equity: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
+    """``return_figures`` of equity curves that start from ``base`` (each column's value the day before)."""
+    values = pd.concat([base.to_frame().T, equity])
+    returns = values.pct_change().iloc[1:]
+    table = return_figures(returns, equity.iloc[-1] / base - 1.0)
     return table.replace([np.inf, -np.inf], np.nan)
