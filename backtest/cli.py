@@ -431,8 +431,8 @@ def sweep(
 
     from backtest import fanout
     from backtest.leaderboard import write_leaderboard
-    from backtest.resources import available_cores
     from backtest.report import render_leaderboard, sweep_plan_table
+    from backtest.resources import available_cores
     from backtest.sweep import load_sweep
 
     spec = load_sweep(sweep_file)
