@@ -303,7 +303,7 @@ def _maybe_finish(client: Any, cell: Cell, trained: dict[str, Trained], groups: 
     if cell.status != "pending" or not _needed(cell, groups) <= set(trained[cell.name]):
         return
     future = client.submit(finish_cell_task, cell.config, remote[data_key(cell.config)], trained[cell.name],
-                           budget.threads, retries=2, pure=False)
+                           budget.threads, retries=2, pure=False, priority=10)  # ahead of waiting groups
     tasks[future] = ("cell", cell.name)
     queue.add(future)
 
