@@ -1,15 +1,18 @@
 """Scores with their tests: forecast errors beside Diebold-Mariano, SPA and the model confidence set;
 trading results beside PSR, DSR, SPA and PBO; and the verdict each test allows.
 
-Verdicts (the only words the reports use to rank against a baseline):
+Verdicts (the only words the reports use to rank against a baseline). Every verdict controls the
+family-wise error over the run's models (or strategies) at the significance level, so that among many
+candidates one lucky one is not called better or worse:
 
-- a model is ``better`` than the naive forecast when its Diebold-Mariano test says so at the
-  significance level (lower loss, p < level) *and* the SPA test of all models against naive rejects at
-  that level (so one lucky model among many does not count); ``worse`` when Diebold-Mariano says its loss
-  is higher (p < level); otherwise ``indistinguishable``.
-- a strategy is ``better`` than buy-and-hold when its probabilistic Sharpe ratio against buy-and-hold's
-  Sharpe is at least 1 - level *and* the SPA test of all strategies against buy-and-hold rejects at the
-  level; ``worse`` when that PSR is at most the level; otherwise ``indistinguishable``.
+- a model is ``better`` than the naive forecast when the stepwise SPA test (Romano-Wolf ``StepM`` over
+  all models, studentized) names it as having lower loss *and* its own Diebold-Mariano test agrees
+  (lower loss, p < level); ``worse`` when its Diebold-Mariano p-value, Holm-adjusted over the run's
+  models, is below the level with a higher loss; otherwise ``indistinguishable``.
+- a strategy is ``better`` than buy-and-hold when the stepwise SPA test of all strategies' returns
+  against buy-and-hold's names it *and* its probabilistic Sharpe ratio against buy-and-hold's Sharpe is
+  at least 1 - level; ``worse`` when that PSR (the one-sided p-value of "its Sharpe is not lower"),
+  Holm-adjusted over the strategies, is below the level; otherwise ``indistinguishable``.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from backtest.metrics import forecast_table
 from backtest.significance import (
     deflated_sharpe,
     diebold_mariano,
+    holm,
     model_confidence_set,
     probabilistic_sharpe,
     probability_of_backtest_overfitting,
     sharpe,
     spa_pvalue,
+    superior_models,
+    trial_variance,
 )
 from forecasters.registry import NAIVE
 
@@ -67,12 +73,10 @@ def _seed_spread(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "theil_u_seed_min", "theil_u_seed_max"])
 
 
-def forecast_verdict(dm_stat: float, dm_p: float, spa_p: float, level: float) -> str:
-    if not dm_p < level:
-        return SAME
-    if dm_stat > 0:
+def forecast_verdict(dm_stat: float, dm_p: float, dm_p_holm: float, superior: bool, level: float) -> str:
+    if dm_stat > 0 and dm_p_holm < level:
         return WORSE
-    return BETTER if spa_p < level else SAME
+    return BETTER if superior and dm_stat < 0 and dm_p < level else SAME
 
 
 def evaluate_forecasts(predictions: pd.DataFrame, cfg: StatisticsSection, seed: int) -> Evaluation:
@@ -81,34 +85,34 @@ def evaluate_forecasts(predictions: pd.DataFrame, cfg: StatisticsSection, seed: 
     losses = _squared_errors(predictions)
     models = [c for c in losses.columns if c != NAIVE]
     spa_p = spa_pvalue(losses[NAIVE].to_numpy(), losses[models].to_numpy(), cfg.bootstrap_reps, seed)
+    superior = superior_models(losses[NAIVE].to_numpy(), losses[models], cfg.significance, cfg.bootstrap_reps, seed)
     mcs_p = model_confidence_set(losses, cfg.mcs_size, cfg.bootstrap_reps, seed)
     dm = {m: diebold_mariano(losses[m].to_numpy(), losses[NAIVE].to_numpy()) for m in models}
     table["dm_stat"] = [dm.get(m, (math.nan, math.nan))[0] for m in table["model"]]
     table["dm_p"] = [dm.get(m, (math.nan, math.nan))[1] for m in table["model"]]
+    table["dm_p_holm"] = holm(table["dm_p"].to_numpy())
     table["mcs_p"] = [float(mcs_p.get(m, math.nan)) for m in table["model"]]
     table["in_mcs"] = table["mcs_p"] > cfg.mcs_size
     table["verdict"] = [
-        "baseline" if m == NAIVE else forecast_verdict(s, p, spa_p, cfg.significance)
-        for m, s, p in zip(table["model"], table["dm_stat"], table["dm_p"], strict=True)
+        "baseline" if m == NAIVE else forecast_verdict(s, p, ph, m in superior, cfg.significance)
+        for m, s, p, ph in zip(table["model"], table["dm_stat"], table["dm_p"], table["dm_p_holm"], strict=True)
     ]
     spread = _seed_spread(predictions)
     if len(spread):
         table = table.merge(spread, on="model", how="left")
     summary = {
         "benchmark": NAIVE, "loss": "squared error (price units)", "days": len(losses),
-        "significance": cfg.significance, "spa_p": spa_p, "mcs_size": cfg.mcs_size,
+        "significance": cfg.significance, "spa_p": spa_p, "superior": superior, "mcs_size": cfg.mcs_size,
         "mcs": [m for m in losses.columns if float(mcs_p.get(m, math.nan)) > cfg.mcs_size],
         "bootstrap_reps": cfg.bootstrap_reps,
     }
     return Evaluation(table, summary)
 
 
-def trading_verdict(psr_vs_benchmark: float, spa_p: float, level: float) -> str:
-    if psr_vs_benchmark >= 1 - level and spa_p < level:
+def trading_verdict(psr_vs_benchmark: float, psr_holm: float, superior: bool, level: float) -> str:
+    if superior and psr_vs_benchmark >= 1 - level:
         return BETTER
-    if psr_vs_benchmark <= level:
-        return WORSE
-    return SAME
+    return WORSE if psr_holm < level else SAME
 
 
 def evaluate_trading(table: pd.DataFrame, returns: pd.DataFrame, benchmark: str, cfg: StatisticsSection,
@@ -124,21 +128,24 @@ def evaluate_trading(table: pd.DataFrame, returns: pd.DataFrame, benchmark: str,
     sr = {c: sharpe(returns[c].to_numpy()) for c in returns.columns}
     sr_bench = sr.get(benchmark, math.nan)
     trial_sharpes = np.array([sr[c] for c in trials])
-    spa_p = math.nan
+    spa_p, superior = math.nan, []
     if benchmark in returns.columns and trials:
-        spa_p = spa_pvalue(-returns[benchmark].to_numpy(), -returns[trials].to_numpy(), cfg.bootstrap_reps, seed)
+        losses = -returns[trials]  # SPA compares losses: a return is a negative loss
+        spa_p = spa_pvalue(-returns[benchmark].to_numpy(), losses.to_numpy(), cfg.bootstrap_reps, seed)
+        superior = superior_models(-returns[benchmark].to_numpy(), losses, cfg.significance, cfg.bootstrap_reps, seed)
     out = table.copy()
     out["psr"] = [probabilistic_sharpe(returns[c].to_numpy(), sr_bench) if c in trials else math.nan
                   for c in out.index]
+    out["psr_holm"] = holm(out["psr"].to_numpy())
     out["dsr"] = [deflated_sharpe(returns[c].to_numpy(), trial_sharpes) if c in trials else math.nan
                   for c in out.index]
-    out["verdict"] = [trading_verdict(p, spa_p, cfg.significance) if c in trials else "benchmark"
-                      for c, p in zip(out.index, out["psr"], strict=True)]
+    out["verdict"] = [trading_verdict(p, ph, c in superior, cfg.significance) if c in trials else "benchmark"
+                      for c, p, ph in zip(out.index, out["psr"], out["psr_holm"], strict=True)]
     pbo = probability_of_backtest_overfitting(returns.to_numpy(), cfg.pbo_blocks)
-    finite = trial_sharpes[np.isfinite(trial_sharpes)]
     summary = {
-        "benchmark": benchmark, "significance": cfg.significance, "spa_p": spa_p, "trials": len(trials),
-        "sharpe_variance": float(finite.var(ddof=1)) if len(finite) > 1 else math.nan,
+        "benchmark": benchmark, "significance": cfg.significance, "spa_p": spa_p, "superior": superior,
+        "trials": len(trials),
+        "sharpe_variance": trial_variance(trial_sharpes) if len(trial_sharpes) > 1 else math.nan,
         "pbo": pbo.pbo, "pbo_blocks": cfg.pbo_blocks, "pbo_splits": pbo.splits, "pbo_strategies": returns.shape[1],
         "bootstrap_reps": cfg.bootstrap_reps,
     }

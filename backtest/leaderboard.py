@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.config import BacktestSection, StatisticsSection
-from backtest.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe
+from backtest.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe, trial_variance
 from backtest.store import RunSummary, read_run
 from backtest.wording import BASELINE_NAMES
 from forecasters.registry import NAIVE
@@ -77,10 +77,9 @@ def _sweep_tests(returns: dict[str, pd.DataFrame], trial_sharpes: np.ndarray, st
                  ) -> dict[str, Any]:
     matrix = pd.concat({name: r for name, r in returns.items()}, axis=1, join="inner") if returns else pd.DataFrame()
     pbo = probability_of_backtest_overfitting(matrix.to_numpy(), stats.pbo_blocks)
-    finite = trial_sharpes[np.isfinite(trial_sharpes)]
     return {
         "cells": len(returns), "trials": len(trial_sharpes),
-        "sharpe_variance": float(finite.var(ddof=1)) if len(finite) > 1 else math.nan,
+        "sharpe_variance": trial_variance(trial_sharpes) if len(trial_sharpes) > 1 else math.nan,
         "pbo": pbo.pbo, "pbo_blocks": stats.pbo_blocks, "pbo_strategies": matrix.shape[1],
         "pbo_days": matrix.shape[0], "significance": stats.significance,
     }

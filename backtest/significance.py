@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from arch.bootstrap import MCS, SPA
+from arch.bootstrap import MCS, SPA, StepM
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 EULER_GAMMA = 0.5772156649015329
 
@@ -61,17 +62,85 @@ def diebold_mariano(loss_model: np.ndarray, loss_benchmark: np.ndarray, horizon:
     return statistic, float(2.0 * stats.t.sf(abs(statistic), df=n - 1))
 
 
+def long_run_sd(d: np.ndarray, block_size: int) -> np.ndarray:
+    """Per column, the standard deviation of sqrt(T) times the mean of ``d`` (T x K): the stationary
+    bootstrap's kernel estimate over all autocovariances (Politis and Romano 1994), as arch's SPA computes
+    it for its consistency threshold."""
+    t = len(d)
+    centred = d - d.mean(axis=0)
+    n = 1 << (2 * t - 1).bit_length()
+    spectrum = np.fft.rfft(centred, n=n, axis=0)
+    acov = np.fft.irfft(spectrum * np.conj(spectrum), n=n, axis=0)[:t] / t  # (T, K): lags 0 .. T - 1
+    lag = np.arange(1, t)
+    q = 1.0 - 1.0 / block_size
+    kappa = (1 - lag / t) * q**lag + (lag / t) * q ** (t - lag)
+    variance = acov[0] + 2.0 * (kappa[:, None] * acov[1:]).sum(axis=0)
+    return np.sqrt(np.maximum(variance, 0.0))
+
+
+def _studentized_advantages(loss_benchmark: np.ndarray, loss_models: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Advantages benchmark - model (T, K'), each divided by its long-run sd; the (K,) mask of those kept;
+    and the (K,) mask of columns better than the benchmark on every day by the same amount.
+
+    Hansen's SPA statistic is the largest *studentized* mean advantage; arch's ``SPA`` takes the largest raw
+    mean, so one noisy candidate can mask a clearly better one. Dividing first gives Hansen's statistic.
+    A column whose advantage never varies cannot be studentized: a copy of the benchmark (a rule that is
+    always long is buy-and-hold) carries no evidence either way and is left out (arch would count it as a
+    rejection); one ahead by a constant every day is better without a test.
+    """
+    d = np.asarray(loss_benchmark, dtype=float)[:, None] - np.asarray(loss_models, dtype=float)
+    sd = long_run_sd(d, max(int(math.sqrt(len(d))), 1))
+    scale = np.abs(d).mean(axis=0)
+    keep = sd > 1e-9 * scale
+    always_ahead = ~keep & (d.mean(axis=0) > 1e-9 * scale)
+    return d[:, keep] / sd[keep], keep, always_ahead
+
+
 def spa_pvalue(loss_benchmark: np.ndarray, loss_models: np.ndarray, reps: int, seed: int) -> float:
     """Hansen's SPA test: p-value (consistent) of "no model has lower expected loss than the benchmark".
 
-    ``loss_models`` is (T, K). Stationary bootstrap with arch's default block length, seeded.
+    ``loss_models`` is (T, K). Studentized advantages, stationary bootstrap with block length sqrt(T),
+    seeded. 1.0 when no model's loss differs from the benchmark's.
     """
     loss_models = np.asarray(loss_models, dtype=float).reshape(len(loss_benchmark), -1)
     if len(loss_benchmark) < 10 or loss_models.shape[1] == 0:
         return math.nan
-    spa = SPA(np.asarray(loss_benchmark, dtype=float), loss_models, reps=reps, seed=seed)
+    z, _, always_ahead = _studentized_advantages(loss_benchmark, loss_models)
+    if always_ahead.any():
+        return 0.0
+    if z.shape[1] == 0:
+        return 1.0
+    spa = SPA(np.zeros(len(z)), -z, block_size=max(int(math.sqrt(len(z))), 1), reps=reps, seed=seed)
     spa.compute()
     return float(spa.pvalues["consistent"])
+
+
+def superior_models(loss_benchmark: np.ndarray, loss_models: pd.DataFrame, level: float, reps: int,
+                    seed: int) -> list[str]:
+    """The columns of ``loss_models`` with lower expected loss than the benchmark, by Romano and Wolf's
+    stepwise SPA (``arch.bootstrap.StepM`` on studentized advantages): the family-wise error rate over all
+    columns is at most ``level``, so one lucky model among many is not named."""
+    if len(loss_benchmark) < 10 or loss_models.shape[1] == 0:
+        return []
+    z, keep, always_ahead = _studentized_advantages(loss_benchmark, loss_models.to_numpy(dtype=float))
+    found = {str(m) for m in loss_models.columns[always_ahead]}
+    if z.shape[1]:
+        step = StepM(np.zeros(len(z)), pd.DataFrame(-z, columns=loss_models.columns[keep]), size=level,
+                     block_size=max(int(math.sqrt(len(z))), 1), reps=reps, seed=seed)
+        step.compute()
+        found |= {str(m) for m in step.superior_models}
+    return [str(m) for m in loss_models.columns if str(m) in found]
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of p-values (NaN stays NaN): family-wise error control over a run's models."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, math.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        out[finite] = multipletests(p[finite], method="holm")[1]
+    return out
 
 
 def _degenerate(losses: pd.DataFrame) -> bool:
@@ -139,16 +208,21 @@ def expected_max_sharpe(variance: float, trials: int) -> float:
     return float(math.sqrt(variance) * z)
 
 
+def trial_variance(trial_sharpes: np.ndarray) -> float:
+    """Variance (ddof 1) of the trials' per-period Sharpe ratios; a trial that never moved (NaN Sharpe)
+    counts as Sharpe 0, so the trials counted and the trials in the variance are the same set."""
+    sharpes = np.nan_to_num(np.asarray(trial_sharpes, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
+    return float(sharpes.var(ddof=1)) if len(sharpes) > 1 else 0.0
+
+
 def deflated_sharpe(returns: np.ndarray, trial_sharpes: np.ndarray) -> float:
     """Deflated Sharpe ratio: PSR against SR0, the best Sharpe expected by luck among the trials.
 
     ``trial_sharpes`` are the per-period Sharpe ratios of every strategy tried (this one included); their
-    count is the number of trials and their variance (ddof 1, finite ones) the variance across trials.
+    count is the number of trials and their variance (``trial_variance``) the variance across trials.
     """
     sharpes = np.asarray(trial_sharpes, dtype=float)
-    finite = sharpes[np.isfinite(sharpes)]
-    variance = float(finite.var(ddof=1)) if len(finite) > 1 else 0.0
-    return probabilistic_sharpe(returns, expected_max_sharpe(variance, len(sharpes)))
+    return probabilistic_sharpe(returns, expected_max_sharpe(trial_variance(sharpes), len(sharpes)))
 
 
 @dataclass
@@ -161,10 +235,12 @@ class PBOResult:
 def _block_sharpes(sums: np.ndarray, squares: np.ndarray, count: int) -> np.ndarray:
     """Per-split Sharpe ratios from summed returns and squared returns over ``count`` rows: (C, N)."""
     mean = sums / count
-    variance = (squares - count * mean**2) / (count - 1)
+    variance = np.maximum(squares - count * mean**2, 0.0) / (count - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         sr = mean / np.sqrt(variance)
-    return np.where(variance > 1e-30, sr, 0.0)  # a strategy that never moves ranks as Sharpe 0
+    # a strategy that never moves ranks as Sharpe 0; the cut-off is relative, as the sums lose digits
+    moves = variance > 1e-10 * squares / count
+    return np.where(moves, sr, 0.0)
 
 
 def probability_of_backtest_overfitting(returns: np.ndarray, blocks: int = 16) -> PBOResult:

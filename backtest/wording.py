@@ -76,9 +76,10 @@ def forecast_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
         same = rows[rows["verdict"] == "indistinguishable"]
         span = (f"; DM p {_p(same['dm_p'].min())}–{_p(same['dm_p'].max())}" if len(same) > 1 else "")
         out.append(f"No forecast is better than the naive forecast at {_pct(level)} ({spa}{span}): "
-                   "not distinguishable from 'tomorrow = today'.")
+                   + ("the others are not distinguishable from 'tomorrow = today'." if len(worse) else
+                      "not distinguishable from 'tomorrow = today'."))
     if len(worse):
-        out.append(f"Worse than naive at {_pct(level)}: "
+        out.append(f"Worse than naive at {_pct(level)} (Holm-adjusted over {len(rows)} forecasts): "
                    + _names([f"{m} (DM p {_p(p)})" for m, p in zip(worse["model"], worse["dm_p"], strict=True)]) + ".")
     if tests.get("mcs"):
         out.append(f"Model confidence set ({100 * (1 - float(tests.get('mcs_size', 0.1))):g} %): "
@@ -102,7 +103,8 @@ def trading_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
         out = [f"No strategy beats {bench} at {_pct(level)} ({spa}): the others are not distinguishable from it"
                + (", or worse." if worse else ".")]
     if worse:
-        out.append(f"Lower Sharpe than {bench} at {_pct(level)} (PSR ≤ {level:g}): {_names(worse)}.")
+        out.append(f"Lower Sharpe than {bench} at {_pct(level)} (PSR, Holm-adjusted over {tests.get('trials')} "
+                   f"strategies): {_names(worse)}.")
     candidates = table.drop(index=[bench], errors="ignore").dropna(subset=["sharpe"])
     if len(candidates):
         top = candidates["sharpe"].idxmax()
@@ -128,8 +130,9 @@ def sweep_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
     if "better_than_naive" in table:
         for cell, models in zip(table["cell"], table["better_than_naive"].fillna(""), strict=True):
             better += [f"{cell}:{m}" for m in str(models).split()]
-    out.append("Better than the naive forecast (Diebold-Mariano and SPA at "
-               f"{100 * float(tests.get('significance', 0.05)):g} %): " + (_names(better) if better else "none") + ".")
+    out.append("Better than the naive forecast within its cell (stepwise SPA and Diebold-Mariano at "
+               f"{100 * float(tests.get('significance', 0.05)):g} %; not corrected for the number of cells): "
+               + (_names(better) if better else "none") + ".")
     pbo = tests.get("pbo")
     if pbo is not None and math.isfinite(float(pbo)):
         out.append(f"Probability of backtest overfitting over all cells' strategies: {float(pbo):.2f} "

@@ -12,24 +12,26 @@ from backtest.wording import forecast_sentences, trading_sentences
 CFG = StatisticsSection(bootstrap_reps=300)
 
 
-@pytest.mark.parametrize(("dm_stat", "dm_p", "spa_p", "verdict"), [
-    (-3.0, 0.001, 0.01, "better"),
-    (-3.0, 0.001, 0.20, "indistinguishable"),  # one good model among many does not count unless SPA agrees
-    (-1.0, 0.30, 0.01, "indistinguishable"),
-    (3.0, 0.001, 0.90, "worse"),
-    (3.0, 0.08, 0.90, "indistinguishable"),
-    (-3.0, float("nan"), 0.01, "indistinguishable"),
+@pytest.mark.parametrize(("dm_stat", "dm_p", "dm_p_holm", "superior", "verdict"), [
+    (-3.0, 0.001, 0.003, True, "better"),
+    (-3.0, 0.001, 0.003, False, "indistinguishable"),  # one good model among many counts only if StepM names it
+    (-1.0, 0.30, 0.60, True, "indistinguishable"),  # StepM and the model's own DM test must agree
+    (3.0, 0.001, 0.003, False, "worse"),
+    (3.0, 0.02, 0.08, False, "indistinguishable"),  # worse alone, but not after Holm over the run's models
+    (3.0, 0.08, 0.16, False, "indistinguishable"),
+    (-3.0, float("nan"), float("nan"), True, "indistinguishable"),
 ])
-def test_forecast_verdicts(dm_stat, dm_p, spa_p, verdict):
-    assert forecast_verdict(dm_stat, dm_p, spa_p, 0.05) == verdict
+def test_forecast_verdicts(dm_stat, dm_p, dm_p_holm, superior, verdict):
+    assert forecast_verdict(dm_stat, dm_p, dm_p_holm, superior, 0.05) == verdict
 
 
-@pytest.mark.parametrize(("psr", "spa_p", "verdict"), [
-    (0.99, 0.01, "better"), (0.99, 0.30, "indistinguishable"), (0.60, 0.01, "indistinguishable"),
-    (0.03, 0.50, "worse"), (float("nan"), 0.01, "indistinguishable"),
+@pytest.mark.parametrize(("psr", "psr_holm", "superior", "verdict"), [
+    (0.99, 1.0, True, "better"), (0.99, 1.0, False, "indistinguishable"), (0.60, 1.0, True, "indistinguishable"),
+    (0.003, 0.03, False, "worse"), (0.03, 0.30, False, "indistinguishable"),  # Holm over the strategies
+    (float("nan"), float("nan"), True, "indistinguishable"),
 ])
-def test_trading_verdicts(psr, spa_p, verdict):
-    assert trading_verdict(psr, spa_p, 0.05) == verdict
+def test_trading_verdicts(psr, psr_holm, superior, verdict):
+    assert trading_verdict(psr, psr_holm, superior, 0.05) == verdict
 
 
 def predictions(noise: dict[str, float], days: int = 400, seeds: int = 0) -> pd.DataFrame:
@@ -55,7 +57,7 @@ def test_a_model_far_better_than_naive_is_called_better_and_a_far_worse_one_wors
     assert ev.summary["spa_p"] < 0.05 and "wild" not in ev.summary["mcs"] and "oracle" in ev.summary["mcs"]
     sentences = " ".join(forecast_sentences(ev.table, ev.summary))
     assert "Better than the naive forecast at 5 %: oracle (DM p < 0.001)" in sentences
-    assert "Worse than naive at 5 %: wild" in sentences
+    assert "Worse than naive at 5 % (Holm-adjusted over 3 forecasts): wild" in sentences
 
 
 def test_no_model_is_called_better_when_none_is():

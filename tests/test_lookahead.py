@@ -1,5 +1,6 @@
 """Altering prices after a date must leave everything decided before that date unchanged."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -9,8 +10,16 @@ from tests.conftest import synthetic_prices, tiny_config
 
 
 def altered_after(prices: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    """Every day from ``cut`` on gets its own price factor (so every return after the cut changes, not only
+    the jump day's) and its own volume; each bar stays a valid OHLC bar."""
     out = prices.copy()
-    out.loc[out.index >= cut, ["open", "high", "low", "close"]] *= 1.3
+    after = out.index >= cut
+    rng = np.random.default_rng(11)
+    factor = rng.uniform(1.05, 1.4, after.sum())
+    ohlc = ["open", "high", "low", "close"]
+    out.loc[after, ohlc] = out.loc[after, ohlc].mul(factor, axis=0)
+    if "volume" in out:
+        out.loc[after, "volume"] = out.loc[after, "volume"] * rng.uniform(0.5, 2.0, after.sum())
     return out
 
 

@@ -5,18 +5,23 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from arch.bootstrap import SPA
 from scipy import stats
 
 from backtest.significance import (
     deflated_sharpe,
     diebold_mariano,
     expected_max_sharpe,
+    holm,
+    long_run_sd,
     model_confidence_set,
     probabilistic_sharpe,
     probability_of_backtest_overfitting,
     psr_from_moments,
     sharpe,
     spa_pvalue,
+    superior_models,
+    trial_variance,
 )
 
 
@@ -134,3 +139,64 @@ def test_mcs_drops_a_clearly_worse_model_and_is_nan_when_undefined():
     assert p["bad"] < 0.1 and p["good"] > 0.1
     constant = pd.DataFrame({"a": base, "b": base + 1.0})  # losses differ by a constant: no test statistic
     assert model_confidence_set(constant, 0.1, 100, 0).isna().all()
+
+
+def test_long_run_sd_is_the_one_arch_computes_for_its_spa():
+    rng = np.random.default_rng(8)
+    d = rng.normal(0, 1, (250, 3)).cumsum(axis=0) * 0.01 + rng.normal(0, 1, (250, 3))  # autocorrelated columns
+    spa = SPA(np.zeros(250), -d, block_size=15, reps=10, seed=0)
+    spa._compute_variance()  # arch's own estimate (private, so pinned here rather than relied on)
+    assert long_run_sd(d, 15) == pytest.approx(np.sqrt(spa._loss_diff_var), rel=1e-9)
+
+
+def test_spa_is_studentized_so_a_noisy_candidate_cannot_hide_a_better_model():
+    """Hansen's statistic is the largest t-like ratio: a model with t ~ 14 is found even beside a candidate
+    that is the benchmark plus loud noise (arch's raw-mean statistic missed it 11 times in 12)."""
+    found = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        bench = rng.normal(1.0, 0.2, 1000) ** 2
+        good = bench - 0.05 + rng.normal(0, 0.1, 1000)
+        noisy = bench + rng.normal(0, 3.0, 1000)
+        found += spa_pvalue(bench, np.column_stack([good, noisy]), 300, seed) < 0.05
+    assert found == 6
+
+
+def test_a_copy_of_the_benchmark_is_no_evidence_either_way():
+    """A rule that is always long is buy-and-hold: its advantage is 0 every day, which arch counts as a
+    rejection (p = 0). It is left out; alone it gives p = 1."""
+    rng = np.random.default_rng(9)
+    bench = rng.normal(1.0, 0.2, 400) ** 2
+    assert spa_pvalue(bench, bench[:, None], 200, 0) == 1.0
+    worse = bench * 1.5
+    assert spa_pvalue(bench, np.column_stack([bench, worse]), 200, 0) > 0.2
+    assert superior_models(bench, pd.DataFrame({"copy": bench, "worse": worse}), 0.05, 200, 0) == []
+
+
+def test_stepm_names_the_better_model_and_not_the_lucky_ones():
+    rng = np.random.default_rng(10)
+    bench = rng.normal(1.0, 0.3, 800) ** 2
+    losses = pd.DataFrame({"good": bench - 0.1 + rng.normal(0, 0.05, 800)})
+    for k in range(8):  # as good as the benchmark, each with its own noise
+        losses[f"same{k}"] = bench + rng.normal(0, 0.3, 800)
+    assert superior_models(bench, losses, 0.05, 300, 0) == ["good"]
+
+
+def test_holm_adjusts_like_statsmodels_and_keeps_nan():
+    p = np.array([0.01, np.nan, 0.04, 0.03])
+    adjusted = holm(p)
+    assert np.isnan(adjusted[1])
+    assert adjusted[[0, 2, 3]] == pytest.approx([0.03, 0.06, 0.06])  # 3 x 0.01; 2 x 0.03; max(1 x 0.04, 0.06)
+
+
+def test_a_trial_that_never_moved_counts_as_sharpe_zero_in_the_variance():
+    assert trial_variance(np.array([0.1, np.nan, -0.1])) == pytest.approx(np.var([0.1, 0.0, -0.1], ddof=1))
+    assert trial_variance(np.array([0.2])) == 0.0
+
+
+def test_a_constant_column_ranks_as_sharpe_zero_in_pbo_whatever_its_level():
+    """Sums of squares lose digits; the old absolute cut-off gave a constant 1e-4 a Sharpe of ~1e8."""
+    from backtest.significance import _block_sharpes
+    for level in (1e-4, 2e-4, 3e-4, 7e-5):
+        r = np.full((160, 1), level)
+        assert _block_sharpes(r.sum(axis=0)[None], (r**2).sum(axis=0)[None], 160)[0, 0] == 0.0
