@@ -112,6 +112,9 @@ def _status(root: Path, spec: SweepSpec, cells: list[Cell], budget: Budget, timi
     })
 
 
+LOOPBACK = "127.0.0.1"
+
+
 def local_cluster(budget: Budget, gpus: int = 0) -> Any:
     """Worker processes on this machine, one task at a time each; with GPUs one worker per GPU, pinned with
     CUDA_VISIBLE_DEVICES. Idle OpenMP threads sleep (WORKER_ENV) so workers do not steal each other's cores."""
@@ -121,10 +124,12 @@ def local_cluster(budget: Budget, gpus: int = 0) -> Any:
         pin = {"CUDA_VISIBLE_DEVICES": str(i)} if gpus else {}
         return {**WORKER_ENV, "OMP_NUM_THREADS": str(budget.threads), **pin}
 
-    workers = {i: {"cls": Nanny, "options": {"nthreads": 1, "silence_logs": logging.ERROR, "env": env(i)}}
+    # loopback only: a local cluster is this machine's business, not the network's
+    workers = {i: {"cls": Nanny, "options": {"nthreads": 1, "silence_logs": logging.ERROR, "env": env(i),
+                                              "host": LOOPBACK}}
                for i in range(budget.workers)}
-    return SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {"dashboard_address": ":0"}},
-                       silence_logs=logging.ERROR)
+    scheduler = {"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard_address": f"{LOOPBACK}:0"}}
+    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)
 
 
 @contextmanager

@@ -103,6 +103,14 @@ def test_a_rerun_is_byte_identical_and_the_leaderboard_counts_every_trial(client
     assert (root / "leaderboard.html").stat().st_size > 100_000  # plotly inlined
 
 
+def test_the_local_cluster_listens_on_loopback_only(client):
+    """Scheduler, workers and dashboard of the cluster wfbt starts are this machine's, not the network's."""
+    info = client.scheduler_info()
+    addresses = [client.scheduler.address, *info["workers"]]
+    assert addresses and all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
+    assert client.dashboard_link.startswith("http://127.0.0.1:"), client.dashboard_link
+
+
 def test_a_failing_cell_does_not_stop_the_others(client, tmp_path):
     path = sweep_file(tmp_path, [SYMBOLS[0], f"csv:{tmp_path / 'missing.csv'}"], lookbacks=(5,))
     root, cells = sweep(client, path, tmp_path / "out")
