@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.errors import RunDirError
+from backtest.errors import ConfigError, RunDirError
 
 INCOMPLETE = ".incomplete"
 LOCK = ".lock"
@@ -126,6 +126,10 @@ def require_complete(run_dir: str | Path) -> Path:
                           "e.g. runs/default.")
     if is_complete(path):
         return path
+    if (path / "sweep.json").is_file():
+        cells = sorted(p.name for p in path.iterdir() if p.is_dir())[:2] or ["CELL", "CELL"]
+        raise RunDirError(f"{str(path)!r} is a sweep folder, not one run: `wfbt show {path}` prints its leaderboard; "
+                          f"compare its cells as runs, e.g. wfbt compare {path / cells[0]} {path / cells[-1]}.")
     if not any((path / name).exists() for name in RUN_FILES):
         raise RunDirError(f"{str(path)!r} is not a wfbt run folder: it has none of a run's files (manifest.json, "
                           "config.toml, ...). Pass a folder that `wfbt run` wrote, e.g. runs/default (`ls runs/` "
@@ -195,8 +199,9 @@ class RunFolder:
     removed, so the fixed rerun gets the same name; a folder it did not create is left as it was.
     """
 
-    def __init__(self, path: Path, fd: int, created: bool, resuming: bool) -> None:
+    def __init__(self, path: Path, fd: int, created: bool, resuming: bool, made_out: Path | None = None) -> None:
         self.path, self._fd, self.created, self.resuming = path, fd, created, resuming
+        self.made_out = made_out  # the highest folder of --out this run created, removed with the run if empty
 
     def started(self) -> bool:
         """Whether training started (the folder has been marked unfinished)."""
@@ -209,10 +214,40 @@ class RunFolder:
         try:
             if kind is not None and self.created and not self.started():
                 shutil.rmtree(self.path, ignore_errors=True)
+                _remove_empty(self.path.absolute().parent, self.made_out)
             else:
                 (self.path / LOCK).unlink(missing_ok=True)  # unlinked while held: see _try_lock
         finally:
             os.close(self._fd)
+
+
+def _remove_empty(folder: Path, top: Path | None) -> None:
+    """Remove ``folder`` and its parents up to ``top`` while they are empty (the --out folders a failed run made)."""
+    if top is None:
+        return
+    while True:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another run's), or gone
+            return
+        if folder == top or top not in folder.parents:
+            return
+        folder = folder.parent
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The highest ancestor of ``folder`` (or itself) that does not exist yet; None if it exists."""
+    missing = None
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _finished_already(base: Path) -> RunDirError:
+    return RunDirError(f"run {str(base)!r} has already finished: there is nothing to resume. See it with `wfbt show "
+                       f"{base}`, or run it again from the start with --force instead of --resume.")
 
 
 def _claim_existing(base: Path, resume: bool) -> RunFolder | None:
@@ -224,9 +259,9 @@ def _claim_existing(base: Path, resume: bool) -> RunFolder | None:
     if fd is None:
         raise RunDirError(f"run folder {str(base)!r} is in use by a running wfbt ({_holder(base)}). Wait for it to "
                           "finish or stop it, or give this run another run.name.")
-    if resume and is_complete(base):
+    if resume and is_complete(base):  # finished while this run waited for it
         RunFolder(base, fd, False, False).__exit__(None, None, None)
-        return None
+        raise _finished_already(base)
     return RunFolder(base, fd, created=False, resuming=resume)
 
 
@@ -237,13 +272,19 @@ def claim_run_dir(out_dir: str | Path, name: str, force: bool = False, resume: b
     new ones land); ``resume`` reuses it only if it is an unfinished run. Either refuses a folder a
     running wfbt holds. A new folder is claimed by creating it, which only one process can do.
     """
+    if force and resume:
+        raise ConfigError("--force and --resume contradict each other: --resume continues an interrupted run, "
+                          "--force starts this run's folder again from scratch. Pick one.")
     out = Path(out_dir)
+    made_out = _first_missing(out.absolute())
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _out_dir_error(out, exc) from None
     base = out / name
-    if (force or resume) and base.is_dir() and not (resume and is_complete(base)):
+    if resume and base.is_dir() and is_complete(base):
+        raise _finished_already(base)
+    if (force or resume) and base.is_dir():
         claimed = _claim_existing(base, resume)
         if claimed is not None:
             return claimed
@@ -265,7 +306,7 @@ def claim_run_dir(out_dir: str | Path, name: str, force: bool = False, resume: b
         except OSError as exc:
             raise _out_dir_error(out, exc) from None
         if fd is not None:  # None: a --force/--resume run locked it first; it is theirs
-            return RunFolder(path, fd, created=True, resuming=False)
+            return RunFolder(path, fd, created=True, resuming=False, made_out=made_out)
 
 
 # Artifacts are recorded in the manifest when written and checked when read: a file cut off or edited

@@ -451,6 +451,9 @@ def sweep(
     for cell in cells:
         if cell.status == "failed":
             err.print(f"[yellow]cell {escape(cell.name)} failed:[/] {escape(cell.error)}", highlight=False)
+    if cells and all(c.status == "failed" for c in cells):
+        raise WfbtError(f"every cell of sweep {spec.name} failed (above): there is nothing to rank. Fix the symbols or "
+                        f"settings the messages name, then run the sweep again with --resume.")
     render_leaderboard(*write_leaderboard(plan.root), console, plan.root)
 
 

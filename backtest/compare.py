@@ -88,6 +88,17 @@ def _match(name: str, patterns: list[str] | None) -> bool:
     return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
+def _patterns_match(summaries: list[RunSummary], strategies: list[str] | None, models: list[str] | None) -> None:
+    """A --strategy or --model pattern that matches nothing in any run is a typo, not an empty comparison."""
+    names = {"--strategy": (strategies, sorted({c for s in summaries for c in s.equity.columns} - {BENCHMARK})),
+             "--model": (models, sorted({str(m) for s in summaries for m in s.forecast["model"]} - {NAIVE}))}
+    for option, (patterns, known) in names.items():
+        for pattern in patterns or []:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in known):
+                raise WfbtError(f"{option} {pattern!r} matches nothing in these runs. They have: {', '.join(known)}. "
+                                "Patterns are shell-style, e.g. 'lstm*' or '*:forecast'.")
+
+
 def _rebased(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series]:
     """The equity on [first, last] and, per strategy, its value the day before (or the initial cash)."""
     before = s.equity.loc[:first].iloc[:-1]
@@ -122,6 +133,7 @@ def compare(run_dirs: list[str], strategies: list[str] | None = None, models: li
         raise WfbtError(f"--sort {sort!r} is not a column to sort by. Use one of: {', '.join(SORT_KEYS)}.")
     _distinct(run_dirs)
     summaries = [read_run(d) for d in run_dirs]
+    _patterns_match(summaries, strategies, models)
     labels = _labels(summaries)
     periods = {lab: (s.equity.index[0], s.equity.index[-1]) for lab, s in zip(labels, summaries, strict=True)}
     first = max(a for a, _ in periods.values())

@@ -145,6 +145,32 @@ class RunConfig:
 _SECTION_TYPES = typing.get_type_hints(RunConfig)
 
 
+DATE_KEYS = ("data.start", "data.end")
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it in TOML, not as Python's repr (datetime.time(10, 0) -> 10:00:00)."""
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _text_kind(where: str) -> str:
+    return "a date such as 2016-01-01" if where in DATE_KEYS else "a string"
+
+
+def _quote_hint(where: str, value: Any) -> str:
+    """How to write the value right: a date for the date keys; quotes for a number meant as text."""
+    key = where.rpartition(".")[2]
+    if where in DATE_KEYS:
+        return f" Write {key} = 2016-01-01 (a full date)."
+    if isinstance(value, int | float) and not isinstance(value, bool) and not where.endswith("]"):
+        return f' Quote it: {key} = "{value}".'
+    return ""
+
+
 def _check_value(where: str, value: Any, tp: Any) -> Any:
     """Return ``value`` converted to ``tp`` or raise ConfigError naming ``where``."""
     origin = get_origin(tp)
@@ -165,7 +191,9 @@ def _check_value(where: str, value: Any, tp: Any) -> Any:
     if origin is list:
         (item,) = get_args(tp)
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list of {item.__name__}. Got {value!r}.")
+            hint = (f""" Quote each item and the whole setting for the shell: --set "{where}=['a', 'b']"."""
+                    if isinstance(value, str) and value.startswith("[") else "")
+            raise ConfigError(f"{where}: expected a list of {item.__name__}. Got {_shown(value)}.{hint}")
         return [_check_value(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict) or not all(
@@ -192,8 +220,7 @@ def _check_value(where: str, value: Any, tp: Any) -> Any:
         if isinstance(value, datetime.date):  # TOML reads 2019-01-01 as a date
             return value.isoformat()
         if not isinstance(value, str):
-            quote = f' Quote it: {where.rpartition(".")[2]} = "{value}".' if isinstance(value, int | float) else ""
-            raise ConfigError(f"{where}: expected a string. Got {value!r}.{quote}")
+            raise ConfigError(f"{where}: expected {_text_kind(where)}. Got {_shown(value)}.{_quote_hint(where, value)}")
         return value
     raise TypeError(f"unsupported config type {tp!r}")  # pragma: no cover - programming error
 
@@ -224,9 +251,11 @@ def from_dict(raw: dict[str, Any]) -> RunConfig:
     """Build and validate a RunConfig from a parsed TOML document."""
     for name in raw:
         if name not in _SECTION_TYPES:
+            sweep = (" A file with [sweep] and [grid] tables is a sweep: run it with `wfbt sweep FILE`."
+                     if name in ("sweep", "grid") else "")
             raise ConfigError(
                 f"unknown section [{name}].{suggest(name, _SECTION_TYPES)} "
-                f"Known sections: {', '.join(_SECTION_TYPES)}."
+                f"Known sections: {', '.join(_SECTION_TYPES)}.{sweep}"
             )
     config = RunConfig(**{name: _build_section(name, value) for name, value in raw.items()})
     validate(config)
@@ -259,35 +288,35 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     return section, key, value
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    """A config file's TOML tables, or a ConfigError naming what is wrong with the file."""
+def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A TOML file's tables, or a ConfigError naming what is wrong with the file (``what`` names it)."""
     if path.is_dir():
-        raise ConfigError(f"config file {str(path)!r} is a folder. Pass a path to a .toml file, e.g. "
+        raise ConfigError(f"{what} {str(path)!r} is a folder. Pass a path to a .toml file, e.g. "
                           "configs/default.toml.")
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist. Pass a path to a .toml file.")
+        raise ConfigError(f"{what} {str(path)!r} does not exist. Pass a path to a .toml file.")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"config file {str(path)!r} cannot be read ({exc.strerror or exc}). "
+        raise ConfigError(f"{what} {str(path)!r} cannot be read ({exc.strerror or exc}). "
                           "Check its permissions.") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # Notepad's byte-order mark is no part of the TOML
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"config file {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}), which "
+            f"{what} {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}), which "
             "TOML requires. Save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 OLD > NEW`."
         ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {exc}.") from None
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
     """Read a TOML config (None = built-in defaults) and apply ``section.key=value`` overrides."""
-    raw: dict[str, Any] = {} if path is None else _read_toml(Path(path))
+    raw: dict[str, Any] = {} if path is None else read_toml(Path(path))
     for text in overrides:
         section, key, value = parse_override(text)
         if not isinstance(raw.setdefault(section, {}), dict):
@@ -315,6 +344,11 @@ def _check_run(run: RunSection) -> None:
             f"is written to out_dir/<name>. Got {run.name!r}. Pick a name like 'tsmc-2024' and choose the folder "
             "with --out."
         )
+    if len(run.name) > 100:
+        raise ConfigError(f"run.name is {len(run.name)} characters long; keep it to 100 or fewer (it names a folder). "
+                          f"Got {run.name[:40]!r}...")
+    if not 0 <= run.seed < 2**32:
+        raise ConfigError(f"run.seed must be a whole number from 0 to 4294967295 (2**32 - 1), e.g. 0. Got {run.seed}.")
     if "\0" in run.out_dir:
         raise ConfigError(f"run.out_dir: a folder path cannot contain a NUL character. Got {run.out_dir!r}.")
     if run.threads is not None and not 1 <= run.threads <= 1024:
@@ -378,6 +412,9 @@ def validate(config: RunConfig) -> None:
     if len(set(fc.models)) != len(fc.models):
         raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
     _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])
+    for where, names in (("forecast.features", fc.features), ("strategies.rules", st.rules)):
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where} lists a name twice. Got {list(names)}. Name each once.")
     if "close" not in fc.features:
         raise ConfigError("forecast.features must include 'close', the series being forecast.")
     _require_known("strategies.rules", "rule", st.rules, RULES, " (see `wfbt strategies`)")
@@ -386,6 +423,9 @@ def validate(config: RunConfig) -> None:
             f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."
         )
     _validate_statistics(config.statistics)
+    if data.adjusted and data.source != "yfinance":
+        raise ConfigError(f"data.adjusted = true applies to data.source = \"yfinance\" only; {data.source!r} prices "
+                          "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
     if data.source == "csv" and not data.path:
         raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')
 

@@ -104,6 +104,12 @@ def _without_duplicates(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
         return frame
     dup_dates = frame.index[duplicated].unique()
     conflicting = [d for d in dup_dates if len(frame.loc[[d]].drop_duplicates()) > 1]
+    if len(conflicting) >= 5 and duplicated.sum() >= len(frame) / 2:
+        raise DataError(
+            f"{origin}: {len(conflicting)} date(s) appear more than once with different prices, e.g. "
+            f"{_first_dates(pd.Index(conflicting))}: these look like intraday bars. wfbt needs one row per "
+            "trading day: resample to daily bars (first open, highest high, lowest low, last close, summed volume)."
+        )
     if conflicting:
         raise DataError(
             f"{origin}: {len(conflicting)} date(s) appear more than once with different prices: "
@@ -204,6 +210,49 @@ def _refuse_flat(frame: pd.DataFrame, origin: str) -> None:
         )
 
 
+MAX_GAP_DAYS = 31  # longest calendar gap between bars: markets close for days (13 on the TWSE at New Year), not months
+JUMP = 2.0  # a close more than doubling or halving overnight: a split not adjusted for, or a wrong row
+
+
+def _refuse_not_daily(frame: pd.DataFrame, origin: str) -> None:
+    """Weekly or monthly bars read as days make every annualised figure and every test wrong."""
+    if len(frame) < 10:
+        return
+    spacing = float(np.median(np.diff(frame.index.to_numpy()) / np.timedelta64(1, "D")))
+    if spacing > 4:
+        kind = "weekly" if spacing < 20 else "monthly" if spacing < 60 else "sparser than monthly"
+        raise DataError(
+            f"{origin}: the bars are {spacing:g} calendar days apart (median): {kind} bars, but wfbt needs daily "
+            "bars (folds, annualisation and the tests count trading days). Download daily prices (Yahoo's "
+            "interval 1d) or give a file with one row per trading day."
+        )
+
+
+def _refuse_gaps(frame: pd.DataFrame, origin: str) -> None:
+    """A hole of months in the data would count months of price change as one day's return."""
+    gaps = np.diff(frame.index.to_numpy()) / np.timedelta64(1, "D")
+    if not len(gaps) or gaps.max() <= MAX_GAP_DAYS:
+        return
+    i = int(gaps.argmax())
+    before, after = frame.index[i].date(), frame.index[i + 1].date()
+    raise DataError(
+        f"{origin}: no rows from {before} to {after} ({gaps[i]:g} days; {int((gaps > MAX_GAP_DAYS).sum())} gap(s) "
+        f"over {MAX_GAP_DAYS} days in all): the move across it would count as one day's return. Fill the missing "
+        f"rows, or use one side: --set data.start={after} or --set data.end={before}."
+    )
+
+
+def _warn_jumps(frame: pd.DataFrame, origin: str) -> None:
+    ratio = (frame["close"] / frame["close"].shift(1)).to_numpy()[1:]
+    jumps = np.flatnonzero((ratio > JUMP) | (ratio < 1 / JUMP))
+    if not len(jumps):
+        return
+    i = int(jumps[0]) + 1
+    _warn(f"{origin}: the close moves from {frame['close'].iloc[i - 1]:g} to {frame['close'].iloc[i]:g} on "
+          f"{frame.index[i].date()} ({len(jumps)} such overnight jump(s) of more than {JUMP:g}x): a stock split "
+          "not adjusted for? Use split-adjusted prices if so; the trades and tests take the jump as a real return.")
+
+
 def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
     """Validate and tidy a price frame; return a new frame with exactly FIELDS as float columns.
 
@@ -221,6 +270,9 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
     _refuse_outside_range(frame, origin)
     frame = _without_filler(frame, origin)
     _refuse_flat(frame, origin)
+    _refuse_not_daily(frame, origin)
+    _refuse_gaps(frame, origin)
+    _warn_jumps(frame, origin)
     return frame
 
 

@@ -58,13 +58,16 @@ class HttpPolicy:
     def from_env(cls) -> HttpPolicy:
         """The policy with WFBT_HTTP_TIMEOUT, WFBT_HTTP_RETRIES and WFBT_HTTP_BACKOFF applied."""
         return cls(
-            timeout=_env_number("WFBT_HTTP_TIMEOUT", cls.timeout, float, 0.0, "a number of seconds > 0, e.g. 30"),
-            retries=int(_env_number("WFBT_HTTP_RETRIES", cls.retries, int, -1, "a whole number >= 0, e.g. 3")),
-            backoff=_env_number("WFBT_HTTP_BACKOFF", cls.backoff, float, -1e-12, "a number of seconds >= 0"),
+            timeout=_env_number("WFBT_HTTP_TIMEOUT", cls.timeout, float, 0.0, 600.0,
+                                "a number of seconds above 0 and at most 600, e.g. 30"),
+            retries=int(_env_number("WFBT_HTTP_RETRIES", cls.retries, int, -1, 10,
+                                    "a whole number from 0 to 10, e.g. 3")),
+            backoff=_env_number("WFBT_HTTP_BACKOFF", cls.backoff, float, -1e-12, 30.0,
+                                "a number of seconds from 0 to 30, e.g. 1"),
         )
 
 
-def _env_number(name: str, default: float, kind: type, above: float, expected: str) -> float:
+def _env_number(name: str, default: float, kind: type, above: float, most: float, expected: str) -> float:
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -72,7 +75,7 @@ def _env_number(name: str, default: float, kind: type, above: float, expected: s
         value = kind(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > above):
+    if not (math.isfinite(value) and above < value <= most):  # bounded: retries must end
         raise ConfigError(f"{name}: expected {expected}. Got {text!r}. Fix or unset the environment variable.")
     return value
 
@@ -80,7 +83,13 @@ def _env_number(name: str, default: float, kind: type, above: float, expected: s
 def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
-    return Path(os.environ.get("WFBT_CACHE_DIR") or user_cache_dir("wfbt")) / "prices"
+    root = Path(os.environ.get("WFBT_CACHE_DIR") or user_cache_dir("wfbt"))
+    for folder in (root, root / "prices"):
+        if folder.exists() and not folder.is_dir():
+            where = "WFBT_CACHE_DIR" if os.environ.get("WFBT_CACHE_DIR") else "the cache folder"
+            raise ConfigError(f"{where} {str(folder)!r} is a file, not a folder. Point WFBT_CACHE_DIR at a folder "
+                              "(it is created if missing), or unset it to use the user's cache directory.")
+    return root / "prices"
 
 
 def cache_key(cfg: DataSection) -> str:

@@ -21,8 +21,8 @@ then each cell's backtest are Dask tasks.
 from __future__ import annotations
 
 import itertools
+import json
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config import RunConfig, from_dict
+from backtest.config import RUN_NAME, RunConfig, from_dict, read_toml
 from backtest.errors import ConfigError, WfbtError
 
 SWEEP_KEYS = {"name", "base", "symbols", "symbols_dir", "out_dir"}
@@ -57,17 +57,6 @@ class Cell:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{what} {str(path)!r} does not exist. Pass a path to a .toml file.")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{what} {str(path)!r} is not UTF-8 text. Save it as UTF-8.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {exc}.") from None
-
-
 def _symbols(section: dict[str, Any]) -> list[str]:
     symbols = section.get("symbols", [])
     if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
@@ -91,6 +80,13 @@ def _symbols(section: dict[str, Any]) -> list[str]:
     return symbols
 
 
+# grid keys that the sweep itself sets per cell
+RESERVED = {k: "the sweep's symbols choose the data: list them in sweep.symbols (e.g. \"csv:prices.csv\", "
+               "\"yfinance:AAPL\") or sweep.symbols_dir." for k in ("data.source", "data.symbol", "data.path")}
+RESERVED |= {k: "each cell's run folder is named by the sweep (its out_dir/<sweep name>/<cell>); set sweep.name and "
+                "sweep.out_dir instead." for k in ("run.name", "run.out_dir")}
+
+
 def _grid(raw: Any) -> dict[str, list[Any]]:
     if not isinstance(raw, dict):
         raise ConfigError(f"[grid]: expected a table of \"section.key\" = [values]. Got {raw!r}.")
@@ -100,6 +96,12 @@ def _grid(raw: Any) -> dict[str, list[Any]]:
             raise ConfigError(f"[grid] key {key!r}: expected \"section.key\", e.g. \"forecast.lookback\" = [5, 10].")
         if not isinstance(values, list) or not values:
             raise ConfigError(f"[grid] {key}: expected a non-empty list of values. Got {values!r}.")
+        if key in RESERVED:
+            raise ConfigError(f"[grid] {key}: {RESERVED[key]}")
+        seen = [json.dumps(v, sort_keys=True, default=str) for v in values]
+        if len(set(seen)) != len(seen):
+            raise ConfigError(f"[grid] {key} lists a value twice. Got {values!r}. Each value makes cells; name it once "
+                              "(repeats would count as extra trials in the deflated Sharpe ratio and PBO).")
         grid[key] = values
     return grid
 
@@ -107,10 +109,13 @@ def _grid(raw: Any) -> dict[str, list[Any]]:
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check a sweep file (the cells' configs are checked when the cells are made)."""
     path = Path(path)
-    raw = _read_toml(path, "sweep file")
+    raw = read_toml(path, "sweep file")
     unknown = set(raw) - {"sweep", "grid", "base"}
     if unknown:
-        raise ConfigError(f"sweep file {str(path)!r}: unknown table(s) {sorted(unknown)}. Known: sweep, grid, base.")
+        hint = (" This looks like a run config: run it with `wfbt run " + str(path) + "`."
+                if "sweep" not in raw and unknown & {"run", "data", "forecast", "walkforward"} else "")
+        raise ConfigError(f"sweep file {str(path)!r}: unknown table(s) {sorted(unknown)}. Known: sweep, grid, base."
+                          + hint)
     section = raw.get("sweep", {})
     extra = set(section) - SWEEP_KEYS
     if extra:
@@ -120,12 +125,15 @@ def load_sweep(path: str | Path) -> SweepSpec:
         if not isinstance(section["base"], str):
             raise ConfigError(f"sweep.base: expected the path of a run config, e.g. \"default.toml\". "
                               f"Got {section['base']!r}.")
-        base = _read_toml(path.parent / section["base"], "sweep.base config")
+        base = read_toml(path.parent / section["base"], "sweep.base config")
     for name, table in raw.get("base", {}).items():  # a [base] table overrides the file, key by key
         if not isinstance(table, dict):
             raise ConfigError(f"[base.{name}]: expected a table of run config keys. Got {table!r}.")
         base[name] = {**base.get(name, {}), **table}
     name = str(section.get("name", path.stem))
+    if not RUN_NAME.fullmatch(name) or name in (".", "..") or len(name) > 100:
+        raise ConfigError(f"sweep.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; "
+                          f"at most 100), since the sweep is written to out_dir/<name>. Got {name!r}.")
     return SweepSpec(name=name, base=base, symbols=_symbols(section), grid=_grid(raw.get("grid", {})),
                      out_dir=str(section.get("out_dir", "runs")))
 
