@@ -220,3 +220,12 @@ def test_a_cache_dir_that_is_a_file_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("WFBT_CACHE_DIR", str(tmp_path / "cachefile"))
     result = runner.invoke(app, ["data", "list"], env={"COLUMNS": "300", "WFBT_CACHE_DIR": str(tmp_path / "cachefile")})
     assert result.exit_code == 2 and "is a file, not a folder. Point WFBT_CACHE_DIR at a folder" in said(result)
+
+
+def test_a_sweep_whose_every_cell_fails_is_an_error_with_no_leaderboard(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(sweep_text(name="allbad", symbols='["sample:nosuch"]', grid="'forecast.lookback' = [5]"))
+    result = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "o")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert "every cell of sweep allbad failed (above): there is nothing to rank" in said(result)
+    assert not (tmp_path / "o" / "allbad" / "leaderboard.csv").exists()
