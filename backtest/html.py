@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backtest.artifacts import atomic_write_bytes, atomic_write_text
-from backtest.store import RunSummary
+from backtest.store import Comparison, RunSummary
 from backtest.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
@@ -279,7 +279,7 @@ def write_equity_png(summary: RunSummary) -> Path:
     return path
 
 
-def compare_html(comparison: Any) -> str:
+def compare_html(comparison: Comparison) -> str:
     """The comparison page: overlaid equity (rebased to 100) and drawdowns, and both tables."""
     ranked = [f"{r.run}:{r.strategy}" for r in comparison.trading.itertuples()]
     divs = figures_html([

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from backtest.store import RunSummary
+from backtest.store import Comparison, RunSummary
 from backtest.wording import (
     BASELINE_NAMES,
     FORECAST_COLUMNS,
@@ -265,7 +265,7 @@ def _run_table(title: str, frame: pd.DataFrame, first: str, keys: list[str], pri
     return fit_columns(build, keys, priority, width, console)
 
 
-def compare_tables(comparison: Any, width: int, limit: int | None = None,
+def compare_tables(comparison: Comparison, width: int, limit: int | None = None,
                    console: Console | None = None) -> list[Table]:
     """The forecast and trading tables of ``wfbt compare``: one row per run x model / strategy."""
     console = console or Console()
