@@ -26,8 +26,13 @@ from backtest.errors import ConfigError, RunDirError, SourceError, WfbtError
 from backtest.sweep import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
-# Idle OpenMP threads sleep instead of spinning (docs/performance.md); Dask's own logging only for errors.
-WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "DASK_LOGGING__DISTRIBUTED": "error"}
+# Worker processes: workers x threads never exceed the cores, so OpenMP keeps its default waits (spin a
+# moment, then sleep; passive waits made a 2-thread worker's training 1.5-1.8x slower) and the workers do
+# not go passive on seeing the sweep's driver (resources.quiet_openmp_waits). Dask's statistical profiler
+# samples the task thread's stack every 10 ms and holds the GIL to do it: the training loop's Python ran
+# 1.2-1.4x slower under it (docs/performance.md). Dask's own logging only for errors.
+WORKER_ENV = {"WFBT_SWEEP_WORKER": "1", "DASK_LOGGING__DISTRIBUTED": "error"}
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,8 @@ LOOPBACK = "127.0.0.1"
 
 def local_cluster(budget: Budget, gpus: int = 0) -> Any:
     """Worker processes on this machine, one task at a time each; with GPUs one worker per GPU, pinned with
-    CUDA_VISIBLE_DEVICES. Idle OpenMP threads sleep (WORKER_ENV) so workers do not steal each other's cores."""
+    CUDA_VISIBLE_DEVICES; WORKER_ENV and WORKER_CONFIG set in each."""
+    import dask.config
     from distributed import Nanny, Scheduler, SpecCluster
 
     def env(i: int) -> dict[str, str]:
@@ -126,7 +132,7 @@ def local_cluster(budget: Budget, gpus: int = 0) -> Any:
 
     # loopback only: a local cluster is this machine's business, not the network's
     workers = {i: {"cls": Nanny, "options": {"nthreads": 1, "silence_logs": logging.ERROR, "env": env(i),
-                                              "host": LOOPBACK}}
+                                              "host": LOOPBACK, "config": {**dask.config.config, **WORKER_CONFIG}}}
                for i in range(budget.workers)}
     scheduler = {"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard_address": f"{LOOPBACK}:0"}}
     return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)

@@ -57,8 +57,8 @@ def quiet_openmp_waits(environ: dict[str, str] | None = None, proc: Path = PROC)
     """Make idle OpenMP workers sleep instead of spinning when another wfbt job shares the machine, unless
     the user chose a policy (OMP_WAIT_POLICY) themselves."""
     env = os.environ if environ is None else environ
-    if "OMP_WAIT_POLICY" in env or other_wfbt_jobs(proc) == 0:
-        return
+    if "OMP_WAIT_POLICY" in env or env.get("WFBT_SWEEP_WORKER") == "1" or other_wfbt_jobs(proc) == 0:
+        return  # a sweep's workers share the cores by its thread budget, not by sleeping
     for key, value in OPENMP_ENV.items():
         env.setdefault(key, value)
 

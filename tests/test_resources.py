@@ -84,6 +84,9 @@ def test_openmp_waits_are_passive_only_beside_another_wfbt_job(tmp_path):
     chosen = {"OMP_WAIT_POLICY": "ACTIVE"}
     resources.quiet_openmp_waits(chosen, busy)
     assert chosen == {"OMP_WAIT_POLICY": "ACTIVE"}
+    worker = {"WFBT_SWEEP_WORKER": "1"}  # a sweep's worker beside its driver: the budget shares the cores
+    resources.quiet_openmp_waits(worker, busy)
+    assert worker == {"WFBT_SWEEP_WORKER": "1"}
 
 
 def test_the_policy_is_set_before_torch_loads():

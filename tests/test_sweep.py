@@ -103,6 +103,18 @@ def test_a_rerun_is_byte_identical_and_the_leaderboard_counts_every_trial(client
     assert (root / "leaderboard.html").stat().st_size > 100_000  # plotly inlined
 
 
+def _worker_settings():
+    import os
+
+    import dask
+    return dask.config.get("distributed.worker.profile.enabled"), os.environ.get("WFBT_SWEEP_WORKER")
+
+
+def test_workers_run_without_the_profiler_and_with_openmps_default_waits(client):
+    """Dask's profiler holds the GIL every 10 ms and passive waits slow a multi-thread worker (performance.md)."""
+    assert client.submit(_worker_settings, pure=False).result() == (False, "1")
+
+
 def test_the_local_cluster_listens_on_loopback_only(client):
     """Scheduler, workers and dashboard of the cluster wfbt starts are this machine's, not the network's."""
     info = client.scheduler_info()
