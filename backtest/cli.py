@@ -287,7 +287,8 @@ def models() -> None:
     """List the forecaster architectures and the baselines every one of them is tested against."""
     from forecasters.registry import ARCHITECTURES, BASELINES
 
-    table = Table(title="Forecasters (input: lookback x features; target: next close)", title_justify="left")
+    table = Table(title="Forecasters (input: lookback x features; target: next close, or next return)",
+                  title_justify="left")
     for col in ["name", "cell", "layers (units)", "dropout", "params (4 features)", "from"]:
         table.add_column(col, overflow="fold")
     for a in ARCHITECTURES.values():
@@ -319,7 +320,7 @@ def strategies() -> None:
     console.print(table)
     console.print(
         f"parameters: threshold={d.threshold}, bollinger_window={d.bollinger_window}, bollinger_k={d.bollinger_k}, "
-        f"macd=({d.macd_fast}, {d.macd_slow}, {d.macd_signal}), combine={d.combine!r}; set them in [strategies]."
+        f"macd=({d.macd_fast}, {d.macd_slow}, {d.macd_signal}), combine={d.combine!r}; set them in \\[strategies]."
     )
 
 
