@@ -75,6 +75,7 @@ def test_models_and_strategies_list_registry():
     assert models.exit_code == 0 and all(n in models.output for n in ["lstm_stacked", "gru3", "39,051"])
     strategies = runner.invoke(app, ["strategies"], env={"COLUMNS": "200"})
     assert strategies.exit_code == 0 and "forecast+bollinger" in strategies.output and "vote" in strategies.output
+    assert "set them in [strategies]." in strategies.output  # not eaten as rich markup
 
 
 @pytest.mark.parametrize("args, message", [
