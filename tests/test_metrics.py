@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from backtest.config import BacktestSection
-from backtest.metrics import directional_accuracy, forecast_errors, forecast_table, trading_table
+from backtest.metrics import directional_accuracy, equity_figures, forecast_errors, forecast_table, trading_table
 from backtest.portfolio import simulate
 
 
@@ -208,3 +208,26 @@ def test_naive_row_comes_from_the_first_models_days():
                           "naive": [1.0, 1.0, 1.0, 1.0]})
     naive = forecast_table(preds).set_index("model").loc["naive"]
     assert naive["rmse"] == pytest.approx(1.0) and naive["n"] == 2  # a's days: errors 1, 1 (b's would be 1, 4)
+
+
+def test_equity_figures_of_a_named_curve_by_hand():
+    """Equity 110, 99, 121 from 100 the day before: returns +10 %, -10 %, +22.2 %; total +21 %; the
+    drawdown is 110 -> 99, -10 %; annualised with 252 days."""
+    equity = pd.DataFrame({"a": [110.0, 99.0, 121.0], "flat": [50.0, 50.0, 50.0]},
+                          index=pd.bdate_range("2020-01-06", periods=3))
+    table = equity_figures(equity, pd.Series({"a": 100.0, "flat": 50.0}))
+    r = np.array([0.10, -0.10, 121 / 99 - 1])
+    a = table.loc["a"]
+    assert a["total_return"] == pytest.approx(21.0)
+    assert a["cagr"] == pytest.approx(100 * (1.21 ** (252 / 3) - 1))
+    assert a["max_drawdown"] == pytest.approx(-10.0)
+    assert a["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252))
+    assert a["volatility"] == pytest.approx(100 * r.std(ddof=1) * np.sqrt(252))
+    assert a["calmar"] == pytest.approx((1.21 ** (252 / 3) - 1) / 0.10)
+    flat = table.loc["flat"]
+    assert flat["total_return"] == 0.0 and flat["max_drawdown"] == 0.0
+    assert np.isnan(flat["calmar"])  # no drawdown: no Calmar ratio, not infinity
+    assert not np.isinf(table.to_numpy(dtype=float)).any()
+    steady = equity_figures(pd.DataFrame({"up": [110.0, 121.0, 133.1]}, index=equity.index), pd.Series({"up": 100.0}))
+    assert np.isnan(steady.loc["up", "sortino"])  # no losing day: vectorbt's infinite Sortino is shown as missing
+    assert steady["sortino"].dtype == float

@@ -4,6 +4,7 @@ import pandas as pd
 from backtest.config import StrategiesSection
 from strategies.indicators import bollinger, macd
 from strategies.signals import bollinger_state, edges, forecast_state, macd_state, strategy_states
+from tests.conftest import synthetic_prices
 
 
 def series(values):
@@ -183,3 +184,9 @@ def test_documented_default_parameters():
     assert macd_state(close).equals(macd_state(close, 12, 26, 9))
     pred = close * 1.0001
     assert forecast_state(close, pred).equals(forecast_state(close, pred, 0.0)) and forecast_state(close, pred).all()
+
+
+def test_bollinger_state_defaults_are_the_studies_20_days_and_2_sd():
+    close = synthetic_prices(400, seed=3)["close"]
+    assert bollinger_state(close).equals(bollinger_state(close, 20, 2.0))
+    assert not bollinger_state(close).equals(bollinger_state(close, 21, 2.0))  # the check can tell them apart
