@@ -251,7 +251,7 @@ def _finished_already(base: Path) -> RunDirError:
 
 
 def _claim_existing(base: Path, resume: bool) -> RunFolder | None:
-    """``base`` locked for --force / --resume; None when it vanished or (resume) has finished meanwhile."""
+    """``base`` locked for --force / --resume; None when it vanished; (resume) an error if it finished meanwhile."""
     try:
         fd = _try_lock(base)
     except FileNotFoundError:
