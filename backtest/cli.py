@@ -439,9 +439,13 @@ def sweep(
     spec = load_sweep(sweep_file)
     plan = fanout.plan_sweep(spec, out or Path(spec.out_dir), resume)
     budget = fanout.sweep_budget(plan, available_cores())
-    console.print(sweep_plan_table(plan, budget, console.width))
+    console.print(sweep_plan_table(
+        spec.name, [(c.name, c.status + (f": {c.error}" if c.error else "")) for c in plan.cells],
+        [(key.label, len(members)) for key, members in plan.groups.items()], plan.models(),
+        budget.workers, budget.threads))
     if plan_only:
         return
+    fanout.check_sweep_folder(plan.root, resume)  # before a cluster starts for nothing
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with fanout.dask_client(scheduler, budget, fanout.gpus_for(plan.cells)) as client:
         err.print(f"Dask dashboard: {client.dashboard_link}", highlight=False)

@@ -186,10 +186,15 @@ class SweepProgress:
     def cell_done(self, cell: Cell) -> None: ...
 
 
-def _claim(root: Path, resume: bool) -> None:
+def check_sweep_folder(root: Path, resume: bool) -> None:
+    """A new sweep never writes into an existing sweep folder (checked before a cluster is started, too)."""
     if root.exists() and not resume:
         raise RunDirError(f"sweep folder {str(root)!r} exists. Continue it with --resume, or give the sweep "
                           "another name (sweep.name) or --out.")
+
+
+def _claim(root: Path, resume: bool) -> None:
+    check_sweep_folder(root, resume)
     root.mkdir(parents=True, exist_ok=True)
 
 

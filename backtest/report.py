@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -322,7 +323,7 @@ def leaderboard_table(table: pd.DataFrame, width: int | None = None, console: Co
     return out
 
 
-def render_leaderboard(table: pd.DataFrame, tests: dict[str, Any], console: Console, root: Any) -> None:
+def render_leaderboard(table: pd.DataFrame, tests: dict[str, Any], console: Console, root: Path) -> None:
     console.print(leaderboard_table(table, console.width, console))
     for sentence in sweep_sentences(table, tests):
         console.print(sentence, highlight=False)
@@ -330,20 +331,22 @@ def render_leaderboard(table: pd.DataFrame, tests: dict[str, Any], console: Cons
                   "(wfbt show / wfbt compare read them)", highlight=False)
 
 
-def sweep_plan_table(plan: Any, budget: Any, width: int | None = None) -> Table:
-    """`wfbt sweep --plan`: the cells with their status, then the training groups and the model count."""
-    summary = Text(f"Sweep {plan.spec.name}: {len(plan.cells)} cells, {len(plan.groups)} training groups, "
-                   f"{plan.models():,} models; {budget.workers} worker(s) x {budget.threads} thread(s)")
+def sweep_plan_table(name: str, cells: list[tuple[str, str]], groups: list[tuple[str, int]], models: int,
+                     workers: int, threads: int) -> Table:
+    """`wfbt sweep --plan`: the cells (name, status) with their status, then the training groups (label, cells)
+    and the model count."""
+    summary = Text(f"Sweep {name}: {len(cells)} cells, {len(groups)} training groups, "
+                   f"{models:,} models; {workers} worker(s) x {threads} thread(s)")
     table = Table()
     table.add_column("cell", overflow="fold")
     table.add_column("status", overflow="fold")
-    for cell in plan.cells:
-        table.add_row(cell.name, cell.status + (f": {cell.error}" if cell.error else ""))
-    groups = Table(title="Training groups (one batched group each)", title_justify="left")
-    groups.add_column("group", overflow="fold")
-    _number_column(groups, "cells")
-    for key, members in plan.groups.items():
-        groups.add_row(key.label, str(len(members)))
+    for cell, status in cells:
+        table.add_row(cell, status)
+    group_table = Table(title="Training groups (one batched group each)", title_justify="left")
+    group_table.add_column("group", overflow="fold")
+    _number_column(group_table, "cells")
+    for label, count in groups:
+        group_table.add_row(label, str(count))
     from rich.console import Group
 
-    return Group(summary, table, groups)  # type: ignore[return-value]
+    return Group(summary, table, group_table)  # type: ignore[return-value]
