@@ -336,17 +336,22 @@ def _require_known(where: str, kind: str, names: list[str], known: typing.Iterab
 RUN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
+def is_folder_name(name: str) -> bool:
+    """A plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; at most 100): it stays one folder."""
+    return bool(RUN_NAME.fullmatch(name)) and name not in (".", "..") and len(name) <= 100
+
+
 def _check_run(run: RunSection) -> None:
     """The run's folder name stays one plain folder inside out_dir; threads are a positive count."""
-    if not RUN_NAME.fullmatch(run.name) or run.name in (".", ".."):
+    if len(run.name) > 100:
+        raise ConfigError(f"run.name is {len(run.name)} characters long; keep it to 100 or fewer (it names a folder). "
+                          f"Got {run.name[:40]!r}...")
+    if not is_folder_name(run.name):
         raise ConfigError(
             f"run.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'), since the run "
             f"is written to out_dir/<name>. Got {run.name!r}. Pick a name like 'tsmc-2024' and choose the folder "
             "with --out."
         )
-    if len(run.name) > 100:
-        raise ConfigError(f"run.name is {len(run.name)} characters long; keep it to 100 or fewer (it names a folder). "
-                          f"Got {run.name[:40]!r}...")
     if not 0 <= run.seed < 2**32:
         raise ConfigError(f"run.seed must be a whole number from 0 to 4294967295 (2**32 - 1), e.g. 0. Got {run.seed}.")
     if "\0" in run.out_dir:

@@ -214,11 +214,16 @@ MAX_GAP_DAYS = 31  # longest calendar gap between bars: markets close for days (
 JUMP = 2.0  # a close more than doubling or halving overnight: a split not adjusted for, or a wrong row
 
 
+def _day_gaps(frame: pd.DataFrame) -> np.ndarray:
+    """Calendar days between consecutive bars."""
+    return np.diff(frame.index.to_numpy()) / np.timedelta64(1, "D")
+
+
 def _refuse_not_daily(frame: pd.DataFrame, origin: str) -> None:
     """Weekly or monthly bars read as days make every annualised figure and every test wrong."""
     if len(frame) < 10:
         return
-    spacing = float(np.median(np.diff(frame.index.to_numpy()) / np.timedelta64(1, "D")))
+    spacing = float(np.median(_day_gaps(frame)))
     if spacing > 4:
         kind = "weekly" if spacing < 20 else "monthly" if spacing < 60 else "sparser than monthly"
         raise DataError(
@@ -230,7 +235,7 @@ def _refuse_not_daily(frame: pd.DataFrame, origin: str) -> None:
 
 def _refuse_gaps(frame: pd.DataFrame, origin: str) -> None:
     """A hole of months in the data would count months of price change as one day's return."""
-    gaps = np.diff(frame.index.to_numpy()) / np.timedelta64(1, "D")
+    gaps = _day_gaps(frame)
     if not len(gaps) or gaps.max() <= MAX_GAP_DAYS:
         return
     i = int(gaps.argmax())

@@ -27,7 +27,7 @@ from backtest.sweep import Cell, GroupKey, SweepSpec, data_key, load_all_prices,
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
 # Worker processes: workers x threads never exceed the cores, so OpenMP keeps its default waits (spin a
-# moment, then sleep; passive waits made a 2-thread worker's training 1.5-1.8x slower) and the workers do
+# moment, then sleep; passive waits made a 2-thread worker's training about 1.5x slower) and the workers do
 # not go passive on seeing the sweep's driver (resources.quiet_openmp_waits). Dask's statistical profiler
 # samples the task thread's stack every 10 ms and holds the GIL to do it: the training loop's Python ran
 # 1.2-1.4x slower under it (docs/performance.md). Dask's own logging only for errors.

@@ -78,6 +78,11 @@ def long_run_sd(d: np.ndarray, block_size: int) -> np.ndarray:
     return np.sqrt(np.maximum(variance, 0.0))
 
 
+def _block_length(days: int) -> int:
+    """The stationary bootstrap's mean block length, sqrt(T) as arch's default; the same for the sd and SPA."""
+    return max(int(math.sqrt(days)), 1)
+
+
 def _studentized_advantages(loss_benchmark: np.ndarray, loss_models: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Advantages benchmark - model (T, K'), each divided by its long-run sd; the (K,) mask of those kept;
@@ -90,7 +95,7 @@ def _studentized_advantages(loss_benchmark: np.ndarray, loss_models: np.ndarray
     rejection); one ahead by a constant every day is better without a test.
     """
     d = np.asarray(loss_benchmark, dtype=float)[:, None] - np.asarray(loss_models, dtype=float)
-    sd = long_run_sd(d, max(int(math.sqrt(len(d))), 1))
+    sd = long_run_sd(d, _block_length(len(d)))
     scale = np.abs(d).mean(axis=0)
     keep = sd > 1e-9 * scale
     always_ahead = ~keep & (d.mean(axis=0) > 1e-9 * scale)
@@ -111,7 +116,7 @@ def spa_pvalue(loss_benchmark: np.ndarray, loss_models: np.ndarray, reps: int, s
         return 0.0
     if z.shape[1] == 0:
         return 1.0
-    spa = SPA(np.zeros(len(z)), -z, block_size=max(int(math.sqrt(len(z))), 1), reps=reps, seed=seed)
+    spa = SPA(np.zeros(len(z)), -z, block_size=_block_length(len(z)), reps=reps, seed=seed)
     spa.compute()
     return float(spa.pvalues["consistent"])
 
@@ -127,7 +132,7 @@ def superior_models(loss_benchmark: np.ndarray, loss_models: pd.DataFrame, level
     found = {str(m) for m in loss_models.columns[always_ahead]}
     if z.shape[1]:
         step = StepM(np.zeros(len(z)), pd.DataFrame(-z, columns=loss_models.columns[keep]), size=level,
-                     block_size=max(int(math.sqrt(len(z))), 1), reps=reps, seed=seed)
+                     block_size=_block_length(len(z)), reps=reps, seed=seed)
         step.compute()
         found |= {str(m) for m in step.superior_models}
     return [str(m) for m in loss_models.columns if str(m) in found]

@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config import RUN_NAME, RunConfig, from_dict, read_toml
+from backtest.config import RunConfig, from_dict, is_folder_name, read_toml
 from backtest.errors import ConfigError, WfbtError
 
 SWEEP_KEYS = {"name", "base", "symbols", "symbols_dir", "out_dir"}
@@ -131,7 +131,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
             raise ConfigError(f"[base.{name}]: expected a table of run config keys. Got {table!r}.")
         base[name] = {**base.get(name, {}), **table}
     name = str(section.get("name", path.stem))
-    if not RUN_NAME.fullmatch(name) or name in (".", "..") or len(name) > 100:
+    if not is_folder_name(name):
         raise ConfigError(f"sweep.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; "
                           f"at most 100), since the sweep is written to out_dir/<name>. Got {name!r}.")
     return SweepSpec(name=name, base=base, symbols=_symbols(section), grid=_grid(raw.get("grid", {})),
