@@ -6,8 +6,8 @@ family-wise error over the run's models (or strategies) at the significance leve
 candidates one lucky one is not called better or worse:
 
 - a model is ``better`` than the naive forecast when the stepwise SPA test (Romano-Wolf ``StepM`` over
-  all models, studentized) names it as having lower loss *and* its own Diebold-Mariano test agrees
-  (lower loss, p < level); ``worse`` when its Diebold-Mariano p-value, Holm-adjusted over the run's
+  all models, studentized) names it as having lower loss *and* its own Diebold-Mariano test (Newey-West
+  variance, ``significance.hac_lags``) agrees (lower loss, p < level); ``worse`` when its Diebold-Mariano p-value, Holm-adjusted over the run's
   models, is below the level with a higher loss; otherwise ``indistinguishable``.
 - a strategy is ``better`` than buy-and-hold when the stepwise SPA test of all strategies' returns
   against buy-and-hold's names it *and* its probabilistic Sharpe ratio against buy-and-hold's Sharpe is
@@ -29,6 +29,7 @@ from backtest.metrics import forecast_table
 from backtest.significance import (
     deflated_sharpe,
     diebold_mariano,
+    hac_lags,
     holm,
     model_confidence_set,
     probabilistic_sharpe,
@@ -88,9 +89,11 @@ def evaluate_forecasts(predictions: pd.DataFrame, cfg: StatisticsSection, seed: 
     superior = superior_models(losses[NAIVE].to_numpy(), losses[models], cfg.significance, cfg.bootstrap_reps, seed)
     mcs_p = model_confidence_set(losses, cfg.mcs_size, cfg.bootstrap_reps, seed)
     dm = {m: diebold_mariano(losses[m].to_numpy(), losses[NAIVE].to_numpy()) for m in models}
+    lags = {m: hac_lags(losses[m].to_numpy() - losses[NAIVE].to_numpy()) for m in models}
     table["dm_stat"] = [dm.get(m, (math.nan, math.nan))[0] for m in table["model"]]
     table["dm_p"] = [dm.get(m, (math.nan, math.nan))[1] for m in table["model"]]
     table["dm_p_holm"] = holm(table["dm_p"].to_numpy())
+    table["dm_lags"] = [lags.get(m, math.nan) for m in table["model"]]  # Newey-West lags of DM's variance
     table["mcs_p"] = [float(mcs_p.get(m, math.nan)) for m in table["model"]]
     table["in_mcs"] = table["mcs_p"] > cfg.mcs_size
     table["verdict"] = [

@@ -2,8 +2,8 @@
 buy-and-hold, as small functions over arrays.
 
 Forecasts
-    Diebold-Mariano with the Harvey-Leybourne-Newbold small-sample correction (one model against a
-    benchmark); Hansen's superior predictive ability (SPA) test of all models against a benchmark
+    Diebold-Mariano with a Newey-West (HAC) long-run variance and the Harvey-Leybourne-Newbold
+    small-sample correction (one model against a benchmark); Hansen's superior predictive ability (SPA) test of all models against a benchmark
     together, and the model confidence set (Hansen, Lunde and Nason), both from ``arch.bootstrap``.
 Strategies
     Probabilistic Sharpe ratio (Bailey and Lopez de Prado 2012), deflated Sharpe ratio (Bailey and Lopez
@@ -22,39 +22,74 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from arch.bootstrap import MCS, SPA, StepM
+from arch.bootstrap import MCS, StationaryBootstrap, StepM
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 EULER_GAMMA = 0.5772156649015329
 
 
-def diebold_mariano(loss_model: np.ndarray, loss_benchmark: np.ndarray, horizon: int = 1) -> tuple[float, float]:
-    """Diebold-Mariano test of equal expected loss, with the Harvey-Leybourne-Newbold correction.
+def hac_lags(d: np.ndarray) -> int:
+    """The Newey-West (Bartlett) lag for the long-run variance of ``d``: Andrews' (1991) AR(1) plug-in
+    bandwidth, floor(1.1447 (a T)^(1/3)) with a = 4 rho^2 / (1 - rho^2)^2 and rho the lag-1 autocorrelation,
+    kept between Newey and West's (1994) floor(4 (T / 100)^(2/9)) and floor(sqrt(T)).
+
+    The plug-in grows with the persistence of ``d`` (a level model off by a fold's drift for weeks: rho
+    near 1), which a fixed rule cannot; the floor keeps the usual lag when ``d`` looks uncorrelated at lag 1;
+    the ceiling is the mean block length of the bootstrap behind SPA and the MCS, beyond which a Bartlett
+    estimate loses more to its downward bias than it gains and the t reference is too bold.
+    """
+    d = np.asarray(d, dtype=float)
+    t = len(d)
+    if t < 3:
+        return 0
+    c = d - d.mean()
+    denominator = float(c @ c)
+    rho = float(c[1:] @ c[:-1]) / denominator if denominator > 0 else 0.0
+    rho = min(max(rho, -0.99), 0.99)
+    alpha = 4 * rho**2 / (1 - rho**2) ** 2
+    andrews = math.floor(1.1447 * (alpha * t) ** (1 / 3))
+    return int(min(max(andrews, math.floor(4 * (t / 100) ** (2 / 9))), math.floor(math.sqrt(t)), t - 1))
+
+
+def newey_west_variance(d: np.ndarray, lags: int) -> float:
+    """Long-run variance of ``d`` (the variance of sqrt(T) times its mean): autocovariances (divided by T)
+    up to ``lags`` with Bartlett weights 1 - k / (lags + 1), as statsmodels' ``cov_type="HAC"``."""
+    c = np.asarray(d, dtype=float) - np.mean(d)
+    n = len(c)
+    gamma = [float(c[k:] @ c[:n - k]) / n for k in range(min(lags, n - 1) + 1)]
+    return gamma[0] + 2.0 * sum((1 - k / (lags + 1)) * g for k, g in enumerate(gamma) if k)
+
+
+def diebold_mariano(loss_model: np.ndarray, loss_benchmark: np.ndarray, horizon: int = 1, *,
+                    lags: int | None = None) -> tuple[float, float]:
+    """Diebold-Mariano test of equal expected loss, with a HAC variance and the Harvey-Leybourne-Newbold
+    correction.
 
     Parameters
     ----------
     loss_model, loss_benchmark : np.ndarray
         Losses (e.g. squared errors) of the two forecasts on the same days.
     horizon : int
-        Forecast horizon h; the loss differences' autocovariances up to lag h - 1 enter the variance.
+        Forecast horizon h: it sets the HLN factor and the fewest lags (h - 1) of the variance.
+    lags : int or None
+        Bartlett lags of the Newey-West long-run variance of the loss differences; None: ``hac_lags``.
+        ``lags=0`` (with h = 1) is the paired t-test of the losses.
 
     Returns
     -------
     (statistic, p_value)
-        The corrected statistic (negative: the model's loss is lower) and its two-sided p-value from
-        Student's t with T - 1 degrees of freedom. At h = 1 this is the paired t-test of the losses.
-        NaN for fewer than 3 days or identical losses.
+        mean(d) / sqrt(LRV / T), d = model - benchmark, times the HLN factor sqrt((T + 1 - 2h + h(h - 1) / T)
+        / T), and its two-sided p-value from Student's t with T - 1 degrees of freedom. Negative: the
+        model's loss is lower. NaN for fewer than 3 days or a loss difference that does not vary.
     """
     d = np.asarray(loss_model, dtype=float) - np.asarray(loss_benchmark, dtype=float)
     n = len(d)
     if n < 3:
         return math.nan, math.nan
-    centred = d - d.mean()
-    gamma = [float(centred @ centred) / n]
-    gamma += [float(centred[k:] @ centred[:-k]) / n for k in range(1, horizon)]
-    variance = (gamma[0] + 2.0 * sum(gamma[1:])) / n
-    if not variance > 0:
+    lags = max(hac_lags(d) if lags is None else lags, horizon - 1)
+    variance = newey_west_variance(d, lags) / n
+    if not variance > 1e-24 * float(np.mean(d**2)):
         return math.nan, math.nan
     dm = d.mean() / math.sqrt(variance)
     correction = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
@@ -102,11 +137,37 @@ def _studentized_advantages(loss_benchmark: np.ndarray, loss_models: np.ndarray
     return d[:, keep] / sd[keep], keep, always_ahead
 
 
+def _hansen_consistent_pvalue(z: np.ndarray, reps: int, seed: int) -> float:
+    """Hansen's (2005) consistent SPA p-value of studentized advantages ``z`` (T, K), on the same stationary
+    bootstrap draws as arch's ``SPA`` (same block length, seed and recentring).
+
+    Hansen's statistic is T_SPA = max(0, max_k mean z_k), each draw's max(0, max_k (mean z*_k - mu_k)), mu_k
+    the mean of z_k where it is within sqrt(2 log log T / T) long-run sds of 0 and 0 where it is clearly
+    below; the p-value is P*(T* >= T_SPA). While some candidate leads (T_SPA > 0) that is arch 8.0's
+    p-value, draw for draw. When every candidate trails, T_SPA = 0 sits on the atom at 0 of T*'s
+    distribution and the p-value is 1: the data show no model ahead. arch drops the floor, so it reports
+    P*(max_k ... > max_k mean z_k) there, a larger statistic's p-value below 1; reading Hansen's formula
+    with a strict inequality at the atom would give P*(any recentred draw above 0), which falls to 0 as the
+    candidates trail further, i.e. rejects "none is better" because all are much worse.
+    """
+    t = len(z)
+    block = _block_length(t)
+    mean = z.mean(axis=0)
+    threshold = -long_run_sd(z, block) * math.sqrt(2 * math.log(math.log(t)) / t)
+    recentre = np.where(mean >= threshold, mean, 0.0)
+    draws = StationaryBootstrap(block, z, seed=seed).bootstrap(reps)
+    simulated = np.array([float((data[0].mean(axis=0) - recentre).max()) for data, _ in draws])
+    statistic = float(mean.max())
+    return 1.0 if statistic <= 0 else float(np.mean(simulated > statistic))
+
+
 def spa_pvalue(loss_benchmark: np.ndarray, loss_models: np.ndarray, reps: int, seed: int) -> float:
     """Hansen's SPA test: p-value (consistent) of "no model has lower expected loss than the benchmark".
 
     ``loss_models`` is (T, K). Studentized advantages, stationary bootstrap with block length sqrt(T),
-    seeded. 1.0 when no model's loss differs from the benchmark's.
+    seeded; Hansen's statistic max(0, max_k t_k), so a set in which every model trails gets Hansen's
+    p-value 1, not arch's smaller figure (``_hansen_consistent_pvalue``). 1.0 when no model's loss differs
+    from the benchmark's.
     """
     loss_models = np.asarray(loss_models, dtype=float).reshape(len(loss_benchmark), -1)
     if len(loss_benchmark) < 10 or loss_models.shape[1] == 0:
@@ -116,9 +177,7 @@ def spa_pvalue(loss_benchmark: np.ndarray, loss_models: np.ndarray, reps: int, s
         return 0.0
     if z.shape[1] == 0:
         return 1.0
-    spa = SPA(np.zeros(len(z)), -z, block_size=_block_length(len(z)), reps=reps, seed=seed)
-    spa.compute()
-    return float(spa.pvalues["consistent"])
+    return _hansen_consistent_pvalue(z, reps, seed)
 
 
 def superior_models(loss_benchmark: np.ndarray, loss_models: pd.DataFrame, level: float, reps: int,
@@ -238,15 +297,48 @@ class PBOResult:
     splits: int
 
 
+# Sharpe ratios closer than this, relative to the Sharpe scale of the split (the larger of its largest |SR| and
+# 1 / sqrt(days), the standard error of a Sharpe ratio near 0), are ties. Strategies that trade alike for weeks
+# differ by rounding (1e-16) or by a perturbation of the returns (1e-12 moves a daily Sharpe by ~1e-10); a real
+# difference of 1e-6 of the Sharpe's standard error is not something a choice by Sharpe can see either.
+PBO_TIE_RTOL = 1e-6
+# A strategy whose daily returns vary by less than this (in return units) does not move: its Sharpe is 0.
+PBO_FLAT_SD = 1e-9
+
+
 def _block_sharpes(sums: np.ndarray, squares: np.ndarray, count: int) -> np.ndarray:
     """Per-split Sharpe ratios from summed returns and squared returns over ``count`` rows: (C, N)."""
     mean = sums / count
     variance = np.maximum(squares - count * mean**2, 0.0) / (count - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         sr = mean / np.sqrt(variance)
-    # a strategy that never moves ranks as Sharpe 0; the cut-off is relative, as the sums lose digits
-    moves = variance > 1e-10 * squares / count
+    # a strategy that never moves ranks as Sharpe 0; the cut-off is relative, as the sums lose digits, and
+    # absolute, so that a flat strategy nudged by 1e-12 does not get the Sharpe ratio of its rounding noise
+    moves = (variance > 1e-10 * squares / count) & (variance > PBO_FLAT_SD**2)
     return np.where(moves, sr, 0.0)
+
+
+def _tie_tolerance(inside: np.ndarray, outside: np.ndarray, count: int) -> np.ndarray:
+    """(C, 1) distance below which two Sharpe ratios of a split are a tie (see ``PBO_TIE_RTOL``)."""
+    largest = np.maximum(np.abs(inside).max(axis=1), np.abs(outside).max(axis=1))
+    return PBO_TIE_RTOL * np.maximum(largest, 1.0 / math.sqrt(count))[:, None]
+
+
+def _count_below(values: np.ndarray, queries: np.ndarray, inclusive: bool) -> np.ndarray:
+    """(C, M): per row, how many of ``values`` (C, N) lie below each of ``queries`` (C, M), or at or below
+    when ``inclusive``; by one stable sort of both per row (C x (N + M) memory, not C x N x M)."""
+    merged = np.concatenate([values, queries] if inclusive else [queries, values], axis=1)
+    place = np.argsort(np.argsort(merged, axis=1, kind="stable"), axis=1, kind="stable")
+    own = np.argsort(np.argsort(queries, axis=1, kind="stable"), axis=1, kind="stable")
+    return (place[:, values.shape[1]:] if inclusive else place[:, :queries.shape[1]]) - own
+
+
+def _relative_ranks(outside: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
+    """(C, N) out-of-sample rank / (N + 1) of every strategy, 1 = worst; strategies within ``tolerance`` of
+    one another share their average rank (below + (tied + 1) / 2, itself counted among the tied)."""
+    below = _count_below(outside, outside - tolerance, inclusive=False)
+    tied = _count_below(outside, outside + tolerance, inclusive=True) - below
+    return (below + (tied + 1) / 2) / (outside.shape[1] + 1)
 
 
 def probability_of_backtest_overfitting(returns: np.ndarray, blocks: int = 16) -> PBOResult:
@@ -256,6 +348,12 @@ def probability_of_backtest_overfitting(returns: np.ndarray, blocks: int = 16) -
     choice of half the blocks as in-sample, the strategy with the best in-sample Sharpe is ranked among all
     strategies out of sample (on the other half): w = rank / (N + 1), logit = log(w / (1 - w)). PBO is the
     share of splits with logit <= 0, i.e. where the in-sample best is at or below the out-of-sample median.
+
+    Ties are ties on both sides, to ``PBO_TIE_RTOL`` of the split's Sharpe scale: out of sample, tied
+    strategies share their average rank; in sample, when several strategies tie for the best, each is the
+    choice with equal weight, so a split counts the share of its tied bests at or below the median (the PBO
+    a random tie-break gives on average) and its logit is their mean. The result does not move when the
+    returns move by rounding.
     """
     r = np.asarray(returns, dtype=float)
     t, n = r.shape
@@ -269,8 +367,10 @@ def probability_of_backtest_overfitting(returns: np.ndarray, blocks: int = 16) -
     half = size * blocks // 2
     inside = _block_sharpes(chosen @ sums, chosen @ squares, half)  # (C, N)
     outside = _block_sharpes((1 - chosen) @ sums, (1 - chosen) @ squares, half)
-    best = inside.argmax(axis=1)  # (C,)
-    ranks = stats.rankdata(outside, axis=1)  # 1 = worst out of sample; ties share their average rank
-    w = ranks[np.arange(len(best)), best] / (n + 1)
-    logits = np.log(w / (1 - w))
-    return PBOResult(float(np.mean(logits <= 0)), logits, len(best))
+    tolerance = _tie_tolerance(inside, outside, half)  # (C, 1)
+    best = inside >= inside.max(axis=1, keepdims=True) - tolerance  # (C, N): the tied in-sample bests
+    w = _relative_ranks(outside, tolerance)
+    logit = np.log(w / (1 - w))
+    weight = best / best.sum(axis=1, keepdims=True)  # (C, N): 1 / (number tied) on each tied best
+    overfit = (weight * (logit <= 0)).sum(axis=1)
+    return PBOResult(float(overfit.mean()), (weight * logit).sum(axis=1), len(chosen))
