@@ -7,8 +7,9 @@ candidates one lucky one is not called better or worse:
 
 - a model is ``better`` than the naive forecast when the stepwise SPA test (Romano-Wolf ``StepM`` over
   all models, studentized) names it as having lower loss *and* its own Diebold-Mariano test (Newey-West
-  variance, ``significance.hac_lags``) agrees (lower loss, p < level); ``worse`` when its Diebold-Mariano p-value, Holm-adjusted over the run's
-  models, is below the level with a higher loss; otherwise ``indistinguishable``.
+  variance, ``significance.hac_lags``) agrees (lower loss, p < level); ``worse`` when its
+  Diebold-Mariano p-value, Holm-adjusted over the run's models, is below the level with a higher loss;
+  otherwise ``indistinguishable``.
 - a strategy is ``better`` than buy-and-hold when the stepwise SPA test of all strategies' returns
   against buy-and-hold's names it *and* its probabilistic Sharpe ratio against buy-and-hold's Sharpe is
   at least 1 - level; ``worse`` when that PSR (the one-sided p-value of "its Sharpe is not lower"),

@@ -3,8 +3,9 @@ buy-and-hold, as small functions over arrays.
 
 Forecasts
     Diebold-Mariano with a Newey-West (HAC) long-run variance and the Harvey-Leybourne-Newbold
-    small-sample correction (one model against a benchmark); Hansen's superior predictive ability (SPA) test of all models against a benchmark
-    together, and the model confidence set (Hansen, Lunde and Nason), both from ``arch.bootstrap``.
+    small-sample correction (one model against a benchmark); Hansen's superior predictive ability (SPA)
+    test of all models against a benchmark together (Hansen's p-value on ``arch.bootstrap``'s draws), and
+    the model confidence set (Hansen, Lunde and Nason, ``arch.bootstrap``).
 Strategies
     Probabilistic Sharpe ratio (Bailey and Lopez de Prado 2012), deflated Sharpe ratio (Bailey and Lopez
     de Prado 2014), SPA of strategy returns against buy-and-hold, and the probability of backtest

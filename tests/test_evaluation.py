@@ -1,12 +1,15 @@
 """Verdicts: "better" or "worse" only when the tests say so; the words the reports print for them."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 
 from backtest.config import StatisticsSection
 from backtest.evaluation import evaluate_forecasts, evaluate_trading, forecast_verdict, trading_verdict
-from backtest.significance import deflated_sharpe, sharpe
+from backtest.significance import deflated_sharpe, diebold_mariano, hac_lags, sharpe
 from backtest.wording import forecast_sentences, trading_sentences
 
 CFG = StatisticsSection(bootstrap_reps=300)
@@ -89,3 +92,25 @@ def test_trading_tests_name_trials_and_verdicts():
     assert ev.table.loc["coin", "dsr"] == pytest.approx(deflated_sharpe(returns["coin"].to_numpy(), trial_sharpes))
     text = " ".join(trading_sentences(ev.table, ev.summary))
     assert "Higher Sharpe than buy_and_hold at 5 %: great" in text and "Lower Sharpe" in text and "poor" in text
+
+
+def test_a_persistent_error_is_tested_with_its_long_run_variance():
+    """A level-like model off by a bias that drifts for weeks: DM's variance is Newey-West's at the lags of
+    the documented rule (statsmodels' HAC on the loss differential; 14 lags here), and its p-value 0.07
+    where the paired t-test said 1e-7."""
+    frame = predictions({"level_like": 0.5})
+    bias = np.repeat(np.random.default_rng(2).normal(0, 1.5, 20), 20)  # 20 stretches of 20 days each
+    frame["predicted"] += bias
+    ev = evaluate_forecasts(frame, CFG, 0)
+    row = ev.table.set_index("model").loc["level_like"]
+    d = ((frame["predicted"] - frame["actual"]) ** 2 - (frame["naive"] - frame["actual"]) ** 2).to_numpy()
+    lags = hac_lags(d)
+    assert row["dm_lags"] == lags > math.floor(4 * 4 ** (2 / 9))  # above Newey-West's 5: the plug-in saw persistence
+    ols = sm.OLS(d, np.ones(len(d))).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    assert row["dm_stat"] == pytest.approx(float(ols.tvalues[0]) * np.sqrt(399 / 400))
+    assert row["dm_p"] > 10 * diebold_mariano(d, np.zeros(len(d)), lags=0)[1]
+
+
+def test_every_model_trailing_naive_gives_hansens_spa_p_of_one():
+    ev = evaluate_forecasts(predictions({"a": 1.5, "b": 2.0}), CFG, 0)
+    assert ev.summary["spa_p"] == 1.0 and ev.summary["superior"] == []
