@@ -23,6 +23,7 @@ import pandas as pd
 from backtest.artifacts import atomic_write_json, is_complete
 from backtest.checkpoint import Checkpoint
 from backtest.errors import ConfigError, RunDirError, SourceError, WfbtError
+from backtest.schedule import Fold, make_folds
 from backtest.sweep import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
@@ -209,8 +210,33 @@ def _prepare_cells(cells: list[Cell], resume: bool, prices: dict[tuple[Any, ...]
         if cell.status != "pending":
             continue
         saved[cell.name] = Checkpoint(run_dir).begin(cell.config.to_dict(), fingerprint(prices[data_key(cell.config)]),
-                                                      resume)
+                                                      resume, folds=_cell_folds(cell, prices))
     return saved
+
+
+def _cell_folds(cell: Cell, prices: dict[tuple[Any, ...], pd.DataFrame]) -> list[Fold]:
+    """The folds of one cell: what its saved groups must cover."""
+    return make_folds(len(prices[data_key(cell.config)]), cell.config.walkforward)
+
+
+def _load_saved(cells: dict[str, Cell], saved: dict[str, list[str]],
+                prices: dict[tuple[Any, ...], pd.DataFrame]) -> dict[str, Trained]:
+    """Each pending cell's proven saved groups; one that fails its proof now is dropped (its group retrains)."""
+    import warnings
+
+    from backtest.checkpoint import DamagedCheckpoint
+    from backtest.errors import CheckpointWarning
+
+    trained: dict[str, Trained] = {name: {} for name, c in cells.items() if c.status == "pending"}
+    for name in trained:
+        checkpoint = Checkpoint(Path(cells[name].config.run.out_dir) / name)
+        for model in saved[name]:
+            try:
+                trained[name][model] = checkpoint.load(model, folds=_cell_folds(cells[name], prices))
+            except DamagedCheckpoint as exc:
+                warnings.warn(f"{exc} {model} is trained again.", CheckpointWarning, stacklevel=2)
+                checkpoint.discard(model)
+    return trained
 
 
 @dataclass
@@ -286,10 +312,7 @@ def _execute(client: Any, cells: list[Cell], groups: dict[GroupKey, list[Cell]],
 
     remote = {k: client.scatter(v, broadcast=False, hash=False) for k, v in prices.items()}
     by_name = {c.name: c for c in cells}
-    trained: dict[str, Trained] = {c.name: {} for c in cells if c.status == "pending"}
-    for name in trained:
-        for model in saved[name]:
-            trained[name][model] = Checkpoint(Path(by_name[name].config.run.out_dir) / name).load(model)
+    trained = _load_saved(by_name, saved, prices)
     tasks: dict[Any, tuple[str, Any]] = {}
     for key, members in groups.items():
         if all(c.status != "pending" or key.model in trained[c.name] for c in members):
