@@ -41,6 +41,14 @@ def _flatten(config: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {f"{s}.{k}": v for s, values in config.items() for k, v in values.items() if (s, k) not in IGNORED}
 
 
+def changed_settings(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[str]:
+    """``key: old -> new`` for every setting that changes results and differs (unset reads as None)."""
+    before = {k: v for k, v in _flatten(old).items() if k != "data.refresh"}
+    after = {k: v for k, v in _flatten(new).items() if k != "data.refresh"}
+    return [f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in sorted(set(before) | set(after))
+            if before.get(k) != after.get(k)]
+
+
 class DamagedCheckpoint(RunDirError):
     """A saved group that cannot prove it is this run's finished work (cut off, edited, foreign, partial)."""
 

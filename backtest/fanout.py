@@ -267,9 +267,37 @@ def plan_sweep(spec: SweepSpec, out: Path, resume: bool = False) -> SweepPlan:
     cells = make_cells(spec, root)
     prices = load_all_prices(cells)
     for cell in cells:
-        if cell.status == "pending" and resume and is_complete(root / cell.name):
+        if cell.status == "pending" and resume and is_complete(root / cell.name) and _finished_cell_holds(cell):
             cell.status = "skipped"
     return SweepPlan(spec, root, cells, prices, plan_groups(c for c in cells if c.status != "failed"))
+
+
+def _finished_cell_holds(cell: Cell) -> bool:
+    """A finished cell is kept on resume only if it is still what its run wrote, with this sweep's settings.
+
+    Files cut off or edited since: a warning, and the cell runs again (False). Other settings (the sweep
+    file changed since): refused by name, as a resumed run is, since the sweep would rank unlike cells.
+    """
+    import tomllib
+    import warnings
+
+    from backtest.checkpoint import changed_settings
+    from backtest.errors import CheckpointWarning
+    from backtest.store import read_run
+
+    run_dir = Path(cell.config.run.out_dir) / cell.name
+    try:
+        saved = tomllib.loads(read_run(run_dir).config_text())
+    except (RunDirError, tomllib.TOMLDecodeError) as exc:
+        warnings.warn(f"sweep cell {cell.name} is finished but cannot be kept ({exc}); it is run again.",
+                      CheckpointWarning, stacklevel=3)
+        return False
+    changes = changed_settings(saved, cell.config.to_dict())
+    if changes:
+        raise RunDirError(f"cannot resume the sweep: cell {cell.name} finished with other settings "
+                          f"({'; '.join(changes)}). Resume with the original sweep file, or start a new sweep "
+                          "(another sweep.name or --out).")
+    return True
 
 
 def sweep_budget(plan: SweepPlan, cores: int) -> Budget:
