@@ -22,7 +22,8 @@ from backtest.config import DataSection
 from backtest.dates import NA_TEXT, parse_dates
 from backtest.errors import DataError, DataWarning
 
-__all__ = ["DataWarning", "READERS", "check_prices", "fingerprint", "load_prices", "normalise_columns"]
+__all__ = ["DataWarning", "READERS", "check_features", "check_prices", "data_origin", "fingerprint", "load_prices",
+           "normalise_columns"]
 # Larger values are a unit or parsing error (1e308 is the float limit) and overflow the models' float32 math.
 MAX_PRICE = 1e15
 MAX_VOLUME = 1e18
@@ -281,6 +282,42 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
     return frame
 
 
+def _feature_fix(name: str, features: list[str]) -> str:
+    """The end of a feature refusal: '... remove <that>' completes it."""
+    kept = [f for f in features if f != name]
+    return (f"{name!r} from forecast.features (e.g. --set \"forecast.features={kept}\"), or use data that has "
+            f"{name} (map its column with data.columns).")
+
+
+def check_features(prices: pd.DataFrame, features: list[str], origin: str = "data", rows: slice | None = None
+                   ) -> None:
+    """Refuse a forecast feature the prices lack where the folds read it, naming the column and the fix.
+
+    Where the run's config meets its (checked) prices: the prices always hold every price column, but
+    volume may be absent (a CSV without it reads as NaN) or missing on some days, and no model is fit on
+    a missing input. ``rows`` are the rows the folds read (all rows when None). A volume that is 0 on
+    every one of them is refused too: the source records none (an index, or years before it kept any).
+    """
+    used = prices.iloc[rows if rows is not None else slice(None)]
+    for name in features:
+        values = used[name] if name in used.columns else pd.Series(np.nan, index=used.index)
+        missing, fix = values.isna(), _feature_fix(name, features)
+        if missing.all():
+            raise DataError(f"{origin}: forecast.features includes {name!r} but the data has no {name} values "
+                            f"(the column is absent or empty). Remove {fix}")
+        if missing.any():
+            raise DataError(
+                f"{origin}: forecast.features includes {name!r} but {int(missing.sum())} of the {len(used)} rows the "
+                f"folds use have no {name}, first on {_first_dates(used.index[missing])}. Fill them in the source, "
+                f"start the range after them with data.start, or remove {fix}"
+            )
+        if name == "volume" and (values == 0).all():
+            raise DataError(
+                f"{origin}: forecast.features includes 'volume' but the volume is 0 on every row the folds use "
+                f"({used.index[0].date()} to {used.index[-1].date()}): the source records none. Remove {fix}"
+            )
+
+
 # --- sources ---------------------------------------------------------------------------------------------
 
 def _read_csv(path: str, mapping: dict[str, str]) -> pd.DataFrame:
@@ -370,6 +407,11 @@ def load_prices(cfg: DataSection) -> pd.DataFrame:
     # Clip before the checks so that bad rows outside the chosen range (GSPC's Open = 0 before
     # 1982) do not stop a run that never uses them.
     return check_prices(_clip_range(_sorted(dated, origin), cfg.start, cfg.end, origin), origin)
+
+
+def data_origin(cfg: DataSection) -> str:
+    """The name messages give the configured data: the CSV's path, or source:symbol."""
+    return (cfg.path or "csv") if cfg.source == "csv" else f"{cfg.source}:{cfg.symbol}"
 
 
 def fingerprint(prices: pd.DataFrame) -> str:

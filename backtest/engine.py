@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from backtest.checkpoint import Checkpoint
+from backtest.checkpoint import Checkpoint, DamagedCheckpoint
 from backtest.config import RunConfig
-from backtest.data import fingerprint, load_prices
+from backtest.data import check_features, data_origin, fingerprint, load_prices
 from backtest.devices import kernel_path, prepare_device, split_to_fit
+from backtest.errors import CheckpointWarning
 from backtest.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.metrics import forecast_table, trading_table
 from backtest.portfolio import simulate
@@ -175,6 +176,9 @@ def forecaster_names(config: RunConfig) -> list[str]:
 def fold_datasets(config: RunConfig, prices: pd.DataFrame, folds: list[Fold]) -> list[FoldData]:
     """Every fold's windows in the configured representation, scaled on its fitting rows."""
     fc = config.forecast
+    # Where the config meets the data, for every source and for runs and sweeps alike: a chosen feature
+    # the prices lack on the rows the folds read is refused by name (no model is fit on missing inputs).
+    check_features(prices, fc.features, data_origin(config.data), slice(folds[0].train_start, folds[-1].test_end))
     return [fold_data(prices, f, fc.features, fc.lookback, fc.scaler, fc.representation) for f in folds]
 
 
@@ -186,16 +190,28 @@ def _forecast_all(config: RunConfig, prices: pd.DataFrame, data: list[FoldData],
     for model in forecaster_names(config):
         if model in TRADABLE_BASELINES:  # fast and deterministic: never checkpointed
             out[model] = baseline_model(model, data, prices["close"].to_numpy(dtype=np.float64))
-        elif checkpoint is not None and model in done:
-            preds, log = checkpoint.load(model)
-            progress.group_start(model, len(log) * config.forecast.seeds, config.training.epochs)
-            progress.group_end(model, float(log["seconds"].sum()))
-            out[model] = preds, log
+        elif checkpoint is not None and model in done and (saved := _load_saved(checkpoint, model, data)):
+            progress.group_start(model, len(saved[1]) * config.forecast.seeds, config.training.epochs)
+            progress.group_end(model, float(saved[1]["seconds"].sum()))
+            out[model] = saved
         else:
+            if model in done:
+                done.remove(model)  # its checkpoint failed its proof: the manifest must not say it was loaded
             out[model] = train_model(model, data, config, device, progress)
             if checkpoint is not None:
                 checkpoint.save(model, *out[model])
     return out
+
+
+def _load_saved(checkpoint: Checkpoint, model: str, data: list[FoldData]
+                ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """A saved group, proven against the run's folds again as it is used; None (with a warning) if it fails."""
+    try:
+        return checkpoint.load(model, folds=[d.fold for d in data])
+    except DamagedCheckpoint as exc:  # changed since begin() proved it
+        warnings.warn(f"{exc} {model} is trained again.", CheckpointWarning, stacklevel=2)
+        checkpoint.discard(model)
+        return None
 
 
 def assemble(config: RunConfig, prices: pd.DataFrame, per_model: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
@@ -248,7 +264,7 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
     data = fold_datasets(config, prices, folds)
     identity = config.to_dict()
     identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
-    done = checkpoint.begin(identity, fingerprint(prices), resume) if checkpoint else []
+    done = checkpoint.begin(identity, fingerprint(prices), resume, folds=folds) if checkpoint else []
     per_model = _forecast_all(config, prices, data, device, progress, checkpoint, done)
     predictions, fold_log = assemble(config, prices, per_model)
     lap("training")

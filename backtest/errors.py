@@ -38,3 +38,7 @@ class RunDirError(WfbtError):
 
 class DataWarning(UserWarning):
     """A data problem wfbt fixed by itself; printed, never silent."""
+
+
+class CheckpointWarning(DataWarning):
+    """A saved group of an interrupted run that did not prove itself: set aside and trained again; printed."""

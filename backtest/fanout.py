@@ -23,6 +23,7 @@ import pandas as pd
 from backtest.artifacts import atomic_write_json, is_complete
 from backtest.checkpoint import Checkpoint
 from backtest.errors import ConfigError, RunDirError, SourceError, WfbtError
+from backtest.schedule import Fold, make_folds
 from backtest.sweep import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
@@ -209,8 +210,33 @@ def _prepare_cells(cells: list[Cell], resume: bool, prices: dict[tuple[Any, ...]
         if cell.status != "pending":
             continue
         saved[cell.name] = Checkpoint(run_dir).begin(cell.config.to_dict(), fingerprint(prices[data_key(cell.config)]),
-                                                      resume)
+                                                      resume, folds=_cell_folds(cell, prices))
     return saved
+
+
+def _cell_folds(cell: Cell, prices: dict[tuple[Any, ...], pd.DataFrame]) -> list[Fold]:
+    """The folds of one cell: what its saved groups must cover."""
+    return make_folds(len(prices[data_key(cell.config)]), cell.config.walkforward)
+
+
+def _load_saved(cells: dict[str, Cell], saved: dict[str, list[str]],
+                prices: dict[tuple[Any, ...], pd.DataFrame]) -> dict[str, Trained]:
+    """Each pending cell's proven saved groups; one that fails its proof now is dropped (its group retrains)."""
+    import warnings
+
+    from backtest.checkpoint import DamagedCheckpoint
+    from backtest.errors import CheckpointWarning
+
+    trained: dict[str, Trained] = {name: {} for name, c in cells.items() if c.status == "pending"}
+    for name in trained:
+        checkpoint = Checkpoint(Path(cells[name].config.run.out_dir) / name)
+        for model in saved[name]:
+            try:
+                trained[name][model] = checkpoint.load(model, folds=_cell_folds(cells[name], prices))
+            except DamagedCheckpoint as exc:
+                warnings.warn(f"{exc} {model} is trained again.", CheckpointWarning, stacklevel=2)
+                checkpoint.discard(model)
+    return trained
 
 
 @dataclass
@@ -241,9 +267,37 @@ def plan_sweep(spec: SweepSpec, out: Path, resume: bool = False) -> SweepPlan:
     cells = make_cells(spec, root)
     prices = load_all_prices(cells)
     for cell in cells:
-        if cell.status == "pending" and resume and is_complete(root / cell.name):
+        if cell.status == "pending" and resume and is_complete(root / cell.name) and _finished_cell_holds(cell):
             cell.status = "skipped"
     return SweepPlan(spec, root, cells, prices, plan_groups(c for c in cells if c.status != "failed"))
+
+
+def _finished_cell_holds(cell: Cell) -> bool:
+    """A finished cell is kept on resume only if it is still what its run wrote, with this sweep's settings.
+
+    Files cut off or edited since: a warning, and the cell runs again (False). Other settings (the sweep
+    file changed since): refused by name, as a resumed run is, since the sweep would rank unlike cells.
+    """
+    import tomllib
+    import warnings
+
+    from backtest.checkpoint import changed_settings
+    from backtest.errors import CheckpointWarning
+    from backtest.store import read_run
+
+    run_dir = Path(cell.config.run.out_dir) / cell.name
+    try:
+        saved = tomllib.loads(read_run(run_dir).config_text())
+    except (RunDirError, tomllib.TOMLDecodeError) as exc:
+        warnings.warn(f"sweep cell {cell.name} is finished but cannot be kept ({exc}); it is run again.",
+                      CheckpointWarning, stacklevel=3)
+        return False
+    changes = changed_settings(saved, cell.config.to_dict())
+    if changes:
+        raise RunDirError(f"cannot resume the sweep: cell {cell.name} finished with other settings "
+                          f"({'; '.join(changes)}). Resume with the original sweep file, or start a new sweep "
+                          "(another sweep.name or --out).")
+    return True
 
 
 def sweep_budget(plan: SweepPlan, cores: int) -> Budget:
@@ -286,10 +340,7 @@ def _execute(client: Any, cells: list[Cell], groups: dict[GroupKey, list[Cell]],
 
     remote = {k: client.scatter(v, broadcast=False, hash=False) for k, v in prices.items()}
     by_name = {c.name: c for c in cells}
-    trained: dict[str, Trained] = {c.name: {} for c in cells if c.status == "pending"}
-    for name in trained:
-        for model in saved[name]:
-            trained[name][model] = Checkpoint(Path(by_name[name].config.run.out_dir) / name).load(model)
+    trained = _load_saved(by_name, saved, prices)
     tasks: dict[Any, tuple[str, Any]] = {}
     for key, members in groups.items():
         if all(c.status != "pending" or key.model in trained[c.name] for c in members):

@@ -109,13 +109,33 @@ def read_cache(cfg: DataSection) -> pd.DataFrame | None:
         return None
     try:
         record = json.loads(meta.read_text(encoding="utf-8"))
-        if record.get("sha256") != _sha256(data):
+        if not isinstance(record, dict) or record.get("sha256") != _sha256(data):
             raise ValueError("checksum mismatch")
-        return pd.read_csv(data, dtype={"date": str})  # dates are read by backtest.dates, like a CSV's
+        other = _other_download(record, cfg)
+        if other:  # two symbols whose names differ only in characters a file name cannot hold share a key
+            warnings.warn(f"cached {cfg.source}:{cfg.symbol} at {data} holds another download ({other}); "
+                          "downloading it again.", UserWarning, stacklevel=2)
+            return None
+        frame = pd.read_csv(data, dtype={"date": str})  # dates are read by backtest.dates, like a CSV's
+        if len(frame) != record.get("rows"):
+            raise ValueError(f"{len(frame)} rows, the download had {record.get('rows')}")
+        return frame
     except (ValueError, OSError, json.JSONDecodeError, pd.errors.ParserError) as exc:
         warnings.warn(f"cached {cfg.source}:{cfg.symbol} at {data} is damaged ({exc}); downloading it again.",
                       UserWarning, stacklevel=2)
         return None
+
+
+def _identity(cfg: DataSection) -> dict[str, object]:
+    """What a cached download is of: the record's fields that must equal the request's."""
+    return {"source": cfg.source, "symbol": cfg.symbol, "start": cfg.start, "end": cfg.end, "adjusted": cfg.adjusted,
+            "table": cfg.table if cfg.source == "tej" else None}
+
+
+def _other_download(record: dict[str, object], cfg: DataSection) -> str:
+    """'' when ``record`` is the download ``cfg`` asks for, else what it is of (the differing fields)."""
+    wanted = _identity(cfg)
+    return ", ".join(f"{k} {record.get(k)!r} (not {v!r})" for k, v in wanted.items() if record.get(k) != v)
 
 
 def write_cache(cfg: DataSection, frame: pd.DataFrame) -> Path:
@@ -124,8 +144,7 @@ def write_cache(cfg: DataSection, frame: pd.DataFrame) -> Path:
     out["date"] = _date_text(out["date"])
     atomic_write_text(data, out.to_csv(index=False, lineterminator="\n"))
     atomic_write_json(cache_dir() / f"{cache_key(cfg)}.json", {
-        "source": cfg.source, "symbol": cfg.symbol, "start": cfg.start, "end": cfg.end, "adjusted": cfg.adjusted,
-        "table": cfg.table if cfg.source == "tej" else None, "rows": len(frame), "sha256": _sha256(data),
+        **_identity(cfg), "rows": len(frame), "sha256": _sha256(data),
         "downloaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })
     return data

@@ -239,7 +239,7 @@ def data_key(config: RunConfig) -> tuple[Any, ...]:
 
 def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     """Prices of every distinct data section, once each; a cell whose data fails is marked failed."""
-    from backtest.data import load_prices
+    from backtest.data import check_features, data_origin, load_prices
     from backtest.schedule import make_folds
 
     prices: dict[tuple[Any, ...], pd.DataFrame] = {}
@@ -254,8 +254,10 @@ def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
         if key in errors:
             cell.status, cell.error = "failed", errors[key]
             continue
-        try:
-            make_folds(len(prices[key]), cell.config.walkforward)
+        try:  # refused here, before any training, rather than in the cell's training group
+            folds = make_folds(len(prices[key]), cell.config.walkforward)
+            check_features(prices[key], cell.config.forecast.features, data_origin(cell.config.data),
+                           slice(folds[0].train_start, folds[-1].test_end))
         except WfbtError as exc:
             cell.status, cell.error = "failed", str(exc)
     return prices

@@ -34,7 +34,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     out = tmp_path / "runs"
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.Popen(command(csv, out, "killed"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first_group = out / "killed" / "partial" / "gru.folds.csv"
+    first_group = out / "killed" / "partial" / "gru.done.json"  # written last: the group is saved whole
     deadline = time.time() + 120
     while not first_group.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -42,7 +42,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not is_complete(out / "killed")
-    saved = pd.read_csv(first_group)
+    saved = pd.read_csv(out / "killed" / "partial" / "gru.folds.csv")
     assert not (out / "killed" / "partial" / "gru_stacked.folds.csv").exists()
 
     resumed = subprocess.run(command(csv, out, "killed") + ["--resume"], env=env, capture_output=True, text=True)
@@ -102,7 +102,7 @@ def test_ctrl_c_stops_with_a_resume_hint_and_non_zero_exit(tmp_path):
     out = tmp_path / "runs"
     proc = subprocess.Popen(command(csv, out, "c"), env={**os.environ, "COLUMNS": "300"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first_group = out / "c" / "partial" / "gru.folds.csv"
+    first_group = out / "c" / "partial" / "gru.done.json"
     deadline = time.time() + 120
     while not first_group.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -112,3 +112,118 @@ def test_ctrl_c_stops_with_a_resume_hint_and_non_zero_exit(tmp_path):
     text = " ".join(stderr.split())
     assert "interrupted:" in text and "Saved: gru" in text and "--resume" in text
     assert not is_complete(out / "c")
+
+
+# --- a damaged checkpoint is never used: set aside with a warning naming the file, and trained again ----------
+
+def _args(csv, out, *sets):
+    args = command(csv, out, "d")[3:]  # drop `python -m backtest`
+    args = [a.replace("gru','lstm_stacked','gru_stacked", "gru','lstm") for a in args]
+    for item in sets:
+        args += ["--set", item]
+    return args
+
+
+def _interrupt(csv, out, monkeypatch, *sets):
+    """`wfbt run` stopped (Ctrl-C) as lstm starts training: gru's group is saved in partial/, lstm's is not."""
+    from backtest import engine
+
+    real = engine.train_model
+
+    def stop_at_lstm(model, *args, **kwargs):
+        if model == "lstm":
+            raise KeyboardInterrupt
+        return real(model, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(engine, "train_model", stop_at_lstm)
+        result = CliRunner().invoke(app, _args(csv, out, *sets), env={"COLUMNS": "300"})
+    assert result.exit_code == 130, result.output
+    partial = out / "d" / "partial"
+    assert (partial / "gru.done.json").is_file() and not (partial / "lstm.folds.csv").exists()
+    return partial
+
+
+def _cut_bytes(partial, tmp_path, csv, monkeypatch):
+    path = partial / "gru.predictions.csv"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return "gru.predictions.csv has", "rows but the checkpoint saved"
+
+
+def _cut_lines(partial, tmp_path, csv, monkeypatch):
+    path = partial / "gru.predictions.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[: len(lines) // 2]))  # whole lines: a file that still parses
+    return "gru.predictions.csv has", "rows but the checkpoint saved"
+
+
+def _fold_missing(partial, tmp_path, csv, monkeypatch):
+    """A group saved, digest and all, without its last fold (as a buggy writer could): the folds must prove it."""
+    from backtest.checkpoint import Checkpoint
+
+    checkpoint = Checkpoint(partial.parent)
+    preds, log = checkpoint.load("gru")
+    folds = log["fold"].tolist()
+    assert folds == [0, 1, 2, 3]
+    checkpoint.save("gru", preds[preds.fold != 3], log[log.fold != 3])
+    return "the fold log has folds [0, 1, 2] but the run has [0, 1, 2, 3]", ""
+
+
+def _foreign_file(partial, tmp_path, csv, monkeypatch):
+    """gru.predictions.csv of another run (another seed), copied over this run's."""
+    other = _interrupt(csv, tmp_path / "other", monkeypatch, "run.seed=7")
+    (partial / "gru.predictions.csv").write_bytes((other / "gru.predictions.csv").read_bytes())
+    return "gru.predictions.csv is not the file the checkpoint saved", "SHA-256 differs"
+
+
+def _foreign_group(partial, tmp_path, csv, monkeypatch):
+    """Another run's whole saved group, done.json included: it names another state.json."""
+    other = _interrupt(csv, tmp_path / "other", monkeypatch, "run.seed=7")
+    for name in ["gru.predictions.csv", "gru.folds.csv", "gru.done.json"]:
+        (partial / name).write_bytes((other / name).read_bytes())
+    return "gru.done.json belongs to another run", ""
+
+
+def _no_proof(partial, tmp_path, csv, monkeypatch):
+    """Stopped after both files but before done.json (or saved by a wfbt before done.json)."""
+    (partial / "gru.done.json").unlink()
+    return "gru.done.json is missing", ""
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("full")
+    csv = write_yahoo_csv(synthetic_prices(300), tmp / "p.csv")
+    result = CliRunner().invoke(app, _args(csv, tmp / "runs"))
+    assert result.exit_code == 0, result.output
+    return csv, tmp / "runs" / "d"
+
+
+@pytest.mark.parametrize("damage", [_cut_bytes, _cut_lines, _fold_missing, _foreign_file, _foreign_group, _no_proof])
+def test_a_damaged_checkpoint_is_retrained_not_used(uninterrupted, tmp_path, monkeypatch, damage):
+    csv, full = uninterrupted
+    out = tmp_path / "runs"
+    partial = _interrupt(csv, out, monkeypatch)
+    reason, detail = damage(partial, tmp_path, csv, monkeypatch)
+    result = CliRunner().invoke(app, [*_args(csv, out), "--resume"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"warning: the saved gru group in {partial} is not usable: {reason}" in text, text
+    assert detail in text and "gru is trained again." in text
+    manifest = json.loads((out / "d" / "manifest.json").read_text())
+    assert manifest["resumed"] is True and manifest["loaded_from_checkpoint"] == []
+    for artifact in ["predictions.csv", "equity.csv"]:  # as if never interrupted: every fold, the same bits
+        assert (out / "d" / artifact).read_bytes() == (full / artifact).read_bytes(), artifact
+
+
+def test_an_intact_checkpoint_is_loaded(uninterrupted, tmp_path, monkeypatch):
+    """The control for the damaged cases: the same interruption, untouched, is loaded and gives the same run."""
+    csv, full = uninterrupted
+    out = tmp_path / "runs"
+    _interrupt(csv, out, monkeypatch)
+    result = CliRunner().invoke(app, [*_args(csv, out), "--resume"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    assert "loading gru from the interrupted run's checkpoint; training lstm" in " ".join(result.output.split())
+    assert json.loads((out / "d" / "manifest.json").read_text())["loaded_from_checkpoint"] == ["gru"]
+    for artifact in ["predictions.csv", "equity.csv"]:
+        assert (out / "d" / artifact).read_bytes() == (full / artifact).read_bytes(), artifact

@@ -467,3 +467,23 @@ def test_yahoo_rate_limit_is_named(monkeypatch):
     assert result.exit_code == 3
     assert "error: Yahoo Finance is rate-limiting requests (HTTP 429 Too Many Requests) for AAPL." in \
         " ".join(result.output.split())
+
+
+def test_a_cached_download_of_another_symbol_is_not_served(fake_yf, cache):
+    """'^TWII' and '_TWII' share a cache file name (a file name cannot hold '^'): the record must name the
+    symbol asked for, or the other symbol's prices would be read as this one's."""
+    load_prices(DataSection(source="yfinance", symbol="^TWII"))
+    with pytest.warns(UserWarning, match=r"holds another download \(symbol '\^TWII' \(not '_TWII'\)\)"):
+        load_prices(DataSection(source="yfinance", symbol="_TWII"))
+    assert [call[0] for call in fake_yf] == [["^TWII"], ["_TWII"]]  # downloaded, not served from ^TWII's copy
+
+
+def test_a_cached_download_whose_rows_differ_from_its_record_is_fetched_again(fake_yf, cache):
+    cfg = DataSection(source="yfinance", symbol="AAPL")
+    load_prices(cfg)
+    (meta,) = cache.glob("prices/*.json")
+    record = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**record, "rows": 61}))  # the checksum still matches the data file
+    with pytest.warns(UserWarning, match=r"is damaged \(60 rows, the download had 61\); downloading it again"):
+        load_prices(cfg)
+    assert len(fake_yf) == 2

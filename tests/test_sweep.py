@@ -169,6 +169,36 @@ def test_resume_after_the_driver_dies(client, first, tmp_path):
     assert (root / "leaderboard.csv").read_bytes() == (resumed / "leaderboard.csv").read_bytes()
 
 
+def _copy_of_first(first, tmp_path):
+    import shutil
+
+    (root, cells), _ = first
+    shutil.copytree(root, tmp_path / "c" / "s")
+    return tmp_path / "c" / "s", cells
+
+
+def test_resume_runs_again_a_finished_cell_whose_files_were_damaged(first, tmp_path):
+    from backtest.errors import CheckpointWarning
+
+    root, cells = _copy_of_first(first, tmp_path)
+    equity = root / cells[1].name / "equity.csv"
+    equity.write_bytes(equity.read_bytes()[: equity.stat().st_size // 2])
+    with pytest.warns(CheckpointWarning, match=rf"sweep cell {cells[1].name} is finished but cannot be kept "
+                                               r"\(run folder .* is damaged: equity.csv has \d+ rows but the run "
+                                               r"wrote \d+.*\); it is run again"):
+        plan = plan_sweep(load_sweep(sweep_file(tmp_path, SYMBOLS)), tmp_path / "c", resume=True)
+    assert [c.status for c in plan.cells] == ["skipped", "pending", "skipped", "skipped"]
+
+
+def test_resume_refuses_finished_cells_made_with_other_settings(first, tmp_path):
+    _copy_of_first(first, tmp_path)
+    path = sweep_file(tmp_path, SYMBOLS)
+    path.write_text(path.read_text().replace("epochs = 2", "epochs = 3"))
+    with pytest.raises(RunDirError, match=r"cannot resume the sweep: cell .* finished with other settings "
+                                          r"\(training.epochs: 2 -> 3\)\. Resume with the original sweep file"):
+        plan_sweep(load_sweep(path), tmp_path / "c", resume=True)
+
+
 def test_plan_and_show_through_the_entry_point(first, tmp_path):
     (root, _), tmp = first
     plan = runner.invoke(app, ["sweep", str(sweep_file(tmp_path, SYMBOLS)), "--plan", "--out", str(tmp_path / "p")],
