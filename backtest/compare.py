@@ -4,7 +4,9 @@ When every run covers the same out-of-sample days the saved metrics are used as 
 periods differ, each run is cut to the common period: forecast errors are recomputed from its
 predictions on those days, and trading results from its equity curves, each curve rebased to its value
 on the day before the common period starts (or to the run's initial cash when the period starts on its
-first day). Trade counts, win rate and fees need the fills inside the period and are left out then.
+first day). A run cut before its own last day has every position it then holds sold at the common
+period's last close, paying its fee, slippage and tax, as every run does on its own last day. Trade
+counts, win rate and fees need the fills inside the period and are left out then.
 """
 
 from __future__ import annotations
@@ -75,7 +77,25 @@ def _rebased(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd
     before = s.equity.loc[:first].iloc[:-1]
     init_cash = float(s.config().get("backtest", {}).get("init_cash", BacktestSection.init_cash))
     base = before.iloc[-1] if len(before) else pd.Series(init_cash, index=s.equity.columns)
-    return s.equity.loc[first:last], base.astype(float)
+    return _sold_at(s, s.equity.loc[first:last], last), base.astype(float)
+
+
+def _sold_at(s: RunSummary, eq: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
+    """The curve cut at ``last`` with every position then held sold at that day's close, fee, slippage and tax
+    paid, as the run itself does on its own last day (where nothing is left to sell)."""
+    if last == s.equity.index[-1]:
+        return eq
+    orders = s.orders()
+    orders = orders[orders["date"] <= last]
+    signed = orders["size"].where(orders["side"] == "Buy", -orders["size"])
+    shares = signed.groupby(orders["strategy"]).sum().reindex(eq.columns, fill_value=0.0)
+    preds = s.predictions()
+    close = float(preds.loc[preds["date"] == last, "actual"].iloc[0])
+    cfg = s.config().get("backtest", {})
+    fees, tax, slippage = (float(cfg.get(k, getattr(BacktestSection, k))) for k in ("fees", "tax", "slippage"))
+    out = eq.copy()
+    out.iloc[-1] -= shares.clip(lower=0.0) * close * (1.0 - (1.0 - slippage) * (1.0 - fees - tax))
+    return out
 
 
 def _statistics(s: RunSummary) -> tuple[StatisticsSection, int]:

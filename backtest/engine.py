@@ -22,7 +22,7 @@ from backtest.devices import kernel_path, prepare_device, split_to_fit
 from backtest.errors import CheckpointWarning
 from backtest.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.metrics import forecast_table, trading_table
-from backtest.portfolio import simulate
+from backtest.portfolio import fill_dates, holdings, simulate
 from backtest.resources import configure_threads
 from backtest.schedule import Fold, folds_table, make_folds
 from forecasters.baselines import drift_forecast, fit_linear, naive_forecast
@@ -282,9 +282,10 @@ def finish_run(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], predi
     states = strategy_states(prices["close"], _traded_forecasts(predictions, prices, config.forecast.models),
                              config.strategies)
     pf = simulate(prices, states, folds[0].test_start, config.backtest)
+    held = holdings(states, folds[0].test_start)
     lap("backtest")
     forecasts = evaluate_forecasts(predictions, config.statistics, config.run.seed)
-    trading = evaluate_trading(trading_table(pf), pf.returns(), BENCHMARK, config.statistics, config.run.seed)
+    trading = evaluate_trading(trading_table(pf, held), pf.returns(), BENCHMARK, config.statistics, config.run.seed)
     lap("statistics")
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
     return RunResult(
@@ -292,7 +293,8 @@ def finish_run(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], predi
         fold_log=fold_log.merge(folds_table(folds, prices.index), on="fold"),
         forecast_metrics=forecasts.table, forecast_metrics_by_fold=forecast_table(predictions, True),
         trading_metrics=trading.table.sort_values("sharpe", ascending=False, na_position="last"),
-        equity=pf.value(), states=pd.DataFrame(states), orders=_orders(pf),
+        equity=pf.value(), states=pd.DataFrame(states),
+        orders=_orders(pf, prices.index, held.iloc[-1], config.backtest.execution),
         statistics={"forecast": forecasts.summary, "trading": trading.summary},
         manifest={**_manifest(config, prices, folds, device, timings), **(manifest or {})},
     )
@@ -335,10 +337,12 @@ def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device
     }
 
 
-def _orders(pf: Any) -> pd.DataFrame:
+def _orders(pf: Any, index: pd.DatetimeIndex, closed: pd.Series, execution: str) -> pd.DataFrame:
+    """Every fill, dated by the day it was filled (``portfolio.fill_dates``), the closing sells included."""
     rec = pf.orders.records_readable
-    return rec.rename(columns={"Column": "strategy", "Timestamp": "date", "Side": "side", "Size": "size",
-                               "Price": "price", "Fees": "fees"})[["strategy", "date", "side", "size", "price", "fees"]]
+    out = rec.rename(columns={"Column": "strategy", "Timestamp": "date", "Side": "side", "Size": "size",
+                              "Price": "price", "Fees": "fees"})[["strategy", "date", "side", "size", "price", "fees"]]
+    return out.assign(date=fill_dates(out, index, closed, execution))
 
 
 def _versions() -> dict[str, str]:

@@ -18,7 +18,14 @@ import plotly.graph_objects as go
 
 from backtest.artifacts import atomic_write_bytes, atomic_write_text
 from backtest.store import Comparison, RunSummary
-from backtest.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
+from backtest.wording import (
+    FORECAST_COLUMNS,
+    LAST_DAY_NOTE,
+    TRADING_COLUMNS,
+    fmt,
+    forecast_sentences,
+    trading_sentences,
+)
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 
@@ -217,7 +224,7 @@ def report_html(summary: RunSummary) -> str:
              "<p class='note'>PSR: probability that the strategy's true Sharpe ratio beats buy-and-hold's; DSR: "
              "deflated Sharpe ratio (the probability its true Sharpe is above zero, given every strategy tried); "
              "vs B&amp;H: better or worse only when the tests say so at the run's significance level, "
-             "≈ otherwise.</p>",
+             f"≈ otherwise. Costs to the last day: {html.escape(LAST_DAY_NOTE)}.</p>",
              _sentences(trading_sentences(summary.trading, summary.statistics.get("trading", {}))),
              "<h2>Forecasts</h2>", figs[2],
              "<p class='note'>Theil U = RMSE / naive RMSE (below 1: lower error than 'tomorrow = today'); direction: "

@@ -20,6 +20,7 @@ from backtest.store import Comparison, RunSummary
 from backtest.wording import (
     BASELINE_NAMES,
     FORECAST_COLUMNS,
+    LAST_DAY_NOTE,
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
@@ -172,7 +173,7 @@ def trading_table(summary: RunSummary, limit: int | None = None, width: int | No
     table, left_out = fit_columns(build, keys, TRADING_PRIORITY, width, console or Console())
     notes = ["★ buy-and-hold benchmark", "annualised with 252 days, risk-free rate 0",
              "PSR: probability the Sharpe beats buy-and-hold's", "DSR: deflated Sharpe ratio",
-             "≈: not distinguishable from buy-and-hold"]
+             "≈: not distinguishable from buy-and-hold", LAST_DAY_NOTE]
     if np.isfinite(bench_sharpe) and "verdict" not in rows:
         notes.append("green: better than it")
     if left_out:

@@ -137,6 +137,10 @@ class RunSummary:
         """predictions.csv with parsed dates (read on demand: it is the largest artifact)."""
         return _read_csv(self.run_dir / "predictions.csv", parse_dates=["date"])
 
+    def orders(self) -> pd.DataFrame:
+        """orders.csv with parsed dates: every fill (strategy, date, side, size, price, fees)."""
+        return _read_csv(self.run_dir / "orders.csv", parse_dates=["date"])
+
     def folds(self) -> pd.DataFrame:
         return _read_csv(self.run_dir / "folds.csv", parse_dates=["test_start", "test_end"],
                          dtype={"train_curve": str, "val_curve": str})

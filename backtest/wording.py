@@ -14,6 +14,10 @@ import pandas as pd
 
 from forecasters.registry import NAIVE
 
+# How every trading figure ends: said under the console's trading table and the HTML report's
+LAST_DAY_NOTE = ("positions still held on the last day (buy-and-hold's too) are sold at its close, paying fee, "
+                 "slippage and tax; none is opened that day")
+
 # metric key -> (column label, digits)
 FORECAST_COLUMNS = {"rmse": ("RMSE", 2), "mae": ("MAE", 2), "mape": ("MAPE %", 2), "direction": ("dir. %", 1),
                     "theil_u": ("Theil U", 3), "dm_p": ("DM p", 3), "verdict": ("vs naive", 0),

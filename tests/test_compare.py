@@ -16,6 +16,8 @@ from backtest.metrics import equity_figures, forecast_table
 from backtest.store import to_toml
 
 CASH = 100_000.0
+SHARES = CASH / 101.0
+EXIT = 1 - (1 - 0.0005) * (1 - 0.001)  # the default config's slippage and fee (no tax) on a sale
 
 
 def fake_run(path, start, days, curves, trades=3):
@@ -33,11 +35,14 @@ def fake_run(path, start, days, curves, trades=3):
                           "actual": actual, "naive": actual - 1.0})
     atomic_write_csv(path / "predictions.csv", preds)
     atomic_write_csv(path / "folds.csv", pd.DataFrame({"model": ["gru"], "fold": [0]}))
+    orders = pd.DataFrame({"strategy": list(curves), "date": equity.index[0], "side": "Buy", "size": SHARES,
+                           "price": 101.0, "fees": 0.0})  # every curve holds SHARES from its first day on
+    atomic_write_csv(path / "orders.csv", orders)
     trading = [{"strategy": name, **trading_from_equity(equity[name], CASH), "trades": trades}
                for name in curves]
     forecast = forecast_table(preds).to_dict(orient="records")
     atomic_write_json(path / "metrics.json", {"forecast": forecast, "forecast_by_fold": [], "trading": trading})
-    files = ["config.toml", "equity.csv", "predictions.csv", "folds.csv", "metrics.json"]
+    files = ["config.toml", "equity.csv", "predictions.csv", "folds.csv", "metrics.json", "orders.csv"]
     atomic_write_json(path / "manifest.json", {
         "name": path.name, "seed": 0, "device": "cpu", "folds": 1, "complete": True,
         "data": {"source": "csv", "symbol": "x", "rows": days, "first": dates[0], "last": dates[-1]},
@@ -65,17 +70,19 @@ def test_different_periods_are_cut_to_the_common_one_and_rebased(two_runs):
     # a's curve is cut after its 50th day: rebased there, 50 more days of growth remain
     assert rows.loc[("a", "buy_and_hold"), "total_return"] == pytest.approx(100 * (1.001 ** 50 - 1))
     assert rows.loc[("a", "gru:forecast"), "total_return"] == pytest.approx(100 * (1.002 ** 50 - 1))
-    # b starts on the common period's first day: its base is the initial cash
-    assert rows.loc[("b", "buy_and_hold"), "total_return"] == pytest.approx(100 * (0.999 ** 50 - 1))
+    # b starts on the common period's first day: its base is the initial cash; it is cut before its own last
+    # day, so the shares it holds then are sold at that day's close (b's day 50: actual = 150), paying the exit
+    sold = CASH * 0.999 ** 50 - SHARES * 150.0 * EXIT
+    assert rows.loc[("b", "buy_and_hold"), "total_return"] == pytest.approx(100 * (sold / CASH - 1))
     # drawdown from the first day's value on, as a run's own table measures it (vectorbt; test_metrics pins it)
-    assert rows.loc[("b", "buy_and_hold"), "max_drawdown"] == pytest.approx(100 * (0.999 ** 49 - 1))
+    assert rows.loc[("b", "buy_and_hold"), "max_drawdown"] == pytest.approx(100 * (sold / (CASH * 0.999) - 1))
     assert "trades" not in rows.columns  # fills inside the period are not recomputed from equity
     # the chart's curves: same dates for every run, 100 at the base, known values on the first and last day
     eq = result.equity
     assert list(eq.index) == list(dates[50:])
     assert eq["a:buy_and_hold"].iloc[0] == pytest.approx(100 * 1.001)
     assert eq["a:buy_and_hold"].iloc[-1] == pytest.approx(100 * 1.001 ** 50)
-    assert eq["b:gru:forecast"].iloc[-1] == pytest.approx(100 * 1.0005 ** 50)
+    assert eq["b:gru:forecast"].iloc[-1] == pytest.approx(100 * (1.0005 ** 50 - SHARES * 150.0 * EXIT / CASH))
     assert list(result.trading["strategy"].iloc[:1]) == ["gru:forecast"]  # sorted by Sharpe
     # forecast errors recomputed on the common 50 days only: predicted = actual + 1 -> RMSE 1
     fc = result.forecast.set_index(["run", "model"])

@@ -78,3 +78,28 @@ def test_fills_happen_after_the_decision(execution):
     else:
         decision = prices.index[res.folds[0].test_start - 1]
         assert bh.date == decision and bh.price == pytest.approx(prices.close[decision])
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_both_executions_cover_exactly_the_out_of_sample_days_and_end_in_cash(execution):
+    prices = synthetic_prices(420)
+    res = run(tiny_config(f"backtest.execution={execution!r}", "backtest.tax=0.003"), prices=prices)
+    oos = res.manifest["out_of_sample"]
+    days = res.equity.index
+    assert (str(days[0].date()), str(days[-1].date()), len(days)) == (oos["first"], oos["last"], oos["days"])
+    assert days.equals(prices.index[res.folds[0].test_start:res.folds[-1].test_end])
+    assert res.trading_metrics.loc["buy_and_hold", "exposure"] == 100.0
+
+    bh = res.orders[res.orders.strategy == "buy_and_hold"]
+    assert list(bh.side) == ["Buy", "Sell"] and bh.date.iloc[1] == days[-1]  # the closing sell, in orders.csv
+    cost = res.config.backtest
+    last_close = prices.close.iloc[-1]
+    sold = bh["size"].iloc[0] * last_close * (1 - cost.slippage) * (1 - cost.fees - cost.tax)
+    assert res.equity["buy_and_hold"].iloc[-1] == pytest.approx(sold, rel=1e-12)
+    into_last = res.states.iloc[-3]  # held over the day before the last (decided two closes before the end)
+    kept = into_last & res.states.iloc[-2]  # ... and kept over the last day: sold at its close
+    sold_there = into_last if execution == "next_open" else kept  # next_open: rule exits fill at that open too
+    sells = res.orders[(res.orders.date == days[-1]) & (res.orders.side == "Sell")]
+    assert sorted(sells.strategy) == sorted(sold_there[sold_there].index) and kept.any()
+    decision = prices.index[res.folds[0].test_start - 1]  # the first fill can be at its close ("close")
+    assert not (res.orders.date > days[-1]).any() and (res.orders.date >= decision).all()

@@ -58,7 +58,7 @@ def test_every_shown_number_is_whole(run_dir, width):
 def test_narrow_tables_name_the_columns_they_leave_out(run_dir):
     narrow, wide = rendered(run_dir, 80), rendered(run_dir, 200)
     assert "not shown at this width:" in narrow and "max DD %" in wide
-    assert re.search(r"not shown at this width: .*CAGR %", narrow.replace("\n", " "))
+    assert re.search(r"not shown at this width: .*CAGR\s+%", narrow.replace("\n", " "))  # a caption may wrap there
     assert "not shown at this width" not in wide
 
 
@@ -67,3 +67,12 @@ def test_show_through_the_entry_point_at_80_columns(run_dir):
     assert result.exit_code == 0, result.output
     assert "…" not in result.output and "Theil U" in result.output and "vs B&H" in result.output
     assert "No forecast is better than the naive forecast" in result.output or "Better than" in result.output
+
+
+def test_console_and_html_say_positions_are_sold_on_the_last_day(run_dir):
+    from backtest.html import report_html
+    from backtest.wording import LAST_DAY_NOTE
+
+    wide = " ".join(rendered(run_dir, 200).split())
+    assert "are sold at its close, paying fee, slippage and tax" in wide and LAST_DAY_NOTE in wide
+    assert LAST_DAY_NOTE.replace("'", "&#x27;") in report_html(read_run(run_dir))
