@@ -1,3 +1,3 @@
-from backtest.cli import main
+from backtest.cli.app import main
 
 main()

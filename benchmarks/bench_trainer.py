@@ -33,11 +33,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from backtest.config import DataSection, RunConfig, WalkForwardSection, load_config
-from backtest.data import load_prices
-from backtest.devices import kernel_path, resolve_device
-from backtest.engine import member_seed
-from backtest.schedule import make_folds
+from backtest.core.config import DataSection, RunConfig, WalkForwardSection, load_config
+from backtest.data.load import load_prices
+from backtest.engine.devices import kernel_path, resolve_device
+from backtest.engine.pipeline import member_seed
+from backtest.engine.schedule import make_folds
 from forecasters import rng, trainer
 from forecasters.reference import train_reference
 from forecasters.registry import ARCHITECTURES, Architecture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from backtest.errors import suggest
+from backtest.core.errors import suggest
 
 
 @dataclass(frozen=True)

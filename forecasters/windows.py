@@ -29,7 +29,7 @@ REPRESENTATIONS = ("return", "level")
 
 
 class Fold(Protocol):
-    """One walk-forward fold's half-open row positions (backtest.schedule.Fold is one)."""
+    """One walk-forward fold's half-open row positions (backtest.engine.schedule.Fold is one)."""
 
     index: int
     train_start: int

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from backtest.errors import WfbtError
+from backtest.core.errors import WfbtError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Walk-forward backtests of LSTM/GRU forecasts and the strategies built on them.")
@@ -73,7 +73,7 @@ def friendly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from backtest.data import DataWarning
+        from backtest.data.load import DataWarning
 
         def show(message: Any, category: Any, *_: Any, **__: Any) -> None:
             err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False)
@@ -97,7 +97,7 @@ def friendly(func: F) -> F:
 
 
 def _config(path: Path | None, overrides: list[str] | None) -> Any:
-    from backtest.config import load_config
+    from backtest.core.config import load_config
 
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
@@ -152,8 +152,8 @@ def _run_overrides(set_: list[str] | None, out: Path | None, device: str | None,
 
 def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
     """backtest.run with live progress bars (or none with --quiet)."""
-    from backtest.engine import Progress as NoProgress
-    from backtest.engine import run as run_backtest
+    from backtest.engine.pipeline import Progress as NoProgress
+    from backtest.engine.pipeline import run as run_backtest
 
     if quiet:
         return run_backtest(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
@@ -194,9 +194,11 @@ def run(
                                           "using the cache (same as --set data.refresh=true).")] = False,
 ) -> None:
     """Train, backtest and report one walk-forward run."""
-    from backtest import artifacts, publish, store
-    from backtest.checkpoint import Checkpoint
-    from backtest.report import render
+    from backtest.core import files as artifacts
+    from backtest.report import publish
+    from backtest.runs import store
+    from backtest.runs.checkpoint import Checkpoint
+    from backtest.report.console import render
 
     cfg = _config(config, _run_overrides(set_, out, device, threads, refresh))
     with artifacts.claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
@@ -221,11 +223,11 @@ def run(
 @friendly
 def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/default.")]) -> None:
     """Print a finished run's summary again from its artifacts, without retraining."""
-    from backtest import store
-    from backtest.report import render, render_leaderboard
+    from backtest.runs import store
+    from backtest.report.console import render, render_leaderboard
 
     if (run_dir / "sweep.json").is_file():
-        from backtest.leaderboard import read_leaderboard
+        from backtest.sweep.leaderboard import read_leaderboard
 
         render_leaderboard(*read_leaderboard(run_dir), console, run_dir)
         return
@@ -248,10 +250,10 @@ def compare(
                         "(default: compare.html beside the first run folder).")] = None,
 ) -> None:
     """Compare finished runs: forecast and trading tables, an equity chart, and an HTML page."""
-    from backtest import html
-    from backtest.artifacts import atomic_write_text
-    from backtest.compare import compare as compare_runs
-    from backtest.report import compare_tables, equity_chart
+    from backtest.report import html
+    from backtest.core.files import atomic_write_text
+    from backtest.runs.compare import compare as compare_runs
+    from backtest.report.console import compare_tables, equity_chart
 
     result = compare_runs([str(r) for r in runs], strategy, model, sort)
     console.print(result.note(), highlight=False)
@@ -274,7 +276,7 @@ def compare(
 @friendly
 def plan(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Print the fold table and how many models a run would train, without training."""
-    from backtest.plan import plan as make_plan
+    from backtest.report.plan import plan as make_plan
 
     table, line = make_plan(_config(config, set_))
     console.print(table)
@@ -308,7 +310,7 @@ def models() -> None:
 @friendly
 def strategies() -> None:
     """List the signal rules and their parameters."""
-    from backtest.config import StrategiesSection
+    from backtest.core.config import StrategiesSection
     from strategies.signals import RULES, STANDALONE
 
     d = StrategiesSection()
@@ -329,8 +331,8 @@ app.add_typer(data_app, name="data")
 
 
 def _section(spec: str, start: str | None, end: str | None, adjusted: bool = False, refresh: bool = False) -> Any:
-    from backtest.config import DataSection
-    from backtest.errors import ConfigError
+    from backtest.core.config import DataSection
+    from backtest.core.errors import ConfigError
 
     source, _, symbol = spec.partition(":")
     if source not in ("sample", "csv", "yfinance", "tej") or not symbol:
@@ -355,8 +357,8 @@ def data_fetch(
     refresh: Annotated[bool, typer.Option("--refresh", help="Download again even if cached.")] = False,
 ) -> None:
     """Download (or read from the cache) and check prices; print what was stored."""
-    from backtest.data import load_prices
-    from backtest.sources import cache_file
+    from backtest.data.load import load_prices
+    from backtest.data.sources import cache_file
 
     section = _section(spec, start, end, adjusted, refresh)
     prices = load_prices(section)
@@ -368,7 +370,7 @@ def data_fetch(
 @friendly
 def data_list() -> None:
     """What is in the download cache: source, symbol, range, rows, size, download time."""
-    from backtest.sources import cache_dir, cached_downloads
+    from backtest.data.sources import cache_dir, cached_downloads
 
     table = Table(title=f"Cached prices in {cache_dir()}", title_justify="left")
     for col in ["source:symbol", "range", "adjusted", "rows", "size", "downloaded"]:
@@ -387,7 +389,7 @@ def data_show(
     start: StartOpt = None, end: EndOpt = None,
 ) -> None:
     """Head, tail and checks of one price series (warnings show what was fixed)."""
-    from backtest.data import load_prices
+    from backtest.data.load import load_prices
 
     prices = load_prices(_section(spec, start, end))
     console.print(f"{spec}: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}, checks passed "
@@ -430,11 +432,11 @@ def sweep(
     """Run many symbols x settings as ordinary runs, models of one shape trained together, on Dask."""
     import logging
 
-    from backtest import fanout
-    from backtest.leaderboard import write_leaderboard
-    from backtest.report import render_leaderboard, sweep_plan_table
-    from backtest.resources import available_cores
-    from backtest.sweep import load_sweep
+    from backtest.sweep import fanout
+    from backtest.sweep.leaderboard import write_leaderboard
+    from backtest.report.console import render_leaderboard, sweep_plan_table
+    from backtest.core.cores import available_cores
+    from backtest.sweep.spec import load_sweep
 
     spec = load_sweep(sweep_file)
     plan = fanout.plan_sweep(spec, out or Path(spec.out_dir), resume)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from backtest.errors import ConfigError, suggest
+from backtest.core.errors import ConfigError, suggest
 
 
 def _check_timezone(where: str, name: str) -> None:

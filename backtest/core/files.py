@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.errors import ConfigError, RunDirError
+from backtest.core.errors import ConfigError, RunDirError
 
 INCOMPLETE = ".incomplete"
 LOCK = ".lock"

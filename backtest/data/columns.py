@@ -1,14 +1,14 @@
 """Price columns: the fields wfbt reads, and every header spelling a source may use for them.
 
-Below both the file readers (backtest.data) and the network sources (backtest.sources), which rename
-what they read with ``normalise_columns`` before the checks in one place (backtest.data).
+Below both the file readers (backtest.data.load) and the network sources (backtest.data.sources), which rename
+what they read with ``normalise_columns`` before the checks in one place (backtest.data.load).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from backtest.errors import DataError
+from backtest.core.errors import DataError
 
 FIELDS = ("open", "high", "low", "close", "volume")
 PRICE_FIELDS = ("open", "high", "low", "close")

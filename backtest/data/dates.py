@@ -29,7 +29,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from backtest.errors import DataError
+from backtest.core.errors import DataError
 
 NA_TEXT = frozenset({"", "null", "nan", "none", "na", "n/a", "#n/a", "nat"})
 

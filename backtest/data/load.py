@@ -4,7 +4,7 @@ A checked price frame has columns open, high, low, close, volume (float), a tz-n
 named ``date``, sorted and unique, and finite, strictly positive prices. Problems with one unambiguous fix
 (unsorted rows, Yahoo's all-empty ``null`` rows, exchange-holiday filler rows, identical duplicate
 rows, empty lines) are fixed with a warning; anything else is refused with a DataError naming the fix.
-How dates, time zones and CSV dialects are read: backtest/dates.py, backtest/csvread.py, docs/data.md.
+How dates, time zones and CSV dialects are read: backtest/data/dates.py, backtest/data/csvfile.py, docs/data.md.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from backtest import csvread, sources
-from backtest.columns import FIELDS, PRICE_FIELDS, normalise_columns
-from backtest.config import DataSection
-from backtest.dates import NA_TEXT, parse_dates
-from backtest.errors import DataError, DataWarning
+from backtest.data import csvfile as csvread
+
+from backtest.data import sources
+from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
+from backtest.core.config import DataSection
+from backtest.data.dates import NA_TEXT, parse_dates
+from backtest.core.errors import DataError, DataWarning
 
 __all__ = ["DataWarning", "READERS", "check_prices", "fingerprint", "load_prices", "normalise_columns"]
 # Larger values are a unit or parsing error (1e308 is the float limit) and overflow the models' float32 math.
@@ -352,7 +354,7 @@ def _network_reader(cfg: DataSection) -> tuple[pd.DataFrame, str, str]:
 Reader = Callable[[DataSection], tuple[pd.DataFrame, str, str]]
 
 # Every price source, by data.source: a reader returns the raw frame (a "date" column and price columns
-# named as backtest.columns knows them), what its rows are called in messages ("row" or "line"), and the
+# named as backtest.data.columns knows them), what its rows are called in messages ("row" or "line"), and the
 # name messages give the data. Dating, sorting, clipping and every check happen after, in one place.
 READERS: dict[str, Reader] = {"sample": _sample_reader, "csv": _csv_reader, "yfinance": _network_reader,
                               "tej": _network_reader}

@@ -31,10 +31,10 @@ from typing import Any
 import pandas as pd
 from urllib3.util.retry import Retry
 
-from backtest.artifacts import atomic_write_json, atomic_write_text
-from backtest.columns import normalise_columns
-from backtest.config import DataSection
-from backtest.errors import ConfigError, SourceError
+from backtest.core.files import atomic_write_json, atomic_write_text
+from backtest.data.columns import normalise_columns
+from backtest.core.config import DataSection
+from backtest.core.errors import ConfigError, SourceError
 
 TEJ_COLUMNS = ["coid", "mdate", "open_d", "high_d", "low_d", "close_d", "volume"]
 OFFLINE_HINT = "Use a cached copy (leave data.refresh off), or save the prices as CSV and use data.source = 'csv'."
@@ -111,7 +111,7 @@ def read_cache(cfg: DataSection) -> pd.DataFrame | None:
         record = json.loads(meta.read_text(encoding="utf-8"))
         if record.get("sha256") != _sha256(data):
             raise ValueError("checksum mismatch")
-        return pd.read_csv(data, dtype={"date": str})  # dates are read by backtest.dates, like a CSV's
+        return pd.read_csv(data, dtype={"date": str})  # dates are read by backtest.data.dates, like a CSV's
     except (ValueError, OSError, json.JSONDecodeError, pd.errors.ParserError) as exc:
         warnings.warn(f"cached {cfg.source}:{cfg.symbol} at {data} is damaged ({exc}); downloading it again.",
                       UserWarning, stacklevel=2)

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from backtest.errors import ConfigError, DataWarning, WfbtError
+from backtest.core.errors import ConfigError, DataWarning, WfbtError
 from forecasters import kernels
 from forecasters.trainer import Member, group_bytes
 

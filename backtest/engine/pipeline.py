@@ -15,15 +15,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from backtest.checkpoint import Checkpoint
-from backtest.config import RunConfig
-from backtest.data import fingerprint, load_prices
-from backtest.devices import kernel_path, prepare_device, split_to_fit
-from backtest.evaluation import evaluate_forecasts, evaluate_trading
-from backtest.metrics import forecast_table, trading_table
-from backtest.portfolio import simulate
-from backtest.resources import configure_threads
-from backtest.schedule import Fold, folds_table, make_folds
+from backtest.runs.checkpoint import Checkpoint
+from backtest.core.config import RunConfig
+from backtest.data.load import fingerprint, load_prices
+from backtest.engine.devices import kernel_path, prepare_device, split_to_fit
+from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
+from backtest.scoring.metrics import forecast_table, trading_table
+from backtest.engine.portfolio import simulate
+from backtest.core.cores import configure_threads
+from backtest.engine.schedule import Fold, folds_table, make_folds
 from forecasters.baselines import drift_forecast, fit_linear, naive_forecast
 from forecasters.registry import NAIVE, TRADABLE_BASELINES, get_architecture
 from forecasters.trainer import Member, TrainSettings, train_group

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import vectorbt as vbt
 
-from backtest.config import BacktestSection
+from backtest.core.config import BacktestSection
 from strategies.signals import edges
 
 

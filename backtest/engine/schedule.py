@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from backtest.config import WalkForwardSection
-from backtest.errors import DataError
+from backtest.core.config import WalkForwardSection
+from backtest.core.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from backtest.store import Comparison, RunSummary
-from backtest.wording import (
+from backtest.runs.store import Comparison, RunSummary
+from backtest.report.wording import (
     BASELINE_NAMES,
     FORECAST_COLUMNS,
     TRADING_COLUMNS,

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from backtest.artifacts import atomic_write_bytes, atomic_write_text
-from backtest.store import Comparison, RunSummary
-from backtest.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
+from backtest.core.files import atomic_write_bytes, atomic_write_text
+from backtest.runs.store import Comparison, RunSummary
+from backtest.report.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 
@@ -308,7 +308,7 @@ LEADERBOARD_COLUMNS = {"symbol": ("symbol", 0), "sharpe": ("Sharpe", 2), "dsr": 
 
 def write_leaderboard_page(root: Path, table: pd.DataFrame, tests: dict[str, Any], equity: pd.DataFrame) -> Path:
     """leaderboard.html: the top cells' equity curves (best strategy and buy-and-hold) and the whole table."""
-    from backtest.wording import sweep_sentences
+    from backtest.report.wording import sweep_sentences
 
     ranked = list(equity.columns)
     body = [f"<h1>wfbt sweep <code>{html.escape(root.name)}</code></h1>",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from backtest.config import RunConfig
-from backtest.data import load_prices
-from backtest.schedule import folds_table, make_folds
+from backtest.core.config import RunConfig
+from backtest.data.load import load_prices
+from backtest.engine.schedule import folds_table, make_folds
 from forecasters.registry import ARCHITECTURES
 
 

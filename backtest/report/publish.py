@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backtest import html, store
-from backtest.artifacts import describe
-from backtest.engine import RunResult
-from backtest.store import PICTURES, RunSummary
+from backtest.report import html
+
+from backtest.runs import store
+from backtest.core.files import describe
+from backtest.engine.pipeline import RunResult
+from backtest.runs.store import PICTURES, RunSummary
 
 
 def write_run(result: RunResult, run_dir: Path, finish: bool = True) -> RunSummary:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.config import BacktestSection, StatisticsSection
-from backtest.errors import WfbtError
-from backtest.evaluation import evaluate_forecasts, evaluate_trading
-from backtest.metrics import equity_figures
-from backtest.store import Comparison, RunSummary, read_run
+from backtest.core.config import BacktestSection, StatisticsSection
+from backtest.core.errors import WfbtError
+from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
+from backtest.scoring.metrics import equity_figures
+from backtest.runs.store import Comparison, RunSummary, read_run
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from backtest.artifacts import (
+from backtest.core.files import (
     atomic_write_csv,
     atomic_write_json,
     atomic_write_text,
@@ -35,12 +35,12 @@ from backtest.artifacts import (
     require_complete,
     verify,
 )
-from backtest.config import RunConfig
-from backtest.errors import RunDirError
+from backtest.core.config import RunConfig
+from backtest.core.errors import RunDirError
 from strategies.signals import BENCHMARK
 
 if TYPE_CHECKING:  # only the type: reading a run folder must not load torch
-    from backtest.engine import RunResult
+    from backtest.engine.pipeline import RunResult
 
 
 def to_toml(config: RunConfig) -> str:
@@ -82,7 +82,7 @@ PICTURES = ["report.html", "equity.png"]
 def write_data(result: RunResult, run_dir: Path) -> dict[str, Any]:
     """Write every data artifact of ``result``; return its manifest with their sizes and checksums.
 
-    The pictures (backtest.publish) and the manifest itself come after; nothing is marked finished here.
+    The pictures (backtest.report.publish) and the manifest itself come after; nothing is marked finished here.
     """
     _write_data(result, run_dir)
     return {**result.manifest, "artifacts": {name: describe(run_dir / name) for name in DATA_ARTIFACTS}}
@@ -238,7 +238,7 @@ def read_run(run_dir: str | Path) -> RunSummary:
 
 @dataclass
 class Comparison:
-    """Runs side by side on their common out-of-sample period (built by ``backtest.compare``)."""
+    """Runs side by side on their common out-of-sample period (built by ``backtest.runs.compare``)."""
 
     labels: list[str]
     first: pd.Timestamp

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtest.config import StatisticsSection
-from backtest.metrics import forecast_table
-from backtest.significance import (
+from backtest.core.config import StatisticsSection
+from backtest.scoring.metrics import forecast_table
+from backtest.scoring.significance import (
     deflated_sharpe,
     diebold_mariano,
     holm,

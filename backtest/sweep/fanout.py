@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.artifacts import atomic_write_json, is_complete
-from backtest.checkpoint import Checkpoint
-from backtest.errors import ConfigError, RunDirError, SourceError, WfbtError
-from backtest.sweep import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
+from backtest.core.files import atomic_write_json, is_complete
+from backtest.runs.checkpoint import Checkpoint
+from backtest.core.errors import ConfigError, RunDirError, SourceError, WfbtError
+from backtest.sweep.spec import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
 # Worker processes: workers x threads never exceed the cores, so OpenMP keeps its default waits (spin a
@@ -58,8 +58,10 @@ def train_group_task(key: GroupKey, items: list[tuple[str, Any, pd.DataFrame]], 
     """
     import torch
 
-    from backtest import devices, engine
-    from backtest.schedule import make_folds
+    from backtest.engine import devices
+
+    from backtest.engine import pipeline as engine
+    from backtest.engine.schedule import make_folds
     from forecasters.registry import get_architecture
     from forecasters.trainer import train_group
 
@@ -90,8 +92,10 @@ def finish_cell_task(config: Any, prices: pd.DataFrame, trained: Trained, thread
     import numpy as np
     import torch
 
-    from backtest import devices, engine
-    from backtest.schedule import make_folds
+    from backtest.engine import devices
+
+    from backtest.engine import pipeline as engine
+    from backtest.engine.schedule import make_folds
 
     torch.set_num_threads(threads)
     folds = make_folds(len(prices), config.walkforward)
@@ -201,7 +205,7 @@ def _claim(root: Path, resume: bool) -> None:
 def _prepare_cells(cells: list[Cell], resume: bool, prices: dict[tuple[Any, ...], pd.DataFrame]
                    ) -> dict[str, list[str]]:
     """Pin each pending cell's checkpoint (marking its folder unfinished); return the models each has saved."""
-    from backtest.data import fingerprint
+    from backtest.data.load import fingerprint
 
     saved = {}
     for cell in cells:
@@ -223,7 +227,7 @@ class SweepPlan:
 
     def models(self) -> int:
         """Networks to train: every member of every group (folds x seeds of each cell)."""
-        from backtest.schedule import make_folds
+        from backtest.engine.schedule import make_folds
 
         total = 0
         for members in self.groups.values():
@@ -346,7 +350,7 @@ def _group_landed(future: Any, key: GroupKey, by_name: dict[str, Cell], trained:
 
 
 def _cell_landed(future: Any, cell: Cell, progress: SweepProgress) -> None:
-    from backtest import publish
+    from backtest.report import publish
 
     try:
         result = future.result()

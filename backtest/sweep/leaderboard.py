@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtest.config import BacktestSection, StatisticsSection
-from backtest.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe, trial_variance
-from backtest.store import RunSummary, read_run
-from backtest.wording import BASELINE_NAMES
+from backtest.core.config import BacktestSection, StatisticsSection
+from backtest.scoring.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe, trial_variance
+from backtest.runs.store import RunSummary, read_run
+from backtest.report.wording import BASELINE_NAMES
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 
@@ -102,12 +102,12 @@ def write_leaderboard(root: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """leaderboard.csv, leaderboard.html and the sweep-wide tests in sweep.json, from the cells' run folders."""
     import json
 
-    from backtest.artifacts import atomic_write_csv, atomic_write_json
+    from backtest.core.files import atomic_write_csv, atomic_write_json
 
     state = json.loads((root / "sweep.json").read_text(encoding="utf-8"))
     table, tests = leaderboard(root, state["cells"], _statistics(root, state["cells"]))
     atomic_write_csv(root / "leaderboard.csv", table)
-    from backtest import html  # plotly loads only when a page is written
+    from backtest.report import html  # plotly loads only when a page is written
 
     html.write_leaderboard_page(root, table, tests, top_equity(root, table))
     atomic_write_json(root / "sweep.json", {**state, "statistics": tests})
@@ -118,7 +118,7 @@ def read_leaderboard(root: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The saved leaderboard and tests of a sweep folder, for `wfbt show`."""
     import json
 
-    from backtest.errors import RunDirError
+    from backtest.core.errors import RunDirError
 
     try:
         state = json.loads((root / "sweep.json").read_text(encoding="utf-8"))

@@ -30,8 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.config import RunConfig, from_dict, is_folder_name, read_toml
-from backtest.errors import ConfigError, WfbtError
+from backtest.core.config import RunConfig, from_dict, is_folder_name, read_toml
+from backtest.core.errors import ConfigError, WfbtError
 
 SWEEP_KEYS = {"name", "base", "symbols", "symbols_dir", "out_dir"}
 SOURCES = ("sample", "csv", "yfinance", "tej")
@@ -239,8 +239,8 @@ def data_key(config: RunConfig) -> tuple[Any, ...]:
 
 def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     """Prices of every distinct data section, once each; a cell whose data fails is marked failed."""
-    from backtest.data import load_prices
-    from backtest.schedule import make_folds
+    from backtest.data.load import load_prices
+    from backtest.engine.schedule import make_folds
 
     prices: dict[tuple[Any, ...], pd.DataFrame] = {}
     errors: dict[tuple[Any, ...], str] = {}

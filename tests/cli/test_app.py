@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest import artifacts
-from backtest.cli import app
+from backtest.core import files as artifacts
+from backtest.cli.app import app
 from tests.conftest import SHARED_DATA, TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
@@ -147,7 +147,7 @@ def test_show_refuses_incomplete_or_missing_runs(csv, tmp_path, damage):
 @pytest.mark.parametrize("config, file", [("tsmc_article.toml", "2330_TW_daily.csv"),
                                           ("sp500_paper.toml", "GSPC_daily.csv")])
 def test_study_configs_run_offline_on_the_shared_files(tmp_path, config, file):
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     args = ["run", str(root / "configs" / config), "--quiet", "--out", str(tmp_path),
             "--set", "data.source=csv", "--set", f"data.path={str(SHARED_DATA / file)!r}",
             "--set", "training.epochs=1", "--set", "walkforward.max_folds=2"]
@@ -159,7 +159,7 @@ def test_study_configs_run_offline_on_the_shared_files(tmp_path, config, file):
 
 def test_plan_outside_the_checkout_equals_the_default_config(tmp_path):
     """`wfbt plan` with no config file, run where there is no configs/default.toml, plans the same run."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "COLUMNS": "200"}
     outside = subprocess.run([sys.executable, "-m", "backtest", "plan"], cwd=tmp_path, env=env, capture_output=True,
                              text=True)

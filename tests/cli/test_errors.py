@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from backtest.artifacts import is_complete
-from backtest.cli import app
+from backtest.core.files import is_complete
+from backtest.cli.app import app
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
@@ -219,12 +219,12 @@ def test_settings_folders_and_commands_end_in_a_message(tmp_path, finished, make
 
 def test_an_unexpected_error_is_one_message_with_the_traceback_kept(tmp_path, monkeypatch):
     """The last resort: a bug prints what failed, that it is a bug or the environment, and where the traceback is."""
-    import backtest.plan
+    import backtest.report.plan
 
     def bug(config):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(backtest.plan, "plan", bug)
+    monkeypatch.setattr(backtest.report.plan, "plan", bug)
     monkeypatch.delenv("WFBT_DEBUG", raising=False)
     result = runner.invoke(app, ["plan"], env={"COLUMNS": "400"})
     text = " ".join(result.output.split())
@@ -245,8 +245,8 @@ def test_an_unexpected_error_in_the_installed_script(tmp_path):
     """Through `python -m backtest`, as a user runs it: exit 1, no traceback unless WFBT_DEBUG=1."""
     config = tmp_path / "c.toml"
     config.write_text("[run]\nname = 'x'\n")
-    code = ("import sys, backtest.plan as p; p.plan = lambda c: 1 / 0; sys.argv = ['wfbt', 'plan', sys.argv[1]]; "
-            "from backtest.cli import main; main()")
+    code = ("import sys, backtest.report.plan as p; p.plan = lambda c: 1 / 0; sys.argv = ['wfbt', 'plan', sys.argv[1]]; "
+            "from backtest.cli.app import main; main()")
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("WFBT_DEBUG", None)
     plain = subprocess.run([sys.executable, "-c", code, str(config)], env=env, capture_output=True, text=True)

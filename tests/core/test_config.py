@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from backtest.config import RunConfig, load_config
-from backtest.errors import ConfigError
+from backtest.core.config import RunConfig, load_config
+from backtest.core.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path, text):
@@ -42,7 +42,7 @@ def test_every_shipped_run_config_loads_and_is_named_for_its_file(name):
 
 
 def test_the_shipped_sweep_expands_to_its_cells(monkeypatch):
-    from backtest.sweep import load_sweep, make_cells
+    from backtest.sweep.spec import load_sweep, make_cells
 
     monkeypatch.chdir(ROOT)  # symbols_dir is relative to the current directory, as data.path is
     spec = load_sweep(ROOT / "configs" / "sweep_example.toml")
@@ -109,7 +109,7 @@ def test_missing_config_file():
 def test_cuda_without_a_gpu_is_refused():
     import torch
 
-    from backtest.devices import resolve_device
+    from backtest.engine.devices import resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")

@@ -8,8 +8,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from backtest import resources
-from backtest.cli import app
+from backtest.core import cores as resources
+from backtest.cli.app import app
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 
@@ -90,7 +90,7 @@ def test_openmp_waits_are_passive_only_beside_another_wfbt_job(tmp_path):
 
 
 def test_the_policy_is_set_before_torch_loads():
-    code = ("import os, sys; sys.argv = ['x']; import backtest.cli, torch; "
+    code = ("import os, sys; sys.argv = ['x']; import backtest.cli.app, torch; "
             "print(os.environ.get('OMP_WAIT_POLICY'))")
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "wfbt", "run"])
@@ -104,7 +104,7 @@ def test_the_policy_is_set_before_torch_loads():
 def test_threads_option_sets_training_threads_and_resume_pins_them(tmp_path, monkeypatch):
     """--threads N trains with N threads (recorded in the manifest). The count changes float rounding
     in the last bits, so a resume must use the count the interrupted run used."""
-    import backtest.report
+    import backtest.report.console
 
     csv = write_yahoo_csv(synthetic_prices(420), tmp_path / "p.csv")
 
@@ -124,7 +124,7 @@ def test_threads_option_sets_training_threads_and_resume_pins_them(tmp_path, mon
     def broken(summary, console):
         raise RuntimeError("stop before finishing")
 
-    monkeypatch.setattr(backtest.report, "render", broken)
+    monkeypatch.setattr(backtest.report.console, "render", broken)
     assert run("one", "--threads", "1")[0].exit_code == 1  # trained with 1 thread, then died
     monkeypatch.undo()
     refused, text = run("one", "--threads", "2", "--resume", "--quiet")

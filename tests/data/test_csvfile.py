@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.cli import app
+from backtest.cli.app import app
 from tests.conftest import TINY, synthetic_prices
 
 runner = CliRunner()
@@ -215,8 +215,8 @@ def test_delimiters_and_decimal_marks_are_read(tmp_path, frame, sep, number, hea
     path = write(tmp_path / "d.csv", frame, iso, sep=sep, number=number, header=header)
     result = show(path)
     assert result.exit_code == 0, result.output
-    from backtest.config import DataSection
-    from backtest.data import load_prices
+    from backtest.core.config import DataSection
+    from backtest.data.load import load_prices
 
     got = load_prices(DataSection(source="csv", path=str(path)))
     np.testing.assert_allclose(got["close"].to_numpy(), frame["close"].round(2).to_numpy())
@@ -309,8 +309,8 @@ def test_an_all_empty_volume_column_reads_as_no_volume(tmp_path, frame):
                               for i, line in enumerate(path.read_text().splitlines())) + "\n")
     result = show(path)
     assert result.exit_code == 0, result.output
-    from backtest.config import DataSection
-    from backtest.data import load_prices
+    from backtest.core.config import DataSection
+    from backtest.data.load import load_prices
 
     assert load_prices(DataSection(source="csv", path=str(path)))["volume"].isna().all()
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.config import DataSection
-from backtest.data import DataWarning, check_prices, load_prices
-from backtest.errors import DataError
+from backtest.core.config import DataSection
+from backtest.data.load import DataWarning, check_prices, load_prices
+from backtest.core.errors import DataError
 from tests.conftest import SHARED_DATA, synthetic_prices, write_yahoo_csv
 
 

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.cli import app
-from backtest.config import DataSection
-from backtest.data import load_prices
-from backtest.errors import ConfigError, SourceError
+from backtest.cli.app import app
+from backtest.core.config import DataSection
+from backtest.data.load import load_prices
+from backtest.core.errors import ConfigError, SourceError
 from tests.conftest import synthetic_prices
 
 
@@ -76,7 +76,7 @@ def test_yfinance_single_symbol_and_cache_without_network(fake_yf):
 
 
 def test_yfinance_several_symbols_are_split():
-    from backtest.sources import split_yfinance
+    from backtest.data.sources import split_yfinance
 
     frames = split_yfinance(yahoo_frame(["MSFT", "TSM"]), ["MSFT", "TSM"])
     expected = synthetic_prices(60, seed=1)
@@ -102,7 +102,7 @@ def test_corrupt_cache_is_detected_and_fetched_again(fake_yf, cache):
 def test_yfinance_network_failure_is_a_clear_error_with_exit_3(fake_yf):
     from typer.testing import CliRunner
 
-    from backtest.cli import app
+    from backtest.cli.app import app
 
     with pytest.raises(SourceError, match=r"downloading OFFLINE from Yahoo Finance failed \(Failed to resolve"):
         load_prices(DataSection(source="yfinance", symbol="OFFLINE"))
@@ -115,7 +115,7 @@ def test_yfinance_network_failure_is_a_clear_error_with_exit_3(fake_yf):
 def test_run_uses_the_cache_and_refresh_downloads_again(fake_yf, tmp_path):
     from typer.testing import CliRunner
 
-    from backtest.cli import app
+    from backtest.cli.app import app
     from tests.conftest import TINY
 
     args = ["run", "--quiet", "--out", str(tmp_path / "runs"), "--set", "data.source='yfinance'",
@@ -264,7 +264,7 @@ def test_tej_no_network(monkeypatch):
 def test_data_commands_fetch_list_show(fake_yf, cache):
     from typer.testing import CliRunner
 
-    from backtest.cli import app
+    from backtest.cli.app import app
 
     runner = CliRunner()
     env = {"COLUMNS": "200"}
@@ -281,7 +281,7 @@ def test_data_commands_fetch_list_show(fake_yf, cache):
 
 # --- issue 13: the README's TEJ command, zoned timestamps, timeouts, retries and TEJ's own errors ----------
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README_TEJ = ["configs/tsmc_article.toml", "--set", "data.source=tej", "--set", "data.symbol=2330"]
 
 
@@ -311,7 +311,7 @@ def test_readme_tej_command_works_against_the_loopback_server(tej_server, tmp_pa
 
 
 def test_a_number_given_to_a_text_key_is_that_text():
-    from backtest.config import load_config
+    from backtest.core.config import load_config
 
     assert load_config(None, ["data.symbol=2330"]).data.symbol == "2330"
     assert load_config(None, ["data.symbol=0050"]).data.symbol == "0050"  # not valid TOML: a bare string
@@ -323,7 +323,7 @@ def test_a_number_given_to_a_text_key_is_that_text():
 
 
 def test_a_number_for_a_text_key_in_a_file_says_to_quote_it(tmp_path):
-    from backtest.config import load_config
+    from backtest.core.config import load_config
 
     path = tmp_path / "c.toml"
     path.write_text("[data]\nsource = \"tej\"\nsymbol = 2330\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from backtest.engine import run
+from backtest.engine.pipeline import run
 from tests.conftest import synthetic_prices, tiny_config
 
 GOLDEN = Path(__file__).parent / "golden" / "tiny_run.json"

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import forecasters.windows as windows
-from backtest.engine import run
+from backtest.engine.pipeline import run
 from tests.conftest import synthetic_prices, tiny_config
 
 

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from backtest.config import WalkForwardSection
-from backtest.errors import DataError
-from backtest.schedule import Fold, folds_table, make_folds
+from backtest.core.config import WalkForwardSection
+from backtest.core.errors import DataError
+from backtest.engine.schedule import Fold, folds_table, make_folds
 
 
 def ranges(folds):

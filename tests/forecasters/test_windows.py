@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.schedule import Fold
+from backtest.engine.schedule import Fold
 from forecasters.baselines import drift_forecast, fit_linear, naive_forecast
 from forecasters.windows import fold_data, relative_windows
 from tests.conftest import synthetic_prices

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def restore_registries():
-    from backtest import data
+    from backtest.data import load as data
     from forecasters.registry import ARCHITECTURES
     from strategies.signals import RULES
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.cli import app
-from backtest.config import DataSection
-from backtest.data import check_prices, load_prices
-from backtest.errors import DataError, DataWarning
-from backtest.significance import model_confidence_set
+from backtest.cli.app import app
+from backtest.core.config import DataSection
+from backtest.data.load import check_prices, load_prices
+from backtest.core.errors import DataError, DataWarning
+from backtest.scoring.significance import model_confidence_set
 from tests.conftest import SHARED_DATA, TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
@@ -208,8 +208,8 @@ def test_compare_of_a_sweep_folder_says_what_it_is(tmp_path, finished):
     ("WFBT_HTTP_BACKOFF", "3600", "WFBT_HTTP_BACKOFF: expected a number of seconds from 0 to 30, e.g. 1."),
 ])
 def test_retries_and_backoff_are_bounded(monkeypatch, name, value, message):
-    from backtest.errors import ConfigError
-    from backtest.sources import HttpPolicy
+    from backtest.core.errors import ConfigError
+    from backtest.data.sources import HttpPolicy
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
         HttpPolicy.from_env()

@@ -8,9 +8,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from backtest.cli import app
-from backtest.report import render
-from backtest.store import read_run
+from backtest.cli.app import app
+from backtest.report.console import render
+from backtest.runs.store import read_run
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()

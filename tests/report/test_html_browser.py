@@ -16,7 +16,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from backtest.cli import app
+from backtest.cli.app import app
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.artifacts import atomic_write_csv, atomic_write_json, atomic_write_text, describe
-from backtest.cli import app
-from backtest.compare import compare
-from backtest.config import load_config
-from backtest.errors import RunDirError
-from backtest.metrics import equity_figures, forecast_table
-from backtest.store import to_toml
+from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe
+from backtest.cli.app import app
+from backtest.runs.compare import compare
+from backtest.core.config import load_config
+from backtest.core.errors import RunDirError
+from backtest.scoring.metrics import equity_figures, forecast_table
+from backtest.runs.store import to_toml
 
 CASH = 100_000.0
 
@@ -104,7 +104,7 @@ def test_recomputed_metrics_equal_vectorbts_on_a_real_run(tmp_path):
     for item in TINY:
         args += ["--set", item]
     assert CliRunner().invoke(app, args).exit_code == 0
-    from backtest.store import read_run
+    from backtest.runs.store import read_run
 
     s = read_run(tmp_path / "runs" / "r")
     for strategy in s.equity.columns:

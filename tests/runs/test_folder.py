@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from backtest.artifacts import LOCK, _try_lock, is_complete
-from backtest.cli import app
-from backtest.store import read_run
+from backtest.core.files import LOCK, _try_lock, is_complete
+from backtest.cli.app import app
+from backtest.runs.store import read_run
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
@@ -54,7 +54,7 @@ def mkdir(path, *args, **kwargs):
     return real(path, *args, **kwargs)
 os.mkdir = mkdir
 sys.argv = ["wfbt", *sys.argv[3:]]
-from backtest.cli import main
+from backtest.cli.app import main
 main()
 """
 
@@ -102,7 +102,7 @@ def test_a_killed_runs_lock_does_not_block_resume(csv, tmp_path):
     out = tmp_path / "runs"
     (out / "dead").mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from backtest.artifacts import _try_lock; assert _try_lock(Path(sys.argv[1])); "
+                               "from backtest.core.files import _try_lock; assert _try_lock(Path(sys.argv[1])); "
                                "print('held', flush=True); time.sleep(600)", str(out / "dead")],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -190,13 +190,13 @@ def test_out_in_a_read_only_place_is_a_message(csv, tmp_path):
 
 def test_nothing_is_marked_complete_before_the_summary_is_shown(csv, tmp_path, monkeypatch):
     """A crash while showing the summary leaves the run unfinished (resumable), not complete."""
-    import backtest.report
+    import backtest.report.console
 
     def broken(summary, console):
         assert not is_complete(summary.run_dir)  # every artifact written, not yet marked complete
         raise RuntimeError("console broke")
 
-    monkeypatch.setattr(backtest.report, "render", broken)
+    monkeypatch.setattr(backtest.report.console, "render", broken)
     out = tmp_path / "runs"
     args = [a for a in args_for(csv, out, "c") if a != "--quiet"]
     result, text = invoke(args)

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.config import StatisticsSection
-from backtest.evaluation import evaluate_forecasts, evaluate_trading, forecast_verdict, trading_verdict
-from backtest.significance import deflated_sharpe, sharpe
-from backtest.wording import forecast_sentences, trading_sentences
+from backtest.core.config import StatisticsSection
+from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading, forecast_verdict, trading_verdict
+from backtest.scoring.significance import deflated_sharpe, sharpe
+from backtest.report.wording import forecast_sentences, trading_sentences
 
 CFG = StatisticsSection(bootstrap_reps=300)
 

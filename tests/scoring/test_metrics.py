@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.config import BacktestSection
-from backtest.metrics import directional_accuracy, equity_figures, forecast_errors, forecast_table, trading_table
-from backtest.portfolio import simulate
+from backtest.core.config import BacktestSection
+from backtest.scoring.metrics import directional_accuracy, equity_figures, forecast_errors, forecast_table, trading_table
+from backtest.engine.portfolio import simulate
 
 
 def test_forecast_errors_by_hand():

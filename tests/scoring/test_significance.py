@@ -8,7 +8,7 @@ import pytest
 from arch.bootstrap import SPA
 from scipy import stats
 
-from backtest.significance import (
+from backtest.scoring.significance import (
     deflated_sharpe,
     diebold_mariano,
     expected_max_sharpe,
@@ -196,7 +196,7 @@ def test_a_trial_that_never_moved_counts_as_sharpe_zero_in_the_variance():
 
 def test_a_constant_column_ranks_as_sharpe_zero_in_pbo_whatever_its_level():
     """Sums of squares lose digits; the old absolute cut-off gave a constant 1e-4 a Sharpe of ~1e8."""
-    from backtest.significance import _block_sharpes
+    from backtest.scoring.significance import _block_sharpes
     for level in (1e-4, 2e-4, 3e-4, 7e-5):
         r = np.full((160, 1), level)
         assert _block_sharpes(r.sum(axis=0)[None], (r**2).sum(axis=0)[None], 160)[0, 0] == 0.0

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from backtest.config import StrategiesSection
+from backtest.core.config import StrategiesSection
 from strategies.indicators import bollinger, macd
 from strategies.signals import bollinger_state, edges, forecast_state, macd_state, strategy_states
 from tests.conftest import synthetic_prices

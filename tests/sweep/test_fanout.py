@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.cli import app
-from backtest.engine import run
-from backtest.errors import ConfigError, RunDirError
-from backtest.fanout import SweepProgress, dask_client, plan_sweep, run_sweep, thread_budget
-from backtest.leaderboard import write_leaderboard
-from backtest.sweep import load_sweep
+from backtest.cli.app import app
+from backtest.engine.pipeline import run
+from backtest.core.errors import ConfigError, RunDirError
+from backtest.sweep.fanout import SweepProgress, dask_client, plan_sweep, run_sweep, thread_budget
+from backtest.sweep.leaderboard import write_leaderboard
+from backtest.sweep.spec import load_sweep
 from tests.conftest import SHARED_DATA
 
 runner = CliRunner()

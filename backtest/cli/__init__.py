@@ -1,0 +1,1 @@
+"""The `wfbt` command line: the typer app, its friendly errors and one function per command."""
