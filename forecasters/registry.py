@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from backtest.core.errors import suggest
-
 
 @dataclass(frozen=True)
 class Architecture:
@@ -64,8 +62,8 @@ def forecasters() -> dict[str, str]:
 
 
 def get_architecture(name: str) -> Architecture:
+    """The registered architecture ``name`` (configs are checked first, with a did-you-mean, by backtest's config)."""
     try:
         return ARCHITECTURES[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}.{suggest(name, ARCHITECTURES)} Known: {', '.join(ARCHITECTURES)}.") \
-            from None
+        raise KeyError(f"unknown model {name!r}. Known: {', '.join(ARCHITECTURES)}.") from None

@@ -9,13 +9,12 @@ import warnings
 import zlib
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 
-from backtest.runs.checkpoint import Checkpoint
 from backtest.core.config import RunConfig
 from backtest.data.load import fingerprint, load_prices
 from backtest.engine.devices import kernel_path, prepare_device, split_to_fit
@@ -29,6 +28,17 @@ from forecasters.registry import NAIVE, TRADABLE_BASELINES, get_architecture
 from forecasters.trainer import Member, TrainSettings, train_group
 from forecasters.windows import FoldData, fit_rows, fold_data
 from strategies.signals import BENCHMARK, strategy_states
+
+
+class Checkpoint(Protocol):
+    """Where a run saves each trained architecture as it goes (backtest.runs.checkpoint writes it to the run
+    folder); the engine itself writes no file."""
+
+    def begin(self, config: dict[str, dict[str, Any]], data_fingerprint: str, resume: bool) -> list[str]: ...
+
+    def load(self, model: str) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+
+    def save(self, model: str, predictions: pd.DataFrame, fold_log: pd.DataFrame) -> None: ...
 
 
 class Progress:

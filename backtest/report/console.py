@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from backtest.runs.store import Comparison, RunSummary
+from backtest.runs.store import RunSummary
 from backtest.report.wording import (
     BASELINE_NAMES,
     FORECAST_COLUMNS,
@@ -27,6 +27,9 @@ from backtest.report.wording import (
     trading_sentences,
 )
 from strategies.signals import BENCHMARK
+
+if TYPE_CHECKING:  # only the type: showing a run must not load the statistics
+    from backtest.runs.compare import Comparison
 
 CHART_COLOURS = ["bright_white", "cyan", "magenta", "yellow", "green", "red"]
 CHART_MARKS = ["#", "*", "o", "+", "x", "%"]

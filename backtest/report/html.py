@@ -10,17 +10,20 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from backtest.core.files import atomic_write_bytes, atomic_write_text
-from backtest.runs.store import Comparison, RunSummary
+from backtest.runs.store import RunSummary
 from backtest.report.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
+
+if TYPE_CHECKING:  # only the type: showing a run must not load the statistics
+    from backtest.runs.compare import Comparison
 
 SHOWN = 5  # strategies drawn at first besides buy-and-hold; the rest start hidden (click the legend)
 

@@ -234,33 +234,3 @@ def read_run(run_dir: str | Path) -> RunSummary:
     check_manifest(path, manifest)
     verify(path, manifest["artifacts"])
     return load_summary(path, manifest)
-
-
-@dataclass
-class Comparison:
-    """Runs side by side on their common out-of-sample period (built by ``backtest.runs.compare``)."""
-
-    labels: list[str]
-    first: pd.Timestamp
-    last: pd.Timestamp
-    days: int
-    same_period: bool
-    periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]]  # each run's own out-of-sample range
-    forecast: pd.DataFrame  # run, model, errors
-    trading: pd.DataFrame  # run, strategy, results
-    equity: pd.DataFrame  # common period; columns "run:strategy", rebased to 100 at the period's start
-
-    def chart_columns(self, curves: int) -> list[str]:
-        """The curves the terminal chart draws: the first run's buy-and-hold, then the best by the sort."""
-        ranked = [f"{r.run}:{r.strategy}" for r in self.trading.itertuples()]
-        benches = [c for c in ranked if c.endswith(f":{BENCHMARK}")][:1]
-        return benches + [c for c in ranked if c not in benches][:max(0, curves - len(benches))]
-
-    def note(self) -> str:
-        span = f"{self.first:%Y-%m-%d} → {self.last:%Y-%m-%d} ({self.days} trading days)"
-        if self.same_period:
-            return f"All runs cover the same out-of-sample period, {span}; metrics as each run saved them."
-        own = "; ".join(f"{k}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for k, (a, b) in self.periods.items())
-        return (f"The runs cover different periods ({own}). Compared on their common period only, {span}: "
-                "forecast errors recomputed from the predictions and trading results from the equity curves "
-                "on those days (trades, win rate and fees left out).")
