@@ -196,9 +196,8 @@ def run(
     """Train, backtest and report one walk-forward run."""
     from backtest.core import files as artifacts
     from backtest.report import publish
-    from backtest.runs import store
-    from backtest.runs.checkpoint import Checkpoint
     from backtest.report.console import render
+    from backtest.runs.checkpoint import Checkpoint
 
     cfg = _config(config, _run_overrides(set_, out, device, threads, refresh))
     with artifacts.claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
@@ -209,10 +208,9 @@ def run(
                       f"interrupted run's checkpoint; training {', '.join(todo) or 'nothing'}.", highlight=False)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
-            summary = publish.write_run(_train(cfg, checkpoint, folder.resuming, quiet), folder.path, finish=False)
-            if not quiet:
-                render(summary, console)
-            store.finish_run(summary)  # complete only once the summary could be shown
+            with publish.published(_train(cfg, checkpoint, folder.resuming, quiet), folder.path) as summary:
+                if not quiet:
+                    render(summary, console)  # complete only once the summary could be shown
         except KeyboardInterrupt:
             raise _interrupted(folder, checkpoint) from None
     if quiet:
@@ -223,8 +221,8 @@ def run(
 @friendly
 def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/default.")]) -> None:
     """Print a finished run's summary again from its artifacts, without retraining."""
-    from backtest.runs import store
     from backtest.report.console import render, render_leaderboard
+    from backtest.runs import store
 
     if (run_dir / "sweep.json").is_file():
         from backtest.sweep.leaderboard import read_leaderboard
@@ -250,10 +248,10 @@ def compare(
                         "(default: compare.html beside the first run folder).")] = None,
 ) -> None:
     """Compare finished runs: forecast and trading tables, an equity chart, and an HTML page."""
-    from backtest.report import html
     from backtest.core.files import atomic_write_text
-    from backtest.runs.compare import compare as compare_runs
+    from backtest.report import html
     from backtest.report.console import compare_tables, equity_chart
+    from backtest.runs.compare import compare as compare_runs
 
     result = compare_runs([str(r) for r in runs], strategy, model, sort)
     console.print(result.note(), highlight=False)
@@ -432,10 +430,10 @@ def sweep(
     """Run many symbols x settings as ordinary runs, models of one shape trained together, on Dask."""
     import logging
 
+    from backtest.core.cores import available_cores
+    from backtest.report.console import render_leaderboard, sweep_plan_table
     from backtest.sweep import fanout
     from backtest.sweep.leaderboard import write_leaderboard
-    from backtest.report.console import render_leaderboard, sweep_plan_table
-    from backtest.core.cores import available_cores
     from backtest.sweep.spec import load_sweep
 
     spec = load_sweep(sweep_file)

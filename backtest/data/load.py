@@ -16,13 +16,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from backtest.core.config import DataSection
+from backtest.core.errors import DataError, DataWarning
 from backtest.data import csvfile as csvread
-
 from backtest.data import sources
 from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
-from backtest.core.config import DataSection
 from backtest.data.dates import NA_TEXT, parse_dates
-from backtest.core.errors import DataError, DataWarning
 
 __all__ = ["DataWarning", "READERS", "check_prices", "fingerprint", "load_prices", "normalise_columns"]
 # Larger values are a unit or parsing error (1e308 is the float limit) and overflow the models' float32 math.

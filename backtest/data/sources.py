@@ -31,10 +31,10 @@ from typing import Any
 import pandas as pd
 from urllib3.util.retry import Retry
 
-from backtest.core.files import atomic_write_json, atomic_write_text
-from backtest.data.columns import normalise_columns
 from backtest.core.config import DataSection
 from backtest.core.errors import ConfigError, SourceError
+from backtest.core.files import atomic_write_json, atomic_write_text
+from backtest.data.columns import normalise_columns
 
 TEJ_COLUMNS = ["coid", "mdate", "open_d", "high_d", "low_d", "close_d", "volume"]
 OFFLINE_HINT = "Use a cached copy (leave data.refresh off), or save the prices as CSV and use data.source = 'csv'."

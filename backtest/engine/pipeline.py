@@ -1,12 +1,14 @@
-"""Run orchestration: config in, RunResult out. Every stage is a plain function called in order."""
+"""Run orchestration in memory: config in, RunResult out. Every stage is a plain function called in order.
+
+``run`` loads, schedules, forecasts (engine.forecasting) and hands the dated predictions to
+``trade_and_score``, which a sweep's cells call too. The engine writes no file: what a run saves as it
+goes it hands to the ``Checkpoint`` it is given.
+"""
 
 from __future__ import annotations
 
-import math
 import platform
 import time
-import warnings
-import zlib
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Protocol
@@ -16,18 +18,27 @@ import pandas as pd
 import torch
 
 from backtest.core.config import RunConfig
+from backtest.core.cores import configure_threads
 from backtest.data.load import fingerprint, load_prices
-from backtest.engine.devices import kernel_path, prepare_device, split_to_fit
+from backtest.engine.devices import kernel_path, prepare_device
+from backtest.engine.forecasting import (
+    Forecast,
+    Progress,
+    Windows,
+    fit_baseline,
+    forecaster_names,
+    train_networks,
+    windows,
+)
+from backtest.engine.portfolio import simulate
+from backtest.engine.schedule import Fold, folds_table, make_folds
 from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.scoring.metrics import forecast_table, trading_table
-from backtest.engine.portfolio import simulate
-from backtest.core.cores import configure_threads
-from backtest.engine.schedule import Fold, folds_table, make_folds
-from forecasters.baselines import drift_forecast, fit_linear, naive_forecast
-from forecasters.registry import NAIVE, TRADABLE_BASELINES, get_architecture
-from forecasters.trainer import Member, TrainSettings, train_group
-from forecasters.windows import FoldData, fit_rows, fold_data
+from forecasters.baselines import naive_forecast
+from forecasters.registry import NAIVE, TRADABLE_BASELINES
 from strategies.signals import BENCHMARK, strategy_states
+
+__all__ = ["Checkpoint", "Progress", "RunResult", "run", "trade_and_score"]
 
 
 class Checkpoint(Protocol):
@@ -39,16 +50,6 @@ class Checkpoint(Protocol):
     def load(self, model: str) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 
     def save(self, model: str, predictions: pd.DataFrame, fold_log: pd.DataFrame) -> None: ...
-
-
-class Progress:
-    """Hooks the CLI's live display implements; the default does nothing."""
-
-    def group_start(self, model: str, members: int, epochs: int) -> None: ...
-
-    def epoch(self, model: str, epoch: int, live: int, total: int, val_loss: float) -> None: ...
-
-    def group_end(self, model: str, seconds: float) -> None: ...
 
 
 @dataclass
@@ -68,148 +69,27 @@ class RunResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def member_seed(seed: int, model: str, fold: int, replica: int) -> int:
-    """A stable per-member seed: the same member gets the same seed whatever else the run trains."""
-    return zlib.crc32(f"{seed}:{model}:{fold}:{replica}".encode())
-
-
-def _member_log(model: str, fold: int, group: list[Any], seconds: float) -> dict[str, Any]:
-    """One folds.csv row: a fold's members (its seeds) summarised."""
-    return {
-        "model": model, "fold": fold,
-        "epochs": int(np.mean([r.epochs for r in group])),
-        "best_epoch": int(np.mean([r.best_epoch for r in group])),
-        "train_loss": float(np.mean([r.train_loss[r.best_epoch - 1] for r in group])),
-        "val_loss": float(np.mean([r.best_val_loss for r in group])),
-        "seconds": seconds,
-        "train_curve": _curve([r.train_loss for r in group]),  # per epoch, mean over seeds
-        "val_curve": _curve([r.val_loss for r in group]),
-    }
-
-
-def model_members(model: str, data: list[FoldData], config: RunConfig) -> list[Member]:
-    """One member per fold and seed of ``model``, in fold order, each with its stable seed."""
-    return [
-        Member(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, member_seed(config.run.seed, model, d.fold.index, k))
-        for d in data for k in range(config.forecast.seeds)
-    ]
-
-
-def train_settings(config: RunConfig) -> TrainSettings:
-    tr = config.training
-    return TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
-
-
-def collect_model(model: str, data: list[FoldData], results: list[Any], seeds: int, seconds: float
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Predictions and fold log of one model from its members' results (``model_members`` order).
-
-    The prediction of a fold is the mean over its seeds (in the representation's units, then mapped to a
-    price); with several seeds each seed's own price predictions are kept too (``seed_<k>`` columns).
-    ``seconds`` is the model's training time, shared out per member.
-    """
-    preds, log = [], []
-    for i, d in enumerate(data):
-        group = results[i * seeds:(i + 1) * seeds]
-        frame = pd.DataFrame({"model": model, "fold": d.fold.index, "pos": d.test_positions,
-                              "predicted": d.to_price(np.mean([r.predictions for r in group], axis=0))})
-        if seeds > 1:
-            for k, r in enumerate(group):
-                frame[f"seed_{k}"] = d.to_price(r.predictions)
-        preds.append(frame)
-        log.append(_member_log(model, d.fold.index, group, seconds * len(group) / len(results)))
-    return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
-
-
-def train_model(
-    model: str, data: list[FoldData], config: RunConfig, device: torch.device, progress: Progress,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train every fold x seed of one architecture as one group; return (predictions, fold log)."""
-    arch = get_architecture(model)
-    members = model_members(model, data, config)
-    settings = train_settings(config)
-    chunks = split_to_fit(arch, members, settings.batch_size, device)
-    progress.group_start(model, len(members), settings.epochs)
-    start = time.perf_counter()
-    results = []
-    for chunk in chunks:
-        results += train_group(
-            arch, chunk, settings, device=device,
-            progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v),
-        )
-    seconds = time.perf_counter() - start
-    progress.group_end(model, seconds)
-    return collect_model(model, data, results, config.forecast.seeds, seconds)
-
-
-def _baseline_log(model: str, fold: int, train_loss: float, val_loss: float, seconds: float) -> dict[str, Any]:
-    return {"model": model, "fold": fold, "epochs": 0, "best_epoch": 0, "train_loss": train_loss,
-            "val_loss": val_loss, "seconds": seconds, "train_curve": "", "val_curve": ""}
-
-
-def baseline_model(model: str, data: list[FoldData], close: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Predictions and fold log of a baseline forecaster (drift or linear), fit per fold like the networks."""
-    preds, log = [], []
-    for d in data:
-        start = time.perf_counter()
-        if model == "drift":
-            predicted = drift_forecast(close, fit_rows(d.fold), d.test_positions)
-            train_loss = val_loss = math.nan
-        else:
-            fit = fit_linear(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test)
-            predicted, train_loss, val_loss = d.to_price(fit.predictions), fit.train_mse, fit.val_mse
-        preds.append(pd.DataFrame({"model": model, "fold": d.fold.index, "pos": d.test_positions,
-                                   "predicted": predicted}))
-        log.append(_baseline_log(model, d.fold.index, train_loss, val_loss, time.perf_counter() - start))
-    return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
-
-
-def _curve(histories: list[list[float]]) -> str:
-    """Per-epoch losses (mean over the seeds still training) as space-separated numbers, for folds.csv."""
-    longest = max(len(h) for h in histories)
-    table = np.full((len(histories), longest), np.nan)
-    for i, h in enumerate(histories):
-        table[i, :len(h)] = h
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no validation set
-        means = np.nanmean(table, axis=0)
-    return " ".join(f"{v:.6g}" for v in means)
-
-
-def forecaster_names(config: RunConfig) -> list[str]:
-    """Every forecaster a run scores, in table order: the configured models, then the baselines not listed."""
-    models = list(config.forecast.models)
-    return models + [b for b in TRADABLE_BASELINES if b not in models]
-
-
-def fold_datasets(config: RunConfig, prices: pd.DataFrame, folds: list[Fold]) -> list[FoldData]:
-    """Every fold's windows in the configured representation, scaled on its fitting rows."""
-    fc = config.forecast
-    return [fold_data(prices, f, fc.features, fc.lookback, fc.scaler, fc.representation) for f in folds]
-
-
-def _forecast_all(config: RunConfig, prices: pd.DataFrame, data: list[FoldData], device: torch.device,
-                  progress: Progress, checkpoint: Checkpoint | None, done: list[str]
-                  ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """Every forecaster's (predictions, fold log): trained, loaded from the checkpoint, or a baseline."""
-    out = {}
-    for model in forecaster_names(config):
+def _networks(run: Windows, device: torch.device, progress: Progress, checkpoint: Checkpoint | None,
+              done: list[str]) -> dict[str, Forecast]:
+    """Every network's (predictions, fold log): loaded from the checkpoint, or trained and saved there."""
+    config, out = run.config, {}
+    for model in config.forecast.models:
         if model in TRADABLE_BASELINES:  # fast and deterministic: never checkpointed
-            out[model] = baseline_model(model, data, prices["close"].to_numpy(dtype=np.float64))
-        elif checkpoint is not None and model in done:
+            continue
+        if checkpoint is not None and model in done:
             preds, log = checkpoint.load(model)
             progress.group_start(model, len(log) * config.forecast.seeds, config.training.epochs)
             progress.group_end(model, float(log["seconds"].sum()))
             out[model] = preds, log
         else:
-            out[model] = train_model(model, data, config, device, progress)
+            out[model] = train_networks(model, [run], device, progress)[0]
             if checkpoint is not None:
                 checkpoint.save(model, *out[model])
     return out
 
 
-def assemble(config: RunConfig, prices: pd.DataFrame, per_model: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _assemble(config: RunConfig, prices: pd.DataFrame, per_model: dict[str, Forecast]
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All forecasters' predictions (dated, with actual and naive) and fold logs, in table order."""
     names = forecaster_names(config)
     predictions = pd.concat([per_model[m][0] for m in names], ignore_index=True)
@@ -255,24 +135,28 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
 
     device = prepare_device(config.run.device)
     threads = configure_threads(config.run.threads)
-    data = fold_datasets(config, prices, folds)
+    cut = windows(config, prices, folds)
     identity = config.to_dict()
     identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
     done = checkpoint.begin(identity, fingerprint(prices), resume) if checkpoint else []
-    per_model = _forecast_all(config, prices, data, device, progress, checkpoint, done)
-    predictions, fold_log = assemble(config, prices, per_model)
+    trained = _networks(cut, device, progress, checkpoint, done)
     lap("training")
 
     extra = {"threads": threads, "resumed": resume,
              "loaded_from_checkpoint": done}  # architectures an interrupted run had finished
-    return finish_run(config, prices, folds, predictions, fold_log, device, timings, extra)
+    return trade_and_score(cut, prices, trained, device, timings, extra)
 
 
-def finish_run(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], predictions: pd.DataFrame,
-               fold_log: pd.DataFrame, device: torch.device, timings: dict[str, float],
-               manifest: dict[str, Any] | None = None) -> RunResult:
-    """Trade the dated predictions, score forecasts and strategies with their tests, and build the result."""
+def trade_and_score(run: Windows, prices: pd.DataFrame, trained: dict[str, Forecast], device: torch.device,
+                    timings: dict[str, float], manifest: dict[str, Any] | None = None) -> RunResult:
+    """Fit the baselines beside the trained networks, trade the dated predictions, score forecasts and
+    strategies with their tests, and build the result (a run's last stage, and a sweep cell's)."""
+    config, folds = run.config, run.folds
     lap = _stopwatch(timings)
+    close = prices["close"].to_numpy(dtype=np.float64)
+    per_model = {**trained, **{b: fit_baseline(b, run, close) for b in forecaster_names(config) if b not in trained}}
+    predictions, fold_log = _assemble(config, prices, per_model)
+    lap("baselines")
     states = strategy_states(prices["close"], _traded_forecasts(predictions, prices, config.forecast.models),
                              config.strategies)
     pf = simulate(prices, states, folds[0].test_start, config.backtest)

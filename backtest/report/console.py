@@ -16,7 +16,6 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from backtest.runs.store import RunSummary
 from backtest.report.wording import (
     BASELINE_NAMES,
     FORECAST_COLUMNS,
@@ -26,6 +25,7 @@ from backtest.report.wording import (
     sweep_sentences,
     trading_sentences,
 )
+from backtest.runs.store import RunSummary
 from strategies.signals import BENCHMARK
 
 if TYPE_CHECKING:  # only the type: showing a run must not load the statistics

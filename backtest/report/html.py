@@ -17,8 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backtest.core.files import atomic_write_bytes, atomic_write_text
-from backtest.runs.store import RunSummary
 from backtest.report.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
+from backtest.runs.store import RunSummary
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from backtest.report import html
-
-from backtest.runs import store
 from backtest.core.files import describe
 from backtest.engine.pipeline import RunResult
+from backtest.report import html
+from backtest.runs import store
 from backtest.runs.store import PICTURES, RunSummary
 
 
-def write_run(result: RunResult, run_dir: Path, finish: bool = True) -> RunSummary:
-    """Write every artifact of ``result``: data first, then report.html and equity.png; the manifest goes last.
+@contextmanager
+def published(result: RunResult, run_dir: Path) -> Iterator[RunSummary]:
+    """Write every artifact of ``result`` (data first, then report.html and equity.png) and yield its summary;
+    the run is marked complete when the block exits cleanly, never before.
 
-    With ``finish=False`` the run is left unfinished: the caller shows the returned summary first and then
-    calls ``store.finish_run``, so that a run is never marked complete before its report could be shown.
+    The one place a run folder becomes complete, for a run (whose block shows the summary first) and a
+    sweep's cell alike: an error inside the block leaves the run unfinished, to be resumed.
     """
     manifest = store.write_data(result, run_dir)
     summary = store.load_summary(run_dir, manifest)  # read back: what show, compare and the pages need
@@ -24,6 +27,5 @@ def write_run(result: RunResult, run_dir: Path, finish: bool = True) -> RunSumma
     html.write_equity_png(summary)
     summary.manifest = {**manifest, "artifacts": {**manifest["artifacts"],
                                                   **{name: describe(run_dir / name) for name in PICTURES}}}
-    if finish:
-        store.finish_run(summary)
-    return summary
+    yield summary
+    store.mark_complete(summary)

@@ -88,7 +88,7 @@ def write_data(result: RunResult, run_dir: Path) -> dict[str, Any]:
     return {**result.manifest, "artifacts": {name: describe(run_dir / name) for name in DATA_ARTIFACTS}}
 
 
-def finish_run(summary: RunSummary) -> None:
+def mark_complete(summary: RunSummary) -> None:
     """Mark the run complete once every artifact is still the file the run wrote."""
     verify(summary.run_dir, summary.manifest["artifacts"])
     finish_run_dir(summary.run_dir, summary.manifest)

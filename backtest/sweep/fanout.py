@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from backtest.core.errors import ConfigError, RunDirError, SourceError, WfbtError
 from backtest.core.files import atomic_write_json, is_complete
 from backtest.runs.checkpoint import Checkpoint
-from backtest.core.errors import ConfigError, RunDirError, SourceError, WfbtError
 from backtest.sweep.spec import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
@@ -54,59 +54,32 @@ def thread_budget(cores: int, groups: int, gpus: int = 0) -> Budget:
 def train_group_task(key: GroupKey, items: list[tuple[str, Any, pd.DataFrame]], threads: int) -> dict[str, Any]:
     """Train one architecture for every cell in ``items`` (name, config, prices) as one group.
 
-    Returns per cell name the model's (predictions, fold log), exactly as a standalone run collects them.
+    Returns per cell name the model's (predictions, fold log): the training function of a standalone run
+    (engine.forecasting.train_networks), given every cell's windows at once.
     """
     import torch
 
-    from backtest.engine import devices
-
-    from backtest.engine import pipeline as engine
+    from backtest.engine import devices, forecasting
     from backtest.engine.schedule import make_folds
-    from forecasters.registry import get_architecture
-    from forecasters.trainer import train_group
 
     torch.set_num_threads(threads)
-    arch, device = get_architecture(key.model), devices.prepare_device(key.device)
-    cells, members = [], []
-    for name, config, prices in items:
-        data = engine.fold_datasets(config, prices, make_folds(len(prices), config.walkforward))
-        own = engine.model_members(key.model, data, config)
-        cells.append((name, config, data, len(own)))
-        members += own
-    settings = engine.train_settings(items[0][1])
-    start = time.perf_counter()
-    results = []
-    for chunk in devices.split_to_fit(arch, members, settings.batch_size, device):
-        results += train_group(arch, chunk, settings, device=device)
-    seconds = time.perf_counter() - start
-    out, at = {}, 0
-    for name, config, data, n in cells:
-        out[name] = engine.collect_model(key.model, data, results[at:at + n], config.forecast.seeds,
-                                         seconds * n / len(results))
-        at += n
-    return out
+    runs = [forecasting.windows(config, prices, make_folds(len(prices), config.walkforward))
+            for _, config, prices in items]
+    trained = forecasting.train_networks(key.model, runs, devices.prepare_device(key.device))
+    return {name: result for (name, _, _), result in zip(items, trained, strict=True)}
 
 
 def finish_cell_task(config: Any, prices: pd.DataFrame, trained: Trained, threads: int) -> Any:
     """One cell's baselines, backtest and tests from its trained models: a RunResult, like `wfbt run`'s."""
-    import numpy as np
     import torch
 
-    from backtest.engine import devices
-
-    from backtest.engine import pipeline as engine
+    from backtest.engine import devices, forecasting, pipeline
     from backtest.engine.schedule import make_folds
 
     torch.set_num_threads(threads)
-    folds = make_folds(len(prices), config.walkforward)
-    data = engine.fold_datasets(config, prices, folds)
-    per_model = dict(trained)
-    for name in engine.forecaster_names(config):
-        if name not in per_model:
-            per_model[name] = engine.baseline_model(name, data, prices["close"].to_numpy(dtype=np.float64))
-    predictions, fold_log = engine.assemble(config, prices, per_model)
-    timings = {"training": float(fold_log["seconds"].sum())}
-    return engine.finish_run(config, prices, folds, predictions, fold_log, devices.prepare_device("cpu"), timings)
+    run = forecasting.windows(config, prices, make_folds(len(prices), config.walkforward))
+    timings = {"training": float(sum(log["seconds"].sum() for _, log in trained.values()))}
+    return pipeline.trade_and_score(run, prices, dict(trained), devices.prepare_device("cpu"), timings)
 
 
 def _status(root: Path, spec: SweepSpec, cells: list[Cell], budget: Budget, timings: dict[str, float]) -> None:
@@ -354,7 +327,8 @@ def _cell_landed(future: Any, cell: Cell, progress: SweepProgress) -> None:
 
     try:
         result = future.result()
-        publish.write_run(result, Path(cell.config.run.out_dir) / cell.name)
+        with publish.published(result, Path(cell.config.run.out_dir) / cell.name):
+            pass  # nothing to show: complete as soon as it is written
         cell.status = "done"
     except Exception as exc:
         cell.status, cell.error = "failed", _describe(exc)

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.config import BacktestSection, StatisticsSection
-from backtest.scoring.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe, trial_variance
-from backtest.runs.store import RunSummary, read_run
 from backtest.report.wording import BASELINE_NAMES
+from backtest.runs.store import RunSummary, read_run
+from backtest.scoring.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe, trial_variance
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.core import files as artifacts
 from backtest.cli.app import app
+from backtest.core import files as artifacts
 from tests.conftest import SHARED_DATA, TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from backtest.core.files import is_complete
 from backtest.cli.app import app
+from backtest.core.files import is_complete
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
@@ -245,7 +245,8 @@ def test_an_unexpected_error_in_the_installed_script(tmp_path):
     """Through `python -m backtest`, as a user runs it: exit 1, no traceback unless WFBT_DEBUG=1."""
     config = tmp_path / "c.toml"
     config.write_text("[run]\nname = 'x'\n")
-    code = ("import sys, backtest.report.plan as p; p.plan = lambda c: 1 / 0; sys.argv = ['wfbt', 'plan', sys.argv[1]]; "
+    code = ("import sys, backtest.report.plan as p; p.plan = lambda c: 1 / 0; "
+            "sys.argv = ['wfbt', 'plan', sys.argv[1]]; "
             "from backtest.cli.app import main; main()")
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("WFBT_DEBUG", None)

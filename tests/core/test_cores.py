@@ -8,8 +8,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from backtest.core import cores as resources
 from backtest.cli.app import app
+from backtest.core import cores as resources
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 

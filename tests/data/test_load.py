@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from backtest.core.config import DataSection
-from backtest.data.load import DataWarning, check_prices, load_prices
 from backtest.core.errors import DataError
+from backtest.data.load import DataWarning, check_prices, load_prices
 from tests.conftest import SHARED_DATA, synthetic_prices, write_yahoo_csv
 
 

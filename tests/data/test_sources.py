@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from backtest.cli.app import app
 from backtest.core.config import DataSection
-from backtest.data.load import load_prices
 from backtest.core.errors import ConfigError, SourceError
+from backtest.data.load import load_prices
 from tests.conftest import synthetic_prices
 
 

@@ -366,8 +366,8 @@ def test_stopped_members_leave_the_group_and_keep_their_best_weights():
 
 
 def test_memory_estimate_splits_a_group_that_does_not_fit_and_refuses_one_member():
-    from backtest.engine.devices import split_to_fit
     from backtest.core.errors import WfbtError
+    from backtest.engine.devices import split_to_fit
     from forecasters.trainer import group_bytes
 
     arch = ARCHITECTURES["lstm_stacked"]

@@ -19,6 +19,7 @@ def growing(n: int = 12, rate: float = 0.1) -> pd.DataFrame:
     return pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=index)
 
 
+OHLC = ["open", "high", "low", "close"]
 FOLD = Fold(0, train_start=0, val_start=6, train_end=8, test_start=8, test_end=12)
 
 
@@ -42,7 +43,7 @@ def test_return_target_maps_back_to_the_next_close():
     prices = growing()
     rates = np.array([0.0, 0.1, 0.3, 0.1, 0.3, 0.1, 0.3, 0.1, 0.3, 0.1, 0.3, 0.1])
     prices["close"] = 100.0 * np.cumprod(1 + rates)
-    data = fold_data(prices, FOLD, ["close"], 2, "standard", "return")
+    data = fold_data(prices, FOLD.train, FOLD.val, FOLD.test, ["close"], 2, "standard", "return")
     # training samples are rows 2..5 (a 2-day window inside rows 0..5): returns 0.3, 0.1, 0.3, 0.1
     assert data.target_mean == pytest.approx(0.2) and data.target_scale == pytest.approx(0.1)
     assert data.y_train == pytest.approx([1.0, -1.0, 1.0, -1.0])
@@ -54,7 +55,7 @@ def test_return_target_maps_back_to_the_next_close():
 
 def test_level_target_is_the_scaled_close():
     prices = growing()
-    data = fold_data(prices, FOLD, ["close"], 2, "standard", "level")
+    data = fold_data(prices, FOLD.train, FOLD.val, FOLD.test, ["close"], 2, "standard", "level")
     fit = prices["close"].to_numpy()[0:6]
     assert data.target_mean == pytest.approx(fit.mean()) and data.target_scale == pytest.approx(fit.std())
     assert data.to_price(np.zeros(4)) == pytest.approx(np.full(4, fit.mean()))
@@ -64,11 +65,11 @@ def test_level_target_is_the_scaled_close():
 def test_a_window_uses_nothing_after_the_day_before_the_one_it_predicts(representation):
     prices = synthetic_prices(200)
     fold = Fold(0, 0, 100, 130, 130, 200)
-    base = fold_data(prices, fold, ["open", "high", "low", "close"], 5, "standard", representation)
+    base = fold_data(prices, fold.train, fold.val, fold.test, OHLC, 5, "standard", representation)
     for t in (140, 170):  # change every row from t on: the windows of days <= t must not move
         altered = prices.copy()
         altered.iloc[t:, :4] *= 1.7
-        other = fold_data(altered, fold, ["open", "high", "low", "close"], 5, "standard", representation)
+        other = fold_data(altered, fold.train, fold.val, fold.test, OHLC, 5, "standard", representation)
         keep = base.test_positions <= t
         assert np.array_equal(base.x_test[keep], other.x_test[keep])
         assert not np.array_equal(base.x_test[~keep], other.x_test[~keep])
@@ -80,8 +81,8 @@ def test_return_windows_look_alike_at_any_price_level():
     fold = Fold(0, 0, 100, 130, 130, 200)
     scaled = prices.copy()
     scaled.iloc[:, :4] *= 50.0
-    a = fold_data(prices, fold, ["open", "high", "low", "close"], 5, "standard", "return")
-    b = fold_data(scaled, fold, ["open", "high", "low", "close"], 5, "standard", "return")
+    a = fold_data(prices, fold.train, fold.val, fold.test, ["open", "high", "low", "close"], 5, "standard", "return")
+    b = fold_data(scaled, fold.train, fold.val, fold.test, ["open", "high", "low", "close"], 5, "standard", "return")
     assert np.allclose(a.x_test, b.x_test, atol=1e-5) and np.allclose(a.y_train, b.y_train, atol=1e-5)
     assert np.allclose(b.to_price(np.ones(70)), 50.0 * a.to_price(np.ones(70)))
 
@@ -116,5 +117,6 @@ def test_linear_baseline_without_validation_rows_uses_cross_validation():
 @pytest.mark.parametrize("representation", ["return", "level"])
 def test_a_fold_without_validation_rows(representation):
     prices = synthetic_prices(200)
-    data = fold_data(prices, Fold(0, 0, 130, 130, 130, 200), ["open", "close"], 5, "standard", representation)
+    data = fold_data(prices, slice(0, 130), slice(130, 130), slice(130, 200), ["open", "close"], 5, "standard",
+                     representation)
     assert data.x_val.shape == (0, 5, 2) and data.y_val.shape == (0,) and data.x_test.shape == (70, 5, 2)

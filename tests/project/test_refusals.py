@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from backtest.cli.app import app
 from backtest.core.config import DataSection
-from backtest.data.load import check_prices, load_prices
 from backtest.core.errors import DataError, DataWarning
+from backtest.data.load import check_prices, load_prices
 from backtest.scoring.significance import model_confidence_set
 from tests.conftest import SHARED_DATA, TINY, synthetic_prices, write_yahoo_csv
 

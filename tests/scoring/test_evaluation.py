@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from backtest.core.config import StatisticsSection
+from backtest.report.wording import forecast_sentences, trading_sentences
 from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading, forecast_verdict, trading_verdict
 from backtest.scoring.significance import deflated_sharpe, sharpe
-from backtest.report.wording import forecast_sentences, trading_sentences
 
 CFG = StatisticsSection(bootstrap_reps=300)
 

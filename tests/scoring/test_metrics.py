@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from backtest.core.config import BacktestSection
-from backtest.scoring.metrics import directional_accuracy, equity_figures, forecast_errors, forecast_table, trading_table
 from backtest.engine.portfolio import simulate
+from backtest.scoring.metrics import (
+    directional_accuracy,
+    equity_figures,
+    forecast_errors,
+    forecast_table,
+    trading_table,
+)
 
 
 def test_forecast_errors_by_hand():

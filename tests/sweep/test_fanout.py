@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
-from backtest.engine.pipeline import run
 from backtest.core.errors import ConfigError, RunDirError
+from backtest.engine.pipeline import run
 from backtest.sweep.fanout import SweepProgress, dask_client, plan_sweep, run_sweep, thread_budget
 from backtest.sweep.leaderboard import write_leaderboard
 from backtest.sweep.spec import load_sweep
