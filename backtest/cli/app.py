@@ -221,7 +221,8 @@ def run(
 @friendly
 def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/default.")]) -> None:
     """Print a finished run's summary again from its artifacts, without retraining."""
-    from backtest.report.console import render, render_leaderboard
+    from backtest.report.console import render
+    from backtest.report.sweeps import render_leaderboard
     from backtest.runs import store
 
     if (run_dir / "sweep.json").is_file():
@@ -250,7 +251,8 @@ def compare(
     """Compare finished runs: forecast and trading tables, an equity chart, and an HTML page."""
     from backtest.core.files import atomic_write_text
     from backtest.report import html
-    from backtest.report.console import compare_tables, equity_chart
+    from backtest.report.chart import equity_chart
+    from backtest.report.comparison import compare_tables
     from backtest.runs.compare import compare as compare_runs
 
     result = compare_runs([str(r) for r in runs], strategy, model, sort)
@@ -431,7 +433,7 @@ def sweep(
     import logging
 
     from backtest.core.cores import available_cores
-    from backtest.report.console import render_leaderboard, sweep_plan_table
+    from backtest.report.sweeps import render_leaderboard, sweep_plan_table
     from backtest.sweep import fanout
     from backtest.sweep.leaderboard import write_leaderboard
     from backtest.sweep.spec import load_sweep

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from backtest.core.files import atomic_write_bytes, atomic_write_text
+from backtest.core.files import atomic_write_text
 from backtest.report.wording import FORECAST_COLUMNS, TRADING_COLUMNS, fmt, forecast_sentences, trading_sentences
 from backtest.runs.store import RunSummary
 from forecasters.registry import NAIVE
@@ -72,7 +72,7 @@ def _is_bench(name: str) -> bool:
     return name == BENCHMARK or name.endswith(f":{BENCHMARK}")
 
 
-def _shown(names: list[str], ranked: list[str]) -> set[str]:
+def shown_curves(names: list[str], ranked: list[str]) -> set[str]:
     """The benchmark(s) and the best ``SHOWN`` other curves by rank; everything else starts hidden."""
     best = [s for s in ranked if not _is_bench(s)][:SHOWN]
     return {n for n in names if _is_bench(n)} | (set(best) & set(names))
@@ -90,7 +90,7 @@ def drawdowns(equity: pd.DataFrame) -> pd.DataFrame:
 
 def _curve_traces(frame: pd.DataFrame, ranked: list[str], drawdown: bool) -> list[go.Scatter]:
     """One line per column, benchmarks first: one benchmark bold black, several dotted; others thin."""
-    shown = _shown(list(frame.columns), ranked)
+    shown = shown_curves(list(frame.columns), ranked)
     n_bench = sum(_is_bench(c) for c in frame.columns)
     x = _dates(frame.index)
     traces = []
@@ -245,40 +245,6 @@ def report_html(summary: RunSummary) -> str:
 def write_report(summary: RunSummary) -> Path:
     path = summary.run_dir / "report.html"
     atomic_write_text(path, report_html(summary))
-    return path
-
-
-def write_equity_png(summary: RunSummary) -> Path:
-    """equity.png: buy-and-hold and the best strategies by Sharpe, with their drawdowns below."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ranked = list(summary.trading.index)
-    cols = [c for c in summary.equity.columns if c in _shown(list(summary.equity.columns), ranked)]
-    cols.sort(key=lambda c: (c != BENCHMARK, ranked.index(c) if c in ranked else 0))
-    fig, (ax, ax_dd) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    dd = drawdowns(summary.equity[cols]) * 100
-    for c in cols:
-        style = {"color": "black", "linewidth": 2.2} if c == BENCHMARK else {"linewidth": 1.1}
-        ax.plot(summary.equity.index, summary.equity[c], label=c, **style)
-        ax_dd.plot(dd.index, dd[c], **style)
-    name = summary.manifest.get("name", summary.run_dir.name)
-    ax.set_title(f"wfbt {name}: equity after costs, buy-and-hold and the best strategies by Sharpe", fontsize=10)
-    ax.set_ylabel("portfolio value")
-    ax.legend(fontsize=8, loc="upper left")
-    ax.grid(alpha=0.3)
-    ax_dd.set_ylabel("drawdown %")
-    ax_dd.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    path = summary.run_dir / "equity.png"
-    atomic_write_bytes(path, buf.getvalue())
     return path
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from backtest.core.files import describe
 from backtest.engine.pipeline import RunResult
-from backtest.report import html
+from backtest.report import html, png
 from backtest.runs import store
 from backtest.runs.store import PICTURES, RunSummary
 
@@ -24,7 +24,7 @@ def published(result: RunResult, run_dir: Path) -> Iterator[RunSummary]:
     manifest = store.write_data(result, run_dir)
     summary = store.load_summary(run_dir, manifest)  # read back: what show, compare and the pages need
     html.write_report(summary)
-    html.write_equity_png(summary)
+    png.write_equity_png(summary)
     summary.manifest = {**manifest, "artifacts": {**manifest["artifacts"],
                                                   **{name: describe(run_dir / name) for name in PICTURES}}}
     yield summary
