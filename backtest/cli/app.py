@@ -331,17 +331,17 @@ app.add_typer(data_app, name="data")
 
 
 def _section(spec: str, start: str | None, end: str | None, adjusted: bool = False, refresh: bool = False) -> Any:
-    from backtest.core.config import DataSection
+    from backtest.core.config import SOURCES, DataSection
     from backtest.core.errors import ConfigError
 
     source, _, symbol = spec.partition(":")
-    if source not in ("sample", "csv", "yfinance", "tej") or not symbol:
-        raise ConfigError(f"expected SOURCE:SYMBOL with SOURCE one of sample, csv, yfinance, tej, e.g. "
-                          f"yfinance:2330.TW, tej:2330, sample:sp500, csv:prices.csv. Got {spec!r}.")
+    if source not in SOURCES or not symbol:
+        raise ConfigError(f"expected SOURCE:SYMBOL with SOURCE one of {', '.join(SOURCES)}, e.g. "
+                          f"{', '.join(s.example for s in SOURCES.values() if s.network)}, "
+                          f"{', '.join(s.example for s in SOURCES.values() if not s.network)}. Got {spec!r}.")
     if source == "csv":
         return DataSection(source="csv", path=symbol, start=start, end=end)
-    return DataSection(source=source, symbol=symbol, start=start, end=end, adjusted=adjusted,  # type: ignore[arg-type]
-                       refresh=refresh)
+    return DataSection(source=source, symbol=symbol, start=start, end=end, adjusted=adjusted, refresh=refresh)
 
 
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date, e.g. 2019-01-01.")]
@@ -357,12 +357,13 @@ def data_fetch(
     refresh: Annotated[bool, typer.Option("--refresh", help="Download again even if cached.")] = False,
 ) -> None:
     """Download (or read from the cache) and check prices; print what was stored."""
+    from backtest.core.config import SOURCES
+    from backtest.data.cache import cache_file
     from backtest.data.load import load_prices
-    from backtest.data.sources import cache_file
 
     section = _section(spec, start, end, adjusted, refresh)
     prices = load_prices(section)
-    where = cache_file(section) if section.source in ("yfinance", "tej") else "not cached"
+    where = cache_file(section) if SOURCES[section.source].network else "not cached"
     console.print(f"{spec}: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}; cache: {where}")
 
 
@@ -370,7 +371,7 @@ def data_fetch(
 @friendly
 def data_list() -> None:
     """What is in the download cache: source, symbol, range, rows, size, download time."""
-    from backtest.data.sources import cache_dir, cached_downloads
+    from backtest.data.cache import cache_dir, cached_downloads
 
     table = Table(title=f"Cached prices in {cache_dir()}", title_justify="left")
     for col in ["source:symbol", "range", "adjusted", "rows", "size", "downloaded"]:

@@ -41,8 +41,26 @@ class RunSection:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A price source: whether it downloads (through the cache and the bounded retries), and an example."""
+
+    network: bool
+    example: str  # as SOURCE:SYMBOL, the form a sweep's symbols and `wfbt data` take
+
+
+# Every data.source there is, read by the config's check, the sweep's symbols and `wfbt data`; each has a
+# reader in backtest.data.load.READERS. A new source is a row here and a reader there.
+SOURCES: dict[str, Source] = {
+    "sample": Source(False, "sample:sp500"),  # the S&P 500 / NASDAQ samples that ship with `arch`: offline
+    "csv": Source(False, "csv:prices.csv"),
+    "yfinance": Source(True, "yfinance:2330.TW"),
+    "tej": Source(True, "tej:2330"),
+}
+
+
+@dataclass(frozen=True)
 class DataSection:
-    source: Literal["sample", "csv", "yfinance", "tej"] = "sample"  # sample ships with `arch`: offline
+    source: str = "sample"  # one of SOURCES; sample ships with `arch`: offline
     symbol: str = "sp500"  # sample: sp500 | nasdaq; yfinance: ticker; tej: company id (e.g. 2330)
     path: str | None = None  # csv only: the file to read
     start: str | None = None  # inclusive ISO date; None = from the first row
@@ -387,6 +405,9 @@ def validate(config: RunConfig) -> None:
     from strategies.signals import RULES
 
     wf, fc, tr, st, data = config.walkforward, config.forecast, config.training, config.strategies, config.data
+    if data.source not in SOURCES:
+        raise ConfigError(f"data.source: expected one of {', '.join(map(repr, SOURCES))}. Got {data.source!r}."
+                          + suggest(data.source, SOURCES))
     _check_run(config.run)
     positive = {
         "walkforward.train_days": wf.train_days, "walkforward.test_days": wf.test_days,

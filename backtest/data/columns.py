@@ -1,6 +1,6 @@
 """Price columns: the fields wfbt reads, and every header spelling a source may use for them.
 
-Below both the file readers (backtest.data.load) and the network sources (backtest.data.sources), which rename
+Below both the file readers (backtest.data.load) and the network sources (backtest.data.yahoo, .tej), which rename
 what they read with ``normalise_columns`` before the checks in one place (backtest.data.load).
 """
 

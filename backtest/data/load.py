@@ -18,8 +18,8 @@ import pandas as pd
 
 from backtest.core.config import DataSection
 from backtest.core.errors import DataError, DataWarning
+from backtest.data import cache
 from backtest.data import csvfile as csvread
-from backtest.data import sources
 from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
 from backtest.data.dates import NA_TEXT, parse_dates
 
@@ -347,7 +347,7 @@ def _csv_reader(cfg: DataSection) -> tuple[pd.DataFrame, str, str]:
 
 
 def _network_reader(cfg: DataSection) -> tuple[pd.DataFrame, str, str]:
-    return sources.fetch(cfg), "row", f"{cfg.source}:{cfg.symbol}"
+    return cache.fetch(cfg), "row", f"{cfg.source}:{cfg.symbol}"
 
 
 Reader = Callable[[DataSection], tuple[pd.DataFrame, str, str]]

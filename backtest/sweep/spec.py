@@ -30,11 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.core.config import RunConfig, from_dict, is_folder_name, read_toml
+from backtest.core.config import SOURCES, RunConfig, from_dict, is_folder_name, read_toml
 from backtest.core.errors import ConfigError, WfbtError
 
 SWEEP_KEYS = {"name", "base", "symbols", "symbols_dir", "out_dir"}
-SOURCES = ("sample", "csv", "yfinance", "tej")
 
 
 @dataclass(frozen=True)

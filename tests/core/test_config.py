@@ -205,3 +205,9 @@ def test_config_path_that_is_a_folder(tmp_path):
 def test_statistics_and_representation_settings_are_checked(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_an_unknown_source_is_named_with_the_sources_of_the_table_and_a_suggestion():
+    with pytest.raises(ConfigError, match=r"data.source: expected one of 'sample', 'csv', 'yfinance', 'tej'\. "
+                                          r"Got 'yfinanse'\. Did you mean 'yfinance'\?"):
+        load_config(None, ["data.source='yfinanse'"])

@@ -130,3 +130,10 @@ def test_open_close_outside_high_low_refused(prices):
     prices.iloc[20, prices.columns.get_loc("close")] = prices["high"].iloc[20] * 1.1
     with pytest.raises(DataError, match=r"1 row\(s\) have open/close outside \[low, high\], first on 2015-01-29"):
         check_prices(prices)
+
+
+def test_every_source_of_the_config_table_has_a_reader_and_no_reader_is_unlisted():
+    from backtest.core.config import SOURCES
+    from backtest.data.load import READERS
+
+    assert list(READERS) == list(SOURCES)

@@ -76,7 +76,7 @@ def test_yfinance_single_symbol_and_cache_without_network(fake_yf):
 
 
 def test_yfinance_several_symbols_are_split():
-    from backtest.data.sources import split_yfinance
+    from backtest.data.yahoo import split_yfinance
 
     frames = split_yfinance(yahoo_frame(["MSFT", "TSM"]), ["MSFT", "TSM"])
     expected = synthetic_prices(60, seed=1)

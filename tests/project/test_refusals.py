@@ -209,7 +209,7 @@ def test_compare_of_a_sweep_folder_says_what_it_is(tmp_path, finished):
 ])
 def test_retries_and_backoff_are_bounded(monkeypatch, name, value, message):
     from backtest.core.errors import ConfigError
-    from backtest.data.sources import HttpPolicy
+    from backtest.data.http import HttpPolicy
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
         HttpPolicy.from_env()
