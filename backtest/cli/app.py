@@ -194,13 +194,13 @@ def run(
                                           "using the cache (same as --set data.refresh=true).")] = False,
 ) -> None:
     """Train, backtest and report one walk-forward run."""
-    from backtest.core import files as artifacts
     from backtest.report import publish
     from backtest.report.console import render
     from backtest.runs.checkpoint import Checkpoint
+    from backtest.runs.folder import claim_run_dir
 
     cfg = _config(config, _run_overrides(set_, out, device, threads, refresh))
-    with artifacts.claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
+    with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
         checkpoint = Checkpoint(folder.path)
         if folder.resuming:
             saved, todo = checkpoint.split(cfg.forecast.models)

@@ -25,16 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from backtest.core.files import (
-    atomic_write_csv,
-    atomic_write_json,
-    atomic_write_text,
-    describe,
-    finish_run_dir,
-    read_manifest,
-    require_complete,
-    verify,
-)
+from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe, verify
+from backtest.runs.folder import finish_run_dir, read_manifest, require_complete
 from backtest.core.config import RunConfig
 from backtest.core.errors import RunDirError
 from strategies.signals import BENCHMARK

@@ -21,8 +21,9 @@ from typing import Any
 import pandas as pd
 
 from backtest.core.errors import ConfigError, RunDirError, SourceError, WfbtError
-from backtest.core.files import atomic_write_json, is_complete
+from backtest.core.files import atomic_write_json
 from backtest.runs.checkpoint import Checkpoint
+from backtest.runs.folder import is_complete
 from backtest.sweep.spec import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)

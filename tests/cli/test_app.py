@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
-from backtest.core import files as artifacts
+from backtest.runs.folder import is_complete
 from tests.conftest import SHARED_DATA, TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
@@ -36,7 +36,7 @@ def test_run_writes_artifacts_and_prints_tables(csv, tmp_path):
     run_dir = tmp_path / "runs" / "t"
     for name in ["config.toml", "manifest.json", "predictions.csv", "folds.csv", "equity.csv", "metrics.json"]:
         assert (run_dir / name).is_file(), name
-    assert artifacts.is_complete(run_dir)
+    assert is_complete(run_dir)
     out = result.output
     assert "│ naive " in out and "│ drift " in out and "│ linear " in out and "lstm" in out
     assert "buy_and_hold ★" in out and "Sharpe" in out and "DM p" in out and "SPA p = " in out

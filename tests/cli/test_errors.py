@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
-from backtest.core.files import is_complete
+from backtest.runs.folder import is_complete
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.core.files import is_complete
+from backtest.runs.folder import is_complete
 from backtest.cli.app import app
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 

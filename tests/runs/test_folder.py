@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from backtest.core.files import LOCK, _try_lock, is_complete
+from backtest.runs.folder import LOCK, _try_lock, is_complete
 from backtest.cli.app import app
 from backtest.runs.store import read_run
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
@@ -102,7 +102,7 @@ def test_a_killed_runs_lock_does_not_block_resume(csv, tmp_path):
     out = tmp_path / "runs"
     (out / "dead").mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from backtest.core.files import _try_lock; assert _try_lock(Path(sys.argv[1])); "
+                               "from backtest.runs.folder import _try_lock; assert _try_lock(Path(sys.argv[1])); "
                                "print('held', flush=True); time.sleep(600)", str(out / "dead")],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
