@@ -1,4 +1,4 @@
-"""No input ever shows a user a raw traceback: every case of issue 13 through the real `wfbt` entry point.
+"""No input ever shows a user a raw traceback: every kind of messy input through the real `wfbt` entry point.
 
 Settings, run folders and commands end with a message and exit 2. The data-file cases are simple
 stand-ins (the loader's own tests pin their messages): each must end in a message or a finished run,

@@ -1,4 +1,4 @@
-"""Price files as they come from the wild (issue 13), through the real entry point: `wfbt data show` and `wfbt plan`.
+"""Price files as they come from the wild, through the real entry point: `wfbt data show` and `wfbt plan`.
 
 Each case is either read right or refused with a message that names the problem, where, and the fix.
 """

@@ -279,7 +279,7 @@ def test_data_commands_fetch_list_show(fake_yf, cache):
     assert bad.exit_code == 2 and "expected SOURCE:SYMBOL" in bad.output
 
 
-# --- issue 13: the README's TEJ command, zoned timestamps, timeouts, retries and TEJ's own errors ----------
+# --- the README's TEJ command, zoned timestamps, timeouts, retries and TEJ's own errors ----------
 
 ROOT = Path(__file__).resolve().parents[2]
 README_TEJ = ["configs/tsmc_article.toml", "--set", "data.source=tej", "--set", "data.symbol=2330"]
