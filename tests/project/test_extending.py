@@ -10,13 +10,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def restore_registries():
-    from backtest.data import load as data
+    from backtest.core.config import SOURCES
+    from backtest.data.load import READERS
     from forecasters.registry import ARCHITECTURES
     from strategies.signals import RULES
 
-    saved = dict(ARCHITECTURES), dict(RULES), dict(data.READERS)
+    tables = (ARCHITECTURES, RULES, READERS, SOURCES)
+    saved = [dict(table) for table in tables]
     yield
-    for table, old in zip((ARCHITECTURES, RULES, data.READERS), saved, strict=True):
+    for table, old in zip(tables, saved, strict=True):
         table.clear()
         table.update(old)
 
