@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.runs.folder import is_complete
 from backtest.cli.app import app
+from backtest.runs.folder import is_complete
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
 MODELS = "forecast.models=['gru','lstm_stacked','gru_stacked']"

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe
 from backtest.cli.app import app
-from backtest.runs.compare import compare
 from backtest.core.config import load_config
 from backtest.core.errors import RunDirError
-from backtest.scoring.metrics import equity_figures, forecast_table
+from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe
+from backtest.runs.compare import compare
 from backtest.runs.store import to_toml
+from backtest.scoring.metrics import equity_figures, forecast_table
 
 CASH = 100_000.0
 

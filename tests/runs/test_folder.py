@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from backtest.runs.folder import LOCK, _try_lock, is_complete
 from backtest.cli.app import app
+from backtest.runs.folder import LOCK, _try_lock, is_complete
 from backtest.runs.store import read_run
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 

@@ -1,21 +1,11 @@
 """Run folders a run must not leave behind or reuse: the out folder it made, a finished run resumed."""
 
-import json
-import warnings
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
-from backtest.core.config import DataSection
-from backtest.core.errors import DataError, DataWarning
-from backtest.data.load import check_prices, load_prices
-from backtest.scoring.significance import model_confidence_set
-from tests.conftest import SHARED_DATA, TINY, run_args, said, synthetic_prices, write_yahoo_csv
-
+from tests.conftest import run_args, said, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
 
