@@ -2,7 +2,7 @@
 
 ``run`` loads, schedules, forecasts (engine.forecasting) and hands the dated predictions to
 ``trade_and_score``, which a sweep's cells call too. The engine writes no file: what a run saves as it
-goes it hands to the ``Checkpoint`` it is given.
+goes it hands to the ``CheckpointStore`` it is given.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from forecasters.baselines import naive_forecast
 from forecasters.registry import NAIVE, TRADABLE_BASELINES
 from strategies.signals import BENCHMARK, strategy_states
 
-__all__ = ["Checkpoint", "Progress", "RunResult", "run", "trade_and_score"]
+__all__ = ["CheckpointStore", "Progress", "RunResult", "run", "trade_and_score"]
 
 
-class Checkpoint(Protocol):
+class CheckpointStore(Protocol):
     """Where a run saves each trained architecture as it goes (backtest.runs.checkpoint writes it to the run
     folder); the engine itself writes no file."""
 
@@ -69,7 +69,7 @@ class RunResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def _networks(run: Windows, device: torch.device, progress: Progress, checkpoint: Checkpoint | None,
+def _networks(run: Windows, device: torch.device, progress: Progress, checkpoint: CheckpointStore | None,
               done: list[str]) -> dict[str, Forecast]:
     """Every network's (predictions, fold log): loaded from the checkpoint, or trained and saved there."""
     config, out = run.config, {}
@@ -119,7 +119,7 @@ def _traded_forecasts(predictions: pd.DataFrame, prices: pd.DataFrame, models: l
 
 
 def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFrame | None = None,
-        checkpoint: Checkpoint | None = None, resume: bool = False) -> RunResult:
+        checkpoint: CheckpointStore | None = None, resume: bool = False) -> RunResult:
     """Load, schedule, train, trade and score; returns everything the report and artifacts need.
 
     ``prices`` (already checked, as from load_prices) replaces loading ``config.data``. With a

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from backtest.core.errors import RunDirError
 from backtest.core.files import atomic_write_csv, atomic_write_json
 from backtest.runs.folder import start_run_dir
-from backtest.core.errors import RunDirError
 
 # Settings that do not change results. run.threads does (in the last bits: torch splits sums by thread),
 # so the engine pins the thread count it resolved and a resume with another count is refused.

@@ -18,11 +18,12 @@ import pandas as pd
 
 from backtest.core.config import BacktestSection, StatisticsSection
 from backtest.core.errors import WfbtError
+from backtest.runs.store import RunSummary, read_run
 from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.scoring.metrics import equity_figures
-from backtest.runs.store import RunSummary, read_run
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
+
 
 @dataclass
 class Comparison:

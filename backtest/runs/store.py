@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe, verify
-from backtest.runs.folder import finish_run_dir, read_manifest, require_complete
 from backtest.core.config import RunConfig
 from backtest.core.errors import RunDirError
+from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe, verify
+from backtest.runs.folder import finish_run_dir, read_manifest, require_complete
 from strategies.signals import BENCHMARK
 
 if TYPE_CHECKING:  # only the type: reading a run folder must not load torch
