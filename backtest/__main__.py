@@ -1,3 +1,3 @@
-from backtest.cli.app import main
+from backtest.cli import main
 
 main()
