@@ -8,24 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from backtest.resources import quiet_openmp_waits
+from backtest.core.cores import quiet_openmp_waits
 
-quiet_openmp_waits()  # before anything loads torch and its OpenMP runtime: see backtest/resources.py
+quiet_openmp_waits()  # before anything loads torch and its OpenMP runtime: see backtest/core/cores.py
 
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "read_run"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: `wfbt models` should not pay for importing torch and vectorbt
     if name in ("RunConfig", "load_config"):
-        from backtest import config
+        from backtest.core import config
 
         return getattr(config, name)
     if name in ("run", "RunResult"):
-        from backtest import engine
+        from backtest.engine import pipeline as engine
 
         return getattr(engine, name)
     if name == "read_run":
-        from backtest.store import read_run
+        from backtest.runs.store import read_run
 
         return read_run
     raise AttributeError(name)

@@ -23,8 +23,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from backtest.fanout import plan_sweep, train_group_task
-from backtest.sweep import data_key, load_sweep
+from backtest.sweep.fanout import plan_sweep, train_group_task
+from backtest.sweep.spec import data_key, load_sweep
 
 
 def main() -> None:

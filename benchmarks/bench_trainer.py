@@ -33,11 +33,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from backtest.config import DataSection, RunConfig, WalkForwardSection, load_config
-from backtest.data import load_prices
-from backtest.devices import kernel_path, resolve_device
-from backtest.engine import member_seed
-from backtest.schedule import make_folds
+from backtest.core.config import DataSection, RunConfig, WalkForwardSection, load_config
+from backtest.data.load import load_prices
+from backtest.engine.devices import kernel_path, resolve_device
+from backtest.engine.forecasting import member_seed
+from backtest.engine.schedule import make_folds
 from forecasters import rng, trainer
 from forecasters.reference import train_reference
 from forecasters.registry import ARCHITECTURES, Architecture
@@ -73,7 +73,7 @@ def bench_model(arch: Architecture, data: list, epochs: int, device: torch.devic
                 cuda_graph: bool = True) -> dict[str, float]:
     settings = TrainSettings(epochs=epochs, batch_size=32, patience=epochs + 1, cuda_graph=cuda_graph)
     members = [Member(d.x_train, d.y_train, d.x_val[:0], d.y_val[:0], d.x_test,
-                      member_seed(0, arch.name, d.fold.index, 0)) for d in data]
+                      member_seed(0, arch.name, i, 0)) for i, d in enumerate(data)]
     # Untimed warm-up of both paths: the first calls in a process pay one-off setup (seconds on a CPU).
     train_reference(arch, members[0].x_train, members[0].y_train, members[0].x_val, members[0].y_val, epochs=1,
                     seed=0, device=str(device))
@@ -132,7 +132,7 @@ def bench_members(arch: Architecture, data: list, n_members: int, epochs: int, d
     """The batched trainer alone on ``n_members`` members (folds x seeds), fixed epochs; where its time goes."""
     seeds = math.ceil(n_members / len(data))
     members = [Member(d.x_train, d.y_train, d.x_val[:0], d.y_val[:0], d.x_test,
-                      member_seed(0, arch.name, d.fold.index, k)) for k in range(seeds) for d in data][:n_members]
+                      member_seed(0, arch.name, i, k)) for k in range(seeds) for i, d in enumerate(data)][:n_members]
     settings = TrainSettings(epochs=epochs, batch_size=32, patience=epochs + 1, cuda_graph=cuda_graph)
     targets = {"plan": (trainer, "_plan_epoch"), "batch": (trainer, "_batch"), "masks": (rng, "keep_masks"),
                "load": (trainer, "_start")}
@@ -176,13 +176,13 @@ def default_run_training(device: torch.device, console: Console) -> None:
     prices = load_prices(cfg.data)
     folds = make_folds(len(prices), cfg.walkforward)
     fc, tr = cfg.forecast, cfg.training
-    data = [fold_data(prices, f, fc.features, fc.lookback, fc.scaler) for f in folds]
+    data = [fold_data(prices, f.train, f.val, f.test, fc.features, fc.lookback, fc.scaler) for f in folds]
     settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
     ref_total = batched_total = 0.0
     for name in fc.models:
         arch = ARCHITECTURES[name]
-        members = [Member(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, member_seed(0, name, d.fold.index, 0))
-                   for d in data]
+        members = [Member(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, member_seed(0, name, i, 0))
+                   for i, d in enumerate(data)]
         start = time.perf_counter()
         for mb in members:
             train_reference(arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=tr.epochs, lr=tr.lr,
@@ -220,7 +220,7 @@ def main() -> None:
     prices = load_prices(DataSection(source="sample", symbol="sp500"))
     wf = WalkForwardSection(train_days=750, val_days=0, test_days=63, max_folds=args.folds)
     folds = make_folds(len(prices), wf)
-    data = [fold_data(prices, f, ["open", "high", "low", "close"], 5, "standard") for f in folds]
+    data = [fold_data(prices, f.train, f.val, f.test, ["open", "high", "low", "close"], 5, "standard") for f in folds]
     if args.members:
         members_table(args, data, device, console)
         return

@@ -6,10 +6,15 @@ they are held to the same walk-forward rules as the networks.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.linear_model import Ridge, RidgeCV
+
+if TYPE_CHECKING:  # the registry reads the table below: naming the baselines must not load scikit-learn
+    from forecasters.windows import FoldData
 
 # Ridge penalties tried; inputs are standardised windows, so 1e-3 is nearly least squares and 1e5 nearly
 # "predict the training mean".
@@ -46,12 +51,14 @@ def fit_linear(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     Without validation rows the penalty is picked by generalised cross-validation on the training rows
     (scikit-learn's RidgeCV). Ties go to the larger penalty (the simpler model).
     """
+    from sklearn.linear_model import Ridge, RidgeCV
+
     xt, xv = _flat(x_train), _flat(x_val)
     if len(xv) == 0:
         model = RidgeCV(alphas=alphas).fit(xt, y_train)
         alpha, val_mse = float(model.alpha_), float("nan")
     else:
-        best: tuple[float, float, Ridge] | None = None
+        best: tuple[float, float, Any] | None = None
         for a in sorted(alphas, reverse=True):
             candidate = Ridge(alpha=a).fit(xt, y_train)
             mse = float(np.mean((candidate.predict(xv) - y_val) ** 2))
@@ -62,3 +69,41 @@ def fit_linear(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     train_mse = float(np.mean((model.predict(xt) - y_train) ** 2))
     preds = model.predict(_flat(x_test)) if len(x_test) else np.zeros(0)
     return LinearFit(np.asarray(preds, dtype=np.float64), alpha, train_mse, val_mse)
+
+
+@dataclass(frozen=True)
+class BaselineFit:
+    """A baseline's forecast for one fold: predicted closes of the test days, and its fitting losses."""
+
+    predicted: np.ndarray
+    train_loss: float  # NaN when nothing is fitted by least squares
+    val_loss: float
+
+
+def drift(data: FoldData, close: np.ndarray) -> BaselineFit:
+    """The drift forecast of one fold, its mean log return taken over the fold's fitting rows."""
+    return BaselineFit(drift_forecast(close, data.fit, data.test_positions), math.nan, math.nan)
+
+
+def linear(data: FoldData, close: np.ndarray) -> BaselineFit:
+    """Ridge on the fold's scaled windows, mapped back to prices."""
+    fit = fit_linear(data.x_train, data.y_train, data.x_val, data.y_val, data.x_test)
+    return BaselineFit(data.to_price(fit.predictions), fit.train_mse, fit.val_mse)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A forecaster that is not a network: what it is, and its forecast of one fold from the fold's windows
+    and the closes."""
+
+    describe: str
+    forecast: Callable[[FoldData, np.ndarray], BaselineFit]
+
+
+# The baselines that can be traded (list them in forecast.models), each fit per fold like the networks.
+# naive, the yardstick of every table, is no row: it is in every table anyway. A new baseline is a row here.
+TRADABLE: dict[str, Baseline] = {
+    "drift": Baseline("today's close grown by the mean log return of the fold's fitting rows", drift),
+    "linear": Baseline("scikit-learn Ridge on the same input windows, penalty picked on the fold's validation rows",
+                       linear),
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from backtest.errors import suggest
+from forecasters.baselines import TRADABLE
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,11 @@ ARCHITECTURES: dict[str, Architecture] = {
 # Baselines every network must beat. naive is the yardstick of every table (Theil U, Diebold-Mariano);
 # drift and linear are forecasters in their own right: list them in forecast.models to trade them too.
 NAIVE = "naive"  # the yardstick's name in every table and file (predictions.csv's column too)
-BASELINES: dict[str, str] = {
+BASELINES: dict[str, str] = {  # as `wfbt models` lists them; the tradable ones are forecasters.baselines.TRADABLE
     NAIVE: "tomorrow's close = today's close",
-    "drift": "today's close grown by the mean log return of the fold's fitting rows",
-    "linear": "scikit-learn Ridge on the same input windows, penalty picked on the fold's validation rows",
+    **{name: b.describe for name, b in TRADABLE.items()},
 }
-TRADABLE_BASELINES = ("drift", "linear")
+TRADABLE_BASELINES = tuple(TRADABLE)
 
 def forecasters() -> dict[str, str]:
     """Every name forecast.models accepts, with what it is: the architectures (as registered now) and the
@@ -64,8 +63,8 @@ def forecasters() -> dict[str, str]:
 
 
 def get_architecture(name: str) -> Architecture:
+    """The registered architecture ``name`` (configs are checked first, with a did-you-mean, by backtest's config)."""
     try:
         return ARCHITECTURES[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}.{suggest(name, ARCHITECTURES)} Known: {', '.join(ARCHITECTURES)}.") \
-            from None
+        raise KeyError(f"unknown model {name!r}. Known: {', '.join(ARCHITECTURES)}.") from None

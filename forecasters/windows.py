@@ -19,7 +19,6 @@ In both, a scaler (standard or min-max) is fit on the fitting rows only and appl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,22 +27,11 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 REPRESENTATIONS = ("return", "level")
 
 
-class Fold(Protocol):
-    """One walk-forward fold's half-open row positions (backtest.schedule.Fold is one)."""
-
-    index: int
-    train_start: int
-    val_start: int
-    train_end: int
-    test_start: int
-    test_end: int
-
-
 @dataclass
 class FoldData:
     """Scaled windows for one fold. X: (N, lookback, F) float32, y: (N,) float32 in scaled units."""
 
-    fold: Fold
+    fit: slice  # the fold's fitting rows: every fitted transform (and the drift baseline) sees these only
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
@@ -70,15 +58,16 @@ def _windows(values: np.ndarray, targets: np.ndarray, lookback: int) -> np.ndarr
     return values[targets[:, None] + offsets[None, :]]
 
 
-def fit_rows(fold: Fold) -> slice:
-    """The rows every fitted transform may see: the fold's training rows, nothing later."""
-    return slice(fold.train_start, fold.val_start)
+def fit_rows(train: slice) -> slice:
+    """The rows every fitted transform may see: the fold's training rows, nothing later (the look-ahead
+    tests swap this rule for a leaky one to show that the check catches it)."""
+    return slice(train.start, train.stop)
 
 
-def _sample_days(fold: Fold, lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sample_days(train: slice, val: slice, test: slice, lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Target rows of the training, validation and test samples."""
-    return (np.arange(fold.train_start + lookback, fold.val_start), np.arange(fold.val_start, fold.train_end),
-            np.arange(fold.test_start, fold.test_end))
+    return (np.arange(train.start + lookback, train.stop), np.arange(val.start, val.stop),
+            np.arange(test.start, test.stop))
 
 
 def _target_inverse(y_scaler: StandardScaler | MinMaxScaler) -> tuple[float, float]:
@@ -89,15 +78,15 @@ def _target_inverse(y_scaler: StandardScaler | MinMaxScaler) -> tuple[float, flo
     return -float(y_scaler.min_[0]) * scale, scale
 
 
-def _level(raw: np.ndarray, close: np.ndarray, fold: Fold, lookback: int, scaler: str
+def _level(raw: np.ndarray, close: np.ndarray, rows: tuple[slice, slice, slice], lookback: int, scaler: str
            ) -> tuple[list[np.ndarray], list[np.ndarray], tuple[float, float]]:
     """Level representation: scale prices with scalers fit on the fitting rows' prices."""
-    rows = fit_rows(fold)
-    x_scaler = _scaler(scaler).fit(raw[rows])
-    y_scaler = _scaler(scaler).fit(close[rows, None])
+    fit = fit_rows(rows[0])
+    x_scaler = _scaler(scaler).fit(raw[fit])
+    y_scaler = _scaler(scaler).fit(close[fit, None])
     scaled = x_scaler.transform(raw).astype(np.float32)
     target = y_scaler.transform(close[:, None])[:, 0].astype(np.float32)
-    days = _sample_days(fold, lookback)
+    days = _sample_days(*rows, lookback)
     return [_windows(scaled, t, lookback) for t in days], [target[t] for t in days], _target_inverse(y_scaler)
 
 
@@ -122,15 +111,15 @@ def _transform(scaler: StandardScaler | MinMaxScaler, values: np.ndarray) -> np.
     return scaler.transform(values) if len(values) else values
 
 
-def _returns(raw: np.ndarray, close: np.ndarray, fold: Fold, lookback: int, scaler: str, volume_col: int | None
-             ) -> tuple[list[np.ndarray], list[np.ndarray], tuple[float, float], np.ndarray]:
+def _returns(raw: np.ndarray, close: np.ndarray, rows: tuple[slice, slice, slice], lookback: int, scaler: str,
+             volume_col: int | None) -> tuple[list[np.ndarray], list[np.ndarray], tuple[float, float], np.ndarray]:
     """Return representation: relative windows and next returns, scaled by scalers fit on the training samples."""
-    fit = np.arange(len(close))[fit_rows(fold)][lookback:]  # samples whose window and target are fitting rows
+    fit = np.arange(len(close))[fit_rows(rows[0])][lookback:]  # samples whose window and target are fitting rows
     x_fit = relative_windows(raw, close, fit, lookback, volume_col)
     width = x_fit.shape[2]
     x_scaler = _scaler(scaler).fit(x_fit.reshape(-1, width))
     y_scaler = _scaler(scaler).fit((close[fit] / close[fit - 1] - 1.0)[:, None])
-    days = _sample_days(fold, lookback)
+    days = _sample_days(*rows, lookback)
     xs = [relative_windows(raw, close, t, lookback, volume_col) for t in days]
     ys = [close[t] / close[t - 1] - 1.0 for t in days]
     xs = [_transform(x_scaler, x.reshape(-1, width)).reshape(x.shape).astype(np.float32) for x in xs]
@@ -138,20 +127,24 @@ def _returns(raw: np.ndarray, close: np.ndarray, fold: Fold, lookback: int, scal
     return xs, ys, _target_inverse(y_scaler), close[days[2] - 1]
 
 
-def fold_data(prices: pd.DataFrame, fold: Fold, features: list[str], lookback: int, scaler: str,
-              representation: str = "return") -> FoldData:
-    """Cut one fold's training, validation and test windows in ``representation``, scaled on its fitting rows."""
+def fold_data(prices: pd.DataFrame, train: slice, val: slice, test: slice, features: list[str], lookback: int,
+              scaler: str, representation: str = "return") -> FoldData:
+    """Cut one fold's training, validation and test windows in ``representation``, scaled on its fitting rows.
+
+    ``train``, ``val`` and ``test`` are the fold's half-open row ranges (a walk-forward schedule's fold).
+    """
     if representation not in REPRESENTATIONS:
         raise ValueError(f"representation must be one of {REPRESENTATIONS}. Got {representation!r}.")
     raw = prices[features].to_numpy(dtype=np.float64)
     close = prices["close"].to_numpy(dtype=np.float64)
     base = None
     if representation == "level":
-        xs, ys, (mean, scale) = _level(raw, close, fold, lookback, scaler)
+        xs, ys, (mean, scale) = _level(raw, close, (train, val, test), lookback, scaler)
     else:
         volume_col = features.index("volume") if "volume" in features else None
-        xs, ys, (mean, scale), base = _returns(raw, close, fold, lookback, scaler, volume_col)
+        xs, ys, (mean, scale), base = _returns(raw, close, (train, val, test), lookback, scaler, volume_col)
     return FoldData(
-        fold=fold, x_train=xs[0], y_train=ys[0], x_val=xs[1], y_val=ys[1], x_test=xs[2],
-        test_positions=_sample_days(fold, lookback)[2], target_mean=mean, target_scale=scale, test_base=base,
+        fit=slice(train.start, train.stop), x_train=xs[0], y_train=ys[0], x_val=xs[1], y_val=ys[1], x_test=xs[2],
+        test_positions=_sample_days(train, val, test, lookback)[2], target_mean=mean, target_scale=scale,
+        test_base=base,
     )

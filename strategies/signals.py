@@ -28,7 +28,7 @@ from strategies.indicators import bollinger, macd
 
 
 class RuleSettings(Protocol):
-    """The parameters the rules read (backtest.config.StrategiesSection is one; any object with them will do)."""
+    """The parameters the rules read (backtest.core.config.StrategiesSection is one; any object with them will do)."""
 
     threshold: float
     bollinger_window: int

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.config import load_config
+from backtest.core.config import load_config
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -57,3 +58,21 @@ def _tracebacks_in_tmp_path(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+
+def said(result) -> str:
+    """A CliRunner result's output on one line, as the messages are matched."""
+    return " ".join(result.output.split())
+
+
+def run_args(csv: Path, out: Path, *sets: str) -> list[str]:
+    """`wfbt run --quiet` of a CSV file with the tiny settings and ``sets`` on top."""
+    args = ["run", "--quiet", "--out", str(out), "--set", "data.source='csv'", "--set", f"data.path={str(csv)!r}"]
+    for item in [*TINY, *sets]:
+        args += ["--set", item]
+    return args
+
+
+def sweep_text(name: str = "s", grid: str = "'forecast.lookback' = [5, 10]", symbols: str = '["sample:sp500"]') -> str:
+    """A sweep file of one symbol and ``grid``, as text."""
+    return f"[sweep]\nname = {json.dumps(name)}\nsymbols = {symbols}\n[grid]\n{grid}\n"

@@ -1,0 +1,108 @@
+"""What every command shares: the two consoles, friendly errors (a message and an exit code, never a
+traceback), the config argument."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from backtest.core.errors import WfbtError
+
+console = Console()
+
+
+err = Console(stderr=True)
+
+
+DEFAULT_CONFIG = Path("configs/default.toml")
+
+
+DEBUG_ENV = "WFBT_DEBUG"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    debug = False  # --debug on this invocation
+
+
+def debugging() -> bool:
+    return State.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def unexpected(exc: BaseException, command: str) -> int:
+    """Report an exception no check expected: one message, where the traceback is; the exit code."""
+    where = ""
+    try:
+        fd, path = tempfile.mkstemp(prefix="wfbt-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"wfbt {command}: {' '.join(sys.argv)}\n\n{traceback.format_exc()}")
+        where = f"The full traceback is in {path}; "
+    except OSError:
+        pass
+    err.print(
+        f"[bold red]error:[/] wfbt {escape(command)} failed unexpectedly: {escape(type(exc).__name__)}: "
+        f"{escape(str(exc))}\nThis is a bug in wfbt or a problem with this machine's environment (memory, disk, "
+        f"installed packages), not an input wfbt knows how to check. {escape(where)}`wfbt --debug {escape(command)} "
+        f"...` or {DEBUG_ENV}=1 prints the full traceback. Please report it with that traceback.", highlight=False)
+    return 1
+
+
+def friendly(func: F) -> F:
+    """Print WfbtErrors and data warnings as messages on stderr, with a non-zero exit, not tracebacks.
+
+    Anything else is a bug or an environment problem: one message and exit code 1 (the traceback goes
+    to a file, or to the terminal with --debug / WFBT_DEBUG=1).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from backtest.data.load import DataWarning
+
+        def show(message: Any, category: Any, *_: Any, **__: Any) -> None:
+            err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DataWarning)
+            warnings.showwarning = show
+            try:
+                return func(*args, **kwargs)
+            except WfbtError as exc:
+                err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+                raise typer.Exit(exc.exit_code) from None
+            except (typer.Exit, typer.Abort, typer.BadParameter):
+                raise  # typer's own ways to end a command
+            except Exception as exc:
+                if debugging():
+                    raise
+                raise typer.Exit(unexpected(exc, func.__name__.replace("_", " "))) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_run_config(path: Path | None, overrides: list[str] | None) -> Any:
+    from backtest.core.config import load_config
+
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    return load_config(path, overrides or [])
+
+
+ConfigArg = Annotated[Path | None, typer.Argument(
+    help="TOML config; default: configs/default.toml if present, else the built-in defaults (the same run).")]
+
+
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a key, e.g. --set training.epochs=5 (repeatable).")]

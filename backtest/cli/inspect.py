@@ -1,0 +1,117 @@
+"""The commands that look without training: `wfbt show`, `compare`, `plan`, `models` and `strategies`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from backtest.cli.common import ConfigArg, SetOpt, console, friendly, load_run_config
+from backtest.core.errors import WfbtError
+
+
+@friendly
+def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/default.")]) -> None:
+    """Print a finished run's summary again from its artifacts, without retraining."""
+    from backtest.report.console import render
+    from backtest.report.sweeps import render_leaderboard
+    from backtest.runs import store
+
+    if (run_dir / "sweep.json").is_file():
+        from backtest.sweep.leaderboard import read_leaderboard
+
+        render_leaderboard(*read_leaderboard(run_dir), console, run_dir)
+        return
+    render(store.read_run(run_dir), console)
+
+
+@friendly
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Finished run folders, e.g. runs/default runs/tsmc_article.")],
+    strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s", help="Strategies to keep (glob, "
+                        "repeatable), e.g. 'gru*' or '*:forecast'. buy_and_hold is always kept.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Models to keep in the forecast table "
+                     "(glob, repeatable). The naive row is always kept.")] = None,
+    sort: Annotated[str, typer.Option("--sort", help="sharpe, return, cagr, drawdown, vol, sortino, calmar, "
+                                      "trades, rmse, mae, mape, direction or theil_u.")] = "sharpe",
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows of the trading table to print (0: all).")] = 20,
+    curves: Annotated[int, typer.Option("--curves", min=1, help="Equity curves in the terminal chart.")] = 4,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Where to write the comparison page "
+                        "(default: compare.html beside the first run folder).")] = None,
+) -> None:
+    """Compare finished runs: forecast and trading tables, an equity chart, and an HTML page."""
+    from backtest.core.files import atomic_write_text
+    from backtest.report import html
+    from backtest.report.chart import equity_chart
+    from backtest.report.comparison import compare_tables
+    from backtest.runs.compare import compare as compare_runs
+
+    result = compare_runs([str(r) for r in runs], strategy, model, sort)
+    console.print(result.note(), highlight=False)
+    for table in compare_tables(result, console.width, limit or None):
+        console.print(table)
+    chosen = result.chart_columns(curves)
+    if chosen:
+        console.print(Panel(equity_chart(result.equity, chosen, console.width - 4),
+                            title="Equity on the common period, rebased to 100", expand=False))
+    target = html_out or Path(runs[0]).parent / "compare.html"
+    try:
+        atomic_write_text(target, html.compare_html(result))
+    except OSError as exc:
+        raise WfbtError(f"cannot write the comparison page to {str(target)!r} ({exc.strerror or exc}). "
+                        "Pass --html PATH in a folder you can write to.") from None
+    console.print(f"Comparison page: {target}", highlight=False)
+
+
+@friendly
+def plan(config: ConfigArg = None, set_: SetOpt = None) -> None:
+    """Print the fold table and how many models a run would train, without training."""
+    from backtest.report.plan import plan as make_plan
+
+    table, line = make_plan(load_run_config(config, set_))
+    console.print(table)
+    console.print(line)
+
+
+@friendly
+def models() -> None:
+    """List the forecaster architectures and the baselines every one of them is tested against."""
+    from forecasters.registry import ARCHITECTURES, BASELINES
+
+    table = Table(title="Forecasters (input: lookback x features; target: next close, or next return)",
+                  title_justify="left")
+    for col in ["name", "cell", "layers (units)", "dropout", "params (4 features)", "from"]:
+        table.add_column(col, overflow="fold")
+    for a in ARCHITECTURES.values():
+        table.add_row(a.name, a.cell.upper(), " → ".join(map(str, a.hidden)), f"{a.dropout}",
+                      f"{a.n_params(4):,}", a.source)
+    console.print(table)
+    baselines = Table(title="Baselines (always in the forecast table; list drift or linear in forecast.models "
+                            "to trade them)", title_justify="left")
+    baselines.add_column("name")
+    baselines.add_column("forecast for tomorrow", overflow="fold")
+    for name, text in BASELINES.items():
+        baselines.add_row(name, text)
+    console.print(baselines)
+
+
+@friendly
+def strategies() -> None:
+    """List the signal rules and their parameters."""
+    from backtest.core.config import StrategiesSection
+    from strategies.signals import RULES, STANDALONE
+
+    d = StrategiesSection()
+    table = Table(title="Strategies (per model: forecast rules; always: the rest)", title_justify="left")
+    table.add_column("name")
+    table.add_column("rule")
+    for name, text in {**{k: r.text for k, r in RULES.items()}, **STANDALONE}.items():
+        table.add_row(name, text)
+    console.print(table)
+    console.print(
+        f"parameters: threshold={d.threshold}, bollinger_window={d.bollinger_window}, bollinger_k={d.bollinger_k}, "
+        f"macd=({d.macd_fast}, {d.macd_slow}, {d.macd_signal}), combine={d.combine!r}; set them in \\[strategies]."
+    )

@@ -1,0 +1,120 @@
+"""`wfbt run`: train, backtest and report one walk-forward run, with live progress; Ctrl-C and SIGTERM keep it
+resumable."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from backtest.cli.common import ConfigArg, SetOpt, console, err, friendly, load_run_config
+
+
+class LiveProgress:
+    """Rich progress bars: one per model group, advancing by epoch."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def group_start(self, model: str, members: int, epochs: int) -> None:
+        self.tasks[model] = self.progress.add_task(f"{model:<13} {members} models", total=epochs, status="")
+
+    def epoch(self, model: str, epoch: int, live: int, total: int, val_loss: float) -> None:
+        self.progress.update(self.tasks[model], completed=epoch,
+                             status=f"epoch {epoch}, {live}/{total} training, val loss {val_loss:.4f}")
+
+    def group_end(self, model: str, seconds: float) -> None:
+        task = self.tasks[model]
+        self.progress.update(task, completed=self.progress.tasks[task].total,
+                             status=f"done in {seconds:.1f}s")
+
+
+def _stop_on_sigterm(*_: Any) -> None:
+    """`kill` gets the same clean stop and resume hint as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def _run_overrides(set_: list[str] | None, out: Path | None, device: str | None, threads: int | None,
+                   refresh: bool) -> list[str]:
+    """The run command's options as --set overrides, so they go through the config's checks."""
+    overrides = list(set_ or [])
+    if out is not None:
+        overrides.append(f"run.out_dir={str(out)!r}")
+    if device is not None:
+        overrides.append(f"run.device={device!r}")
+    if threads is not None:
+        overrides.append(f"run.threads={threads}")
+    if refresh:
+        overrides.append("data.refresh=true")
+    return overrides
+
+
+def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
+    """backtest.run with live progress bars (or none with --quiet)."""
+    from backtest.engine.pipeline import Progress as NoProgress
+    from backtest.engine.pipeline import run as run_backtest
+
+    if quiet:
+        return run_backtest(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=False) as bars:
+        return run_backtest(cfg, LiveProgress(bars), checkpoint=checkpoint, resume=resuming)
+
+
+def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
+    """The message for Ctrl-C / kill: what was kept and how to go on."""
+    if not folder.started():
+        kept = "its new run folder is removed" if folder.created else f"{folder.path} is left as it was"
+        err.print(f"[bold red]interrupted:[/] stopped before training started; nothing to keep ({escape(kept)}). "
+                  "Run the same command again.")
+    else:
+        saved = checkpoint.saved()
+        err.print(f"[bold red]interrupted:[/] {escape(str(folder.path))} is incomplete and will not be read as a "
+                  f"finished run. Saved: {', '.join(saved) or 'no finished architecture yet'}. Continue with the "
+                  "same command plus --resume.")
+    return typer.Exit(130)
+
+
+@friendly
+def run(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for run folders (default run.out_dir).")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for training (default: every "
+                       "core this process may use; with N runs at once, cores / N each).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder of this name.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of this name, "
+                                         "keeping the architectures it finished.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary; print the run folder.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Download yfinance/TEJ prices again instead of "
+                                          "using the cache (same as --set data.refresh=true).")] = False,
+) -> None:
+    """Train, backtest and report one walk-forward run."""
+    from backtest.report import publish
+    from backtest.report.console import render
+    from backtest.runs.checkpoint import Checkpoint
+    from backtest.runs.folder import claim_run_dir
+
+    cfg = load_run_config(config, _run_overrides(set_, out, device, threads, refresh))
+    with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
+        checkpoint = Checkpoint(folder.path)
+        if folder.resuming:
+            saved, todo = checkpoint.split(cfg.forecast.models)
+            err.print(f"resuming {escape(str(folder.path))}: loading {', '.join(saved) or 'nothing'} from the "
+                      f"interrupted run's checkpoint; training {', '.join(todo) or 'nothing'}.", highlight=False)
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        try:
+            with publish.published(_train(cfg, checkpoint, folder.resuming, quiet), folder.path) as summary:
+                if not quiet:
+                    render(summary, console)  # complete only once the summary could be shown
+        except KeyboardInterrupt:
+            raise _interrupted(folder, checkpoint) from None
+    if quiet:
+        console.print(str(folder.path))

@@ -1,0 +1,469 @@
+"""Run configuration: one frozen, validated dataclass per stage, loaded from TOML.
+
+Every default carries the reason it was chosen. Unknown sections, keys and names are rejected with a
+suggestion; ``--set section.key=value`` overrides go through the same type checks as the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from backtest.core.errors import ConfigError, suggest
+
+
+def _check_timezone(where: str, name: str) -> None:
+    """Refuse a time zone name that the IANA database (zoneinfo) does not know."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {name!r}.{suggest(name, zoneinfo.available_timezones())} "
+                          "Use an IANA name such as \"Asia/Taipei\" or \"America/New_York\".") from None
+
+
+@dataclass(frozen=True)
+class RunSection:
+    name: str = "default"  # folder name under out_dir; an existing finished run is never overwritten
+    seed: int = 0  # fixes every random draw: shuffles, dropout masks, weight init
+    out_dir: str = "runs"  # where run folders go, relative to the current directory
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when torch sees a GPU
+    threads: int | None = None  # CPU threads for training; None = the cores this process may use
+
+
+@dataclass(frozen=True)
+class Source:
+    """A price source: whether it downloads (through the cache and the bounded retries), and an example."""
+
+    network: bool
+    example: str  # as SOURCE:SYMBOL, the form a sweep's symbols and `wfbt data` take
+
+
+# Every data.source there is, read by the config's check, the sweep's symbols and `wfbt data`; each has a
+# reader in backtest.data.load.READERS. A new source is a row here and a reader there.
+SOURCES: dict[str, Source] = {
+    "sample": Source(False, "sample:sp500"),  # the S&P 500 / NASDAQ samples that ship with `arch`: offline
+    "csv": Source(False, "csv:prices.csv"),
+    "yfinance": Source(True, "yfinance:2330.TW"),
+    "tej": Source(True, "tej:2330"),
+}
+
+
+@dataclass(frozen=True)
+class DataSection:
+    source: str = "sample"  # one of SOURCES; sample ships with `arch`: offline
+    symbol: str = "sp500"  # sample: sp500 | nasdaq; yfinance: ticker; tej: company id (e.g. 2330)
+    path: str | None = None  # csv only: the file to read
+    start: str | None = None  # inclusive ISO date; None = from the first row
+    end: str | None = None  # exclusive ISO date; None = through the last row
+    adjusted: bool = False  # yfinance: False keeps traded OHLC prices, which fills happen at
+    table: str = "TWN/APRCD"  # tej: the datatable the studies used
+    refresh: bool = False  # network sources: ignore the cache and download again
+    columns: dict[str, str] = field(default_factory=dict)  # csv: explicit {file column: field} mapping
+    date_format: str | None = None  # csv: strptime format, e.g. "%d/%m/%Y"; None = detect (ISO, epoch, d/m vs m/d)
+    timezone: str | None = None  # exchange's IANA zone, e.g. "Asia/Taipei": zoned timestamps are dated there
+
+    def __post_init__(self) -> None:
+        if self.timezone is not None:
+            _check_timezone("data.timezone", self.timezone)
+        if self.date_format is not None and "%" not in self.date_format:
+            raise ConfigError(f"data.date_format: expected a strptime format such as \"%d/%m/%Y\" or "
+                              f"\"%Y%m%d\". Got {self.date_format!r}.")
+
+
+@dataclass(frozen=True)
+class WalkForwardSection:
+    train_days: int = 756  # ~3 trading years per training window
+    test_days: int = 63  # ~1 quarter: how often models are retrained
+    val_days: int = 126  # tail of each training window held out for early stopping
+    gap: int = 0  # trading days skipped between training window and test block
+    window: Literal["rolling", "expanding"] = "rolling"  # rolling forgets old regimes
+    max_folds: int | None = None  # keep only the last N folds; None = all that fit
+
+
+@dataclass(frozen=True)
+class ForecastSection:
+    models: list[str] = field(
+        default_factory=lambda: ["linear", "lstm", "gru", "lstm_stacked", "gru_stacked", "gru3"]
+    )  # registry names (`wfbt models`); linear is the Ridge baseline, listed so that strategies trade it too
+    lookback: int = 5  # days of features per input window, as in both studies
+    features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
+    # return: each window relative to its last close, target the next return (comparable across price levels);
+    # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
+    representation: Literal["return", "level"] = "return"
+    scaler: Literal["standard", "minmax"] = "standard"  # fit on each fold's training rows only
+    seeds: int = 1  # models per fold and architecture; predictions are their mean
+
+
+@dataclass(frozen=True)
+class TrainingSection:
+    epochs: int = 30  # cap; early stopping usually ends sooner
+    batch_size: int = 32  # the studies' batch size
+    lr: float = 1e-3  # Adam's default, as in both studies
+    patience: int = 5  # epochs without validation improvement before a member stops
+    min_delta: float = 0.0  # improvement smaller than this does not reset patience
+
+
+@dataclass(frozen=True)
+class StrategiesSection:
+    threshold: float = 0.0  # forecast rule: long when predicted close > close * (1 + threshold)
+    bollinger_window: int = 20
+    bollinger_k: float = 2.0
+    macd_fast: int = 12
+    macd_slow: int = 26
+    macd_signal: int = 9
+    combine: Literal["all", "any"] = "all"  # how forecast+bollinger / forecast+macd join
+    rules: list[str] = field(
+        default_factory=lambda: ["forecast", "forecast+bollinger", "forecast+macd", "vote"]
+    )  # per-model rules; bollinger, macd and buy-and-hold always run
+
+
+@dataclass(frozen=True)
+class BacktestSection:
+    init_cash: float = 100_000.0
+    fees: float = 0.001  # per side, fraction of traded value (Taiwan brokers: 0.001425)
+    tax: float = 0.0  # sell side only (Taiwan securities transaction tax: 0.003)
+    slippage: float = 0.0005  # fraction of price paid against us on every fill
+    execution: Literal["next_open", "close"] = "next_open"  # close = same-bar fill, flagged
+
+
+@dataclass(frozen=True)
+class StatisticsSection:
+    significance: float = 0.05  # a model or strategy is called better (or worse) only below this p-value
+    bootstrap_reps: int = 1000  # SPA and MCS bootstrap replications (seeded with run.seed)
+    mcs_size: float = 0.10  # the model confidence set holds the best model with probability 1 - mcs_size
+    pbo_blocks: int = 16  # CSCV blocks for the probability of backtest overfitting (even, >= 4)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    run: RunSection = field(default_factory=RunSection)
+    # The built-in run is configs/default.toml's: the sample's last 8 years (20 folds), not all 20 years.
+    data: DataSection = field(default_factory=lambda: DataSection(start="2011-01-01"))
+    walkforward: WalkForwardSection = field(default_factory=WalkForwardSection)
+    forecast: ForecastSection = field(default_factory=ForecastSection)
+    training: TrainingSection = field(default_factory=TrainingSection)
+    strategies: StrategiesSection = field(default_factory=StrategiesSection)
+    backtest: BacktestSection = field(default_factory=BacktestSection)
+    statistics: StatisticsSection = field(default_factory=StatisticsSection)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+_SECTION_TYPES = typing.get_type_hints(RunConfig)
+
+
+DATE_KEYS = ("data.start", "data.end")
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it in TOML, not as Python's repr (datetime.time(10, 0) -> 10:00:00)."""
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _text_kind(where: str) -> str:
+    return "a date such as 2016-01-01" if where in DATE_KEYS else "a string"
+
+
+def _quote_hint(where: str, value: Any) -> str:
+    """How to write the value right: a date for the date keys; quotes for a number meant as text."""
+    key = where.rpartition(".")[2]
+    if where in DATE_KEYS:
+        return f" Write {key} = 2016-01-01 (a full date)."
+    if isinstance(value, int | float) and not isinstance(value, bool) and not where.endswith("]"):
+        return f' Quote it: {key} = "{value}".'
+    return ""
+
+
+def _check_value(where: str, value: Any, tp: Any) -> Any:
+    """Return ``value`` converted to ``tp`` or raise ConfigError naming ``where``."""
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_value(where, value, inner[0])
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            raise ConfigError(
+                f"{where}: expected one of {', '.join(map(repr, choices))}. Got {value!r}."
+                + (suggest(str(value), map(str, choices)))
+            )
+        return value
+    if origin is list:
+        (item,) = get_args(tp)
+        if not isinstance(value, list):
+            hint = (f""" Quote each item and the whole setting for the shell: --set "{where}=['a', 'b']"."""
+                    if isinstance(value, str) and value.startswith("[") else "")
+            raise ConfigError(f"{where}: expected a list of {item.__name__}. Got {_shown(value)}.{hint}")
+        return [_check_value(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f"{where}: expected a table of strings, e.g. {{Date = \"date\"}}. Got {value!r}.")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false. Got {value!r}.")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer. Got {value!r}.")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number. Got {value!r}.")
+        if not math.isfinite(value):  # TOML reads nan and inf as numbers; no setting means either
+            raise ConfigError(f"{where}: expected a finite number. Got {value!r}. Write a number such as the "
+                              f"default, {_default_of(where)!r}.")
+        return float(value)
+    if tp is str:
+        if isinstance(value, datetime.date):  # TOML reads 2019-01-01 as a date
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected {_text_kind(where)}. Got {_shown(value)}.{_quote_hint(where, value)}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r}")  # pragma: no cover - programming error
+
+
+def _default_of(where: str) -> Any:
+    """The built-in default of ``section.key`` (for messages)."""
+    section, _, key = where.partition(".")
+    return getattr(getattr(RunConfig(), section), key.split("[")[0], None)
+
+
+def _build_section(name: str, raw: Any) -> Any:
+    cls = _SECTION_TYPES[name]
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}]: expected a table. Got {raw!r}.")
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in hints:
+            raise ConfigError(
+                f"[{name}] has no key {key!r}.{suggest(key, hints)} "
+                f"Known keys: {', '.join(hints)}."
+            )
+    values = {key: _check_value(f"{name}.{key}", value, hints[key]) for key, value in raw.items()}
+    # Keys a file leaves out keep the built-in run's values, so `wfbt run` with no file is the same run.
+    return dataclasses.replace(getattr(RunConfig(), name), **values)
+
+
+def from_dict(raw: dict[str, Any]) -> RunConfig:
+    """Build and validate a RunConfig from a parsed TOML document."""
+    for name in raw:
+        if name not in _SECTION_TYPES:
+            sweep = (" A file with [sweep] and [grid] tables is a sweep: run it with `wfbt sweep FILE`."
+                     if name in ("sweep", "grid") else "")
+            raise ConfigError(
+                f"unknown section [{name}].{suggest(name, _SECTION_TYPES)} "
+                f"Known sections: {', '.join(_SECTION_TYPES)}.{sweep}"
+            )
+    config = RunConfig(**{name: _build_section(name, value) for name, value in raw.items()})
+    validate(config)
+    return config
+
+
+def _is_text_key(section: str, key: str) -> bool:
+    """Whether ``section.key`` holds a string (or an optional one), so a bare literal is meant as text."""
+    cls = _SECTION_TYPES.get(section)
+    tp = typing.get_type_hints(cls).get(key) if cls is not None else None
+    return tp is str or (get_origin(tp) in (typing.Union, types.UnionType) and str in get_args(tp))
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Parse ``section.key=value``; the value is read as TOML, falling back to a bare string.
+
+    For a string-typed key, a literal that TOML reads as a number or boolean is kept as the text typed:
+    the shell strips quotes, so ``--set data.symbol=2330`` means the company id "2330", not an integer.
+    """
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"--set expects section.key=value, e.g. training.epochs=5. Got {text!r}.")
+    path, literal = text.split("=", 1)
+    section, key = path.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {literal.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = literal.strip()
+    if isinstance(value, int | float) and _is_text_key(section, key):  # bool is an int too
+        value = literal.strip()
+    return section, key, value
+
+
+def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A TOML file's tables, or a ConfigError naming what is wrong with the file (``what`` names it)."""
+    if path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is a folder. Pass a path to a .toml file, e.g. "
+                          "configs/default.toml.")
+    if not path.is_file():
+        raise ConfigError(f"{what} {str(path)!r} does not exist. Pass a path to a .toml file.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{what} {str(path)!r} cannot be read ({exc.strerror or exc}). "
+                          "Check its permissions.") from None
+    try:
+        text = data.decode("utf-8-sig")  # Notepad's byte-order mark is no part of the TOML
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}), which "
+            "TOML requires. Save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 OLD > NEW`."
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {exc}.") from None
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
+    """Read a TOML config (None = built-in defaults) and apply ``section.key=value`` overrides."""
+    raw: dict[str, Any] = {} if path is None else read_toml(Path(path))
+    for text in overrides:
+        section, key, value = parse_override(text)
+        if not isinstance(raw.setdefault(section, {}), dict):
+            raise ConfigError(f"[{section}] in the config file is not a table.")
+        raw[section][key] = value
+    return from_dict(raw)
+
+
+def _require_known(where: str, kind: str, names: list[str], known: typing.Iterable[str], see: str = "") -> None:
+    known = list(known)
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"{where}: unknown {kind} {name!r}.{suggest(name, known)} "
+                              f"Known {kind}s: {', '.join(known)}{see}.")
+
+
+RUN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def is_folder_name(name: str) -> bool:
+    """A plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; at most 100): it stays one folder."""
+    return bool(RUN_NAME.fullmatch(name)) and name not in (".", "..") and len(name) <= 100
+
+
+def _check_run(run: RunSection) -> None:
+    """The run's folder name stays one plain folder inside out_dir; threads are a positive count."""
+    if len(run.name) > 100:
+        raise ConfigError(f"run.name is {len(run.name)} characters long; keep it to 100 or fewer (it names a folder). "
+                          f"Got {run.name[:40]!r}...")
+    if not is_folder_name(run.name):
+        raise ConfigError(
+            f"run.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'), since the run "
+            f"is written to out_dir/<name>. Got {run.name!r}. Pick a name like 'tsmc-2024' and choose the folder "
+            "with --out."
+        )
+    if not 0 <= run.seed < 2**32:
+        raise ConfigError(f"run.seed must be a whole number from 0 to 4294967295 (2**32 - 1), e.g. 0. Got {run.seed}.")
+    if "\0" in run.out_dir:
+        raise ConfigError(f"run.out_dir: a folder path cannot contain a NUL character. Got {run.out_dir!r}.")
+    if run.threads is not None and not 1 <= run.threads <= 1024:
+        raise ConfigError(f"run.threads must be between 1 and 1024, or left out to use every core this process "
+                          f"may use. Got {run.threads}.")
+
+
+def _check_ranges(config: RunConfig) -> None:
+    """Numbers that are of the right type but outside what the setting can mean."""
+    tr, st, bt = config.training, config.strategies, config.backtest
+    checks = [  # (field, value, ok, what the range is)
+        ("training.lr", tr.lr, 0 < tr.lr <= 1, "a learning rate in (0, 1], e.g. 0.001"),
+        ("training.min_delta", tr.min_delta, tr.min_delta >= 0, "a loss improvement >= 0, e.g. 0.0"),
+        ("strategies.threshold", st.threshold, -1 < st.threshold < 1,
+         "a fraction of the close in (-1, 1), e.g. 0.002 for 0.2 %"),
+        ("strategies.bollinger_k", st.bollinger_k, 0 < st.bollinger_k <= 10,
+         "a band width in standard deviations, in (0, 10], e.g. 2.0"),
+        # above ~1e13 float64 portfolio values can no longer hold cents exactly
+        ("backtest.init_cash", bt.init_cash, 0 < bt.init_cash <= 1e12, "a positive amount up to 1e12, e.g. 100000.0"),
+    ]
+    checks += [(f"backtest.{k}", getattr(bt, k), 0 <= getattr(bt, k) < 0.1,
+                "a fraction of traded value in [0, 0.1), e.g. 0.001 for 10 bp") for k in ("fees", "tax", "slippage")]
+    for where, value, ok, expected in checks:
+        if not ok:
+            raise ConfigError(f"{where} must be {expected}. Got {value}.")
+
+
+def validate(config: RunConfig) -> None:
+    """Cross-field checks that a single field's type cannot express."""
+    from forecasters.registry import forecasters
+    from strategies.signals import RULES
+
+    wf, fc, tr, st, data = config.walkforward, config.forecast, config.training, config.strategies, config.data
+    if data.source not in SOURCES:
+        raise ConfigError(f"data.source: expected one of {', '.join(map(repr, SOURCES))}. Got {data.source!r}."
+                          + suggest(data.source, SOURCES))
+    _check_run(config.run)
+    positive = {
+        "walkforward.train_days": wf.train_days, "walkforward.test_days": wf.test_days,
+        "forecast.lookback": fc.lookback, "forecast.seeds": fc.seeds, "training.epochs": tr.epochs,
+        "training.batch_size": tr.batch_size, "training.patience": tr.patience,
+        "strategies.bollinger_window": st.bollinger_window, "strategies.macd_fast": st.macd_fast,
+        "strategies.macd_slow": st.macd_slow, "strategies.macd_signal": st.macd_signal,
+    }
+    for where, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{where} must be positive. Got {value}.")
+    if wf.val_days < 0 or wf.gap < 0:
+        raise ConfigError(f"walkforward.val_days and gap must be >= 0. Got {wf.val_days} and {wf.gap}.")
+    if wf.max_folds is not None and wf.max_folds <= 0:
+        raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
+    min_fit = fc.lookback + tr.batch_size
+    if wf.train_days - wf.val_days < min_fit:
+        raise ConfigError(
+            f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
+            f"need at least lookback + batch_size = {min_fit}. Raise train_days or lower val_days."
+        )
+    if wf.val_days and wf.val_days < 2:
+        raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
+    _check_ranges(config)
+    if not fc.models:
+        raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
+    _require_known("forecast.models", "model", fc.models, forecasters(), " (see `wfbt models`)")
+    if len(set(fc.models)) != len(fc.models):
+        raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
+    _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])
+    for where, names in (("forecast.features", fc.features), ("strategies.rules", st.rules)):
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where} lists a name twice. Got {list(names)}. Name each once.")
+    if "close" not in fc.features:
+        raise ConfigError("forecast.features must include 'close', the series being forecast.")
+    _require_known("strategies.rules", "rule", st.rules, RULES, " (see `wfbt strategies`)")
+    if st.macd_fast >= st.macd_slow:
+        raise ConfigError(
+            f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."
+        )
+    _validate_statistics(config.statistics)
+    if data.adjusted and data.source != "yfinance":
+        raise ConfigError(f"data.adjusted = true applies to data.source = \"yfinance\" only; {data.source!r} prices "
+                          "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
+    if data.source == "csv" and not data.path:
+        raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')
+
+
+def _validate_statistics(st: StatisticsSection) -> None:
+    if not 0 < st.significance < 0.5:
+        raise ConfigError(f"statistics.significance is a p-value threshold in (0, 0.5), e.g. 0.05. "
+                          f"Got {st.significance}.")
+    if not 0 < st.mcs_size < 1:
+        raise ConfigError(f"statistics.mcs_size must be in (0, 1), e.g. 0.10. Got {st.mcs_size}.")
+    if st.bootstrap_reps < 100:
+        raise ConfigError(f"statistics.bootstrap_reps must be at least 100 (1000 is usual). Got {st.bootstrap_reps}.")
+    if st.pbo_blocks < 4 or st.pbo_blocks % 2 or st.pbo_blocks > 20:
+        raise ConfigError(f"statistics.pbo_blocks must be an even number from 4 to 20 (16 is usual). "
+                          f"Got {st.pbo_blocks}.")

@@ -1,0 +1,174 @@
+"""The forecasters of a run, fold by fold: every network trained as one batched group, every baseline fit.
+
+One training function serves a run and a sweep alike: ``train_networks`` takes one architecture and the
+fold windows of one run or of many (a sweep's cells that share the architecture and window shape), trains
+all their members as one group, and hands each run back its predictions and fold log.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from backtest.core.config import RunConfig
+from backtest.data.load import check_features, data_origin
+from backtest.engine.devices import split_to_fit
+from backtest.engine.schedule import Fold
+from forecasters.baselines import TRADABLE
+from forecasters.registry import TRADABLE_BASELINES, get_architecture
+from forecasters.trainer import Member, TrainSettings, train_group
+from forecasters.windows import FoldData, fold_data
+
+Forecast = tuple[pd.DataFrame, pd.DataFrame]  # one forecaster's predictions (model, fold, pos, predicted) and fold log
+
+
+class Progress:
+    """Hooks the CLI's live display implements; the default does nothing."""
+
+    def group_start(self, model: str, members: int, epochs: int) -> None: ...
+
+    def epoch(self, model: str, epoch: int, live: int, total: int, val_loss: float) -> None: ...
+
+    def group_end(self, model: str, seconds: float) -> None: ...
+
+
+@dataclass
+class Windows:
+    """One run's folds and their scaled windows: what a network of that run trains on."""
+
+    config: RunConfig
+    folds: list[Fold]
+    data: list[FoldData]
+
+
+def member_seed(seed: int, model: str, fold: int, replica: int) -> int:
+    """A stable per-member seed: the same member gets the same seed whatever else the run trains."""
+    return zlib.crc32(f"{seed}:{model}:{fold}:{replica}".encode())
+
+
+def forecaster_names(config: RunConfig) -> list[str]:
+    """Every forecaster a run scores, in table order: the configured models, then the baselines not listed."""
+    models = list(config.forecast.models)
+    return models + [b for b in TRADABLE_BASELINES if b not in models]
+
+
+def windows(config: RunConfig, prices: pd.DataFrame, folds: list[Fold]) -> Windows:
+    """Every fold's windows in the configured representation, scaled on its fitting rows."""
+    fc = config.forecast
+    # Where the config meets the data, for every source and for runs and sweeps alike: a chosen feature
+    # the prices lack on the rows the folds read is refused by name (no model is fit on missing inputs).
+    check_features(prices, fc.features, data_origin(config.data), slice(folds[0].train_start, folds[-1].test_end))
+    return Windows(config, folds, [fold_data(prices, f.train, f.val, f.test, fc.features, fc.lookback, fc.scaler,
+                                             fc.representation) for f in folds])
+
+
+def _members(model: str, run: Windows) -> list[Member]:
+    """One member per fold and seed of ``model``, in fold order, each with its stable seed."""
+    return [
+        Member(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, member_seed(run.config.run.seed, model, f.index, k))
+        for f, d in zip(run.folds, run.data, strict=True) for k in range(run.config.forecast.seeds)
+    ]
+
+
+def _settings(config: RunConfig) -> TrainSettings:
+    tr = config.training
+    return TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+
+
+def train_networks(model: str, runs: list[Windows], device: torch.device, progress: Progress | None = None
+                   ) -> list[Forecast]:
+    """Train every fold x seed of architecture ``model`` in every run of ``runs`` as one group.
+
+    The runs share their training settings (a sweep groups cells so). Returns each run's (predictions,
+    fold log), in ``runs`` order; each run's share of the training time is its share of the members.
+    """
+    progress = progress or Progress()
+    arch = get_architecture(model)
+    own = [_members(model, run) for run in runs]
+    members = [m for ms in own for m in ms]
+    settings = _settings(runs[0].config)
+    chunks = split_to_fit(arch, members, settings.batch_size, device)
+    progress.group_start(model, len(members), settings.epochs)
+    start = time.perf_counter()
+    results = []
+    for chunk in chunks:
+        results += train_group(
+            arch, chunk, settings, device=device,
+            progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v),
+        )
+    seconds = time.perf_counter() - start
+    progress.group_end(model, seconds)
+    out, at = [], 0
+    for run, ms in zip(runs, own, strict=True):
+        share = results[at:at + len(ms)]
+        out.append(_collect(model, run, share, seconds * len(ms) / len(results)))
+        at += len(ms)
+    return out
+
+
+def _collect(model: str, run: Windows, results: list[Any], seconds: float) -> Forecast:
+    """Predictions and fold log of one model from its members' results (``_members`` order).
+
+    The prediction of a fold is the mean over its seeds (in the representation's units, then mapped to a
+    price); with several seeds each seed's own price predictions are kept too (``seed_<k>`` columns).
+    ``seconds`` is the model's training time, shared out per member.
+    """
+    seeds = run.config.forecast.seeds
+    preds, log = [], []
+    for i, (f, d) in enumerate(zip(run.folds, run.data, strict=True)):
+        group = results[i * seeds:(i + 1) * seeds]
+        frame = pd.DataFrame({"model": model, "fold": f.index, "pos": d.test_positions,
+                              "predicted": d.to_price(np.mean([r.predictions for r in group], axis=0))})
+        if seeds > 1:
+            for k, r in enumerate(group):
+                frame[f"seed_{k}"] = d.to_price(r.predictions)
+        preds.append(frame)
+        log.append(_member_log(model, f.index, group, seconds * len(group) / len(results)))
+    return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
+
+
+def _member_log(model: str, fold: int, group: list[Any], seconds: float) -> dict[str, Any]:
+    """One folds.csv row: a fold's members (its seeds) summarised."""
+    return {
+        "model": model, "fold": fold,
+        "epochs": int(np.mean([r.epochs for r in group])),
+        "best_epoch": int(np.mean([r.best_epoch for r in group])),
+        "train_loss": float(np.mean([r.train_loss[r.best_epoch - 1] for r in group])),
+        "val_loss": float(np.mean([r.best_val_loss for r in group])),
+        "seconds": seconds,
+        "train_curve": _curve([r.train_loss for r in group]),  # per epoch, mean over seeds
+        "val_curve": _curve([r.val_loss for r in group]),
+    }
+
+
+def _curve(histories: list[list[float]]) -> str:
+    """Per-epoch losses (mean over the seeds still training) as space-separated numbers, for folds.csv."""
+    longest = max(len(h) for h in histories)
+    table = np.full((len(histories), longest), np.nan)
+    for i, h in enumerate(histories):
+        table[i, :len(h)] = h
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no validation set
+        means = np.nanmean(table, axis=0)
+    return " ".join(f"{v:.6g}" for v in means)
+
+
+def fit_baseline(model: str, run: Windows, close: np.ndarray) -> Forecast:
+    """Predictions and fold log of a baseline of ``forecasters.baselines.TRADABLE``, fit per fold like the networks."""
+    preds, log = [], []
+    for f, d in zip(run.folds, run.data, strict=True):
+        start = time.perf_counter()
+        fit = TRADABLE[model].forecast(d, close)
+        preds.append(pd.DataFrame({"model": model, "fold": f.index, "pos": d.test_positions,
+                                   "predicted": fit.predicted}))
+        log.append({"model": model, "fold": f.index, "epochs": 0, "best_epoch": 0, "train_loss": fit.train_loss,
+                    "val_loss": fit.val_loss, "seconds": time.perf_counter() - start, "train_curve": "",
+                    "val_curve": ""})
+    return pd.concat(preds, ignore_index=True), pd.DataFrame(log)

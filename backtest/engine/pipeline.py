@@ -1,0 +1,249 @@
+"""Run orchestration in memory: config in, RunResult out. Every stage is a plain function called in order.
+
+``run`` loads, schedules, forecasts (engine.forecasting) and hands the dated predictions to
+``trade_and_score``, which a sweep's cells call too. The engine writes no file: what a run saves as it
+goes it hands to the ``CheckpointStore`` it is given.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from backtest.core.config import RunConfig
+from backtest.core.cores import configure_threads
+from backtest.core.errors import CheckpointWarning, DamagedCheckpoint
+from backtest.data.load import fingerprint, load_prices
+from backtest.engine.devices import kernel_path, prepare_device
+from backtest.engine.forecasting import (
+    Forecast,
+    Progress,
+    Windows,
+    fit_baseline,
+    forecaster_names,
+    train_networks,
+    windows,
+)
+from backtest.engine.portfolio import fill_dates, holdings, simulate
+from backtest.engine.schedule import Fold, folds_table, make_folds
+from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
+from backtest.scoring.metrics import forecast_table, trading_table
+from forecasters.baselines import naive_forecast
+from forecasters.registry import NAIVE, TRADABLE_BASELINES
+from strategies.signals import BENCHMARK, strategy_states
+
+__all__ = ["CheckpointStore", "Progress", "RunResult", "run", "trade_and_score"]
+
+
+class CheckpointStore(Protocol):
+    """Where a run saves each trained architecture as it goes (backtest.runs.checkpoint writes it to the run
+    folder); the engine itself writes no file."""
+
+    def begin(self, config: dict[str, dict[str, Any]], data_fingerprint: str, resume: bool, *,
+              folds: list[Fold] | None = None) -> list[str]: ...
+
+    def load(self, model: str, *, folds: list[Fold] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+
+    def save(self, model: str, predictions: pd.DataFrame, fold_log: pd.DataFrame) -> None: ...
+
+    def discard(self, model: str) -> None: ...
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    prices: pd.DataFrame
+    folds: list[Fold]
+    predictions: pd.DataFrame  # date, model, fold, predicted, actual, naive
+    fold_log: pd.DataFrame  # per model x fold: ranges, epochs, losses, seconds
+    forecast_metrics: pd.DataFrame
+    forecast_metrics_by_fold: pd.DataFrame
+    trading_metrics: pd.DataFrame
+    equity: pd.DataFrame  # strategy values over the out-of-sample days
+    states: pd.DataFrame  # decision day x strategy: True = hold after that close
+    orders: pd.DataFrame  # every fill: strategy, date, side, size, price, fees
+    statistics: dict[str, Any] = field(default_factory=dict)  # tests of the whole set: SPA, MCS, PBO
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def _networks(run: Windows, device: torch.device, progress: Progress, checkpoint: CheckpointStore | None,
+              done: list[str]) -> dict[str, Forecast]:
+    """Every network's (predictions, fold log): loaded from the checkpoint, or trained and saved there."""
+    config, out = run.config, {}
+    for model in config.forecast.models:
+        if model in TRADABLE_BASELINES:  # fast and deterministic: never checkpointed
+            continue
+        if checkpoint is not None and model in done and (saved := _load_saved(checkpoint, model, run.folds)):
+            progress.group_start(model, len(saved[1]) * config.forecast.seeds, config.training.epochs)
+            progress.group_end(model, float(saved[1]["seconds"].sum()))
+            out[model] = saved
+        else:
+            if model in done:
+                done.remove(model)  # its checkpoint failed its proof: the manifest must not say it was loaded
+            out[model] = train_networks(model, [run], device, progress)[0]
+            if checkpoint is not None:
+                checkpoint.save(model, *out[model])
+    return out
+
+
+def _load_saved(checkpoint: CheckpointStore, model: str, folds: list[Fold]) -> Forecast | None:
+    """A saved group, proven against the run's folds again as it is used; None (with a warning) if it fails."""
+    try:
+        return checkpoint.load(model, folds=folds)
+    except DamagedCheckpoint as exc:  # changed since begin() proved it
+        warnings.warn(f"{exc} {model} is trained again.", CheckpointWarning, stacklevel=2)
+        checkpoint.discard(model)
+        return None
+
+
+def _assemble(config: RunConfig, prices: pd.DataFrame, per_model: dict[str, Forecast]
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All forecasters' predictions (dated, with actual and naive) and fold logs, in table order."""
+    names = forecaster_names(config)
+    predictions = pd.concat([per_model[m][0] for m in names], ignore_index=True)
+    return _with_dates(predictions, prices), pd.concat([per_model[m][1] for m in names], ignore_index=True)
+
+
+def _with_dates(predictions: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+    """Row positions -> the predicted day, with the actual close and the naive forecast beside each."""
+    out = predictions.copy()
+    pos = out.pop("pos").to_numpy()
+    close = prices["close"].to_numpy(dtype=np.float64)
+    out.insert(0, "date", prices.index[pos])
+    out.insert(4, "actual", close[pos])
+    out.insert(5, NAIVE, naive_forecast(close, pos))
+    return out
+
+
+def _traded_forecasts(predictions: pd.DataFrame, prices: pd.DataFrame, models: list[str]) -> dict[str, pd.Series]:
+    """Each traded model's forecast for day d, indexed by the decision day d - 1 (its close is when it is known)."""
+    position = pd.Series(np.arange(len(prices)), index=prices.index)
+    out = {}
+    for model in models:
+        g = predictions[predictions["model"] == model]
+        decision = prices.index[position[g["date"]].to_numpy() - 1]
+        out[model] = pd.Series(g["predicted"].to_numpy(), index=decision)
+    return out
+
+
+def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFrame | None = None,
+        checkpoint: CheckpointStore | None = None, resume: bool = False) -> RunResult:
+    """Load, schedule, train, trade and score; returns everything the report and artifacts need.
+
+    ``prices`` (already checked, as from load_prices) replaces loading ``config.data``. With a
+    ``checkpoint`` each architecture's results are saved as soon as it is trained, and with ``resume``
+    the architectures already saved there are loaded instead of trained again.
+    """
+    progress = progress or Progress()
+    timings: dict[str, float] = {}
+    lap = _stopwatch(timings)
+    prices = load_prices(config.data) if prices is None else prices
+    folds = make_folds(len(prices), config.walkforward)
+    lap("data")
+
+    device = prepare_device(config.run.device)
+    threads = configure_threads(config.run.threads)
+    cut = windows(config, prices, folds)
+    identity = config.to_dict()
+    identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
+    done = checkpoint.begin(identity, fingerprint(prices), resume, folds=folds) if checkpoint else []
+    trained = _networks(cut, device, progress, checkpoint, done)
+    lap("training")
+
+    extra = {"threads": threads, "resumed": resume,
+             "loaded_from_checkpoint": done}  # architectures an interrupted run had finished
+    return trade_and_score(cut, prices, trained, device, timings, extra)
+
+
+def trade_and_score(run: Windows, prices: pd.DataFrame, trained: dict[str, Forecast], device: torch.device,
+                    timings: dict[str, float], manifest: dict[str, Any] | None = None) -> RunResult:
+    """Fit the baselines beside the trained networks, trade the dated predictions, score forecasts and
+    strategies with their tests, and build the result (a run's last stage, and a sweep cell's)."""
+    config, folds = run.config, run.folds
+    lap = _stopwatch(timings)
+    close = prices["close"].to_numpy(dtype=np.float64)
+    per_model = {**trained, **{b: fit_baseline(b, run, close) for b in forecaster_names(config) if b not in trained}}
+    predictions, fold_log = _assemble(config, prices, per_model)
+    lap("baselines")
+    states = strategy_states(prices["close"], _traded_forecasts(predictions, prices, config.forecast.models),
+                             config.strategies)
+    pf = simulate(prices, states, folds[0].test_start, config.backtest)
+    held = holdings(states, folds[0].test_start)
+    lap("backtest")
+    forecasts = evaluate_forecasts(predictions, config.statistics, config.run.seed)
+    trading = evaluate_trading(trading_table(pf, held), pf.returns(), BENCHMARK, config.statistics, config.run.seed)
+    lap("statistics")
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    return RunResult(
+        config=config, prices=prices, folds=folds, predictions=predictions,
+        fold_log=fold_log.merge(folds_table(folds, prices.index), on="fold"),
+        forecast_metrics=forecasts.table, forecast_metrics_by_fold=forecast_table(predictions, True),
+        trading_metrics=trading.table.sort_values("sharpe", ascending=False, na_position="last"),
+        equity=pf.value(), states=pd.DataFrame(states),
+        orders=_orders(pf, prices.index, held.iloc[-1], config.backtest.execution),
+        statistics={"forecast": forecasts.summary, "trading": trading.summary},
+        manifest={**_manifest(config, prices, folds, device, timings), **(manifest or {})},
+    )
+
+
+def _stopwatch(timings: dict[str, float]) -> Any:
+    """lap(name) records the seconds since the previous lap under ``name``."""
+    last = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = now - last[0]
+        last[0] = now
+
+    return lap
+
+
+def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device: torch.device,
+              timings: dict[str, float]) -> dict[str, Any]:
+    return {
+        "name": config.run.name,
+        "seed": config.run.seed,
+        "device": str(device),
+        "kernels": kernel_path(device),
+        "device_name": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor()
+        or platform.machine(),
+        "data": {
+            "source": config.data.source, "symbol": config.data.symbol, "path": config.data.path,
+            "rows": len(prices), "first": str(prices.index[0].date()), "last": str(prices.index[-1].date()),
+            "fingerprint": fingerprint(prices),
+        },
+        "folds": len(folds),
+        "out_of_sample": {"first": str(prices.index[folds[0].test_start].date()),
+                          "last": str(prices.index[folds[-1].test_end - 1].date()),
+                          "days": int(folds[-1].test_end - folds[0].test_start)},
+        "representation": config.forecast.representation,
+        "execution": config.backtest.execution,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "versions": _versions(),
+    }
+
+
+def _orders(pf: Any, index: pd.DatetimeIndex, closed: pd.Series, execution: str) -> pd.DataFrame:
+    """Every fill, dated by the day it was filled (``portfolio.fill_dates``), the closing sells included."""
+    rec = pf.orders.records_readable
+    out = rec.rename(columns={"Column": "strategy", "Timestamp": "date", "Side": "side", "Size": "size",
+                              "Price": "price", "Fees": "fees"})[["strategy", "date", "side", "size", "price", "fees"]]
+    return out.assign(date=fill_dates(out, index, closed, execution))
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("wfbt", "torch", "numpy", "pandas", "scikit-learn", "vectorbt", "rich"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

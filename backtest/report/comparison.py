@@ -1,0 +1,72 @@
+"""`wfbt compare` in the terminal: the runs' forecast and trading tables side by side."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from backtest.report.console import FORECAST_PRIORITY
+from backtest.report.tables import cells, dropped_note, fit_columns, number_column
+from backtest.report.wording import (
+    BASELINE_NAMES,
+    FORECAST_COLUMNS,
+    TRADING_COLUMNS,
+)
+from strategies.signals import BENCHMARK
+
+if TYPE_CHECKING:  # only the type: showing a run must not load the statistics
+    from backtest.runs.compare import Comparison
+
+
+COMPARE_FORECAST = ["rmse", "direction", "theil_u", "dm_p", "verdict", "n"]
+
+
+COMPARE_TRADING = ["total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "trades", "psr", "dsr",
+                   "verdict"]
+
+
+COMPARE_TRADING_PRIORITY = ["sharpe", "verdict", "total_return", "psr", "max_drawdown", "dsr", "trades", "cagr",
+                            "volatility", "sortino"]
+
+
+def _run_table(title: str, frame: pd.DataFrame, first: str, keys: list[str], priority: list[str],
+               columns: dict[str, tuple[str, int]], width: int, console: Console) -> tuple[Table, list[str]]:
+    """A compare table: run and model/strategy columns, then the metrics that fit ``width``."""
+    keys = [k for k in keys if k in frame.columns]
+
+    def build(shown: list[str]) -> Table:
+        table = Table(title=title, title_justify="left")
+        table.add_column("run", overflow="fold")
+        table.add_column(first, overflow="fold")
+        for key in shown:
+            number_column(table, columns[key][0])
+        for _, r in frame.iterrows():
+            dim = r[first] in BASELINE_NAMES if first == "model" else r[first] == BENCHMARK
+            table.add_row(str(r["run"]), str(r[first]), *cells(r, shown, columns),
+                          style=("dim" if first == "model" else "bold yellow") if dim else "")
+        return table
+
+    return fit_columns(build, keys, priority, width, console)
+
+
+def compare_tables(comparison: Comparison, width: int, limit: int | None = None,
+                   console: Console | None = None) -> list[Table]:
+    """The forecast and trading tables of ``wfbt compare``: one row per run x model / strategy."""
+    console = console or Console()
+    fc, fc_out = _run_table("Forecast errors across runs (price units), each tested against its run's naive forecast",
+                            comparison.forecast, "model", COMPARE_FORECAST, FORECAST_PRIORITY + ["n"],
+                            FORECAST_COLUMNS, width, console)
+    rows = comparison.trading if limit is None else comparison.trading.head(limit)
+    tr, tr_out = _run_table("Trading across runs, after costs", rows, "strategy", COMPARE_TRADING,
+                            COMPARE_TRADING_PRIORITY, TRADING_COLUMNS, width, console)
+    fc.caption = "≈: not distinguishable from naive (Diebold-Mariano, SPA)" + dropped_note(fc_out, FORECAST_COLUMNS)
+    notes = ["≈: not distinguishable from buy-and-hold (PSR, SPA)"]
+    if limit is not None and len(comparison.trading) > limit:
+        notes.append(f"top {limit} of {len(comparison.trading)} rows; --limit 0 shows all")
+    tr.caption = "; ".join(notes) + dropped_note(tr_out, TRADING_COLUMNS)
+    return [fc, tr]
+
+

@@ -1,0 +1,300 @@
+"""The pictures: a self-contained plotly report per run, an equity PNG, and the comparison page.
+
+Every page carries plotly.js inline, so it opens offline from a file:// path. Numbers are rounded
+to what a chart can show (prices to cents, losses to 4 significant digits) to keep the pages light.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from backtest.core.files import atomic_write_text
+from backtest.report.wording import (
+    FORECAST_COLUMNS,
+    LAST_DAY_NOTE,
+    TRADING_COLUMNS,
+    fmt,
+    forecast_sentences,
+    trading_sentences,
+)
+from backtest.runs.store import RunSummary
+from forecasters.registry import NAIVE
+from strategies.signals import BENCHMARK
+
+if TYPE_CHECKING:  # only the type: showing a run must not load the statistics
+    from backtest.runs.compare import Comparison
+
+SHOWN = 5  # strategies drawn at first besides buy-and-hold; the rest start hidden (click the legend)
+
+CSS = """
+body { font-family: -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 1.5em auto; max-width: 1300px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.bench td { font-weight: bold; } .note { color: #666; font-size: 0.85em; } .verdict { font-weight: 600; }
+pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
+details { margin: 0.5em 0; }
+"""
+
+def _num(value: Any, digits: int) -> str:
+    return html.escape(fmt(value, digits))
+
+
+SEED_COLUMNS = {"theil_u_seed_min": ("Theil U, best seed", 3), "theil_u_seed_max": ("Theil U, worst seed", 3)}
+
+
+def _sentences(lines: list[str]) -> str:
+    return "".join(f"<p class='verdict'>{html.escape(s)}</p>" for s in lines)
+
+
+def table_html(frame: pd.DataFrame, columns: dict[str, tuple[str, int]], first: str,
+               highlight: str | None = None) -> str:
+    """A plain HTML table: the ``first`` column as text, the others numbers to the column's digits."""
+    cols = [c for c in columns if c in frame.columns]
+    head = "".join(f"<th>{html.escape(columns[c][0])}</th>" for c in cols)
+    rows = []
+    for _, row in frame.iterrows():
+        cls = ' class="bench"' if highlight is not None and row[first] == highlight else ""
+        cells = "".join(f"<td>{_num(row[c], columns[c][1])}</td>" for c in cols)
+        rows.append(f"<tr{cls}><td>{html.escape(str(row[first]))}</td>{cells}</tr>")
+    return f"<table><tr><th>{html.escape(first)}</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _dates(index: pd.Index) -> list[str]:
+    return [f"{d:%Y-%m-%d}" for d in index]
+
+
+def _is_bench(name: str) -> bool:
+    """buy-and-hold of a run ("buy_and_hold") or of one run among several ("run:buy_and_hold")."""
+    return name == BENCHMARK or name.endswith(f":{BENCHMARK}")
+
+
+def shown_curves(names: list[str], ranked: list[str]) -> set[str]:
+    """The benchmark(s) and the best ``SHOWN`` other curves by rank; everything else starts hidden."""
+    best = [s for s in ranked if not _is_bench(s)][:SHOWN]
+    return {n for n in names if _is_bench(n)} | (set(best) & set(names))
+
+
+def _log_toggle() -> list[dict[str, Any]]:
+    return [{"type": "buttons", "direction": "left", "x": 0, "y": 1.12, "xanchor": "left", "showactive": True,
+             "buttons": [{"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
+                         {"label": "log scale", "method": "relayout", "args": [{"yaxis.type": "log"}]}]}]
+
+
+def drawdowns(equity: pd.DataFrame) -> pd.DataFrame:
+    return equity / equity.cummax() - 1.0
+
+
+def _curve_traces(frame: pd.DataFrame, ranked: list[str], drawdown: bool) -> list[go.Scatter]:
+    """One line per column, benchmarks first: one benchmark bold black, several dotted; others thin."""
+    shown = shown_curves(list(frame.columns), ranked)
+    n_bench = sum(_is_bench(c) for c in frame.columns)
+    x = _dates(frame.index)
+    traces = []
+    for name in sorted(frame.columns, key=lambda c: (not _is_bench(c), c not in shown, c)):
+        bench = _is_bench(name)
+        single = bench and n_bench == 1
+        line = ({"width": 1.5 if drawdown else 3, "color": "black"} if single
+                else {"width": 2.5, "dash": "dot"} if bench else {"width": 1 if drawdown else 1.5})
+        traces.append(go.Scatter(
+            x=x, y=np.round(frame[name].to_numpy(), 3), name=name, mode="lines", line=line,
+            fill="tozeroy" if single and drawdown else None, fillcolor="rgba(0,0,0,0.12)" if single else None,
+            visible=True if name in shown else "legendonly",
+        ))
+    return traces
+
+
+def equity_figure(equity: pd.DataFrame, ranked: list[str], title: str,
+                  y_title: str = "portfolio value") -> go.Figure:
+    fig = go.Figure(_curve_traces(equity, ranked, drawdown=False))
+    fig.update_layout(title=title, updatemenus=_log_toggle(), height=520, hovermode="x unified",
+                      yaxis_title=y_title, legend={"font": {"size": 10}}, margin={"t": 90})
+    return fig
+
+
+def drawdown_figure(equity: pd.DataFrame, ranked: list[str]) -> go.Figure:
+    fig = go.Figure(_curve_traces(drawdowns(equity) * 100, ranked, drawdown=True))
+    fig.update_layout(title="Drawdown from the running peak (%)", height=380, hovermode="x unified",
+                      yaxis_title="%", legend={"font": {"size": 10}})
+    return fig
+
+
+def prediction_figure(predictions: pd.DataFrame, folds: pd.DataFrame) -> go.Figure:
+    """Actual close and each model's out-of-sample forecast, with the test folds' first days marked."""
+    fig = go.Figure()
+    first_model = predictions["model"].iloc[0]
+    actual = predictions[predictions["model"] == first_model]
+    fig.add_trace(go.Scatter(x=_dates(actual["date"]), y=np.round(actual["actual"].to_numpy(), 2), name="actual close",
+                             mode="lines", line={"color": "black", "width": 2}))
+    for i, (model, g) in enumerate(predictions.groupby("model", sort=False)):
+        fig.add_trace(go.Scatter(x=_dates(g["date"]), y=np.round(g["predicted"].to_numpy(), 2), name=model,
+                                 mode="lines", line={"width": 1}, visible=True if i < 2 else "legendonly"))
+    starts = sorted(set(folds["test_start"]))
+    for d in starts:
+        fig.add_vline(x=f"{d:%Y-%m-%d}", line={"color": "#bbb", "width": 1, "dash": "dot"})
+    fig.update_layout(title=f"Predicted vs actual close, out of sample (dotted lines: the {len(starts)} folds' "
+                            "first test days; each fold's model was trained only on data before its line)",
+                      height=480, hovermode="x unified", legend={"font": {"size": 10}})
+    return fig
+
+
+def _parse_curve(text: Any) -> list[float]:
+    if not isinstance(text, str) or not text.strip():
+        return []
+    return [float(v) for v in text.split()]
+
+
+def loss_figure(folds: pd.DataFrame) -> go.Figure:
+    """Training (dashed) and validation (solid) loss per epoch for every fold; a menu picks the model."""
+    fig = go.Figure()
+    models = list(dict.fromkeys(folds["model"]))
+    owner, longest = [], 1
+    for model in models:
+        for _, row in folds[folds["model"] == model].iterrows():
+            for kind, dash in (("train", "dash"), ("val", "solid")):
+                curve = _parse_curve(row.get(f"{kind}_curve"))
+                if not curve or not np.isfinite(curve).any():
+                    continue
+                fig.add_trace(go.Scatter(
+                    x=list(range(1, len(curve) + 1)), y=[float(f"{v:.4g}") for v in curve], mode="lines",
+                    name=f"fold {row['fold']} {kind}", legendgroup=f"fold {row['fold']}",
+                    line={"dash": dash, "width": 1}, visible=model == models[0],
+                ))
+                owner.append(model)
+                longest = max(longest, len(curve))
+    buttons = [{"label": m, "method": "update",
+                "args": [{"visible": [o == m for o in owner]}, {"title": f"Loss per epoch, {m} (scaled units)"}]}
+               for m in models]
+    fig.update_layout(title=f"Loss per epoch, {models[0]} (scaled units)" if models else "Loss per epoch",
+                      updatemenus=[{"buttons": buttons, "x": 0, "y": 1.15, "xanchor": "left"}] if buttons else [],
+                      xaxis_title="epoch", yaxis_title="MSE", yaxis_type="log", height=420,
+                      showlegend=False, margin={"t": 90})
+    # Epochs are whole numbers: ticks on whole steps (plotly's automatic ticks fall on halves for a few
+    # epochs, which an integer format then prints twice: 1, 1, 2, 2).
+    fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, math.ceil(longest / 10)))
+    return fig
+
+
+def _page(title: str, body: list[str]) -> str:
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def figures_html(figures: list[tuple[str, go.Figure]]) -> list[str]:
+    """Each figure as a div; plotly.js goes inline once, with the first."""
+    out = []
+    for i, (div_id, fig) in enumerate(figures):
+        out.append(fig.to_html(full_html=False, include_plotlyjs=i == 0, div_id=div_id,
+                               config={"displaylogo": False, "responsive": True}))
+    return out
+
+
+def report_html(summary: RunSummary) -> str:
+    m = summary.manifest
+    predictions, folds = summary.predictions(), summary.folds()
+    ranked = list(summary.trading.index)
+    trading = summary.trading.reset_index()
+    oos = m.get("out_of_sample", {})
+    data = m.get("data", {})
+    by_fold = summary.forecast_by_fold.copy()
+    body = [
+        f"<h1>wfbt run <code>{html.escape(str(m.get('name', summary.run_dir.name)))}</code></h1>",
+        f"<p>{html.escape(str(data.get('source')))}:{html.escape(str(data.get('symbol') or data.get('path')))}, "
+        f"{data.get('rows')} rows {data.get('first')} → {data.get('last')} · {m.get('folds')} walk-forward folds · "
+        f"out of sample {oos.get('first')} → {oos.get('last')} ({oos.get('days')} days) · seed {m.get('seed')} · "
+        f"device {html.escape(str(m.get('device')))} · execution {html.escape(summary.execution)}</p>",
+    ]
+    figs = figures_html([
+        ("equity", equity_figure(summary.equity, ranked, "Equity after fees, tax and slippage (click the legend "
+                                                          "to show or hide a strategy)")),
+        ("drawdown", drawdown_figure(summary.equity, ranked)),
+        ("predictions", prediction_figure(predictions, folds)),
+        ("losses", loss_figure(folds)),
+    ])
+    body += ["<h2>Equity</h2>", figs[0], figs[1],
+             "<h2>Trading, out of sample (sorted by Sharpe; bold: the buy-and-hold benchmark)</h2>",
+             table_html(trading, TRADING_COLUMNS, "strategy", highlight=BENCHMARK),
+             "<p class='note'>PSR: probability that the strategy's true Sharpe ratio beats buy-and-hold's; DSR: "
+             "deflated Sharpe ratio (the probability its true Sharpe is above zero, given every strategy tried); "
+             "vs B&amp;H: better or worse only when the tests say so at the run's significance level, "
+             f"≈ otherwise. Costs to the last day: {html.escape(LAST_DAY_NOTE)}.</p>",
+             _sentences(trading_sentences(summary.trading, summary.statistics.get("trading", {}))),
+             "<h2>Forecasts</h2>", figs[2],
+             "<p class='note'>Theil U = RMSE / naive RMSE (below 1: lower error than 'tomorrow = today'); direction: "
+             "share of days the predicted move had the right sign; DM p: Diebold-Mariano test against naive "
+             "(Harvey-Leybourne-Newbold correction); MCS: in the model confidence set; naive, drift and linear are "
+             "baselines.</p>",
+             table_html(summary.forecast, {**FORECAST_COLUMNS, **SEED_COLUMNS}, "model", highlight=NAIVE),
+             _sentences(forecast_sentences(summary.forecast, summary.statistics.get("forecast", {}))),
+             "<details><summary>Errors per fold</summary>",
+             table_html(by_fold.assign(label=by_fold["model"] + " · fold " + by_fold["fold"].astype(str)),
+                        FORECAST_COLUMNS, "label"),
+             "</details>", "<h2>Training</h2>", figs[3],
+             "<details><summary>Fold log</summary><pre>"
+             + html.escape(folds.drop(columns=["train_curve", "val_curve"], errors="ignore").to_string(index=False))
+             + "</pre></details>",
+             "<h2>Configuration and manifest</h2>",
+             f"<details open><summary>config.toml</summary><pre>{html.escape(summary.config_text())}</pre></details>",
+             f"<details><summary>manifest.json</summary><pre>{html.escape(json.dumps(m, indent=2))}</pre></details>"]
+    return _page(f"wfbt · {m.get('name', summary.run_dir.name)}", body)
+
+
+def write_report(summary: RunSummary) -> Path:
+    path = summary.run_dir / "report.html"
+    atomic_write_text(path, report_html(summary))
+    return path
+
+
+def compare_html(comparison: Comparison) -> str:
+    """The comparison page: overlaid equity (rebased to 100) and drawdowns, and both tables."""
+    ranked = [f"{r.run}:{r.strategy}" for r in comparison.trading.itertuples()]
+    divs = figures_html([
+        ("compare-equity", equity_figure(comparison.equity, ranked, "Equity on the common period, rebased to 100 "
+                                         "at its start", y_title="value (start = 100)")),
+        ("compare-drawdown", drawdown_figure(comparison.equity, ranked)),
+    ])
+    body = [f"<h1>wfbt compare: {html.escape(', '.join(comparison.labels))}</h1>",
+            f"<p>{html.escape(comparison.note())}</p>", *divs,
+            "<h2>Trading</h2>", _run_table(comparison.trading, "strategy", TRADING_COLUMNS),
+            "<h2>Forecast errors</h2>", _run_table(comparison.forecast, "model", FORECAST_COLUMNS)]
+    return _page("wfbt compare", body)
+
+
+def _run_table(frame: pd.DataFrame, first: str, columns: dict[str, tuple[str, int]]) -> str:
+    """table_html with rows labelled "run · model" / "run · strategy"."""
+    labelled = frame.assign(**{first: frame["run"].astype(str) + " · " + frame[first].astype(str)})
+    return table_html(labelled, columns, first)
+
+
+LEADERBOARD_COLUMNS = {"symbol": ("symbol", 0), "sharpe": ("Sharpe", 2), "dsr": ("DSR", 3),
+                       "buy_and_hold_sharpe": ("B&H Sharpe", 2), "best_model": ("best network", 0),
+                       "theil_u": ("Theil U", 3), "dm_p": ("DM p", 3), "forecast_verdict": ("vs naive", 0),
+                       "better_than_naive": ("better than naive", 0), "best_strategy": ("best strategy", 0)}
+
+
+def write_leaderboard_page(root: Path, table: pd.DataFrame, tests: dict[str, Any], equity: pd.DataFrame) -> Path:
+    """leaderboard.html: the top cells' equity curves (best strategy and buy-and-hold) and the whole table."""
+    from backtest.report.wording import sweep_sentences
+
+    ranked = list(equity.columns)
+    body = [f"<h1>wfbt sweep <code>{html.escape(root.name)}</code></h1>",
+            _sentences(sweep_sentences(table, tests))]
+    if len(equity.columns):
+        body += figures_html([("sweep-equity", equity_figure(equity, ranked, "Top cells: best strategy and "
+                                                             "buy-and-hold, rebased to 100", y_title="value"))])
+    body += ["<h2>Leaderboard</h2>", table_html(table, LEADERBOARD_COLUMNS, "cell"),
+             "<p class='note'>DSR: deflated Sharpe ratio counting every strategy of every cell as a trial. "
+             "Full table, every model's Theil U and DM p: leaderboard.csv.</p>"]
+    path = root / "leaderboard.html"
+    atomic_write_text(path, _page(f"wfbt sweep · {root.name}", body))
+    return path

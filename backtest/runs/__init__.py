@@ -1,0 +1,1 @@
+"""Run folders: claimed and locked, a checkpoint as a run goes, the stored artifacts read back, comparisons."""

@@ -1,0 +1,194 @@
+"""`wfbt compare`: several finished runs side by side, on the period they share.
+
+When every run covers the same out-of-sample days the saved metrics are used as they are. When the
+periods differ, each run is cut to the common period: forecast errors are recomputed from its
+predictions on those days, and trading results from its equity curves, each curve rebased to its value
+on the day before the common period starts (or to the run's initial cash when the period starts on its
+first day). A run cut before its own last day has every position it then holds sold at the common
+period's last close, paying its fee, slippage and tax, as every run does on its own last day. Trade
+counts, win rate and fees need the fills inside the period and are left out then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.core.config import BacktestSection, StatisticsSection
+from backtest.core.errors import WfbtError
+from backtest.runs.store import RunSummary, read_run
+from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
+from backtest.scoring.metrics import equity_figures
+from forecasters.registry import NAIVE
+from strategies.signals import BENCHMARK
+
+
+@dataclass
+class Comparison:
+    """Runs side by side on their common out-of-sample period (built by ``compare``)."""
+
+    labels: list[str]
+    first: pd.Timestamp
+    last: pd.Timestamp
+    days: int
+    same_period: bool
+    periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]]  # each run's own out-of-sample range
+    forecast: pd.DataFrame  # run, model, errors
+    trading: pd.DataFrame  # run, strategy, results
+    equity: pd.DataFrame  # common period; columns "run:strategy", rebased to 100 at the period's start
+
+    def chart_columns(self, curves: int) -> list[str]:
+        """The curves the terminal chart draws: the first run's buy-and-hold, then the best by the sort."""
+        ranked = [f"{r.run}:{r.strategy}" for r in self.trading.itertuples()]
+        benches = [c for c in ranked if c.endswith(f":{BENCHMARK}")][:1]
+        return benches + [c for c in ranked if c not in benches][:max(0, curves - len(benches))]
+
+    def note(self) -> str:
+        span = f"{self.first:%Y-%m-%d} → {self.last:%Y-%m-%d} ({self.days} trading days)"
+        if self.same_period:
+            return f"All runs cover the same out-of-sample period, {span}; metrics as each run saved them."
+        own = "; ".join(f"{k}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for k, (a, b) in self.periods.items())
+        return (f"The runs cover different periods ({own}). Compared on their common period only, {span}: "
+                "forecast errors recomputed from the predictions and trading results from the equity curves "
+                "on those days (trades, win rate and fees left out).")
+
+
+SORT_KEYS = {  # --sort NAME -> (table, column, descending)
+    "sharpe": ("trading", "sharpe", True), "return": ("trading", "total_return", True),
+    "cagr": ("trading", "cagr", True), "drawdown": ("trading", "max_drawdown", True),
+    "vol": ("trading", "volatility", False), "sortino": ("trading", "sortino", True),
+    "calmar": ("trading", "calmar", True), "trades": ("trading", "trades", False),
+    "rmse": ("forecast", "rmse", False), "mae": ("forecast", "mae", False), "mape": ("forecast", "mape", False),
+    "direction": ("forecast", "direction", True), "theil_u": ("forecast", "theil_u", False),
+}
+
+
+def _labels(summaries: list[RunSummary]) -> list[str]:
+    """Each run's folder name; with as many parent folders as it takes to tell them apart."""
+    parts = [s.run_dir.resolve().parts for s in summaries]
+    for k in range(1, max(len(p) for p in parts) + 1):
+        labels = ["/".join(p[-k:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [str(s.run_dir) for s in summaries]  # pragma: no cover - distinct folders always differ somewhere
+
+
+def _distinct(run_dirs: list[str]) -> None:
+    """Refuse a run folder named twice (also as two spellings of one path)."""
+    seen: dict[Path, str] = {}
+    for d in run_dirs:
+        key = Path(d).resolve()
+        if key in seen:
+            same = f"{d!r}" if seen[key] == d else f"{seen[key]!r} and {d!r}"
+            raise WfbtError(f"run folder {same} is given twice to compare (the same run). Name each run once, "
+                            "e.g. wfbt compare runs/a runs/b.")
+        seen[key] = d
+
+
+def _match(name: str, patterns: list[str] | None) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _patterns_match(summaries: list[RunSummary], strategies: list[str] | None, models: list[str] | None) -> None:
+    """A --strategy or --model pattern that matches nothing in any run is a typo, not an empty comparison."""
+    names = {"--strategy": (strategies, sorted({c for s in summaries for c in s.equity.columns} - {BENCHMARK})),
+             "--model": (models, sorted({str(m) for s in summaries for m in s.forecast["model"]} - {NAIVE}))}
+    for option, (patterns, known) in names.items():
+        for pattern in patterns or []:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in known):
+                raise WfbtError(f"{option} {pattern!r} matches nothing in these runs. They have: {', '.join(known)}. "
+                                "Patterns are shell-style, e.g. 'lstm*' or '*:forecast'.")
+
+
+def _rebased(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series]:
+    """The equity on [first, last] and, per strategy, its value the day before (or the initial cash)."""
+    before = s.equity.loc[:first].iloc[:-1]
+    init_cash = float(s.config().get("backtest", {}).get("init_cash", BacktestSection.init_cash))
+    base = before.iloc[-1] if len(before) else pd.Series(init_cash, index=s.equity.columns)
+    return _sold_at(s, s.equity.loc[first:last], last), base.astype(float)
+
+
+def _sold_at(s: RunSummary, eq: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
+    """The curve cut at ``last`` with every position then held sold at that day's close, fee, slippage and tax
+    paid, as the run itself does on its own last day (where nothing is left to sell)."""
+    if last == s.equity.index[-1]:
+        return eq
+    orders = s.orders()
+    orders = orders[orders["date"] <= last]
+    signed = orders["size"].where(orders["side"] == "Buy", -orders["size"])
+    shares = signed.groupby(orders["strategy"]).sum().reindex(eq.columns, fill_value=0.0)
+    preds = s.predictions()
+    close = float(preds.loc[preds["date"] == last, "actual"].iloc[0])
+    cfg = s.config().get("backtest", {})
+    fees, tax, slippage = (float(cfg.get(k, getattr(BacktestSection, k))) for k in ("fees", "tax", "slippage"))
+    out = eq.copy()
+    out.iloc[-1] -= shares.clip(lower=0.0) * close * (1.0 - (1.0 - slippage) * (1.0 - fees - tax))
+    return out
+
+
+def _statistics(s: RunSummary) -> tuple[StatisticsSection, int]:
+    """The run's own significance settings and seed, so recomputed tests follow what the run asked for."""
+    cfg = s.config()
+    known = {f.name for f in dataclasses.fields(StatisticsSection)}
+    section = {k: v for k, v in cfg.get("statistics", {}).items() if k in known}
+    return StatisticsSection(**section), int(cfg.get("run", {}).get("seed", 0))
+
+
+def _recompute(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecast and trading tables of one run on the common period, tests included."""
+    stats_cfg, seed = _statistics(s)
+    preds = s.predictions()
+    forecast = evaluate_forecasts(preds[(preds["date"] >= first) & (preds["date"] <= last)], stats_cfg, seed).table
+    eq, base = _rebased(s, first, last)
+    table = equity_figures(eq, base)
+    returns = pd.concat([base.to_frame().T, eq]).pct_change().iloc[1:]
+    trading = evaluate_trading(table, returns, BENCHMARK, stats_cfg, seed).table
+    return forecast, trading
+
+
+def compare(run_dirs: list[str], strategies: list[str] | None = None, models: list[str] | None = None,
+            sort: str = "sharpe") -> Comparison:
+    if sort not in SORT_KEYS:
+        raise WfbtError(f"--sort {sort!r} is not a column to sort by. Use one of: {', '.join(SORT_KEYS)}.")
+    _distinct(run_dirs)
+    summaries = [read_run(d) for d in run_dirs]
+    _patterns_match(summaries, strategies, models)
+    labels = _labels(summaries)
+    periods = {lab: (s.equity.index[0], s.equity.index[-1]) for lab, s in zip(labels, summaries, strict=True)}
+    first = max(a for a, _ in periods.values())
+    last = min(b for _, b in periods.values())
+    if first > last:
+        raise WfbtError("the runs share no out-of-sample day: " + "; ".join(
+            f"{k}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for k, (a, b) in periods.items()) + ". Compare runs that overlap.")
+    same = len(set(periods.values())) == 1
+
+    forecast_rows, trading_rows, curves = [], [], {}
+    for label, s in zip(labels, summaries, strict=True):
+        fc, tr = (s.forecast.copy(), s.trading) if same else _recompute(s, first, last)
+        fc = fc[[_match(m, models) or m == NAIVE for m in fc["model"]]]
+        forecast_rows.append(fc.assign(run=label))
+        eq, base = _rebased(s, first, last)
+        for strategy in s.equity.columns:
+            if not (_match(strategy, strategies) or strategy == BENCHMARK):
+                continue
+            row = tr.loc[strategy].to_dict() if strategy in tr.index else {}
+            trading_rows.append({"run": label, "strategy": strategy, **row})
+            curves[f"{label}:{strategy}"] = 100 * eq[strategy] / base[strategy]
+
+    forecast = pd.concat(forecast_rows, ignore_index=True)
+    forecast = forecast[["run", *[c for c in forecast.columns if c != "run"]]]
+    trading = pd.DataFrame(trading_rows)
+    table, column, descending = SORT_KEYS[sort]
+    frames = {"trading": trading, "forecast": forecast}
+    if column not in frames[table].columns:
+        raise WfbtError(f"--sort {sort} needs {column}, which runs over different periods do not have (it needs "
+                        "the fills inside the common period). Sort by sharpe, return, drawdown or another metric.")
+    frames[table] = frames[table].sort_values(column, ascending=not descending, na_position="last", kind="stable")
+    trading, forecast = frames["trading"], frames["forecast"]
+    return Comparison(labels=labels, first=first, last=last, days=len(summaries[0].equity.loc[first:last]),
+                      same_period=same, periods=periods, forecast=forecast.reset_index(drop=True),
+                      trading=trading.reset_index(drop=True), equity=pd.DataFrame(curves))

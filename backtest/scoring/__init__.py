@@ -1,0 +1,1 @@
+"""Pure scoring functions: forecast and trading metrics, tests of significance, and the verdicts drawn from them."""

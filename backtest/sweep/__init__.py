@@ -1,0 +1,1 @@
+"""Sweeps: the sweep file and its cells, the Dask fan-out of training groups and backtests, the leaderboard."""

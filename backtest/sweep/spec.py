@@ -1,0 +1,262 @@
+"""`wfbt sweep`: many symbols x settings as ordinary runs, trained in shared groups, fanned out with Dask.
+
+A sweep file names a base run config, the symbols and a grid of config keys::
+
+    [sweep]
+    name = "sweep_example"
+    base = "default.toml"                       # relative to this file; [base.<section>] tables override it
+    symbols = ["csv:../shared/data/AAPL_daily.csv", "sample:sp500", "yfinance:SPY"]
+    # symbols_dir = "../shared/data"            # or every *.csv in a folder (relative to the current directory)
+
+    [grid]
+    "forecast.lookback" = [5, 10, 20]
+    "training.lr" = [0.001, 0.0003]
+
+Each cell (symbol x grid point) is an ordinary run folder, ``<out>/<sweep>/<cell>/``. Models of the same
+shape and training settings from every cell train as one group (each member keeps its own data, seed,
+early stopping and best weights, so a cell equals its standalone run to float32 rounding); the groups and
+then each cell's backtest are Dask tasks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backtest.core.config import SOURCES, RunConfig, from_dict, is_folder_name, read_toml
+from backtest.core.errors import ConfigError, WfbtError
+
+SWEEP_KEYS = {"name", "base", "symbols", "symbols_dir", "out_dir"}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    base: dict[str, Any]  # the base run config as parsed TOML
+    symbols: list[str]  # "source:symbol", or "csv:path"
+    grid: dict[str, list[Any]]  # "section.key" -> values
+    out_dir: str = "runs"
+
+
+@dataclass
+class Cell:
+    name: str  # its run folder's name
+    symbol: str
+    values: dict[str, Any]  # this cell's grid values
+    config: RunConfig
+    status: str = "pending"  # pending, done, failed, skipped (finished earlier, on --resume)
+    error: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _symbols(section: dict[str, Any]) -> list[str]:
+    symbols = section.get("symbols", [])
+    if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+        raise ConfigError(f"sweep.symbols: expected a list of \"source:symbol\" strings. Got {symbols!r}.")
+    if "symbols_dir" in section:
+        folder = Path(str(section["symbols_dir"]))
+        if not folder.is_dir():
+            raise ConfigError(f"sweep.symbols_dir: {str(folder)!r} is not a folder (paths are relative to the "
+                              "current directory).")
+        symbols = symbols + [f"csv:{p}" for p in sorted(folder.glob("*.csv"))]
+    if not symbols:
+        raise ConfigError("the sweep has no symbols. Add sweep.symbols = [\"csv:prices.csv\", \"sample:sp500\"] "
+                          "or sweep.symbols_dir = \"folder/of/csvs\".")
+    for s in symbols:
+        source, _, rest = s.partition(":")
+        if source not in SOURCES or not rest:
+            raise ConfigError(f"sweep.symbols: expected SOURCE:SYMBOL with SOURCE one of {', '.join(SOURCES)}, e.g. "
+                              f"csv:prices.csv or yfinance:SPY. Got {s!r}.")
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError(f"sweep.symbols lists a symbol twice. Got {symbols}.")
+    return symbols
+
+
+# grid keys that the sweep itself sets per cell
+RESERVED = {k: "the sweep's symbols choose the data: list them in sweep.symbols (e.g. \"csv:prices.csv\", "
+               "\"yfinance:AAPL\") or sweep.symbols_dir." for k in ("data.source", "data.symbol", "data.path")}
+RESERVED |= {k: "each cell's run folder is named by the sweep (its out_dir/<sweep name>/<cell>); set sweep.name and "
+                "sweep.out_dir instead." for k in ("run.name", "run.out_dir")}
+
+
+def _grid(raw: Any) -> dict[str, list[Any]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[grid]: expected a table of \"section.key\" = [values]. Got {raw!r}.")
+    grid = {}
+    for key, values in raw.items():
+        if "." not in key:
+            raise ConfigError(f"[grid] key {key!r}: expected \"section.key\", e.g. \"forecast.lookback\" = [5, 10].")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"[grid] {key}: expected a non-empty list of values. Got {values!r}.")
+        if key in RESERVED:
+            raise ConfigError(f"[grid] {key}: {RESERVED[key]}")
+        seen = [json.dumps(v, sort_keys=True, default=str) for v in values]
+        if len(set(seen)) != len(seen):
+            raise ConfigError(f"[grid] {key} lists a value twice. Got {values!r}. Each value makes cells; name it once "
+                              "(repeats would count as extra trials in the deflated Sharpe ratio and PBO).")
+        grid[key] = values
+    return grid
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and check a sweep file (the cells' configs are checked when the cells are made)."""
+    path = Path(path)
+    raw = read_toml(path, "sweep file")
+    unknown = set(raw) - {"sweep", "grid", "base"}
+    if unknown:
+        hint = (" This looks like a run config: run it with `wfbt run " + str(path) + "`."
+                if "sweep" not in raw and unknown & {"run", "data", "forecast", "walkforward"} else "")
+        raise ConfigError(f"sweep file {str(path)!r}: unknown table(s) {sorted(unknown)}. Known: sweep, grid, base."
+                          + hint)
+    section = raw.get("sweep", {})
+    extra = set(section) - SWEEP_KEYS
+    if extra:
+        raise ConfigError(f"[sweep] has no key(s) {sorted(extra)}. Known keys: {', '.join(sorted(SWEEP_KEYS))}.")
+    base: dict[str, Any] = {}
+    if "base" in section:
+        if not isinstance(section["base"], str):
+            raise ConfigError(f"sweep.base: expected the path of a run config, e.g. \"default.toml\". "
+                              f"Got {section['base']!r}.")
+        base = read_toml(path.parent / section["base"], "sweep.base config")
+    for name, table in raw.get("base", {}).items():  # a [base] table overrides the file, key by key
+        if not isinstance(table, dict):
+            raise ConfigError(f"[base.{name}]: expected a table of run config keys. Got {table!r}.")
+        base[name] = {**base.get(name, {}), **table}
+    name = str(section.get("name", path.stem))
+    if not is_folder_name(name):
+        raise ConfigError(f"sweep.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; "
+                          f"at most 100), since the sweep is written to out_dir/<name>. Got {name!r}.")
+    return SweepSpec(name=name, base=base, symbols=_symbols(section), grid=_grid(raw.get("grid", {})),
+                     out_dir=str(section.get("out_dir", "runs")))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-") or "x"
+
+
+def symbol_data(symbol: str) -> dict[str, Any]:
+    """The [data] keys a symbol string sets: csv:path -> source and path; others -> source and symbol."""
+    source, _, rest = symbol.partition(":")
+    return {"source": source, "path": rest} if source == "csv" else {"source": source, "symbol": rest}
+
+
+def _symbol_label(symbol: str) -> str:
+    source, _, rest = symbol.partition(":")
+    return _slug(Path(rest).stem if source == "csv" else rest)
+
+
+def _cell_name(symbol: str, values: dict[str, Any]) -> str:
+    parts = [_symbol_label(symbol)] + [f"{key.split('.')[-1]}{re.sub(r'[^A-Za-z0-9._-]+', '_', str(v))}"
+                                       for key, v in values.items()]
+    return "-".join(parts)
+
+
+def _cell_raw(spec: SweepSpec, symbol: str, values: dict[str, Any], name: str, out: Path) -> dict[str, Any]:
+    raw = {section: dict(table) for section, table in spec.base.items()}
+    data = raw.setdefault("data", {})
+    for key in ("path", "symbol", "columns"):
+        data.pop(key, None)
+    data.update(symbol_data(symbol))
+    for key, value in values.items():
+        section, _, leaf = key.partition(".")
+        if not isinstance(raw.setdefault(section, {}), dict):
+            raise ConfigError(f"[grid] {key}: [{section}] is not a table in the base config.")
+        raw[section][leaf] = value
+    raw.setdefault("run", {}).update({"name": name, "out_dir": str(out)})
+    return raw
+
+
+def make_cells(spec: SweepSpec, out: Path) -> list[Cell]:
+    """Every symbol x grid point as a validated run config; a bad grid value is refused naming its cell."""
+    keys = list(spec.grid)
+    cells, names = [], set()
+    for symbol in spec.symbols:
+        for combo in itertools.product(*(spec.grid[k] for k in keys)):
+            values = dict(zip(keys, combo, strict=True))
+            name = _cell_name(symbol, values)
+            while name in names:
+                name += "_"
+            names.add(name)
+            try:
+                config = from_dict(_cell_raw(spec, symbol, values, name, out))
+            except ConfigError as exc:
+                raise ConfigError(f"sweep cell {name}: {exc}") from None
+            cells.append(Cell(name, symbol, values, config))
+    return cells
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """Models that can train as one group: same architecture, window shape and training settings."""
+
+    model: str
+    lookback: int
+    features: int
+    epochs: int
+    batch_size: int
+    lr: float
+    patience: int
+    min_delta: float
+    device: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} L{self.lookback} F{self.features} lr{self.lr:g}"
+
+
+def group_key(config: RunConfig, model: str) -> GroupKey:
+    tr, fc = config.training, config.forecast
+    return GroupKey(model, fc.lookback, len(fc.features), tr.epochs, tr.batch_size, tr.lr, tr.patience,
+                    tr.min_delta, config.run.device)
+
+
+def plan_groups(cells: Iterable[Cell]) -> dict[GroupKey, list[Cell]]:
+    """The training groups: every network of every cell, by shape and settings, in cell order."""
+    from forecasters.registry import ARCHITECTURES
+
+    groups: dict[GroupKey, list[Cell]] = {}
+    for cell in cells:
+        for model in cell.config.forecast.models:
+            if model in ARCHITECTURES:
+                groups.setdefault(group_key(cell.config, model), []).append(cell)
+    return groups
+
+
+def data_key(config: RunConfig) -> tuple[Any, ...]:
+    """Cells with equal keys read the same prices: loaded once and shared."""
+    d = config.data
+    return (d.source, d.symbol if d.source != "csv" else None, d.path, d.start, d.end, d.adjusted, d.table,
+            tuple(sorted(d.columns.items())), getattr(d, "date_format", None), getattr(d, "timezone", None))
+
+
+def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
+    """Prices of every distinct data section, once each; a cell whose data fails is marked failed."""
+    from backtest.data.load import check_features, data_origin, load_prices
+    from backtest.engine.schedule import make_folds
+
+    prices: dict[tuple[Any, ...], pd.DataFrame] = {}
+    errors: dict[tuple[Any, ...], str] = {}
+    for cell in cells:
+        key = data_key(cell.config)
+        if key not in prices and key not in errors:
+            try:
+                prices[key] = load_prices(cell.config.data)
+            except WfbtError as exc:
+                errors[key] = str(exc)
+        if key in errors:
+            cell.status, cell.error = "failed", errors[key]
+            continue
+        try:  # refused here, before any training, rather than in the cell's training group
+            folds = make_folds(len(prices[key]), cell.config.walkforward)
+            check_features(prices[key], cell.config.forecast.features, data_origin(cell.config.data),
+                           slice(folds[0].train_start, folds[-1].test_end))
+        except WfbtError as exc:
+            cell.status, cell.error = "failed", str(exc)
+    return prices

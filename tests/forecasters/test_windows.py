@@ -1,0 +1,122 @@
+"""Representations and baselines on tiny named series, checked by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.engine.schedule import Fold
+from forecasters.baselines import drift_forecast, fit_linear, naive_forecast
+from forecasters.windows import fold_data, relative_windows
+from tests.conftest import synthetic_prices
+
+
+def growing(n: int = 12, rate: float = 0.1) -> pd.DataFrame:
+    """A close that grows by ``rate`` a day; open, high and low equal to it."""
+    close = 100.0 * (1 + rate) ** np.arange(n)
+    index = pd.bdate_range("2020-01-01", periods=n, name="date")
+    return pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=index)
+
+
+OHLC = ["open", "high", "low", "close"]
+FOLD = Fold(0, train_start=0, val_start=6, train_end=8, test_start=8, test_end=12)
+
+
+def test_relative_windows_by_hand():
+    prices = growing()
+    raw, close = prices[["close"]].to_numpy(), prices["close"].to_numpy()
+    x = relative_windows(raw, close, np.array([3]), lookback=2, volume_col=None)
+    # the window for row 3 is rows 1 and 2 (110, 121), relative to row 2's close 121
+    assert x[0, :, 0] == pytest.approx([math.log(110 / 121), 0.0])
+
+
+def test_relative_volume_is_its_log_change_to_the_last_day():
+    prices = growing()
+    prices["volume"] = [10.0, 20, 40, 0, 5, 5, 5, 5, 5, 5, 5, 5]
+    raw = prices[["close", "volume"]].to_numpy()
+    x = relative_windows(raw, prices["close"].to_numpy(), np.array([4]), lookback=3, volume_col=1)
+    assert x[0, :, 1] == pytest.approx([math.log1p(20) - math.log1p(0), math.log1p(40) - math.log1p(0), 0.0])
+
+
+def test_return_target_maps_back_to_the_next_close():
+    prices = growing()
+    rates = np.array([0.0, 0.1, 0.3, 0.1, 0.3, 0.1, 0.3, 0.1, 0.3, 0.1, 0.3, 0.1])
+    prices["close"] = 100.0 * np.cumprod(1 + rates)
+    data = fold_data(prices, FOLD.train, FOLD.val, FOLD.test, ["close"], 2, "standard", "return")
+    # training samples are rows 2..5 (a 2-day window inside rows 0..5): returns 0.3, 0.1, 0.3, 0.1
+    assert data.target_mean == pytest.approx(0.2) and data.target_scale == pytest.approx(0.1)
+    assert data.y_train == pytest.approx([1.0, -1.0, 1.0, -1.0])
+    close = prices["close"].to_numpy()
+    assert data.to_price(np.zeros(4)) == pytest.approx(close[7:11] * 1.2)  # "predict 0": the mean return
+    assert data.to_price(np.array([1.0, -1, 1, -1])) == pytest.approx(close[8:12])  # 0.3, 0.1, 0.3, 0.1 again
+    assert list(data.test_positions) == [8, 9, 10, 11]
+
+
+def test_level_target_is_the_scaled_close():
+    prices = growing()
+    data = fold_data(prices, FOLD.train, FOLD.val, FOLD.test, ["close"], 2, "standard", "level")
+    fit = prices["close"].to_numpy()[0:6]
+    assert data.target_mean == pytest.approx(fit.mean()) and data.target_scale == pytest.approx(fit.std())
+    assert data.to_price(np.zeros(4)) == pytest.approx(np.full(4, fit.mean()))
+
+
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_a_window_uses_nothing_after_the_day_before_the_one_it_predicts(representation):
+    prices = synthetic_prices(200)
+    fold = Fold(0, 0, 100, 130, 130, 200)
+    base = fold_data(prices, fold.train, fold.val, fold.test, OHLC, 5, "standard", representation)
+    for t in (140, 170):  # change every row from t on: the windows of days <= t must not move
+        altered = prices.copy()
+        altered.iloc[t:, :4] *= 1.7
+        other = fold_data(altered, fold.train, fold.val, fold.test, OHLC, 5, "standard", representation)
+        keep = base.test_positions <= t
+        assert np.array_equal(base.x_test[keep], other.x_test[keep])
+        assert not np.array_equal(base.x_test[~keep], other.x_test[~keep])
+        assert np.array_equal(base.x_train, other.x_train) and np.array_equal(base.y_val, other.y_val)
+
+
+def test_return_windows_look_alike_at_any_price_level():
+    prices = synthetic_prices(200)
+    fold = Fold(0, 0, 100, 130, 130, 200)
+    scaled = prices.copy()
+    scaled.iloc[:, :4] *= 50.0
+    a = fold_data(prices, fold.train, fold.val, fold.test, ["open", "high", "low", "close"], 5, "standard", "return")
+    b = fold_data(scaled, fold.train, fold.val, fold.test, ["open", "high", "low", "close"], 5, "standard", "return")
+    assert np.allclose(a.x_test, b.x_test, atol=1e-5) and np.allclose(a.y_train, b.y_train, atol=1e-5)
+    assert np.allclose(b.to_price(np.ones(70)), 50.0 * a.to_price(np.ones(70)))
+
+
+def test_naive_and_drift_by_hand():
+    close = np.array([100.0, 110.0, 121.0, 100.0, 90.0])
+    days = np.array([3, 4])
+    assert list(naive_forecast(close, days)) == [121.0, 100.0]
+    # fitting rows 0..2: log returns log(1.1) twice, mean log(1.1): tomorrow = today * 1.1
+    assert drift_forecast(close, slice(0, 3), days) == pytest.approx([133.1, 110.0])
+
+
+def test_linear_baseline_learns_a_linear_rule_and_shrinks_noise():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3, 2)).astype(np.float32)
+    y = (2.0 * x[:, -1, 0] - x[:, 0, 1]).astype(np.float32)
+    fit = fit_linear(x[:200], y[:200], x[200:250], y[200:250], x[250:])
+    assert fit.alpha <= 0.1 and fit.predictions == pytest.approx(y[250:], abs=0.02)
+    noise = rng.normal(size=300).astype(np.float32)  # unrelated to x: the strongest penalty wins
+    fit = fit_linear(x[:200], noise[:200], x[200:250], noise[200:250], x[250:])
+    assert fit.alpha >= 1e3 and np.abs(fit.predictions - noise[:200].mean()).max() < 0.05
+
+
+def test_linear_baseline_without_validation_rows_uses_cross_validation():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(120, 2, 2))
+    y = x[:, -1, 0]
+    fit = fit_linear(x[:100], y[:100], x[:0], y[:0], x[100:])
+    assert math.isnan(fit.val_mse) and fit.predictions == pytest.approx(y[100:], abs=0.05)
+
+
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_a_fold_without_validation_rows(representation):
+    prices = synthetic_prices(200)
+    data = fold_data(prices, slice(0, 130), slice(130, 130), slice(130, 200), ["open", "close"], 5, "standard",
+                     representation)
+    assert data.x_val.shape == (0, 5, 2) and data.y_val.shape == (0,) and data.x_test.shape == (70, 5, 2)

@@ -1,0 +1,78 @@
+"""The console summary at the widths terminals have: columns are dropped with a note, numbers never cut."""
+
+import io
+import json
+import re
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from backtest.cli.app import app
+from backtest.report.console import render
+from backtest.runs.store import read_run
+from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    csv = write_yahoo_csv(synthetic_prices(420), tmp / "p.csv")
+    args = ["run", "--quiet", "--out", str(tmp / "runs"), "--set", "data.source=csv", "--set",
+            f"data.path={str(csv)!r}", "--set", "run.name='r'", "--set", "forecast.models=['lstm_stacked','linear']"]
+    for item in TINY:
+        if not item.startswith("forecast.models"):
+            args += ["--set", item]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return tmp / "runs" / "r"
+
+
+def rendered(run_dir, width: int) -> str:
+    buf = io.StringIO()
+    render(read_run(run_dir), Console(file=buf, width=width, color_system=None))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 200])
+def test_no_line_is_wider_than_the_terminal_and_nothing_is_cut(run_dir, width):
+    out = rendered(run_dir, width)
+    assert max(len(line) for line in out.splitlines()) <= width
+    assert "…" not in out
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_every_shown_number_is_whole(run_dir, width):
+    """Each strategy's Sharpe ratio and return in metrics.json appear in full on its row."""
+    out = rendered(run_dir, width)
+    trading = out[out.index("Trading out of sample"):].splitlines()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for row in metrics["trading"]:
+        rows = [[c.strip() for c in line.split("│")] for line in trading if line.startswith("│")]
+        cells = next(c for c in rows if c[1].removesuffix(" ★") == row["strategy"])
+        assert f"{row['sharpe']:,.2f}" in cells and f"{row['total_return']:,.2f}" in cells
+
+
+def test_narrow_tables_name_the_columns_they_leave_out(run_dir):
+    narrow, wide = rendered(run_dir, 80), rendered(run_dir, 200)
+    assert "not shown at this width:" in narrow and "max DD %" in wide
+    assert re.search(r"not shown at this width: .*CAGR\s+%", narrow.replace("\n", " "))  # a caption may wrap there
+    assert "not shown at this width" not in wide
+
+
+def test_show_through_the_entry_point_at_80_columns(run_dir):
+    result = runner.invoke(app, ["show", str(run_dir)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output and "Theil U" in result.output and "vs B&H" in result.output
+    assert "No forecast is better than the naive forecast" in result.output or "Better than" in result.output
+
+
+def test_console_and_html_say_positions_are_sold_on_the_last_day(run_dir):
+    from backtest.report.html import report_html
+    from backtest.report.wording import LAST_DAY_NOTE
+
+    wide = " ".join(rendered(run_dir, 200).split())
+    assert "are sold at its close, paying fee, slippage and tax" in wide and LAST_DAY_NOTE in wide
+    assert LAST_DAY_NOTE.replace("'", "&#x27;") in report_html(read_run(run_dir))
