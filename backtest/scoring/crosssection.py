@@ -1,0 +1,204 @@
+"""Cross-sectional scores: information coefficients, decile returns and their HAC t-statistics.
+
+Every function takes panels indexed by decision day with one column per symbol: a *score* known at
+day t's close and the *next return* from t's close to t+1's close, dated t. A day's cross-section is
+the names present (not NaN) in both. Too little data gives NaN, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+MIN_NAMES = 3  # a correlation over two names is +-1 by construction: no information
+
+
+def daily_ic(scores: pd.DataFrame, ahead: pd.DataFrame, method: Literal["pearson", "rank"] = "pearson",
+             ) -> pd.Series:
+    """Per day, the correlation across names between the score and the next return.
+
+    Parameters
+    ----------
+    scores : pd.DataFrame
+        Score panel (days x symbols).
+    ahead : pd.DataFrame
+        Next-return panel, same labels (the union of both is used; a name missing from either is out).
+    method : {"pearson", "rank"}, default "pearson"
+        ``"pearson"`` is the IC; ``"rank"`` is the rank IC (Spearman: Pearson over the day's ranks,
+        ties given their average rank).
+
+    Returns
+    -------
+    pd.Series
+        IC by day; NaN on a day with fewer than 3 common names or a constant score or return.
+    """
+    if method not in ("pearson", "rank"):
+        raise ValueError(f"method must be 'pearson' or 'rank'. Got {method!r}.")
+    x, y = _common(scores, ahead)
+    if method == "rank":
+        x, y = x.rank(axis=1), y.rank(axis=1)
+    x, y = x.sub(x.mean(axis=1), axis=0), y.sub(y.mean(axis=1), axis=0)
+    cov = (x * y).sum(axis=1)
+    scale = np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
+    ic = (cov / scale.where(scale > 0)).where(x.notna().sum(axis=1) >= MIN_NAMES)
+    return ic.rename("rank_ic" if method == "rank" else "ic")
+
+
+def newey_west_lags(n: int) -> int:
+    """Newey & West's (1994) automatic lag rule: ``floor(4 (n / 100) ** (2 / 9))``.
+
+    Parameters
+    ----------
+    n : int
+        Number of observations (days).
+
+    Returns
+    -------
+    int
+        Lags of the Bartlett kernel: 4 for 100 or 250 days, 5 for 500, 6 for 750 to 1,000, 7 for 1,250.
+    """
+    return int(math.floor(4 * (max(n, 0) / 100) ** (2 / 9)))
+
+
+def hac_t(series: pd.Series, lags: int | None = None) -> tuple[float, int]:
+    """t-statistic of a series' mean with a Newey-West (HAC, Bartlett kernel) variance.
+
+    The mean is the constant of an OLS of the series on 1 (statsmodels, ``cov_type="HAC"``, without
+    the small-sample correction), so ``var(mean) = (g0 + 2 sum_j (1 - j / (L + 1)) g_j) / n`` with
+    ``g_j`` the j-th autocovariance of the demeaned series (divided by n).
+
+    Parameters
+    ----------
+    series : pd.Series
+        Daily values (NaN days dropped).
+    lags : int, optional
+        Bartlett lags L; default :func:`newey_west_lags` of the number of days.
+
+    Returns
+    -------
+    tuple of (float, int)
+        The t-statistic (NaN with fewer than 3 days or no variance) and the lags used.
+    """
+    values = series.dropna().to_numpy(dtype=float)
+    lags = newey_west_lags(len(values)) if lags is None else lags
+    if len(values) < 3 or np.ptp(values) == 0:
+        return float("nan"), lags
+    fit = sm.OLS(values, np.ones(len(values))).fit(
+        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": False})
+    return float(fit.tvalues[0]), lags
+
+
+def ic_summary(ic: pd.Series, lags: int | None = None) -> dict[str, float]:
+    """Mean, standard deviation, ICIR, share of positive days and HAC t of a daily IC series.
+
+    Parameters
+    ----------
+    ic : pd.Series
+        Daily IC or rank IC (:func:`daily_ic`); NaN days are left out of everything.
+    lags : int, optional
+        Bartlett lags for the t-statistic; default :func:`newey_west_lags`.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``std`` (ddof = 1), ``icir`` = mean / std per day (not annualised: multiply by
+        sqrt(252) for a yearly figure), ``positive`` (share of days with IC > 0), ``t_hac``, ``lags``
+        and ``days``. NaN where too few days.
+    """
+    values = ic.dropna()
+    std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+    mean = float(values.mean()) if len(values) else float("nan")
+    t, used = hac_t(values, lags)
+    return {"mean": mean, "std": std, "icir": mean / std if std > 0 else float("nan"),
+            "positive": float((values > 0).mean()) if len(values) else float("nan"),
+            "t_hac": t, "lags": float(used), "days": float(len(values))}
+
+
+def decile_returns(scores: pd.DataFrame, ahead: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
+    """Mean next return of each score quantile (1 = lowest scores), day by day.
+
+    Each day the common names are sorted by score (ties by symbol name) and cut into ``bins`` groups
+    of equal count with ``pd.qcut`` over their order, so tied scores never make empty or merged
+    groups. A day with fewer names than ``bins`` gives a row of NaN (left out of the averages).
+
+    Parameters
+    ----------
+    scores, ahead : pd.DataFrame
+        Score and next-return panels (days x symbols).
+    bins : int, default 10
+        Number of groups (10 = deciles).
+
+    Returns
+    -------
+    pd.DataFrame
+        Days x groups 1..bins, the mean next return of each group.
+    """
+    x, y = _common(scores, ahead)
+    x = x.reindex(columns=sorted(x.columns))
+    order = x.rank(axis=1, method="first")
+    rows = {day: _bin_means(order.loc[day], y.loc[day], bins) for day in x.index}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=range(1, bins + 1)).reindex(x.index)
+
+
+def spread_summary(deciles: pd.DataFrame, lags: int | None = None) -> dict[str, float]:
+    """The daily spread top group - bottom group of :func:`decile_returns`: its mean and HAC t.
+
+    Parameters
+    ----------
+    deciles : pd.DataFrame
+        Days x groups from :func:`decile_returns`.
+    lags : int, optional
+        Bartlett lags; default :func:`newey_west_lags`.
+
+    Returns
+    -------
+    dict
+        ``mean`` (mean daily spread), ``t_hac``, ``lags``, ``days``.
+    """
+    spread = (deciles.iloc[:, -1] - deciles.iloc[:, 0]).dropna()
+    t, used = hac_t(spread, lags)
+    return {"mean": float(spread.mean()) if len(spread) else float("nan"), "t_hac": t,
+            "lags": float(used), "days": float(len(spread))}
+
+
+def accuracy(prob: pd.DataFrame, target: pd.DataFrame, threshold: float = 0.5) -> float:
+    """Share of (day, name) pairs where a classification score calls the above-median target right.
+
+    Parameters
+    ----------
+    prob : pd.DataFrame
+        Score panel, e.g. the probability of beating tomorrow's median; ``> threshold`` calls "above".
+    target : pd.DataFrame
+        The 0/1 target panel (``forecasters.crosssection.above_median_target``).
+    threshold : float, default 0.5
+        Score above which the call is "above".
+
+    Returns
+    -------
+    float
+        Accuracy over the pairs present in both; NaN when there are none.
+    """
+    x, y = _common(prob, target)
+    hit = ((x > threshold).astype(float) == y).where(x.notna())
+    count = hit.notna().to_numpy().sum()
+    return float(hit.sum().sum() / count) if count else float("nan")
+
+
+def _bin_means(order: pd.Series, ahead: pd.Series, bins: int) -> list[float]:
+    """One day's mean return per group of equal count, or NaN for each when too few names."""
+    present = order.dropna()
+    if len(present) < bins:
+        return [float("nan")] * bins
+    group = pd.qcut(present, bins, labels=range(1, bins + 1))
+    return ahead[present.index].groupby(group, observed=False).mean().tolist()
+
+
+def _common(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both panels on the union of labels, each NaN wherever either is."""
+    a, b = a.astype(float).align(b.astype(float), join="outer")
+    both = a.notna() & b.notna()
+    return a.where(both), b.where(both)
