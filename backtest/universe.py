@@ -123,7 +123,8 @@ class Universe:
     def field(self, name: str) -> pd.DataFrame:
         """One field as a dates x symbols frame (NaN where a stock has no row)."""
         if name not in FIELDS:
-            raise DataError(f"Universe.field: expected one of {', '.join(FIELDS)}. Got {name!r}.{suggest(name, FIELDS)}")
+            raise DataError(f"Universe.field: expected one of {', '.join(FIELDS)}. Got {name!r}."
+                            f"{suggest(name, FIELDS)}")
         return self.prices[name].unstack("symbol")
 
     def frame(self, symbol: str) -> pd.DataFrame:
@@ -216,12 +217,14 @@ def _members(where: str | Path | Sequence[str], source: str, layout: str, symbol
     """A long file's numeric rows (column symbol), the symbols read one by one, the input's name, its fields."""
     if source in ("yfinance", "tej"):
         if isinstance(where, str | Path):
-            raise DataError(f"source={source!r}: expected a list of {'tickers' if source == 'yfinance' else 'company ids'}"
-                            f" such as ['AAPL', 'MSFT']. Got {str(where)!r}.")
+            what = "tickers" if source == "yfinance" else "company ids"
+            raise DataError(f"source={source!r}: expected a list of {what} such as ['AAPL', 'MSFT']. "
+                            f"Got {str(where)!r}.")
         ids = [str(s).strip() for s in where]
         return None, _network_members(ids, source, reading, *network), source, FIELDS
     if source != "csv":
-        raise DataError(f"source: expected 'csv', 'yfinance' or 'tej'. Got {source!r}.{suggest(source, ['csv', 'yfinance', 'tej'])}")
+        raise DataError(f"source: expected 'csv', 'yfinance' or 'tej'. Got {source!r}."
+                        f"{suggest(source, ['csv', 'yfinance', 'tej'])}")
     if not isinstance(where, str | Path):
         raise DataError(f"source='csv': expected a file or folder path. Got a list ({list(where)[:3]}); for tickers "
                         "set source='yfinance' or 'tej'.")
@@ -539,7 +542,8 @@ def _bad_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     prices = frame[list(PRICE_FIELDS)]
     gaps = prices.isna().to_numpy()
     missing = gaps.any(axis=1) & ~gaps.all(axis=1)
-    return missing, data.outside_range(frame).to_numpy() & ~missing
+    positive = (prices.to_numpy() > 0).all(axis=1)  # a non-positive price is check_prices' to refuse
+    return missing, data.outside_range(frame).to_numpy() & ~missing & positive
 
 
 def _prepared(batch: pd.DataFrame, close_only: bool, reading: _Reading) -> tuple[pd.DataFrame, pd.DataFrame]:
