@@ -36,10 +36,13 @@ _MAGIC = (  # (leading bytes, what the file is, the fix)
 )
 
 
-def read_text_csv(path: str, origin: str | None = None) -> pd.DataFrame:
-    """The file's rows as a frame of stripped strings, columns named as in the header, index = line numbers."""
+def read_text_csv(path: str, origin: str | None = None, raw: bytes | None = None) -> pd.DataFrame:
+    """The file's rows as a frame of stripped strings, columns named as in the header, index = line numbers.
+
+    ``raw``: the file's bytes when the caller has read (and decompressed) them already.
+    """
     origin = origin or path
-    text = _decode(path, _read_bytes(path), origin)
+    text = _decode(path, _read_bytes(path) if raw is None else raw, origin)
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:

@@ -177,11 +177,16 @@ def _refuse_non_positive(frame: pd.DataFrame, origin: str) -> None:
         )
 
 
-def _refuse_outside_range(frame: pd.DataFrame, origin: str) -> None:
+def outside_range(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose open or close (or low/high themselves) fall outside [low, high]; False where a price is NaN."""
     prices = frame[list(PRICE_FIELDS)]
-    bad_range = (prices["high"] < prices[["open", "close", "low"]].max(axis=1) * (1 - 1e-9)) | (
+    return (prices["high"] < prices[["open", "close", "low"]].max(axis=1) * (1 - 1e-9)) | (
         prices["low"] > prices[["open", "close", "high"]].min(axis=1) * (1 + 1e-9)
     )
+
+
+def _refuse_outside_range(frame: pd.DataFrame, origin: str) -> None:
+    bad_range = outside_range(frame)
     if bad_range.any():
         raise DataError(
             f"{origin}: {int(bad_range.sum())} row(s) have open/close outside [low, high], first on "

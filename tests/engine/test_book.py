@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.engine.book import book
+
 NAN = np.nan
 DAYS = pd.bdate_range("2024-01-01", periods=5)
 
-
-def _load_book() -> ModuleType:
-    """backtest.engine.book once backtest/engine/ is a package; by file while backtest/engine.py still exists."""
-    if importlib.util.find_spec("backtest.engine").submodule_search_locations:
-        return importlib.import_module("backtest.engine.book")
-    path = Path(__file__).resolve().parents[2] / "backtest" / "engine" / "book.py"
-    spec = importlib.util.spec_from_file_location("wfbt_engine_book", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-book = _load_book().book
 
 # A trades all five days; B's prices stop after day 2 (no open or close on days 3 and 4)
 OPEN = pd.DataFrame({"A": [10, 10, 11, 12, 12.0], "B": [20, 20, 19, NAN, NAN]}, index=DAYS)

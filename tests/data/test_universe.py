@@ -1,0 +1,236 @@
+"""A universe as input (backtest.universe): long, wide and folder inputs, each quirk on a named small panel."""
+
+import bz2
+import gzip
+import lzma
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.core.errors import DataError, DataWarning
+from backtest.data.universe import load_universe
+from tests.conftest import synthetic_prices
+
+SP500 = Path("../shared/data/sp500_5yr.csv.gz")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("WFBT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def panel(n: int = 30) -> dict[str, pd.DataFrame]:
+    """Three clean stocks (AAA, BBB, CCC) on the same n weekdays."""
+    return {sym: synthetic_prices(n, seed=k).round(4) for k, sym in enumerate(["AAA", "BBB", "CCC"])}
+
+
+def long_frame(frames: dict[str, pd.DataFrame], symbol: str = "Name") -> pd.DataFrame:
+    parts = [f.rename_axis("date").reset_index().assign(**{symbol: s}) for s, f in frames.items()]
+    out = pd.concat(parts, ignore_index=True)
+    out["date"] = out["date"].dt.strftime("%Y-%m-%d")
+    return out
+
+
+def write_long(tmp_path: Path, frames: dict[str, pd.DataFrame], name: str = "u.csv", symbol: str = "Name") -> Path:
+    path = tmp_path / name
+    path.write_text(long_frame(frames, symbol).to_csv(index=False))
+    return path
+
+
+def load(*args, **kwargs):
+    """load_universe with its totals warning caught (and checked to be there: nothing is silent)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        universe = load_universe(*args, **kwargs)
+    assert any(issubclass(w.category, DataWarning) and "symbols kept" in str(w.message) for w in caught)
+    return universe
+
+
+class TestInputs:
+    def test_long_file_with_its_symbol_column_detected(self, tmp_path):
+        frames = panel()
+        u = load(write_long(tmp_path, frames))
+        assert u.symbols == ["AAA", "BBB", "CCC"] and len(u.calendar) == 30
+        pd.testing.assert_frame_equal(u.frame("BBB"), frames["BBB"].astype("float64"), check_freq=False)
+        assert u.field("close").shape == (30, 3) and u.executions == ("next_open", "close")
+
+    def test_symbol_column_set_by_name_and_a_wrong_name_is_refused(self, tmp_path):
+        path = write_long(tmp_path, panel(), symbol="Security")
+        assert load(path, symbol_column="Security").symbols == ["AAA", "BBB", "CCC"]
+        with pytest.raises(DataError, match=r"symbol_column 'Securty' is not a column.*Did you mean 'Security'"):
+            load_universe(path, symbol_column="Securty")
+
+    def test_wide_close_only_file(self, tmp_path):
+        frames = panel()
+        wide = pd.DataFrame({s: f["close"] for s, f in frames.items()}).rename_axis("Date")
+        wide.iloc[:5, 0] = np.nan  # AAA listed from the sixth day
+        path = tmp_path / "wide.csv"
+        wide.to_csv(path)
+        u = load(path)
+        assert u.fields == ("close",) and u.executions == ("close",)
+        assert u.prices["open"].isna().all()
+        assert u.summary.loc["AAA", "first"] == frames["AAA"].index[5] and u.summary.loc["AAA", "listed_late"]
+        np.testing.assert_allclose(u.field("close")["CCC"].to_numpy(), frames["CCC"]["close"].to_numpy())
+
+    def test_folder_of_per_symbol_files_mixed_compression(self, tmp_path):
+        frames = panel()
+        folder = tmp_path / "prices"
+        folder.mkdir()
+        text = {s: f.rename(columns=str.title).rename_axis("Date").to_csv().encode() for s, f in frames.items()}
+        (folder / "AAA.csv").write_bytes(text["AAA"])
+        (folder / "BBB.csv.bz2").write_bytes(bz2.compress(text["BBB"]))
+        (folder / "CCC.csv.xz").write_bytes(lzma.compress(text["CCC"]))
+        (folder / "notes.md").write_text("not prices")
+        with pytest.warns(DataWarning, match=r"skipped 1 file\(s\) that are not CSV text: notes.md"):
+            u = load_universe(folder)
+        assert u.symbols == ["AAA", "BBB", "CCC"]
+        np.testing.assert_allclose(u.frame("CCC")["close"].to_numpy(), frames["CCC"]["close"].to_numpy())
+
+    @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip"])
+    def test_compressed_long_file(self, tmp_path, suffix):
+        raw = long_frame(panel()).to_csv(index=False).encode()
+        path = tmp_path / f"u.csv{suffix}"
+        if suffix == ".zip":
+            with zipfile.ZipFile(path, "w") as z:
+                z.writestr("u.csv", raw)
+        else:
+            path.write_bytes({".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}[suffix](raw))
+        assert load(path).summary["rows"].sum() == 90
+
+    def test_tickers_through_yfinance_and_its_cache(self, tmp_path, monkeypatch):
+        import yfinance
+
+        from tests.data.conftest import yahoo_frame
+
+        calls = []
+        monkeypatch.setattr(yfinance, "download", lambda tickers, **kw: calls.append(tickers) or yahoo_frame(tickers))
+        u = load(["AAPL", "MSFT"], source="yfinance")
+        assert u.symbols == ["AAPL", "MSFT"] and calls == [["AAPL", "MSFT"]]  # one request for both
+        again = load(["AAPL", "MSFT"], source="yfinance")
+        assert len(calls) == 1  # the cache answered
+        pd.testing.assert_frame_equal(u.prices, again.prices)
+
+    def test_company_ids_through_tej(self, tej_server):
+        from tests.data.conftest import SMALL_ROWS, TejStandIn
+
+        TejStandIn.rows = SMALL_ROWS + [["2317", r[1], *(x / 5 for x in r[2:6]), r[6]] for r in SMALL_ROWS]
+        u = load(["2330", "2317"], source="tej")
+        assert u.symbols == ["2317", "2330"]
+        assert u.frame("2330")["close"].iloc[0] == 503.0 and u.frame("2317")["close"].iloc[0] == pytest.approx(100.6)
+
+
+class TestQuirks:
+    def test_missing_open_row_is_dropped_with_a_count(self, tmp_path):
+        frames = panel()
+        frames["AAA"].iloc[7, 0] = np.nan  # open only
+        frames["BBB"].iloc[9, :3] = np.nan  # open, high and low
+        u = load(write_long(tmp_path, frames))
+        assert u.summary.loc[["AAA", "BBB", "CCC"], "dropped_missing"].tolist() == [1, 1, 0]
+        assert np.isnan(u.prices.loc[(frames["AAA"].index[7], "AAA"), "close"])  # a hole, not a made-up price
+        assert u.summary.loc["AAA", "holes"] == 1
+
+    def test_open_outside_the_range_is_dropped_or_refuses_the_symbol(self, tmp_path):
+        frames = panel()
+        frames["CCC"].iloc[4, 0] = frames["CCC"].iloc[4, 2] * 0.5  # open at half the low (CHD 2014-05-19)
+        path = write_long(tmp_path, frames)
+        assert load(path).summary.loc["CCC", "dropped_outside"] == 1
+        strict = load(path, bad_rows="refuse")
+        assert strict.symbols == ["AAA", "BBB"]
+        assert "1 row(s) have open/close outside [low, high]" in strict.refused["CCC"]
+
+    def test_a_fifty_percent_jump_is_kept_and_warned(self, tmp_path):
+        frames = panel()
+        frames["BBB"].iloc[20:] *= 0.5  # an unadjusted spin-off
+        u = load(write_long(tmp_path, frames))
+        assert u.summary.loc["BBB", "jumps"] == 1 and u.summary.loc["BBB", "first_jump"].endswith("(-50%)")
+        assert u.summary.loc["BBB", "rows"] == 30  # kept
+        assert load(write_long(tmp_path, frames), jump=0.6).summary.loc["BBB", "jumps"] == 0
+
+    def test_zero_volume_rows_are_counted_and_filler_rows_dropped(self, tmp_path):
+        frames = panel()
+        frames["AAA"].iloc[3, 4] = 0.0  # a real bar with no volume: kept
+        frames["BBB"].iloc[5] = [90.0, 90.0, 90.0, 90.0, 0.0]  # holiday filler: dropped by the single-symbol check
+        u = load(write_long(tmp_path, frames))
+        assert u.summary.loc[["AAA", "BBB"], "zero_volume"].tolist() == [1, 1]
+        assert u.summary.loc["AAA", "rows"] == 30 and u.summary.loc["BBB", "dropped_checks"] == 1
+        assert "holiday filler" in u.summary.loc["BBB", "notes"]
+
+    def test_late_listing_and_a_stock_that_stops_early(self, tmp_path):
+        frames = panel()
+        frames["AAA"] = frames["AAA"].iloc[10:]
+        frames["CCC"] = frames["CCC"].iloc[:25]
+        u = load(write_long(tmp_path, frames))
+        assert u.summary.loc["AAA", "listed_late"] and not u.summary.loc["AAA", "ends_early"]
+        assert u.ends.to_dict() == {"CCC": frames["CCC"].index[-1]}
+        assert u.prices.loc[(u.calendar[0], "AAA"), "close"] != u.prices.loc[(u.calendar[0], "AAA"), "close"]
+        assert not u.survivorship and u.survivorship_note is None
+
+    def test_survivorship_flag_when_every_member_exists_on_the_last_day(self, tmp_path):
+        u = load(write_long(tmp_path, panel()))
+        assert u.survivorship
+        assert "Every one of the 3 stocks still trades on the last day" in u.survivorship_note
+
+    def test_a_refused_symbol_is_dropped_with_its_reason(self, tmp_path):
+        frames = panel()
+        frames["BBB"].iloc[6, :4] = -1.0  # a negative price: one symbol's file would be refused
+        u = load(write_long(tmp_path, frames))
+        assert u.symbols == ["AAA", "CCC"]
+        assert "zero or negative open, high, low, close" in u.refused["BBB"]
+        assert u.summary.loc["BBB", "status"] == "refused"
+
+    def test_a_cell_that_is_not_a_number_refuses_that_symbol_only(self, tmp_path):
+        path = write_long(tmp_path, panel())
+        path.write_text(path.read_text().replace(f"{panel()['CCC'].iloc[2]['close']}", "n.a.", 1))
+        u = load(path)
+        assert "CCC" not in u.symbols and "close value(s) are not numbers: 'n.a.'" in u.refused["CCC"]
+
+    def test_too_few_symbols_left_is_refused_with_the_reasons(self, tmp_path):
+        frames = panel()
+        frames["BBB"].iloc[6, :4] = -1.0
+        with pytest.raises(DataError, match=r"only 2 of 3 symbol\(s\) passed the checks, fewer than min_symbols = 3\. "
+                                            r"Dropped: BBB: .*zero or negative"):
+            load_universe(write_long(tmp_path, frames), min_symbols=3)
+
+    def test_totals_summarise_every_symbol(self, tmp_path):
+        frames = panel()
+        frames["AAA"].iloc[7, 0] = np.nan
+        frames["BBB"].iloc[6, :4] = -1.0
+        frames["CCC"].iloc[20:] *= 0.5
+        t = load(write_long(tmp_path, frames)).totals()["count"]
+        assert t["symbols read"] == 3 and t["symbols kept"] == 2 and t["symbols refused"] == 1
+        assert t["rows read"] == 90 and t["rows kept"] == 59 and t["rows of refused symbols"] == 30
+        assert t["rows dropped: some prices missing"] == 1
+        assert t["one-day moves over the jump limit (kept, warned)"] == 1
+
+    def test_the_screen_changes_nothing(self, tmp_path):
+        frames = panel()
+        frames["AAA"].iloc[7, 0] = np.nan
+        frames["BBB"].iloc[5] = [90.0, 90.0, 90.0, 90.0, 0.0]
+        frames["CCC"].iloc[20:] *= 0.4
+        path = write_long(tmp_path, frames)
+        fast, full = load(path), load(path, screen=False)
+        pd.testing.assert_frame_equal(fast.prices, full.prices)
+        pd.testing.assert_frame_equal(fast.summary, full.summary)
+
+
+@pytest.mark.skipif(not SP500.is_file(), reason="the shared universe file is not beside the checkout")
+def test_the_shared_sp500_file_has_the_quirks_its_readme_states():
+    u = load(SP500)
+    s = u.summary
+    assert len(u.symbols) == 505 and len(u.calendar) == 1259
+    assert int((s["rows_in"] == 1259).sum()) == 470  # the other 35: 29 listed late, 6 with missing days
+    assert int(s["listed_late"].sum()) == 29 and s.loc["APTV", "rows_in"] == 44 and s.loc["DWDP", "rows_in"] == 109
+    t = u.totals()["count"]
+    assert t["rows read"] == 619040
+    assert t["rows dropped: some prices missing"] == 11  # the 11 rows without an open
+    assert t["rows dropped: open/close outside [low, high]"] == 12
+    assert s.loc["CHD", "dropped_outside"] == 1 and s.loc["LNT", "dropped_outside"] == 1
+    assert t["zero-volume rows"] == 4
+    # 11 moves over 40 % in the file; LNT's -49 % / +101 % pair goes with its dropped 2016-05-19 row
+    assert t["one-day moves over the jump limit (kept, warned)"] == 9
+    assert s.loc["EBAY", "first_jump"] == "2015-07-20 (-57%)" and s.loc["NI", "first_jump"] == "2015-07-02 (-63%)"
+    assert u.survivorship and "505 stocks" in u.survivorship_note
