@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 from typer.testing import CliRunner
@@ -61,11 +62,15 @@ def open_in_browser(page, tmp_path, name):
     probed.write_text(text.replace("<head>", "<head>" + PROBE_HEAD, 1).replace("</body>", PROBE_TAIL + "</body>", 1),
                       encoding="utf-8")
     base = [BROWSER, *FLAGS, f"--user-data-dir={tmp_path / ('profile-' + name)}"]
-    dom = subprocess.run([*base, "--dump-dom", probed.as_uri()], capture_output=True, text=True, timeout=120)
+    # Chromium's singleton socket lives in TMPDIR, which the suite points at tmp_path; a Unix socket path has
+    # at most 107 bytes, and /tmp/pytest-of-root/pytest-NNNN/<test name>/... outgrows it, so give it a short one
+    env = {**os.environ, "TMPDIR": tempfile.mkdtemp(prefix="wfbt-", dir="/tmp")}
+    dom = subprocess.run([*base, "--dump-dom", probed.as_uri()], capture_output=True, text=True, timeout=120, env=env)
     found = re.search(r'<pre id="wfbt-probe">(.*?)</pre>', dom.stdout, re.S)
     assert found and found.group(1), f"the probe did not report; chromium said: {dom.stderr[-2000:]}"
     shot = tmp_path / f"{name}.png"
-    subprocess.run([*base, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    subprocess.run([*base, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, env=env)
+    shutil.rmtree(env["TMPDIR"], ignore_errors=True)
     keep = os.environ.get("WFBT_SCREENSHOT_DIR")
     if keep and shot.is_file():
         os.makedirs(keep, exist_ok=True)
