@@ -24,7 +24,11 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="On an unexpect
     State.debug = debug
 
 
-for command in (run.run, inspect.show, inspect.compare, inspect.plan, inspect.models, inspect.strategies):
+app.command("run")(run.run_command)
+app.command()(inspect.show)
+app.command("compare")(inspect.compare_command)
+app.command("plan")(inspect.plan_command)
+for command in (inspect.models, inspect.strategies):
     app.command()(command)
 app.add_typer(data.data_app, name="data")
 app.command()(sweep.sweep)

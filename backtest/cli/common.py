@@ -87,7 +87,7 @@ def friendly(func: F) -> F:
             except Exception as exc:
                 if debugging():
                     raise
-                raise typer.Exit(unexpected(exc, func.__name__.replace("_", " "))) from None
+                raise typer.Exit(unexpected(exc, func.__name__.removesuffix("_command").replace("_", " "))) from None
 
     return wrapper  # type: ignore[return-value]
 

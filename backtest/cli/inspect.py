@@ -29,7 +29,7 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/d
 
 
 @friendly
-def compare(
+def compare_command(
     runs: Annotated[list[Path], typer.Argument(help="Finished run folders, e.g. runs/default runs/tsmc_article.")],
     strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s", help="Strategies to keep (glob, "
                         "repeatable), e.g. 'gru*' or '*:forecast'. buy_and_hold is always kept.")] = None,
@@ -47,9 +47,9 @@ def compare(
     from backtest.report import html
     from backtest.report.chart import equity_chart
     from backtest.report.comparison import compare_tables
-    from backtest.runs.compare import compare as compare_runs
+    from backtest.runs.compare import compare
 
-    result = compare_runs([str(r) for r in runs], strategy, model, sort)
+    result = compare([str(r) for r in runs], strategy, model, sort)
     console.print(result.note(), highlight=False)
     for table in compare_tables(result, console.width, limit or None):
         console.print(table)
@@ -67,11 +67,11 @@ def compare(
 
 
 @friendly
-def plan(config: ConfigArg = None, set_: SetOpt = None) -> None:
+def plan_command(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Print the fold table and how many models a run would train, without training."""
-    from backtest.report.plan import plan as make_plan
+    from backtest.report.plan import plan
 
-    table, line = make_plan(load_run_config(config, set_))
+    table, line = plan(load_run_config(config, set_))
     console.print(table)
     console.print(line)
 

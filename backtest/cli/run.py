@@ -57,14 +57,14 @@ def _run_overrides(set_: list[str] | None, out: Path | None, device: str | None,
 def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
     """backtest.run with live progress bars (or none with --quiet)."""
     from backtest.engine.pipeline import Progress as NoProgress
-    from backtest.engine.pipeline import run as run_backtest
+    from backtest.engine.pipeline import run
 
     if quiet:
-        return run_backtest(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
+        return run(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn()]
     with Progress(*columns, console=err, transient=False) as bars:
-        return run_backtest(cfg, LiveProgress(bars), checkpoint=checkpoint, resume=resuming)
+        return run(cfg, LiveProgress(bars), checkpoint=checkpoint, resume=resuming)
 
 
 def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
@@ -82,7 +82,7 @@ def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
 
 
 @friendly
-def run(
+def run_command(
     config: ConfigArg = None,
     set_: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for run folders (default run.out_dir).")] = None,

@@ -41,8 +41,9 @@ def simulate(prices: pd.DataFrame, states: dict[str, pd.Series], start: int, cfg
     buy-and-hold included; a column the rule leaves at that day's open (next_open) or the close before
     (close) has nothing left to sell. A position the rule would open on the last day is not opened: it
     could be held at most until the same day's close, a round trip that measures where the test stops
-    rather than the rule (in "close" mode it would be bought and sold at one price, pure cost), and
-    vectorbt fills one order per column and day. Staying flat that day uses no price of that day.
+    rather than the rule (with "next_open" bought at the last open and sold at its close; with "close"
+    bought at the close before, so that day's return is given up), and vectorbt fills one order per
+    column and day. Staying flat that day uses no price of that day.
     """
     held = holdings(states, start)
     traded = held.copy()

@@ -114,16 +114,20 @@ def _rebased(s: RunSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd
 
 def _sold_at(s: RunSummary, eq: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
     """The curve cut at ``last`` with every position then held sold at that day's close, fee, slippage and tax
-    paid, as the run itself does on its own last day (where nothing is left to sell)."""
+    paid, as the run itself does on its own last day (where nothing is left to sell).
+
+    The shares are those held over ``last``: with ``execution = "close"`` an order is dated by the close it
+    filled at (the decision day's), so one dated ``last`` trades for the next day and is not counted."""
     if last == s.equity.index[-1]:
         return eq
+    cfg = s.config().get("backtest", {})
     orders = s.orders()
-    orders = orders[orders["date"] <= last]
+    same_close = cfg.get("execution", BacktestSection.execution) == "close"
+    orders = orders[orders["date"] < last] if same_close else orders[orders["date"] <= last]
     signed = orders["size"].where(orders["side"] == "Buy", -orders["size"])
     shares = signed.groupby(orders["strategy"]).sum().reindex(eq.columns, fill_value=0.0)
     preds = s.predictions()
     close = float(preds.loc[preds["date"] == last, "actual"].iloc[0])
-    cfg = s.config().get("backtest", {})
     fees, tax, slippage = (float(cfg.get(k, getattr(BacktestSection, k))) for k in ("fees", "tax", "slippage"))
     out = eq.copy()
     out.iloc[-1] -= shares.clip(lower=0.0) * close * (1.0 - (1.0 - slippage) * (1.0 - fees - tax))

@@ -101,3 +101,15 @@ def test_no_folder_holds_more_than_ten_modules():
             if len(modules) > MAX_MODULES and folder.name != "__pycache__":
                 crowded[str(folder.relative_to(ROOT))] = len(modules)
     assert not crowded, crowded
+
+
+def test_no_public_name_is_defined_in_two_modules():
+    """A public top-level function or class is defined once across the packages: one name, one meaning (the
+    CLI's commands are ``run_command`` and the like, beside the library's ``run``)."""
+    where: dict[str, list[str]] = {}
+    for path in sorted(p for pkg in ("backtest", "forecasters", "strategies") for p in (ROOT / pkg).rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            defines = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            if defines and not node.name.startswith("_"):
+                where.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    assert not {name: paths for name, paths in where.items() if len(paths) > 1}

@@ -54,3 +54,18 @@ def test_readme_stays_a_guide():
     # and the folder map; details go to docs/
     assert len(README.encode()) <= 13_500
     assert "python -m pytest" in README and "wfbt run" in README
+
+
+def test_the_folder_map_names_every_module_of_every_room():
+    """README's "How it fits together" is the folder map: each room's row names each of its modules."""
+    rows = dict(re.findall(r"^\| `([a-z/]+/)` \| (.+) \|$", (ROOT / "README.md").read_text(encoding="utf-8"), re.M))
+    rooms = [*sorted(p for p in (ROOT / "backtest").iterdir() if (p / "__init__.py").is_file()),
+             ROOT / "forecasters", ROOT / "strategies"]
+    unnamed = {}
+    for room in rooms:
+        row = rows.get(f"{room.relative_to(ROOT).as_posix()}/", "")
+        modules = [p.stem for p in room.glob("*.py") if p.stem != "__init__"]
+        missing = [m for m in modules if f"`{m}`" not in row]
+        if missing:
+            unnamed[room.name] = missing
+    assert not unnamed, f"README's folder map does not name these modules: {unnamed}"

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
+from backtest.engine.schedule import Fold
 from backtest.runs.folder import is_complete
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
@@ -227,3 +229,50 @@ def test_an_intact_checkpoint_is_loaded(uninterrupted, tmp_path, monkeypatch):
     assert json.loads((out / "d" / "manifest.json").read_text())["loaded_from_checkpoint"] == ["gru"]
     for artifact in ["predictions.csv", "equity.csv"]:
         assert (out / "d" / artifact).read_bytes() == (full / artifact).read_bytes(), artifact
+
+
+# --- the proof against other damage, on the Checkpoint itself (no training): each is refused, naming why -------
+
+PROOF_FOLDS = [Fold(0, 0, 5, 8, 8, 10), Fold(1, 2, 7, 10, 10, 12)]  # test days 8-9 and 10-11
+
+
+def _group(model):
+    preds = pd.DataFrame({"model": model, "fold": [0, 0, 1, 1], "pos": [8, 9, 10, 11], "predicted": [1.0, 2, 3, 4]})
+    return preds, pd.DataFrame({"model": model, "fold": [0, 1], "seconds": [0.1, 0.2]})
+
+
+def _truncated_done(d):
+    (d / "gru.done.json").write_bytes((d / "gru.done.json").read_bytes()[:40])
+
+
+def _done_of_another_model(d):
+    shutil.copy(d / "lstm.done.json", d / "gru.done.json")
+
+
+def _group_of_another_model(d):
+    for end in (".predictions.csv", ".folds.csv", ".done.json"):
+        shutil.copy(d / f"lstm{end}", d / f"gru{end}")
+
+
+def _folds_edited(d):
+    (d / "gru.folds.csv").write_text((d / "gru.folds.csv").read_text().replace("0.2", "0.3"))
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    (_truncated_done, "gru.done.json is damaged (not the JSON wfbt writes)"),
+    (_done_of_another_model, "gru.predictions.csv is not the file the checkpoint saved"),
+    (_group_of_another_model, "its files hold rows of another model than gru"),
+    (_folds_edited, "gru.folds.csv is not the file the checkpoint saved"),
+])
+def test_a_checkpoint_damaged_otherwise_does_not_prove_itself(tmp_path, damage, reason):
+    from backtest.core.errors import DamagedCheckpoint
+    from backtest.runs.checkpoint import Checkpoint
+
+    checkpoint = Checkpoint(tmp_path / "r")
+    checkpoint.begin({"run": {"seed": 1}}, "fingerprint", False, folds=PROOF_FOLDS)
+    for model in ("gru", "lstm"):
+        checkpoint.save(model, *_group(model))
+    damage(checkpoint.dir)
+    with pytest.raises(DamagedCheckpoint, match=re.escape(reason)):
+        checkpoint.load("gru", folds=PROOF_FOLDS)
+    checkpoint.load("lstm", folds=PROOF_FOLDS)  # the intact group beside it still loads

@@ -246,3 +246,44 @@ def test_a_folder_that_is_not_a_run(two_runs, tmp_path):
 def trading_from_equity(equity: pd.Series, base: float) -> dict[str, float]:
     """One curve's figures, as compare recomputes them."""
     return equity_figures(equity.to_frame("x"), pd.Series({"x": base})).loc["x"].to_dict()
+
+
+# A run cut before its own last day sells what it holds over the cut day, in both execution modes. With
+# execution = "close" an order is dated by the close it filled at, the decision day's: a sell dated at the cut
+# day's close leaves the shares in that day's equity, and a buy dated there is not yet in it.
+PRICES = pd.DataFrame({"open": [99.0, 101.0, 103.0, 100.0, 106.0, 103.0],
+                       "close": [100.0, 102.0, 101.0, 105.0, 104.0, 108.0]},
+                      index=pd.bdate_range("2021-01-04", periods=6))
+
+
+def _simulated_run(execution):
+    """A stand-in RunSummary of a 6-day run traded by the engine: "out" held over days 1-3 (decided flat at
+    close 3), "late" held over days 4-5 (decided long at close 3), fee 1 %, tax 0.3 %, slippage 0.2 %."""
+    from types import SimpleNamespace
+
+    from backtest.core.config import BacktestSection
+    from backtest.engine.portfolio import fill_dates, holdings, simulate
+
+    idx = PRICES.index
+    states = {"out": pd.Series([True, True, True, False, False, False], index=idx),
+              "late": pd.Series([False, False, False, True, True, True], index=idx)}
+    cfg = BacktestSection(init_cash=1000.0, fees=0.01, tax=0.003, slippage=0.002, execution=execution)
+    pf = simulate(PRICES, states, 1, cfg)
+    rows = pf.orders.records_readable.rename(columns={"Column": "strategy", "Timestamp": "date", "Side": "side",
+                                                      "Size": "size"})
+    rows["date"] = fill_dates(rows, idx, holdings(states, 1).iloc[-1], execution)
+    preds = pd.DataFrame({"date": idx[1:], "actual": PRICES["close"].iloc[1:].to_numpy()})
+    config = {"backtest": {"fees": 0.01, "tax": 0.003, "slippage": 0.002, "execution": execution}}
+    return SimpleNamespace(equity=pf.value(), orders=lambda: rows, predictions=lambda: preds, config=lambda: config)
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_a_cut_run_sells_what_it_holds_over_the_cut_day_in_both_execution_modes(execution):
+    from backtest.runs.compare import _sold_at
+
+    run = _simulated_run(execution)
+    cut = PRICES.index[3]  # close 105: "out" is held over day 3, "late" is not (it is bought at close 3 or open 4)
+    eq = _sold_at(run, run.equity.loc[:cut], cut)
+    shares = 1000.0 / ({"next_open": 101.0, "close": 100.0}[execution] * 1.002 * 1.01)  # out's buy: open 1 / close 0
+    assert eq.loc[cut, "out"] == pytest.approx(shares * 105.0 * 0.998 * (1 - 0.013), rel=1e-12)
+    assert eq.loc[cut, "late"] == 1000.0  # flat over day 3: nothing to sell, no exit cost

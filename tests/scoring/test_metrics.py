@@ -325,6 +325,8 @@ def test_a_one_day_period_opens_no_position():
     prices = tiny_prices()
     pf = simulate(prices, {"buy_and_hold": pd.Series(True, index=prices.index)}, start=5, cfg=LAST_DAY_COSTS)
     assert pf.orders.count().iloc[0] == 0 and float(pf.final_value().iloc[0]) == 1000.0
+    held = holdings({"buy_and_hold": pd.Series(True, index=prices.index)}, 5)  # nothing carried into the one day
+    assert held["buy_and_hold"].tolist() == [False] and held["buy_and_hold"].dtype == bool
 
 
 def test_close_execution_dates_each_fill_by_the_close_it_filled_at():
@@ -339,3 +341,13 @@ def test_close_execution_dates_each_fill_by_the_close_it_filled_at():
     assert list(zip(rows["strategy"], filled, strict=True)) == [  # hold sold at the last close; out at close 4
         ("hold", idx[0]), ("hold", idx[5]), ("out", idx[0]), ("out", idx[4])]
     assert fill_dates(rows, idx, holdings(states, 1).iloc[-1], "next_open").equals(rows["date"])
+
+
+def test_fill_dates_keep_the_orders_rows_and_read_a_column_missing_from_closed_as_not_closed():
+    """``closed`` without a column: its last-row order is a rule's (filled at the close before), not a closing
+    sell; the dates come back on the orders' own index (a filtered, reversed order table here)."""
+    idx = tiny_prices().index
+    orders = pd.DataFrame({"strategy": ["a", "b", "a"], "date": [idx[5], idx[5], idx[2]]}, index=[7, 4, 2])
+    filled = fill_dates(orders, idx, pd.Series({"a": True}), "close")
+    assert filled.index.tolist() == [7, 4, 2]
+    assert filled.tolist() == [idx[5], idx[4], idx[1]]  # a's closing sell at the last close; b's at close 4

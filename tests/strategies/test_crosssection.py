@@ -49,6 +49,15 @@ class TestLongShortTopK:
         assert long_short_top_k(SCORES, k=2).iloc[2].tolist() == [0.0, 0.0, 0.0, 0.0]
         assert long_short_top_k(SCORES, k=2, few="shrink").iloc[2].tolist() == [0.5, -0.5, 0.0, 0.0]
 
+    def test_shrink_still_holds_at_most_k_per_leg(self):
+        # day 0 has 4 names: shrinking never holds more than k = 1 per leg (n // 2 = 2 would)
+        assert long_short_top_k(SCORES, k=1, few="shrink").iloc[0].tolist() == [-0.5, 0.0, 0.0, 0.5]
+
+    def test_flat_needs_two_k_names_not_two_over_k(self):
+        # 3 names with k = 2: a leg of 2 each needs 4 names, so "flat" holds nothing
+        s = pd.DataFrame({"A": [3.0], "B": [2.0], "C": [1.0]})
+        assert long_short_top_k(s, k=2).iloc[0].tolist() == [0.0, 0.0, 0.0]
+
     def test_one_name_is_flat_even_when_shrinking(self):
         s = pd.DataFrame({"A": [1.0], "B": [NAN]})
         assert long_short_top_k(s, k=1, few="shrink").iloc[0].tolist() == [0.0, 0.0]
@@ -65,6 +74,16 @@ class TestLongTopK:
         w = long_top_k(SCORES, k=2)
         assert w.iloc[0].tolist() == [0.0, 0.0, 0.5, 0.5]
         assert w.iloc[1].tolist() == [0.0, 0.5, 0.5, 0.0]  # B, C, D tie: B and C by name
+
+    def test_k_one_holds_the_best_name_with_the_whole_book(self):
+        assert long_top_k(SCORES, k=1).iloc[0].tolist() == [0.0, 0.0, 0.0, 1.0]
+
+    def test_exactly_k_names_are_enough(self):
+        # day 2 has exactly 2 names: k = 2 holds both even with "flat"
+        assert long_top_k(SCORES, k=2).iloc[2].tolist() == [0.5, 0.5, 0.0, 0.0]
+
+    def test_shrink_still_holds_at_most_k(self):
+        assert long_top_k(SCORES, k=1, few="shrink").iloc[0].tolist() == [0.0, 0.0, 0.0, 1.0]
 
     def test_too_few_names(self):
         assert long_top_k(SCORES, k=3).iloc[2].tolist() == [0.0, 0.0, 0.0, 0.0]
@@ -115,6 +134,27 @@ class TestTopkDropout:
         assert exits.iloc[1:].mean() > 1  # it trades: the bound is met, not by standing still
         daily = long_top_k(s, 10) > 0
         assert (daily ^ daily.shift(1, fill_value=False)).sum().sum() > 2 * (held ^ before).sum().sum()
+
+    def test_a_held_name_missing_from_the_days_scores_ranks_last(self):
+        # C is held but absent from the day's Series (not merely NaN): it is sold first, no KeyError
+        s = pd.Series({"A": 4.0, "B": 3.0, "D": 1.0})
+        assert dropout_step(["C", "D"], s, topk=2, n_drop=1) == ["D", "A"]
+
+    def test_ties_among_many_names_go_by_name(self):
+        # 40 names in three score levels: within a level, best first means by name (a stable sort after sorting
+        # by name; numpy's default quicksort reorders equal keys once there are more than 16)
+        names = [f"S{i:02d}" for i in range(40)]
+        s = pd.Series([2.0 if i % 3 == 0 else 1.0 for i in range(40)], index=names)
+        assert dropout_step([], s, topk=15, n_drop=0) == [f"S{i:02d}" for i in range(0, 40, 3)] + ["S01"]
+
+    def test_the_edges_of_the_parameters_are_accepted(self):
+        # topk = 1, n_drop = 0 (never sells) and n_drop = topk (may replace the whole book: day 1 D ties B, C at
+        # 5 and B outranks it by name; day 2 A outranks B)
+        assert topk_dropout(SCORES, topk=1, n_drop=0)["D"].tolist() == [1.0, 1.0, 1.0]
+        assert topk_dropout(SCORES, topk=1, n_drop=1).to_dict("list") == {
+            "A": [0.0, 0.0, 1.0], "B": [0.0, 1.0, 0.0], "C": [0.0, 0.0, 0.0], "D": [1.0, 0.0, 0.0]}
+        with pytest.raises(ValueError, match=r"Got topk=0, n_drop=0."):
+            topk_dropout(SCORES, topk=0, n_drop=0)
 
     def test_bad_parameters_are_refused(self):
         with pytest.raises(ValueError, match=r"0 <= n_drop <= topk. Got topk=2, n_drop=3."):
