@@ -100,7 +100,7 @@ def data_view(summary: UniverseSummary) -> Table:
     number_column(table, "count")
     for what, count in totals.items():
         if count or str(what).startswith("symbols"):
-            table.add_row(str(what), f"{int(count):,}")
+            table.add_row(escape(str(what)), f"{int(count):,}")
     table.caption = "per symbol: symbols.csv in the run folder (status, counts, reason refused)"
     return table
 
