@@ -26,6 +26,9 @@ BOOK_COLUMNS = {"mean_gross": ("gross %", 3), "mean_net": ("net %", 3), "sharpe"
 BOOK_PRIORITY = ["mean_net", "sharpe", "mean_gross", "max_drawdown", "turnover"]
 TEST_COLUMNS = {"psr": ("PSR", 3), "psr_holm": ("PSR Holm", 3), "dsr": ("DSR", 3), "verdict": ("vs EW", 0)}
 TEST_PRIORITY = ["verdict", "psr", "dsr", "psr_holm"]
+# Longer scorer or book names fold onto a second line (text may wrap; numbers never): "reversal:topk_dropout"
+# fits a book's line, and the IC table's seven numbers fit 80 columns beside a name of 16.
+BOOK_WIDTH, SCORER_WIDTH = 22, 16
 
 
 def _percent(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -38,13 +41,13 @@ def _percent(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def _view(title: str, first: str, rows: pd.DataFrame, columns: dict[str, tuple[str, int]], priority: list[str],
-          console: Console) -> tuple[Table, list[str]]:
+          console: Console, name_width: int = BOOK_WIDTH) -> tuple[Table, list[str]]:
     """A table of ``rows`` (index = names) with the ``columns`` it has, fitted to the console's width."""
     keys = [k for k in columns if k in rows.columns]
 
     def build(shown: list[str]) -> Table:
         table = Table(title=title, title_justify="left")
-        table.add_column(first, overflow="fold")
+        table.add_column(first, overflow="fold", max_width=name_width)
         for key in shown:
             number_column(table, columns[key][0])
         for name, row in rows.iterrows():
@@ -60,7 +63,7 @@ def ic_view(summary: UniverseSummary, console: Console) -> Table:
     ic = _percent(summary.result.ic, ["positive", "spread", "accuracy"])
     days = int(ic["days"].max()) if len(ic) else 0
     table, left = _view(f"Scores across the cross-section, {days:,} days out of sample", "scorer", ic,
-                        IC_COLUMNS, IC_PRIORITY, console)
+                        IC_COLUMNS, IC_PRIORITY, console, SCORER_WIDTH)
     table.caption = ("IC: Pearson, rank IC: Spearman, per day, then averaged; ICIR = mean / sd per day; t: "
                      "Newey-West; spread: top - bottom decile's mean next return per day; — : undefined "
                      "(a constant score)" + dropped_note(left, IC_COLUMNS))
