@@ -85,7 +85,7 @@ def _run_universe(cfg: Any, force: bool, resume: bool, quiet: bool) -> None:
     """A universe run (universe.enabled): baselines scored and traded across the stocks, no training to resume."""
     from backtest.engine.universe import run_universe
     from backtest.report import publish
-    from backtest.report.universe import render_universe
+    from backtest.report.console import render_universe
     from backtest.runs.folder import claim_run_dir, start_run_dir
 
     with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:

@@ -20,15 +20,23 @@ import gzip
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from backtest.core.files import atomic_write_bytes, atomic_write_csv, atomic_write_json, atomic_write_text, describe
-from backtest.core.files import verify
-from backtest.engine.universe import UniverseResult
+from backtest.core.files import (
+    atomic_write_bytes,
+    atomic_write_csv,
+    atomic_write_json,
+    atomic_write_text,
+    describe,
+    verify,
+)
 from backtest.runs.folder import finish_run_dir
 from backtest.runs.store import to_toml
+
+if TYPE_CHECKING:  # only the type: the console that shows a universe run must not load the engine
+    from backtest.engine.universe import UniverseResult
 
 UNIVERSE_ARTIFACTS = ["config.toml", "scores.csv.gz", "equity.csv", "ic.csv", "symbols.csv", "metrics.json"]
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.core.errors import ConfigError, DataError
 from backtest.core.config import load_config
+from backtest.core.errors import ConfigError, DataError
 from backtest.engine.schedule import make_folds
 from backtest.engine.universe import BENCHMARK, equal_weight, run_universe, turnover
 from tests.conftest import synthetic_universe, universe_config, write_long_csv

@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 
 from backtest.engine.universe import run_universe
-from backtest.report.universe import BOOK_COLUMNS, IC_COLUMNS, TEST_COLUMNS, render_universe
+from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, TEST_COLUMNS, render_universe
 from backtest.report.wording import fmt
 from backtest.runs.universe import write_universe
 from tests.conftest import synthetic_universe, universe_config, write_long_csv
