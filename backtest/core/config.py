@@ -471,7 +471,7 @@ def validate(config: RunConfig) -> None:
         )
     _validate_statistics(config.statistics)
     if config.universe.enabled:
-        _validate_universe(config.universe, data)
+        _validate_universe(config.universe, data, config.backtest)
     if data.adjusted and data.source != "yfinance":
         raise ConfigError(f"data.adjusted = true applies to data.source = \"yfinance\" only; {data.source!r} prices "
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
@@ -492,8 +492,13 @@ def _validate_statistics(st: StatisticsSection) -> None:
                           f"Got {st.pbo_blocks}.")
 
 
-def _validate_universe(un: UniverseSection, data: DataSection) -> None:
+def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSection) -> None:
     """A universe run reads a csv file or folder and trades books that its numbers can fill."""
+    if bt.tax or bt.execution != "next_open":
+        raise ConfigError(f"a universe run fills at the next open and charges backtest.fees and slippage per "
+                          f"half-turn; it has no sell-side tax nor same-close fills. Got backtest.tax = {bt.tax}, "
+                          f"execution = {bt.execution!r}. Set tax = 0.0 (fold it into fees) and execution = "
+                          "\"next_open\".")
     if data.source != "csv":
         raise ConfigError(f"universe.enabled = true reads data.source = \"csv\" (a long file, a wide file or a "
                           f"folder). Got data.source = {data.source!r}. Set data.source = \"csv\" and data.path.")

@@ -146,6 +146,8 @@ class TestConfig:
         ("universe.books=['long_shrt']", "unknown book 'long_shrt'. Did you mean 'long_short'"),
         ("universe.borrow=1.5", r"universe.borrow must be a yearly rate in \[0, 1\)"),
         ("data.source='sample'", 'reads data.source = "csv"'),
+        ("backtest.tax=0.003", "no sell-side tax nor same-close fills"),
+        ("backtest.execution='close'", "no sell-side tax nor same-close fills"),
     ])
     def test_settings_that_have_no_meaning_are_refused(self, setting, message, tmp_path):
         with pytest.raises(ConfigError, match=message):
