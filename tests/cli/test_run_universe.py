@@ -87,3 +87,11 @@ def test_a_finished_universe_run_is_not_overwritten(frames, tmp_path):
     assert first.exit_code == 0 and second.exit_code == 0
     assert first.output.strip().endswith("same") and second.output.strip().endswith("same-2")
     assert is_complete(tmp_path / "runs" / "same") and is_complete(tmp_path / "runs" / "same-2")
+
+
+def test_show_says_a_universe_run_is_not_read_yet(frames, tmp_path):
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    assert runner.invoke(app, [*universe_args(path, tmp_path / "runs", "run.name='u'"), "--quiet"]).exit_code == 0
+    shown = runner.invoke(app, ["show", str(tmp_path / "runs" / "u")])
+    assert shown.exit_code != 0 and "Traceback" not in shown.output
+    assert "is a universe run, which `show` and `compare` do not read yet" in said(shown)
