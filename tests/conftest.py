@@ -76,3 +76,42 @@ def run_args(csv: Path, out: Path, *sets: str) -> list[str]:
 def sweep_text(name: str = "s", grid: str = "'forecast.lookback' = [5, 10]", symbols: str = '["sample:sp500"]') -> str:
     """A sweep file of one symbol and ``grid``, as text."""
     return f"[sweep]\nname = {json.dumps(name)}\nsymbols = {symbols}\n[grid]\n{grid}\n"
+
+
+def synthetic_universe(n_symbols: int = 8, n_days: int = 300, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """``n_symbols`` seeded random walks (symbols S0, S1, ...), each ``synthetic_prices`` with its own seed."""
+    return {f"S{i}": synthetic_prices(n_days, seed=seed + i) for i in range(n_symbols)}
+
+
+def write_long_csv(frames: dict[str, pd.DataFrame], path: Path) -> Path:
+    """A long file (Date, Open, High, Low, Close, Volume, Name), as Kaggle's S&P 500 file is laid out."""
+    parts = [f.rename(columns=str.title).rename_axis("Date").reset_index().assign(Name=s) for s, f in frames.items()]
+    pd.concat(parts).to_csv(path, index=False)
+    return path
+
+
+def write_wide_csv(frames: dict[str, pd.DataFrame], path: Path) -> Path:
+    """A wide close-only file: Date, then one close column per symbol."""
+    pd.DataFrame({s: f["close"] for s, f in frames.items()}).rename_axis("Date").reset_index().to_csv(path, index=False)
+    return path
+
+
+def write_folder(frames: dict[str, pd.DataFrame], folder: Path) -> Path:
+    """A folder of per-symbol Yahoo-style files, <symbol>.csv each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for symbol, frame in frames.items():
+        write_yahoo_csv(frame, folder / f"{symbol}.csv")
+    return folder
+
+
+# A universe run small enough for a test: 8 names, k = 2 a leg, 4 folds of 40 days out of sample.
+UNIVERSE_TINY = [
+    "universe.enabled=true", "universe.k=2", "universe.n_drop=1", "universe.min_symbols=4",
+    "walkforward.train_days=160", "walkforward.val_days=40", "walkforward.test_days=40",
+    "statistics.pbo_blocks=4", "statistics.bootstrap_reps=200",
+]
+
+
+def universe_config(path: Path, *extra: str):  # type: ignore[no-untyped-def]
+    """A RunConfig of the tiny universe run on ``path``, with ``extra`` overrides on top."""
+    return load_config(None, ["data.source='csv'", f"data.path={str(path)!r}", *UNIVERSE_TINY, *extra])

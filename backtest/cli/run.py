@@ -81,6 +81,23 @@ def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
     return typer.Exit(130)
 
 
+def _run_universe(cfg: Any, force: bool, resume: bool, quiet: bool) -> None:
+    """A universe run (universe.enabled): baselines scored and traded across the stocks, no training to resume."""
+    from backtest.engine.universe import run_universe
+    from backtest.report import publish
+    from backtest.report.console import render_universe
+    from backtest.runs.folder import claim_run_dir, start_run_dir
+
+    with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
+        result = run_universe(cfg)  # a data error here leaves no folder behind
+        start_run_dir(folder.path)
+        with publish.published(result, folder.path) as summary:
+            if not quiet:
+                render_universe(summary, console)  # complete only once the summary could be shown
+    if quiet:
+        console.print(str(folder.path))
+
+
 @friendly
 def run_command(
     config: ConfigArg = None,
@@ -103,6 +120,8 @@ def run_command(
     from backtest.runs.folder import claim_run_dir
 
     cfg = load_run_config(config, _run_overrides(set_, out, device, threads, refresh))
+    if cfg.universe.enabled:
+        return _run_universe(cfg, force, resume, quiet)
     with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
         checkpoint = Checkpoint(folder.path)
         if folder.resuming:

@@ -144,6 +144,24 @@ class StatisticsSection:
     pbo_blocks: int = 16  # CSCV blocks for the probability of backtest overfitting (even, >= 4)
 
 
+UNIVERSE_BOOKS = ("long_short", "long_only", "topk_dropout")  # strategies.crosssection's books, by config name
+
+
+@dataclass(frozen=True)
+class UniverseSection:
+    """A run over many stocks (data.path is a universe: long file, wide close-only file or a folder)."""
+
+    enabled: bool = False  # false = the single-symbol run; true = data.path holds many stocks
+    layout: Literal["auto", "long", "wide", "folder"] = "auto"  # auto: a folder, else long if a symbol column
+    symbol_column: str | None = None  # the long file's symbol header; None detects Name, symbol, ticker, ...
+    min_symbols: int = 20  # fewer stocks passing the checks is refused: a cross-section of a handful ranks noise
+    k: int = 10  # names per leg: Fischer & Krauss (2018) went long the top 10 and short the flop 10
+    n_drop: int = 2  # TopkDropout: most names replaced a day (Qlib's 5 of 50 is a tenth; 2 of 10 keeps turnover low)
+    books: list[str] = field(default_factory=lambda: list(UNIVERSE_BOOKS))  # books per scorer, all by default
+    borrow: float = 0.005  # yearly borrow rate on shorts: ~50 bp is general collateral for large US stocks
+    target: Literal["return", "above_median"] = "return"  # next return (Qlib) or beats the median (F&K)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     run: RunSection = field(default_factory=RunSection)
@@ -155,9 +173,12 @@ class RunConfig:
     strategies: StrategiesSection = field(default_factory=StrategiesSection)
     backtest: BacktestSection = field(default_factory=BacktestSection)
     statistics: StatisticsSection = field(default_factory=StatisticsSection)
+    universe: UniverseSection = field(default_factory=UniverseSection)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        """Every section as plain data; [universe] only in a universe run, so single-symbol files stay as they were."""
+        return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name != "universe" or self.universe.enabled}
 
 
 _SECTION_TYPES = typing.get_type_hints(RunConfig)
@@ -449,6 +470,8 @@ def validate(config: RunConfig) -> None:
             f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."
         )
     _validate_statistics(config.statistics)
+    if config.universe.enabled:
+        _validate_universe(config.universe, data, config.backtest)
     if data.adjusted and data.source != "yfinance":
         raise ConfigError(f"data.adjusted = true applies to data.source = \"yfinance\" only; {data.source!r} prices "
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
@@ -467,3 +490,30 @@ def _validate_statistics(st: StatisticsSection) -> None:
     if st.pbo_blocks < 4 or st.pbo_blocks % 2 or st.pbo_blocks > 20:
         raise ConfigError(f"statistics.pbo_blocks must be an even number from 4 to 20 (16 is usual). "
                           f"Got {st.pbo_blocks}.")
+
+
+def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSection) -> None:
+    """A universe run reads a csv file or folder and trades books that its numbers can fill."""
+    if bt.tax or bt.execution != "next_open":
+        raise ConfigError(f"a universe run fills at the next open and charges backtest.fees and slippage per "
+                          f"half-turn; it has no sell-side tax nor same-close fills. Got backtest.tax = {bt.tax}, "
+                          f"execution = {bt.execution!r}. Set tax = 0.0 (fold it into fees) and execution = "
+                          "\"next_open\".")
+    if data.source != "csv":
+        raise ConfigError(f"universe.enabled = true reads data.source = \"csv\" (a long file, a wide file or a "
+                          f"folder). Got data.source = {data.source!r}. Set data.source = \"csv\" and data.path.")
+    if un.k < 1:
+        raise ConfigError(f"universe.k must be at least 1 name per leg, e.g. 10. Got {un.k}.")
+    if not 0 <= un.n_drop <= un.k:
+        raise ConfigError(f"universe.n_drop must be from 0 to universe.k ({un.k}), e.g. 2. Got {un.n_drop}.")
+    if not un.books:
+        raise ConfigError(f"universe.books is empty. Name at least one of {', '.join(UNIVERSE_BOOKS)}.")
+    _require_known("universe.books", "book", un.books, UNIVERSE_BOOKS)
+    if len(set(un.books)) != len(un.books):
+        raise ConfigError(f"universe.books lists a book twice. Got {un.books}. Name each once.")
+    least = 2 * un.k if "long_short" in un.books else un.k
+    if un.min_symbols < max(least, 2):
+        raise ConfigError(f"universe.min_symbols must be at least {max(least, 2)} (2 and the names the books "
+                          f"hold: k = {un.k} per leg). Got {un.min_symbols}. Raise it or lower universe.k.")
+    if not 0 <= un.borrow < 1:
+        raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")

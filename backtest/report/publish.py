@@ -8,19 +8,27 @@ from pathlib import Path
 
 from backtest.core.files import describe
 from backtest.engine.pipeline import RunResult
+from backtest.engine.universe import UniverseResult
 from backtest.report import html, png
 from backtest.runs import store
 from backtest.runs.store import PICTURES, RunSummary
+from backtest.runs.universe import UniverseSummary, mark_universe_complete, write_universe
 
 
 @contextmanager
-def published(result: RunResult, run_dir: Path) -> Iterator[RunSummary]:
+def published(result: RunResult | UniverseResult, run_dir: Path) -> Iterator[RunSummary | UniverseSummary]:
     """Write every artifact of ``result`` (data first, then report.html and equity.png) and yield its summary;
     the run is marked complete when the block exits cleanly, never before.
 
     The one place a run folder becomes complete, for a run (whose block shows the summary first) and a
-    sweep's cell alike: an error inside the block leaves the run unfinished, to be resumed.
+    sweep's cell alike: an error inside the block leaves the run unfinished, to be resumed. A universe run
+    (``UniverseResult``) writes its own files (backtest.runs.universe) and is marked complete the same way.
     """
+    if isinstance(result, UniverseResult):
+        written = write_universe(result, run_dir)
+        yield written
+        mark_universe_complete(written)
+        return
     manifest = store.write_data(result, run_dir)
     summary = store.load_summary(run_dir, manifest)  # read back: what show, compare and the pages need
     html.write_report(summary)

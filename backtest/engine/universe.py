@@ -1,0 +1,234 @@
+"""A universe run in memory: load the stocks, walk forward, score, rank into books, trade, test.
+
+``run_universe(config)`` is the universe's ``backtest.run``: it loads ``data.path`` as a universe, cuts the
+calendar into walk-forward folds (``engine.schedule.make_folds``), computes every scorer's panel (the naive
+and reversal baselines always, plus the panels of the scorers it is given, e.g. the pooled networks'
+``pooled_scores``), keeps the out-of-sample decision days only, turns each panel into the configured
+books, trades every book and the equal-weighted universe (the benchmark) in one ``book`` call after costs
+and one before, and scores the panels across the cross-section (IC, rank IC, ICIR, HAC t, decile spread).
+
+A score dated t is known at t's close and forecasts t+1; a book's weights dated t are filled at t+1's
+open (at t+1's close when the file has closes only). The engine writes no file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.core.config import RunConfig
+from backtest.core.errors import DataError
+from backtest.data.load import fingerprint
+from backtest.data.universe import Universe, load_universe
+from backtest.engine.book import book
+from backtest.engine.schedule import Fold, make_folds
+from backtest.scoring import crosssection as xs
+from backtest.scoring.evaluation import evaluate_trading
+from backtest.scoring.metrics import return_figures
+from forecasters.crosssection import above_median_target, naive_scores, next_return, reversal_scores
+from strategies.crosssection import long_short_top_k, long_top_k, topk_dropout
+
+__all__ = ["BASELINES", "BENCHMARK", "ScoreSource", "UniverseResult", "baseline_scores", "run_universe"]
+
+BENCHMARK = "equal_weight"  # every name priced that day, equal weights: what a score must beat
+# A scorer beyond the baselines (the pooled networks): the universe, the folds and the config in, named
+# score panels out (index = decision day t, columns = symbols, forecast of t+1), at least the test days.
+ScoreSource = Callable[[Universe, list[Fold], RunConfig], Mapping[str, pd.DataFrame]]
+BASELINES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {"naive": naive_scores, "reversal": reversal_scores}
+
+
+@dataclass
+class UniverseResult:
+    """Everything a universe run computed; ``backtest.report.publish`` writes it, the console shows it."""
+
+    config: RunConfig
+    universe: Universe
+    folds: list[Fold]
+    scores: dict[str, pd.DataFrame]  # scorer -> out-of-sample decision days x symbols
+    weights: dict[str, pd.DataFrame]  # "scorer:book" and the benchmark -> target weights
+    equity: pd.DataFrame  # out-of-sample days x books: value after costs
+    returns: pd.DataFrame  # daily returns after costs
+    gross_returns: pd.DataFrame  # daily returns before costs (no fees, slippage nor borrow)
+    trading: pd.DataFrame  # one row per book: figures, PSR, DSR, verdict
+    trading_summary: dict[str, Any]  # SPA and PBO against the benchmark
+    ic: pd.DataFrame  # one row per scorer: IC, rank IC, ICIR, t, share of days > 0, spread
+    daily_ic: pd.DataFrame  # out-of-sample days x "scorer:ic" / "scorer:rank_ic"
+    deciles: pd.DataFrame  # scorer x decile: mean next return
+    fills: str  # "next open" or "next close"
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def _load(config: RunConfig) -> Universe:
+    """The configured universe, through ``load_universe``'s per-symbol checks."""
+    d, un = config.data, config.universe
+    path = Path(str(d.path))
+    if un.layout == "folder" and not path.is_dir():
+        raise DataError(f"universe.layout = \"folder\" needs data.path to be a folder of per-symbol files. "
+                        f"Got {str(path)!r}. Point data.path at the folder or set universe.layout = \"auto\".")
+    layout = "auto" if un.layout == "folder" else un.layout
+    return load_universe(path, layout=layout, symbol_column=un.symbol_column, columns=dict(d.columns),
+                         start=d.start, end=d.end, date_format=d.date_format, timezone=d.timezone,
+                         min_symbols=un.min_symbols)
+
+
+def out_of_sample(folds: list[Fold], calendar: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The decision days every scorer and book is judged on: the folds' test blocks, end to end."""
+    return calendar[folds[0].test_start: folds[-1].test_end]
+
+
+def baseline_scores(close: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Every baseline's score panel over the whole calendar (each uses closes up to its day only)."""
+    return {name: score(close) for name, score in BASELINES.items()}
+
+
+def _scores(universe: Universe, folds: list[Fold], config: RunConfig, days: pd.DatetimeIndex,
+            sources: list[ScoreSource]) -> dict[str, pd.DataFrame]:
+    """The baselines' and the given sources' panels on the out-of-sample days (names as columns)."""
+    close = universe.field("close")
+    panels = baseline_scores(close)
+    for source in sources:
+        for name, panel in source(universe, folds, config).items():
+            if name in panels or name == BENCHMARK:
+                raise DataError(f"score source: the name {name!r} is taken (by a baseline or the benchmark). "
+                                "Give the panel another name.")
+            panels[name] = panel
+    return {name: panel.reindex(index=days, columns=close.columns).astype(float) for name, panel in panels.items()}
+
+
+def equal_weight(close: pd.DataFrame) -> pd.DataFrame:
+    """The benchmark's weights: 1/n on each of the n names with a close that day."""
+    present = close.notna().astype(float)
+    return present.div(present.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
+
+
+def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each scorer's configured books, named "scorer:book", and the benchmark's weights."""
+    un = config.universe
+    makers = {
+        "long_short": lambda s: long_short_top_k(s, un.k),
+        "long_only": lambda s: long_top_k(s, un.k),
+        "topk_dropout": lambda s: topk_dropout(s, un.k, un.n_drop),
+    }
+    weights = {f"{name}:{kind}": makers[kind](panel) for name, panel in scores.items() for kind in un.books}
+    weights[BENCHMARK] = equal_weight(close)
+    return weights
+
+
+def turnover(weights: pd.DataFrame) -> float:
+    """Mean daily one-way turnover of a weight panel: half the sum of the absolute weight changes."""
+    change = weights.fillna(0.0).diff().abs().sum(axis=1)
+    change.iloc[0] = weights.iloc[0].abs().sum()
+    return float(change.mean() / 2.0)
+
+
+def _trading_table(weights: dict[str, pd.DataFrame], net: Any, gross: Any) -> pd.DataFrame:
+    """Per book: mean daily return before and after costs, the return figures, turnover and leg shares."""
+    returns = net.returns()
+    table = return_figures(returns, net.total_return())
+    table.insert(0, "mean_gross", 100.0 * gross.returns().mean())
+    table.insert(1, "mean_net", 100.0 * returns.mean())
+    table["turnover"] = [100.0 * turnover(weights[b]) for b in table.index]
+    table["long_share"] = [100.0 * float(weights[b].clip(lower=0).sum(axis=1).mean()) for b in table.index]
+    table["short_share"] = [100.0 * float(-weights[b].clip(upper=0).sum(axis=1).mean()) for b in table.index]
+    table.index.name = "book"
+    return table.replace([np.inf, -np.inf], np.nan)
+
+
+def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, target: pd.DataFrame | None
+            ) -> tuple[dict[str, float], pd.DataFrame, pd.Series]:
+    """One scorer's IC figures, its daily IC and rank IC, and its mean decile returns."""
+    ic, rank_ic = xs.daily_ic(scores, ahead), xs.daily_ic(scores, ahead, method="rank")
+    deciles = xs.decile_returns(scores, ahead)
+    a, b, spread = xs.ic_summary(ic), xs.ic_summary(rank_ic), xs.spread_summary(deciles)
+    row = {"ic": a["mean"], "rank_ic": b["mean"], "icir": a["icir"], "t_hac": a["t_hac"],
+           "rank_t_hac": b["t_hac"], "positive": a["positive"], "spread": spread["mean"],
+           "spread_t_hac": spread["t_hac"], "days": a["days"]}
+    if target is not None:  # the median target: call "above" when the score beats the day's median score
+        above = scores.gt(scores.median(axis=1), axis=0).astype(float).where(scores.notna())
+        row["accuracy"] = xs.accuracy(above, target)
+    return row, pd.DataFrame({"ic": ic, "rank_ic": rank_ic}), deciles.mean()
+
+
+def _ic_tables(scores: dict[str, pd.DataFrame], close: pd.DataFrame, days: pd.DatetimeIndex, target: str
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """IC table (scorer rows), daily IC panel and mean decile returns of every scorer."""
+    ahead = next_return(close).reindex(days)
+    labels = above_median_target(close).reindex(days) if target == "above_median" else None
+    rows, daily, deciles = {}, {}, {}
+    for name, panel in scores.items():
+        rows[name], day, deciles[name] = _ic_row(panel, ahead, labels)
+        daily.update({f"{name}:{col}": day[col] for col in day.columns})
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
+    return table, pd.DataFrame(daily), pd.DataFrame(deciles).T.rename_axis("scorer")
+
+
+def _trade(weights: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex, config: RunConfig
+           ) -> tuple[Any, Any, str]:
+    """The books after costs and before, in one vectorbt portfolio each, on the out-of-sample days."""
+    close = universe.field("close").reindex(days)
+    has_open = "open" in universe.fields
+    fill = universe.field("open").reindex(days) if has_open else close
+    bt = config.backtest
+    net = book(weights, fill, close, fees=bt.fees, slippage=bt.slippage, borrow=config.universe.borrow,
+               init_cash=bt.init_cash)
+    gross = book(weights, fill, close, init_cash=bt.init_cash)
+    return net, gross, "next open" if has_open else "next close"
+
+
+def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) -> UniverseResult:
+    """Run the configured universe end to end on the baselines and the given score sources.
+
+    Parameters
+    ----------
+    config : RunConfig
+        A config with ``universe.enabled``; ``data.path`` is the universe, ``walkforward`` the folds,
+        ``backtest`` the costs (fees and slippage per half-turn), ``universe`` the books.
+    sources : list of ScoreSource, optional
+        More scorers (e.g. ``engine.pooled.pooled_scores``); each returns named score panels.
+
+    Returns
+    -------
+    UniverseResult
+        Scores, weights, equity, the trading table with PSR/DSR/verdicts against the equal-weighted
+        universe, and the IC table.
+    """
+    started, timings = time.perf_counter(), {}
+    universe = _load(config)
+    calendar = universe.calendar
+    folds = make_folds(len(calendar), config.walkforward)
+    days = out_of_sample(folds, calendar)
+    timings["load"] = time.perf_counter() - started
+    scores = _scores(universe, folds, config, days, list(sources or []))
+    close = universe.field("close").reindex(days)
+    weights = _books(scores, config, close)
+    timings["score"] = time.perf_counter() - started - sum(timings.values())
+    net, gross, fills = _trade(weights, universe, days, config)
+    table = _trading_table(weights, net, gross)
+    evaluation = evaluate_trading(table, net.returns(), BENCHMARK, config.statistics, config.run.seed)
+    timings["trade"] = time.perf_counter() - started - sum(timings.values())
+    ic, daily, deciles = _ic_tables(scores, universe.field("close"), days, config.universe.target)
+    timings["ic"] = time.perf_counter() - started - sum(timings.values())
+    result = UniverseResult(config, universe, folds, scores, weights, net.value(), net.returns(),
+                            gross.returns(), evaluation.table, evaluation.summary, ic, daily, deciles, fills)
+    result.manifest = _manifest(result, timings)
+    return result
+
+
+def _manifest(result: UniverseResult, timings: dict[str, float]) -> dict[str, Any]:
+    """What the run folder records about the run: data, folds, out-of-sample span, fills, timings."""
+    u, days = result.universe, result.equity.index
+    return {
+        "kind": "universe", "seed": result.config.run.seed,
+        "data": {"origin": u.origin, "fingerprint": fingerprint(u.prices), "symbols": len(u.symbols),
+                 "refused": len(u.refused), "days": len(u.calendar), "fields": list(u.fields),
+                 "survivorship": u.survivorship},
+        "folds": len(result.folds), "out_of_sample": [str(days[0].date()), str(days[-1].date()), len(days)],
+        "scorers": list(result.scores), "books": list(result.weights), "benchmark": BENCHMARK,
+        "fills": result.fills, "timings": {k: round(v, 3) for k, v in timings.items()},
+    }

@@ -1,0 +1,97 @@
+"""`wfbt run` of a universe: a long file, a wide close-only file and a folder of per-symbol files."""
+
+import gzip
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from backtest.cli.app import app
+from backtest.runs.folder import is_complete
+from tests.conftest import UNIVERSE_TINY, said, synthetic_universe, write_folder, write_long_csv, write_wide_csv
+
+runner = CliRunner()
+BOOKS = [f"{s}:{b}" for s in ("naive", "reversal") for b in ("long_short", "long_only", "topk_dropout")]
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return synthetic_universe(8, 300)
+
+
+def universe_args(path, out, *sets):
+    args = ["run", "--out", str(out), "--set", "data.source='csv'", "--set", f"data.path={str(path)!r}"]
+    for item in [*UNIVERSE_TINY, *sets]:
+        args += ["--set", item]
+    return args
+
+
+def check_run_folder(run_dir, fills):
+    """A complete universe run folder whose files pandas reads in one line each."""
+    assert is_complete(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["kind"] == "universe" and manifest["fills"] == fills and manifest["data"]["symbols"] == 8
+    assert manifest["out_of_sample"] == ["2015-08-13", "2016-02-24", 140]
+    scores = pd.read_csv(run_dir / "scores.csv.gz")
+    assert list(scores.columns) == ["date", "symbol", "naive", "reversal"] and len(scores) == 140 * 8
+    equity = pd.read_csv(run_dir / "equity.csv", index_col="date")
+    assert list(equity.columns) == [*BOOKS, "equal_weight"] and len(equity) == 140
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert [r["scorer"] for r in metrics["ic"]] == ["naive", "reversal"]
+    assert [r["book"] for r in metrics["trading"]] == [*BOOKS, "equal_weight"]
+    assert {"spa_p", "pbo", "trials"} <= set(metrics["statistics"]["trading"])
+    assert metrics["data"]["symbols kept"] == 8 and metrics["survivorship"].startswith("Every one of the 8")
+    assert "[universe]" in (run_dir / "config.toml").read_text()
+    assert gzip.decompress((run_dir / "scores.csv.gz").read_bytes()).startswith(b"date,symbol,naive,reversal\n")
+
+
+def test_a_long_file_runs_end_to_end(frames, tmp_path):
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    result = runner.invoke(app, universe_args(path, tmp_path / "runs", "run.name='long'"), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    check_run_folder(tmp_path / "runs" / "long", "next open")
+    out = result.output
+    assert "Scores across the cross-section" in out and "│ reversal │" in out and "survivorship bias" in out
+    assert "reversal:topk_dropout" in out and "equal_weight" in out and "SPA p = " in out
+
+
+def test_a_wide_close_only_file_fills_at_the_next_close(frames, tmp_path):
+    path = write_wide_csv(frames, tmp_path / "wide.csv")
+    result = runner.invoke(app, [*universe_args(path, tmp_path / "runs", "run.name='wide'"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    check_run_folder(tmp_path / "runs" / "wide", "next close")
+
+
+def test_a_folder_of_per_symbol_files_runs_end_to_end(frames, tmp_path):
+    folder = write_folder(frames, tmp_path / "stocks")
+    args = universe_args(folder, tmp_path / "runs", "run.name='folder'", "universe.layout='folder'")
+    result = runner.invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    check_run_folder(tmp_path / "runs" / "folder", "next open")
+
+
+def test_folder_layout_on_a_file_is_refused_without_leaving_a_folder(frames, tmp_path):
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    args = universe_args(path, tmp_path / "runs", "run.name='bad'", "universe.layout='folder'")
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert 'universe.layout = "folder" needs data.path to be a folder' in said(result)
+    assert not (tmp_path / "runs" / "bad").exists()
+
+
+def test_a_finished_universe_run_is_not_overwritten(frames, tmp_path):
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    args = [*universe_args(path, tmp_path / "runs", "run.name='same'"), "--quiet"]
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert first.exit_code == 0 and second.exit_code == 0
+    assert first.output.strip().endswith("same") and second.output.strip().endswith("same-2")
+    assert is_complete(tmp_path / "runs" / "same") and is_complete(tmp_path / "runs" / "same-2")
+
+
+def test_show_says_a_universe_run_is_not_read_yet(frames, tmp_path):
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    assert runner.invoke(app, [*universe_args(path, tmp_path / "runs", "run.name='u'"), "--quiet"]).exit_code == 0
+    shown = runner.invoke(app, ["show", str(tmp_path / "runs" / "u")])
+    assert shown.exit_code != 0 and "Traceback" not in shown.output
+    assert "is a universe run, which `show` and `compare` do not read yet" in said(shown)

@@ -1,0 +1,80 @@
+"""The universe run's console summary at terminal widths: lines fit, columns drop whole, numbers never cut."""
+
+import io
+
+import pytest
+from rich.console import Console
+
+from backtest.engine.universe import run_universe
+from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, TEST_COLUMNS, render_universe
+from backtest.report.wording import fmt
+from backtest.runs.universe import write_universe
+from tests.conftest import synthetic_universe, universe_config, write_long_csv
+
+pytestmark = pytest.mark.filterwarnings("ignore::backtest.core.errors.DataWarning")
+
+
+def pooled_lstm_with_a_long_name(universe, folds, config):
+    """A stand-in for a network's panel: yesterday's return (momentum), under a long name."""
+    close = universe.field("close")
+    return {"pooled_lstm_lookback_240_seed_0": close.pct_change(fill_method=None)}
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("uc")
+    path = write_long_csv(synthetic_universe(8, 300), tmp / "long.csv")
+    result = run_universe(universe_config(path, "universe.target='above_median'"),
+                          sources=[pooled_lstm_with_a_long_name])
+    return write_universe(result, tmp / "run")
+
+
+def rendered(summary, width):
+    buf = io.StringIO()
+    render_universe(summary, Console(file=buf, width=width, color_system=None))
+    return buf.getvalue()
+
+
+def shown_cells(summary, out):
+    """Every formatted cell of every column whose label the output shows, with the column's label."""
+    r = summary.result
+    ic = r.ic.copy()
+    for key in ("positive", "spread", "accuracy"):
+        ic[key] = 100.0 * ic[key]
+    for rows, columns in ((ic, IC_COLUMNS), (r.trading, BOOK_COLUMNS), (r.trading, TEST_COLUMNS)):
+        for key, (label, digits) in columns.items():
+            if key in rows and f" {label} ┃" in out:  # in a header, not in a "not shown" caption
+                for value in rows[key]:
+                    yield label, fmt(value, digits)
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_lines_fit_and_no_number_is_cut(summary, width):
+    out = rendered(summary, width)
+    assert max(len(line) for line in out.splitlines()) <= width
+    assert "…" not in out
+    cells = list(shown_cells(summary, out))
+    assert cells
+    for label, cell in cells:
+        assert f" {cell} " in out, (label, cell)
+
+
+def test_at_80_columns_every_column_but_the_optional_accuracy_is_shown(summary):
+    out = rendered(summary, 80)
+    assert " ".join(out.split()).count("not shown at this width") == 1
+    assert "not shown at this width: acc. %" in " ".join(out.split())  # the median target's extra column
+    for label in ["IC", "rank IC", "ICIR", "t HAC", "% > 0", "spread %", "gross %", "net %", "Sharpe",
+                  "turn %", "max DD %", "PSR", "DSR", "vs EW"]:
+        assert f" {label} ┃" in out, label
+
+
+def test_the_summary_says_survivorship_and_what_loading_did(summary):
+    out = " ".join(rendered(summary, 80).split())
+    assert "⚠ survivorship bias: Every one of the 8 stocks still trades on the last day" in out
+    assert "rows read │ 2,400" in out and "symbols kept │ 8" in out
+    assert "fills at the next open" in out and "k = 2, n_drop = 1" in out
+
+
+def test_at_60_columns_dropped_columns_are_named(summary):
+    out = " ".join(rendered(summary, 60).split())
+    assert "not shown at this width" in out
