@@ -32,8 +32,8 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from backtest.engine.devices import resolve_device  # noqa: E402
-from backtest.engine.pooled import fold_windows, pooled_members  # noqa: E402
 from backtest.engine.forecasting import train_members  # noqa: E402
+from backtest.engine.pooled import fold_windows, pooled_members  # noqa: E402
 from backtest.engine.schedule import Fold  # noqa: E402
 from benchmarks.bench_trainer import matmul_peak, train_flops_per_sample  # noqa: E402
 from forecasters.panel import PanelWindows  # noqa: E402
@@ -98,8 +98,9 @@ def plain_fold(arch: Architecture, w: PanelWindows, settings: TrainSettings, see
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     x, y = torch.from_numpy(w.x_train), torch.from_numpy(w.y_train)
     xv, yv = torch.from_numpy(w.x_val), torch.from_numpy(w.y_val)
-    best, best_state, bad, epoch = math.inf, None, 0, 0
-    for epoch in range(1, settings.epochs + 1):
+    best, best_state, bad, ran = math.inf, None, 0, 0
+    for _ in range(settings.epochs):
+        ran += 1
         net.train()
         for rows in torch.randperm(len(x)).split(settings.batch_size):
             opt.zero_grad()
@@ -116,7 +117,7 @@ def plain_fold(arch: Architecture, w: PanelWindows, settings: TrainSettings, see
                 break
     if best_state is not None:
         net.load_state_dict(best_state)
-    return epoch
+    return ran
 
 
 def time_plain(arch: Architecture, windows: list[PanelWindows], settings: TrainSettings) -> tuple[float, int]:
