@@ -82,18 +82,14 @@ def _settings(config: RunConfig) -> TrainSettings:
     return TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
 
 
-def train_networks(model: str, runs: list[Windows], device: torch.device, progress: Progress | None = None
-                   ) -> list[Forecast]:
-    """Train every fold x seed of architecture ``model`` in every run of ``runs`` as one group.
+def train_members(model: str, members: list[Member], settings: TrainSettings, device: torch.device,
+                  progress: Progress | None = None) -> tuple[list[Any], float]:
+    """Train ``members`` of architecture ``model`` as one group (in chunks if memory asks for it).
 
-    The runs share their training settings (a sweep groups cells so). Returns each run's (predictions,
-    fold log), in ``runs`` order; each run's share of the training time is its share of the members.
+    Returns the members' results in ``members`` order and the seconds the training took.
     """
     progress = progress or Progress()
     arch = get_architecture(model)
-    own = [_members(model, run) for run in runs]
-    members = [m for ms in own for m in ms]
-    settings = _settings(runs[0].config)
     chunks = split_to_fit(arch, members, settings.batch_size, device)
     progress.group_start(model, len(members), settings.epochs)
     start = time.perf_counter()
@@ -105,6 +101,19 @@ def train_networks(model: str, runs: list[Windows], device: torch.device, progre
         )
     seconds = time.perf_counter() - start
     progress.group_end(model, seconds)
+    return results, seconds
+
+
+def train_networks(model: str, runs: list[Windows], device: torch.device, progress: Progress | None = None
+                   ) -> list[Forecast]:
+    """Train every fold x seed of architecture ``model`` in every run of ``runs`` as one group.
+
+    The runs share their training settings (a sweep groups cells so). Returns each run's (predictions,
+    fold log), in ``runs`` order; each run's share of the training time is its share of the members.
+    """
+    own = [_members(model, run) for run in runs]
+    results, seconds = train_members(model, [m for ms in own for m in ms], _settings(runs[0].config), device,
+                                     progress)
     out, at = [], 0
     for run, ms in zip(runs, own, strict=True):
         share = results[at:at + len(ms)]

@@ -1,0 +1,175 @@
+"""Pooled windows across a universe: every symbol's return sequences of one fold, stacked into one set.
+
+A close panel is a (dates x symbols) array, NaN where a stock has no price (not listed yet, stopped, a
+gap). Day t's one-day return is ``r_t = close_t / close_{t-1} - 1`` (NaN when either close is missing:
+a gap is not bridged). A sample is a (decision day t, symbol) pair:
+
+input
+    the last ``lookback`` returns up to t, ``r_{t-lookback+1} .. r_t`` (closes ``t-lookback .. t``),
+    kept only if all of them exist; standardised with one pooled mean and standard deviation of the
+    returns inside the fold's fitting rows (Fischer & Krauss 2018 standardise so).
+target
+    day t+1's return (``"return"``, standardised like the inputs) or 1/0 for "beats t+1's cross-sectional
+    median" (``"median"``, forecasters.crosssection.above_median_target, unscaled), dated t.
+
+A fold is three row ranges of the calendar (as forecasters.windows.fold_data takes them). The decision
+days of a range are its rows. A training sample reads training rows only (its first close and its
+target's close inside ``train``); a validation sample's target lies inside ``val``; a test sample needs
+its inputs only (a stock that stops after t still gets a score for t). Nothing here reads a close after t
+to build an input dated t, and the scaling reads ``fit_rows(train)`` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from forecasters.crosssection import above_median_target
+
+TARGETS = ("return", "median")
+
+
+@dataclass
+class PanelWindows:
+    """One fold's pooled samples. x: (N, lookback, 1) float32, y: (N,) float32; rows/cols: (N,) int64.
+
+    ``*_rows`` are decision-day row positions in the panel, ``*_cols`` symbol column positions, so that
+    sample i of a set is (``rows[i]``, ``cols[i]``). ``mean`` and ``std`` are the pooled return scaling.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    train_rows: np.ndarray
+    train_cols: np.ndarray
+    val_rows: np.ndarray
+    val_cols: np.ndarray
+    test_rows: np.ndarray
+    test_cols: np.ndarray
+    mean: float
+    std: float
+    target: str
+
+    def to_target(self, predictions: np.ndarray) -> np.ndarray:
+        """Network outputs -> forecasts in the target's units: a return, or the 0/1 label's expectation."""
+        out = np.asarray(predictions, dtype=np.float64)
+        return out * self.std + self.mean if self.target == "return" else out
+
+
+def fit_rows(train: slice) -> slice:
+    """The close rows the scaling may see: the fold's training rows, nothing later (the look-ahead tests
+    swap this rule for a leaky one to show that their check catches it)."""
+    return slice(train.start, train.stop)
+
+
+def panel_returns(close: np.ndarray) -> np.ndarray:
+    """(T, S) one-day simple returns; row 0 and every return touching a missing close are NaN."""
+    out = np.full(close.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[1:] = close[1:] / close[:-1] - 1.0
+    return out
+
+
+def pooled_scaling(returns: np.ndarray, fit: slice) -> tuple[float, float]:
+    """Mean and standard deviation of every return whose two closes lie in the rows ``fit``, all symbols pooled.
+
+    Raises ValueError when fewer than two such returns exist (nothing to standardise with).
+    """
+    start = (fit.start or 0) + 1
+    values = returns[start:fit.stop]
+    values = values[np.isfinite(values)]
+    if values.size < 2:
+        raise ValueError(f"the fitting rows {fit.start}..{fit.stop} hold {values.size} returns; "
+                         "at least 2 are needed to standardise. Use more training days.")
+    std = float(values.std())
+    return float(values.mean()), std if std > 0 else 1.0
+
+
+def complete_windows(returns: np.ndarray, lookback: int) -> np.ndarray:
+    """(T, S) bool: True at (t, s) when ``returns[t-lookback+1 .. t, s]`` all exist (never before row lookback)."""
+    missing = np.cumsum(~np.isfinite(returns), axis=0)
+    ok = np.zeros(returns.shape, dtype=bool)
+    ok[lookback:] = (missing[lookback:] - missing[:-lookback]) == 0
+    return ok
+
+
+def _targets(close: np.ndarray, returns: np.ndarray, target: str) -> np.ndarray:
+    """(T, S) the target dated t: day t+1's return, or its above-median label; NaN where there is none."""
+    if target == "median":
+        return above_median_target(pd.DataFrame(close)).to_numpy(dtype=np.float64)
+    out = np.full(returns.shape, np.nan)
+    out[:-1] = returns[1:]
+    return out
+
+
+def _samples(ok: np.ndarray, y: np.ndarray | None, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column positions of the samples on decision days ``days``: complete inputs (and a target)."""
+    keep = ok[days] if y is None else ok[days] & np.isfinite(y[days])
+    rows, cols = np.nonzero(keep)
+    return days[rows].astype(np.int64), cols.astype(np.int64)
+
+
+def _stack(view: np.ndarray, rows: np.ndarray, cols: np.ndarray, lookback: int) -> np.ndarray:
+    """(N, lookback, 1) float32 windows ending at each (row, col): one gather from the sliding view."""
+    return view[rows - lookback + 1, cols][:, :, None]
+
+
+def _decision_days(train: slice, val: slice, test: slice, lookback: int) -> list[np.ndarray]:
+    """Decision days of each set: training days whose first close and target lie in ``train``; validation
+    days whose target lies in ``val``; every test day."""
+    return [np.arange(train.start + lookback, train.stop - 1), np.arange(val.start, max(val.start, val.stop - 1)),
+            np.arange(test.start, test.stop)]
+
+
+def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, test: slice, lookback: int,
+                  target: str = "return") -> PanelWindows:
+    """Cut one fold's pooled training, validation and test windows from a close panel.
+
+    Parameters
+    ----------
+    close : np.ndarray or pd.DataFrame
+        (T, S) closes, NaN where a stock has no price.
+    train, val, test : slice
+        The fold's half-open row ranges, in calendar order.
+    lookback : int
+        Returns per input window (>= 1).
+    target : {"return", "median"}
+        Day t+1's standardised return, or its 0/1 above-median label.
+
+    Returns
+    -------
+    PanelWindows
+        Stacked windows and targets with their (decision row, symbol) index.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}. Got {target!r}.")
+    if lookback < 1:
+        raise ValueError(f"lookback must be at least 1. Got {lookback}.")
+    values = np.asarray(close, dtype=np.float64)
+    returns = panel_returns(values)
+    mean, std = pooled_scaling(returns, fit_rows(train))
+    scaled = ((returns - mean) / std).astype(np.float32)  # (T, S): the one copy the windows are cut from
+    view = sliding_window_view(scaled, lookback, axis=0)  # (T - L + 1, S, L), no copy
+    ok = complete_windows(returns, lookback)
+    y = _targets(values, returns, target)
+    y_fit = (y - mean) / std if target == "return" else y
+    days = _decision_days(train, val, test, lookback)
+    (tr, tc), (vr, vc), (sr, sc) = _samples(ok, y, days[0]), _samples(ok, y, days[1]), _samples(ok, None, days[2])
+    return PanelWindows(
+        x_train=_stack(view, tr, tc, lookback), y_train=y_fit[tr, tc].astype(np.float32),
+        x_val=_stack(view, vr, vc, lookback), y_val=y_fit[vr, vc].astype(np.float32),
+        x_test=_stack(view, sr, sc, lookback), train_rows=tr, train_cols=tc, val_rows=vr, val_cols=vc,
+        test_rows=sr, test_cols=sc, mean=mean, std=std, target=target,
+    )
+
+
+def to_panel(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Scatter per-sample values back onto a (T, S) panel, NaN where no sample is."""
+    out = np.full(shape, np.nan)
+    out[rows, cols] = values
+    return out
