@@ -160,6 +160,10 @@ class UniverseSection:
     books: list[str] = field(default_factory=lambda: list(UNIVERSE_BOOKS))  # books per scorer, all by default
     borrow: float = 0.005  # yearly borrow rate on shorts: ~50 bp is general collateral for large US stocks
     target: Literal["return", "above_median"] = "return"  # next return (Qlib) or beats the median (F&K)
+    # pooled networks, one per fold and seed trained on every stock's windows of forecast.lookback returns
+    # (training and forecast.seeds as for one symbol); naming any also scores the pooled linear model.
+    # [] = the baselines only (naive, reversal): fast, and the yardstick a network must beat
+    models: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -515,5 +519,11 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
     if un.min_symbols < max(least, 2):
         raise ConfigError(f"universe.min_symbols must be at least {max(least, 2)} (2 and the names the books "
                           f"hold: k = {un.k} per leg). Got {un.min_symbols}. Raise it or lower universe.k.")
+    from forecasters.registry import forecasters  # lazily, as in validate: reading the registry loads no torch
+
+    _require_known("universe.models", "model", un.models, [m for m in forecasters() if m != "drift"],
+                   " (architectures of `wfbt models`, or linear)")
+    if len(set(un.models)) != len(un.models):
+        raise ConfigError(f"universe.models lists a model twice. Got {un.models}. Name each once.")
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")

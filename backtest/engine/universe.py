@@ -87,6 +87,22 @@ def baseline_scores(close: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {name: score(close) for name, score in BASELINES.items()}
 
 
+def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig) -> dict[str, pd.DataFrame]:
+    """The score panels of ``universe.models`` trained pooled per fold (``engine.pooled``), and the pooled
+    linear model; the rule baselines it also returns are already scored, so they are left out."""
+    from backtest.engine.devices import prepare_device
+    from backtest.engine.pooled import pooled_scores
+    from forecasters.trainer import TrainSettings
+
+    tr = config.training
+    settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+    target = "median" if config.universe.target == "above_median" else "return"
+    panels = pooled_scores(universe.field("close"), folds, list(config.universe.models), config.forecast.lookback,
+                           target, config.run.seed, settings, prepare_device(config.run.device),
+                           seeds=config.forecast.seeds)
+    return {name: panel for name, panel in panels.items() if name not in BASELINES}
+
+
 def _scores(universe: Universe, folds: list[Fold], config: RunConfig, days: pd.DatetimeIndex,
             sources: list[ScoreSource]) -> dict[str, pd.DataFrame]:
     """The baselines' and the given sources' panels on the out-of-sample days (names as columns)."""
@@ -199,6 +215,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
         universe, and the IC table.
     """
     started, timings = time.perf_counter(), {}
+    sources = [*(sources or []), *([pooled_source] if config.universe.models else [])]
     universe = _load(config)
     calendar = universe.calendar
     folds = make_folds(len(calendar), config.walkforward)

@@ -95,3 +95,29 @@ def test_show_says_a_universe_run_is_not_read_yet(frames, tmp_path):
     shown = runner.invoke(app, ["show", str(tmp_path / "runs" / "u")])
     assert shown.exit_code != 0 and "Traceback" not in shown.output
     assert "is a universe run, which `show` and `compare` do not read yet" in said(shown)
+
+
+def test_pooled_networks_run_beside_the_baselines(frames, tmp_path):
+    """universe.models trains one pooled lstm per fold across every stock (engine.pooled) and scores the pooled
+    linear model with it: their panels are traded, tested and saved like the baselines'."""
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    sets = ["run.name='pooled'", "universe.models=['lstm']", "universe.books=['long_short']",
+            "forecast.lookback=5", "training.epochs=2", "training.patience=2"]
+    result = runner.invoke(app, universe_args(path, tmp_path / "runs", *sets), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs" / "pooled"
+    scores = pd.read_csv(run_dir / "scores.csv.gz")
+    assert list(scores.columns) == ["date", "symbol", "naive", "reversal", "lstm", "linear"]
+    assert scores["lstm"].notna().mean() > 0.9 and scores["lstm"].std() > 0  # a forecast, not a constant
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert [r["scorer"] for r in metrics["ic"]] == ["naive", "reversal", "lstm", "linear"]
+    assert "lstm:long_short" in [r["book"] for r in metrics["trading"]]
+
+
+def test_an_unknown_pooled_model_is_refused_by_name(frames, tmp_path):
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    result = runner.invoke(app, universe_args(path, tmp_path / "runs", "universe.models=['lstn']"),
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "universe.models: unknown model 'lstn'. Did you mean 'lstm'?" in said(result)
+    assert not (tmp_path / "runs").exists()
