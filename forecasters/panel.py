@@ -28,6 +28,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from forecasters.crosssection import above_median_target
+from forecasters.windows import fit_rows  # the same rule as one symbol: the training rows, nothing later
 
 TARGETS = ("return", "median")
 
@@ -59,12 +60,6 @@ class PanelWindows:
         """Network outputs -> forecasts in the target's units: a return, or the 0/1 label's expectation."""
         out = np.asarray(predictions, dtype=np.float64)
         return out * self.std + self.mean if self.target == "return" else out
-
-
-def fit_rows(train: slice) -> slice:
-    """The close rows the scaling may see: the fold's training rows, nothing later (the look-ahead tests
-    swap this rule for a leaky one to show that their check catches it)."""
-    return slice(train.start, train.stop)
 
 
 def panel_returns(close: np.ndarray) -> np.ndarray:
