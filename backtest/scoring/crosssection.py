@@ -12,7 +12,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+
+from backtest.scoring.significance import newey_west_lags, newey_west_variance
 
 MIN_NAMES = 3  # a correlation over two names is +-1 by construction: no information
 
@@ -48,27 +49,12 @@ def daily_ic(scores: pd.DataFrame, ahead: pd.DataFrame, method: Literal["pearson
     return ic.rename("rank_ic" if method == "rank" else "ic")
 
 
-def newey_west_lags(n: int) -> int:
-    """Newey & West's (1994) automatic lag rule: ``floor(4 (n / 100) ** (2 / 9))``.
-
-    Parameters
-    ----------
-    n : int
-        Number of observations (days).
-
-    Returns
-    -------
-    int
-        Lags of the Bartlett kernel: 4 for 100 or 250 days, 5 for 500, 6 for 750 to 1,000, 7 for 1,250.
-    """
-    return int(math.floor(4 * (max(n, 0) / 100) ** (2 / 9)))
-
-
 def hac_t(series: pd.Series, lags: int | None = None) -> tuple[float, int]:
     """t-statistic of a series' mean with a Newey-West (HAC, Bartlett kernel) variance.
 
-    The mean is the constant of an OLS of the series on 1 (statsmodels, ``cov_type="HAC"``, without
-    the small-sample correction), so ``var(mean) = (g0 + 2 sum_j (1 - j / (L + 1)) g_j) / n`` with
+    The variance is ``significance.newey_west_variance``, the one Bartlett estimate the Diebold-Mariano
+    test uses too (statsmodels' ``cov_type="HAC"`` without the small-sample correction):
+    ``var(mean) = (g0 + 2 sum_j (1 - j / (L + 1)) g_j) / n`` with
     ``g_j`` the j-th autocovariance of the demeaned series (divided by n).
 
     Parameters
@@ -87,9 +73,7 @@ def hac_t(series: pd.Series, lags: int | None = None) -> tuple[float, int]:
     lags = newey_west_lags(len(values)) if lags is None else lags
     if len(values) < 3 or np.ptp(values) == 0:
         return float("nan"), lags
-    fit = sm.OLS(values, np.ones(len(values))).fit(
-        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": False})
-    return float(fit.tvalues[0]), lags
+    return float(values.mean() / math.sqrt(newey_west_variance(values, lags) / len(values))), lags
 
 
 def ic_summary(ic: pd.Series, lags: int | None = None) -> dict[str, float]:

@@ -30,6 +30,12 @@ from statsmodels.stats.multitest import multipletests
 EULER_GAMMA = 0.5772156649015329
 
 
+def newey_west_lags(n: int) -> int:
+    """Newey & West's (1994) automatic lag rule, ``floor(4 (n / 100) ** (2 / 9))``: 4 lags for 100 or 250
+    days, 5 for 500, 6 for 750 to 1,000, 7 for 1,250 (statsmodels' default)."""
+    return int(math.floor(4 * (max(n, 0) / 100) ** (2 / 9)))
+
+
 def hac_lags(d: np.ndarray) -> int:
     """The Newey-West (Bartlett) lag for the long-run variance of ``d``: Andrews' (1991) AR(1) plug-in
     bandwidth, floor(1.1447 (a T)^(1/3)) with a = 4 rho^2 / (1 - rho^2)^2 and rho the lag-1 autocorrelation,
@@ -50,7 +56,7 @@ def hac_lags(d: np.ndarray) -> int:
     rho = min(max(rho, -0.99), 0.99)
     alpha = 4 * rho**2 / (1 - rho**2) ** 2
     andrews = math.floor(1.1447 * (alpha * t) ** (1 / 3))
-    return int(min(max(andrews, math.floor(4 * (t / 100) ** (2 / 9))), math.floor(math.sqrt(t)), t - 1))
+    return int(min(max(andrews, newey_west_lags(t)), math.floor(math.sqrt(t)), t - 1))
 
 
 def newey_west_variance(d: np.ndarray, lags: int) -> float:
