@@ -1,27 +1,14 @@
 """A chosen forecast feature the data lacks is refused where the config meets the data (data.load.check_features,
 called by engine.forecasting.windows for runs and by the sweep per cell), through the real entry point."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
-from tests.conftest import TINY, synthetic_prices
+from tests.conftest import TINY, run_args, said, synthetic_prices
 
 runner = CliRunner()
-
-
-def said(result) -> str:
-    return " ".join(result.output.split())
-
-
-def run_args(csv: Path, out: Path, *sets: str) -> list[str]:
-    args = ["run", "--quiet", "--out", str(out), "--set", "data.source='csv'", "--set", f"data.path={str(csv)!r}"]
-    for item in [*TINY, *sets]:
-        args += ["--set", item]
-    return args
 
 
 # --- a chosen feature the data lacks is refused where the config meets the data -------------------------------
