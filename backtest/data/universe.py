@@ -323,12 +323,12 @@ def _symbol_column(columns: pd.Index, wanted: str | None, origin: str) -> str | 
         if wanted in columns:
             return wanted
         raise DataError(f"{origin}: symbol_column {wanted!r} is not a column; the file has {list(columns)}."
-                        f"{suggest(wanted, columns)} Set symbol_column to the header of the column holding the "
-                        "tickers.")
+                        f"{suggest(wanted, columns)} Set universe.symbol_column to the header of the column holding "
+                        "the tickers, or leave it out to detect it.")
     found = [c for c in columns if str(c).strip().lower() in SYMBOL_NAMES]
     if len(found) > 1:
         raise DataError(f"{origin}: the columns {found} could each be the symbol column. Say which with "
-                        f"symbol_column={found[0]!r}.")
+                        f"universe.symbol_column = {found[0]!r}.")
     return found[0] if found else None
 
 
@@ -678,8 +678,9 @@ def _refuse_too_few(summary: pd.DataFrame, least: int, origin: str) -> None:
         raise SourceError(str(refused["reason"].iloc[0]))
     why = "; ".join(f"{s}: {r}" for s, r in refused["reason"].iloc[:3].items())
     more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
+    dropped = f" Dropped: {why}{more}." if why else " None was dropped: the input holds too few stocks."
     raise DataError(f"{origin}: only {kept} of {len(summary)} symbol(s) passed the checks, fewer than "
-                    f"min_symbols = {least}. Dropped: {why}{more}. Fix those inputs, or lower min_symbols.")
+                    f"min_symbols = {least}.{dropped} Fix those inputs, or lower universe.min_symbols.")
 
 
 _COUNTS = ("rows_in", "rows", "dropped_missing", "dropped_outside", "dropped_checks", "holes", "zero_volume", "jumps")

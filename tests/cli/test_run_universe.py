@@ -121,3 +121,23 @@ def test_an_unknown_pooled_model_is_refused_by_name(frames, tmp_path):
     assert result.exit_code == 2
     assert "universe.models: unknown model 'lstn'. Did you mean 'lstm'?" in said(result)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    (["universe.symbol_column='Tick'"], "symbol_column 'Tick' is not a column; the file has ['Date', 'Open', 'High', "
+     "'Low', 'Close', 'Volume', 'Name']. Set universe.symbol_column to the header"),
+    (["universe.min_symbols=50"], "only 8 of 8 symbol(s) passed the checks, fewer than min_symbols = 50. None was "
+     "dropped: the input holds too few stocks. Fix those inputs, or lower universe.min_symbols."),
+    (["universe.k=0"], "universe.k must be at least 1 name per leg, e.g. 10. Got 0."),
+    (["universe.books=['longshort']"], "universe.books: unknown book 'longshort'. Did you mean 'long_short'?"),
+    (["universe.borrow=2.0"], "universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got 2.0."),
+    (["universe.target='median'"], "universe.target: expected one of 'return', 'above_median'. Got 'median'."),
+    (["data.source='sample'"], 'universe.enabled = true reads data.source = "csv"'),
+    (["data.path='nope.csv'"], "data.path: file 'nope.csv' does not exist."),
+])
+def test_a_bad_universe_input_is_refused_by_name_leaving_nothing(frames, tmp_path, sets, message):
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    result = runner.invoke(app, universe_args(path, tmp_path / "runs", *sets), env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert message in said(result) and "Traceback" not in result.output and "bug in wfbt" not in said(result)
+    assert not (tmp_path / "runs").exists()
