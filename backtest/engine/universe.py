@@ -34,7 +34,8 @@ from backtest.scoring.metrics import return_figures
 from forecasters.crosssection import above_median_target, naive_scores, next_return, reversal_scores
 from strategies.crosssection import long_short_top_k, long_top_k, topk_dropout
 
-__all__ = ["BASELINES", "BENCHMARK", "ScoreSource", "UniverseResult", "baseline_scores", "run_universe"]
+__all__ = ["BASELINES", "BENCHMARK", "ScoreSource", "UniverseResult", "baseline_scores", "daily_turnover",
+           "run_universe"]
 
 BENCHMARK = "equal_weight"  # every name priced that day, equal weights: what a score must beat
 # A scorer beyond the baselines (the pooled networks): the universe, the folds and the config in, named
@@ -58,7 +59,7 @@ class UniverseResult:
     trading: pd.DataFrame  # one row per book: figures, PSR, DSR, verdict
     trading_summary: dict[str, Any]  # SPA and PBO against the benchmark
     ic: pd.DataFrame  # one row per scorer: IC, rank IC, ICIR, t, share of days > 0, spread
-    daily_ic: pd.DataFrame  # out-of-sample days x "scorer:ic" / "scorer:rank_ic"
+    daily_ic: pd.DataFrame  # out-of-sample days x "scorer:ic" / "scorer:rank_ic" / "scorer:spread" (top - bottom)
     deciles: pd.DataFrame  # scorer x decile: mean next return
     fills: str  # "next open" or "next close"
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -136,11 +137,17 @@ def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFra
     return weights
 
 
-def turnover(weights: pd.DataFrame) -> float:
-    """Mean daily one-way turnover of a weight panel: half the sum of the absolute weight changes."""
+def daily_turnover(weights: pd.DataFrame) -> pd.Series:
+    """One-way turnover of a weight panel per day: half the sum of the absolute weight changes (the first
+    day's: half of building the book from cash)."""
     change = weights.fillna(0.0).diff().abs().sum(axis=1)
     change.iloc[0] = weights.iloc[0].abs().sum()
-    return float(change.mean() / 2.0)
+    return change / 2.0
+
+
+def turnover(weights: pd.DataFrame) -> float:
+    """Mean daily one-way turnover of a weight panel (:func:`daily_turnover`)."""
+    return float(daily_turnover(weights).mean())
 
 
 def _trading_table(weights: dict[str, pd.DataFrame], net: Any, gross: Any) -> pd.DataFrame:
@@ -168,7 +175,8 @@ def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, target: pd.DataFrame | No
     if target is not None:  # the median target: call "above" when the score beats the day's median score
         above = scores.gt(scores.median(axis=1), axis=0).astype(float).where(scores.notna())
         row["accuracy"] = xs.accuracy(above, target)
-    return row, pd.DataFrame({"ic": ic, "rank_ic": rank_ic}), deciles.mean()
+    spread_by_day = deciles.iloc[:, -1] - deciles.iloc[:, 0]  # what spread_summary averages (kept for reports)
+    return row, pd.DataFrame({"ic": ic, "rank_ic": rank_ic, "spread": spread_by_day}), deciles.mean()
 
 
 def _ic_tables(scores: dict[str, pd.DataFrame], close: pd.DataFrame, days: pd.DatetimeIndex, target: str

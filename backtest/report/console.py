@@ -23,7 +23,7 @@ from backtest.report.wording import (
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
-from backtest.runs.universe import UniverseSummary
+from backtest.runs.universe_folder import UniverseSummary
 from strategies.signals import BENCHMARK
 
 # Columns in the order shown, and the order they are dropped in when the terminal is too narrow (last first).
@@ -204,7 +204,7 @@ def _view(title: str, first: str, rows: pd.DataFrame, columns: dict[str, tuple[s
 
 def ic_view(summary: UniverseSummary, console: Console) -> Table:
     """Scorer, IC, rank IC, ICIR, HAC t, share of days > 0 and the decile spread."""
-    ic = _percent(summary.result.ic, ["positive", "spread", "accuracy"])
+    ic = _percent(summary.ic, ["positive", "spread", "accuracy"])
     days = int(ic["days"].max()) if len(ic) else 0
     table, left = _view(f"Scores across the cross-section, {days:,} days out of sample", "scorer", ic,
                         IC_COLUMNS, IC_PRIORITY, console, SCORER_WIDTH)
@@ -216,23 +216,23 @@ def ic_view(summary: UniverseSummary, console: Console) -> Table:
 
 def book_view(summary: UniverseSummary, console: Console) -> Table:
     """Book, mean daily return before and after costs, Sharpe, turnover, max drawdown."""
-    bt, un = summary.result.config.backtest, summary.result.config.universe
-    table, left = _view(f"Books out of sample (fills at the {summary.result.fills})", "book",
-                        summary.result.trading, BOOK_COLUMNS, BOOK_PRIORITY, console)
+    bt, un = summary.config["backtest"], summary.config["universe"]
+    table, left = _view(f"Books out of sample (fills at the {summary.fills})", "book",
+                        summary.trading, BOOK_COLUMNS, BOOK_PRIORITY, console)
     table.caption = (f"gross / net: mean daily return before / after costs; turn: one-way turnover per day; "
-                     f"net: fees {fmt(1e4 * bt.fees, 1)} bp + slippage {fmt(1e4 * bt.slippage, 1)} bp per "
-                     f"half-turn, borrow {fmt(100 * un.borrow, 2)} %/year on shorts; k = {un.k}, n_drop = "
-                     f"{un.n_drop}; Sharpe annualised (252 days); every position closed on the last day"
+                     f"net: fees {fmt(1e4 * bt['fees'], 1)} bp + slippage {fmt(1e4 * bt['slippage'], 1)} bp per "
+                     f"half-turn, borrow {fmt(100 * un['borrow'], 2)} %/year on shorts; k = {un['k']}, n_drop = "
+                     f"{un['n_drop']}; Sharpe annualised (252 days); every position closed on the last day"
                      + dropped_note(left, BOOK_COLUMNS))
     return table
 
 
 def verdict_view(summary: UniverseSummary, console: Console) -> Table:
     """Book, PSR, Holm-adjusted PSR, DSR and the verdict against the equal-weighted universe."""
-    rows = summary.result.trading
+    rows = summary.trading
     table, left = _view("Against the equal-weighted universe (after costs)", "book", rows, TEST_COLUMNS,
                         TEST_PRIORITY, console)
-    st = summary.result.trading_summary
+    st = summary.trading_summary
     table.caption = (f"PSR: probability the Sharpe beats {st.get('benchmark')}'s; DSR counts "
                      f"{st.get('trials', 0)} books; "
                      f"SPA p = {fmt(st.get('spa_p'), 3)}; PBO = {fmt(st.get('pbo'), 3)}; ≈: not "
@@ -242,7 +242,7 @@ def verdict_view(summary: UniverseSummary, console: Console) -> Table:
 
 def data_view(summary: UniverseSummary) -> Table:
     """What loading did, in total (rows that are zero left out)."""
-    totals = summary.result.universe.totals()["count"]
+    totals = summary.totals
     table = Table(title="Data: what loading did", title_justify="left")
     table.add_column("what", overflow="fold")
     number_column(table, "count")
@@ -255,12 +255,11 @@ def data_view(summary: UniverseSummary) -> Table:
 
 def universe_header(summary: UniverseSummary) -> Panel:
     """The run's name, universe, calendar, folds and out-of-sample span."""
-    m, u = summary.manifest, summary.result.universe
+    m, d = summary.manifest, summary.manifest["data"]
     oos = m["out_of_sample"]
     lines = [
-        f"[bold]{escape(summary.result.config.run.name)}[/]  universe {escape(u.origin)}",
-        f"{len(u.symbols):,} symbols kept of {len(u.summary):,} · {u.calendar[0].date()} → "
-        f"{u.calendar[-1].date()} ({len(u.calendar):,} days)",
+        f"[bold]{escape(summary.name)}[/]  universe {escape(str(d['origin']))}",
+        f"{d['symbols']:,} symbols kept of {len(summary.symbols):,} · {d['first']} → {d['last']} ({d['days']:,} days)",
         f"{m['folds']} walk-forward folds · out of sample {oos[0]} → {oos[1]} ({oos[2]:,} days) · seed {m['seed']}",
         "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings", {}).items()),
     ]
@@ -270,12 +269,12 @@ def universe_header(summary: UniverseSummary) -> Panel:
 def render_universe(summary: UniverseSummary, console: Console) -> None:
     """Print the universe run's summary: header, survivorship warning, scores, books, tests, data."""
     console.print(universe_header(summary))
-    note = summary.result.universe.survivorship_note
+    note = summary.survivorship
     if note:
         console.print(f"[bold yellow]⚠ survivorship bias:[/] {escape(note)}", highlight=False)
     console.print(ic_view(summary, console))
     console.print(book_view(summary, console))
     console.print(verdict_view(summary, console))
     console.print(data_view(summary))
-    console.print(f"Artifacts in {escape(str(summary.run_dir))}/: config.toml manifest.json scores.csv.gz "
-                  "equity.csv ic.csv symbols.csv metrics.json", highlight=False)
+    console.print(f"Artifacts in {escape(str(summary.run_dir))}/: report.html config.toml manifest.json "
+                  "scores.csv.gz equity.csv ic.csv turnover.csv symbols.csv metrics.json", highlight=False)

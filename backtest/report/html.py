@@ -44,6 +44,7 @@ th:first-child, td:first-child { text-align: left; }
 tr.bench td { font-weight: bold; } .note { color: #666; font-size: 0.85em; } .verdict { font-weight: 600; }
 pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
 details { margin: 0.5em 0; }
+.warning { color: #8a4b00; background: #fff4e0; padding: 0.5em 0.8em; font-weight: 600; }
 """
 
 def _num(value: Any, digits: int) -> str:

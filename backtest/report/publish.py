@@ -10,9 +10,11 @@ from backtest.core.files import describe
 from backtest.engine.pipeline import RunResult
 from backtest.engine.universe import UniverseResult
 from backtest.report import html, png
+from backtest.report.universe.page import write_universe_report
 from backtest.runs import store
 from backtest.runs.store import PICTURES, RunSummary
-from backtest.runs.universe import UniverseSummary, mark_universe_complete, write_universe
+from backtest.runs.universe import mark_universe_complete, write_universe
+from backtest.runs.universe_folder import UNIVERSE_PICTURES, UniverseSummary
 
 
 @contextmanager
@@ -22,10 +24,14 @@ def published(result: RunResult | UniverseResult, run_dir: Path) -> Iterator[Run
 
     The one place a run folder becomes complete, for a run (whose block shows the summary first) and a
     sweep's cell alike: an error inside the block leaves the run unfinished, to be resumed. A universe run
-    (``UniverseResult``) writes its own files (backtest.runs.universe) and is marked complete the same way.
+    (``UniverseResult``) writes its own files (backtest.runs.universe), then its report.html, and is marked
+    complete the same way.
     """
     if isinstance(result, UniverseResult):
         written = write_universe(result, run_dir)
+        write_universe_report(written)
+        written.manifest = {**written.manifest, "artifacts": {
+            **written.manifest["artifacts"], **{name: describe(run_dir / name) for name in UNIVERSE_PICTURES}}}
         yield written
         mark_universe_complete(written)
         return

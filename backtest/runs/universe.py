@@ -8,19 +8,24 @@ Layout of ``runs/<name>/`` for a universe run::
     scores.csv.gz     date, symbol, one column per scorer: every out-of-sample score (gzip CSV; pyarrow is
                       not a dependency, and pandas reads it in one line: pd.read_csv("scores.csv.gz"))
     equity.csv        date + one column per book: value after costs
-    ic.csv            date + "scorer:ic" and "scorer:rank_ic" per scorer: the daily information coefficients
+    ic.csv            date + "scorer:ic", "scorer:rank_ic" and "scorer:spread" per scorer: the daily information
+                      coefficients and the daily top - bottom decile spread of the next return
+    turnover.csv      date + one column per book: one-way turnover that day (a fraction of the book)
     symbols.csv       Universe.summary: what loading did to each symbol, and why one was refused
     metrics.json      {"kind": "universe", "ic": [...], "deciles": [...], "trading": [...],
                        "statistics": {"trading": {...}}, "data": {...}, "survivorship": "..." | null}
+    report.html       the interactive report (backtest.report.universe), written after the data
+
+``write_universe`` returns the folder read back (``backtest.runs.universe_folder``): what the run shows is
+what ``wfbt show`` shows.
 """
 
 from __future__ import annotations
 
 import gzip
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -32,22 +37,10 @@ from backtest.core.files import (
     describe,
     verify,
 )
+from backtest.engine.universe import UniverseResult, daily_turnover
 from backtest.runs.folder import finish_run_dir
 from backtest.runs.store import to_toml
-
-if TYPE_CHECKING:  # only the type: the console that shows a universe run must not load the engine
-    from backtest.engine.universe import UniverseResult
-
-UNIVERSE_ARTIFACTS = ["config.toml", "scores.csv.gz", "equity.csv", "ic.csv", "symbols.csv", "metrics.json"]
-
-
-@dataclass
-class UniverseSummary:
-    """A written universe run: its folder, its manifest (artifacts recorded) and the result it came from."""
-
-    run_dir: Path
-    manifest: dict[str, Any]
-    result: UniverseResult
+from backtest.runs.universe_folder import UNIVERSE_DATA, UniverseSummary, load_universe_summary
 
 
 def scores_long(scores: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -82,17 +75,30 @@ def metrics(result: UniverseResult) -> dict[str, Any]:
     }
 
 
+def turnover_table(result: UniverseResult) -> pd.DataFrame:
+    """Each book's one-way turnover per out-of-sample day (``engine.universe.daily_turnover``)."""
+    return pd.DataFrame({name: daily_turnover(w) for name, w in result.weights.items()}).reindex(result.equity.index)
+
+
+def _manifest(result: UniverseResult, run_dir: Path) -> dict[str, Any]:
+    """The engine's manifest, the run's name and the calendar's first and last day, the data artifacts."""
+    calendar = result.universe.calendar
+    data = {**result.manifest["data"], "first": str(calendar[0].date()), "last": str(calendar[-1].date())}
+    return {**result.manifest, "name": result.config.run.name, "data": data,
+            "artifacts": {name: describe(run_dir / name) for name in UNIVERSE_DATA}}
+
+
 def write_universe(result: UniverseResult, run_dir: Path) -> UniverseSummary:
-    """Write every artifact of a universe run; return its summary with the manifest (not yet complete)."""
+    """Write every data artifact of a universe run; return the folder read back, manifest not yet complete."""
     atomic_write_text(run_dir / "config.toml", to_toml(result.config))
     csv = scores_long(result.scores).to_csv(index=False, lineterminator="\n").encode("utf-8")
     atomic_write_bytes(run_dir / "scores.csv.gz", gzip.compress(csv, mtime=0))  # mtime=0: same bytes every run
     atomic_write_csv(run_dir / "equity.csv", _dated(result.equity))
     atomic_write_csv(run_dir / "ic.csv", _dated(result.daily_ic))
+    atomic_write_csv(run_dir / "turnover.csv", _dated(turnover_table(result)))
     atomic_write_csv(run_dir / "symbols.csv", result.universe.summary.reset_index())
     atomic_write_json(run_dir / "metrics.json", metrics(result))
-    manifest = {**result.manifest, "artifacts": {name: describe(run_dir / name) for name in UNIVERSE_ARTIFACTS}}
-    return UniverseSummary(run_dir, manifest, result)
+    return load_universe_summary(run_dir, _manifest(result, run_dir))
 
 
 def mark_universe_complete(summary: UniverseSummary) -> None:
