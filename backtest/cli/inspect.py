@@ -19,7 +19,13 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/d
     from backtest.report.console import render
     from backtest.report.sweeps import render_leaderboard
     from backtest.runs import store
+    from backtest.runs.universe_folder import is_universe, read_universe
 
+    if is_universe(run_dir):
+        from backtest.report.console import render_universe
+
+        render_universe(read_universe(run_dir), console)
+        return
     if (run_dir / "sweep.json").is_file():
         from backtest.sweep.leaderboard import read_leaderboard
 
@@ -43,12 +49,14 @@ def compare_command(
                         "(default: compare.html beside the first run folder).")] = None,
 ) -> None:
     """Compare finished runs: forecast and trading tables, an equity chart, and an HTML page."""
-    from backtest.core.files import atomic_write_text
     from backtest.report import html
     from backtest.report.chart import equity_chart
     from backtest.report.comparison import compare_tables
     from backtest.runs.compare import compare
+    from backtest.runs.universe_compare import refuse_mixed
 
+    if refuse_mixed([str(r) for r in runs]):
+        return _compare_universes(runs, strategy, model, sort, limit, html_out)
     result = compare([str(r) for r in runs], strategy, model, sort)
     console.print(result.note(), highlight=False)
     for table in compare_tables(result, console.width, limit or None):
@@ -57,13 +65,32 @@ def compare_command(
     if chosen:
         console.print(Panel(equity_chart(result.equity, chosen, console.width - 4),
                             title="Equity on the common period, rebased to 100", expand=False))
-    target = html_out or Path(runs[0]).parent / "compare.html"
+    _write_page(html.compare_html(result), html_out or Path(runs[0]).parent / "compare.html")
+
+
+def _write_page(text: str, target: Path) -> None:
+    """compare.html where asked, or a message naming the folder and the --html option."""
+    from backtest.core.files import atomic_write_text
+
     try:
-        atomic_write_text(target, html.compare_html(result))
+        atomic_write_text(target, text)
     except OSError as exc:
         raise WfbtError(f"cannot write the comparison page to {str(target)!r} ({exc.strerror or exc}). "
                         "Pass --html PATH in a folder you can write to.") from None
     console.print(f"Comparison page: {target}", highlight=False)
+
+
+def _compare_universes(runs: list[Path], books: list[str] | None, scorers: list[str] | None, sort: str, limit: int,
+                       html_out: Path | None) -> None:
+    """`wfbt compare` of universe runs: --strategy picks books, --model scorers; IC and trading tables."""
+    from backtest.report.universe.comparison import universe_compare_html, universe_compare_tables
+    from backtest.runs.universe_compare import compare_universes
+
+    result = compare_universes([str(r) for r in runs], books, scorers, sort)
+    console.print(result.note(), highlight=False)
+    for table in universe_compare_tables(result, console.width, limit or None):
+        console.print(table)
+    _write_page(universe_compare_html(result), html_out or Path(runs[0]).parent / "compare.html")
 
 
 @friendly

@@ -136,7 +136,11 @@ def _sold_at(s: RunSummary, eq: pd.DataFrame, last: pd.Timestamp) -> pd.DataFram
 
 def _statistics(s: RunSummary) -> tuple[StatisticsSection, int]:
     """The run's own significance settings and seed, so recomputed tests follow what the run asked for."""
-    cfg = s.config()
+    return statistics_of(s.config())
+
+
+def statistics_of(cfg: dict) -> tuple[StatisticsSection, int]:
+    """The significance settings and seed of a run's config.toml (as read by tomllib)."""
     known = {f.name for f in dataclasses.fields(StatisticsSection)}
     section = {k: v for k, v in cfg.get("statistics", {}).items() if k in known}
     return StatisticsSection(**section), int(cfg.get("run", {}).get("seed", 0))

@@ -204,8 +204,8 @@ MANIFEST_KEYS: dict[str, list[str] | None] = {
 def check_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Refuse a manifest that lacks what the readers need (edited, or written by another program)."""
     if manifest.get("kind") == "universe":
-        raise RunDirError(f"run folder {str(path)!r} is a universe run, which `show` and `compare` do not read yet. "
-                          "Its tables are in metrics.json (ic, trading) and its scores in scores.csv.gz.")
+        raise RunDirError(f"run folder {str(path)!r} is a universe run, not a single-symbol run. Read it with "
+                          f"`wfbt show {path}`; compare it with other universe runs only.")
     missing = []
     for key, inner in MANIFEST_KEYS.items():
         if key not in manifest or (inner is not None and not isinstance(manifest[key], dict)):

@@ -44,6 +44,11 @@ def check_run_folder(run_dir, fills):
     assert metrics["data"]["symbols kept"] == 8 and metrics["survivorship"].startswith("Every one of the 8")
     assert "[universe]" in (run_dir / "config.toml").read_text()
     assert gzip.decompress((run_dir / "scores.csv.gz").read_bytes()).startswith(b"date,symbol,naive,reversal\n")
+    ic = pd.read_csv(run_dir / "ic.csv", index_col="date")
+    assert list(ic.columns) == [f"{s}:{k}" for s in ("naive", "reversal") for k in ("ic", "rank_ic", "spread")]
+    turnover = pd.read_csv(run_dir / "turnover.csv", index_col="date")
+    assert list(turnover.columns) == [*BOOKS, "equal_weight"] and len(turnover) == 140
+    assert (run_dir / "report.html").is_file() and "report.html" in manifest["artifacts"]
 
 
 def test_a_long_file_runs_end_to_end(frames, tmp_path):
@@ -87,14 +92,6 @@ def test_a_finished_universe_run_is_not_overwritten(frames, tmp_path):
     assert first.exit_code == 0 and second.exit_code == 0
     assert first.output.strip().endswith("same") and second.output.strip().endswith("same-2")
     assert is_complete(tmp_path / "runs" / "same") and is_complete(tmp_path / "runs" / "same-2")
-
-
-def test_show_says_a_universe_run_is_not_read_yet(frames, tmp_path):
-    path = write_long_csv(frames, tmp_path / "long.csv")
-    assert runner.invoke(app, [*universe_args(path, tmp_path / "runs", "run.name='u'"), "--quiet"]).exit_code == 0
-    shown = runner.invoke(app, ["show", str(tmp_path / "runs" / "u")])
-    assert shown.exit_code != 0 and "Traceback" not in shown.output
-    assert "is a universe run, which `show` and `compare` do not read yet" in said(shown)
 
 
 def test_pooled_networks_run_beside_the_baselines(frames, tmp_path):

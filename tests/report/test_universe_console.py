@@ -37,11 +37,10 @@ def rendered(summary, width):
 
 def shown_cells(summary, out):
     """Every formatted cell of every column whose label the output shows, with the column's label."""
-    r = summary.result
-    ic = r.ic.copy()
+    ic = summary.ic.copy()
     for key in ("positive", "spread", "accuracy"):
         ic[key] = 100.0 * ic[key]
-    for rows, columns in ((ic, IC_COLUMNS), (r.trading, BOOK_COLUMNS), (r.trading, TEST_COLUMNS)):
+    for rows, columns in ((ic, IC_COLUMNS), (summary.trading, BOOK_COLUMNS), (summary.trading, TEST_COLUMNS)):
         for key, (label, digits) in columns.items():
             if key in rows and f" {label} ┃" in out:  # in a header, not in a "not shown" caption
                 for value in rows[key]:

@@ -66,11 +66,15 @@ def decile_figure(deciles: pd.DataFrame, ic: pd.DataFrame) -> go.Figure:
 
 
 def book_figure(frame: pd.DataFrame, title: str, y_title: str, scale: float = 1.0) -> go.Figure:
-    """One line per book (the equal-weighted benchmark bold black, first); ``scale`` multiplies the values."""
+    """One line per book, the equal-weighted benchmark first (bold black; dotted when several runs' are drawn);
+    ``scale`` multiplies the values."""
     x = _dates(frame.index)
-    names = sorted(frame.columns, key=lambda c: c != BENCHMARK)
+    bench = [c for c in frame.columns if c == BENCHMARK or c.endswith(f":{BENCHMARK}")]
+    one = len(bench) == 1
+    names = bench + [c for c in frame.columns if c not in bench]
     traces = [go.Scatter(x=x, y=series(scale * frame[c]), name=c, mode="lines",
-                         line={"width": 3, "color": "black"} if c == BENCHMARK else {"width": 1.5}) for c in names]
+                         line=({"width": 3, "color": "black"} if one else {"width": 2.5, "dash": "dot"})
+                         if c in bench else {"width": 1.5}) for c in names]
     fig = go.Figure(traces)
     fig.update_layout(title=title, height=480, hovermode="x unified", yaxis_title=y_title,
                       legend={"font": {"size": 10}})

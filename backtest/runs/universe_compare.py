@@ -1,0 +1,164 @@
+"""`wfbt compare` of universe runs: their IC and trading tables side by side, on the days they share.
+
+When every run covers the same out-of-sample days the saved tables are used as they are. When the periods
+differ, each run is cut to the common period: the IC figures (IC, rank IC, ICIR, HAC t, share > 0, decile
+spread) are recomputed from its daily values in ic.csv, and the books' figures and tests (mean net return,
+Sharpe, drawdown, turnover, PSR, DSR, verdicts, SPA, PBO) from equity.csv and turnover.csv, each curve rebased
+to its value on the day before the common period (or to the initial cash). Left out then, because they need
+what a run does not save per day: the returns before costs (gross %), the median target's accuracy, and the
+cost of closing a book cut before its own last day (it is valued at that day's close, not sold).
+A universe run is never compared with a single-symbol run: `refuse_mixed` says so.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+import pandas as pd
+
+from backtest.core.config import BacktestSection
+from backtest.core.errors import WfbtError
+from backtest.runs.compare import _distinct, _labels, statistics_of
+from backtest.runs.universe_folder import UniverseSummary, is_universe, read_universe
+from backtest.scoring.crosssection import ic_summary
+from backtest.scoring.evaluation import evaluate_trading
+from backtest.scoring.metrics import return_figures
+
+BENCHMARK = "equal_weight"  # the universe's benchmark book (backtest.engine.universe.BENCHMARK)
+SORTS = {"sharpe": ("sharpe", True), "return": ("mean_net", True), "drawdown": ("max_drawdown", True),
+         "turnover": ("turnover", False)}  # --sort NAME -> (trading column, descending)
+
+
+@dataclass
+class UniverseComparison:
+    """Universe runs side by side on their common out-of-sample period (built by ``compare_universes``)."""
+
+    labels: list[str]
+    first: pd.Timestamp
+    last: pd.Timestamp
+    days: int
+    same_period: bool
+    periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]]
+    ic: pd.DataFrame  # run, scorer, ic, rank_ic, icir, t_hac, positive, spread, days
+    trading: pd.DataFrame  # run, book, figures, psr, dsr, verdict
+    equity: pd.DataFrame  # common period; columns "run:book", rebased to 100 at its start
+    daily_ic: pd.DataFrame  # common period; columns "run:scorer:ic" / "run:scorer:rank_ic"
+
+    def note(self) -> str:
+        span = f"{self.first:%Y-%m-%d} → {self.last:%Y-%m-%d} ({self.days} trading days)"
+        if self.same_period:
+            return f"All universe runs cover the same out-of-sample period, {span}; tables as each run saved them."
+        own = "; ".join(f"{k}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for k, (a, b) in self.periods.items())
+        return (f"The universe runs cover different periods ({own}). Compared on their common period only, {span}: "
+                "IC figures recomputed from the daily IC, books and their tests from the equity curves on those "
+                "days (gross % and accuracy left out; a book cut early is valued, not sold, on the last day).")
+
+
+def refuse_mixed(run_dirs: list[str]) -> bool:
+    """True when every run is a universe run; a WfbtError when universe and single-symbol runs are mixed."""
+    kinds = {d: is_universe(d) for d in run_dirs}
+    if all(kinds.values()):
+        return True
+    if any(kinds.values()):
+        universe = [d for d, u in kinds.items() if u]
+        single = [d for d, u in kinds.items() if not u]
+        what = "is a universe run" if len(universe) == 1 else "are universe runs"
+        raise WfbtError(f"{', '.join(map(repr, universe))} {what} and {', '.join(map(repr, single))} not: a "
+                        "universe run's scores and books "
+                        "have nothing to line up with one symbol's forecasts and strategies. Compare universe runs "
+                        f"with universe runs (wfbt compare {universe[0]} OTHER_UNIVERSE_RUN) and single-symbol runs "
+                        "with single-symbol runs.")
+    return False
+
+
+def _ic_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
+    """The IC table of one run on [first, last], from its daily IC, rank IC and decile spread."""
+    daily = s.daily_ic.loc[first:last]
+    rows = {}
+    for name in s.ic.index:
+        a, b = ic_summary(daily[f"{name}:ic"]), ic_summary(daily[f"{name}:rank_ic"])
+        spread = ic_summary(daily[f"{name}:spread"])
+        rows[name] = {"ic": a["mean"], "rank_ic": b["mean"], "icir": a["icir"], "t_hac": a["t_hac"],
+                      "rank_t_hac": b["t_hac"], "positive": a["positive"], "spread": spread["mean"],
+                      "spread_t_hac": spread["t_hac"], "days": a["days"]}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
+
+
+def _rebased(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series]:
+    """The equity on [first, last] and, per book, its value the day before (or the initial cash)."""
+    before = s.equity.loc[:first].iloc[:-1]
+    init_cash = float(s.config.get("backtest", {}).get("init_cash", BacktestSection.init_cash))
+    base = before.iloc[-1] if len(before) else pd.Series(init_cash, index=s.equity.columns)
+    return s.equity.loc[first:last], base.astype(float)
+
+
+def _trading_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, dict]:
+    """The books' figures and tests of one run on [first, last]; the SPA/PBO summary."""
+    eq, base = _rebased(s, first, last)
+    returns = pd.concat([base.to_frame().T, eq]).pct_change().iloc[1:]
+    table = return_figures(returns, eq.iloc[-1] / base - 1.0)
+    table.insert(0, "mean_net", 100.0 * returns.mean())
+    table["turnover"] = 100.0 * s.turnover.loc[first:last].mean()
+    stats_cfg, seed = statistics_of(s.config)
+    evaluation = evaluate_trading(table.rename_axis("book"), returns, BENCHMARK, stats_cfg, seed)
+    return evaluation.table, evaluation.summary
+
+
+def _match(name: str, patterns: list[str] | None) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _patterns_match(summaries: list[UniverseSummary], books: list[str] | None, scorers: list[str] | None) -> None:
+    """A --strategy (book) or --model (scorer) pattern that matches nothing in any run is a typo."""
+    names = {"--strategy": (books, sorted({b for s in summaries for b in s.trading.index} - {BENCHMARK})),
+             "--model": (scorers, sorted({str(c) for s in summaries for c in s.ic.index}))}
+    for option, (patterns, known) in names.items():
+        for pattern in patterns or []:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in known):
+                raise WfbtError(f"{option} {pattern!r} matches nothing in these universe runs. They have: "
+                                f"{', '.join(known)}. Patterns are shell-style, e.g. 'reversal:*' or '*:long_short'.")
+
+
+def _period(labels: list[str], summaries: list[UniverseSummary]) -> tuple[dict, pd.Timestamp, pd.Timestamp]:
+    """Each run's out-of-sample range and the common one, or a WfbtError when they share no day."""
+    periods = {lab: (s.equity.index[0], s.equity.index[-1]) for lab, s in zip(labels, summaries, strict=True)}
+    first, last = max(a for a, _ in periods.values()), min(b for _, b in periods.values())
+    if first > last:
+        raise WfbtError("the universe runs share no out-of-sample day: " + "; ".join(
+            f"{k}: {a:%Y-%m-%d} → {b:%Y-%m-%d}" for k, (a, b) in periods.items()) + ". Compare runs that overlap.")
+    return periods, first, last
+
+
+def compare_universes(run_dirs: list[str], books: list[str] | None = None, scorers: list[str] | None = None,
+                      sort: str = "sharpe") -> UniverseComparison:
+    """Read the universe runs and line them up on their common period (see the module's docstring)."""
+    if sort not in SORTS:
+        raise WfbtError(f"--sort {sort!r} is not a column of the universe runs' books to sort by. Use one of: "
+                        f"{', '.join(SORTS)}.")
+    _distinct(run_dirs)
+    summaries = [read_universe(d) for d in run_dirs]
+    _patterns_match(summaries, books, scorers)
+    labels = _labels(summaries)  # type: ignore[arg-type]  # it reads run_dir only
+    periods, first, last = _period(labels, summaries)
+    same = len(set(periods.values())) == 1
+    ic_rows, trading_rows, curves, daily = [], [], {}, {}
+    for label, s in zip(labels, summaries, strict=True):
+        ic = s.ic if same else _ic_rows(s, first, last)
+        trading = s.trading if same else _trading_rows(s, first, last)[0]
+        ic_rows.append(ic[[_match(str(n), scorers) for n in ic.index]].reset_index().assign(run=label))
+        keep = [b for b in trading.index if _match(b, books) or b == BENCHMARK]
+        trading_rows.append(trading.loc[keep].reset_index().assign(run=label))
+        eq, base = _rebased(s, first, last)
+        curves.update({f"{label}:{b}": 100.0 * eq[b] / base[b] for b in keep})
+        daily.update({f"{label}:{c}": s.daily_ic.loc[first:last, c] for c in s.daily_ic.columns
+                      if c.rsplit(":", 1)[0] in set(ic_rows[-1]["scorer"])})
+    column, descending = SORTS[sort]
+    trading = pd.concat(trading_rows, ignore_index=True).sort_values(column, ascending=not descending,
+                                                                       na_position="last", kind="stable")
+    ic = pd.concat(ic_rows, ignore_index=True)
+    return UniverseComparison(labels, first, last, len(summaries[0].equity.loc[first:last]), same, periods,
+                              ic[["run", *[c for c in ic.columns if c != "run"]]],
+                              trading[["run", *[c for c in trading.columns if c != "run"]]].reset_index(drop=True),
+                              pd.DataFrame(curves), pd.DataFrame(daily))
+
