@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
-from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
+from tests.cli.test_run_universe import universe_args
+from tests.conftest import TINY, synthetic_prices, synthetic_universe, write_long_csv, write_yahoo_csv
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 if BROWSER is None and os.environ.get("WFBT_REQUIRE_BROWSER"):
@@ -40,6 +41,7 @@ window.addEventListener('load', () => setTimeout(() => {
       traces: gd.data.length,
       visible: gd.data.filter(t => t.visible !== 'legendonly' && t.visible !== false).map(t => t.name),
       drawn: gd.querySelectorAll('.scatterlayer .trace').length,
+      bars: gd.querySelectorAll('.barlayer .trace .point').length,  // bars drawn (a bar chart's points)
       paths: Array.from(gd.querySelectorAll('.scatterlayer .trace path.js-line'))
                   .filter(p => (p.getAttribute('d') || '').includes('L')).length,  // a line of 2+ points
       xticks: Array.from(gd.querySelectorAll('.xtick text')).map(t => t.textContent),
@@ -127,3 +129,21 @@ def test_comparison_page_draws_both_runs(runs, tmp_path):
     assert {"one:buy_and_hold", "two:buy_and_hold"} <= set(eq["visible"])
     assert eq["paths"] == len(eq["visible"]) >= 3
     assert shot.is_file()
+
+
+def test_universe_report_draws_every_chart_without_javascript_errors(tmp_path):
+    path = write_long_csv(synthetic_universe(10, 300), tmp_path / "long.csv")
+    result = CliRunner().invoke(app, [*universe_args(path, tmp_path / "runs", "run.name='u'"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    probe, shot = open_in_browser(tmp_path / "runs" / "u" / "report.html", tmp_path, "universe")
+    assert probe["errors"] == [] and probe["plotly"]
+    plots = probe["plots"]
+    assert set(plots) == {"ic-daily", "ic-cumulative", "deciles", "equity", "turnover"}
+    assert plots["ic-daily"]["visible"] == ["naive:rank_ic", "reversal:rank_ic"]  # Pearson IC in the legend
+    assert plots["ic-daily"]["paths"] == 1  # the naive score is constant: no IC to draw
+    assert plots["ic-cumulative"]["paths"] == 4  # its cumulative IC is a flat line at 0, drawn
+    assert plots["deciles"]["bars"] == 2 * 10  # two scorers, ten deciles
+    books = 2 * 3 + 1
+    assert plots["equity"]["visible"][0] == "equal_weight" and plots["equity"]["paths"] == books
+    assert plots["turnover"]["paths"] == books
+    assert shot.is_file() and shot.stat().st_size > 50_000

@@ -133,6 +133,16 @@ def data_html(summary: UniverseSummary) -> list[str]:
     return out
 
 
+def _placebo_note(summary: UniverseSummary) -> list[str]:
+    """Scorers without an IC (a constant score, as naive's 0 for every stock): their deciles are name order."""
+    flat = [str(n) for n in summary.ic.index if not math.isfinite(float(summary.ic.loc[n, "ic"]))]
+    if not flat:
+        return []
+    return [f"<p class='note'>{html.escape(', '.join(flat))}: the same score for every stock, so no IC; its deciles "
+            "(and its books) split the stocks by name order (ties broken by symbol), a placebo: what a ranking "
+            "with no information gives on this universe.</p>"]
+
+
 def _header(summary: UniverseSummary) -> list[str]:
     m, d = summary.manifest, summary.manifest["data"]
     first, last, days = m["out_of_sample"]
@@ -156,8 +166,8 @@ def universe_report_html(summary: UniverseSummary) -> str:
         ("turnover", book_figure(summary.turnover, "One-way turnover per day (% of the book)", "%", 100.0)),
     ])
     body = [*_header(summary), "<h2>Information coefficients</h2>", figs[0], figs[1],
-            "<h2>Forecast deciles</h2>", figs[2], "<h2>Books</h2>", figs[3], figs[4], *tables_html(summary),
-            *data_html(summary), "<h2>Configuration and manifest</h2>",
+            "<h2>Forecast deciles</h2>", figs[2], *_placebo_note(summary), "<h2>Books</h2>", figs[3], figs[4],
+            *tables_html(summary), *data_html(summary), "<h2>Configuration and manifest</h2>",
             f"<details><summary>config.toml</summary><pre>{html.escape(summary.config_text())}</pre></details>",
             f"<details><summary>manifest.json</summary><pre>{html.escape(json.dumps(summary.manifest, indent=2))}"
             "</pre></details>"]
