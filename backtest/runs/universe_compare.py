@@ -20,6 +20,7 @@ import pandas as pd
 from backtest.core.config import BacktestSection
 from backtest.core.errors import WfbtError
 from backtest.runs.compare import _distinct, _labels, statistics_of
+from backtest.runs.folder import require_complete
 from backtest.runs.universe_folder import UniverseSummary, is_universe, read_universe
 from backtest.scoring.crosssection import ic_summary
 from backtest.scoring.evaluation import evaluate_trading
@@ -63,6 +64,8 @@ def refuse_mixed(run_dirs: list[str]) -> bool:
     if any(kinds.values()):
         universe = [d for d, u in kinds.items() if u]
         single = [d for d, u in kinds.items() if not u]
+        for d in single:  # a missing or unfinished folder is that, not a single-symbol run
+            require_complete(d)
         what = "is a universe run" if len(universe) == 1 else "are universe runs"
         raise WfbtError(f"{', '.join(map(repr, universe))} {what} and {', '.join(map(repr, single))} not: a "
                         "universe run's scores and books "

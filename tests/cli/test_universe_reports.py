@@ -162,3 +162,29 @@ def test_compare_refuses_a_universe_run_beside_a_single_symbol_run(runs, tmp_pat
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "is a universe run and" in said(result)
     assert "Compare universe runs with universe runs" in said(result)
+
+
+def test_the_data_section_names_a_refused_symbol_and_why(runs):
+    from backtest.report.universe.page import data_html
+    from backtest.runs.universe_folder import read_universe
+
+    summary = read_universe(runs[0] / "a")
+    symbols = summary.symbols.astype({"reason": object})
+    symbols.loc[symbols["symbol"] == "S7", ["status", "reason"]] = ["refused", "only 12 rows"]
+    summary.symbols = symbols
+    text = "".join(data_html(summary))
+    assert "Symbols refused (1)" in text and "<td>S7</td><td>refused</td><td>only 12 rows</td>" in text
+
+
+def test_show_of_a_cut_universe_folder_names_the_file_and_the_fix(runs, tmp_path):
+    copy = tmp_path / "cut"
+    shutil.copytree(runs[0] / "a", copy)
+    (copy / "turnover.csv").write_text("date\n", encoding="utf-8")
+    shown = runner.invoke(app, ["show", str(copy)])
+    assert shown.exit_code == 2 and "Traceback" not in shown.output
+    assert "turnover.csv" in said(shown)
+
+
+def test_compare_of_a_universe_run_and_a_missing_folder_says_it_is_missing(runs, tmp_path):
+    result = runner.invoke(app, ["compare", str(runs[0] / "a"), str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "does not exist" in said(result) and "universe run and" not in said(result)
