@@ -44,6 +44,7 @@ th:first-child, td:first-child { text-align: left; }
 tr.bench td { font-weight: bold; } .note { color: #666; font-size: 0.85em; } .verdict { font-weight: 600; }
 pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
 details { margin: 0.5em 0; }
+.warning { color: #a00; font-weight: bold; border: 1px solid #a00; padding: 0.5em; }
 """
 
 def _num(value: Any, digits: int) -> str:
@@ -263,11 +264,49 @@ def compare_html(comparison: Comparison) -> str:
                                          "at its start", y_title="value (start = 100)")),
         ("compare-drawdown", drawdown_figure(comparison.equity, ranked)),
     ])
-    body = [f"<h1>wfbt compare: {html.escape(', '.join(comparison.labels))}</h1>",
+    body = [f"<h1>wfbt compare: {html.escape(', '.join(comparison.labels))}</h1>", *_what_differs(comparison),
             f"<p>{html.escape(comparison.note())}</p>", *divs,
             "<h2>Trading</h2>", _run_table(comparison.trading, "strategy", TRADING_COLUMNS),
-            "<h2>Forecast errors</h2>", _run_table(comparison.forecast, "model", FORECAST_COLUMNS)]
+            "<h2>Forecast errors</h2>", _run_table(comparison.forecast, "model", FORECAST_COLUMNS),
+            *_paired_html(comparison)]
     return _page("wfbt compare", body)
+
+
+def _what_differs(comparison: Comparison) -> list[str]:
+    """The page's top: a warning when the runs are on different data, each run's data, the settings that differ."""
+    out = []
+    if comparison.data_warning:
+        out.append(f"<p class='warning' id='data-warning'>{html.escape(comparison.data_warning)}</p>")
+    out.append("<p>Data: " + "; ".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}"
+                                       for k, v in comparison.data.items()) + "</p>")
+    frame = comparison.settings
+    if len(frame):
+        columns = {label: (label, 0) for label in comparison.labels}
+        out += ["<h2>Settings that differ</h2>", table_html(frame, columns, "setting")]
+    else:
+        out.append("<p>Settings: the same in every run (run.name and run.out_dir aside).</p>")
+    return out
+
+
+def _paired_html(comparison: Comparison) -> list[str]:
+    """The paired tests of run A against run B, with the sentences they allow."""
+    from backtest.report.wording import PAIRED_FORECAST_COLUMNS, PAIRED_TRADING_COLUMNS, paired_sentences
+
+    if comparison.data_warning or len(comparison.labels) < 2:
+        return []
+    out = ["<h2>Run against run, on the same data</h2>"]
+    for frame, name, columns in ((comparison.paired_forecast, "model", PAIRED_FORECAST_COLUMNS),
+                                 (comparison.paired_trading, "strategy", PAIRED_TRADING_COLUMNS)):
+        if len(frame):
+            label = frame["run_a"] + " vs " + frame["run_b"] + " · " + frame[name]
+            out.append(table_html(frame.assign(pair=label), columns, "pair"))
+    out.append("<p class='note'>Forecasts: Diebold-Mariano on the two runs' squared errors on their common days, "
+               "per model both have; strategies: Ledoit and Wolf's (2008) HAC test of equal Sharpe ratios, per "
+               "strategy both have. Holm-adjusted over the pairs of each table; A vs B is better or worse only "
+               "below the significance level, ≈ otherwise.</p>")
+    out.append(_sentences(paired_sentences(comparison.paired_forecast, comparison.paired_trading,
+                                           comparison.significance)))
+    return out
 
 
 def _run_table(frame: pd.DataFrame, first: str, columns: dict[str, tuple[str, int]]) -> str:

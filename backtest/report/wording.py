@@ -27,6 +27,10 @@ TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "vola
                    "calmar": ("Calmar", 2), "trades": ("trades", 0), "win_rate": ("win %", 1),
                    "exposure": ("exposure %", 1), "fees_paid": ("fees", 0), "psr": ("PSR", 2), "dsr": ("DSR", 2),
                    "verdict": ("vs B&H", 0)}
+PAIRED_FORECAST_COLUMNS = {"rmse_a": ("RMSE A", 2), "rmse_b": ("RMSE B", 2), "dm_p": ("DM p", 3),
+                           "dm_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
+PAIRED_TRADING_COLUMNS = {"sharpe_a": ("Sharpe A", 2), "sharpe_b": ("Sharpe B", 2), "sr_p": ("p", 3),
+                          "sr_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
 VERDICT_MARKS = {"better": "better", "worse": "worse", "indistinguishable": "≈", "baseline": "—", "benchmark": "—"}
 BASELINE_NAMES = (NAIVE, "drift", "linear")
 
@@ -141,4 +145,30 @@ def sweep_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
     if pbo is not None and math.isfinite(float(pbo)):
         out.append(f"Probability of backtest overfitting over all cells' strategies: {float(pbo):.2f} "
                    f"({tests.get('pbo_strategies')} strategies, {tests.get('pbo_days')} shared days).")
+    return out
+
+
+def _pairs(frame: pd.DataFrame, name: str, verdict: str, word: str) -> list[str]:
+    """ "a's lstm better than b's" for every pair with ``verdict``."""
+    rows = frame[frame["verdict"] == verdict]
+    return [f"{a}'s {n} {word} than {b}'s" for a, b, n in zip(rows["run_a"], rows["run_b"], rows[name], strict=True)]
+
+
+def paired_sentences(forecast: pd.DataFrame, trading: pd.DataFrame, level: float) -> list[str]:
+    """What the paired tests of run A against run B allow one to say: one sentence per table."""
+    out = []
+    for frame, name, what, test, words in (
+            (forecast, "model", "forecast", "Diebold-Mariano", ("better", "worse")),
+            (trading, "strategy", "Sharpe ratio", "Ledoit-Wolf", ("higher Sharpe", "lower Sharpe"))):
+        tested = frame[frame["verdict"] != "identical"] if len(frame) else frame
+        if not len(tested):
+            continue
+        found = _pairs(frame, name, "better", words[0]) + _pairs(frame, name, "worse", words[1])
+        family = f"{test}, Holm-adjusted over {len(tested)} pairs"
+        if found:
+            out.append(f"Run against run, {what}s at {_pct(level)} ({family}): " + _names(found) + "; "
+                       "the other pairs are not distinguishable.")
+        else:
+            out.append(f"No run's {what} is better than another's at {_pct(level)} ({family}): "
+                       "not distinguishable.")
     return out
