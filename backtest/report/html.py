@@ -20,9 +20,11 @@ from backtest.core.files import atomic_write_text
 from backtest.report.wording import (
     FORECAST_COLUMNS,
     LAST_DAY_NOTE,
+    PSR_DSR_NOTE,
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
+    strategy_note,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -225,8 +227,8 @@ def report_html(summary: RunSummary) -> str:
     body += ["<h2>Equity</h2>", figs[0], figs[1],
              "<h2>Trading, out of sample (sorted by Sharpe; bold: the buy-and-hold benchmark)</h2>",
              table_html(trading, TRADING_COLUMNS, "strategy", highlight=BENCHMARK),
-             "<p class='note'>PSR: probability that the strategy's true Sharpe ratio beats buy-and-hold's; DSR: "
-             "deflated Sharpe ratio (the probability its true Sharpe is above zero, given every strategy tried); "
+             f"<p class='note'>{html.escape(PSR_DSR_NOTE)}. "
+             f"{html.escape(strategy_note(ranked, _combine(summary)))}. "
              "vs B&amp;H: better or worse only when the tests say so at the run's significance level, "
              f"≈ otherwise. Costs to the last day: {html.escape(LAST_DAY_NOTE)}.</p>",
              _sentences(trading_sentences(summary.trading, summary.statistics.get("trading", {}))),
@@ -248,6 +250,11 @@ def report_html(summary: RunSummary) -> str:
              f"<details open><summary>config.toml</summary><pre>{html.escape(summary.config_text())}</pre></details>",
              f"<details><summary>manifest.json</summary><pre>{html.escape(json.dumps(m, indent=2))}</pre></details>"]
     return _page(f"wfbt · {m.get('name', summary.run_dir.name)}", body)
+
+
+def _combine(summary: RunSummary) -> str:
+    """The run's strategies.combine, which says how its joined rules join."""
+    return str(summary.config().get("strategies", {}).get("combine", "all"))
 
 
 def write_report(summary: RunSummary) -> Path:

@@ -220,7 +220,9 @@ def _common_returns(equity: pd.DataFrame, labels: list[str]) -> dict[str, pd.Dat
     out = {}
     for label in labels:
         cols = [c for c in returns.columns if c.startswith(f"{label}:")]
-        out[label] = returns[cols].rename(columns=lambda c, n=len(label) + 1: c[n:]).reset_index(drop=True)
+        frame = returns[cols].reset_index(drop=True)
+        frame.columns = [c[len(label) + 1:] for c in cols]
+        out[label] = frame
     return out
 
 

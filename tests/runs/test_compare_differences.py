@@ -11,7 +11,7 @@ from backtest.cli.app import app
 from backtest.runs.differences import data_note, settings_diff
 from backtest.runs.store import read_run
 from backtest.scoring.significance import diebold_mariano, holm, sharpe_difference
-from tests.conftest import run_args, said, synthetic_prices, write_yahoo_csv
+from tests.conftest import run_args, synthetic_prices, write_yahoo_csv
 
 runner = CliRunner()
 
@@ -23,7 +23,8 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("diff")
     p = write_yahoo_csv(synthetic_prices(300), tmp / "p.csv")
     q = write_yahoo_csv(synthetic_prices(300, seed=7), tmp / "q.csv")
-    for csv, sets in ((p, ["run.name='a'"]), (p, ["run.name='b'", "forecast.lookback=10", "run.seed=1"]), (q, ["run.name='c'"])):
+    b = ["run.name='b'", "forecast.lookback=10", "run.seed=1"]
+    for csv, sets in ((p, ["run.name='a'"]), (p, b), (q, ["run.name='c'"])):
         result = runner.invoke(app, run_args(csv, tmp / "runs", "forecast.models=['lstm','linear']", *sets))
         assert result.exit_code == 0, result.output
     return tmp / "runs"
