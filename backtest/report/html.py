@@ -157,10 +157,18 @@ def _parse_curve(text: Any) -> list[float]:
     return [float(v) for v in text.split()]
 
 
+def _trained(folds: pd.DataFrame) -> list[str]:
+    """The models of the fold log with a loss curve of at least one epoch, in their order."""
+    has_curve = [any(np.isfinite(_parse_curve(row.get(f"{k}_curve"))).any() for k in ("train", "val"))
+                 for _, row in folds.iterrows()]
+    return list(dict.fromkeys(folds.loc[has_curve, "model"])) if len(folds) else []
+
+
 def loss_figure(folds: pd.DataFrame) -> go.Figure:
-    """Training (dashed) and validation (solid) loss per epoch for every fold; a menu picks the model."""
+    """Training (dashed) and validation (solid) loss per epoch for every fold; a menu picks the model. Only
+    trained networks are listed (the baselines linear and drift have no epochs); it opens on the first."""
     fig = go.Figure()
-    models = list(dict.fromkeys(folds["model"]))
+    models = _trained(folds)
     owner, longest = [], 1
     for model in models:
         for _, row in folds[folds["model"] == model].iterrows():
