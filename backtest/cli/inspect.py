@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -48,19 +49,27 @@ def compare_command(
     html_out: Annotated[Path | None, typer.Option("--html", help="Where to write the comparison page "
                         "(default: compare.html beside the first run folder).")] = None,
 ) -> None:
-    """Compare finished runs: forecast and trading tables, an equity chart, and an HTML page."""
+    """Compare finished runs: what differs (data, settings), forecast and trading tables, paired tests of run
+    against run on the same data, an equity chart, and an HTML page."""
     from backtest.report import html
     from backtest.report.chart import equity_chart
-    from backtest.report.comparison import compare_tables
+    from backtest.report.comparison import compare_tables, paired_tables, settings_table, what_differs
     from backtest.runs.compare import compare
     from backtest.runs.universe_compare import refuse_mixed
 
     if refuse_mixed([str(r) for r in runs]):
         return _compare_universes(runs, strategy, model, sort, limit, html_out)
     result = compare([str(r) for r in runs], strategy, model, sort)
+    if result.data_warning:
+        console.print(f"[bold red]{escape(result.data_warning)}[/]", highlight=False)
+    console.print(settings_table(result), highlight=False)
     console.print(result.note(), highlight=False)
     for table in compare_tables(result, console.width, limit or None):
         console.print(table)
+    for table in paired_tables(result, console.width, console):
+        console.print(table)
+    for sentence in what_differs(result):
+        console.print(sentence, highlight=False)
     chosen = result.chart_columns(curves)
     if chosen:
         console.print(Panel(equity_chart(result.equity, chosen, console.width - 4),

@@ -35,9 +35,10 @@ def equity_chart(equity: pd.DataFrame, columns: list[str], width: int, height: i
             grid[height - 1 - y][x] = CHART_MARKS[k % len(CHART_MARKS)]
             colours[height - 1 - y][x] = CHART_COLOURS[k % len(CHART_COLOURS)]
     text = Text()
+    labelled = _label_rows(height)
     for row in range(height):
         level = hi - (hi - lo) * row / (height - 1)
-        text.append(f"{level:>10,.0f} │" if row % 3 == 0 or row == height - 1 else f"{'':>10} │")
+        text.append(f"{level:>10,.0f} │" if row in labelled else f"{'':>10} │")
         for x in range(plot_w):
             text.append(grid[row][x], style=colours[row][x] or None)
         text.append("\n")
@@ -45,7 +46,20 @@ def equity_chart(equity: pd.DataFrame, columns: list[str], width: int, height: i
     axis = f"{first:%Y-%m-%d}"
     text.append(" " * 11 + "└" + "─" * (plot_w) + "\n")
     text.append(" " * 12 + axis + " " * max(1, plot_w - len(axis) - 10) + f"{last:%Y-%m-%d}\n")
+    used = 0
     for k, col in enumerate(columns):
-        text.append(f"  {CHART_MARKS[k % len(CHART_MARKS)]} {col}", style=CHART_COLOURS[k % len(CHART_COLOURS)])
+        entry = f"  {CHART_MARKS[k % len(CHART_MARKS)]} {col}"
+        if used and used + len(entry) > width:  # a legend entry never breaks across lines
+            text.append("\n")
+            used = 0
+        text.append(entry, style=CHART_COLOURS[k % len(CHART_COLOURS)])
+        used += len(entry)
     text.append("\n")
     return text
+
+
+def _label_rows(height: int) -> set[int]:
+    """The rows whose value the y axis prints: the top, every third row, and the bottom, with at least two
+    blank rows between two labels (so "99,906" never sits right over "94,923")."""
+    rows = {r for r in range(0, height, 3) if height - 1 - r >= 3}
+    return rows | {0, height - 1}

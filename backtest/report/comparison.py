@@ -1,4 +1,5 @@
-"""`wfbt compare` in the terminal: the runs' forecast and trading tables side by side."""
+"""`wfbt compare` in the terminal: what differs between the runs (data, settings), their forecast and trading
+tables side by side, and the paired tests of one run against another."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from backtest.report.tables import cells, dropped_note, fit_columns, number_colu
 from backtest.report.wording import (
     BASELINE_NAMES,
     FORECAST_COLUMNS,
+    PAIRED_FORECAST_COLUMNS,
+    PAIRED_TRADING_COLUMNS,
     TRADING_COLUMNS,
+    paired_sentences,
 )
 from strategies.signals import BENCHMARK
 
@@ -70,3 +74,61 @@ def compare_tables(comparison: Comparison, width: int, limit: int | None = None,
     return [fc, tr]
 
 
+
+
+def settings_table(comparison: Comparison) -> Table | str:
+    """The settings whose values differ between the runs (one row each), or the sentence that none does."""
+    frame = comparison.settings
+    if not len(frame):
+        return "Settings: the same in every run (run.name and run.out_dir aside)."
+    table = Table(title="Settings that differ between the runs (from each run's config.toml)", title_justify="left")
+    table.add_column("setting", overflow="fold")
+    for label in comparison.labels:
+        table.add_column(label, overflow="fold")
+    for _, row in frame.iterrows():
+        table.add_row(str(row["setting"]), *(str(row[label]) for label in comparison.labels))
+    return table
+
+
+def _paired_table(title: str, frame: pd.DataFrame, name: str, columns: dict[str, tuple[str, int]],
+                  level: float, width: int, console: Console) -> Table:
+    """One row per pair of runs and model / strategy: the two figures, the test's p-values and the verdict."""
+    keys = [k for k in columns if k in frame.columns]
+
+    def build(shown: list[str]) -> Table:
+        table = Table(title=title, title_justify="left")
+        for label in ("A", "B", name):
+            table.add_column(label, overflow="fold")
+        for key in shown:
+            number_column(table, columns[key][0])
+        for _, r in frame.iterrows():
+            table.add_row(str(r["run_a"]), str(r["run_b"]), str(r[name]), *cells(r, shown, columns))
+        return table
+
+    holm_first = sorted(keys, key=lambda k: (k != "verdict", "holm" not in k, k == "days"))  # what decides, first
+    table, left_out = fit_columns(build, keys, holm_first, width, console)
+    table.caption = ("A vs B: better or worse only when the Holm-adjusted p-value is below "
+                     f"{100 * level:g} %; ≈: indistinguishable; identical: the same figures on every day"
+                     + dropped_note(left_out, columns))
+    return table
+
+
+def paired_tables(comparison: Comparison, width: int, console: Console | None = None) -> list[Table]:
+    """The paired tests of run A against run B, when the runs are on the same data and have pairs."""
+    console = console or Console()
+    out = []
+    for frame, name, title, columns in (
+            (comparison.paired_forecast, "model", "Forecasts, run A against run B (Diebold-Mariano on the squared "
+             "errors of the common days)", PAIRED_FORECAST_COLUMNS),
+            (comparison.paired_trading, "strategy", "Strategies, run A against run B (Ledoit-Wolf test of equal "
+             "Sharpe ratios, HAC)", PAIRED_TRADING_COLUMNS)):
+        if len(frame):
+            out.append(_paired_table(title, frame, name, columns, comparison.significance, width, console))
+    return out
+
+
+def what_differs(comparison: Comparison) -> list[str]:
+    """The sentences the paired tests allow, or why there are none."""
+    if comparison.data_warning or len(comparison.labels) < 2:
+        return []
+    return paired_sentences(comparison.paired_forecast, comparison.paired_trading, comparison.significance)

@@ -15,11 +15,14 @@ from backtest.report.chart import equity_chart
 from backtest.report.tables import cells, dropped_note, fit_columns, number_column
 from backtest.report.wording import (
     BASELINE_NAMES,
+    DIRECTION_NOTE,
     FORECAST_COLUMNS,
     LAST_DAY_NOTE,
+    PSR_DSR_NOTE,
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
+    strategy_note,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -95,7 +98,7 @@ def forecast_view(summary: RunSummary, width: int | None = None, console: Consol
         return table
 
     table, left_out = fit_columns(build, keys, FORECAST_PRIORITY, width, console or Console())
-    notes = ["naive, drift, linear: baselines (dim)", "Theil U = RMSE / naive RMSE",
+    notes = ["naive, drift, linear: baselines (dim)", "Theil U = RMSE / naive RMSE", DIRECTION_NOTE,
              "DM p: Diebold-Mariano vs naive", "≈: not distinguishable from naive"]
     if "in_mcs" in keys and "in_mcs" not in left_out:
         notes.append("MCS ✓: in the model confidence set")
@@ -128,9 +131,11 @@ def trading_view(summary: RunSummary, limit: int | None = None, width: int | Non
         return table
 
     table, left_out = fit_columns(build, keys, TRADING_PRIORITY, width, console or Console())
-    notes = ["★ buy-and-hold benchmark", "annualised with 252 days, risk-free rate 0",
-             "PSR: probability the Sharpe beats buy-and-hold's", "DSR: deflated Sharpe ratio",
+    notes = ["★ buy-and-hold benchmark", "annualised with 252 days, risk-free rate 0", PSR_DSR_NOTE,
              "≈: not distinguishable from buy-and-hold", LAST_DAY_NOTE]
+    names = strategy_note(list(rows.index), str(summary.config().get("strategies", {}).get("combine", "all")))
+    if names:
+        notes.insert(1, names)
     if np.isfinite(bench_sharpe) and "verdict" not in rows:
         notes.append("green: better than it")
     if left_out:

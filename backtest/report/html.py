@@ -20,9 +20,11 @@ from backtest.core.files import atomic_write_text
 from backtest.report.wording import (
     FORECAST_COLUMNS,
     LAST_DAY_NOTE,
+    PSR_DSR_NOTE,
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
+    strategy_note,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -155,10 +157,18 @@ def _parse_curve(text: Any) -> list[float]:
     return [float(v) for v in text.split()]
 
 
+def _trained(folds: pd.DataFrame) -> list[str]:
+    """The models of the fold log with a loss curve of at least one epoch, in their order."""
+    has_curve = [any(np.isfinite(_parse_curve(row.get(f"{k}_curve"))).any() for k in ("train", "val"))
+                 for _, row in folds.iterrows()]
+    return list(dict.fromkeys(folds.loc[has_curve, "model"])) if len(folds) else []
+
+
 def loss_figure(folds: pd.DataFrame) -> go.Figure:
-    """Training (dashed) and validation (solid) loss per epoch for every fold; a menu picks the model."""
+    """Training (dashed) and validation (solid) loss per epoch for every fold; a menu picks the model. Only
+    trained networks are listed (the baselines linear and drift have no epochs); it opens on the first."""
     fig = go.Figure()
-    models = list(dict.fromkeys(folds["model"]))
+    models = _trained(folds)
     owner, longest = [], 1
     for model in models:
         for _, row in folds[folds["model"] == model].iterrows():
@@ -225,8 +235,8 @@ def report_html(summary: RunSummary) -> str:
     body += ["<h2>Equity</h2>", figs[0], figs[1],
              "<h2>Trading, out of sample (sorted by Sharpe; bold: the buy-and-hold benchmark)</h2>",
              table_html(trading, TRADING_COLUMNS, "strategy", highlight=BENCHMARK),
-             "<p class='note'>PSR: probability that the strategy's true Sharpe ratio beats buy-and-hold's; DSR: "
-             "deflated Sharpe ratio (the probability its true Sharpe is above zero, given every strategy tried); "
+             f"<p class='note'>{html.escape(PSR_DSR_NOTE)}. "
+             f"{html.escape(strategy_note(ranked, _combine(summary)))}. "
              "vs B&amp;H: better or worse only when the tests say so at the run's significance level, "
              f"≈ otherwise. Costs to the last day: {html.escape(LAST_DAY_NOTE)}.</p>",
              _sentences(trading_sentences(summary.trading, summary.statistics.get("trading", {}))),
@@ -250,6 +260,11 @@ def report_html(summary: RunSummary) -> str:
     return _page(f"wfbt · {m.get('name', summary.run_dir.name)}", body)
 
 
+def _combine(summary: RunSummary) -> str:
+    """The run's strategies.combine, which says how its joined rules join."""
+    return str(summary.config().get("strategies", {}).get("combine", "all"))
+
+
 def write_report(summary: RunSummary) -> Path:
     path = summary.run_dir / "report.html"
     atomic_write_text(path, report_html(summary))
@@ -264,11 +279,49 @@ def compare_html(comparison: Comparison) -> str:
                                          "at its start", y_title="value (start = 100)")),
         ("compare-drawdown", drawdown_figure(comparison.equity, ranked)),
     ])
-    body = [f"<h1>wfbt compare: {html.escape(', '.join(comparison.labels))}</h1>",
+    body = [f"<h1>wfbt compare: {html.escape(', '.join(comparison.labels))}</h1>", *_what_differs(comparison),
             f"<p>{html.escape(comparison.note())}</p>", *divs,
             "<h2>Trading</h2>", _run_table(comparison.trading, "strategy", TRADING_COLUMNS),
-            "<h2>Forecast errors</h2>", _run_table(comparison.forecast, "model", FORECAST_COLUMNS)]
+            "<h2>Forecast errors</h2>", _run_table(comparison.forecast, "model", FORECAST_COLUMNS),
+            *_paired_html(comparison)]
     return _page("wfbt compare", body)
+
+
+def _what_differs(comparison: Comparison) -> list[str]:
+    """The page's top: a warning when the runs are on different data, each run's data, the settings that differ."""
+    out = []
+    if comparison.data_warning:
+        out.append(f"<p class='warning' id='data-warning'>{html.escape(comparison.data_warning)}</p>")
+    out.append("<p>Data: " + "; ".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}"
+                                       for k, v in comparison.data.items()) + "</p>")
+    frame = comparison.settings
+    if len(frame):
+        columns = {label: (label, 0) for label in comparison.labels}
+        out += ["<h2>Settings that differ</h2>", table_html(frame, columns, "setting")]
+    else:
+        out.append("<p>Settings: the same in every run (run.name and run.out_dir aside).</p>")
+    return out
+
+
+def _paired_html(comparison: Comparison) -> list[str]:
+    """The paired tests of run A against run B, with the sentences they allow."""
+    from backtest.report.wording import PAIRED_FORECAST_COLUMNS, PAIRED_TRADING_COLUMNS, paired_sentences
+
+    if comparison.data_warning or len(comparison.labels) < 2:
+        return []
+    out = ["<h2>Run against run, on the same data</h2>"]
+    for frame, name, columns in ((comparison.paired_forecast, "model", PAIRED_FORECAST_COLUMNS),
+                                 (comparison.paired_trading, "strategy", PAIRED_TRADING_COLUMNS)):
+        if len(frame):
+            label = frame["run_a"] + " vs " + frame["run_b"] + " · " + frame[name]
+            out.append(table_html(frame.assign(pair=label), columns, "pair"))
+    out.append("<p class='note'>Forecasts: Diebold-Mariano on the two runs' squared errors on their common days, "
+               "per model both have; strategies: Ledoit and Wolf's (2008) HAC test of equal Sharpe ratios, per "
+               "strategy both have. Holm-adjusted over the pairs of each table; A vs B is better or worse only "
+               "below the significance level, ≈ otherwise.</p>")
+    out.append(_sentences(paired_sentences(comparison.paired_forecast, comparison.paired_trading,
+                                           comparison.significance)))
+    return out
 
 
 def _run_table(frame: pd.DataFrame, first: str, columns: dict[str, tuple[str, int]]) -> str:

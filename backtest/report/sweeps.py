@@ -16,7 +16,8 @@ from backtest.report.wording import sweep_sentences
 LEADERBOARD_SHOWN = ["best_strategy", "sharpe", "dsr", "buy_and_hold_sharpe", "best_model", "theil_u", "dm_p"]
 
 
-LEADERBOARD_PRIORITY = ["sharpe", "dsr", "theil_u", "dm_p", "best_strategy", "buy_and_hold_sharpe", "best_model"]
+# The columns that judge a cell (its best strategy, buy-and-hold beside it, its best network) go last at 80 columns
+LEADERBOARD_PRIORITY = ["sharpe", "best_strategy", "buy_and_hold_sharpe", "best_model", "dsr", "theil_u", "dm_p"]
 
 
 LEADERBOARD_COLUMNS = {"best_strategy": ("best strategy", 0), "sharpe": ("Sharpe", 2), "dsr": ("DSR", 3),

@@ -13,10 +13,17 @@ from typing import Any
 import pandas as pd
 
 from forecasters.registry import NAIVE
+from strategies.signals import RULES
 
 # How every trading figure ends: said under the console's trading table and the HTML report's
 LAST_DAY_NOTE = ("positions still held on the last day (buy-and-hold's too) are sold at its close, paying fee, "
                  "slippage and tax; none is opened that day")
+
+# Said under the trading tables: PSR and DSR measure against different bars, so either may be the larger
+PSR_DSR_NOTE = ("PSR: probability the true Sharpe beats buy-and-hold's; DSR: probability it beats the best "
+                "Sharpe that as many strategies without skill would show by luck (a different bar, so DSR is "
+                "above PSR when buy-and-hold's Sharpe is the higher bar)")
+DIRECTION_NOTE = "dir. %: share of days the forecast had the sign of the next move right"
 
 # metric key -> (column label, digits)
 FORECAST_COLUMNS = {"rmse": ("RMSE", 2), "mae": ("MAE", 2), "mape": ("MAPE %", 2), "direction": ("dir. %", 1),
@@ -27,6 +34,10 @@ TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "vola
                    "calmar": ("Calmar", 2), "trades": ("trades", 0), "win_rate": ("win %", 1),
                    "exposure": ("exposure %", 1), "fees_paid": ("fees", 0), "psr": ("PSR", 2), "dsr": ("DSR", 2),
                    "verdict": ("vs B&H", 0)}
+PAIRED_FORECAST_COLUMNS = {"rmse_a": ("RMSE A", 2), "rmse_b": ("RMSE B", 2), "dm_p": ("DM p", 3),
+                           "dm_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
+PAIRED_TRADING_COLUMNS = {"sharpe_a": ("Sharpe A", 2), "sharpe_b": ("Sharpe B", 2), "sr_p": ("p", 3),
+                          "sr_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
 VERDICT_MARKS = {"better": "better", "worse": "worse", "indistinguishable": "≈", "baseline": "—", "benchmark": "—"}
 BASELINE_NAMES = (NAIVE, "drift", "linear")
 
@@ -44,6 +55,18 @@ def fmt(value: Any, digits: int = 2) -> str:
     except (TypeError, ValueError):
         return str(value)
     return f"{v:,.{digits}f}" if math.isfinite(v) else "—"
+
+
+def strategy_note(names: list[str], combine: str = "all") -> str:
+    """What the strategy names in a table mean: "MODEL:vote = hold while at least two of ..."; one clause
+    per per-model rule present (``combine``: the run's strategies.combine, how the joined rules join)."""
+    rules = {str(n).split(":", 1)[1] for n in names if ":" in str(n)}
+    joined = {"all": "both must say hold", "any": "either may"}.get(combine, combine)
+    parts = []
+    for rule in (r for r in RULES if r in rules):
+        text = RULES[rule].text.split(" (combine")[0]
+        parts.append(f"MODEL:{rule} = {text}" + (f" ({joined})" if "+" in rule else ""))
+    return "; ".join(parts) + ("; `wfbt strategies` lists every rule" if parts else "")
 
 
 def _pct(level: float) -> str:
@@ -114,11 +137,16 @@ def trading_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
         top = candidates["sharpe"].idxmax()
         out.append(f"Best Sharpe: {top} {float(candidates.loc[top, 'sharpe']):.2f}; deflated Sharpe ratio "
                    f"{fmt(candidates.loc[top, 'dsr'], 3)} after {tests.get('trials')} trials "
-                   "(the chance its true Sharpe is above zero, given how many were tried).")
+                   "(the chance its true Sharpe is above the best that as many strategies without skill would "
+                   "show by luck).")
     if math.isfinite(float(tests.get("pbo") if tests.get("pbo") is not None else math.nan)):
         out.append(f"Probability of backtest overfitting: {float(tests['pbo']):.2f} (CSCV, {tests.get('pbo_blocks')} "
                    "blocks: how often the in-sample best falls to or below the median out of sample).")
     return out
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
 
 
 def sweep_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
@@ -139,6 +167,34 @@ def sweep_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
                + (_names(better) if better else "none") + ".")
     pbo = tests.get("pbo")
     if pbo is not None and math.isfinite(float(pbo)):
+        bench = _count(tests.get("pbo_strategies")) - _count(tests.get("trials"))
+        why = f": the {tests.get('trials')} trials and {bench} buy-and-hold" if bench > 0 else ""
         out.append(f"Probability of backtest overfitting over all cells' strategies: {float(pbo):.2f} "
-                   f"({tests.get('pbo_strategies')} strategies, {tests.get('pbo_days')} shared days).")
+                   f"({tests.get('pbo_strategies')} strategies{why}, {tests.get('pbo_days')} shared days).")
+    return out
+
+
+def _pairs(frame: pd.DataFrame, name: str, verdict: str, word: str) -> list[str]:
+    """ "a's lstm better than b's" for every pair with ``verdict``."""
+    rows = frame[frame["verdict"] == verdict]
+    return [f"{a}'s {n} {word} than {b}'s" for a, b, n in zip(rows["run_a"], rows["run_b"], rows[name], strict=True)]
+
+
+def paired_sentences(forecast: pd.DataFrame, trading: pd.DataFrame, level: float) -> list[str]:
+    """What the paired tests of run A against run B allow one to say: one sentence per table."""
+    out = []
+    for frame, name, what, test, words in (
+            (forecast, "model", "forecast", "Diebold-Mariano", ("better", "worse")),
+            (trading, "strategy", "Sharpe ratio", "Ledoit-Wolf", ("higher Sharpe", "lower Sharpe"))):
+        tested = frame[frame["verdict"] != "identical"] if len(frame) else frame
+        if not len(tested):
+            continue
+        found = _pairs(frame, name, "better", words[0]) + _pairs(frame, name, "worse", words[1])
+        family = f"{test}, Holm-adjusted over {len(tested)} pairs"
+        if found:
+            out.append(f"Run against run, {what}s at {_pct(level)} ({family}): " + _names(found) + "; "
+                       "the other pairs are not distinguishable.")
+        else:
+            out.append(f"No run's {what} is better than another's at {_pct(level)} ({family}): "
+                       "not distinguishable.")
     return out

@@ -7,6 +7,10 @@ on the day before the common period starts (or to the run's initial cash when th
 first day). A run cut before its own last day has every position it then holds sold at the common
 period's last close, paying its fee, slippage and tax, as every run does on its own last day. Trade
 counts, win rate and fees need the fills inside the period and are left out then.
+
+Beside the tables a comparison says what differs (``backtest.runs.differences``): the settings whose
+values differ, a warning when the runs are on different data, and, on the same data, paired tests of
+each run against each other one (Diebold-Mariano per common model, Ledoit-Wolf per common strategy).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pandas as pd
 
 from backtest.core.config import BacktestSection, StatisticsSection
 from backtest.core.errors import WfbtError
+from backtest.runs.differences import closes, data_name, data_note, paired_forecasts, paired_sharpes, settings_diff
 from backtest.runs.store import RunSummary, read_run
 from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.scoring.metrics import equity_figures
@@ -40,6 +45,12 @@ class Comparison:
     forecast: pd.DataFrame  # run, model, errors
     trading: pd.DataFrame  # run, strategy, results
     equity: pd.DataFrame  # common period; columns "run:strategy", rebased to 100 at the period's start
+    settings: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # setting, one column per run
+    data: dict[str, str] = dataclasses.field(default_factory=dict)  # run -> its data in words
+    data_warning: str | None = None  # None: every run on the same data
+    paired_forecast: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # DM of run A vs run B
+    paired_trading: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # Sharpe of run A vs run B
+    significance: float = StatisticsSection.significance  # the first run's level, for the paired verdicts
 
     def chart_columns(self, curves: int) -> list[str]:
         """The curves the terminal chart draws: the first run's buy-and-hold, then the best by the sort."""
@@ -197,6 +208,41 @@ def compare(run_dirs: list[str], strategies: list[str] | None = None, models: li
                         "the fills inside the common period). Sort by sharpe, return, drawdown or another metric.")
     frames[table] = frames[table].sort_values(column, ascending=not descending, na_position="last", kind="stable")
     trading, forecast = frames["trading"], frames["forecast"]
+    equity = pd.DataFrame(curves)
+    kept = sorted({str(m) for m in forecast["model"]} - {NAIVE})
     return Comparison(labels=labels, first=first, last=last, days=len(summaries[0].equity.loc[first:last]),
                       same_period=same, periods=periods, forecast=forecast.reset_index(drop=True),
-                      trading=trading.reset_index(drop=True), equity=pd.DataFrame(curves))
+                      trading=trading.reset_index(drop=True), equity=equity,
+                      **_differences(dict(zip(labels, summaries, strict=True)), first, last, equity, kept,
+                                     list(dict.fromkeys(trading["strategy"]))))
+
+
+def _common_returns(equity: pd.DataFrame, labels: list[str]) -> dict[str, pd.DataFrame]:
+    """Per run, the daily returns of its curves on the common period (curves start from 100)."""
+    start = pd.DataFrame([[100.0] * equity.shape[1]], columns=equity.columns)
+    returns = pd.concat([start, equity.reset_index(drop=True)], ignore_index=True).pct_change().iloc[1:]
+    out = {}
+    for label in labels:
+        cols = [c for c in returns.columns if c.startswith(f"{label}:")]
+        frame = returns[cols].reset_index(drop=True)
+        frame.columns = [c[len(label) + 1:] for c in cols]
+        out[label] = frame
+    return out
+
+
+def _differences(runs: dict[str, RunSummary], first: pd.Timestamp, last: pd.Timestamp, equity: pd.DataFrame,
+                 models: list[str], strategies: list[str]) -> dict[str, object]:
+    """Comparison's fields that say what differs: settings, data, and the paired tests on the same data."""
+    preds = {}
+    for label, s in runs.items():
+        p = s.predictions()
+        preds[label] = p[(p["date"] >= first) & (p["date"] <= last)]
+    warning = data_note({k: s.manifest for k, s in runs.items()}, {k: closes(p) for k, p in preds.items()})
+    level = _statistics(next(iter(runs.values())))[0].significance
+    fc, tr = paired_forecasts({}, None, level), paired_sharpes({}, [], level)
+    if warning is None and len(runs) > 1:
+        fc = paired_forecasts(preds, models, level)
+        tr = paired_sharpes(_common_returns(equity, list(runs)), strategies, level)
+    return {"settings": settings_diff({k: s.config() for k, s in runs.items()}),
+            "data": {k: data_name(s.manifest) for k, s in runs.items()}, "data_warning": warning,
+            "paired_forecast": fc, "paired_trading": tr, "significance": level}

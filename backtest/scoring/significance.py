@@ -8,8 +8,9 @@ Forecasts
     the model confidence set (Hansen, Lunde and Nason, ``arch.bootstrap``).
 Strategies
     Probabilistic Sharpe ratio (Bailey and Lopez de Prado 2012), deflated Sharpe ratio (Bailey and Lopez
-    de Prado 2014), SPA of strategy returns against buy-and-hold, and the probability of backtest
-    overfitting by combinatorially symmetric cross-validation (Bailey, Borwein, Lopez de Prado and Zhu 2017).
+    de Prado 2014), SPA of strategy returns against buy-and-hold, the probability of backtest
+    overfitting by combinatorially symmetric cross-validation (Bailey, Borwein, Lopez de Prado and Zhu 2017),
+    and the difference of two strategies' Sharpe ratios (Ledoit and Wolf 2008, HAC), for `wfbt compare`.
 
 Sharpe ratios here are per period (daily), not annualised, as the formulas need them. Too little data
 gives NaN rather than an exception, as in the other metrics.
@@ -295,6 +296,51 @@ def deflated_sharpe(returns: np.ndarray, trial_sharpes: np.ndarray) -> float:
     """
     sharpes = np.asarray(trial_sharpes, dtype=float)
     return probabilistic_sharpe(returns, expected_max_sharpe(trial_variance(sharpes), len(sharpes)))
+
+
+def sharpe_difference(returns_a: np.ndarray, returns_b: np.ndarray, lags: int | None = None) -> tuple[float, float]:
+    """Test of equal Sharpe ratios of two strategies traded on the same days: Ledoit and Wolf's (2008) HAC
+    delta method.
+
+    The difference of the per-period Sharpe ratios is a smooth function of the means and uncentred second
+    moments of the two return series; its variance is the gradient through the Newey-West (Bartlett)
+    long-run covariance of those four moments (statsmodels' ``S_hac_simple``), so fat tails, skew and
+    autocorrelated returns (a strategy out of the market for weeks) are allowed, unlike Jobson-Korkie and
+    Memmel's correction, which assume independent normal returns.
+
+    Parameters
+    ----------
+    returns_a, returns_b : np.ndarray
+        Per-period returns of the two strategies on the same days.
+    lags : int or None
+        Bartlett lags; None: ``newey_west_lags`` of the number of days.
+
+    Returns
+    -------
+    (z, p_value)
+        (SR_a - SR_b) / its standard error and the two-sided normal p-value. Positive: A's Sharpe is
+        higher. NaN for fewer than 3 days, a flat series, or a difference whose variance is 0.
+    """
+    from statsmodels.stats.sandwich_covariance import S_hac_simple
+
+    r = np.column_stack([np.asarray(returns_a, dtype=float), np.asarray(returns_b, dtype=float)])  # (T, 2)
+    t = len(r)
+    if t < 3:
+        return math.nan, math.nan
+    mu, gamma = r.mean(axis=0), (r**2).mean(axis=0)
+    var = gamma - mu**2
+    if not (var > 0).all():
+        return math.nan, math.nan
+    moments = np.column_stack([r - mu, r**2 - gamma])  # (T, 4): a, b, a^2, b^2
+    psi = S_hac_simple(moments, nlags=newey_west_lags(t) if lags is None else lags) / t
+    grad = np.array([gamma[0] / var[0] ** 1.5, -gamma[1] / var[1] ** 1.5,
+                     -mu[0] / (2 * var[0] ** 1.5), mu[1] / (2 * var[1] ** 1.5)])
+    se = math.sqrt(max(float(grad @ psi @ grad), 0.0) / t)
+    diff = float(mu[0] / math.sqrt(var[0]) - mu[1] / math.sqrt(var[1]))
+    if not se > 1e-12:  # the same Sharpe on every draw (one series a multiple of the other)
+        return math.nan, math.nan
+    z = diff / se
+    return float(z), float(2.0 * stats.norm.sf(abs(z)))
 
 
 @dataclass

@@ -86,16 +86,27 @@ def _sweep_tests(returns: dict[str, pd.DataFrame], trial_sharpes: np.ndarray, st
 
 
 def top_equity(root: Path, table: pd.DataFrame, n: int = 5) -> pd.DataFrame:
-    """The best strategy of the top ``n`` cells and their buy-and-hold, rebased to 100, on their shared days."""
+    """The best strategy of the top ``n`` cells and their symbols' buy-and-hold, rebased to 100, on their shared
+    days. Cells on one symbol hold the same buy-and-hold: it is drawn once, as "SYMBOL:buy_and_hold"."""
     curves = {}
     for _, row in table.head(n).iterrows():
         if not isinstance(row["best_strategy"], str):
             continue
         equity = read_run(root / row["cell"]).equity
-        for col in (row["best_strategy"], BENCHMARK):
-            if col in equity:
-                curves[f"{row['cell']}:{col}"] = 100 * equity[col] / equity[col].iloc[0]
+        if row["best_strategy"] in equity:
+            curves[f"{row['cell']}:{row['best_strategy']}"] = 100 * equity[row["best_strategy"]] / equity[
+                row["best_strategy"]].iloc[0]
+        bench = f"{_symbol_label(str(row.get('symbol', row['cell'])))}:{BENCHMARK}"
+        if bench in curves and not curves[bench].index.equals(equity.index):  # another period: its own curve
+            bench = f"{row['cell']}:{BENCHMARK}"
+        if BENCHMARK in equity and bench not in curves:
+            curves[bench] = 100 * equity[BENCHMARK] / equity[BENCHMARK].iloc[0]
     return pd.concat(curves, axis=1, join="inner") if curves else pd.DataFrame()
+
+
+def _symbol_label(symbol: str) -> str:
+    """A symbol as a legend names it: a CSV file by its stem ("AAPL_daily"), others as given ("sample:sp500")."""
+    return Path(symbol[4:]).stem if symbol.startswith("csv:") else symbol
 
 
 def write_leaderboard(root: Path) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -76,3 +76,38 @@ def test_console_and_html_say_positions_are_sold_on_the_last_day(run_dir):
     wide = " ".join(rendered(run_dir, 200).split())
     assert "are sold at its close, paying fee, slippage and tax" in wide and LAST_DAY_NOTE in wide
     assert LAST_DAY_NOTE.replace("'", "&#x27;") in report_html(read_run(run_dir))
+
+
+def test_footnotes_explain_the_names_and_columns_at_80_columns(run_dir):
+    """Through `wfbt show`: every per-model rule in the table is spelled out, dir. % and PSR beside DSR too."""
+    result = runner.invoke(app, ["show", str(run_dir)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "dir. %: share of days the forecast had the sign of the next move right" in text
+    names = json.loads((run_dir / "metrics.json").read_text())["trading"]
+    rules = {r["strategy"].split(":", 1)[1] for r in names if ":" in r["strategy"]}
+    assert rules >= {"forecast", "forecast+bollinger", "vote"}
+    assert "MODEL:forecast+bollinger = forecast rule joined with Bollinger (both must say hold)" in text
+    assert "MODEL:vote = hold while at least two of forecast, Bollinger, MACD say hold" in text
+    assert ("PSR: probability the true Sharpe beats buy-and-hold's; DSR: probability it beats the best Sharpe "
+            "that as many strategies without skill would show by luck") in text
+    assert "above zero" not in text  # the DSR's bar is SR0, not zero
+
+
+def test_the_equity_chart_legend_never_breaks_an_entry_and_labels_keep_apart(run_dir):
+    """At 80 columns the legend's entries each sit whole on one line, and two y labels have blank rows between."""
+    from backtest.report.chart import CHART_MARKS
+
+    result = runner.invoke(app, ["show", str(run_dir)], env={"COLUMNS": "80"})
+    lines = result.output.splitlines()
+    axis = next(i for i, line in enumerate(lines) if "└" in line and "─" * 20 in line and "│" in line)
+    start = next(i for i in range(axis, 0, -1) if "╭" in lines[i])
+    labelled = [i for i in range(start + 1, axis) if lines[i][1:].split("│")[0].strip()]
+    assert len(labelled) >= 3 and min(b - a for a, b in zip(labelled, labelled[1:], strict=False)) >= 3
+    legend = " ".join(line.strip("│ ").strip() for line in lines[axis + 2:] if "╰" not in line)
+    chart = read_run(run_dir)
+    from backtest.report.console import chart_columns
+
+    for k, name in enumerate(chart_columns(chart)):
+        entry = f"{CHART_MARKS[k]} {name}"
+        assert any(entry in line for line in lines[axis + 2:]), f"{entry!r} broken across lines: {legend}"

@@ -45,6 +45,8 @@ window.addEventListener('load', () => setTimeout(() => {
       paths: Array.from(gd.querySelectorAll('.scatterlayer .trace path.js-line'))
                   .filter(p => (p.getAttribute('d') || '').includes('L')).length,  // a line of 2+ points
       xticks: Array.from(gd.querySelectorAll('.xtick text')).map(t => t.textContent),
+      menus: (gd.layout.updatemenus || []).map(m => (m.buttons || []).map(b => b.label)),
+      title: (gd.layout.title && gd.layout.title.text) || '',
     };
   }
   document.getElementById('wfbt-probe').textContent =
@@ -147,3 +149,19 @@ def test_universe_report_draws_every_chart_without_javascript_errors(tmp_path):
     assert plots["equity"]["visible"][0] == "equal_weight" and plots["equity"]["paths"] == books
     assert plots["turnover"]["paths"] == books
     assert shot.is_file() and shot.stat().st_size > 50_000
+
+
+def test_the_loss_chart_opens_on_a_trained_network_and_lists_no_baseline(tmp_path):
+    """A run that lists linear before lstm: the chart opens on lstm, drawn, and its menu has no linear or drift."""
+    csv = write_yahoo_csv(synthetic_prices(), tmp_path / "p.csv")
+    args = ["run", "--quiet", "--out", str(tmp_path / "runs"), "--set", "data.source='csv'",
+            "--set", f"data.path={str(csv)!r}", "--set", "run.name='lin'"]
+    for item in TINY:
+        args += ["--set", item]
+    result = CliRunner().invoke(app, [*args, "--set", "forecast.models=['linear','lstm','drift']"])
+    assert result.exit_code == 0, result.output
+    probe, _ = open_in_browser(tmp_path / "runs" / "lin" / "report.html", tmp_path, "losses")
+    losses = probe["plots"]["losses"]
+    assert probe["errors"] == [] and losses["menus"] == [["lstm"]]
+    assert losses["title"] == "Loss per epoch, lstm (scaled units)"
+    assert losses["paths"] >= 2 * 7 and losses["paths"] == len(losses["visible"])  # train + val of 7 folds

@@ -344,3 +344,29 @@ def test_pbo_ranks_count_ties_as_a_brute_force_comparison_does():
     assert np.array_equal(_relative_ranks(sharpes, tolerance), (below + (tied + 1) / 2) / 10)
     distinct = rng.normal(0, 1, (50, 7))
     assert _relative_ranks(distinct, np.zeros((50, 1))) == pytest.approx(stats.rankdata(distinct, axis=1) / 8)
+
+
+def test_sharpe_difference_agrees_with_jobson_korkie_memmel_on_normal_returns():
+    """On independent normal returns Ledoit-Wolf's HAC delta method (no lags) has Memmel's variance:
+    (2 - 2 rho + (SR_a^2 + SR_b^2 - 2 SR_a SR_b rho^2) / 2) / T."""
+    from backtest.scoring.significance import sharpe_difference
+
+    rho, t = 0.5, 20_000
+    draws = np.random.default_rng(0).multivariate_normal([0.05, 0.02], [[1, rho], [rho, 1]], t)
+    a, b = draws[:, 0], draws[:, 1]
+    sr_a, sr_b = a.mean() / a.std(), b.mean() / b.std()
+    memmel = math.sqrt((2 - 2 * rho + 0.5 * (sr_a**2 + sr_b**2 - 2 * sr_a * sr_b * rho**2)) / t)
+    z, p = sharpe_difference(a, b, lags=0)
+    assert (sr_a - sr_b) / z == pytest.approx(memmel, rel=0.01)
+    assert p == pytest.approx(2 * stats.norm.sf(abs(z)))
+    assert sharpe_difference(b, a, lags=0) == pytest.approx((-z, p))  # swapping the runs flips the sign only
+
+
+@pytest.mark.parametrize("b", [lambda a: 2 * a, lambda a: np.zeros_like(a), lambda a: a[:2]])
+def test_sharpe_difference_is_nan_when_undefined(b):
+    """The same Sharpe on every draw (a multiple), a flat series, or too few days: no test."""
+    from backtest.scoring.significance import sharpe_difference
+
+    a = np.array([0.01, -0.02, 0.015, 0.0, 0.004, -0.003])
+    z, p = sharpe_difference(a[:2], b(a)) if len(b(a)) == 2 else sharpe_difference(a, b(a))
+    assert math.isnan(z) and math.isnan(p)

@@ -241,3 +241,23 @@ def test_a_bad_grid_value_names_its_cell(tmp_path):
     path.write_text('[sweep]\nname = "b"\nsymbols = ["sample:sp500"]\n[grid]\n"forecast.lookback" = [5, -1]\n')
     with pytest.raises(ConfigError, match=r"sweep cell sp500-lookback-1: forecast.lookback must be positive"):
         plan_sweep(load_sweep(path), tmp_path)
+
+
+def test_the_leaderboard_at_80_columns_keeps_what_judges_a_cell_and_says_what_it_counts(first):
+    """Best strategy, buy-and-hold and best network survive 80 columns; the PBO's count says why it is more
+    than the DSR's; the page draws each symbol's buy-and-hold once, however many cells it has."""
+    import re
+
+    (root, cells), _ = first
+    shown = runner.invoke(app, ["show", str(root)], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    header = next(line for line in shown.output.splitlines() if line.startswith("┃"))
+    assert {"cell", "best strategy", "Sharpe", "B&H", "best net"} <= {c.strip() for c in header.split("┃")}
+    state = json.loads((root / "sweep.json").read_text())["statistics"]
+    text = " ".join(shown.output.split())
+    assert f"counting all {state['trials']} strategies of 4 cells as trials" in text
+    assert (f"({state['trials'] + 4} strategies: the {state['trials']} trials and 4 buy-and-hold, "
+            f"{state['pbo_days']} shared days)") in text
+    page = (root / "leaderboard.html").read_text()
+    benches = re.findall(r'"name":"([^"]*:buy_and_hold)"', page)
+    assert sorted(benches) == ["AAPL_daily:buy_and_hold", "MSFT_daily:buy_and_hold"]
