@@ -27,6 +27,16 @@ TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "vola
                    "calmar": ("Calmar", 2), "trades": ("trades", 0), "win_rate": ("win %", 1),
                    "exposure": ("exposure %", 1), "fees_paid": ("fees", 0), "psr": ("PSR", 2), "dsr": ("DSR", 2),
                    "verdict": ("vs B&H", 0)}
+# the trader's figures (backtest.scoring.traders), after today's columns and below them in every priority order
+TRADER_COLUMNS = {"turnover": ("turnover/yr", 1), "holding_days": ("hold days", 1), "profit_factor": ("PF", 2),
+                  "expectancy": ("expect.", 0), "exposure_long": ("long %", 1), "exposure_short": ("short %", 1),
+                  "alpha": ("alpha %", 2), "beta": ("beta", 2), "information_ratio": ("IR", 2),
+                  "tracking_error": ("TE %", 2), "break_even_cost": ("break-even %", 3)}
+TRADER_NOTE = ("turnover/yr: traded value (buys + sells) over the mean value, per year; hold days: days held per "
+               "trade; PF: profit factor (gross profit / gross loss); expect.: mean P&L per trade (cash); long %, "
+               "short %: days held long, short; alpha (yearly), beta, IR (information ratio, yearly) and TE "
+               "(tracking error, yearly) against buy-and-hold's daily returns; break-even %: the round-trip cost "
+               "(% of traded value) at which the mean daily return over buy-and-hold's would be zero")
 VERDICT_MARKS = {"better": "better", "worse": "worse", "indistinguishable": "≈", "baseline": "—", "benchmark": "—"}
 BASELINE_NAMES = (NAIVE, "drift", "linear")
 
@@ -142,3 +152,11 @@ def sweep_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
         out.append(f"Probability of backtest overfitting over all cells' strategies: {float(pbo):.2f} "
                    f"({tests.get('pbo_strategies')} strategies, {tests.get('pbo_days')} shared days).")
     return out
+
+
+def terms_line(manifest: dict[str, Any]) -> str:
+    """What was traded and how it was filled, from the manifest ("" for a run saved before these keys)."""
+    parts = [str(manifest[k]) for k in ("prices", "fills") if manifest.get(k)]
+    if manifest.get("risk_free"):
+        parts.append(f"risk-free rate {100 * float(manifest['risk_free']):g} %/yr")
+    return " · ".join(parts)
