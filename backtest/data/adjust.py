@@ -54,8 +54,8 @@ def ratio_adjust(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
 def adjust_prices(frame: pd.DataFrame, cfg: DataSection, origin: str) -> pd.DataFrame:
     """The frame a reader returned, as data.adjust asks (before the checks, which keep the five fields only).
 
-    yfinance applies its own adjustment at download (``auto_adjust``), so its frame comes without Adj Close.
+    yfinance applies the same adjustment itself at download (``auto_adjust``), so its frame is left as it comes.
     """
-    if cfg.adjust != "adjusted" or (cfg.source == "yfinance" and "adj_close" not in frame.columns):
+    if cfg.adjust != "adjusted" or cfg.source == "yfinance":
         return frame
     return ratio_adjust(frame, origin)
