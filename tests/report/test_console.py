@@ -97,3 +97,18 @@ def test_console_and_html_say_positions_are_sold_on_the_last_day(run_dir):
     wide = " ".join(rendered(run_dir, 200).split())
     assert "are sold at its close, paying fee, slippage and tax" in wide and LAST_DAY_NOTE in wide
     assert LAST_DAY_NOTE.replace("'", "&#x27;") in report_html(read_run(run_dir))
+
+
+def test_console_html_and_metrics_say_which_prices_and_fills_were_traded(run_dir):
+    from backtest.report.html import report_html
+    from backtest.report.wording import TRADER_COLUMNS
+
+    words = ("prices: raw, dividends not credited · fills: fractional shares (backtest.whole_shares = false), "
+             "no minimum fee")
+    assert words in " ".join(rendered(run_dir, 200).replace("│", " ").split())
+    page = report_html(read_run(run_dir))
+    assert words in page and "The figures traders read" in page and "break-even %" in page
+    trading = json.loads((run_dir / "metrics.json").read_text())["trading"]
+    assert all(set(TRADER_COLUMNS) <= set(row) for row in trading)
+    bench = next(r for r in trading if r["strategy"] == "buy_and_hold")
+    assert bench["beta"] == pytest.approx(1.0) and bench["break_even_cost"] is None
