@@ -71,6 +71,10 @@ class DataSection:
     columns: dict[str, str] = field(default_factory=dict)  # csv: explicit {file column: field} mapping
     date_format: str | None = None  # csv: strptime format, e.g. "%d/%m/%Y"; None = detect (ISO, epoch, d/m vs m/d)
     timezone: str | None = None  # exchange's IANA zone, e.g. "Asia/Taipei": zoned timestamps are dated there
+    # which prices are traded: none = raw closes, dividends not credited (today's default); adjusted = total return,
+    # open/high/low/close scaled by Adj Close / Close (csv: its Adj Close column; yfinance: Yahoo's adjustment);
+    # dividends = raw prices with cash dividends credited on the ex-date (no source wfbt reads has them yet: refused)
+    adjust: Literal["none", "adjusted", "dividends"] = "none"
 
     def __post_init__(self) -> None:
         if self.timezone is not None:
@@ -134,6 +138,10 @@ class BacktestSection:
     tax: float = 0.0  # sell side only (Taiwan securities transaction tax: 0.003)
     slippage: float = 0.0005  # fraction of price paid against us on every fill
     execution: Literal["next_open", "close"] = "next_open"  # close = same-bar fill, flagged
+    risk_free: float = 0.0  # yearly risk-free rate (0.02 = 2 %), compounded daily; Sharpe, Sortino, PSR, DSR over it
+    whole_shares: bool = False  # true = every fill a whole number of lot_size shares (rounded down); false = fractional
+    lot_size: int = 1  # shares per lot when whole_shares (Taiwan: 1000); vectorbt's size_granularity
+    min_fee: float = 0.0  # floor on each fill's commission, in cash (0 = none); fees below it are raised to it
 
 
 @dataclass(frozen=True)
@@ -474,6 +482,8 @@ def validate(config: RunConfig) -> None:
             f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."
         )
     _validate_statistics(config.statistics)
+    _validate_trading_costs(config.backtest)
+    _validate_adjust(data)
     if config.universe.enabled:
         _validate_universe(config.universe, data, config.backtest)
     if data.adjusted and data.source != "yfinance":
@@ -481,6 +491,44 @@ def validate(config: RunConfig) -> None:
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
     if data.source == "csv" and not data.path:
         raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')
+
+
+def _validate_trading_costs(bt: BacktestSection) -> None:
+    """The risk-free rate, the lot and the minimum fee: numbers a broker or a central bank could quote."""
+    if not -0.05 < bt.risk_free < 0.5:
+        raise ConfigError(f"backtest.risk_free is a yearly rate in (-0.05, 0.5), e.g. 0.02 for 2 %. "
+                          f"Got {bt.risk_free}.")
+    if bt.lot_size < 1:
+        raise ConfigError(f"backtest.lot_size must be a whole number of shares >= 1, e.g. 1000 for a Taiwan lot. "
+                          f"Got {bt.lot_size}.")
+    if bt.lot_size > 1 and not bt.whole_shares:
+        raise ConfigError(f"backtest.lot_size = {bt.lot_size} applies only with backtest.whole_shares = true. "
+                          "Set whole_shares = true, or leave lot_size out.")
+    if not 0 <= bt.min_fee < bt.init_cash:
+        raise ConfigError(f"backtest.min_fee is a commission floor in cash, from 0 to below backtest.init_cash "
+                          f"({bt.init_cash:g}), e.g. 20.0. Got {bt.min_fee}.")
+
+
+def yahoo_adjusted(data: DataSection) -> bool:
+    """Whether yfinance downloads dividend-adjusted bars: data.adjust = "adjusted", or data.adjusted = true."""
+    return data.adjusted or data.adjust == "adjusted"
+
+
+ADJUSTABLE = {"csv": "its Adj Close column", "yfinance": "Yahoo's dividend adjustment"}  # data.adjust = adjusted
+
+
+def _validate_adjust(data: DataSection) -> None:
+    """data.adjust asks only for what the source can give; data.adjusted is yfinance's older spelling of it."""
+    if data.adjust == "dividends":
+        raise ConfigError(f"data.adjust = \"dividends\" needs cash dividends by ex-date, and no source wfbt reads "
+                          f"gives them yet ({data.source!r} included). Use data.adjust = \"adjusted\" (csv with an "
+                          "Adj Close column, or yfinance) for the total return, or \"none\" for raw prices.")
+    if data.adjust == "adjusted" and data.source not in ADJUSTABLE:
+        raise ConfigError(f"data.adjust = \"adjusted\" needs dividend-adjusted prices, which data.source = "
+                          f"{data.source!r} does not give (csv: {ADJUSTABLE['csv']}; yfinance: "
+                          f"{ADJUSTABLE['yfinance']}; the tej reader reads data.table's prices as they come, raw "
+                          "in TWN/APRCD). "
+                          "Give a csv file with Adj Close, use yfinance, or set data.adjust = \"none\".")
 
 
 def _validate_statistics(st: StatisticsSection) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.core.config import DataSection
+from backtest.core.config import DataSection, yahoo_adjusted
 from backtest.core.errors import ConfigError
 from backtest.core.files import atomic_write_json, atomic_write_text
 from backtest.data.tej import tej_frame
@@ -44,7 +44,7 @@ def cache_dir() -> Path:
 
 def cache_key(cfg: DataSection) -> str:
     parts = [cfg.source, cfg.symbol, cfg.start or "first", cfg.end or "last"]
-    parts.append(cfg.table.replace("/", "-") if cfg.source == "tej" else ("adj" if cfg.adjusted else "raw"))
+    parts.append(cfg.table.replace("/", "-") if cfg.source == "tej" else ("adj" if yahoo_adjusted(cfg) else "raw"))
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(parts))
 
 

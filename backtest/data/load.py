@@ -20,6 +20,7 @@ from backtest.core.config import DataSection
 from backtest.core.errors import DataError, DataWarning
 from backtest.data import cache
 from backtest.data import csvfile as csvread
+from backtest.data.adjust import adjust_prices
 from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
 from backtest.data.dates import NA_TEXT, parse_dates
 
@@ -409,7 +410,7 @@ def load_prices(cfg: DataSection) -> pd.DataFrame:
     dates, note = parse_dates(raw["date"], origin, cfg.date_format, cfg.timezone, unit)
     if note:
         _warn(note)
-    dated = raw.drop(columns="date").set_axis(dates)
+    dated = adjust_prices(raw.drop(columns="date").set_axis(dates), cfg, origin)
     # Clip before the checks so that bad rows outside the chosen range (GSPC's Open = 0 before
     # 1982) do not stop a run that never uses them.
     return check_prices(_clip_range(_sorted(dated, origin), cfg.start, cfg.end, origin), origin)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.core.config import DataSection
+from backtest.core.config import DataSection, yahoo_adjusted
 from backtest.core.errors import SourceError
 from backtest.data.columns import normalise_columns
 from backtest.data.http import OFFLINE_HINT, HttpPolicy
@@ -104,7 +104,7 @@ def yfinance_frames(cfg: DataSection, symbols: list[str] | None = None) -> dict[
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning, module="yfinance")
-            raw = yf.download(symbols, start=cfg.start, end=cfg.end, interval="1d", auto_adjust=cfg.adjusted,
+            raw = yf.download(symbols, start=cfg.start, end=cfg.end, interval="1d", auto_adjust=yahoo_adjusted(cfg),
                               progress=False, threads=False, multi_level_index=True, timeout=policy.timeout,
                               session=_yahoo_session(policy))
     except Exception as exc:  # yfinance raises many types for network and parsing failures

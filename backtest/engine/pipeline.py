@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from backtest.core.config import RunConfig
+from backtest.core.config import BacktestSection, RunConfig
 from backtest.core.cores import configure_threads
 from backtest.core.errors import CheckpointWarning, DamagedCheckpoint
+from backtest.data.adjust import prices_wording
 from backtest.data.load import fingerprint, load_prices
 from backtest.engine.devices import kernel_path, prepare_device
+from backtest.engine.fills import fills_wording
 from backtest.engine.forecasting import (
     Forecast,
     Progress,
@@ -35,7 +37,8 @@ from backtest.engine.forecasting import (
 from backtest.engine.portfolio import fill_dates, holdings, simulate
 from backtest.engine.schedule import Fold, folds_table, make_folds
 from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
-from backtest.scoring.metrics import forecast_table, trading_table
+from backtest.scoring.metrics import forecast_table
+from backtest.scoring.traders import round_trip_cost, trader_table
 from forecasters.baselines import naive_forecast
 from forecasters.registry import NAIVE, TRADABLE_BASELINES
 from strategies.signals import BENCHMARK, strategy_states
@@ -179,7 +182,8 @@ def trade_and_score(run: Windows, prices: pd.DataFrame, trained: dict[str, Forec
     held = holdings(states, folds[0].test_start)
     lap("backtest")
     forecasts = evaluate_forecasts(predictions, config.statistics, config.run.seed)
-    trading = evaluate_trading(trading_table(pf, held), pf.returns(), BENCHMARK, config.statistics, config.run.seed)
+    trading = evaluate_trading(_trader_table(pf, held, config.backtest), pf.returns(), BENCHMARK, config.statistics,
+                               config.run.seed, config.backtest.risk_free)
     lap("statistics")
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
     return RunResult(
@@ -192,6 +196,11 @@ def trade_and_score(run: Windows, prices: pd.DataFrame, trained: dict[str, Forec
         statistics={"forecast": forecasts.summary, "trading": trading.summary},
         manifest={**_manifest(config, prices, folds, device, timings), **(manifest or {})},
     )
+
+
+def _trader_table(pf: Any, held: pd.DataFrame, bt: BacktestSection) -> pd.DataFrame:
+    """The trading table with the trader's figures and the break-even cost, over the run's risk-free rate."""
+    return trader_table(pf, held, BENCHMARK, bt.risk_free, round_trip_cost(bt.fees, bt.tax, bt.slippage))
 
 
 def _stopwatch(timings: dict[str, float]) -> Any:
@@ -226,6 +235,8 @@ def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device
                           "days": int(folds[-1].test_end - folds[0].test_start)},
         "representation": config.forecast.representation,
         "execution": config.backtest.execution,
+        "prices": prices_wording(config.data), "fills": fills_wording(config.backtest),
+        "risk_free": config.backtest.risk_free,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "versions": _versions(),
     }

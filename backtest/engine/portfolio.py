@@ -11,6 +11,7 @@ import pandas as pd
 import vectorbt as vbt
 
 from backtest.core.config import BacktestSection
+from backtest.engine.fills import size_options, with_min_fee
 from strategies.signals import edges
 
 
@@ -58,10 +59,14 @@ def simulate(prices: pd.DataFrame, states: dict[str, pd.Series], start: int, cfg
                          index=held.index, columns=held.columns)
     price.iloc[-1] = np.where(held.iloc[-1], close.iloc[-1], fill.iloc[-1])  # the closing sells: at the close
     fees = cfg.fees + cfg.tax * exits_df.astype(float)  # the tax is charged on sells only
-    return vbt.Portfolio.from_signals(
-        close, entries_df, exits_df, price=price, fees=fees, slippage=cfg.slippage,
-        init_cash=cfg.init_cash, freq="1D", engine=_engine(),
-    )
+
+    def run(fees: pd.DataFrame, fixed_fees: pd.DataFrame | float = 0.0) -> vbt.Portfolio:
+        return vbt.Portfolio.from_signals(
+            close, entries_df, exits_df, price=price, fees=fees, fixed_fees=fixed_fees, slippage=cfg.slippage,
+            init_cash=cfg.init_cash, freq="1D", engine=_engine(), **size_options(cfg),
+        )
+
+    return with_min_fee(run, fees, cfg) if cfg.min_fee > 0 else run(fees)
 
 
 def fill_dates(orders: pd.DataFrame, index: pd.DatetimeIndex, closed: pd.Series, execution: str) -> pd.Series:

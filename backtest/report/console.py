@@ -19,10 +19,13 @@ from backtest.report.wording import (
     FORECAST_COLUMNS,
     LAST_DAY_NOTE,
     PSR_DSR_NOTE,
+    TRADER_COLUMNS,
+    TRADER_NOTE,
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
     strategy_note,
+    terms_line,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -36,6 +39,10 @@ TRADING_SHOWN = ["total_return", "cagr", "volatility", "sharpe", "sortino", "max
                  "win_rate", "exposure", "fees_paid", "psr", "dsr", "verdict"]
 TRADING_PRIORITY = ["sharpe", "verdict", "total_return", "psr", "dsr", "max_drawdown", "trades", "exposure",
                     "win_rate", "cagr", "volatility", "sortino", "calmar", "fees_paid"]
+# The trader's figures come after today's columns, below them in priority: shown only once all of today's fit
+TRADER_SHOWN = list(TRADER_COLUMNS)
+TRADER_PRIORITY = ["break_even_cost", "turnover", "holding_days", "profit_factor", "alpha", "beta",
+                   "information_ratio", "tracking_error", "exposure_long", "exposure_short", "expectancy"]
 SEEDS_COLUMN = ("U seeds", 3)  # min-max Theil U of the single seeds when forecast.seeds > 1
 
 
@@ -60,6 +67,8 @@ def header(summary: RunSummary) -> Panel:
         f"seed {m['seed']} · device {m['device']}" + (f" ({m['kernels']})" if m.get("kernels") else ""),
         "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items()),
     ]
+    if terms_line(m):
+        lines.append(escape(terms_line(m)))
     if m.get("representation"):
         lines.append(REPRESENTATION_NOTES.get(m["representation"], f"representation: {m['representation']}"))
     if summary.execution == "close":
@@ -116,33 +125,47 @@ def trading_view(summary: RunSummary, limit: int | None = None, width: int | Non
         if BENCHMARK in rows.index and BENCHMARK not in keep:
             keep.append(BENCHMARK)
         rows = rows.loc[keep]
-    keys = [k for k in TRADING_SHOWN if k in rows.columns]
+    keys = [k for k in TRADING_SHOWN + TRADER_SHOWN if k in rows.columns]
+    columns = {**TRADING_COLUMNS, **TRADER_COLUMNS}
     bench_sharpe = summary.trading["sharpe"].get(BENCHMARK, np.nan)
 
     def build(shown: list[str]) -> Table:
         table = Table(title="Trading out of sample, after fees, tax and slippage (by Sharpe)", title_justify="left")
         table.add_column("strategy", overflow="fold")
         for key in shown:
-            number_column(table, TRADING_COLUMNS[key][0])
+            number_column(table, columns[key][0])
         for name, r in rows.iterrows():
             is_bench = name == BENCHMARK
             style = "bold yellow" if is_bench else ("green" if r.get("verdict") == "better" else "")
-            table.add_row(f"{name} ★" if is_bench else str(name), *cells(r, shown, TRADING_COLUMNS), style=style)
+            table.add_row(f"{name} ★" if is_bench else str(name), *cells(r, shown, columns), style=style)
         return table
 
-    table, left_out = fit_columns(build, keys, TRADING_PRIORITY, width, console or Console())
-    notes = ["★ buy-and-hold benchmark", "annualised with 252 days, risk-free rate 0", PSR_DSR_NOTE,
+    table, dropped = fit_columns(build, keys, TRADING_PRIORITY + TRADER_PRIORITY, width, console or Console())
+    left_out = _named_left_out(dropped)
+    rf = float(summary.manifest.get("risk_free") or 0.0)
+    notes = ["★ buy-and-hold benchmark", f"annualised with 252 days, risk-free rate {100 * rf:g} %" if rf else
+             "annualised with 252 days, risk-free rate 0",
+             PSR_DSR_NOTE,
              "≈: not distinguishable from buy-and-hold", LAST_DAY_NOTE]
     names = strategy_note(list(rows.index), str(summary.config().get("strategies", {}).get("combine", "all")))
     if names:
         notes.insert(1, names)
     if np.isfinite(bench_sharpe) and "verdict" not in rows:
         notes.append("green: better than it")
+    if any(k in keys and k not in dropped for k in TRADER_COLUMNS):
+        notes.append(TRADER_NOTE)
     if left_out:
-        notes.append("not shown at this width: " + ", ".join(TRADING_COLUMNS[k][0] for k in left_out)
+        notes.append("not shown at this width: " + ", ".join(columns[k][0] for k in left_out)
                      + " (metrics.json)")
     table.caption = "; ".join(notes)
     return table
+
+
+def _named_left_out(left_out: list[str]) -> list[str]:
+    """The columns a caption names as left out: the trader's figures only when all of today's columns fit
+    (at 80 columns today's table, caption included, is unchanged; its figures are in metrics.json and the HTML)."""
+    today = [k for k in left_out if k in TRADING_COLUMNS]
+    return today if today else left_out
 
 
 def chart_columns(summary: RunSummary, best: int = 3) -> list[str]:

@@ -21,10 +21,13 @@ from backtest.report.wording import (
     FORECAST_COLUMNS,
     LAST_DAY_NOTE,
     PSR_DSR_NOTE,
+    TRADER_COLUMNS,
+    TRADER_NOTE,
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
     strategy_note,
+    terms_line,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -210,6 +213,14 @@ def figures_html(figures: list[tuple[str, go.Figure]]) -> list[str]:
     return out
 
 
+def _trader_section(trading: pd.DataFrame) -> list[str]:
+    """The trader's figures table, when the run has them (runs saved before they existed do not)."""
+    if not any(c in trading.columns for c in TRADER_COLUMNS):
+        return []
+    return ["<h3>The figures traders read</h3>", table_html(trading, TRADER_COLUMNS, "strategy", highlight=BENCHMARK),
+            f"<p class='note'>{html.escape(TRADER_NOTE)}.</p>"]
+
+
 def report_html(summary: RunSummary) -> str:
     m = summary.manifest
     predictions, folds = summary.predictions(), summary.folds()
@@ -224,6 +235,7 @@ def report_html(summary: RunSummary) -> str:
         f"{data.get('rows')} rows {data.get('first')} → {data.get('last')} · {m.get('folds')} walk-forward folds · "
         f"out of sample {oos.get('first')} → {oos.get('last')} ({oos.get('days')} days) · seed {m.get('seed')} · "
         f"device {html.escape(str(m.get('device')))} · execution {html.escape(summary.execution)}</p>",
+        f"<p>{html.escape(terms_line(m))}</p>" if terms_line(m) else "",
     ]
     figs = figures_html([
         ("equity", equity_figure(summary.equity, ranked, "Equity after fees, tax and slippage (click the legend "
@@ -240,6 +252,7 @@ def report_html(summary: RunSummary) -> str:
              "vs B&amp;H: better or worse only when the tests say so at the run's significance level, "
              f"≈ otherwise. Costs to the last day: {html.escape(LAST_DAY_NOTE)}.</p>",
              _sentences(trading_sentences(summary.trading, summary.statistics.get("trading", {}))),
+             *_trader_section(trading),
              "<h2>Forecasts</h2>", figs[2],
              "<p class='note'>Theil U = RMSE / naive RMSE (below 1: lower error than 'tomorrow = today'); direction: "
              "share of days the predicted move had the right sign; DM p: Diebold-Mariano test against naive "

@@ -38,6 +38,16 @@ PAIRED_FORECAST_COLUMNS = {"rmse_a": ("RMSE A", 2), "rmse_b": ("RMSE B", 2), "dm
                            "dm_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
 PAIRED_TRADING_COLUMNS = {"sharpe_a": ("Sharpe A", 2), "sharpe_b": ("Sharpe B", 2), "sr_p": ("p", 3),
                           "sr_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
+# the trader's figures (backtest.scoring.traders), after today's columns and below them in every priority order
+TRADER_COLUMNS = {"turnover": ("turnover/yr", 1), "holding_days": ("hold days", 1), "profit_factor": ("PF", 2),
+                  "expectancy": ("expect.", 0), "exposure_long": ("long %", 1), "exposure_short": ("short %", 1),
+                  "alpha": ("alpha %", 2), "beta": ("beta", 2), "information_ratio": ("IR", 2),
+                  "tracking_error": ("TE %", 2), "break_even_cost": ("break-even %", 3)}
+TRADER_NOTE = ("turnover/yr: traded value (buys + sells) over the mean value, per year; hold days: days held per "
+               "trade; PF: profit factor (gross profit / gross loss); expect.: mean P&L per trade (cash); long %, "
+               "short %: days held long, short; alpha (yearly), beta, IR (information ratio, yearly) and TE "
+               "(tracking error, yearly) against buy-and-hold's daily returns; break-even %: the round-trip cost "
+               "(% of traded value) at which the mean daily return over buy-and-hold's would be zero")
 VERDICT_MARKS = {"better": "better", "worse": "worse", "indistinguishable": "≈", "baseline": "—", "benchmark": "—"}
 BASELINE_NAMES = (NAIVE, "drift", "linear")
 
@@ -198,3 +208,11 @@ def paired_sentences(forecast: pd.DataFrame, trading: pd.DataFrame, level: float
             out.append(f"No run's {what} is better than another's at {_pct(level)} ({family}): "
                        "not distinguishable.")
     return out
+
+
+def terms_line(manifest: dict[str, Any]) -> str:
+    """What was traded and how it was filled, from the manifest ("" for a run saved before these keys)."""
+    parts = [str(manifest[k]) for k in ("prices", "fills") if manifest.get(k)]
+    if manifest.get("risk_free"):
+        parts.append(f"risk-free rate {100 * float(manifest['risk_free']):g} %/yr")
+    return " · ".join(parts)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.config import StatisticsSection
-from backtest.scoring.metrics import forecast_table
+from backtest.scoring.metrics import daily_rate, forecast_table
 from backtest.scoring.significance import (
     deflated_sharpe,
     diebold_mariano,
@@ -120,14 +120,17 @@ def trading_verdict(psr_vs_benchmark: float, psr_holm: float, superior: bool, le
 
 
 def evaluate_trading(table: pd.DataFrame, returns: pd.DataFrame, benchmark: str, cfg: StatisticsSection,
-                     seed: int) -> Evaluation:
+                     seed: int, risk_free: float = 0.0) -> Evaluation:
     """Add PSR (against the benchmark's Sharpe), DSR and verdicts to ``table`` (indexed by strategy);
     SPA against the benchmark and PBO over every strategy go to the summary.
 
     Trials for the DSR are every strategy except the benchmark, which is the yardstick rather than a
-    candidate; the variance of their per-period Sharpe ratios is the variance across trials.
+    candidate; the variance of their per-period Sharpe ratios is the variance across trials. Every test
+    sees the returns over the yearly ``risk_free`` rate (compounded to a daily one), as Sharpe in the table
+    does: PSR, DSR and PBO rank Sharpe ratios of excess returns; SPA's differences against the benchmark
+    do not change, since the same rate comes off every column.
     """
-    returns = returns.fillna(0.0)
+    returns = returns.fillna(0.0) - daily_rate(risk_free)
     trials = [c for c in returns.columns if c != benchmark]
     sr = {c: sharpe(returns[c].to_numpy()) for c in returns.columns}
     sr_bench = sr.get(benchmark, math.nan)
@@ -151,6 +154,6 @@ def evaluate_trading(table: pd.DataFrame, returns: pd.DataFrame, benchmark: str,
         "trials": len(trials),
         "sharpe_variance": trial_variance(trial_sharpes) if len(trial_sharpes) > 1 else math.nan,
         "pbo": pbo.pbo, "pbo_blocks": cfg.pbo_blocks, "pbo_splits": pbo.splits, "pbo_strategies": returns.shape[1],
-        "bootstrap_reps": cfg.bootstrap_reps,
+        "bootstrap_reps": cfg.bootstrap_reps, "risk_free": risk_free,
     }
     return Evaluation(out, summary)

@@ -15,6 +15,11 @@ from forecasters.registry import NAIVE
 TRADING_DAYS = 252  # annualisation factor for daily bars
 
 
+def daily_rate(yearly: float) -> float:
+    """The daily rate that compounds to ``yearly`` over 252 trading days: (1 + yearly) ** (1 / 252) - 1."""
+    return (1.0 + yearly) ** (1.0 / TRADING_DAYS) - 1.0
+
+
 def directional_accuracy(predicted: np.ndarray, actual: np.ndarray, previous: np.ndarray) -> float:
     """Share of days on which the predicted move from ``previous`` has the sign of the actual move."""
     if len(actual) == 0:
@@ -61,12 +66,14 @@ def forecast_table(predictions: pd.DataFrame, by_fold: bool = False) -> pd.DataF
     return out
 
 
-def return_figures(returns: pd.DataFrame, total: pd.Series) -> pd.DataFrame:
+def return_figures(returns: pd.DataFrame, total: pd.Series, risk_free: float = 0.0) -> pd.DataFrame:
     """Per column of daily ``returns``: return, CAGR, volatility, Sharpe, Sortino, drawdown and Calmar.
 
-    The one implementation of these figures: vectorbt's returns accessor, annualised with 252 days and a
-    zero risk-free rate. ``total`` is each column's total return over the period (a fraction).
+    The one implementation of these figures: vectorbt's returns accessor, annualised with 252 days. Sharpe
+    and Sortino are of the returns over the yearly ``risk_free`` rate, compounded to a daily one (Sortino's
+    required return is that daily rate). ``total`` is each column's total return over the period (a fraction).
     """
+    rf = daily_rate(risk_free)
     acc = returns.vbt.returns(freq="1D", year_freq=f"{TRADING_DAYS} days")
     with np.errstate(invalid="ignore", divide="ignore"):
         cagr = (1.0 + total) ** (TRADING_DAYS / max(len(returns), 1)) - 1.0
@@ -75,14 +82,14 @@ def return_figures(returns: pd.DataFrame, total: pd.Series) -> pd.DataFrame:
             "total_return": 100.0 * total,
             "cagr": 100.0 * cagr,
             "volatility": 100.0 * acc.annualized_volatility(),
-            "sharpe": acc.sharpe_ratio(),
-            "sortino": acc.sortino_ratio(),
+            "sharpe": acc.sharpe_ratio(risk_free=rf),
+            "sortino": acc.sortino_ratio(required_return=rf),
             "max_drawdown": 100.0 * max_dd,
             "calmar": cagr / max_dd.abs().where(max_dd != 0),
         })
 
 
-def trading_table(pf: vbt.Portfolio, held: pd.DataFrame | None = None) -> pd.DataFrame:
+def trading_table(pf: vbt.Portfolio, held: pd.DataFrame | None = None, risk_free: float = 0.0) -> pd.DataFrame:
     """Per strategy column: returns, risk, ratios, trades, exposure and fees, annualised with 252 days.
 
     ``exposure`` is the share of days a position was held over; ``held`` (``portfolio.holdings``) says
@@ -90,7 +97,7 @@ def trading_table(pf: vbt.Portfolio, held: pd.DataFrame | None = None) -> pd.Dat
     days whose close found a position.
     """
     trades = pf.trades
-    table = return_figures(pf.returns(), pf.total_return())
+    table = return_figures(pf.returns(), pf.total_return(), risk_free)
     table["trades"] = trades.count()
     table["win_rate"] = 100.0 * trades.win_rate()
     table["exposure"] = 100.0 * ((pf.assets() > 0) if held is None else held).mean()

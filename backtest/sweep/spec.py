@@ -232,7 +232,7 @@ def plan_groups(cells: Iterable[Cell]) -> dict[GroupKey, list[Cell]]:
 def data_key(config: RunConfig) -> tuple[Any, ...]:
     """Cells with equal keys read the same prices: loaded once and shared."""
     d = config.data
-    return (d.source, d.symbol if d.source != "csv" else None, d.path, d.start, d.end, d.adjusted, d.table,
+    return (d.source, d.symbol if d.source != "csv" else None, d.path, d.start, d.end, d.adjusted, d.adjust, d.table,
             tuple(sorted(d.columns.items())), getattr(d, "date_format", None), getattr(d, "timezone", None))
 
 

@@ -59,7 +59,28 @@ def test_narrow_tables_name_the_columns_they_leave_out(run_dir):
     narrow, wide = rendered(run_dir, 80), rendered(run_dir, 200)
     assert "not shown at this width:" in narrow and "max DD %" in wide
     assert re.search(r"not shown at this width: .*CAGR\s+%", narrow.replace("\n", " "))  # a caption may wrap there
-    assert "not shown at this width" not in wide
+    caption = wide[wide.index("Trading out of sample"):].replace("\n", " ")
+    assert not re.search(r"not shown at this width: [^(]*(return %|CAGR|Sharpe|fees|DSR)", caption)
+    assert "not shown at this width" not in rendered(run_dir, 400)  # the trader's figures too, when there is room
+
+
+def test_at_80_columns_the_trader_figures_leave_todays_table_as_it_was(run_dir):
+    """The trader's figures are lower priority than every column of today's: at 80 columns they are all left
+    out and the caption names only today's columns, as before they existed."""
+    from backtest.report.wording import TRADER_COLUMNS
+
+    narrow = rendered(run_dir, 80)
+    trading = narrow[narrow.index("Trading out of sample"):]
+    header = next(line for line in trading.splitlines() if line.startswith("┃"))
+    assert "Sharpe" in header and not any(f" {label} " in header for label, _ in TRADER_COLUMNS.values())
+    assert "hold days" not in trading.replace("\n", " ") and "break-even" not in trading
+
+
+def test_a_wide_table_shows_the_trader_figures_with_their_note(run_dir):
+    wide = rendered(run_dir, 400)
+    header = next(line for line in wide[wide.index("Trading out of sample"):].splitlines() if line.startswith("┃"))
+    assert "break-even %" in header and "turnover/yr" in header and "PF" in header
+    assert "profit factor (gross profit / gross loss)" in wide.replace("\n", " ").replace("  ", " ")
 
 
 def test_show_through_the_entry_point_at_80_columns(run_dir):
@@ -111,3 +132,18 @@ def test_the_equity_chart_legend_never_breaks_an_entry_and_labels_keep_apart(run
     for k, name in enumerate(chart_columns(chart)):
         entry = f"{CHART_MARKS[k]} {name}"
         assert any(entry in line for line in lines[axis + 2:]), f"{entry!r} broken across lines: {legend}"
+
+
+def test_console_html_and_metrics_say_which_prices_and_fills_were_traded(run_dir):
+    from backtest.report.html import report_html
+    from backtest.report.wording import TRADER_COLUMNS
+
+    words = ("prices: raw, dividends not credited · fills: fractional shares (backtest.whole_shares = false), "
+             "no minimum fee")
+    assert words in " ".join(rendered(run_dir, 200).replace("│", " ").split())
+    page = report_html(read_run(run_dir))
+    assert words in page and "The figures traders read" in page and "break-even %" in page
+    trading = json.loads((run_dir / "metrics.json").read_text())["trading"]
+    assert all(set(TRADER_COLUMNS) <= set(row) for row in trading)
+    bench = next(r for r in trading if r["strategy"] == "buy_and_hold")
+    assert bench["beta"] == pytest.approx(1.0) and bench["break_even_cost"] is None
