@@ -440,7 +440,16 @@ class _StepGraph:
 
 
 def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> int:
-    """Upper estimate of the memory one group needs while training, in bytes (float32).
+    """Upper estimate of the memory one group of ``members`` needs while training, in bytes (``sizes_bytes``)."""
+    lookback, features = members[0].x_train.shape[1], members[0].x_train.shape[2]
+    sizes = [(len(mb.x_train), len(mb.x_val), len(mb.x_test)) for mb in members]
+    return sizes_bytes(arch, sizes, lookback, features, batch_size)
+
+
+def sizes_bytes(arch: Architecture, sizes: list[tuple[int, int, int]], lookback: int, features: int,
+                batch_size: int) -> int:
+    """Upper estimate of the memory a group needs while training, in bytes (float32), from its members'
+    (training, validation, test) window counts ``sizes``, before any window is cut.
 
     Parameters with gradient, two Adam moments, best, record and final weights (6 copies); padded
     training, validation and test windows; one epoch's per-step plans (batch rows and keys in int64,
@@ -450,18 +459,15 @@ def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> i
     backward (gates and states for every layer and timestep, x3 for the backward's temporaries); one
     evaluation block's activations (at most ``EVAL_BYTES``: validation and test sets go a block at a time).
     """
-    m = len(members)
-    lookback, features = members[0].x_train.shape[1], members[0].x_train.shape[2]
-    n_train = max(len(mb.x_train) for mb in members)
-    n_other = max(len(mb.x_val) for mb in members) + max(len(mb.x_test) for mb in members)
+    m = len(sizes)
+    n_train, n_val, n_test = (max(column) for column in zip(*sizes, strict=True))
     net = GroupRNN(arch, features, lookback)
     params = 6 * m * net.n_params
-    windows = m * (n_train + n_other) * (lookback * features + 1)
+    windows = m * (n_train + n_val + n_test) * (lookback * features + 1)
     steps = math.ceil(n_train / batch_size)
     epoch_plan = 2 * steps * m * batch_size * (2 + 1 + 4) + 6 * m * n_train
     step = m * batch_size * (lookback * features + 1 + (5 * net.mask_width if arch.dropout > 0 else 0))
     per_layer = sum((arch.gates + 3) * h for h in arch.hidden)
     activations = 3 * m * batch_size * lookback * per_layer
-    n_eval = m * max(max(len(mb.x_val) for mb in members), max(len(mb.x_test) for mb in members))
-    evaluation = min(n_eval, _eval_rows(net, lookback)) * _eval_floats(arch, features, lookback)
+    evaluation = min(m * max(n_val, n_test), _eval_rows(net, lookback)) * _eval_floats(arch, features, lookback)
     return 4 * (params + windows + epoch_plan + step + activations + evaluation)

@@ -164,6 +164,9 @@ class UniverseSection:
     # (training and forecast.seeds as for one symbol); naming any also scores the pooled linear model.
     # [] = the baselines only (naive, reversal): fast, and the yardstick a network must beat
     models: list[str] = field(default_factory=list)
+    networks: Literal["pooled", "per_symbol"] = "pooled"  # one network per fold on every stock, or one per stock
+    memory_gb: float = 2.0  # GiB the pooled windows and training of a chunk of folds may plan: the rest of a run of
+    # 505 stocks takes ~1.2 GB, so the whole stays under 4 GB; folds beyond it train chunk after chunk
 
 
 @dataclass(frozen=True)
@@ -525,5 +528,13 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
                    " (architectures of `wfbt models`, or linear)")
     if len(set(un.models)) != len(un.models):
         raise ConfigError(f"universe.models lists a model twice. Got {un.models}. Name each once.")
+    _validate_universe_memory(un)
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
+
+
+def _validate_universe_memory(un: UniverseSection) -> None:
+    """The pooled networks' memory budget is a positive number of GiB."""
+    if not un.memory_gb > 0:
+        raise ConfigError(f"universe.memory_gb must be a positive number of GiB for the pooled windows and "
+                          f"training, e.g. 2.0. Got {un.memory_gb}.")
