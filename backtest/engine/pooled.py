@@ -84,8 +84,8 @@ def symbol_members(model: str, symbols: pd.Index, folds: list[Fold], windows: li
     for i, (f, w) in enumerate(zip(folds, windows, strict=True)):
         for col, tr, va, te in _symbol_sets(w):
             where.append((i, col))
-            members += [Member(w.x_train[tr], w.y_train[tr], w.x_val[va], w.y_val[va], w.x_test[te],
-                               member_seed(seed, f"{model}:{symbols[col]}", f.index, k)) for k in range(seeds)]
+            data = w.x_train[tr], w.y_train[tr], w.x_val[va], w.y_val[va], w.x_test[te]  # one copy for its seeds
+            members += [Member(*data, member_seed(seed, f"{model}:{symbols[col]}", f.index, k)) for k in range(seeds)]
     return members, where
 
 

@@ -145,6 +145,8 @@ class TestConfig:
         ("universe.min_symbols=3", "universe.min_symbols must be at least 4"),
         ("universe.books=['long_shrt']", "unknown book 'long_shrt'. Did you mean 'long_short'"),
         ("universe.borrow=1.5", r"universe.borrow must be a yearly rate in \[0, 1\)"),
+        ("universe.memory_gb=0", "universe.memory_gb must be a positive number of GiB"),
+        ("universe.networks='per_stock'", "universe.networks: expected one of 'pooled', 'per_symbol'"),
         ("data.source='sample'", 'reads data.source = "csv"'),
         ("backtest.tax=0.003", "no sell-side tax nor same-close fills"),
         ("backtest.execution='close'", "no sell-side tax nor same-close fills"),
