@@ -124,7 +124,7 @@ def _pad(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
     return torch.from_numpy(out).to(device)
 
 
-EVAL_BYTES = 128 * 2**20  # activations one no-grad forward (validation, test) may hold at once; larger sets go in blocks
+EVAL_BYTES = 128 * 2**20  # activations a no-grad forward (validation, test) may hold at once; more go in blocks
 
 
 def _eval_floats(arch: Architecture, features: int, lookback: int) -> int:
