@@ -451,11 +451,14 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(f"walkforward.val_days and gap must be >= 0. Got {wf.val_days} and {wf.gap}.")
     if wf.max_folds is not None and wf.max_folds <= 0:
         raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
-    min_fit = fc.lookback + tr.batch_size
+    # One symbol's batches are drawn from its days; a universe's from every stock's days (505 a day), so
+    # there a batch needs no more days than one window and its target.
+    min_fit, rule = (fc.lookback + 1, "lookback + 1") if config.universe.enabled else (
+        fc.lookback + tr.batch_size, "lookback + batch_size")
     if wf.train_days - wf.val_days < min_fit:
         raise ConfigError(
             f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
-            f"need at least lookback + batch_size = {min_fit}. Raise train_days or lower val_days."
+            f"need at least {rule} = {min_fit}. Raise train_days or lower val_days."
         )
     if wf.val_days and wf.val_days < 2:
         raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
