@@ -155,6 +155,14 @@ class TestConfig:
         with pytest.raises(ConfigError, match=message):
             universe_config(tmp_path / "x.csv", setting)
 
+    def test_a_universe_batch_may_be_larger_than_its_fitting_days_one_symbols_may_not(self, tmp_path):
+        config = universe_config(tmp_path / "x.csv", "training.batch_size=512")  # 120 fitting days x the stocks
+        assert config.training.batch_size == 512
+        with pytest.raises(ConfigError, match=r"leaves 120 fitting days; need at least lookback \+ 1 = 121"):
+            universe_config(tmp_path / "x.csv", "forecast.lookback=120")
+        with pytest.raises(ConfigError, match=r"leaves 630 fitting days; need at least lookback \+ batch_size = 645"):
+            load_config(None, ["training.batch_size=640"])  # one symbol: 756 - 126 fitting days
+
     def test_a_single_symbol_config_has_no_universe_section(self):
         assert "universe" not in load_config(None, []).to_dict()
         assert load_config(None, ["universe.enabled=true", "data.source='csv'", "data.path='x'"]).to_dict()[
