@@ -124,6 +124,42 @@ def _pad(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
     return torch.from_numpy(out).to(device)
 
 
+EVAL_BYTES = 128 * 2**20  # activations a no-grad forward (validation, test) may hold at once; more go in blocks
+
+
+def _eval_floats(arch: Architecture, features: int, lookback: int) -> int:
+    """Floats a no-grad forward holds per window: every layer's per-step inputs, gates, cell, tanh(cell), h."""
+    inputs = [features, *arch.hidden[:-1]]
+    return lookback * sum((arch.gates + 4) * h + i + 2 for h, i in zip(arch.hidden, inputs, strict=True))
+
+
+def _eval_rows(net: GroupRNN, lookback: int) -> int:
+    """Windows (members x rows) one evaluation block holds: what EVAL_BYTES of activations covers."""
+    return max(1, EVAL_BYTES // (4 * _eval_floats(net.arch, net.n_features, lookback)))
+
+
+def _blocked_forward(net: GroupRNN, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(M, N) no-grad predictions of ``net.forward(flat, x)`` for x (M, N, L, F), a block at a time.
+
+    A block is whole members while they fit in ``_eval_rows`` windows, else row slices of one member, so a
+    forward over a fold's whole validation set never holds all its activations at once (they are ~500
+    floats a window and timestep: 7 GB for 12 folds x 60,000 windows x 5 days). A set that fits is one
+    block, the same call as before; a block changes which rows share a matrix product, not the arithmetic
+    of a row (float32 rounding of the product's kernel, ~1e-7 relative, at most).
+    """
+    m, n = x.shape[:2]
+    rows = _eval_rows(net, x.shape[2])
+    if m * n <= rows:
+        return net.forward(flat, x)
+    out = torch.empty(m, n, dtype=flat.dtype, device=flat.device)
+    per = max(1, rows // max(n, 1))  # members per block
+    width = n if per > 1 else rows  # rows per block
+    for a in range(0, m, per):
+        for r in range(0, n, width):
+            out[a:a + per, r:r + width] = net.forward(flat[a:a + per], x[a:a + per, r:r + width])
+    return out
+
+
 def _masked_mse(pred: torch.Tensor, target: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """(M,) mean squared error over each member's first counts[m] entries."""
     n = pred.shape[1]
@@ -266,7 +302,7 @@ def _epoch_losses(net: GroupRNN, live: _Live, has_val: bool) -> tuple[torch.Tens
     if not has_val:
         return train_loss, torch.full_like(train_loss, math.nan)
     with torch.no_grad():
-        return train_loss, _masked_mse(net.forward(live.flat, live.xv), live.yv, live.nv)
+        return train_loss, _masked_mse(_blocked_forward(net, live.flat, live.xv), live.yv, live.nv)
 
 
 def _early_stop(live: _Live, record: _Record, epoch: int, train_loss: torch.Tensor, val_loss: torch.Tensor,
@@ -310,7 +346,7 @@ def _compact(live: _Live, record: _Record, stop: torch.Tensor) -> _Live | None:
 def _results(net: GroupRNN, members: list[Member], record: _Record, keep_weights: bool) -> list[MemberResult]:
     """Every member's predictions from its best weights, and its record, read from the device once."""
     with torch.no_grad():
-        preds = net.forward(record.weights, _pad([mb.x_test for mb in members], record.weights.device))
+        preds = _blocked_forward(net, record.weights, _pad([mb.x_test for mb in members], record.weights.device))
     preds = preds.cpu().numpy()  # (T, N_test)
     weights = net.to_reference(record.weights).cpu().numpy() if keep_weights else None
     train, val = record.train_loss.cpu().numpy(), record.val_loss.cpu().numpy()
@@ -404,25 +440,34 @@ class _StepGraph:
 
 
 def group_bytes(arch: Architecture, members: list[Member], batch_size: int) -> int:
-    """Upper estimate of the memory one group needs while training, in bytes (float32).
+    """Upper estimate of the memory one group of ``members`` needs while training, in bytes (``sizes_bytes``)."""
+    lookback, features = members[0].x_train.shape[1], members[0].x_train.shape[2]
+    sizes = [(len(mb.x_train), len(mb.x_val), len(mb.x_test)) for mb in members]
+    return sizes_bytes(arch, sizes, lookback, features, batch_size)
+
+
+def sizes_bytes(arch: Architecture, sizes: list[tuple[int, int, int]], lookback: int, features: int,
+                batch_size: int) -> int:
+    """Upper estimate of the memory a group needs while training, in bytes (float32), from its members'
+    (training, validation, test) window counts ``sizes``, before any window is cut.
 
     Parameters with gradient, two Adam moments, best, record and final weights (6 copies); padded
     training, validation and test windows; one epoch's per-step plans (batch rows and keys in int64,
     take, Adam coefficients), twice (on CUDA the step graph keeps its own copy); the shuffle's sort keys
     and order (int64); one step's gathered batch, and its dropout masks with the torch path's integer
     temporaries (~5 floats an element; the CPU's C loop writes 1); the activations a step keeps for its
-    backward (gates and states for every layer and timestep, x3 for the backward's temporaries).
+    backward (gates and states for every layer and timestep, x3 for the backward's temporaries); one
+    evaluation block's activations (at most ``EVAL_BYTES``: validation and test sets go a block at a time).
     """
-    m = len(members)
-    lookback, features = members[0].x_train.shape[1], members[0].x_train.shape[2]
-    n_train = max(len(mb.x_train) for mb in members)
-    n_other = max(len(mb.x_val) for mb in members) + max(len(mb.x_test) for mb in members)
+    m = len(sizes)
+    n_train, n_val, n_test = (max(column) for column in zip(*sizes, strict=True))
     net = GroupRNN(arch, features, lookback)
     params = 6 * m * net.n_params
-    windows = m * (n_train + n_other) * (lookback * features + 1)
+    windows = m * (n_train + n_val + n_test) * (lookback * features + 1)
     steps = math.ceil(n_train / batch_size)
     epoch_plan = 2 * steps * m * batch_size * (2 + 1 + 4) + 6 * m * n_train
     step = m * batch_size * (lookback * features + 1 + (5 * net.mask_width if arch.dropout > 0 else 0))
     per_layer = sum((arch.gates + 3) * h for h in arch.hidden)
     activations = 3 * m * batch_size * lookback * per_layer
-    return 4 * (params + windows + epoch_plan + step + activations)
+    evaluation = min(m * max(n_val, n_test), _eval_rows(net, lookback)) * _eval_floats(arch, features, lookback)
+    return 4 * (params + windows + epoch_plan + step + activations + evaluation)

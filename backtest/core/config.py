@@ -172,6 +172,9 @@ class UniverseSection:
     # (training and forecast.seeds as for one symbol); naming any also scores the pooled linear model.
     # [] = the baselines only (naive, reversal): fast, and the yardstick a network must beat
     models: list[str] = field(default_factory=list)
+    networks: Literal["pooled", "per_symbol"] = "pooled"  # one network per fold on every stock, or one per stock
+    memory_gb: float = 2.0  # GiB the pooled windows and training of a chunk of folds may plan: the rest of a run of
+    # 505 stocks takes ~1.2 GB, so the whole stays under 4 GB; folds beyond it train chunk after chunk
 
 
 @dataclass(frozen=True)
@@ -456,11 +459,14 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(f"walkforward.val_days and gap must be >= 0. Got {wf.val_days} and {wf.gap}.")
     if wf.max_folds is not None and wf.max_folds <= 0:
         raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
-    min_fit = fc.lookback + tr.batch_size
+    # One symbol's batches are drawn from its days; a universe's from every stock's days (505 a day), so
+    # there a batch needs no more days than one window and its target.
+    min_fit, rule = (fc.lookback + 1, "lookback + 1") if config.universe.enabled else (
+        fc.lookback + tr.batch_size, "lookback + batch_size")
     if wf.train_days - wf.val_days < min_fit:
         raise ConfigError(
             f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
-            f"need at least lookback + batch_size = {min_fit}. Raise train_days or lower val_days."
+            f"need at least {rule} = {min_fit}. Raise train_days or lower val_days."
         )
     if wf.val_days and wf.val_days < 2:
         raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
@@ -573,5 +579,13 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
                    " (architectures of `wfbt models`, or linear)")
     if len(set(un.models)) != len(un.models):
         raise ConfigError(f"universe.models lists a model twice. Got {un.models}. Name each once.")
+    _validate_universe_memory(un)
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
+
+
+def _validate_universe_memory(un: UniverseSection) -> None:
+    """The pooled networks' memory budget is a positive number of GiB."""
+    if not un.memory_gb > 0:
+        raise ConfigError(f"universe.memory_gb must be a positive number of GiB for the pooled windows and "
+                          f"training, e.g. 2.0. Got {un.memory_gb}.")

@@ -83,14 +83,15 @@ def _settings(config: RunConfig) -> TrainSettings:
 
 
 def train_members(model: str, members: list[Member], settings: TrainSettings, device: torch.device,
-                  progress: Progress | None = None) -> tuple[list[Any], float]:
+                  progress: Progress | None = None, budget: int | None = None) -> tuple[list[Any], float]:
     """Train ``members`` of architecture ``model`` as one group (in chunks if memory asks for it).
 
+    ``budget`` caps the bytes a group may plan to use (None: a share of the device's free memory).
     Returns the members' results in ``members`` order and the seconds the training took.
     """
     progress = progress or Progress()
     arch = get_architecture(model)
-    chunks = split_to_fit(arch, members, settings.batch_size, device)
+    chunks = split_to_fit(arch, members, settings.batch_size, device, budget)
     progress.group_start(model, len(members), settings.epochs)
     start = time.perf_counter()
     results = []

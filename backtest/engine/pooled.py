@@ -1,10 +1,18 @@
 """Forecasts across a universe: per fold, one pooled network trained on every symbol's windows.
 
 For each architecture, every fold x seed is one member of one batched group (forecasters.trainer via
-``forecasting.train_members``), trained on the fold's pooled windows (forecasters.panel). Beside the
-networks: the pooled linear baseline (Ridge on the same windows, penalty picked on the validation rows,
-forecasters.baselines.fit_linear), the short-term reversal rule and the naive forecast
-(forecasters.crosssection).
+``forecasting.train_members``), trained on the fold's pooled windows (forecasters.panel); with
+``networks = "per_symbol"`` every symbol x fold x seed is a member instead, trained on that symbol's
+windows of the fold only (scaled with the fold's pooled scaling, so that its forecasts are in the same
+units as its neighbours'). Beside the networks: the pooled linear baseline (Ridge on the same windows in
+float32, penalty picked on the validation rows, forecasters.baselines.fit_linear), the short-term reversal
+rule and the naive forecast (forecasters.crosssection).
+
+Memory is bounded by ``budget`` bytes: the folds are cut into consecutive chunks whose windows and
+training (``fold_bytes``: upper estimates from the panel's shape, before any window is cut) fit it; a
+chunk's windows are cut, its networks trained and its linear models fit, and only its forecasts are kept.
+The members are independent, so the chunks change which members share a batched product, not what any
+member learns (float32 rounding, ~1e-7 relative).
 
 Every result is a score panel: index = decision day t (the close at which the score is known), columns
 = symbols, value = the forecast of day t+1's return (target ``"return"``) or of the chance to beat t+1's
@@ -28,10 +36,14 @@ from backtest.engine.forecasting import Progress, member_seed, train_members
 from backtest.engine.schedule import Fold
 from forecasters.baselines import fit_linear
 from forecasters.crosssection import naive_scores, reversal_scores
-from forecasters.panel import PanelWindows, panel_windows, to_panel
-from forecasters.trainer import Member, TrainSettings
+from forecasters.panel import PanelWindows, panel_windows
+from forecasters.registry import get_architecture
+from forecasters.trainer import Member, MemberResult, TrainSettings, sizes_bytes
 
 BASELINES = ("linear", "reversal", "naive")  # scored beside the networks in every universe run
+NETWORKS = ("pooled", "per_symbol")  # one network per fold, or one per symbol and fold
+DEFAULT_BUDGET = 3 * 2**30  # bytes the windows and training of one chunk of folds may plan to use
+Part = tuple[np.ndarray, np.ndarray, np.ndarray]  # one fold's forecasts (target units) at their (rows, cols)
 
 
 def fold_windows(close: pd.DataFrame, folds: list[Fold], lookback: int, target: str) -> list[PanelWindows]:
@@ -47,38 +59,106 @@ def pooled_members(model: str, folds: list[Fold], windows: list[PanelWindows], s
             for f, w in zip(folds, windows, strict=True) for k in range(seeds)]
 
 
-def _to_frame(close: pd.DataFrame, folds: list[Fold], per_fold: list[tuple[np.ndarray, PanelWindows]]
-              ) -> pd.DataFrame:
+def _symbol_sets(w: PanelWindows) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """(column, training, validation, test sample masks) of each symbol with windows in all three sets.
+
+    A symbol without validation windows in a fold gets no network there (its early stopping would have
+    nothing to choose by, and a group trains with validation only if every member has some).
+    """
+    out = []
+    for col in np.unique(w.train_cols):
+        sets = w.train_cols == col, w.val_cols == col, w.test_cols == col
+        if all(s.any() for s in sets):
+            out.append((int(col), *sets))
+    return out
+
+
+def symbol_members(model: str, symbols: pd.Index, folds: list[Fold], windows: list[PanelWindows], seed: int,
+                   seeds: int) -> tuple[list[Member], list[tuple[int, int]]]:
+    """One member per fold, symbol and seed (in that order) on the symbol's windows of the fold.
+
+    Returns the members and, per (fold, symbol), its position in ``folds`` and its column. A member's
+    seed is keyed by the symbol's name, so it does not depend on which other stocks the universe holds.
+    """
+    members, where = [], []
+    for i, (f, w) in enumerate(zip(folds, windows, strict=True)):
+        for col, tr, va, te in _symbol_sets(w):
+            where.append((i, col))
+            data = w.x_train[tr], w.y_train[tr], w.x_val[va], w.y_val[va], w.x_test[te]  # one copy for its seeds
+            members += [Member(*data, member_seed(seed, f"{model}:{symbols[col]}", f.index, k)) for k in range(seeds)]
+    return members, where
+
+
+def fold_bytes(model: str | None, folds: list[Fold], symbols: int, lookback: int, seeds: int, batch_size: int,
+               networks: str = "pooled") -> int:
+    """Upper estimate of the bytes ``folds`` need at once, before any window is cut: their windows (every
+    symbol on every day of each set, float32 with an int64 (row, column); x and y twice per symbol, whose
+    members copy theirs) and the training
+    of their members of ``model`` (forecasters.trainer.sizes_bytes; None: the windows only)."""
+    pooled = networks == "pooled"
+    sets = [(f.val_start - f.train_start, f.train_end - f.val_start, f.test_end - f.test_start) for f in folds]
+    per_window = 4 * (lookback + 1) * (1 if pooled else 2) + 16  # float32 x and y (copied per symbol), int64 index
+    windows = per_window * symbols * sum(sum(s) for s in sets)
+    if model is None:
+        return windows
+    per_set, members = (symbols, seeds) if pooled else (1, seeds * symbols)  # a member's windows, members a fold
+    sizes = [(a * per_set, b * per_set, c * per_set) for a, b, c in sets for _ in range(members)]
+    return windows + sizes_bytes(get_architecture(model), sizes, lookback, 1, batch_size)
+
+
+def fold_chunks(folds: list[Fold], fits: Callable[[list[Fold]], bool]) -> list[list[Fold]]:
+    """Consecutive folds in as few chunks as ``fits`` allows (a fold that does not fit alone is a chunk)."""
+    chunks: list[list[Fold]] = []
+    for f in folds:
+        if chunks and fits([*chunks[-1], f]):
+            chunks[-1].append(f)
+        else:
+            chunks.append([f])
+    return chunks
+
+
+def _seed_means(results: list[MemberResult], w: PanelWindows, seeds: int, start: int) -> np.ndarray:
+    """The mean over ``seeds`` consecutive results from ``start``, in the target's units."""
+    return w.to_target(np.mean([r.predictions for r in results[start:start + seeds]], axis=0))
+
+
+def network_parts(model: str, symbols: pd.Index, folds: list[Fold], windows: list[PanelWindows], seed: int,
+                  seeds: int, settings: TrainSettings, device: torch.device, networks: str = "pooled",
+                  progress: Progress | None = None, budget: int | None = None) -> list[Part]:
+    """One architecture's forecasts on ``folds``: every member trained in one group (or as ``budget``
+    allows), seeds averaged per fold, or per fold and symbol."""
+    if networks == "pooled":
+        members = pooled_members(model, folds, windows, seed, seeds)
+        results, _ = train_members(model, members, settings, device, progress, budget)
+        return [(_seed_means(results, w, seeds, i * seeds), w.test_rows, w.test_cols) for i, w in enumerate(windows)]
+    members, where = symbol_members(model, symbols, folds, windows, seed, seeds)
+    if not members:
+        return []
+    results, _ = train_members(model, members, settings, device, progress, budget)
+    parts = []
+    for j, (i, col) in enumerate(where):
+        te = windows[i].test_cols == col
+        parts.append((_seed_means(results, windows[i], seeds, j * seeds), windows[i].test_rows[te],
+                      windows[i].test_cols[te]))
+    return parts
+
+
+def linear_parts(windows: list[PanelWindows]) -> list[Part]:
+    """Forecasts of the pooled Ridge baseline, fit per fold on the same windows as the networks (float32)."""
+    parts = []
+    for w in windows:
+        fit = fit_linear(w.x_train, w.y_train, w.x_val, w.y_val, w.x_test, dtype=np.float32)
+        parts.append((w.to_target(fit.predictions), w.test_rows, w.test_cols))
+    return parts
+
+
+def _to_frame(close: pd.DataFrame, folds: list[Fold], parts: list[Part]) -> pd.DataFrame:
     """Per-fold forecasts (in target units, one per test sample) as a score panel over the folds' test days."""
-    shape = close.shape
-    panel = np.full(shape, np.nan)
-    for values, w in per_fold:
-        part = to_panel(values, w.test_rows, w.test_cols, shape)
-        panel = np.where(np.isnan(part), panel, part)
+    panel = np.full(close.shape, np.nan)
+    for values, rows, cols in parts:
+        panel[rows, cols] = values  # the folds' test blocks do not overlap
     days = np.concatenate([np.arange(f.test_start, f.test_end) for f in folds])
     return pd.DataFrame(panel[days], index=close.index[days], columns=close.columns)
-
-
-def network_scores(model: str, close: pd.DataFrame, folds: list[Fold], windows: list[PanelWindows], seed: int,
-                   seeds: int, settings: TrainSettings, device: torch.device, progress: Progress | None = None
-                   ) -> pd.DataFrame:
-    """Score panel of one architecture: all its folds x seeds trained as one group, seeds averaged per fold."""
-    members = pooled_members(model, folds, windows, seed, seeds)
-    results, _ = train_members(model, members, settings, device, progress)
-    per_fold = []
-    for i, w in enumerate(windows):
-        group = results[i * seeds:(i + 1) * seeds]
-        per_fold.append((w.to_target(np.mean([r.predictions for r in group], axis=0)), w))
-    return _to_frame(close, folds, per_fold)
-
-
-def linear_scores(close: pd.DataFrame, folds: list[Fold], windows: list[PanelWindows]) -> pd.DataFrame:
-    """Score panel of the pooled Ridge baseline, fit per fold on the same windows as the networks."""
-    per_fold = []
-    for w in windows:
-        fit = fit_linear(w.x_train, w.y_train, w.x_val, w.y_val, w.x_test)
-        per_fold.append((w.to_target(fit.predictions), w))
-    return _to_frame(close, folds, per_fold)
 
 
 def rule_scores(rule: Callable[[pd.DataFrame], pd.DataFrame], close: pd.DataFrame, folds: list[Fold]
@@ -88,9 +168,37 @@ def rule_scores(rule: Callable[[pd.DataFrame], pd.DataFrame], close: pd.DataFram
     return rule(close).iloc[days]
 
 
+def _held(windows: list[PanelWindows]) -> int:
+    """Bytes the cut windows of a chunk hold."""
+    return sum(a.nbytes for w in windows for a in vars(w).values() if isinstance(a, np.ndarray))
+
+
+def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[str], lookback: int, target: str,
+                   seed: int, seeds: int, settings: TrainSettings, device: torch.device, networks: str,
+                   progress: Progress | None, budget: int) -> dict[str, list[Part]]:
+    """Every network's and the linear model's forecasts, a chunk of folds at a time within ``budget``."""
+    symbols, width = close.columns, close.shape[1]
+    parts: dict[str, list[Part]] = {name: [] for name in [*nets, "linear"]}
+
+    def fits(chunk: list[Fold]) -> bool:
+        return all(fold_bytes(m, chunk, width, lookback, seeds, settings.batch_size, networks) <= budget
+                   for m in nets or [None])
+
+    for chunk in fold_chunks(folds, fits):
+        windows = fold_windows(close, chunk, lookback, target)
+        left = max(budget - _held(windows) * (1 if networks == "pooled" else 2), 1)
+        for m in nets:
+            parts[m] += network_parts(m, symbols, chunk, windows, seed, seeds, settings, device, networks,
+                                      progress, left)
+        parts["linear"] += linear_parts(windows)
+        del windows
+    return parts
+
+
 def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], lookback: int, target: str,
                   seed: int, settings: TrainSettings, device: torch.device, progress: Progress | None = None,
-                  seeds: int = 1) -> dict[str, pd.DataFrame]:
+                  seeds: int = 1, networks: str = "pooled", budget: int = DEFAULT_BUDGET
+                  ) -> dict[str, pd.DataFrame]:
     """Score panels of every pooled network in ``models`` and of the universe baselines.
 
     Parameters
@@ -108,16 +216,22 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         The run's seed, and the seeds trained per fold (their forecasts averaged).
     settings, device, progress
         The trainer's settings, the device, and the live display's hooks.
+    networks : {"pooled", "per_symbol"}
+        One network per fold and seed on every symbol's windows, or one per symbol, fold and seed.
+    budget : int
+        Bytes one chunk of folds may plan to use for its windows and training (see the module's notes).
 
     Returns
     -------
     dict of str to pd.DataFrame
         Model name -> score panel (decision day t x symbol), networks first, then ``BASELINES``.
     """
-    windows = fold_windows(close, folds, lookback, target)
-    out = {m: network_scores(m, close, folds, windows, seed, seeds, settings, device, progress)
-           for m in models if m not in BASELINES}
-    out["linear"] = linear_scores(close, folds, windows)
+    if networks not in NETWORKS:
+        raise ValueError(f"networks must be one of {NETWORKS}. Got {networks!r}.")
+    nets = [m for m in models if m not in BASELINES]
+    parts = _trained_parts(close, folds, nets, lookback, target, seed, seeds, settings, device, networks,
+                           progress, budget)
+    out = {name: _to_frame(close, folds, p) for name, p in parts.items()}
     out["reversal"] = rule_scores(reversal_scores, close, folds)
     naive = rule_scores(naive_scores, close, folds)
     out["naive"] = naive + 0.5 if target == "median" else naive  # the median label's naive chance is 1/2

@@ -98,9 +98,10 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig) -> d
     tr = config.training
     settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
     target = "median" if config.universe.target == "above_median" else "return"
-    panels = pooled_scores(universe.field("close"), folds, list(config.universe.models), config.forecast.lookback,
+    un = config.universe
+    panels = pooled_scores(universe.field("close"), folds, list(un.models), config.forecast.lookback,
                            target, config.run.seed, settings, prepare_device(config.run.device),
-                           seeds=config.forecast.seeds)
+                           seeds=config.forecast.seeds, networks=un.networks, budget=int(un.memory_gb * 2**30))
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 

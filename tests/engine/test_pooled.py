@@ -91,3 +91,73 @@ def test_the_check_catches_scaling_fit_on_all_rows(monkeypatch: pytest.MonkeyPat
         # The honest run is equal to the bit; leaked scaling moves every score (the Ridge's by ~1e-5 here,
         # its forecasts being ~3e-4: a random walk's best linear forecast is nearly its mean).
         assert np.nanmin(np.abs(a - b)) > 1e-9, name
+
+
+def _one_fold_budget() -> int:
+    """A budget that holds one fold of ``_universe`` (8 stocks) but not two."""
+    return pooled.fold_bytes("lstm", FOLDS[:1], 8, LOOKBACK, 1, SETTINGS.batch_size)
+
+
+def test_folds_trained_a_chunk_at_a_time_equal_all_folds_in_one_group() -> None:
+    close = _universe()
+    budget = _one_fold_budget()
+    fits = lambda chunk: pooled.fold_bytes("lstm", chunk, 8, LOOKBACK, 1, SETTINGS.batch_size) <= budget  # noqa: E731
+    assert pooled.fold_chunks(FOLDS, fits) == [FOLDS[:1], FOLDS[1:]]
+    whole, chunked = _scores(close), pooled.pooled_scores(close, FOLDS, ["lstm"], LOOKBACK, "return", seed=3,
+                                                          settings=SETTINGS, device=CPU, budget=budget)
+    for name in ("linear", "reversal", "naive"):
+        pd.testing.assert_frame_equal(chunked[name], whole[name])  # fit per fold: the chunks change nothing
+    # The network: a group of one fold against a group of two changes the member count of every batched
+    # product, so float32 rounding differs (measured 4.7e-10 on forecasts of ~7e-4, ~1e-6 relative).
+    np.testing.assert_allclose(chunked["lstm"].to_numpy(), whole["lstm"].to_numpy(), rtol=1e-5, atol=1e-9)
+    assert chunked["lstm"].notna().equals(whole["lstm"].notna())
+
+
+def test_a_fold_that_does_not_fit_alone_is_a_chunk_of_its_own() -> None:
+    assert pooled.fold_chunks(FOLDS, lambda chunk: False) == [FOLDS[:1], FOLDS[1:]]
+    assert pooled.fold_chunks(FOLDS, lambda chunk: True) == [FOLDS]
+
+
+@pytest.mark.parametrize("networks", ["pooled", "per_symbol"])
+def test_the_estimate_bounds_the_windows_and_the_training_it_plans(networks: str) -> None:
+    from forecasters.trainer import group_bytes
+
+    close = _universe()
+    windows = pooled.fold_windows(close, FOLDS, LOOKBACK, "return")
+    if networks == "pooled":
+        members = pooled.pooled_members("lstm", FOLDS, windows, 3, 2)
+    else:
+        members, _ = pooled.symbol_members("lstm", close.columns, FOLDS, windows, 3, 2)
+    own = {id(a): a for m in members for a in (m.x_train, m.y_train, m.x_val, m.y_val, m.x_test)}  # seeds share
+    copies = 0 if networks == "pooled" else sum(a.nbytes for a in own.values())
+    real = pooled._held(windows) + copies + group_bytes(get_architecture("lstm"), members, SETTINGS.batch_size)
+    estimate = pooled.fold_bytes("lstm", FOLDS, 8, LOOKBACK, 2, SETTINGS.batch_size, networks)
+    assert real <= estimate <= 3 * real  # an upper bound, not a wild one
+
+
+def test_a_per_symbol_member_equals_training_that_symbol_alone() -> None:
+    close = _universe()
+    fold = FOLDS[:1]
+    got = pooled.pooled_scores(close, fold, ["lstm"], LOOKBACK, "return", seed=3, settings=SETTINGS, device=CPU,
+                               networks="per_symbol")["lstm"]
+    w = panel.panel_windows(close.to_numpy(), fold[0].train, fold[0].val, fold[0].test, LOOKBACK)
+    col = 6  # S6: listed on row 30, fewer windows than its neighbours
+    tr, va, te = w.train_cols == col, w.val_cols == col, w.test_cols == col
+    alone = Member(w.x_train[tr], w.y_train[tr], w.x_val[va], w.y_val[va], w.x_test[te],
+                   member_seed(3, "lstm:S6", 0, 0))
+    plain = train_group(get_architecture("lstm"), [alone], SETTINGS, device=CPU)[0]
+    expected = panel.to_panel(w.to_target(plain.predictions), w.test_rows[te], w.test_cols[te], close.shape)
+    # alone against among 8 members of one group: float32 rounding of the batched products at most
+    np.testing.assert_allclose(got["S6"].to_numpy(), expected[100:140, col], rtol=1e-5, atol=1e-9)
+    assert np.isfinite(expected[100:140, col]).sum() == te.sum() > 0
+    pooled_net = _scores(close)["lstm"].iloc[:40]
+    assert got.notna().equals(pooled_net.notna()) and not np.allclose(got.to_numpy(), pooled_net.to_numpy(),
+                                                                      equal_nan=True)
+
+
+def test_a_symbol_without_validation_windows_gets_no_per_symbol_network() -> None:
+    close = _universe()
+    close.iloc[75:, 5] = np.nan  # S5 stops before fold 0's validation rows [80, 100)
+    got = pooled.pooled_scores(close, FOLDS[:1], ["lstm"], LOOKBACK, "return", seed=3, settings=SETTINGS,
+                               device=CPU, networks="per_symbol")["lstm"]
+    assert got["S5"].isna().all() and got.drop(columns="S5").notna().any().all()

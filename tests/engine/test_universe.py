@@ -145,6 +145,8 @@ class TestConfig:
         ("universe.min_symbols=3", "universe.min_symbols must be at least 4"),
         ("universe.books=['long_shrt']", "unknown book 'long_shrt'. Did you mean 'long_short'"),
         ("universe.borrow=1.5", r"universe.borrow must be a yearly rate in \[0, 1\)"),
+        ("universe.memory_gb=0", "universe.memory_gb must be a positive number of GiB"),
+        ("universe.networks='per_stock'", "universe.networks: expected one of 'pooled', 'per_symbol'"),
         ("data.source='sample'", 'reads data.source = "csv"'),
         ("backtest.tax=0.003", "no sell-side tax nor same-close fills"),
         ("backtest.execution='close'", "no sell-side tax nor same-close fills"),
@@ -152,6 +154,14 @@ class TestConfig:
     def test_settings_that_have_no_meaning_are_refused(self, setting, message, tmp_path):
         with pytest.raises(ConfigError, match=message):
             universe_config(tmp_path / "x.csv", setting)
+
+    def test_a_universe_batch_may_be_larger_than_its_fitting_days_one_symbols_may_not(self, tmp_path):
+        config = universe_config(tmp_path / "x.csv", "training.batch_size=512")  # 120 fitting days x the stocks
+        assert config.training.batch_size == 512
+        with pytest.raises(ConfigError, match=r"leaves 120 fitting days; need at least lookback \+ 1 = 121"):
+            universe_config(tmp_path / "x.csv", "forecast.lookback=120")
+        with pytest.raises(ConfigError, match=r"leaves 630 fitting days; need at least lookback \+ batch_size = 645"):
+            load_config(None, ["training.batch_size=640"])  # one symbol: 756 - 126 fitting days
 
     def test_a_single_symbol_config_has_no_universe_section(self):
         assert "universe" not in load_config(None, []).to_dict()

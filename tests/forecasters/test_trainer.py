@@ -400,3 +400,29 @@ def test_cuda_graph_replay_equals_eager_steps(name):
         assert (g.epochs, g.best_epoch) == (e.epochs, e.best_epoch)
         np.testing.assert_allclose(g.val_loss, e.val_loss, rtol=1e-6)
         np.testing.assert_allclose(g.predictions, e.predictions, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru_stacked"])
+def test_validation_and_test_sets_forwarded_in_blocks_train_the_same(monkeypatch, name):
+    from forecasters import trainer
+
+    arch = ARCHITECTURES[name]
+    members = [member(90 + 7 * i, seed=i) for i in range(3)]  # 40 validation windows each, 10 test windows
+    settings = TrainSettings(epochs=3, batch_size=32, patience=1)
+    whole = train_group(arch, members, settings, device=DEVICE)
+    per_window = trainer._eval_floats(arch, 4, 5)
+    seen = []
+    forward = GroupRNN.forward
+    monkeypatch.setattr(GroupRNN, "forward", lambda self, flat, x, masks=None: seen.append(x.shape[:2]) or
+                        forward(self, flat, x, masks))
+    for rows in (50, 17):  # blocks of whole members (50 windows: one member's 40), then of row slices
+        monkeypatch.setattr(trainer, "EVAL_BYTES", 4 * per_window * rows)
+        seen.clear()
+        blocked = train_group(arch, members, settings, device=DEVICE)
+        # forward runs for evaluation only (training steps use loss_grad): every call is one block
+        assert max(m * n for m, n in seen) <= rows and len(seen) > 2 * 3, (rows, seen)
+        for a, b in zip(whole, blocked, strict=True):
+            assert (a.best_epoch, a.epochs) == (b.best_epoch, b.epochs)
+            # a block changes the row count of the validation products: float32 rounding at most
+            np.testing.assert_allclose(b.val_loss, a.val_loss, rtol=1e-6)
+            np.testing.assert_allclose(b.predictions, a.predictions, rtol=1e-6, atol=1e-7)
