@@ -476,7 +476,7 @@ def validate(config: RunConfig) -> None:
     _require_known("forecast.models", "model", fc.models, forecasters(), " (see `wfbt models`)")
     if len(set(fc.models)) != len(fc.models):
         raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
-    _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])
+    _validate_features(fc.features, config.universe.enabled)
     for where, names in (("forecast.features", fc.features), ("strategies.rules", st.rules)):
         if len(set(names)) != len(names):
             raise ConfigError(f"{where} lists a name twice. Got {list(names)}. Name each once.")
@@ -497,6 +497,31 @@ def validate(config: RunConfig) -> None:
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
     if data.source == "csv" and not data.path:
         raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')
+
+
+def _validate_features(features: list[str], universe: bool) -> None:
+    """Price columns and derived features (``strategies.features``: ret_5, rsi_14, ...), each by a known name."""
+    from strategies.features import FEATURES, PRICE_COLUMNS, examples, is_derived
+
+    patterns = [f.pattern for f in FEATURES.values()]
+    for name in features:
+        if name in PRICE_COLUMNS or is_derived(name):
+            continue
+        prefix, _, n = name.rpartition("_")
+        if prefix in FEATURES and n.isdigit():
+            feature = FEATURES[prefix]
+            takes = (f"a window n >= {feature.minimum} ({prefix}_<n>, e.g. {prefix}_{feature.example})"
+                     if feature.example is not None else "no window (it takes the strategies' MACD settings)")
+            raise ConfigError(f"forecast.features: {name!r}: {prefix} takes {takes}. Got {name!r}.")
+        raise ConfigError(
+            f"forecast.features: unknown feature {name!r}.{suggest(name, [*PRICE_COLUMNS, *examples()])} Known "
+            f"features: {', '.join(PRICE_COLUMNS)}, and derived {', '.join(patterns)} (see `wfbt models`, "
+            "docs/features.md).")
+    derived = [name for name in features if is_derived(name)]
+    if universe and derived:
+        raise ConfigError(f"forecast.features: derived features ({', '.join(derived)}) apply to single-symbol runs; "
+                          "a universe run's pooled networks read the close only. Remove them, or set "
+                          "universe.enabled = false.")
 
 
 def _validate_trading_costs(bt: BacktestSection) -> None:

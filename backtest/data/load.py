@@ -23,6 +23,7 @@ from backtest.data import csvfile as csvread
 from backtest.data.adjust import adjust_prices
 from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
 from backtest.data.dates import NA_TEXT, parse_dates
+from strategies.features import inputs as derived_inputs
 
 __all__ = ["DataWarning", "READERS", "check_features", "check_prices", "data_origin", "fingerprint", "load_prices",
            "normalise_columns"]
@@ -289,11 +290,11 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
     return frame
 
 
-def _feature_fix(name: str, features: list[str]) -> str:
+def _feature_fix(name: str, features: list[str], column: str | None = None) -> str:
     """The end of a feature refusal: '... remove <that>' completes it."""
     kept = [f for f in features if f != name]
     return (f"{name!r} from forecast.features (e.g. --set \"forecast.features={kept}\"), or use data that has "
-            f"{name} (map its column with data.columns).")
+            f"{column or name} (map its column with data.columns).")
 
 
 def check_features(prices: pd.DataFrame, features: list[str], origin: str = "data", rows: slice | None = None
@@ -304,25 +305,33 @@ def check_features(prices: pd.DataFrame, features: list[str], origin: str = "dat
     volume may be absent (a CSV without it reads as NaN) or missing on some days, and no model is fit on
     a missing input. ``rows`` are the rows the folds read (all rows when None). A volume that is 0 on
     every one of them is refused too: the source records none (an index, or years before it kept any).
+    A derived feature (``strategies.features``) is checked by the price columns it is computed from.
     """
     used = prices.iloc[rows if rows is not None else slice(None)]
     for name in features:
-        values = used[name] if name in used.columns else pd.Series(np.nan, index=used.index)
-        missing, fix = values.isna(), _feature_fix(name, features)
-        if missing.all():
-            raise DataError(f"{origin}: forecast.features includes {name!r} but the data has no {name} values "
-                            f"(the column is absent or empty). Remove {fix}")
-        if missing.any():
-            raise DataError(
-                f"{origin}: forecast.features includes {name!r} but {int(missing.sum())} of the {len(used)} rows the "
-                f"folds use have no {name}, first on {_first_dates(used.index[missing])}. Fill them in the source, "
-                f"start the range after them with data.start, or remove {fix}"
-            )
-        if name == "volume" and (values == 0).all():
-            raise DataError(
-                f"{origin}: forecast.features includes 'volume' but the volume is 0 on every row the folds use "
-                f"({used.index[0].date()} to {used.index[-1].date()}): the source records none. Remove {fix}"
-            )
+        for column in derived_inputs(name):
+            _check_column(used, name, column, features, origin)
+
+
+def _check_column(used: pd.DataFrame, name: str, column: str, features: list[str], origin: str) -> None:
+    """Refuse feature ``name`` when its input ``column`` is absent, has holes, or is a volume of zeros."""
+    values = used[column] if column in used.columns else pd.Series(np.nan, index=used.index)
+    missing, fix = values.isna(), _feature_fix(name, features, column)
+    what = f"{name!r}" if name == column else f"{name!r}, computed from {column},"
+    if missing.all():
+        raise DataError(f"{origin}: forecast.features includes {what} but the data has no {column} values "
+                        f"(the column is absent or empty). Remove {fix}")
+    if missing.any():
+        raise DataError(
+            f"{origin}: forecast.features includes {what} but {int(missing.sum())} of the {len(used)} rows the "
+            f"folds use have no {column}, first on {_first_dates(used.index[missing])}. Fill them in the source, "
+            f"start the range after them with data.start, or remove {fix}"
+        )
+    if column == "volume" and (values == 0).all():
+        raise DataError(
+            f"{origin}: forecast.features includes {what} but the volume is 0 on every row the folds use "
+            f"({used.index[0].date()} to {used.index[-1].date()}): the source records none. Remove {fix}"
+        )
 
 
 # --- sources ---------------------------------------------------------------------------------------------
