@@ -100,7 +100,9 @@ class ForecastSection:
         default_factory=lambda: ["linear", "lstm", "gru", "lstm_stacked", "gru_stacked", "gru3"]
     )  # registry names (`wfbt models`); linear is the Ridge baseline, listed so that strategies trade it too
     lookback: int = 5  # days of features per input window, as in both studies
-    features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
+    features: list[str] = field(
+        default_factory=lambda: ["open", "high", "low", "close"]
+    )  # price columns, and derived features such as ret_5, rsi_14, bb_pctb (`wfbt models`, docs/features.md)
     # return: each window relative to its last close, target the next return (comparable across price levels);
     # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
     representation: Literal["return", "level"] = "return"

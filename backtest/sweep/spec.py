@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from backtest.core.config import SOURCES, RunConfig, from_dict, is_folder_name, read_toml
-from backtest.core.errors import ConfigError, WfbtError
+from backtest.core.errors import ConfigError, DataWarning, WfbtError
 
 SWEEP_KEYS = {"name", "base", "symbols", "symbols_dir", "out_dir"}
 
@@ -238,7 +239,8 @@ def data_key(config: RunConfig) -> tuple[Any, ...]:
 
 def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     """Prices of every distinct data section, once each; a cell whose data fails is marked failed."""
-    from backtest.data.load import check_features, data_origin, load_prices
+    from backtest.data.load import load_prices
+    from backtest.engine.forecasting import input_frame
     from backtest.engine.schedule import make_folds
 
     prices: dict[tuple[Any, ...], pd.DataFrame] = {}
@@ -255,8 +257,9 @@ def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
             continue
         try:  # refused here, before any training, rather than in the cell's training group
             folds = make_folds(len(prices[key]), cell.config.walkforward)
-            check_features(prices[key], cell.config.forecast.features, data_origin(cell.config.data),
-                           slice(folds[0].train_start, folds[-1].test_end))
+            with warnings.catch_warnings():  # its warm-up warning comes again when the cell's windows are cut
+                warnings.simplefilter("ignore", DataWarning)
+                input_frame(cell.config, prices[key], folds)  # the features, derived ones' warm-up too
         except WfbtError as exc:
             cell.status, cell.error = "failed", str(exc)
     return prices
