@@ -40,7 +40,7 @@ def test_vol_is_the_sample_std_of_daily_log_returns():
 
 
 def test_bb_pctb_by_hand_with_a_flat_band_at_one_half():
-    # k = 1, window 2: row 1 bands 2 +- 1 and close 3 -> 1; row 2 [3, 3] flat -> 0.5; row 3 bands 2.5 +- 0.5, close 2 -> 0
+    # k = 1, window 2: row 1 bands 2 +- 1, close 3 -> 1; row 2 [3, 3] flat -> 0.5; row 3 bands 2.5 +- 0.5, close 2 -> 0
     params = IndicatorParams(bollinger_window=2, bollinger_k=1.0)
     assert values(bars([1, 3, 3, 2]), "bb_pctb", params) == pytest.approx([NAN, 1.0, 0.5, 0.0], nan_ok=True)
     assert values(bars([1, 3, 3, 2]), "bb_pctb_2", params)[1:] == [1.0, 0.5, 0.0]
