@@ -20,6 +20,7 @@ from backtest.report.wording import (
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
+    trader_note,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -131,6 +132,9 @@ def trading_view(summary: RunSummary, limit: int | None = None, width: int | Non
     notes = ["★ buy-and-hold benchmark", "annualised with 252 days, risk-free rate 0",
              "PSR: probability the Sharpe beats buy-and-hold's", "DSR: deflated Sharpe ratio",
              "≈: not distinguishable from buy-and-hold", LAST_DAY_NOTE]
+    config = summary.config()
+    if rules := trader_note(config.get("strategies", {}), config.get("backtest", {})):
+        notes.append(rules)
     if np.isfinite(bench_sharpe) and "verdict" not in rows:
         notes.append("green: better than it")
     if left_out:

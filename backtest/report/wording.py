@@ -142,3 +142,21 @@ def sweep_sentences(table: pd.DataFrame, tests: dict[str, Any]) -> list[str]:
         out.append(f"Probability of backtest overfitting over all cells' strategies: {float(pbo):.2f} "
                    f"({tests.get('pbo_strategies')} strategies, {tests.get('pbo_days')} shared days).")
     return out
+
+
+def trader_note(strategies: dict[str, Any], backtest: dict[str, Any]) -> str | None:
+    """What the trading table's rules trade, when more than long, all-in and without stops (a run's config
+    sections as plain data); None for today's rules."""
+    direction, sizing = strategies.get("direction", "long"), strategies.get("sizing", "all_in")
+    stops = {k: strategies.get(k) for k in ("stop_loss", "take_profit", "trailing_stop") if strategies.get(k)}
+    if direction == "long" and sizing == "all_in" and not stops:
+        return None
+    parts = [f"{direction} (buy-and-hold long, all in, no stop)"]
+    if direction != "long":
+        parts.append(f"shorts pay {100 * float(backtest.get('borrow', 0.005)):g} % a year borrow, daily")
+    parts.append(f"sized {sizing} at the entry, not rebalanced")
+    if stops:
+        said = ", ".join(f"{k.replace('_', ' ')} {100 * float(v):g} %" for k, v in stops.items())
+        parts.append(f"{said}: vectorbt's stops from the day after the entry, filled at the stop level (the open "
+                     "if it opened through it) less slippage")
+    return "rules: " + "; ".join(parts)
