@@ -80,7 +80,7 @@ def test_a_flip_closes_one_side_and_opens_the_other_at_the_same_open_with_its_ca
     short_shares = cash / (106 * 0.998 * 1.013)
     assert rec["Size"].tolist() == pytest.approx([long_shares, long_shares, short_shares, short_shares], rel=1e-12)
     end = cash + short_shares * 106 * 0.998 * (1 - 0.013) - short_shares * 108 * 1.002 * 1.01
-    assert value(pf)[-1] == pytest.approx(end, rel=1e-12)
+    assert value(pf)[-1] == pytest.approx(end, rel=1e-12) and round(end, 2) == 956.01  # docs/trading.md's example
 
 
 def test_a_flip_from_short_to_long_covers_first():
