@@ -224,3 +224,19 @@ def test_held_positions_keep_the_last_day_only_for_a_position_carried_with_its_s
     assert held["late"].tolist() == [0.0] * 5 and held["swap"].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
     one = held_positions({"s": pd.Series([-1] * 6, index=idx)}, 5)
     assert one["s"].tolist() == [0.0]  # nothing carried into a one-day period
+
+
+def test_a_short_with_same_close_execution_fills_at_the_decision_days_close():
+    prices = falling_prices()  # closes 100, 98, 96, 94, 92, 90
+    cfg = dataclasses.replace(COSTS, execution="close", borrow=0.252)
+    pf = simulate_trader(prices, {"s": constant(-1, prices)}, {"s": constant(1.0, prices)}, 1, cfg, NO_STOPS)
+    got, _ = orders(pf)
+    assert got == [("short", "Sell", round(100 * 0.998, 6)), ("short", "Buy", round(90 * 1.001**4 * 1.002, 6))]
+
+
+def test_a_size_of_zero_opens_nothing_and_holds_nothing():
+    prices = tiny_prices()
+    pos = {"x": constant(1, prices)}
+    pf = simulate_trader(prices, pos, {"x": constant(0.0, prices)}, 1, COSTS, NO_STOPS)
+    assert pf.orders.count().sum() == 0 and value(pf)[-1] == 1000.0
+    assert not held_after_stops(pf, held_positions(pos, 1))["x"].any()

@@ -290,7 +290,7 @@ def test_short_combinations_and_vote_join_the_short_states():
     assert states["m:forecast+bollinger"].equals(boll)  # AND with an always-short forecast
     assert states["m:forecast+macd"].equals(trend)
     assert states["m:vote"].equals(boll | trend)  # the forecast's vote plus one more
-    assert not states[BENCHMARK].any()
+    assert not states[BENCHMARK].any() and states[BENCHMARK].index.equals(close.index)
     anyof = short_states(close, {"m": close * 1.05}, _cfg(rules=rules, combine="any"))
     assert anyof["m:forecast+bollinger"].equals(boll) and anyof["m:vote"].equals(boll & trend)
 

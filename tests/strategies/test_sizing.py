@@ -99,6 +99,11 @@ def test_strategy_sizes_give_each_strategy_its_sizing():
     assert sizes["forecast"]["bollinger"].tolist() == [0.8] * 4  # no model: all in, capped
     assert sizes["agreement"]["m:forecast"].tolist() == pytest.approx([0.0, 0.8, 0.8, 0.8])  # day 0: 101 vs 99
     assert sizes["agreement"]["bollinger"].tolist() == [0.8] * 4
+    steady = series(100 * 1.01 ** np.arange(4))  # volatility 0: vol_target gives the cap
+    capped = strategy_sizes(names, steady, {"m": steady * 1.5}, seeds, _cfg(sizing="vol_target", max_leverage=0.6))
+    assert capped["m:forecast"].iloc[2:].tolist() == pytest.approx([0.6, 0.6])
+    perfect = strategy_sizes(names, steady, {"m": steady.shift(-1)}, seeds, _cfg(sizing="forecast", max_leverage=0.6))
+    assert perfect["m:forecast"].iloc[2] == 0.6  # no past error: the cap
     fixed_cap = strategy_sizes(names, close, {}, {}, _cfg(sizing="fixed", fraction=0.9, max_leverage=0.5))
     assert fixed_cap["m:forecast"].tolist() == [0.5] * 4
 
