@@ -129,6 +129,18 @@ class StrategiesSection:
     rules: list[str] = field(
         default_factory=lambda: ["forecast", "forecast+bollinger", "forecast+macd", "vote"]
     )  # per-model rules; bollinger, macd and buy-and-hold always run
+    # direction: long = today's rules; short = their mirrors (docs/trading.md); both = long when the long rule
+    # says so, short when the short rule does, flat when both or neither. buy_and_hold always stays long.
+    direction: Literal["long", "short", "both"] = "long"  # long | short | both: the side every rule trades
+    # sizing: the share of equity a new position takes, decided at its decision close, held until it is closed
+    sizing: Literal["all_in", "fixed", "vol_target", "forecast", "agreement"] = "all_in"  # all_in = 1 (today)
+    fraction: float = 0.5  # sizing = "fixed": share of equity per position, in (0, 1]
+    target_vol: float = 0.10  # sizing = "vol_target": annual volatility aimed at (0.10 = 10 %), daily std x sqrt(252)
+    vol_window: int = 20  # vol_target and forecast sizing: trailing days of returns or forecast errors, >= 2
+    max_leverage: float = 1.0  # cap on every size, in (0, 1]: vectorbt 1.2's from_signals lends no cash for longs
+    stop_loss: float | None = None  # exit at this loss from the entry price (0.05 = 5 %); None or 0 = off
+    take_profit: float | None = None  # exit at this gain from the entry price (0.10 = 10 %); None or 0 = off
+    trailing_stop: float | None = None  # exit this far below the best high since entry (above the low, short); 0 = off
 
 
 @dataclass(frozen=True)
@@ -142,6 +154,7 @@ class BacktestSection:
     whole_shares: bool = False  # true = every fill a whole number of lot_size shares (rounded down); false = fractional
     lot_size: int = 1  # shares per lot when whole_shares (Taiwan: 1000); vectorbt's size_granularity
     min_fee: float = 0.0  # floor on each fill's commission, in cash (0 = none); fees below it are raised to it
+    borrow: float = 0.005  # yearly rate on shorts, borrow / 252 of the short's value a day; ~50 bp general collateral
 
 
 @dataclass(frozen=True)
@@ -490,6 +503,7 @@ def validate(config: RunConfig) -> None:
     _validate_statistics(config.statistics)
     _validate_trading_costs(config.backtest)
     _validate_adjust(data)
+    _validate_trader(config.strategies, config.backtest)
     if config.universe.enabled:
         _validate_universe(config.universe, data, config.backtest)
     if data.adjusted and data.source != "yfinance":
@@ -589,3 +603,32 @@ def _validate_universe_memory(un: UniverseSection) -> None:
     if not un.memory_gb > 0:
         raise ConfigError(f"universe.memory_gb must be a positive number of GiB for the pooled windows and "
                           f"training, e.g. 2.0. Got {un.memory_gb}.")
+
+
+def _validate_trader(st: StrategiesSection, bt: BacktestSection) -> None:
+    """Direction, sizing and stops: sizes a cash account can fill, stops vectorbt can price, one stop-loss kind."""
+    checks = [  # (field, value, ok, what the range is)
+        ("strategies.fraction", st.fraction, 0 < st.fraction <= 1, "a share of equity in (0, 1], e.g. 0.5"),
+        ("strategies.target_vol", st.target_vol, 0 < st.target_vol <= 2, "an annual volatility in (0, 2], e.g. 0.10"),
+        ("strategies.vol_window", st.vol_window, st.vol_window >= 2, "a number of days >= 2, e.g. 20"),
+        ("strategies.max_leverage", st.max_leverage, 0 < st.max_leverage <= 1,
+         "a cap in (0, 1], e.g. 1.0 (vectorbt 1.2's from_signals lends no cash for longs, so a long cannot be "
+         "larger than the cash)"),
+        ("backtest.borrow", bt.borrow, 0 <= bt.borrow < 1, "a yearly rate in [0, 1), e.g. 0.005 for 50 bp"),
+    ]
+    for key in ("stop_loss", "take_profit", "trailing_stop"):
+        value = getattr(st, key)
+        top = 10 if key == "take_profit" else 1
+        checks.append((f"strategies.{key}", value, value is None or 0 <= value < top,
+                       f"a fraction in [0, {top}) (0.05 = 5 %), or 0 or left out for none"))
+    for where, value, ok, expected in checks:
+        if not ok:
+            raise ConfigError(f"{where} must be {expected}. Got {value}.")
+    if st.stop_loss and st.trailing_stop:
+        raise ConfigError(f"strategies.stop_loss and trailing_stop are both set ({st.stop_loss} and "
+                          f"{st.trailing_stop}); vectorbt keeps one stop-loss per position. Set one of them and leave "
+                          "the other out.")
+    if (st.stop_loss or st.take_profit or st.trailing_stop) and bt.execution != "next_open":
+        raise ConfigError("strategies.stop_loss, take_profit and trailing_stop are checked against each day's open, "
+                          f"high and low, which needs backtest.execution = \"next_open\". Got {bt.execution!r}. "
+                          "Set execution = \"next_open\" or leave the stops out.")
