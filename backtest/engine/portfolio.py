@@ -192,13 +192,18 @@ def simulate_trader(prices: pd.DataFrame, positions: dict[str, pd.Series], sizes
     long_leg = np.asarray(columns.get_level_values("leg") == "long")
     sells = sig["short_in"] | (~sig["long_in"] & long_leg)  # a long leg's orders off its entries; a short's entries
     fees = cfg.fees + cfg.tax * sells.astype(float)  # the tax is charged on sells only
-    return vbt.Portfolio.from_signals(
-        px["close"], sig["long_in"], sig["long_out"], short_entries=sig["short_in"], short_exits=sig["short_out"],
-        size=size.fillna(0.0), size_type="percent", price=px["price"], fees=fees, slippage=cfg.slippage,
-        open=px["open"], high=px["high"], low=px["low"], stop_entry_price="price", stop_exit_price="stopmarket",
-        **_per_column(stops, columns), init_cash=cfg.init_cash, cash_sharing=True, group_by="strategy",
-        call_seq=_call_seq(sig["short_out"]), freq="1D", engine=_engine(),
-    )
+
+    def run(fees: pd.DataFrame, fixed_fees: pd.DataFrame | float = 0.0) -> vbt.Portfolio:
+        return vbt.Portfolio.from_signals(
+            px["close"], sig["long_in"], sig["long_out"], short_entries=sig["short_in"], short_exits=sig["short_out"],
+            size=size.fillna(0.0), size_type="percent", price=px["price"], fees=fees, fixed_fees=fixed_fees,
+            slippage=cfg.slippage, open=px["open"], high=px["high"], low=px["low"], stop_entry_price="price",
+            stop_exit_price="stopmarket", **_per_column(stops, columns), init_cash=cfg.init_cash, cash_sharing=True,
+            group_by="strategy", call_seq=_call_seq(sig["short_out"]), freq="1D", engine=_engine(),
+            **size_options(cfg),
+        )
+
+    return with_min_fee(run, fees, cfg) if cfg.min_fee > 0 else run(fees)
 
 
 def _per_column(stops: dict[str, float | None], columns: pd.MultiIndex) -> dict[str, np.ndarray]:

@@ -240,3 +240,18 @@ def test_a_size_of_zero_opens_nothing_and_holds_nothing():
     pf = simulate_trader(prices, pos, {"x": constant(0.0, prices)}, 1, COSTS, NO_STOPS)
     assert pf.orders.count().sum() == 0 and value(pf)[-1] == 1000.0
     assert not held_after_stops(pf, held_positions(pos, 1))["x"].any()
+
+
+def test_whole_shares_and_a_minimum_fee_hold_for_shorts_and_sizes_too():
+    """The trader path honours backtest.whole_shares and min_fee as the long all-in path does: a short of half
+    the cash takes whole shares only, and each fill's commission is at least the floor (the tax stays proportional
+    on the sale). Once floored, the sale's rate is the tax alone and vectorbt sizes a percent order before its
+    fixed fee: floor(500 / (99 * 0.998 * 1.003)) = 5 shares, whose 1 % commission (4.94) is below the floor."""
+    prices = falling_prices()
+    cfg = dataclasses.replace(COSTS, whole_shares=True, min_fee=5.0)
+    pf = simulate_trader(prices, {"s": constant(-1, prices)}, {"s": constant(0.5, prices)}, 1, cfg, NO_STOPS)
+    _, rec = orders(pf)
+    sold_at, covered_at = 99 * (1 - 0.002), 90 * (1 + 0.002)
+    assert rec["Size"].tolist() == [5.0, 5.0] == [np.floor(500 / (sold_at * 1.003))] * 2
+    assert rec["Fees"].tolist() == pytest.approx([5.0 + 5 * sold_at * 0.003, 5.0], rel=1e-12)
+    assert 5 * sold_at * 0.01 < 5.0 and 5 * covered_at * 0.01 < 5.0  # both commissions were below the floor
