@@ -164,6 +164,10 @@ class UniverseSection:
     # (training and forecast.seeds as for one symbol); naming any also scores the pooled linear model.
     # [] = the baselines only (naive, reversal): fast, and the yardstick a network must beat
     models: list[str] = field(default_factory=list)
+    # the single-symbol rules run on every stock, the held stocks sharing one book at equal weights:
+    # forecast, forecast+bollinger, forecast+macd, vote (one book per scorer with a forecast: all but naive)
+    # and bollinger, macd (one book each); thresholds and windows from [strategies]; [] = no rule books
+    rules: list[str] = field(default_factory=lambda: ["forecast", "vote"])  # two, so the example stays fast
 
 
 @dataclass(frozen=True)
@@ -527,3 +531,13 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
         raise ConfigError(f"universe.models lists a model twice. Got {un.models}. Name each once.")
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
+    _validate_universe_rules(un)
+
+
+def _validate_universe_rules(un: UniverseSection) -> None:
+    """universe.rules names each rule of strategies.rulebooks at most once."""
+    from strategies.rulebooks import PANEL_RULES
+
+    _require_known("universe.rules", "rule", un.rules, PANEL_RULES, " (see `wfbt strategies`)")
+    if len(set(un.rules)) != len(un.rules):
+        raise ConfigError(f"universe.rules lists a rule twice. Got {un.rules}. Name each once.")
