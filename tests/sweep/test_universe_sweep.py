@@ -84,7 +84,7 @@ def test_the_leaderboard_ranks_universe_cells_by_their_books(swept):
     done, root, _ = swept
     table = pd.read_csv(root / "leaderboard.csv")
     tests = json.loads((root / "sweep.json").read_text())["statistics"]
-    assert sorted(zip(table["cell"], table["universe.k"])) == [("panel-k1", 1), ("panel-k2", 2)]
+    assert sorted(zip(table["cell"], table["universe.k"], strict=True)) == [("panel-k1", 1), ("panel-k2", 2)]
     assert table["sharpe"].is_monotonic_decreasing
     books = 8  # naive and reversal x 3 ranked books, reversal:forecast and reversal:vote; equal_weight is no trial
     assert tests["cells"] == 2 and tests["trials"] == 2 * books
@@ -120,3 +120,14 @@ def test_the_universe_sweep_example_plans_two_universe_cells(tmp_path, monkeypat
     assert [c.name for c in plan.cells] == ["sp500_5yr.csv-k5", "sp500_5yr.csv-k10"]
     assert all(c.universe and c.config.data.path == "../shared/data/sp500_5yr.csv.gz" for c in plan.cells)
     assert [c.config.universe.k for c in plan.cells] == [5, 10] and plan.groups == {}
+
+
+def test_resume_keeps_finished_universe_cells(swept):
+    from backtest.sweep.fanout import _finished_cell_holds
+
+    done, root, path = swept
+    plan = plan_sweep(load_sweep(path), root.parent, resume=True)
+    assert [c.status for c in plan.cells] == ["skipped", "skipped"]
+    (root / "panel-k1" / "equity.csv").write_text("date,x\n")  # cut off: warned, and that cell runs again
+    with pytest.warns(Warning, match="panel-k1 is finished but cannot be kept"):
+        assert not _finished_cell_holds(plan.cells[0])
