@@ -188,6 +188,10 @@ class UniverseSection:
     networks: Literal["pooled", "per_symbol"] = "pooled"  # one network per fold on every stock, or one per stock
     memory_gb: float = 2.0  # GiB the pooled windows and training of a chunk of folds may plan: the rest of a run of
     # 505 stocks takes ~1.2 GB, so the whole stays under 4 GB; folds beyond it train chunk after chunk
+    # the single-symbol rules run on every stock, the held stocks sharing one book at equal weights:
+    # forecast, forecast+bollinger, forecast+macd, vote (one book per scorer with a forecast: all but naive)
+    # and bollinger, macd (one book each); thresholds and windows from [strategies]; [] = no rule books
+    rules: list[str] = field(default_factory=lambda: ["forecast", "vote"])  # two, so the example stays fast
 
 
 @dataclass(frozen=True)
@@ -596,6 +600,16 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
     _validate_universe_memory(un)
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
+    _validate_universe_rules(un)
+
+
+def _validate_universe_rules(un: UniverseSection) -> None:
+    """universe.rules names each rule of strategies.rulebooks at most once."""
+    from strategies.rulebooks import PANEL_RULES
+
+    _require_known("universe.rules", "rule", un.rules, PANEL_RULES, " (see `wfbt strategies`)")
+    if len(set(un.rules)) != len(un.rules):
+        raise ConfigError(f"universe.rules lists a rule twice. Got {un.rules}. Name each once.")
 
 
 def _validate_universe_memory(un: UniverseSection) -> None:
