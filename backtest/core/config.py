@@ -472,21 +472,7 @@ def validate(config: RunConfig) -> None:
     for where, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{where} must be positive. Got {value}.")
-    if wf.val_days < 0 or wf.gap < 0:
-        raise ConfigError(f"walkforward.val_days and gap must be >= 0. Got {wf.val_days} and {wf.gap}.")
-    if wf.max_folds is not None and wf.max_folds <= 0:
-        raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
-    # One symbol's batches are drawn from its days; a universe's from every stock's days (505 a day), so
-    # there a batch needs no more days than one window and its target.
-    min_fit, rule = (fc.lookback + 1, "lookback + 1") if config.universe.enabled else (
-        fc.lookback + tr.batch_size, "lookback + batch_size")
-    if wf.train_days - wf.val_days < min_fit:
-        raise ConfigError(
-            f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
-            f"need at least {rule} = {min_fit}. Raise train_days or lower val_days."
-        )
-    if wf.val_days and wf.val_days < 2:
-        raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
+    _validate_windows(config)
     _check_ranges(config)
     if not fc.models:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
@@ -515,6 +501,26 @@ def validate(config: RunConfig) -> None:
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
     if data.source == "csv" and not data.path:
         raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')
+
+
+def _validate_windows(config: RunConfig) -> None:
+    """The walk-forward's day counts leave every fold enough fitting days for a window, a target and a batch."""
+    wf, fc, tr = config.walkforward, config.forecast, config.training
+    if wf.val_days < 0 or wf.gap < 0:
+        raise ConfigError(f"walkforward.val_days and gap must be >= 0. Got {wf.val_days} and {wf.gap}.")
+    if wf.max_folds is not None and wf.max_folds <= 0:
+        raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
+    # One symbol's batches are drawn from its days; a universe's from every stock's days (505 a day), so
+    # there a batch needs no more days than one window and its target.
+    min_fit, rule = (fc.lookback + 1, "lookback + 1") if config.universe.enabled else (
+        fc.lookback + tr.batch_size, "lookback + batch_size")
+    if wf.train_days - wf.val_days < min_fit:
+        raise ConfigError(
+            f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
+            f"need at least {rule} = {min_fit}. Raise train_days or lower val_days."
+        )
+    if wf.val_days and wf.val_days < 2:
+        raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
 
 
 def _validate_trading_costs(bt: BacktestSection) -> None:

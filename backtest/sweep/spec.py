@@ -53,10 +53,10 @@ class SweepSpec:
     @property
     def universe(self) -> bool:
         """Whether the cells are universe runs (the base's universe.enabled)."""
-        return is_universe(self.base)
+        return is_universe_base(self.base)
 
 
-def is_universe(base: dict[str, Any]) -> bool:
+def is_universe_base(base: dict[str, Any]) -> bool:
     """A parsed base config whose [universe] is enabled."""
     table = base.get("universe", {})
     return isinstance(table, dict) and table.get("enabled") is True
@@ -157,7 +157,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not is_folder_name(name):
         raise ConfigError(f"sweep.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; "
                           f"at most 100), since the sweep is written to out_dir/<name>. Got {name!r}.")
-    symbols = _universe_symbols(section, base) if is_universe(base) else _symbols(section)
+    symbols = _universe_symbols(section, base) if is_universe_base(base) else _symbols(section)
     return SweepSpec(name=name, base=base, symbols=symbols, grid=_grid(raw.get("grid", {})),
                      out_dir=str(section.get("out_dir", "runs")))
 
@@ -205,7 +205,7 @@ def _cell_name(symbol: str, values: dict[str, Any]) -> str:
 def _cell_raw(spec: SweepSpec, symbol: str, values: dict[str, Any], name: str, out: Path) -> dict[str, Any]:
     raw = {section: dict(table) for section, table in spec.base.items()}
     data = raw.setdefault("data", {})
-    for key in ("path", "symbol") if is_universe(raw) else ("path", "symbol", "columns"):  # a universe keeps its
+    for key in ("path", "symbol") if is_universe_base(raw) else ("path", "symbol", "columns"):  # a universe keeps its
         data.pop(key, None)  # column names: every universe file of the sweep is read with the base's
     data.update(symbol_data(symbol))
     for key, value in values.items():
