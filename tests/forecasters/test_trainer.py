@@ -158,6 +158,13 @@ def test_training_epoch_stays_on_its_device_and_never_reads_back(name):
     train_loss, val_loss = _epoch_losses(net, live, has_val=True)
     stop = _early_stop(live, record, 1, train_loss, val_loss, TrainSettings(), has_val=True)
     assert live.sq_sum.device == meta and stop.device == meta and stop.shape == (3,)
+    for optimizer, loss in zip(OPTIMIZERS, ["mae", "huber", "bce"], strict=True):  # the other options too
+        settings = TrainSettings(batch_size=8, optimizer=optimizer, loss=loss, shuffle=False, restore_best=False,
+                                 early_stopping=False)
+        per_step = _plan_epoch(live, 2, settings, arch.dropout)
+        _train_step(net, live, arch.dropout, *(t[0] for t in per_step), optimizer=optimizer, loss=loss)
+        train_loss, val_loss = _epoch_losses(net, live, True, loss)
+        assert _early_stop(live, record, 2, train_loss, val_loss, settings, has_val=True).device == meta
 
 
 @pytest.mark.skipif(DEVICE.type != "cuda", reason="needs a GPU: WFBT_TEST_DEVICE=cuda")
@@ -443,3 +450,62 @@ def test_every_training_option_matches_the_reference_loop(optimizer, loss, shuff
         assert res.best_epoch == res.epochs
     np.testing.assert_allclose(res.val_loss, val_hist, rtol=1e-4)
     np.testing.assert_allclose(res.predictions, ref_pred, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_early_stopping_off_trains_every_epoch_as_the_reference_does(restore_best):
+    arch = Architecture("tiny", "gru", (6,), 0.0, "test")
+    mb = _option_member("mse")
+    options = dict(optimizer="adam", loss="mse", restore_best=restore_best, early_stopping=False)
+    (res,) = train_group(arch, [mb], TrainSettings(epochs=7, lr=0.1, patience=1, **options), device=DEVICE)
+    model, kept_epoch, val_hist = train_reference(arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=7,
+                                                  lr=0.1, patience=1, seed=11, **options)
+    assert res.epochs == len(val_hist) == 7 and res.best_epoch == kept_epoch
+    assert (res.best_epoch == 7) != restore_best or res.best_epoch == int(np.argmin(res.val_loss)) + 1
+    with torch.no_grad():
+        np.testing.assert_allclose(res.predictions, model(torch.from_numpy(mb.x_test)).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(DEVICE.type != "cpu", reason="the fused kernels are CPU-only")
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_fused_kernels_and_plain_torch_train_the_same_for_every_optimizer(optimizer, monkeypatch):
+    # Adam's step may be the C kernel, RMSprop's and SGD's are torch operations: with the kernels and
+    # without them (as WFBT_CPU_KERNELS=0 runs) a training run must agree to float32 rounding.
+    arch = Architecture("tiny", "lstm", (5, 4), 0.25, "test")
+    mb = _option_member("huber")
+    settings = TrainSettings(epochs=3, lr=3e-3, optimizer=optimizer, loss="huber",
+                             momentum=0.5 if optimizer == "sgd" else 0.0)
+    (fused,) = train_group(arch, [mb], settings)
+    monkeypatch.setattr(kernels, "use_for", lambda t: None)
+    (plain,) = train_group(arch, [mb], settings)
+    np.testing.assert_allclose(fused.val_loss, plain.val_loss, rtol=1e-5)
+    np.testing.assert_allclose(fused.predictions, plain.predictions, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_training_step_gradient_of_every_loss_equals_autograd(loss):
+    from forecasters.reference import LOSSES as TORCH_LOSSES
+
+    arch = Architecture("tiny", "gru", (5, 4), 0.0, "test")
+    net = GroupRNN(arch, 4, 5)
+    gen = torch.Generator().manual_seed(6)
+    flat = net.from_reference(torch.stack([flatten(init_reference(arch, 4, seed=s)) for s in range(2)]))
+    x = torch.randn(2, 20, 5, 4, generator=gen)
+    y = (torch.rand(2, 20, generator=gen) > 0.5).float() if loss == "bce" else 3 * torch.randn(2, 20, generator=gen)
+    take = torch.ones(2, 20)
+    take[1, 12:] = 0.0
+    f = flat.clone().requires_grad_(True)
+    pred = net.forward(f, x)
+    total = TORCH_LOSSES[loss](pred[0], y[0]) + TORCH_LOSSES[loss](pred[1, :12], y[1, :12])
+    (expected,) = torch.autograd.grad(total, f)
+    grad = torch.full_like(flat, math.nan)
+    summed = net.loss_grad(flat, x, y, take, None, grad, loss)
+    assert ((grad - expected).norm() / expected.norm()).item() < 1e-5
+    torch.testing.assert_close(summed / take.sum(1), torch.stack([
+        TORCH_LOSSES[loss](pred[0], y[0]), TORCH_LOSSES[loss](pred[1, :12], y[1, :12])]).detach(), rtol=1e-5, atol=0)
+
+
+def test_bce_refuses_targets_that_are_not_labels():
+    with pytest.raises(ValueError, match="0/1 targets"):
+        train_group(Architecture("tiny", "gru", (4,), 0.0, "test"), [_option_member("mse")],
+                    TrainSettings(epochs=1, loss="bce"))
