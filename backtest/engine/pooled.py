@@ -11,9 +11,10 @@ Every result is a score panel: index = decision day t (the close at which the sc
 cross-sectional median (target ``"median"``), NaN where there is no forecast. Rows are the folds' test
 days.
 
-The classification target is trained with the trainer's loss, the mean squared error on the 0/1 label
-(the trainer has no cross-entropy path): its minimiser is the label's conditional probability, so the
-output estimates the probability (it is not clipped to [0, 1]; a ranking does not need that).
+The classification target is trained with training.loss: by default the mean squared error on the 0/1
+label, whose minimiser is the label's conditional probability, so the output estimates the probability
+(it is not clipped to [0, 1]; a ranking does not need that); with ``loss = "bce"`` the binary
+cross-entropy on the output as a logit, and the forecast is its sigmoid.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from backtest.engine.schedule import Fold
 from forecasters.baselines import fit_linear
 from forecasters.crosssection import naive_scores, reversal_scores
 from forecasters.panel import PanelWindows, panel_windows, to_panel
+from forecasters.registry import Architecture, get_architecture
 from forecasters.trainer import Member, TrainSettings
 
 BASELINES = ("linear", "reversal", "naive")  # scored beside the networks in every universe run
@@ -59,12 +61,12 @@ def _to_frame(close: pd.DataFrame, folds: list[Fold], per_fold: list[tuple[np.nd
     return pd.DataFrame(panel[days], index=close.index[days], columns=close.columns)
 
 
-def network_scores(model: str, close: pd.DataFrame, folds: list[Fold], windows: list[PanelWindows], seed: int,
-                   seeds: int, settings: TrainSettings, device: torch.device, progress: Progress | None = None
-                   ) -> pd.DataFrame:
+def network_scores(arch: Architecture, close: pd.DataFrame, folds: list[Fold], windows: list[PanelWindows],
+                   seed: int, seeds: int, settings: TrainSettings, device: torch.device,
+                   progress: Progress | None = None) -> pd.DataFrame:
     """Score panel of one architecture: all its folds x seeds trained as one group, seeds averaged per fold."""
-    members = pooled_members(model, folds, windows, seed, seeds)
-    results, _ = train_members(model, members, settings, device, progress)
+    members = pooled_members(arch.name, folds, windows, seed, seeds)
+    results, _ = train_members(arch, members, settings, device, progress)
     per_fold = []
     for i, w in enumerate(windows):
         group = results[i * seeds:(i + 1) * seeds]
@@ -90,7 +92,7 @@ def rule_scores(rule: Callable[[pd.DataFrame], pd.DataFrame], close: pd.DataFram
 
 def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], lookback: int, target: str,
                   seed: int, settings: TrainSettings, device: torch.device, progress: Progress | None = None,
-                  seeds: int = 1) -> dict[str, pd.DataFrame]:
+                  seeds: int = 1, networks: list[Architecture] | None = None) -> dict[str, pd.DataFrame]:
     """Score panels of every pooled network in ``models`` and of the universe baselines.
 
     Parameters
@@ -108,6 +110,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         The run's seed, and the seeds trained per fold (their forecasts averaged).
     settings, device, progress
         The trainer's settings, the device, and the live display's hooks.
+    networks : list of Architecture, optional
+        The run's custom architectures ([networks.NAME]) that ``models`` may name beside the presets.
 
     Returns
     -------
@@ -115,7 +119,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         Model name -> score panel (decision day t x symbol), networks first, then ``BASELINES``.
     """
     windows = fold_windows(close, folds, lookback, target)
-    out = {m: network_scores(m, close, folds, windows, seed, seeds, settings, device, progress)
+    out = {m: network_scores(get_architecture(m, networks or []), close, folds, windows, seed, seeds, settings,
+                             device, progress)
            for m in models if m not in BASELINES}
     out["linear"] = linear_scores(close, folds, windows)
     out["reversal"] = rule_scores(reversal_scores, close, folds)

@@ -91,15 +91,14 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig) -> d
     """The score panels of ``universe.models`` trained pooled per fold (``engine.pooled``), and the pooled
     linear model; the rule baselines it also returns are already scored, so they are left out."""
     from backtest.engine.devices import prepare_device
+    from backtest.engine.forecasting import train_settings
     from backtest.engine.pooled import pooled_scores
-    from forecasters.trainer import TrainSettings
 
-    tr = config.training
-    settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+    settings = train_settings(config)
     target = "median" if config.universe.target == "above_median" else "return"
     panels = pooled_scores(universe.field("close"), folds, list(config.universe.models), config.forecast.lookback,
                            target, config.run.seed, settings, prepare_device(config.run.device),
-                           seeds=config.forecast.seeds)
+                           seeds=config.forecast.seeds, networks=list(config.architectures().values()))
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 
