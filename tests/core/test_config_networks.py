@@ -67,3 +67,15 @@ def test_the_cli_refuses_them_with_exit_2_and_no_traceback(sets, message):
                             text=True, env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 2, result.stderr
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
+def test_the_networks_guides_example_builds_the_papers_network():
+    import re
+    import tomllib
+
+    from backtest.core.config import from_dict
+
+    (example,) = re.findall(r"```toml\n(.*?)```", (ROOT / "docs" / "networks.md").read_text(), re.S)
+    config = from_dict(tomllib.loads(example))
+    assert config.architectures()["paper_gru"].n_params(len(config.forecast.features)) == 39_201
+    assert (config.training.shuffle, config.training.restore_best, config.training.early_stopping) == (False,) * 3
