@@ -30,7 +30,6 @@ from forecasters import kernels
 from forecasters.kernels import ptr
 from forecasters.registry import Architecture
 
-
 LOSSES = ("mse", "mae", "huber", "bce")  # the training losses ``loss_and_slope`` knows
 
 

@@ -4,7 +4,8 @@
 in ``parameters()`` order, are exactly one member's row in the batched group (forecasters.batched).
 ``train_reference`` trains one model the way the studies do (minibatches of 32, shuffled or not as the
 settings say, torch.optim.Adam, RMSprop or SGD, a torch.nn.functional loss, a fresh model per fold;
-batches are sliced from a tensor rather than collated by a DataLoader, which only makes this baseline faster). Its shuffles and dropout masks come from wfbt's counter-based draws
+batches are sliced from a tensor rather than collated by a DataLoader, which only makes this baseline faster).
+Its shuffles and dropout masks come from wfbt's counter-based draws
 (forecasters/rng.py), the ones the batched trainer gives the same member, in place of a DataLoader's
 ``randperm`` and ``nn.Dropout``'s own: the studies' procedure with wfbt's random numbers, so a group of one
 can be checked against it step for step, dropout included.

@@ -605,10 +605,12 @@ def _validate_networks(networks: dict[str, NetworkSection]) -> None:
         where = f"networks.{name}"
         if not NETWORK_NAME.fullmatch(name):
             raise ConfigError(f"[{where}]: a network's name is a letter, then up to 39 letters, digits, '_' or '-' "
-                              f"(it names files and table rows). Got {name!r}. Rename the table, e.g. [networks.gru_small].")
+                              f"(it names files and table rows). Got {name!r}. Rename the table, e.g. "
+                              "[networks.gru_small].")
         if name in ARCHITECTURES or name in BASELINES:
             raise ConfigError(f"[{where}]: {name!r} is already a {'preset' if name in ARCHITECTURES else 'baseline'} "
-                              f"(see `wfbt models`). Give the network a name of its own, e.g. [networks.{name}_custom].")
+                              f"(see `wfbt models`). Give the network a name of its own, e.g. "
+                              f"[networks.{name}_custom].")
         if not 1 <= len(net.hidden) <= MAX_LAYERS or not all(1 <= h <= 1024 for h in net.hidden):
             raise ConfigError(f"{where}.hidden must list the units of 1 to {MAX_LAYERS} layers, each from 1 to 1024, "
                               f"e.g. hidden = [50, 50, 50]. Got {net.hidden}.")
@@ -617,7 +619,8 @@ def _validate_networks(networks: dict[str, NetworkSection]) -> None:
 
 
 def _validate_training(tr: TrainingSection, un: UniverseSection) -> None:
-    """The optimiser's momentum and the loss fit the run; patience may not be 0 (early_stopping = false is the off switch)."""
+    """The optimiser's momentum and the loss fit the run; patience stays positive (early_stopping = false is the
+    off switch)."""
     if tr.patience <= 0:
         raise ConfigError(f"training.patience must be positive (epochs without improvement before a member stops). "
                           f"Got {tr.patience}. To train every epoch, set training.early_stopping = false.")
