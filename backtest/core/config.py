@@ -19,6 +19,9 @@ from typing import Any, Literal, get_args, get_origin
 
 from backtest.core.errors import ConfigError, suggest
 
+if typing.TYPE_CHECKING:  # the type only: reading a config loads no part of the forecasters
+    from forecasters.registry import Architecture
+
 
 def _check_timezone(where: str, name: str) -> None:
     """Refuse a time zone name that the IANA database (zoneinfo) does not know."""
@@ -115,6 +118,24 @@ class TrainingSection:
     lr: float = 1e-3  # Adam's default, as in both studies
     patience: int = 5  # epochs without validation improvement before a member stops
     min_delta: float = 0.0  # improvement smaller than this does not reset patience
+    # adam | rmsprop | sgd, each with torch.optim's defaults (rmsprop: alpha 0.99, eps 1e-8, as torch, not Keras)
+    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
+    momentum: float = 0.0  # sgd only: torch.optim.SGD's momentum in [0, 1); 0 = plain SGD
+    # on the scaled targets: mse | mae | huber (torch's HuberLoss, delta 1.0) | bce (the output as a logit, for the
+    # universe's 0/1 above_median target); early stopping and the best epoch are judged by the same loss
+    loss: Literal["mse", "mae", "huber", "bce"] = "mse"
+    shuffle: bool = True  # false = each epoch's batches in date order, as the TEJ article's DataLoader(shuffle=False)
+    restore_best: bool = True  # false = keep the last epoch's weights (as both studies did), not the best epoch's
+    early_stopping: bool = True  # false = train all `epochs` (patience then plays no part)
+
+
+@dataclass(frozen=True)
+class NetworkSection:
+    """A custom architecture, [networks.NAME]: NAME may then appear in forecast.models and universe.models."""
+
+    cell: Literal["lstm", "gru"] = "lstm"  # the recurrent cell of every layer
+    hidden: list[int] = field(default_factory=lambda: [64])  # units per layer, first to last: 1 to 4 layers
+    dropout: float = 0.2  # in [0, 1): after every layer, as the presets
 
 
 @dataclass(frozen=True)
@@ -206,14 +227,30 @@ class RunConfig:
     backtest: BacktestSection = field(default_factory=BacktestSection)
     statistics: StatisticsSection = field(default_factory=StatisticsSection)
     universe: UniverseSection = field(default_factory=UniverseSection)
+    networks: dict[str, NetworkSection] = field(default_factory=dict)  # [networks.NAME] tables: custom architectures
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """Every section as plain data; [universe] only in a universe run, so single-symbol files stay as they were."""
-        return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if f.name != "universe" or self.universe.enabled}
+        """Every section as plain data; [universe] only in a universe run and [networks] only when it names one,
+        so files without them stay as they were."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if (f.name != "universe" or self.universe.enabled) and (f.name != "networks" or self.networks)}
+
+    def architectures(self) -> dict[str, Architecture]:
+        """Every architecture a model name may stand for: forecasters.registry's presets and this run's networks."""
+        from forecasters.registry import architectures, custom
+
+        return architectures(custom(name, n.cell, n.hidden, n.dropout) for name, n in self.networks.items())
 
 
-_SECTION_TYPES = typing.get_type_hints(RunConfig)
+def _plain(section: Any) -> dict[str, Any]:
+    """A section (or the networks' table of sections) as plain data."""
+    if isinstance(section, dict):
+        return {name: dataclasses.asdict(value) for name, value in section.items()}
+    return dataclasses.asdict(section)
+
+
+_SECTION_TYPES = {f.name: typing.get_type_hints(RunConfig)[f.name] for f in dataclasses.fields(RunConfig)
+                  if f.name != "networks"}
 
 
 DATE_KEYS = ("data.start", "data.end")
@@ -302,7 +339,25 @@ def _default_of(where: str) -> Any:
     return getattr(getattr(RunConfig(), section), key.split("[")[0], None)
 
 
+def _build_networks(raw: Any) -> dict[str, NetworkSection]:
+    """The [networks.NAME] tables, each checked as a section of its own (keys, types; ranges in validate)."""
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise ConfigError(f"[networks]: expected one table per network, e.g. [networks.small] with cell = \"gru\", "
+                          f"hidden = [32, 16], dropout = 0.1. Got {raw!r}.")
+    hints = typing.get_type_hints(NetworkSection)
+    out = {}
+    for name, table in raw.items():
+        for key in table:
+            if key not in hints:
+                raise ConfigError(f"[networks.{name}] has no key {key!r}.{suggest(key, hints)} "
+                                  f"Known keys: {', '.join(hints)}.")
+        out[name] = NetworkSection(**{k: _check_value(f"networks.{name}.{k}", v, hints[k]) for k, v in table.items()})
+    return out
+
+
 def _build_section(name: str, raw: Any) -> Any:
+    if name == "networks":
+        return _build_networks(raw)
     cls = _SECTION_TYPES[name]
     if not isinstance(raw, dict):
         raise ConfigError(f"[{name}]: expected a table. Got {raw!r}.")
@@ -321,12 +376,12 @@ def _build_section(name: str, raw: Any) -> Any:
 def from_dict(raw: dict[str, Any]) -> RunConfig:
     """Build and validate a RunConfig from a parsed TOML document."""
     for name in raw:
-        if name not in _SECTION_TYPES:
+        if name not in _SECTION_TYPES and name != "networks":
             sweep = (" A file with [sweep] and [grid] tables is a sweep: run it with `wfbt sweep FILE`."
                      if name in ("sweep", "grid") else "")
             raise ConfigError(
                 f"unknown section [{name}].{suggest(name, _SECTION_TYPES)} "
-                f"Known sections: {', '.join(_SECTION_TYPES)}.{sweep}"
+                f"Known sections: {', '.join([*_SECTION_TYPES, 'networks'])}.{sweep}"
             )
     config = RunConfig(**{name: _build_section(name, value) for name, value in raw.items()})
     validate(config)
@@ -392,6 +447,12 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
         section, key, value = parse_override(text)
         if not isinstance(raw.setdefault(section, {}), dict):
             raise ConfigError(f"[{section}] in the config file is not a table.")
+        if section == "networks" and "." in key:  # --set networks.NAME.hidden=[32, 16]
+            name, key = key.split(".", 1)
+            if not isinstance(raw[section].setdefault(name, {}), dict):
+                raise ConfigError(f"[networks.{name}] in the config file is not a table.")
+            raw[section][name][key] = value
+            continue
         raw[section][key] = value
     return from_dict(raw)
 
@@ -465,7 +526,7 @@ def validate(config: RunConfig) -> None:
     positive = {
         "walkforward.train_days": wf.train_days, "walkforward.test_days": wf.test_days,
         "forecast.lookback": fc.lookback, "forecast.seeds": fc.seeds, "training.epochs": tr.epochs,
-        "training.batch_size": tr.batch_size, "training.patience": tr.patience,
+        "training.batch_size": tr.batch_size,
         "strategies.bollinger_window": st.bollinger_window, "strategies.macd_fast": st.macd_fast,
         "strategies.macd_slow": st.macd_slow, "strategies.macd_signal": st.macd_signal,
     }
@@ -476,7 +537,10 @@ def validate(config: RunConfig) -> None:
     _check_ranges(config)
     if not fc.models:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
-    _require_known("forecast.models", "model", fc.models, forecasters(), " (see `wfbt models`)")
+    _validate_networks(config.networks)
+    _validate_training(tr, config.universe)
+    _require_known("forecast.models", "model", fc.models, forecasters(config.architectures().values()),
+                   " (see `wfbt models`, or define it in a [networks.NAME] table)")
     if len(set(fc.models)) != len(fc.models):
         raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
     _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])
@@ -495,7 +559,7 @@ def validate(config: RunConfig) -> None:
     _validate_adjust(data)
     _validate_trader(config.strategies, config.backtest)
     if config.universe.enabled:
-        _validate_universe(config.universe, data, config.backtest)
+        _validate_universe(config.universe, data, config.backtest, config)
     if data.adjusted and data.source != "yfinance":
         raise ConfigError(f"data.adjusted = true applies to data.source = \"yfinance\" only; {data.source!r} prices "
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
@@ -574,7 +638,7 @@ def _validate_statistics(st: StatisticsSection) -> None:
                           f"Got {st.pbo_blocks}.")
 
 
-def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSection) -> None:
+def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSection, config: RunConfig) -> None:
     """A universe run reads a csv file or folder and trades books that its numbers can fill."""
     if bt.tax or bt.execution != "next_open":
         raise ConfigError(f"a universe run fills at the next open and charges backtest.fees and slippage per "
@@ -599,7 +663,8 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
                           f"hold: k = {un.k} per leg). Got {un.min_symbols}. Raise it or lower universe.k.")
     from forecasters.registry import forecasters  # lazily, as in validate: reading the registry loads no torch
 
-    _require_known("universe.models", "model", un.models, [m for m in forecasters() if m != "drift"],
+    known = [m for m in forecasters(config.architectures().values()) if m != "drift"]
+    _require_known("universe.models", "model", un.models, known,
                    " (architectures of `wfbt models`, or linear)")
     if len(set(un.models)) != len(un.models):
         raise ConfigError(f"universe.models lists a model twice. Got {un.models}. Name each once.")
@@ -652,3 +717,44 @@ def _validate_trader(st: StrategiesSection, bt: BacktestSection) -> None:
         raise ConfigError("strategies.stop_loss, take_profit and trailing_stop are checked against each day's open, "
                           f"high and low, which needs backtest.execution = \"next_open\". Got {bt.execution!r}. "
                           "Set execution = \"next_open\" or leave the stops out.")
+
+
+NETWORK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+
+
+def _validate_networks(networks: dict[str, NetworkSection]) -> None:
+    """Each [networks.NAME]: a new plain name, 1 to 4 layers of 1 to 1024 units, dropout in [0, 1)."""
+    from forecasters.registry import ARCHITECTURES, BASELINES, MAX_LAYERS
+
+    for name, net in networks.items():
+        where = f"networks.{name}"
+        if not NETWORK_NAME.fullmatch(name):
+            raise ConfigError(f"[{where}]: a network's name is a letter, then up to 39 letters, digits, '_' or '-' "
+                              f"(it names files and table rows). Got {name!r}. Rename the table, e.g. "
+                              "[networks.gru_small].")
+        if name in ARCHITECTURES or name in BASELINES:
+            raise ConfigError(f"[{where}]: {name!r} is already a {'preset' if name in ARCHITECTURES else 'baseline'} "
+                              f"(see `wfbt models`). Give the network a name of its own, e.g. "
+                              f"[networks.{name}_custom].")
+        if not 1 <= len(net.hidden) <= MAX_LAYERS or not all(1 <= h <= 1024 for h in net.hidden):
+            raise ConfigError(f"{where}.hidden must list the units of 1 to {MAX_LAYERS} layers, each from 1 to 1024, "
+                              f"e.g. hidden = [50, 50, 50]. Got {net.hidden}.")
+        if not 0.0 <= net.dropout < 1.0:
+            raise ConfigError(f"{where}.dropout must be a fraction in [0, 1), e.g. 0.2 (0 = none). Got {net.dropout}.")
+
+
+def _validate_training(tr: TrainingSection, un: UniverseSection) -> None:
+    """The optimiser's momentum and the loss fit the run; patience stays positive (early_stopping = false is the
+    off switch)."""
+    if tr.patience <= 0:
+        raise ConfigError(f"training.patience must be positive (epochs without improvement before a member stops). "
+                          f"Got {tr.patience}. To train every epoch, set training.early_stopping = false.")
+    if not 0.0 <= tr.momentum < 1.0:
+        raise ConfigError(f"training.momentum must be in [0, 1), e.g. 0.9. Got {tr.momentum}.")
+    if tr.momentum and tr.optimizer != "sgd":
+        raise ConfigError(f"training.momentum applies to optimizer = \"sgd\" only (Adam and RMSprop use torch's "
+                          f"defaults). Got momentum = {tr.momentum} with optimizer = {tr.optimizer!r}. Set "
+                          "optimizer = \"sgd\" or leave momentum out.")
+    if tr.loss == "bce" and not (un.enabled and un.target == "above_median"):
+        raise ConfigError("training.loss = \"bce\" needs 0/1 targets: a universe run with universe.target = "
+                          "\"above_median\". Forecasts of returns or prices take \"mse\", \"mae\" or \"huber\".")

@@ -100,16 +100,16 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig) -> d
     """The score panels of ``universe.models`` trained pooled per fold (``engine.pooled``), and the pooled
     linear model; the rule baselines it also returns are already scored, so they are left out."""
     from backtest.engine.devices import prepare_device
+    from backtest.engine.forecasting import train_settings
     from backtest.engine.pooled import pooled_scores
-    from forecasters.trainer import TrainSettings
 
-    tr = config.training
-    settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+    settings = train_settings(config)
     target = "median" if config.universe.target == "above_median" else "return"
     un = config.universe
     panels = pooled_scores(universe.field("close"), folds, list(un.models), config.forecast.lookback,
                            target, config.run.seed, settings, prepare_device(config.run.device),
-                           seeds=config.forecast.seeds, networks=un.networks, budget=int(un.memory_gb * 2**30))
+                           seeds=config.forecast.seeds, networks=un.networks, budget=int(un.memory_gb * 2**30),
+                           architectures=list(config.architectures().values()))
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 

@@ -249,6 +249,8 @@ class GroupKey:
     patience: int
     min_delta: float
     device: str
+    architecture: Any = None  # forecasters.registry.Architecture: a [networks.NAME] may differ between cells
+    options: tuple[Any, ...] = ()  # [training]'s optimizer, momentum, loss, shuffle, restore_best, early_stopping
 
     @property
     def label(self) -> str:
@@ -257,20 +259,19 @@ class GroupKey:
 
 def group_key(config: RunConfig, model: str) -> GroupKey:
     tr, fc = config.training, config.forecast
+    options = (tr.optimizer, tr.momentum, tr.loss, tr.shuffle, tr.restore_best, tr.early_stopping)
     return GroupKey(model, fc.lookback, len(fc.features), tr.epochs, tr.batch_size, tr.lr, tr.patience,
-                    tr.min_delta, config.run.device)
+                    tr.min_delta, config.run.device, config.architectures()[model], options)
 
 
 def plan_groups(cells: Iterable[Cell]) -> dict[GroupKey, list[Cell]]:
     """The training groups: every network of every cell, by shape and settings, in cell order."""
-    from forecasters.registry import ARCHITECTURES
-
     groups: dict[GroupKey, list[Cell]] = {}
     for cell in cells:
         if cell.universe:  # its pooled networks train in its own task (engine.universe)
             continue
         for model in cell.config.forecast.models:
-            if model in ARCHITECTURES:
+            if model in cell.config.architectures():
                 groups.setdefault(group_key(cell.config, model), []).append(cell)
     return groups
 
