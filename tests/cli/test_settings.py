@@ -76,10 +76,10 @@ def test_sweep_csv_path_beside_the_file_is_refused_naming_what_is_read(tmp_path,
     (folder / "s.toml").write_text('[sweep]\nsymbols = ["csv:p.csv"]\n[grid]\n"forecast.lookback" = [5]\n')
     monkeypatch.chdir(tmp_path)
     with pytest.raises(Exception) as info:
-        load_sweep(folder / "s.toml")
+        load_sweep("sweeps/s.toml")
     message = str(info.value)
     assert "relative to the current directory, like data.path" in message and "csv:sweeps/p.csv" in message
-    result = runner.invoke(app, ["sweep", str(folder / "s.toml"), "--plan"])
+    result = runner.invoke(app, ["sweep", "sweeps/s.toml", "--plan"])
     assert result.exit_code == 2 and "only sweep.base is relative to the sweep file" in said(result)
     monkeypatch.chdir(folder)  # from the file's folder the same path is read
     assert load_sweep("s.toml").symbols == ["csv:p.csv"]
