@@ -271,7 +271,7 @@ def data_key(config: RunConfig) -> tuple[Any, ...]:
 
 def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     """Prices of every distinct data section, once each; a cell whose data fails is marked failed."""
-    from backtest.data.load import check_features, data_origin, load_prices
+    from backtest.data.load import check_close_only, check_features, data_origin, load_prices
     from backtest.engine.schedule import make_folds
 
     prices: dict[tuple[Any, ...], pd.DataFrame] = {}
@@ -288,6 +288,8 @@ def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
             continue
         try:  # refused here, before any training, rather than in the cell's training group
             folds = make_folds(len(prices[key]), cell.config.walkforward)
+            check_close_only(prices[key], cell.config.forecast.features, cell.config.backtest.execution,
+                             data_origin(cell.config.data))
             check_features(prices[key], cell.config.forecast.features, data_origin(cell.config.data),
                            slice(folds[0].train_start, folds[-1].test_end))
         except WfbtError as exc:
