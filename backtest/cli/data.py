@@ -68,7 +68,7 @@ def data_list() -> None:
 
 
 def _with_settings(section: Any, sets: list[str]) -> Any:
-    """``section`` with --set data.KEY=VALUE overrides (data.columns, date_format, timezone, ...), checked as in a run."""
+    """``section`` with --set data.KEY=VALUE overrides (columns, date_format, timezone, ...), checked as in a run."""
     import dataclasses
 
     from backtest.core.config import load_config, parse_override

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from backtest.cli.common import console, friendly
 from backtest.core.errors import ConfigError, suggest
+from backtest.core.settings import Setting
 
 EPILOG = ("Every config key, its type, default and choices: `wfbt settings` (one section: `wfbt settings data`) "
           "or docs/settings.md. Set any of them with --set section.key=value.")
@@ -39,9 +40,8 @@ next day's open to fill at, so orders fill at the signal day's close, and the su
 """
 
 
-def _choices(s: object) -> str:
-    choices, rng = getattr(s, "choices"), getattr(s, "range")
-    parts = ([f"one of {', '.join(choices)}"] if choices else []) + ([rng] if rng else [])
+def _choices(s: Setting) -> str:
+    parts = ([f"one of {', '.join(s.choices)}"] if s.choices else []) + ([s.range] if s.range else [])
     return "; ".join(parts)
 
 

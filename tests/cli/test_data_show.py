@@ -21,7 +21,8 @@ def test_data_show_takes_a_columns_mapping_and_says_close_only(tmp_path):
     mapped = runner.invoke(app, ["data", "show", spec, "--set", "data.columns={Day = 'date', Px = 'close'}"],
                            env={"COLUMNS": "200"})
     assert mapped.exit_code == 0, mapped.output
-    assert "60 rows 2015-01-01" in said(mapped) and "close-only: runs with forecast.features = ['close']" in said(mapped)
+    assert "60 rows 2015-01-01" in said(mapped)
+    assert "close-only: runs with forecast.features = ['close']" in said(mapped)
     assert f"{synthetic_prices(60)['close'].iloc[0]:.6f}"[:8] in mapped.output
 
 
