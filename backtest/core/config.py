@@ -103,6 +103,7 @@ class ForecastSection:
         default_factory=lambda: ["linear", "lstm", "gru", "lstm_stacked", "gru_stacked", "gru3"]
     )  # registry names (`wfbt models`); linear is the Ridge baseline, listed so that strategies trade it too
     lookback: int = 5  # days of features per input window, as in both studies
+    # inputs per day, "close" required; "volume" may be added; ["close"] alone for close-only data
     features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
     # return: each window relative to its last close, target the next return (comparable across price levels);
     # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
@@ -141,11 +142,11 @@ class NetworkSection:
 @dataclass(frozen=True)
 class StrategiesSection:
     threshold: float = 0.0  # forecast rule: long when predicted close > close * (1 + threshold)
-    bollinger_window: int = 20
-    bollinger_k: float = 2.0
-    macd_fast: int = 12
-    macd_slow: int = 26
-    macd_signal: int = 9
+    bollinger_window: int = 20  # days of the Bollinger Bands' moving average and standard deviation
+    bollinger_k: float = 2.0  # band width in standard deviations: enter below the lower band, exit above the middle
+    macd_fast: int = 12  # MACD fast EMA span in days (below macd_slow)
+    macd_slow: int = 26  # MACD slow EMA span in days
+    macd_signal: int = 9  # MACD signal-line EMA span in days: long while MACD is above it
     combine: Literal["all", "any"] = "all"  # how forecast+bollinger / forecast+macd join
     rules: list[str] = field(
         default_factory=lambda: ["forecast", "forecast+bollinger", "forecast+macd", "vote"]
@@ -166,7 +167,7 @@ class StrategiesSection:
 
 @dataclass(frozen=True)
 class BacktestSection:
-    init_cash: float = 100_000.0
+    init_cash: float = 100_000.0  # starting cash of every strategy, in the prices' currency
     fees: float = 0.001  # per side, fraction of traded value (Taiwan brokers: 0.001425)
     tax: float = 0.0  # sell side only (Taiwan securities transaction tax: 0.003)
     slippage: float = 0.0005  # fraction of price paid against us on every fill

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from backtest.core.config import RunConfig
-from backtest.data.load import check_features, data_origin
+from backtest.data.load import check_close_only, check_features, data_origin
 from backtest.engine.devices import split_to_fit
 from backtest.engine.schedule import Fold
 from forecasters.baselines import TRADABLE
@@ -64,6 +64,7 @@ def windows(config: RunConfig, prices: pd.DataFrame, folds: list[Fold]) -> Windo
     fc = config.forecast
     # Where the config meets the data, for every source and for runs and sweeps alike: a chosen feature
     # the prices lack on the rows the folds read is refused by name (no model is fit on missing inputs).
+    check_close_only(prices, fc.features, config.backtest.execution, data_origin(config.data))
     check_features(prices, fc.features, data_origin(config.data), slice(folds[0].train_start, folds[-1].test_end))
     return Windows(config, folds, [fold_data(prices, f.train, f.val, f.test, fc.features, fc.lookback, fc.scaler,
                                              fc.representation) for f in folds])
