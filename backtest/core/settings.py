@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
 from backtest.core import config as config_module
-from backtest.core.config import SOURCES, UNIVERSE_BOOKS, RunConfig
+from backtest.core.config import SOURCES, UNIVERSE_BOOKS, NetworkSection, RunConfig
 
 
 @dataclass(frozen=True)
@@ -157,12 +157,15 @@ def settings() -> list[Setting]:
     """Every key of every section, in the order the config defines them, with its built-in default."""
     built_in, ranges, out = RunConfig(), _ranges(), []
     for section in dataclasses.fields(RunConfig):
-        cls = type(getattr(built_in, section.name))
+        # [networks.NAME] is a table of tables: its keys are those of one NetworkSection, under any NAME
+        table, prefix = ((NetworkSection(), "networks.NAME") if section.name == "networks"
+                         else (getattr(built_in, section.name), section.name))
+        cls = type(table)
         hints, notes = typing.get_type_hints(cls), _class_comments(cls)
         for f in dataclasses.fields(cls):
-            key = f"{section.name}.{f.name}"
-            out.append(Setting(key, _type_name(hints[f.name]), toml_literal(getattr(getattr(built_in, section.name),
-                               f.name)), _choices(key, hints[f.name]), ranges.get(key, ""), notes.get(f.name, "")))
+            key = f"{prefix}.{f.name}"
+            out.append(Setting(key, _type_name(hints[f.name]), toml_literal(getattr(table, f.name)),
+                               _choices(key, hints[f.name]), ranges.get(key, ""), notes.get(f.name, "")))
     return out
 
 
