@@ -26,6 +26,7 @@ from backtest.report.wording import (
     forecast_sentences,
     strategy_note,
     terms_line,
+    trader_note,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -71,12 +72,21 @@ def header(summary: RunSummary) -> Panel:
         lines.append(escape(terms_line(m)))
     if m.get("representation"):
         lines.append(REPRESENTATION_NOTES.get(m["representation"], f"representation: {m['representation']}"))
-    if summary.execution == "close":
-        lines.append("[bold red]⚠ orders fill at the signal day's close (backtest.execution = \"close\"): "
-                     "this assumes the close was known before it happened; results are optimistic.[/]")
-    else:
-        lines.append("orders fill at the next day's open after each signal (no look-ahead)")
+    if m.get("features"):
+        lines.append(f"inputs: {', '.join(map(str, m['features']))} of each day" + (
+            " (close-only data: the file has no open, high or low)" if d.get("close_only") else ""))
+    lines.append(fill_note(summary.execution, bool(d.get("close_only"))))
     return Panel("\n".join(lines), title="wfbt run", expand=False)
+
+
+def fill_note(execution: str, close_only: bool = False) -> str:
+    """The header's line on when orders fill (rich markup): a same-close fill is flagged as optimistic."""
+    if execution != "close":
+        return "orders fill at the next day's open after each signal (no look-ahead)"
+    why = ("the data has no open, so there is no next open to fill at" if close_only
+           else "backtest.execution = \"close\"")
+    return (f"[bold red]⚠ orders fill at the signal day's close ({why}): this assumes the close was known "
+            "before it happened; results are optimistic.[/]")
 
 
 def _forecast_rows(summary: RunSummary) -> pd.DataFrame:
@@ -150,6 +160,9 @@ def trading_view(summary: RunSummary, limit: int | None = None, width: int | Non
     names = strategy_note(list(rows.index), str(summary.config().get("strategies", {}).get("combine", "all")))
     if names:
         notes.insert(1, names)
+    config = summary.config()
+    if rules := trader_note(config.get("strategies", {}), config.get("backtest", {})):
+        notes.append(rules)
     if np.isfinite(bench_sharpe) and "verdict" not in rows:
         notes.append("green: better than it")
     if any(k in keys and k not in dropped for k in TRADER_COLUMNS):

@@ -37,8 +37,14 @@ if TYPE_CHECKING:  # only the type: reading a run folder must not load torch
 
 def to_toml(config: RunConfig) -> str:
     """Serialise the resolved config; None values become comments so the file reads back the same."""
-    lines = ["# Resolved configuration of this run (defaults included).", ""]
-    for section, values in config.to_dict().items():
+    return sections_toml(config.to_dict())
+
+
+def sections_toml(sections: dict[str, dict[str, Any]],
+                  title: str = "Resolved configuration of this run (defaults included).") -> str:
+    """A config as TOML tables, one per section; None values become comments so the file reads back the same."""
+    lines = [f"# {title}", ""]
+    for section, values in sections.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
             if value is None:

@@ -7,10 +7,17 @@ A sweep file names a base run config, the symbols and a grid of config keys::
     base = "default.toml"                       # relative to this file; [base.<section>] tables override it
     symbols = ["csv:../shared/data/AAPL_daily.csv", "sample:sp500", "yfinance:SPY"]
     # symbols_dir = "../shared/data"            # or every *.csv in a folder (relative to the current directory)
+    # (csv paths in symbols and symbols_dir are relative to the current directory, like data.path)
 
     [grid]
     "forecast.lookback" = [5, 10, 20]
     "training.lr" = [0.001, 0.0003]
+
+A universe sweep is one whose base config has ``[universe] enabled = true``: each cell is a universe
+run (``engine.universe.run_universe``) of the base's ``data.path`` (or of each universe file that
+``sweep.symbols`` lists as ``csv:path``) at one grid point, e.g. ``"universe.k" = [5, 10]``; its books
+are ranked like the strategies of single-symbol cells. Its pooled networks train inside the cell's task
+(one Dask task per cell), not in the sweep's shared groups.
 
 Each cell (symbol x grid point) is an ordinary run folder, ``<out>/<sweep>/<cell>/``. Models of the same
 shape and training settings from every cell train as one group (each member keeps its own data, seed,
@@ -34,7 +41,23 @@ import pandas as pd
 from backtest.core.config import SOURCES, RunConfig, from_dict, is_folder_name, read_toml
 from backtest.core.errors import ConfigError, DataWarning, WfbtError
 
-SWEEP_KEYS = {"name", "base", "symbols", "symbols_dir", "out_dir"}
+# The [sweep] table's keys and what each does (the settings reference, `wfbt settings sweep`, prints them).
+SWEEP_KEYS = {
+    "name": "the sweep's folder under out_dir, and its label; default: the sweep file's name without .toml",
+    "base": "a run config (path relative to the sweep file) that every cell starts from; [base.<section>] tables "
+            "override its keys; default: the built-in run",
+    "symbols": "a list of \"source:symbol\" strings, one per symbol: \"sample:sp500\", \"yfinance:SPY\", "
+               "\"tej:2330\", \"csv:path/to/file.csv\" (a csv path is relative to the current directory, like "
+               "data.path, not to the sweep file)",
+    "symbols_dir": "a folder whose every *.csv is one more csv symbol (relative to the current directory, like "
+                   "data.path)",
+    "out_dir": "where the sweep's folder goes, relative to the current directory; default \"runs\"",
+}
+OTHER_TABLES = {
+    "[base.<section>]": "run config keys that override the base config's, e.g. [base.data] start = 2011-01-01",
+    "[grid]": "\"section.key\" = [values]: every combination of the lists, times every symbol, is one cell (one run "
+              "folder); data.source/symbol/path and run.name/out_dir are the sweep's to set",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,17 @@ class SweepSpec:
     symbols: list[str]  # "source:symbol", or "csv:path"
     grid: dict[str, list[Any]]  # "section.key" -> values
     out_dir: str = "runs"
+
+    @property
+    def universe(self) -> bool:
+        """Whether the cells are universe runs (the base's universe.enabled)."""
+        return is_universe_base(self.base)
+
+
+def is_universe_base(base: dict[str, Any]) -> bool:
+    """A parsed base config whose [universe] is enabled."""
+    table = base.get("universe", {})
+    return isinstance(table, dict) and table.get("enabled") is True
 
 
 @dataclass
@@ -55,6 +89,11 @@ class Cell:
     status: str = "pending"  # pending, done, failed, skipped (finished earlier, on --resume)
     error: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def universe(self) -> bool:
+        """A universe cell: run whole by run_universe in one task, no shared training group."""
+        return self.config.universe.enabled
 
 
 def _symbols(section: dict[str, Any]) -> list[str]:
@@ -80,9 +119,24 @@ def _symbols(section: dict[str, Any]) -> list[str]:
     return symbols
 
 
+def _refuse_paths_beside(symbols: list[str], sweep_file: Path) -> None:
+    """A csv symbol missing from the current directory but present beside the sweep file: say which is read."""
+    for s in symbols:
+        source, _, rest = s.partition(":")
+        beside = sweep_file.parent / rest
+        if source == "csv" and not Path(rest).exists() and beside.is_file() and not Path(rest).is_absolute():
+            raise ConfigError(
+                f"sweep.symbols: {s!r} is not in the current directory ({Path.cwd()}), but {str(beside)!r} beside the "
+                f"sweep file is. Csv paths in sweep.symbols and symbols_dir are relative to the current directory, "
+                f"like data.path (only sweep.base is relative to the sweep file): write \"csv:{beside}\", or run "
+                "from the sweep file's folder.")
+
+
 # grid keys that the sweep itself sets per cell
 RESERVED = {k: "the sweep's symbols choose the data: list them in sweep.symbols (e.g. \"csv:prices.csv\", "
                "\"yfinance:AAPL\") or sweep.symbols_dir." for k in ("data.source", "data.symbol", "data.path")}
+RESERVED["universe.enabled"] = ("a sweep's cells are all universes or all single symbols: set "
+                                "[base.universe] enabled = true (or in the base config) instead.")
 RESERVED |= {k: "each cell's run folder is named by the sweep (its out_dir/<sweep name>/<cell>); set sweep.name and "
                 "sweep.out_dir instead." for k in ("run.name", "run.out_dir")}
 
@@ -117,9 +171,10 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise ConfigError(f"sweep file {str(path)!r}: unknown table(s) {sorted(unknown)}. Known: sweep, grid, base."
                           + hint)
     section = raw.get("sweep", {})
-    extra = set(section) - SWEEP_KEYS
+    extra = set(section) - SWEEP_KEYS.keys()
     if extra:
-        raise ConfigError(f"[sweep] has no key(s) {sorted(extra)}. Known keys: {', '.join(sorted(SWEEP_KEYS))}.")
+        raise ConfigError(f"[sweep] has no key(s) {sorted(extra)}. Known keys: {', '.join(sorted(SWEEP_KEYS))}. "
+                          "See `wfbt settings sweep`.")
     base: dict[str, Any] = {}
     if "base" in section:
         if not isinstance(section["base"], str):
@@ -134,8 +189,30 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not is_folder_name(name):
         raise ConfigError(f"sweep.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; "
                           f"at most 100), since the sweep is written to out_dir/<name>. Got {name!r}.")
-    return SweepSpec(name=name, base=base, symbols=_symbols(section), grid=_grid(raw.get("grid", {})),
+    symbols = _universe_symbols(section, base) if is_universe_base(base) else _symbols(section)
+    if not is_universe_base(base):
+        _refuse_paths_beside(symbols, path)
+    return SweepSpec(name=name, base=base, symbols=symbols, grid=_grid(raw.get("grid", {})),
                      out_dir=str(section.get("out_dir", "runs")))
+
+
+def _universe_symbols(section: dict[str, Any], base: dict[str, Any]) -> list[str]:
+    """A universe sweep's universes: sweep.symbols' csv:path entries, else the base's data.path."""
+    if "symbols_dir" in section:
+        raise ConfigError("sweep.symbols_dir lists single-symbol files, but the base config is a universe "
+                          "(universe.enabled = true). Drop symbols_dir: the cells run the base's data.path, or "
+                          "list universe files as sweep.symbols = [\"csv:universe.csv.gz\"].")
+    if "symbols" not in section:
+        path = base.get("data", {}).get("path")
+        if not isinstance(path, str):
+            raise ConfigError("a universe sweep needs its universe: set data.path in the base config (or "
+                              "[base.data] path = \"...\"), or sweep.symbols = [\"csv:universe.csv.gz\"].")
+        return [f"csv:{path}"]
+    symbols = _symbols(section)
+    if any(not s.startswith("csv:") for s in symbols):
+        raise ConfigError(f"a universe sweep reads universe files: list them as \"csv:path\" (a long file, a "
+                          f"wide file or a folder). Got {symbols}.")
+    return symbols
 
 
 def _slug(text: str) -> str:
@@ -162,8 +239,8 @@ def _cell_name(symbol: str, values: dict[str, Any]) -> str:
 def _cell_raw(spec: SweepSpec, symbol: str, values: dict[str, Any], name: str, out: Path) -> dict[str, Any]:
     raw = {section: dict(table) for section, table in spec.base.items()}
     data = raw.setdefault("data", {})
-    for key in ("path", "symbol", "columns"):
-        data.pop(key, None)
+    for key in ("path", "symbol") if is_universe_base(raw) else ("path", "symbol", "columns"):  # a universe keeps its
+        data.pop(key, None)  # column names: every universe file of the sweep is read with the base's
     data.update(symbol_data(symbol))
     for key, value in values.items():
         section, _, leaf = key.partition(".")
@@ -206,6 +283,8 @@ class GroupKey:
     patience: int
     min_delta: float
     device: str
+    architecture: Any = None  # forecasters.registry.Architecture: a [networks.NAME] may differ between cells
+    options: tuple[Any, ...] = ()  # [training]'s optimizer, momentum, loss, shuffle, restore_best, early_stopping
 
     @property
     def label(self) -> str:
@@ -214,18 +293,19 @@ class GroupKey:
 
 def group_key(config: RunConfig, model: str) -> GroupKey:
     tr, fc = config.training, config.forecast
+    options = (tr.optimizer, tr.momentum, tr.loss, tr.shuffle, tr.restore_best, tr.early_stopping)
     return GroupKey(model, fc.lookback, len(fc.features), tr.epochs, tr.batch_size, tr.lr, tr.patience,
-                    tr.min_delta, config.run.device)
+                    tr.min_delta, config.run.device, config.architectures()[model], options)
 
 
 def plan_groups(cells: Iterable[Cell]) -> dict[GroupKey, list[Cell]]:
     """The training groups: every network of every cell, by shape and settings, in cell order."""
-    from forecasters.registry import ARCHITECTURES
-
     groups: dict[GroupKey, list[Cell]] = {}
     for cell in cells:
+        if cell.universe:  # its pooled networks train in its own task (engine.universe)
+            continue
         for model in cell.config.forecast.models:
-            if model in ARCHITECTURES:
+            if model in cell.config.architectures():
                 groups.setdefault(group_key(cell.config, model), []).append(cell)
     return groups
 
@@ -246,6 +326,8 @@ def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     prices: dict[tuple[Any, ...], pd.DataFrame] = {}
     errors: dict[tuple[Any, ...], str] = {}
     for cell in cells:
+        if cell.universe:  # run_universe loads and checks its stocks in the cell's task
+            continue
         key = data_key(cell.config)
         if key not in prices and key not in errors:
             try:
