@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from backtest.cli.app import app
 from backtest.cli.settings import settings_markdown
-from backtest.core.config import RunConfig, load_config
+from backtest.core.config import NetworkSection, RunConfig, load_config
 from backtest.core.settings import settings
 from backtest.sweep.spec import SWEEP_KEYS, load_sweep
 from tests.conftest import said
@@ -27,6 +27,7 @@ def test_every_key_has_a_description_and_every_config_key_is_listed():
     assert not lacking, f"add a trailing # comment to these fields in backtest/core/config.py: {lacking}"
     keys = {f"{section}.{key}" for section, values in RunConfig().to_dict().items() for key in values}
     keys |= {f"universe.{k}" for k in RunConfig().universe.__dataclass_fields__}
+    keys |= {f"networks.NAME.{k}" for k in NetworkSection.__dataclass_fields__}  # any [networks.NAME] table
     assert keys == {s.key for s in rows}
     assert all(len(text) > 20 for text in SWEEP_KEYS.values())
 
