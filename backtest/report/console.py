@@ -255,7 +255,7 @@ def ic_view(summary: UniverseSummary, console: Console) -> Table:
                      "Newey-West; spread: top - bottom decile's mean next return per day; — : undefined "
                      "(a constant score); "
                      + IC_VERDICT_NOTE.format(level=fmt(summary.trading_summary.get("significance"), 2))
-                     + ("; acc.: share of (day, stock) calls of the median target right, a score above the "
+                     + ("; acc. %: share of (day, stock) calls of the median target right, a score above the "
                         "day's median score calling 'above'" if "accuracy" in ic else "")
                      + dropped_note(left, IC_COLUMNS))
     return table
