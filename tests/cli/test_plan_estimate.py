@@ -48,8 +48,9 @@ def test_plan_without_networks_prints_no_estimate(tmp_path):
 
 
 def test_plan_of_a_universe_shows_its_folds_over_the_calendar_and_the_pooled_networks(tmp_path):
-    """A universe plan (300 days: 3 folds of 40 test days and a last one of 20) counts folds x architectures x
-    seeds pooled networks and estimates their time with the run's loss (bce: the probe's targets are 0/1 labels, as the median target's)."""
+    """A universe plan (300 days: 3 folds of 40 test days and a last one of 20) counts folds x architectures
+    x seeds pooled networks and estimates their time with the run's loss (bce: the probe's targets are 0/1
+    labels, as the median target's)."""
     path = write_long_csv(synthetic_universe(8, 300), tmp_path / "long.csv")
     sets = [*UNIVERSE_TINY, "universe.models=['lstm']", "universe.target='above_median'", "training.loss='bce'",
             "forecast.lookback=5", "training.epochs=3"]
