@@ -541,6 +541,7 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
     _validate_networks(config.networks)
     _validate_training(tr, config.universe)
+    _validate_median_loss(tr, config.universe)
     _require_known("forecast.models", "model", fc.models, forecasters(config.architectures().values()),
                    " (see `wfbt models`, or define it in a [networks.NAME] table)")
     if len(set(fc.models)) != len(fc.models):
@@ -768,6 +769,16 @@ def _validate_networks(networks: dict[str, NetworkSection]) -> None:
                               f"e.g. hidden = [50, 50, 50]. Got {net.hidden}.")
         if not 0.0 <= net.dropout < 1.0:
             raise ConfigError(f"{where}.dropout must be a fraction in [0, 1), e.g. 0.2 (0 = none). Got {net.dropout}.")
+
+
+def _validate_median_loss(tr: TrainingSection, un: UniverseSection) -> None:
+    """Networks trained on the median target's 0/1 labels take the binary cross-entropy: their forecasts are
+    then probabilities in (0, 1). A regression loss on labels is refused rather than swapped silently."""
+    if un.enabled and un.target == "above_median" and un.models and tr.loss != "bce":
+        raise ConfigError(f"universe.target = \"above_median\" trains universe.models ({', '.join(un.models)}) on "
+                          f"0/1 labels, which takes training.loss = \"bce\" (binary cross-entropy; the forecast is "
+                          f"the probability of beating the median). Got training.loss = {tr.loss!r}. Set "
+                          "training.loss = \"bce\", or universe.target = \"return\" to forecast returns.")
 
 
 def _validate_training(tr: TrainingSection, un: UniverseSection) -> None:

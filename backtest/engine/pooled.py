@@ -19,10 +19,10 @@ Every result is a score panel: index = decision day t (the close at which the sc
 cross-sectional median (target ``"median"``), NaN where there is no forecast. Rows are the folds' test
 days.
 
-The classification target is trained with training.loss: by default the mean squared error on the 0/1
-label, whose minimiser is the label's conditional probability, so the output estimates the probability
-(it is not clipped to [0, 1]; a ranking does not need that); with ``loss = "bce"`` the binary
-cross-entropy on the output as a logit, and the forecast is its sigmoid.
+The classification target is trained with training.loss = "bce" (the config refuses another loss for it
+when networks are named): the binary cross-entropy on the output as a logit, and the forecast is its
+sigmoid, a probability in (0, 1). Called directly with a regression loss, the networks fit the 0/1 label
+as a number (the mean squared error's minimiser is the label's conditional probability, not clipped).
 """
 
 from __future__ import annotations

@@ -86,6 +86,11 @@ def _load(config: RunConfig) -> Universe:
                          min_symbols=un.min_symbols)
 
 
+def configured_universe(config: RunConfig) -> Universe:
+    """The universe a config names, loaded and checked as a run loads it (for `wfbt plan`)."""
+    return _load(config)
+
+
 def out_of_sample(folds: list[Fold], calendar: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The decision days every scorer and book is judged on: the folds' test blocks, end to end."""
     return calendar[folds[0].test_start: folds[-1].test_end]
@@ -218,9 +223,10 @@ def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, target: pd.DataFrame | No
     return row, pd.DataFrame({"ic": ic, "rank_ic": rank_ic, "spread": spread_by_day}), deciles.mean()
 
 
-def _ic_tables(scores: dict[str, pd.DataFrame], close: pd.DataFrame, days: pd.DatetimeIndex, target: str
-               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """IC table (scorer rows), daily IC panel and mean decile returns of every scorer."""
+def _ic_tables(scores: dict[str, pd.DataFrame], close: pd.DataFrame, days: pd.DatetimeIndex, target: str,
+               level: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """IC table (scorer rows, each IC tested against zero at ``level``, Holm over the scorers), daily IC
+    panel and mean decile returns of every scorer."""
     ahead = next_return(close).reindex(days)
     labels = above_median_target(close).reindex(days) if target == "above_median" else None
     rows, daily, deciles = {}, {}, {}
@@ -228,6 +234,7 @@ def _ic_tables(scores: dict[str, pd.DataFrame], close: pd.DataFrame, days: pd.Da
         rows[name], day, deciles[name] = _ic_row(panel, ahead, labels)
         daily.update({f"{name}:{col}": day[col] for col in day.columns})
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
+    table = table.join(xs.ic_verdicts(table["t_hac"], level))
     return table, pd.DataFrame(daily), pd.DataFrame(deciles).T.rename_axis("scorer")
 
 
@@ -276,7 +283,8 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
     table = _trading_table(weights, net, gross)
     evaluation = evaluate_trading(table, net.returns(), BENCHMARK, config.statistics, config.run.seed)
     timings["trade"] = time.perf_counter() - started - sum(timings.values())
-    ic, daily, deciles = _ic_tables(scores, universe.field("close"), days, config.universe.target)
+    ic, daily, deciles = _ic_tables(scores, universe.field("close"), days, config.universe.target,
+                                    config.statistics.significance)
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
     result = UniverseResult(config, universe, folds, scores, weights, net.value(), net.returns(),
                             gross.returns(), evaluation.table, evaluation.summary, ic, daily, deciles, fills)

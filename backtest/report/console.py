@@ -17,6 +17,7 @@ from backtest.report.wording import (
     BASELINE_NAMES,
     DIRECTION_NOTE,
     FORECAST_COLUMNS,
+    IC_VERDICT_NOTE,
     LAST_DAY_NOTE,
     PSR_DSR_NOTE,
     TRADER_COLUMNS,
@@ -203,8 +204,9 @@ def render(summary: RunSummary, console: Console) -> None:
 
 # The universe run's summary. metric key -> (column label, digits)
 IC_COLUMNS = {"ic": ("IC", 4), "rank_ic": ("rank IC", 4), "icir": ("ICIR", 3), "t_hac": ("t HAC", 2),
-              "positive": ("% > 0", 1), "spread": ("spread %", 3), "accuracy": ("acc. %", 1)}
-IC_PRIORITY = ["ic", "rank_ic", "t_hac", "spread", "icir", "positive", "accuracy"]
+              "ic_verdict": ("vs 0", 0), "positive": ("% > 0", 1), "spread": ("spread %", 3),
+              "accuracy": ("acc. %", 1)}
+IC_PRIORITY = ["ic", "rank_ic", "t_hac", "ic_verdict", "spread", "accuracy", "icir", "positive"]
 BOOK_COLUMNS = {"mean_gross": ("gross %", 3), "mean_net": ("net %", 3), "sharpe": ("Sharpe", 2),
                 "turnover": ("turn %", 1), "max_drawdown": ("max DD %", 1)}
 BOOK_PRIORITY = ["mean_net", "sharpe", "mean_gross", "max_drawdown", "turnover"]
@@ -251,7 +253,11 @@ def ic_view(summary: UniverseSummary, console: Console) -> Table:
                         IC_COLUMNS, IC_PRIORITY, console, SCORER_WIDTH)
     table.caption = ("IC: Pearson, rank IC: Spearman, per day, then averaged; ICIR = mean / sd per day; t: "
                      "Newey-West; spread: top - bottom decile's mean next return per day; — : undefined "
-                     "(a constant score)" + dropped_note(left, IC_COLUMNS))
+                     "(a constant score); "
+                     + IC_VERDICT_NOTE.format(level=fmt(summary.trading_summary.get("significance"), 2))
+                     + ("; acc. %: share of (day, stock) calls of the median target right, a score above the "
+                        "day's median score calling 'above'" if "accuracy" in ic else "")
+                     + dropped_note(left, IC_COLUMNS))
     return table
 
 

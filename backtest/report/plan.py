@@ -16,23 +16,18 @@ from backtest.data.load import load_prices
 from backtest.engine.devices import prepare_device
 from backtest.engine.forecasting import train_settings
 from backtest.engine.schedule import folds_table, make_folds
+from backtest.engine.universe import configured_universe
 from forecasters.trainer import Member, train_group
 
 
 def plan(config: RunConfig) -> tuple[Table, str]:
     """The fold table and a one-line count of the models to train (rich markup), for ``config``."""
+    if config.universe.enabled:
+        return universe_plan(config)
     prices = load_prices(config.data)
     folds = make_folds(len(prices), config.walkforward)
     frame = folds_table(folds, prices.index)
-    table = Table(title=f"Walk-forward plan: {len(prices)} rows {prices.index[0].date()} → "
-                        f"{prices.index[-1].date()} ({config.walkforward.window} window)", title_justify="left")
-    for col in ["fold", "train", "validation", "test", "rows"]:
-        table.add_column(col, justify="right" if col == "fold" else "left", no_wrap=col == "rows")
-    table.caption = "rows: training / validation / test days of each fold"
-    for _, r in frame.iterrows():
-        val = f"{r.val_start} → {r.val_end}" if r.val_rows else "—"
-        table.add_row(str(r.fold), f"{r.train_start} → {r.train_end}", val, f"{r.test_start} → {r.test_end}",
-                      f"{r.train_rows}/{r.val_rows}/{r.test_rows}")
+    table = fold_table(frame, f"{len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}", config)
     fc = config.forecast
     networks = [m for m in fc.models if m in config.architectures()]
     n_models = len(folds) * len(networks) * fc.seeds
@@ -45,19 +40,61 @@ def plan(config: RunConfig) -> tuple[Table, str]:
     return table, line
 
 
+def fold_table(frame: Any, span: str, config: RunConfig) -> Table:
+    """The folds of ``engine.schedule.folds_table`` as a rich table titled with the data's span."""
+    table = Table(title=f"Walk-forward plan: {span} ({config.walkforward.window} window)", title_justify="left")
+    for col in ["fold", "train", "validation", "test", "rows"]:
+        table.add_column(col, justify="right" if col == "fold" else "left", no_wrap=col == "rows")
+    table.caption = "rows: training / validation / test days of each fold"
+    for _, r in frame.iterrows():
+        val = f"{r.val_start} → {r.val_end}" if r.val_rows else "—"
+        table.add_row(str(r.fold), f"{r.train_start} → {r.train_end}", val, f"{r.test_start} → {r.test_end}",
+                      f"{r.train_rows}/{r.val_rows}/{r.test_rows}")
+    return table
+
+
+def universe_plan(config: RunConfig) -> tuple[Table, str]:
+    """A universe run's folds over its calendar and the pooled networks it would train, with their time.
+
+    A pooled network's epoch sees every stock's windows: about ``stocks x (fitting days - lookback)``
+    training and ``stocks x validation days`` validation samples (an upper count: ragged histories have fewer).
+    """
+    universe = configured_universe(config)
+    calendar, stocks = universe.calendar, len(universe.symbols)
+    folds = make_folds(len(calendar), config.walkforward)
+    frame = folds_table(folds, calendar)
+    span = f"{stocks} stocks x {len(calendar)} days {calendar[0].date()} → {calendar[-1].date()}"
+    un, fc = config.universe, config.forecast
+    nets = list(un.models)
+    per_fold = stocks if un.networks == "per_symbol" else 1
+    count = len(folds) * len(nets) * fc.seeds * per_fold
+    line = (f"{len(folds)} folds x {len(nets)} architectures x {fc.seeds} seed(s) x {per_fold} network(s) a fold = "
+            f"[bold]{count}[/] {un.networks} networks to train, beside the pooled linear model, naive and "
+            f"reversal; out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}.")
+    if nets:  # a pooled window is one return a day: one input feature, whatever forecast.features says
+        fit = int(frame.train_rows.mean() - frame.val_rows.mean()) - fc.lookback
+        one = dataclasses.replace(config, forecast=dataclasses.replace(fc, features=["close"]))
+        line += "\n" + estimate_line(one, nets, len(folds) * fc.seeds, stocks * max(fit, 1),
+                                      stocks * int(frame.val_rows.mean()))
+    return fold_table(frame, span, config), line
+
+
 PROBE_STEPS = 4  # training batches per member in the measured epoch
 PROBE_MEMBERS = 64  # at most this many members measured; a larger group is scaled by its size
 
 
-def _probe_members(n: int, rows: int, val: int, lookback: int, features: int) -> list[Member]:
-    """``n`` members of random windows: the shapes a run trains, not its data (only the time is kept)."""
+def _probe_members(n: int, rows: int, val: int, lookback: int, features: int, labels: bool = False) -> list[Member]:
+    """``n`` members of random windows: the shapes a run trains, not its data (only the time is kept);
+    ``labels``: 0/1 targets, as the bce loss needs."""
     rng = np.random.default_rng(0)
 
     def x(k: int) -> np.ndarray:
         return rng.standard_normal((k, lookback, features)).astype(np.float32)  # (N, L, F)
 
-    return [Member(x(rows), rng.standard_normal(rows).astype(np.float32), x(val),
-                   rng.standard_normal(val).astype(np.float32), x(1), i) for i in range(n)]
+    def y(k: int) -> np.ndarray:
+        return (rng.integers(0, 2, k) if labels else rng.standard_normal(k)).astype(np.float32)
+
+    return [Member(x(rows), y(rows), x(val), y(val), x(1), i) for i in range(n)]
 
 
 def epoch_seconds(model: str, members: int, fit_rows: int, val_rows: int, config: RunConfig, device: Any) -> float:
@@ -68,7 +105,7 @@ def epoch_seconds(model: str, members: int, fit_rows: int, val_rows: int, config
     """
     tr, fc = config.training, config.forecast
     n, rows, val = min(members, PROBE_MEMBERS), PROBE_STEPS * tr.batch_size, tr.batch_size if val_rows else 0
-    probe = _probe_members(n, rows, val, fc.lookback, len(fc.features))
+    probe = _probe_members(n, rows, val, fc.lookback, len(fc.features), labels=tr.loss == "bce")
     settings = dataclasses.replace(train_settings(config), epochs=1)  # the run's optimiser and loss, one epoch
     arch = config.architectures()[model]
     train_group(arch, probe[:1], settings, device=device)  # warm-up: first-call costs are not per epoch

@@ -22,7 +22,7 @@ from backtest.core.errors import WfbtError
 from backtest.runs.compare import _distinct, _labels, statistics_of
 from backtest.runs.folder import require_complete
 from backtest.runs.universe_folder import UniverseSummary, is_universe, read_universe
-from backtest.scoring.crosssection import ic_summary
+from backtest.scoring.crosssection import ic_summary, ic_verdicts
 from backtest.scoring.evaluation import evaluate_trading
 from backtest.scoring.metrics import return_figures
 
@@ -76,7 +76,8 @@ def refuse_mixed(run_dirs: list[str]) -> bool:
 
 
 def _ic_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
-    """The IC table of one run on [first, last], from its daily IC, rank IC and decile spread."""
+    """The IC table of one run on [first, last], from its daily IC, rank IC and decile spread (each IC tested
+    against zero again, on the common days)."""
     daily = s.daily_ic.loc[first:last]
     rows = {}
     for name in s.ic.index:
@@ -85,7 +86,8 @@ def _ic_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> pd.
         rows[name] = {"ic": a["mean"], "rank_ic": b["mean"], "icir": a["icir"], "t_hac": a["t_hac"],
                       "rank_t_hac": b["t_hac"], "positive": a["positive"], "spread": spread["mean"],
                       "spread_t_hac": spread["t_hac"], "days": a["days"]}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
+    return table.join(ic_verdicts(table["t_hac"], float(s.trading_summary.get("significance", 0.05))))
 
 
 def _rebased(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series]:

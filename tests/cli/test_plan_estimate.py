@@ -5,7 +5,15 @@ import re
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
-from tests.conftest import TINY, said, synthetic_prices, write_yahoo_csv
+from tests.conftest import (
+    TINY,
+    UNIVERSE_TINY,
+    said,
+    synthetic_prices,
+    synthetic_universe,
+    write_long_csv,
+    write_yahoo_csv,
+)
 
 runner = CliRunner()
 
@@ -37,3 +45,21 @@ def test_plan_without_networks_prints_no_estimate(tmp_path):
     result = runner.invoke(app, ["plan", "--set", "data.source='csv'", "--set", f"data.path={str(csv)!r}",
                                  *[a for item in TINY for a in ("--set", item)], "--set", "forecast.models=['linear']"])
     assert result.exit_code == 0 and "Estimated training time" not in result.output
+
+
+def test_plan_of_a_universe_shows_its_folds_over_the_calendar_and_the_pooled_networks(tmp_path):
+    """A universe plan (300 days: 3 folds of 40 test days and a last one of 20) counts folds x architectures
+    x seeds pooled networks and estimates their time with the run's loss (bce: the probe's targets are 0/1
+    labels, as the median target's)."""
+    path = write_long_csv(synthetic_universe(8, 300), tmp_path / "long.csv")
+    sets = [*UNIVERSE_TINY, "universe.models=['lstm']", "universe.target='above_median'", "training.loss='bce'",
+            "forecast.lookback=5", "training.epochs=3"]
+    args = ["plan", "--set", "data.source='csv'", "--set", f"data.path={str(path)!r}"]
+    for item in sets:
+        args += ["--set", item]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = said(result)
+    assert "Walk-forward plan: 8 stocks x 300 days" in text
+    assert "4 folds x 1 architectures x 1 seed(s) x 1 network(s) a fold = 4 pooled networks to train" in text
+    assert "1 architectures x 4 models x up to 3 epochs" in text

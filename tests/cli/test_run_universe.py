@@ -141,3 +141,47 @@ def test_a_bad_universe_input_is_refused_by_name_leaving_nothing(frames, tmp_pat
     assert result.exit_code == 2, result.output
     assert message in said(result) and "Traceback" not in result.output and "bug in wfbt" not in said(result)
     assert not (tmp_path / "runs").exists()
+
+
+def _accuracy_by_loops(scores: pd.DataFrame, close: pd.DataFrame, scorer: str) -> float:
+    """The median target's accuracy, (day, stock) by (day, stock) in plain Python: a stock is called "above"
+    when its score beats the day's median score (over the stocks with a score and a next return), and is
+    above when its next return beats the day's median next return (over every stock with one)."""
+    hits = calls = 0
+    for day, rows in scores.groupby("date"):
+        t = close.index.get_loc(pd.Timestamp(day))
+        if t + 1 == len(close):  # the last day has no next return: no call to judge
+            continue
+        ahead = (close.iloc[t + 1] / close.iloc[t] - 1.0).dropna()
+        rows = rows.set_index("symbol")[scorer].dropna()
+        rows = rows[rows.index.isin(ahead.index)]
+        median_score, median_ahead = rows.median(), ahead.median()
+        for symbol, score in rows.items():
+            hits += int((score > median_score) == (ahead[symbol] > median_ahead))
+            calls += 1
+    return hits / calls
+
+
+def test_the_median_target_trains_probabilities_and_scores_their_accuracy(frames, tmp_path):
+    """universe.target = "above_median" with training.loss = "bce": the pooled lstm's forecasts are
+    probabilities in (0, 1), and its accuracy in metrics.json equals a loop over scores.csv.gz and the
+    closes; the console and the HTML show accuracy and the IC's verdict against zero."""
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    sets = ["run.name='median'", "universe.models=['lstm']", "universe.books=['long_short']", "universe.rules=[]",
+            "universe.target='above_median'", "training.loss='bce'", "forecast.lookback=5", "training.epochs=2",
+            "training.patience=2"]
+    result = runner.invoke(app, universe_args(path, tmp_path / "runs", *sets), env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs" / "median"
+    scores = pd.read_csv(run_dir / "scores.csv.gz")
+    lstm = scores["lstm"].dropna()
+    assert len(lstm) > 0.9 * len(scores) and ((lstm > 0) & (lstm < 1)).all() and lstm.std() > 0
+    close = pd.DataFrame({s: f["close"] for s, f in frames.items()})
+    metrics = {r["scorer"]: r for r in json.loads((run_dir / "metrics.json").read_text())["ic"]}
+    for scorer in ("lstm", "reversal"):
+        assert metrics[scorer]["accuracy"] == pytest.approx(_accuracy_by_loops(scores, close, scorer), abs=1e-12)
+    assert metrics["lstm"]["ic_verdict"] in ("IC > 0", "IC < 0", "not distinguishable from zero")
+    assert metrics["naive"]["ic_verdict"] == "undefined"
+    assert "acc. %" in result.output and "vs 0" in result.output
+    page = (run_dir / "report.html").read_text()
+    assert "acc. %" in page and "vs 0" in page and "Holm-adjusted over the scorers" in page

@@ -58,11 +58,12 @@ def test_lines_fit_and_no_number_is_cut(summary, width):
         assert f" {cell} " in out, (label, cell)
 
 
-def test_at_80_columns_every_column_but_the_optional_accuracy_is_shown(summary):
+def test_at_80_columns_the_median_runs_accuracy_and_the_ic_verdict_come_before_icir_and_share_positive(summary):
     out = rendered(summary, 80)
     assert " ".join(out.split()).count("not shown at this width") == 1
-    assert "not shown at this width: acc. %" in " ".join(out.split())  # the median target's extra column
-    for label in ["IC", "rank IC", "ICIR", "t HAC", "% > 0", "spread %", "gross %", "net %", "Sharpe",
+    assert "not shown at this width: ICIR, % > 0" in " ".join(out.split())  # the least telling two give way
+    assert "│ reversal │ 0.0258 │ 0.0104 │ 0.89 │ ≈ 0 │ — │ 49.8 │" in " ".join(out.split())
+    for label in ["IC", "rank IC", "t HAC", "vs 0", "spread %", "acc. %", "gross %", "net %", "Sharpe",
                   "turn %", "max DD %", "PSR", "DSR", "vs EW"]:
         assert f" {label} ┃" in out, label
 

@@ -20,6 +20,7 @@ from backtest.core.files import atomic_write_text
 from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, TEST_COLUMNS
 from backtest.report.html import _page as page
 from backtest.report.html import figures_html, table_html
+from backtest.report.wording import IC_VERDICT_NOTE
 from backtest.runs.universe_folder import UniverseSummary
 
 BENCHMARK = "equal_weight"  # the universe's benchmark book (backtest.engine.universe.BENCHMARK)
@@ -98,7 +99,10 @@ def tables_html(summary: UniverseSummary) -> list[str]:
         "<h2>Scores across the cross-section</h2>", table_html(ic, IC_COLUMNS, "scorer"),
         "<p class='note'>IC: Pearson, rank IC: Spearman, per day across the stocks, then averaged; ICIR = mean / sd "
         "per day; t HAC: Newey-West t-statistic of the daily IC; % &gt; 0: share of days with a positive IC; "
-        "spread: top − bottom decile's mean next return per day; — : undefined (a constant score).</p>",
+        "spread: top − bottom decile's mean next return per day; — : undefined (a constant score); "
+        + html.escape(IC_VERDICT_NOTE.format(level=_fmt(st.get("significance"), 2)))
+        + ("; acc. %: share of (day, stock) calls of the median target right, a score above the day's median "
+           "score calling 'above'" if "accuracy" in summary.ic else "") + ".</p>",
         f"<h2>Books out of sample (fills at the {html.escape(summary.fills)})</h2>",
         table_html(trading, BOOK_COLUMNS, "book", highlight=BENCHMARK),
         "<p class='note'>gross / net: mean daily return before / after costs (fees, slippage, borrow on shorts); "
