@@ -52,7 +52,7 @@ def test_readme_links_point_at_files_that_exist():
 def test_readme_stays_a_guide():
     # a guide, not a manual: 13.5 KB holds the two commands, the output, the studies, sources, sweeps, universes
     # and the folder map; details go to docs/
-    assert len(README.encode()) <= 16_000
+    assert len(README.encode()) <= 17_500
     assert "python -m pytest" in README and "wfbt run" in README
 
 
