@@ -11,6 +11,7 @@ from backtest.core.config import BacktestSection
 from backtest.engine.portfolio import (
     held_after_stops,
     held_positions,
+    held_sides,
     holdings,
     simulate,
     simulate_trader,
@@ -306,3 +307,16 @@ def test_held_positions_on_short_periods_and_from_the_first_day():
     assert one["l"].tolist() == [0.0]  # a long carried into a one-day period is not held there either
     first = held_positions({"l": pd.Series([1] * 6, index=idx)}, 0)
     assert first["l"].tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 1.0]  # nothing is held before the first decision
+
+
+def test_held_sides_sign_the_days_held_so_the_short_exposure_is_counted():
+    # short from day 1 at 101 with a 2 % stop (103.02): day 2's high 104 covers it; the rule stays short
+    from backtest.scoring.traders import trader_table
+    prices = tiny_prices()
+    pos = {"x": constant(-1, prices), "buy_and_hold": constant(1, prices)}
+    pf = simulate_trader(prices, pos, {k: constant(1.0, prices) for k in pos}, 1, COSTS,
+                         trader_stops(0.02, None, None))
+    sides = held_sides(pf, held_positions(pos, 1))
+    assert sides["x"].tolist() == [-1.0, -1.0, 0.0, 0.0, 0.0] and sides["buy_and_hold"].tolist() == [1.0] * 5
+    row = trader_table(pf, sides, "buy_and_hold").loc["x"]
+    assert (row["exposure_short"], row["exposure_long"], row["exposure"]) == (40.0, 0.0, 40.0)
