@@ -211,6 +211,7 @@ def test_alpha_reads_the_risk_free_rate_and_the_defaults_are_zero():
     table = trader_table(pf, held, "buy_and_hold")
     assert table.equals(trader_table(pf, held, "buy_and_hold", 0.0, 0.0))
     assert table.loc["z", "alpha"] == zero.loc["z", "alpha"] and table.loc["z", "exposure_short"] == 100.0
+    assert trader_table(pf, held, "buy_and_hold", 0.05).loc["z", "alpha"] == rate.loc["z", "alpha"]  # passed on
     returns = pd.DataFrame({"s": [0.01, -0.02, 0.03], "b": [0.02, -0.02, 0.01]})
     assert _benchmark_figures(returns, "b", 0.001).loc["s", "alpha"] != _benchmark_figures(returns, "b", 0.0).loc[
         "s", "alpha"]
@@ -245,3 +246,16 @@ def test_traded_value_of_a_long_short_portfolio_is_per_strategy_in_its_order():
     # z: 500 / 100 = 5 shares sold at 100 on row 0 and covered at the last close 94; a: then 500 buys 5 at 100
     assert value["z"].tolist() == pytest.approx([500.0, 0.0, 5 * 94.0])
     assert value["a"].tolist() == pytest.approx([500.0, 0.0, 5 * 94.0])
+
+
+def test_trader_table_passes_the_rate_and_the_cost_now_on():
+    from backtest.scoring.metrics import trading_table
+    pf, held = _three_trades()
+    table = trader_table(pf, held, "buy_and_hold")
+    assert np.isfinite(table.loc["three", "break_even_cost"])
+    assert table["break_even_cost"].equals(break_even_cost(pf, "buy_and_hold", 0.0))  # cost_now defaults to 0
+    rated = trader_table(pf, held, "buy_and_hold", 0.05, 0.01)
+    assert rated["sharpe"].equals(trading_table(pf, held, 0.05)["sharpe"])
+    assert rated.loc["three", "sharpe"] != table.loc["three", "sharpe"]
+    assert rated["alpha"].equals(trader_figures(pf, held, "buy_and_hold", 0.05)["alpha"])
+    assert rated["break_even_cost"].equals(break_even_cost(pf, "buy_and_hold", 0.01))
