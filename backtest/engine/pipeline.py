@@ -36,7 +36,7 @@ from backtest.engine.forecasting import (
 )
 from backtest.engine.portfolio import (
     fill_dates,
-    held_after_stops,
+    held_sides,
     held_positions,
     holdings,
     simulate,
@@ -218,7 +218,8 @@ def is_trader(config: RunConfig) -> bool:
 
 def _trade(config: RunConfig, prices: pd.DataFrame, predictions: pd.DataFrame, start: int
            ) -> tuple[dict[str, pd.Series], Any, pd.DataFrame]:
-    """Every strategy's state (bool: long rules) or position (+1 / -1 / 0), its portfolio, and where it held."""
+    """Every strategy's state (bool: long rules) or position (+1 / -1 / 0), its portfolio, and where it held
+    (bool, or the side held: +1 / -1 / 0)."""
     forecasts = _traded_forecasts(predictions, prices, config.forecast.models)
     st = config.strategies
     if not is_trader(config):
@@ -229,7 +230,7 @@ def _trade(config: RunConfig, prices: pd.DataFrame, predictions: pd.DataFrame, s
     sizes = strategy_sizes(list(positions), prices["close"], forecasts, seeds, st)
     pf = simulate_trader(prices, positions, sizes, start, config.backtest,
                          trader_stops(st.stop_loss, st.take_profit, st.trailing_stop))
-    return positions, pf, held_after_stops(pf, held_positions(positions, start))
+    return positions, pf, held_sides(pf, held_positions(positions, start))
 
 
 def _closed(states: dict[str, pd.Series], start: int) -> pd.Series:

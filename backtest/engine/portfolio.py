@@ -234,3 +234,9 @@ def held_after_stops(pf: vbt.Portfolio, held: pd.DataFrame) -> pd.DataFrame:
     where = {name: i for i, name in enumerate(held.columns)}
     ordered[rec["idx"], [where[g] for g in group_of[rec["col"]]]] = True
     return (held != 0) & (carried.to_numpy() | ordered)
+
+
+def held_sides(pf: vbt.Portfolio, held: pd.DataFrame) -> pd.DataFrame:
+    """The side (+1 long, -1 short, 0 flat) each strategy held over each day, stops included: ``held``
+    (``held_positions``) where ``held_after_stops`` says the position was open. The exposure by side reads it."""
+    return held.where(held_after_stops(pf, held), 0.0)

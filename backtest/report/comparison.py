@@ -16,6 +16,8 @@ from backtest.report.wording import (
     FORECAST_COLUMNS,
     PAIRED_FORECAST_COLUMNS,
     PAIRED_TRADING_COLUMNS,
+    TRADER_COLUMNS,
+    TRADER_NOTE,
     TRADING_COLUMNS,
     paired_sentences,
 )
@@ -34,6 +36,11 @@ COMPARE_TRADING = ["total_return", "cagr", "volatility", "sharpe", "sortino", "m
 
 COMPARE_TRADING_PRIORITY = ["sharpe", "verdict", "total_return", "psr", "max_drawdown", "dsr", "trades", "cagr",
                             "volatility", "sortino"]
+
+
+# the trader's figures beside each strategy when the runs have them (metrics.json's trading rows since issue 23),
+# after today's columns in the priority order: a narrow terminal drops them first and says so
+COMPARE_TRADER = ["turnover", "profit_factor", "break_even_cost", "exposure_long", "exposure_short"]
 
 
 def _run_table(title: str, frame: pd.DataFrame, first: str, keys: list[str], priority: list[str],
@@ -64,13 +71,16 @@ def compare_tables(comparison: Comparison, width: int, limit: int | None = None,
                             comparison.forecast, "model", COMPARE_FORECAST, FORECAST_PRIORITY + ["n"],
                             FORECAST_COLUMNS, width, console)
     rows = comparison.trading if limit is None else comparison.trading.head(limit)
-    tr, tr_out = _run_table("Trading across runs, after costs", rows, "strategy", COMPARE_TRADING,
-                            COMPARE_TRADING_PRIORITY, TRADING_COLUMNS, width, console)
+    columns = {**TRADING_COLUMNS, **TRADER_COLUMNS}
+    tr, tr_out = _run_table("Trading across runs, after costs", rows, "strategy", COMPARE_TRADING + COMPARE_TRADER,
+                            COMPARE_TRADING_PRIORITY + COMPARE_TRADER, columns, width, console)
     fc.caption = "≈: not distinguishable from naive (Diebold-Mariano, SPA)" + dropped_note(fc_out, FORECAST_COLUMNS)
     notes = ["≈: not distinguishable from buy-and-hold (PSR, SPA)"]
     if limit is not None and len(comparison.trading) > limit:
         notes.append(f"top {limit} of {len(comparison.trading)} rows; --limit 0 shows all")
-    tr.caption = "; ".join(notes) + dropped_note(tr_out, TRADING_COLUMNS)
+    if any(k in rows.columns and k not in tr_out for k in COMPARE_TRADER):
+        notes.append(TRADER_NOTE)
+    tr.caption = "; ".join(notes) + dropped_note(tr_out, columns)
     return [fc, tr]
 
 

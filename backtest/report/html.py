@@ -28,6 +28,7 @@ from backtest.report.wording import (
     forecast_sentences,
     strategy_note,
     terms_line,
+    trader_note,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -221,6 +222,14 @@ def _trader_section(trading: pd.DataFrame) -> list[str]:
             f"<p class='note'>{html.escape(TRADER_NOTE)}.</p>"]
 
 
+def _rules(summary: RunSummary) -> str:
+    """The trader rules note (direction, sizing, stops, borrow) the console shows too; empty for a long, all-in
+    run without stops."""
+    config = summary.config()
+    rules = trader_note(config.get("strategies", {}), config.get("backtest", {}))
+    return f" {html.escape(rules[:1].upper() + rules[1:])}." if rules else ""
+
+
 def report_html(summary: RunSummary) -> str:
     m = summary.manifest
     predictions, folds = summary.predictions(), summary.folds()
@@ -250,7 +259,7 @@ def report_html(summary: RunSummary) -> str:
              f"<p class='note'>{html.escape(PSR_DSR_NOTE)}. "
              f"{html.escape(strategy_note(ranked, _combine(summary)))}. "
              "vs B&amp;H: better or worse only when the tests say so at the run's significance level, "
-             f"≈ otherwise. Costs to the last day: {html.escape(LAST_DAY_NOTE)}.</p>",
+             f"≈ otherwise. Costs to the last day: {html.escape(LAST_DAY_NOTE)}.{_rules(summary)}</p>",
              _sentences(trading_sentences(summary.trading, summary.statistics.get("trading", {}))),
              *_trader_section(trading),
              "<h2>Forecasts</h2>", figs[2],
@@ -295,6 +304,7 @@ def compare_html(comparison: Comparison) -> str:
     body = [f"<h1>wfbt compare: {html.escape(', '.join(comparison.labels))}</h1>", *_what_differs(comparison),
             f"<p>{html.escape(comparison.note())}</p>", *divs,
             "<h2>Trading</h2>", _run_table(comparison.trading, "strategy", TRADING_COLUMNS),
+            *_compare_trader(comparison.trading),
             "<h2>Forecast errors</h2>", _run_table(comparison.forecast, "model", FORECAST_COLUMNS),
             *_paired_html(comparison)]
     return _page("wfbt compare", body)
@@ -335,6 +345,14 @@ def _paired_html(comparison: Comparison) -> list[str]:
     out.append(_sentences(paired_sentences(comparison.paired_forecast, comparison.paired_trading,
                                            comparison.significance)))
     return out
+
+
+def _compare_trader(trading: pd.DataFrame) -> list[str]:
+    """The trader's figures of every run and strategy, when the runs have them."""
+    if not any(c in trading.columns for c in TRADER_COLUMNS):
+        return []
+    return ["<h3>The figures traders read</h3>", _run_table(trading, "strategy", TRADER_COLUMNS),
+            f"<p class='note'>{html.escape(TRADER_NOTE)}.</p>"]
 
 
 def _run_table(frame: pd.DataFrame, first: str, columns: dict[str, tuple[str, int]]) -> str:

@@ -92,15 +92,15 @@ def return_figures(returns: pd.DataFrame, total: pd.Series, risk_free: float = 0
 def trading_table(pf: vbt.Portfolio, held: pd.DataFrame | None = None, risk_free: float = 0.0) -> pd.DataFrame:
     """Per strategy column: returns, risk, ratios, trades, exposure and fees, annualised with 252 days.
 
-    ``exposure`` is the share of days a position was held over; ``held`` (``portfolio.holdings``) says
-    which, so that the last day counts though its position is sold at that day's close. Without it, the
-    days whose close found a position.
+    ``exposure`` is the share of days a position was held over; ``held`` (``portfolio.holdings``, or the
+    +1 / -1 / 0 sides of ``portfolio.held_sides``: non-zero is held) says which, so that the last day counts
+    though its position is sold at that day's close. Without it, the days whose close found a position.
     """
     trades = pf.trades
     table = return_figures(pf.returns(), pf.total_return(), risk_free)
     table["trades"] = trades.count()
     table["win_rate"] = 100.0 * trades.win_rate()
-    table["exposure"] = 100.0 * ((pf.assets() > 0) if held is None else held).mean()
+    table["exposure"] = 100.0 * ((pf.assets() > 0) if held is None else held != 0).mean()
     table["fees_paid"] = pf.orders.fees.sum()
     table["end_value"] = pf.final_value()
     table.index.name = "strategy"

@@ -58,7 +58,7 @@ def test_a_fill_above_the_floor_pays_its_proportional_fee():
     floored = BacktestSection(init_cash=100_000.0, fees=0.01, slippage=0.0, min_fee=5.0)
     plain = BacktestSection(init_cash=100_000.0, fees=0.01, slippage=0.0)
     expected = simulate(PRICES, HOLD, 1, plain).final_value().iloc[0]
-    assert simulate(PRICES, HOLD, 1, floored).final_value().iloc[0] == pytest.approx(expected)
+    assert simulate(PRICES, HOLD, 1, floored).final_value().iloc[0] == pytest.approx(expected, rel=1e-12)
 
 
 def test_a_floored_sell_keeps_its_tax():
@@ -70,6 +70,7 @@ def test_a_floored_sell_keeps_its_tax():
 
 @pytest.mark.parametrize(("cfg", "words"), [
     (BacktestSection(), "fills: fractional shares (backtest.whole_shares = false), no minimum fee"),
+    (BacktestSection(whole_shares=True), "fills: whole shares, no minimum fee"),
     (BacktestSection(whole_shares=True, lot_size=1000, min_fee=20.0),
      "fills: whole lots of 1,000 shares, commission at least 20 a fill"),
 ])
@@ -90,3 +91,15 @@ def test_fill_and_rate_settings_out_of_range_are_refused(sets, message):
     with pytest.raises(ConfigError) as info:
         load_config(None, sets)
     assert message in str(info.value)
+
+
+def test_a_sell_pushed_below_the_floor_by_the_floored_buy_is_floored_and_the_buy_stays_floored():
+    """0.1 % of 1000 (1.00) is below a floor of 1.09885: the buy is floored. The first pass's sell
+    (1000 / 30.03 shares at 33: 1.098901) is above it, but the floored buy leaves (1000 - 1.09885) / 30 shares,
+    whose sell's 0.1 % is 1.098791: below, so a second pass floors it, and the buy keeps its floor."""
+    floor = 1.09885
+    assert 0.001 * 33 * (1000 - floor) / 30 < floor < 0.001 * 33 * 1000 / 30.03
+    cfg = BacktestSection(init_cash=1000.0, fees=0.001, slippage=0.0, min_fee=floor)
+    rec = simulate(PRICES, HOLD, 1, cfg).orders.records
+    assert rec["fees"].tolist() == pytest.approx([floor, floor], rel=1e-12)
+    assert rec["size"].iloc[0] == pytest.approx((1000 - floor) / 30, rel=1e-12)

@@ -11,6 +11,7 @@ from backtest.core.config import BacktestSection
 from backtest.engine.portfolio import (
     held_after_stops,
     held_positions,
+    held_sides,
     holdings,
     simulate,
     simulate_trader,
@@ -255,3 +256,67 @@ def test_whole_shares_and_a_minimum_fee_hold_for_shorts_and_sizes_too():
     assert rec["Size"].tolist() == [5.0, 5.0] == [np.floor(500 / (sold_at * 1.003))] * 2
     assert rec["Fees"].tolist() == pytest.approx([5.0 + 5 * sold_at * 0.003, 5.0], rel=1e-12)
     assert 5 * sold_at * 0.01 < 5.0 and 5 * covered_at * 0.01 < 5.0  # both commissions were below the floor
+
+
+def test_a_long_stop_fires_on_the_last_day_through_its_low_with_the_open_above_it():
+    prices = tiny_prices()
+    pos = {"x": pd.Series([0, 0, 0, 1, 1, 1], index=prices.index)}  # bought at day 4's open 106
+    pf = simulate_trader(prices, pos, {"x": constant(1.0, prices)}, 1, COSTS, trader_stops(0.033, None, None))
+    got, rec = orders(pf)  # stop 102.502: day 5 opens at 103, its low is 102; not the closing sale at 108
+    assert got[1] == ("long", "Sell", round(106 * 0.967 * 0.998, 6)) and len(got) == 2
+    assert rec["Timestamp"].iloc[1] == prices.index[5]
+
+
+def test_a_short_stop_fires_on_the_last_day_through_its_high_with_the_open_below_it():
+    prices = tiny_prices()
+    pos = {"x": pd.Series([0, 0, 0, -1, -1, -1], index=prices.index)}  # sold at day 4's open 106
+    pf = simulate_trader(prices, pos, {"x": constant(1.0, prices)}, 1, COSTS, trader_stops(0.02, None, None))
+    got, _ = orders(pf)  # stop 108.12: day 5 opens at 103, its high is 109; not the closing cover at 108
+    assert got == [("short", "Sell", round(106 * 0.998, 6)), ("short", "Buy", round(106 * 1.02 * 1.002, 6))]
+
+
+def test_a_rule_exit_on_the_last_day_sells_at_its_open_not_its_close():
+    prices = tiny_prices()  # start 2: rows are days 2-5 (opens 103, 100, 106, 103)
+    pos = {"x": pd.Series([1, 1, 1, 1, 0, 0], index=prices.index)}  # held over days 2-4, sold at day 5's open
+    pf = simulate_trader(prices, pos, {"x": constant(1.0, prices)}, 2, COSTS, NO_STOPS)
+    got, _ = orders(pf)
+    assert got == [("long", "Buy", 103 * 1.002), ("long", "Sell", round(103 * 0.998, 6))]
+    assert list(pf.wrapper.index) == list(prices.index[2:])
+    assert list(pf.wrapper.columns) == [("x", "long"), ("x", "short")]
+
+
+def test_a_rule_exit_on_the_last_day_is_not_overtaken_by_a_take_profit_later_that_day():
+    prices = tiny_prices()  # from 101: take profit at 108; days 2-4 reach 104, 106, 107; day 5 opens 103, high 109
+    pf, _ = _long_from_day_1(trader_stops(None, 108 / 101 - 1, None), pos=[1, 1, 1, 1, 0, 0])
+    got, _ = orders(pf)
+    assert got == [("long", "Buy", 101 * 1.002), ("long", "Sell", round(103 * 0.998, 6))]
+
+
+def test_a_day_whose_size_is_unknown_opens_nothing():
+    prices = tiny_prices()
+    sizes = pd.Series([np.nan, np.nan, 0.5, 0.5, 0.5, 0.5], index=prices.index)  # day 0's and 1's size unknown
+    pf = simulate_trader(prices, {"x": constant(1, prices)}, {"x": sizes}, 1, COSTS, NO_STOPS)
+    assert pf.orders.count().sum() == 0 and value(pf)[-1] == 1000.0  # the entry decided on day 0 is not taken
+
+
+def test_held_positions_on_short_periods_and_from_the_first_day():
+    idx = tiny_prices().index
+    two = held_positions({"s": pd.Series([-1] * 6, index=idx), "l": pd.Series([1] * 6, index=idx)}, 4)
+    assert two["s"].tolist() == [-1.0, -1.0] and two["l"].tolist() == [1.0, 1.0]  # carried into the last day
+    one = held_positions({"l": pd.Series([1] * 6, index=idx)}, 5)
+    assert one["l"].tolist() == [0.0]  # a long carried into a one-day period is not held there either
+    first = held_positions({"l": pd.Series([1] * 6, index=idx)}, 0)
+    assert first["l"].tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 1.0]  # nothing is held before the first decision
+
+
+def test_held_sides_sign_the_days_held_so_the_short_exposure_is_counted():
+    # short from day 1 at 101 with a 2 % stop (103.02): day 2's high 104 covers it; the rule stays short
+    from backtest.scoring.traders import trader_table
+    prices = tiny_prices()
+    pos = {"x": constant(-1, prices), "buy_and_hold": constant(1, prices)}
+    pf = simulate_trader(prices, pos, {k: constant(1.0, prices) for k in pos}, 1, COSTS,
+                         trader_stops(0.02, None, None))
+    sides = held_sides(pf, held_positions(pos, 1))
+    assert sides["x"].tolist() == [-1.0, -1.0, 0.0, 0.0, 0.0] and sides["buy_and_hold"].tolist() == [1.0] * 5
+    row = trader_table(pf, sides, "buy_and_hold").loc["x"]
+    assert (row["exposure_short"], row["exposure_long"], row["exposure"]) == (40.0, 0.0, 40.0)

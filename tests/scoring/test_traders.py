@@ -178,3 +178,84 @@ def test_re_simulating_at_the_break_even_cost_leaves_no_mean_excess_return():
         left = (again[col] - again["buy_and_hold"]).mean()
         erased = abs(excess_now[col] - left)
         assert erased > 0 and abs(left) <= 0.02 * erased, (col, cost[col], left, excess_now[col])
+
+
+def test_without_held_the_figures_read_vectorbt_positions_and_durations():
+    # buy_and_hold is held over all 8 days (the rule's view) but vectorbt's position is 0 at the last close
+    # (sold there) and its one trade lasts 7 bars: exposure 7/8 and 7 days instead of 100 % and 8
+    pf, held = _three_trades()
+    rule = trader_figures(pf, held, "buy_and_hold").loc["buy_and_hold"]
+    assert rule["exposure_long"] == 100.0 and rule["holding_days"] == 8.0 and rule["exposure_short"] == 0.0
+    bars = trader_figures(pf, None, "buy_and_hold").loc["buy_and_hold"]
+    assert bars["exposure_long"] == 87.5 and bars["holding_days"] == 7.0
+    assert np.isfinite(trader_figures(pf, held, "buy_and_hold").loc["three", "beta"])  # against the benchmark
+
+
+def test_exposure_counts_long_and_short_days():
+    from backtest.scoring.traders import _exposure
+    long, short = _exposure(None, pd.DataFrame({"x": [1, -1, -1, 0]}))
+    assert (long["x"], short["x"]) == (25.0, 50.0)
+
+
+def test_alpha_reads_the_risk_free_rate_and_the_defaults_are_zero():
+    # a short has a beta of about -1: its alpha changes with the risk-free rate (a beta-1 column's would not)
+    from backtest.engine.portfolio import simulate_trader, trader_stops
+    prices = _bars([100.0, 98.0, 101.0, 97.0, 99.0, 95.0])
+    pos = {"z": pd.Series(-1, index=prices.index), "buy_and_hold": pd.Series(1, index=prices.index)}
+    size = {k: pd.Series(1.0, index=prices.index) for k in pos}
+    pf = simulate_trader(prices, pos, size, 1, FREE, trader_stops(None, None, None))
+    held = pd.DataFrame({k: pd.Series(v, index=prices.index).iloc[1:] for k, v in pos.items()}).astype(float)
+    zero, rate = trader_figures(pf, held, "buy_and_hold"), trader_figures(pf, held, "buy_and_hold", 0.05)
+    assert zero.loc["z", "beta"] < 0 and rate.loc["z", "alpha"] != pytest.approx(zero.loc["z", "alpha"])
+    assert zero.equals(trader_figures(pf, held, "buy_and_hold", 0.0))
+    table = trader_table(pf, held, "buy_and_hold")
+    assert table.equals(trader_table(pf, held, "buy_and_hold", 0.0, 0.0))
+    assert table.loc["z", "alpha"] == zero.loc["z", "alpha"] and table.loc["z", "exposure_short"] == 100.0
+    assert trader_table(pf, held, "buy_and_hold", 0.05).loc["z", "alpha"] == rate.loc["z", "alpha"]  # passed on
+    returns = pd.DataFrame({"s": [0.01, -0.02, 0.03], "b": [0.02, -0.02, 0.01]})
+    assert _benchmark_figures(returns, "b", 0.001).loc["s", "alpha"] != _benchmark_figures(returns, "b", 0.0).loc[
+        "s", "alpha"]
+
+
+def test_benchmark_figures_of_two_days_and_the_nan_frame_without_a_benchmark():
+    idx = pd.bdate_range("2021-01-04", periods=2)
+    two = pd.DataFrame({"s": [0.01, -0.02], "b": [0.02, -0.02]}, index=idx)
+    assert _benchmark_figures(two, "b", 0.0).loc["s", "beta"] == pytest.approx(0.75)  # cov / var of two days
+    none = _benchmark_figures(two, "missing", 0.0)
+    assert list(none.columns) == ["alpha", "beta", "information_ratio", "tracking_error"]
+    assert list(none.index) == ["s", "b"] and (none.dtypes == float).all() and none.isna().all().all()
+
+
+def test_break_even_without_the_benchmark_column_is_a_named_nan_series():
+    pf, _ = _three_trades()
+    out = break_even_cost(pf, "missing", 0.0)
+    assert out.name == "break_even_cost" and list(out.index) == list(pf.wrapper.columns) and out.isna().all()
+    assert out.dtype == float and break_even_cost(pf, "buy_and_hold", 0.0).name == "break_even_cost"
+
+
+def test_traded_value_of_a_long_short_portfolio_is_per_strategy_in_its_order():
+    from backtest.engine.portfolio import simulate_trader, trader_stops
+    from backtest.scoring.traders import traded_value
+    prices = _bars([100.0, 98.0, 96.0, 94.0])  # opens 100, 100, 98, 96
+    pos = {"z": pd.Series([-1, -1, -1, -1], index=prices.index), "a": pd.Series([1, 1, 1, 1], index=prices.index)}
+    size = {k: pd.Series(0.5, index=prices.index) for k in pos}
+    pf = simulate_trader(prices, pos, size, 1, BacktestSection(init_cash=1000.0, fees=0.0, tax=0.0, slippage=0.0,
+                                                               borrow=0.0), trader_stops(None, None, None))
+    value = traded_value(pf)
+    assert list(value.columns) == ["z", "a"]
+    # z: 500 / 100 = 5 shares sold at 100 on row 0 and covered at the last close 94; a: then 500 buys 5 at 100
+    assert value["z"].tolist() == pytest.approx([500.0, 0.0, 5 * 94.0])
+    assert value["a"].tolist() == pytest.approx([500.0, 0.0, 5 * 94.0])
+
+
+def test_trader_table_passes_the_rate_and_the_cost_now_on():
+    from backtest.scoring.metrics import trading_table
+    pf, held = _three_trades()
+    table = trader_table(pf, held, "buy_and_hold")
+    assert np.isfinite(table.loc["three", "break_even_cost"])
+    assert table["break_even_cost"].equals(break_even_cost(pf, "buy_and_hold", 0.0))  # cost_now defaults to 0
+    rated = trader_table(pf, held, "buy_and_hold", 0.05, 0.01)
+    assert rated["sharpe"].equals(trading_table(pf, held, 0.05)["sharpe"])
+    assert rated.loc["three", "sharpe"] != table.loc["three", "sharpe"]
+    assert rated["alpha"].equals(trader_figures(pf, held, "buy_and_hold", 0.05)["alpha"])
+    assert rated["break_even_cost"].equals(break_even_cost(pf, "buy_and_hold", 0.01))

@@ -308,3 +308,22 @@ def test_short_states_read_every_setting():
         other = short_states(close, {}, StrategiesSection(**{**_cfg(rules=["forecast"]).__dict__, key: value}))
         name = "bollinger" if key.startswith("bollinger") else "macd"
         assert not other[name].equals(base[name]), key
+
+
+def test_bollinger_short_stays_short_on_a_close_exactly_at_the_middle():
+    # window 3, k 1: day 3's 14 is above its upper band (11.33 + 1.89); day 4's 12 is the mean of (10, 14, 12)
+    # itself: not below the middle, so the short is kept; day 5's 11 is below the middle 12.33: covered
+    close = series([10, 10, 10, 14, 12, 11])
+    bands = bollinger(close, 3, 1.0)
+    assert close.iloc[3] > bands["upper"].iloc[3] and close.iloc[4] == bands["middle"].iloc[4] == 12.0
+    assert bollinger_short_state(close, window=3, k=1.0).tolist() == [False, False, False, True, True, False]
+
+
+def test_the_short_rules_defaults_on_a_noisy_series():
+    close = series(list(100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.02, 250)))))
+    bb = bollinger_short_state(close)
+    np.testing.assert_array_equal(bb, bollinger_short_state(close, 20, 2.0))
+    assert not bb.equals(bollinger_short_state(close, 21, 2.0)) and not bb.equals(bollinger_short_state(close, 20, 3.0))
+    md = macd_short_state(close)
+    np.testing.assert_array_equal(md, macd_short_state(close, 12, 26, 9))
+    assert not md.equals(macd_short_state(close, 13, 26, 9)) and not md.equals(macd_short_state(close, 12, 26, 10))

@@ -123,3 +123,13 @@ def test_sizes_before_a_cut_ignore_prices_after_it(sizing):
     for name in before:
         pd.testing.assert_series_equal(before[name].iloc[:cut + 1], after[name].iloc[:cut + 1])
     assert not before["m:forecast"].iloc[cut + 1:].equals(after["m:forecast"].iloc[cut + 1:])
+
+
+def test_the_default_cap_of_vol_target_and_forecast_sizing_is_all_in():
+    # 1 % swings against a 2.0 target: 2.0 / 0.22 = 9x, held to 1 by the default cap; the forecast sizing's
+    # day 2 (2 % over an RMSE of 14.6 %) stays 0.137, its day 3 with a perfect past would be unbounded
+    swings = series([100, 101, 100, 101, 100])
+    assert vol_target_size(swings, target_vol=2.0, window=2).iloc[2:].tolist() == [1.0] * 3
+    close = series([100.0, 101.0, 102.01, 103.0301, 104.060401])  # +1 % a day, predicted exactly
+    pred = close * 1.01
+    assert forecast_size(close, pred, window=2).iloc[3:].tolist() == [1.0, 1.0]
