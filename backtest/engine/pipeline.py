@@ -36,8 +36,8 @@ from backtest.engine.forecasting import (
 )
 from backtest.engine.portfolio import (
     fill_dates,
-    held_sides,
     held_positions,
+    held_sides,
     holdings,
     simulate,
     simulate_trader,

@@ -286,7 +286,7 @@ def test_a_rule_exit_on_the_last_day_sells_at_its_open_not_its_close():
 
 
 def test_a_rule_exit_on_the_last_day_is_not_overtaken_by_a_take_profit_later_that_day():
-    prices = tiny_prices()  # from 101: take profit at 108; days 2-4 reach 104, 106, 107; day 5 opens 103, high 109
+    # tiny_prices() from 101: take profit at 108; days 2-4 reach 104, 106, 107; day 5 opens 103, high 109
     pf, _ = _long_from_day_1(trader_stops(None, 108 / 101 - 1, None), pos=[1, 1, 1, 1, 0, 0])
     got, _ = orders(pf)
     assert got == [("long", "Buy", 101 * 1.002), ("long", "Sell", round(103 * 0.998, 6))]

@@ -223,7 +223,7 @@ def test_benchmark_figures_of_two_days_and_the_nan_frame_without_a_benchmark():
     assert _benchmark_figures(two, "b", 0.0).loc["s", "beta"] == pytest.approx(0.75)  # cov / var of two days
     none = _benchmark_figures(two, "missing", 0.0)
     assert list(none.columns) == ["alpha", "beta", "information_ratio", "tracking_error"]
-    assert list(none.index) == ["s", "b"] and (none.dtypes == float).all() and none.isna().all().all()
+    assert list(none.index) == ["s", "b"] and all(d == np.float64 for d in none.dtypes) and none.isna().all().all()
 
 
 def test_break_even_without_the_benchmark_column_is_a_named_nan_series():
