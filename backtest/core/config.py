@@ -447,6 +447,7 @@ def _check_ranges(config: RunConfig) -> None:
     for where, value, ok, expected in checks:
         if not ok:
             raise ConfigError(f"{where} must be {expected}. Got {value}.")
+    _validate_study(config)
 
 
 def validate(config: RunConfig) -> None:
@@ -502,7 +503,6 @@ def validate(config: RunConfig) -> None:
             f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."
         )
     _validate_statistics(config.statistics)
-    _validate_study(config)
     _validate_trading_costs(config.backtest)
     _validate_adjust(data)
     if config.universe.enabled:

@@ -174,7 +174,8 @@ def insample_figure(insample: pd.DataFrame, predictions: pd.DataFrame) -> go.Fig
     fig, owner = go.Figure(), []
     folds = _drawn_folds(sorted(set(insample["fold"]))) if len(insample) else []
     for fold in folds:
-        fit, test = insample[insample["fold"] == fold], predictions[predictions["fold"] == fold]
+        fit = insample[insample["fold"] == fold]
+        test = predictions[(predictions["fold"] == fold) & predictions["model"].isin(set(fit["model"]))]
         days = pd.concat([fit[["date", "actual"]], test[["date", "actual"]]]).drop_duplicates("date").sort_values("date")
         fig.add_trace(go.Scatter(x=_dates(days["date"]), y=np.round(days["actual"].to_numpy(), 2), name="actual",
                                  mode="lines", line={"color": "black", "width": 2}, visible=fold == folds[0]))

@@ -23,9 +23,10 @@ def altered_after(prices: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def before_cut_differences(prices: pd.DataFrame, cut: pd.Timestamp, representation: str = "return") -> list[str]:
+def before_cut_differences(prices: pd.DataFrame, cut: pd.Timestamp, representation: str = "return",
+                           *extra: str) -> list[str]:
     cfg = tiny_config("forecast.models=['gru', 'linear', 'drift']", "training.epochs=3",
-                      f"forecast.representation={representation!r}")
+                      f"forecast.representation={representation!r}", *extra)
     a, b = run(cfg, prices=prices), run(cfg, prices=altered_after(prices, cut))
     problems = []
     # A prediction for the cut day is made from data up to the day before; its `actual` is altered.
@@ -54,6 +55,23 @@ def test_the_check_catches_a_scaler_fit_on_the_whole_series(monkeypatch, represe
     prices = synthetic_prices(420)
     monkeypatch.setattr(windows, "fit_rows", lambda fold: slice(None))  # the studies' leak
     assert "predictions" in before_cut_differences(prices, prices.index[300], representation)
+
+
+STUDY = ("walkforward.protocol='study'",)  # 420 rows: fit on rows [0, 336), test [336, 420)
+
+
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_the_study_protocol_with_its_scaler_fit_on_the_training_rows_has_no_look_ahead(representation):
+    prices = synthetic_prices(420)
+    assert before_cut_differences(prices, prices.index[380], representation, *STUDY) == []
+
+
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_the_studies_whole_series_scaler_is_caught_as_look_ahead(representation):
+    prices = synthetic_prices(420)
+    problems = before_cut_differences(prices, prices.index[380], representation, *STUDY,
+                                      "forecast.scaler_fit='whole_series'")
+    assert "predictions" in problems
 
 
 def test_the_check_catches_a_window_that_sees_the_day_it_predicts(monkeypatch):
