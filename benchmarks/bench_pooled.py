@@ -133,7 +133,7 @@ def time_pooled(arch: Architecture, folds: list[Fold], windows: list[PanelWindow
     """Seconds and sample-epochs of wfbt's pooled training: every fold one member of one group."""
     members = pooled_members(arch.name, folds, windows, seed=0, seeds=1)
     start = time.perf_counter()
-    results, _ = train_members(arch.name, members, settings, device)
+    results, _ = train_members(arch, members, settings, device)
     seconds = time.perf_counter() - start
     return seconds, sum(r.epochs * len(w.x_train) for r, w in zip(results, windows, strict=True))
 

@@ -30,6 +30,31 @@ from forecasters import kernels
 from forecasters.kernels import ptr
 from forecasters.registry import Architecture
 
+LOSSES = ("mse", "mae", "huber", "bce")  # the training losses ``loss_and_slope`` knows
+
+
+def loss_and_slope(loss: str, pred: torch.Tensor, y: torch.Tensor, take: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Elementwise ``loss`` of ``pred`` against ``y`` and its derivative in ``pred``, both 0 where ``take`` is 0.
+
+    As torch.nn.functional computes them before the mean: mse_loss; l1_loss (slope sign(e), 0 at e = 0);
+    huber_loss with delta 1.0 (equal to smooth_l1_loss with beta 1.0: 0.5 e^2 inside |e| < 1, |e| - 0.5
+    outside; slope e clipped to [-1, 1]); binary_cross_entropy_with_logits, ``pred`` the logit (slope
+    sigmoid(pred) - y). All on the scaled targets.
+    """
+    err = (pred - y) * take  # take is 0/1
+    if loss == "mse":
+        return err * err, 2.0 * err
+    if loss == "mae":
+        return err.abs(), err.sign()
+    if loss == "huber":
+        size = err.abs()
+        return torch.where(size < 1.0, 0.5 * err * err, size - 0.5), err.clamp(-1.0, 1.0)
+    if loss == "bce":
+        per = pred.clamp(min=0.0) - pred * y + torch.log1p(torch.exp(-pred.abs()))
+        return per * take, (torch.sigmoid(pred) - y) * take
+    raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+
 
 class GroupRNN:
     """Stateless forward pass for a group; parameters are passed in as ``flat`` (M, P), internal layout."""
@@ -116,13 +141,14 @@ class GroupRNN:
         return out.squeeze(-1)
 
     def loss_grad(self, flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, take: torch.Tensor,
-                  masks: torch.Tensor | None, grad: torch.Tensor) -> torch.Tensor:
-        """One training step's forward and backward without autograd: each member's batch-mean squared error
-        over the rows it ``take`` s (M, B) 0/1, differentiated with respect to ``flat`` into ``grad`` (M, P).
+                  masks: torch.Tensor | None, grad: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+        """One training step's forward and backward without autograd: each member's batch-mean ``loss``
+        (``LOSSES``) over the rows it ``take`` s (M, B) 0/1, differentiated with respect to ``flat`` into
+        ``grad`` (M, P).
 
         The same arithmetic as ``forward`` + autograd (checked in tests), with less around it: no graph, the
         top layer's gradient enters at its last step only, and the weight gradients go straight to ``grad``.
-        Returns the summed squared error per member (M,).
+        Returns the summed loss per member (M,).
         """
         w, g = self.views(flat), self.views(grad)
         m, b, length, _ = x.shape
@@ -144,8 +170,8 @@ class GroupRNN:
         h = seq[-1] * masks[..., -top:] if masks is not None else seq[-1]  # (M, B, H_top)
         w_out = w["out"]  # (M, H_top + 1, 1)
         pred = torch.baddbmm(w_out[:, top:], h, w_out[:, :top])  # (M, B, 1)
-        err = (pred.squeeze(-1) - y) * take  # take is 0/1
-        d_pred = (err * (2.0 / take.sum(1, keepdim=True).clamp(min=1))).unsqueeze(-1)  # (M, B, 1)
+        per, slope = loss_and_slope(loss, pred.squeeze(-1), y, take)  # (M, B) each
+        d_pred = (slope * (1.0 / take.sum(1, keepdim=True).clamp(min=1))).unsqueeze(-1)  # (M, B, 1)
         g["out"][:, :top].copy_(torch.bmm(h.transpose(1, 2), d_pred))  # copies: out= views with a member stride
         g["out"][:, top:].copy_(d_pred.sum(1, keepdim=True))  # are not every backend's case
         d_h = d_pred * w_out[:, :top].transpose(1, 2)  # (M, B, H_top)
@@ -161,7 +187,7 @@ class GroupRNN:
                 g[f"wh{i}"].copy_(d_wh)
             if i:
                 d_h = d_seq * parts[i - 1] if parts is not None else d_seq
-        return (err * err).sum(1)
+        return per.sum(1)
 
 
 _GATE_SCALES: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}

@@ -2,13 +2,20 @@
 
 Each member keeps what it would have alone: its own data and sample count, its own shuffles and
 dropout masks (counter-based draws keyed by its seed, forecasters/rng.py, so nothing depends on who
-else is in the group), its own Adam state and step count, its own early stopping and best weights. A
-member whose data ran out for this epoch sits the remaining steps out (its Adam state does not move);
+else is in the group), its own optimiser state and step count, its own early stopping and best weights. A
+member whose data ran out for this epoch sits the remaining steps out (its optimiser state does not move);
 members that stopped are dropped from the group at the end of the epoch and cost nothing further.
+
+What ``TrainSettings`` chooses, each against its torch counterpart in forecasters/reference.py (tests):
+the optimiser (torch.optim.Adam, RMSprop or SGD with their torch defaults), the loss (``batched.LOSSES``:
+mean squared or absolute error, Huber, binary cross-entropy on the output as a logit), shuffled or
+chronological batches, early stopping on or off, and whether a member keeps its best validation epoch's
+weights or its last epoch's. The validation loss that early stopping and the best epoch are judged by is
+the training loss (a member trained on the Huber loss is stopped by its Huber validation loss).
 
 The loop is a few plain helpers (``train_group`` reads top to bottom): ``_start`` loads the group onto
 the device, ``_plan_epoch`` draws the epoch's shuffles and builds its per-step tensors, ``_run_epoch``
-runs the steps (``_train_step``: batch, masks, forward, backward, Adam), ``_early_stop`` keeps each member's
+runs the steps (``_train_step``: batch, masks, forward, backward, optimiser), ``_early_stop`` keeps each member's
 best, ``_compact`` drops the members that stopped, ``_results`` reads everything back once. All of it
 is tensor operations over the whole group: the host's Python per step and per epoch does not grow with
 the number of members, and the host reads from the device once per epoch (which members stopped, for
@@ -26,11 +33,15 @@ import numpy as np
 import torch
 
 from forecasters import kernels, rng
-from forecasters.batched import GroupRNN
+from forecasters.batched import LOSSES, GroupRNN, loss_and_slope
 from forecasters.reference import flatten, init_reference
 from forecasters.registry import Architecture
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam defaults
+# torch.optim.RMSprop's defaults (alpha 0.99, eps 1e-8 added after the square root, no momentum, not
+# centred), which this follows; Keras' RMSprop differs (rho 0.9, epsilon 1e-7).
+RMSPROP_ALPHA = 0.99
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
 @dataclass
@@ -47,13 +58,13 @@ class Member:
 
 @dataclass
 class MemberResult:
-    predictions: np.ndarray  # (N_test,) scaled units, from the best weights
-    best_epoch: int
+    predictions: np.ndarray  # (N_test,) scaled units (bce: the probability, sigmoid of the logit), kept weights
+    best_epoch: int  # the epoch whose weights are kept: the best validation epoch, or the last (restore_best off)
     epochs: int
-    best_val_loss: float
-    train_loss: list[float] = field(default_factory=list)  # per epoch, sample-weighted MSE
+    best_val_loss: float  # that epoch's validation loss
+    train_loss: list[float] = field(default_factory=list)  # per epoch, sample-weighted mean of the loss
     val_loss: list[float] = field(default_factory=list)
-    weights: np.ndarray | None = None  # (P,) best weights, same layout as reference.flatten
+    weights: np.ndarray | None = None  # (P,) the kept weights, same layout as reference.flatten
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,21 @@ class TrainSettings:
     patience: int = 5
     min_delta: float = 0.0
     cuda_graph: bool = True  # on CUDA, replay each step as one captured graph (same kernels, no launch cost)
+    optimizer: str = "adam"  # one of OPTIMIZERS, with torch.optim's defaults
+    momentum: float = 0.0  # sgd only: torch.optim.SGD's momentum (no dampening, not Nesterov)
+    loss: str = "mse"  # one of batched.LOSSES; bce needs 0/1 targets and treats the output as a logit
+    shuffle: bool = True  # False: every epoch's batches in chronological order (DataLoader(shuffle=False))
+    restore_best: bool = True  # False: keep the last epoch's weights instead of the best validation epoch's
+    early_stopping: bool = True  # False: train every epoch (patience then plays no part)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}. Got {self.optimizer!r}.")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}. Got {self.loss!r}.")
+        if not 0.0 <= self.momentum < 1.0 or (self.momentum and self.optimizer != "sgd"):
+            raise ValueError(f"momentum must be in [0, 1), and is for sgd only. Got {self.momentum!r} with "
+                             f"{self.optimizer!r}.")
 
 
 ProgressFn = Callable[[int, int, int, float], None]  # (epoch, members still training, total, mean val loss)
@@ -84,13 +110,13 @@ class _Live:
     nv: torch.Tensor  # (M,) float32 validation windows
     flat: torch.Tensor  # (M, P) weights, GroupRNN's internal layout
     grad: torch.Tensor  # (M, P) each step's gradient, written by GroupRNN.loss_grad
-    m1: torch.Tensor  # (M, P) Adam's first moments
-    m2: torch.Tensor  # (M, P) Adam's second moments
+    m1: torch.Tensor  # (M, P) Adam's first moments; SGD's momentum buffer
+    m2: torch.Tensor  # (M, P) Adam's second moments; RMSprop's square average
     adam_steps: torch.Tensor  # (M,) float64 optimiser steps taken
     best: torch.Tensor  # (M, P) weights of the best epoch so far
     best_val: torch.Tensor  # (M,) float64 best validation loss so far
     bad: torch.Tensor  # (M,) int64 epochs since the last improvement
-    sq_sum: torch.Tensor  # (M,) float32 the epoch's summed squared training error
+    sq_sum: torch.Tensor  # (M,) float32 the epoch's summed training loss
     masks: torch.Tensor | None  # (M, B, mask width) float32 each step's dropout masks (None: no dropout)
 
     def select(self, rows: torch.Tensor) -> _Live:
@@ -160,16 +186,21 @@ def _blocked_forward(net: GroupRNN, flat: torch.Tensor, x: torch.Tensor) -> torc
     return out
 
 
-def _masked_mse(pred: torch.Tensor, target: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """(M,) mean squared error over each member's first counts[m] entries."""
+def _masked_loss(pred: torch.Tensor, target: torch.Tensor, counts: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+    """(M,) mean ``loss`` over each member's first counts[m] entries."""
     n = pred.shape[1]
     valid = torch.arange(n, device=pred.device)[None, :] < counts[:, None]
-    return ((pred - target) ** 2 * valid).sum(1) / counts.clamp(min=1)
+    if loss == "mse":
+        return ((pred - target) ** 2 * valid).sum(1) / counts.clamp(min=1)
+    return loss_and_slope(loss, pred, target, valid.to(pred.dtype))[0].sum(1) / counts.clamp(min=1)
 
 
-def _check_members(members: list[Member]) -> None:
+def _check_members(members: list[Member], loss: str = "mse") -> None:
     if min(len(mb.x_train) for mb in members) == 0:
         raise ValueError("every member needs at least one training window")
+    if loss == "bce" and not all(np.isin(mb.y_train, (0.0, 1.0)).all() and np.isin(mb.y_val, (0.0, 1.0)).all()
+                                 for mb in members):
+        raise ValueError("the bce loss needs 0/1 targets (a label, such as above the cross-sectional median)")
     for mb in members:
         if not 0 <= mb.seed < 2**63:
             raise ValueError(f"a member's seed must be an integer in [0, 2**63). Got {mb.seed}.")
@@ -207,6 +238,25 @@ def _start(arch: Architecture, members: list[Member], settings: TrainSettings, d
     return net, live, record
 
 
+def _optimizer_table(take: torch.Tensor, steps_done: torch.Tensor, settings: TrainSettings) -> torch.Tensor:
+    """Every step's optimiser coefficients, per member: (S, M, 4) float32 (``_optimizer_step`` reads them).
+
+    Adam: ``_adam_table``. RMSprop: (decay, weight, step, 0) = (alpha, 1 - alpha, lr) where a member has a
+    batch and (1, 0, 0) where not. SGD: (decay, step, 0, 0) = (momentum, lr) or (1, 0): a member with no batch
+    (its gradient is zero) keeps its square average or momentum buffer and its weights.
+    """
+    if settings.optimizer == "adam":
+        return _adam_table(take, steps_done, settings.lr)
+    active = take[:, :, 0].to(torch.float64)  # (S, M)
+    steps_done.add_(active.sum(0))
+    zero = torch.zeros_like(active)
+    if settings.optimizer == "rmsprop":
+        parts = [1 - active * (1 - RMSPROP_ALPHA), active * (1 - RMSPROP_ALPHA), active * settings.lr, zero]
+    else:
+        parts = [1 - active * (1 - settings.momentum), active * settings.lr, zero, zero]
+    return torch.stack(parts, dim=-1).to(torch.float32)
+
+
 def _adam_table(take: torch.Tensor, steps_done: torch.Tensor, lr: float) -> torch.Tensor:
     """The Adam coefficients of every step of an epoch, per member: (S, M, 4) float32.
 
@@ -227,21 +277,25 @@ def _plan_epoch(live: _Live, epoch: int, settings: TrainSettings, dropout: float
 
     Returns per-step tensors, step first: rows (S, M, B) int64, each batch slot's window as a row of the
     group's (M * N) training windows (``_batch`` gathers them at the step, so no copy of the epoch's data
-    is made); take (S, M, B) 1.0 where a member has a window at that slot; Adam coefficients (S, M, 4);
-    dropout keys (S, M, 2) int64 (None without dropout; the step draws its masks from them).
+    is made); take (S, M, B) 1.0 where a member has a window at that slot; optimiser coefficients (S, M, 4);
+    dropout keys (S, M, 2) int64 (None without dropout; the step draws its masks from them). Without
+    ``settings.shuffle`` each member's windows come in their own (chronological) order every epoch.
     """
     batch = settings.batch_size
     m, n = live.x.shape[:2]
     steps = math.ceil(int(live.sizes_host.max()) / batch)
     width = steps * batch
-    order = rng.shuffles(live.seeds, live.sizes, epoch, n)  # (M, N): each member's windows, then its padding
+    if settings.shuffle:  # (M, N): each member's windows, then its padding
+        order = rng.shuffles(live.seeds, live.sizes, epoch, n)
+    else:
+        order = torch.arange(n, device=live.sizes.device).expand(m, n)
     if width > n:  # the last batch runs past the padding: fill with a position that is never taken
         order = torch.nn.functional.pad(order, (0, width - n))
     idx = order[:, :width].view(m, steps, batch).transpose(0, 1)  # (S, M, B)
     slot = torch.arange(width, device=live.sizes.device).view(steps, 1, batch)
     take = (slot < live.sizes[None, :, None]).to(torch.float32)  # (S, M, B)
     rows = idx + n * torch.arange(m, device=idx.device)[None, :, None]  # (S, M, B)
-    coef = _adam_table(take, live.adam_steps, settings.lr)
+    coef = _optimizer_table(take, live.adam_steps, settings)
     keys = rng.keys(live.seeds, rng.DROPOUT, epoch, steps) if dropout > 0 else None
     return [rows, take, coef, keys]
 
@@ -269,17 +323,39 @@ def _adam_step(flat: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: tor
     flat.addcdiv_(m1 * step_size, denom, value=-1.0)
 
 
+def _optimizer_step(optimizer: str, flat: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor,
+                    coef: torch.Tensor) -> None:
+    """One step of ``optimizer`` per member with that step's coefficients ``coef`` (M, 4), ``_optimizer_table``'s.
+
+    Adam may take the fused C kernel (``_adam_step``); RMSprop and SGD are torch operations on every device:
+    torch.optim.RMSprop's square_avg = alpha * square_avg + (1 - alpha) * g^2, w -= lr * g / (sqrt(square_avg)
+    + eps), and torch.optim.SGD's buf = momentum * buf + g, w -= lr * buf.
+    """
+    if optimizer == "adam":
+        _adam_step(flat, grad, m1, m2, coef)
+        return
+    columns = coef.unsqueeze(-1).unbind(1)  # each (M, 1)
+    if optimizer == "rmsprop":
+        decay, weight, step = columns[:3]
+        m2.mul_(decay).addcmul_(grad * weight, grad)  # in torch's order of operations: the same roundings
+        flat.sub_(grad.div(m2.sqrt().add_(EPS)).mul_(step))
+    else:
+        decay, step = columns[:2]
+        m1.mul_(decay).add_(grad)
+        flat.addcmul_(m1, step, value=-1.0)
+
+
 def _train_step(net: GroupRNN, live: _Live, dropout: float, rows: torch.Tensor, take: torch.Tensor,
-                coef: torch.Tensor, keys: torch.Tensor | None) -> None:
-    """One optimiser step for every live member: batch, dropout masks, forward, per-member loss, gradient, Adam.
+                coef: torch.Tensor, keys: torch.Tensor | None, *, optimizer: str = "adam", loss: str = "mse") -> None:
+    """One optimiser step for every live member: batch, dropout masks, forward, per-member loss, gradient, update.
 
     rows and take (M, B), coef (M, 4), keys (M, 2) or None: one step of ``_plan_epoch``.
     """
     xb, yb = _batch(live, rows)  # (M, B, L, F), (M, B)
     masks = rng.keep_masks(keys, xb.shape[1], net.mask_width, dropout, out=live.masks) if keys is not None else None
-    sq = net.loss_grad(live.flat, xb, yb, take, masks, live.grad)  # gradient of each member's batch-mean loss
-    _adam_step(live.flat, live.grad, live.m1, live.m2, coef)
-    live.sq_sum.add_(sq)
+    summed = net.loss_grad(live.flat, xb, yb, take, masks, live.grad, loss)  # gradient of each batch-mean loss
+    _optimizer_step(optimizer, live.flat, live.grad, live.m1, live.m2, coef)
+    live.sq_sum.add_(summed)
 
 
 def _run_epoch(step: Callable[..., None], per_step: list[torch.Tensor | None], live: _Live,
@@ -296,18 +372,20 @@ def _run_epoch(step: Callable[..., None], per_step: list[torch.Tensor | None], l
     return graph
 
 
-def _epoch_losses(net: GroupRNN, live: _Live, has_val: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(M,) training loss (sample-weighted MSE of the epoch's steps) and validation loss (NaN: no set)."""
+def _epoch_losses(net: GroupRNN, live: _Live, has_val: bool, loss: str = "mse") -> tuple[torch.Tensor, torch.Tensor]:
+    """(M,) training loss (sample-weighted mean ``loss`` of the epoch's steps) and validation loss (the same
+    loss; NaN: no set)."""
     train_loss = live.sq_sum / live.sizes
     if not has_val:
         return train_loss, torch.full_like(train_loss, math.nan)
     with torch.no_grad():
-        return train_loss, _masked_mse(_blocked_forward(net, live.flat, live.xv), live.yv, live.nv)
+        return train_loss, _masked_loss(_blocked_forward(net, live.flat, live.xv), live.yv, live.nv, loss)
 
 
 def _early_stop(live: _Live, record: _Record, epoch: int, train_loss: torch.Tensor, val_loss: torch.Tensor,
                 settings: TrainSettings, has_val: bool) -> torch.Tensor:
-    """Record the epoch and keep each member's best weights; returns (M,) bool: out of patience."""
+    """Record the epoch and keep each member's best weights (or, without ``restore_best``, its latest); returns
+    (M,) bool: out of patience (never, without ``early_stopping``)."""
     ids = live.ids
     record.train_loss[ids, epoch - 1] = train_loss
     record.val_loss[ids, epoch - 1] = val_loss
@@ -319,10 +397,12 @@ def _early_stop(live: _Live, record: _Record, epoch: int, train_loss: torch.Tens
         improved = torch.ones_like(live.bad, dtype=torch.bool)
     live.best_val = torch.where(improved, val, live.best_val)
     live.bad = torch.where(improved, 0, live.bad + 1)
-    live.best = torch.where(improved[:, None], live.flat, live.best)
-    record.best_val[ids] = live.best_val
-    record.best_epoch[ids] = torch.where(improved, epoch, record.best_epoch[ids])
-    return ~improved & (live.bad >= settings.patience)
+    kept = improved if settings.restore_best else torch.ones_like(improved)
+    live.best = torch.where(kept[:, None], live.flat, live.best)
+    record.best_val[ids] = live.best_val if settings.restore_best else val
+    record.best_epoch[ids] = torch.where(kept, epoch, record.best_epoch[ids])
+    out_of_patience = ~improved & (live.bad >= settings.patience)
+    return out_of_patience if settings.early_stopping else torch.zeros_like(out_of_patience)
 
 
 def _read_epoch(stop: torch.Tensor, val_loss: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -343,10 +423,14 @@ def _compact(live: _Live, record: _Record, stop: torch.Tensor) -> _Live | None:
     return live.select(keep) if len(keep) else None
 
 
-def _results(net: GroupRNN, members: list[Member], record: _Record, keep_weights: bool) -> list[MemberResult]:
-    """Every member's predictions from its best weights, and its record, read from the device once."""
+def _results(net: GroupRNN, members: list[Member], record: _Record, keep_weights: bool, loss: str = "mse"
+             ) -> list[MemberResult]:
+    """Every member's predictions from its kept weights (bce: as probabilities), and its record, read from the
+    device once."""
     with torch.no_grad():
         preds = _blocked_forward(net, record.weights, _pad([mb.x_test for mb in members], record.weights.device))
+        if loss == "bce":
+            preds = torch.sigmoid(preds)
     preds = preds.cpu().numpy()  # (T, N_test)
     weights = net.to_reference(record.weights).cpu().numpy() if keep_weights else None
     train, val = record.train_loss.cpu().numpy(), record.val_loss.cpu().numpy()
@@ -366,18 +450,20 @@ def train_group(
     arch: Architecture, members: list[Member], settings: TrainSettings, *,
     device: str | torch.device = "cpu", progress: ProgressFn | None = None, keep_weights: bool = False,
 ) -> list[MemberResult]:
-    """Train every member to early stopping; return each member's best-weight test predictions."""
+    """Train every member to early stopping (or through ``settings.epochs``); return each member's test
+    predictions from its kept weights."""
     device = torch.device(device)
-    _check_members(members)
+    _check_members(members, settings.loss)
     net, live, record = _start(arch, members, settings, device)
     has_val = min(len(mb.x_val) for mb in members) > 0
     use_graph = device.type == "cuda" and settings.cuda_graph
     graph: _StepGraph | None = None  # captured for the current live set; recaptured after compaction
     for epoch in range(1, settings.epochs + 1):
         per_step = _plan_epoch(live, epoch, settings, arch.dropout)
-        step = functools.partial(_train_step, net, live, arch.dropout)
+        step = functools.partial(_train_step, net, live, arch.dropout, optimizer=settings.optimizer,
+                                 loss=settings.loss)
         graph = _run_epoch(step, per_step, live, graph, use_graph)
-        train_loss, val_loss = _epoch_losses(net, live, has_val)
+        train_loss, val_loss = _epoch_losses(net, live, has_val, settings.loss)
         stop = _early_stop(live, record, epoch, train_loss, val_loss, settings, has_val)
         stop, mean_val = _read_epoch(stop, val_loss)
         if progress is not None:
@@ -388,7 +474,7 @@ def train_group(
             live, graph = _compact(live, record, stop), None
             if live is None:
                 break
-    return _results(net, members, record, keep_weights)
+    return _results(net, members, record, keep_weights, settings.loss)
 
 
 class _StepGraph:

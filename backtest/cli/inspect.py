@@ -113,17 +113,19 @@ def plan_command(config: ConfigArg = None, set_: SetOpt = None) -> None:
 
 
 @friendly
-def models() -> None:
-    """List the forecaster architectures and the baselines every one of them is tested against."""
-    from forecasters.registry import ARCHITECTURES, BASELINES
+def models(config: ConfigArg = None, set_: SetOpt = None) -> None:
+    """List the forecaster architectures (presets and a config's [networks.NAME]) and the baselines."""
+    from forecasters.registry import BASELINES
 
+    cfg = load_run_config(config, set_)
+    n = len(cfg.forecast.features)
     table = Table(title="Forecasters (input: lookback x features; target: next close, or next return)",
                   title_justify="left")
-    for col in ["name", "cell", "layers (units)", "dropout", "params (4 features)", "from"]:
+    for col in ["name", "cell", "layers (units)", "dropout", f"params ({n} features)", "from"]:
         table.add_column(col, overflow="fold")
-    for a in ARCHITECTURES.values():
+    for a in cfg.architectures().values():
         table.add_row(a.name, a.cell.upper(), " → ".join(map(str, a.hidden)), f"{a.dropout}",
-                      f"{a.n_params(4):,}", a.source)
+                      f"{a.n_params(n):,}", a.source)
     console.print(table)
     baselines = Table(title="Baselines (always in the forecast table; list drift or linear in forecast.models "
                             "to trade them)", title_justify="left")

@@ -19,6 +19,9 @@ from typing import Any, Literal, get_args, get_origin
 
 from backtest.core.errors import ConfigError, suggest
 
+if typing.TYPE_CHECKING:  # the type only: reading a config loads no part of the forecasters
+    from forecasters.registry import Architecture
+
 
 def _check_timezone(where: str, name: str) -> None:
     """Refuse a time zone name that the IANA database (zoneinfo) does not know."""
@@ -129,6 +132,24 @@ class TrainingSection:
     lr: float = 1e-3  # Adam's default, as in both studies
     patience: int = 5  # epochs without validation improvement before a member stops
     min_delta: float = 0.0  # improvement smaller than this does not reset patience
+    # adam | rmsprop | sgd, each with torch.optim's defaults (rmsprop: alpha 0.99, eps 1e-8, as torch, not Keras)
+    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
+    momentum: float = 0.0  # sgd only: torch.optim.SGD's momentum in [0, 1); 0 = plain SGD
+    # on the scaled targets: mse | mae | huber (torch's HuberLoss, delta 1.0) | bce (the output as a logit, for the
+    # universe's 0/1 above_median target); early stopping and the best epoch are judged by the same loss
+    loss: Literal["mse", "mae", "huber", "bce"] = "mse"
+    shuffle: bool = True  # false = each epoch's batches in date order, as the TEJ article's DataLoader(shuffle=False)
+    restore_best: bool = True  # false = keep the last epoch's weights (as both studies did), not the best epoch's
+    early_stopping: bool = True  # false = train all `epochs` (patience then plays no part)
+
+
+@dataclass(frozen=True)
+class NetworkSection:
+    """A custom architecture, [networks.NAME]: NAME may then appear in forecast.models and universe.models."""
+
+    cell: Literal["lstm", "gru"] = "lstm"  # the recurrent cell of every layer
+    hidden: list[int] = field(default_factory=lambda: [64])  # units per layer, first to last: 1 to 4 layers
+    dropout: float = 0.2  # in [0, 1): after every layer, as the presets
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,18 @@ class StrategiesSection:
     rules: list[str] = field(
         default_factory=lambda: ["forecast", "forecast+bollinger", "forecast+macd", "vote"]
     )  # per-model rules; bollinger, macd and buy-and-hold always run
+    # direction: long = today's rules; short = their mirrors (docs/trading.md); both = long when the long rule
+    # says so, short when the short rule does, flat when both or neither. buy_and_hold always stays long.
+    direction: Literal["long", "short", "both"] = "long"  # long | short | both: the side every rule trades
+    # sizing: the share of equity a new position takes, decided at its decision close, held until it is closed
+    sizing: Literal["all_in", "fixed", "vol_target", "forecast", "agreement"] = "all_in"  # all_in = 1 (today)
+    fraction: float = 0.5  # sizing = "fixed": share of equity per position, in (0, 1]
+    target_vol: float = 0.10  # sizing = "vol_target": annual volatility aimed at (0.10 = 10 %), daily std x sqrt(252)
+    vol_window: int = 20  # vol_target and forecast sizing: trailing days of returns or forecast errors, >= 2
+    max_leverage: float = 1.0  # cap on every size, in (0, 1]: vectorbt 1.2's from_signals lends no cash for longs
+    stop_loss: float | None = None  # exit at this loss from the entry price (0.05 = 5 %); None or 0 = off
+    take_profit: float | None = None  # exit at this gain from the entry price (0.10 = 10 %); None or 0 = off
+    trailing_stop: float | None = None  # exit this far below the best high since entry (above the low, short); 0 = off
 
 
 @dataclass(frozen=True)
@@ -156,6 +189,7 @@ class BacktestSection:
     whole_shares: bool = False  # true = every fill a whole number of lot_size shares (rounded down); false = fractional
     lot_size: int = 1  # shares per lot when whole_shares (Taiwan: 1000); vectorbt's size_granularity
     min_fee: float = 0.0  # floor on each fill's commission, in cash (0 = none); fees below it are raised to it
+    borrow: float = 0.005  # yearly rate on shorts, borrow / 252 of the short's value a day; ~50 bp general collateral
 
 
 @dataclass(frozen=True)
@@ -189,6 +223,10 @@ class UniverseSection:
     networks: Literal["pooled", "per_symbol"] = "pooled"  # one network per fold on every stock, or one per stock
     memory_gb: float = 2.0  # GiB the pooled windows and training of a chunk of folds may plan: the rest of a run of
     # 505 stocks takes ~1.2 GB, so the whole stays under 4 GB; folds beyond it train chunk after chunk
+    # the single-symbol rules run on every stock, the held stocks sharing one book at equal weights:
+    # forecast, forecast+bollinger, forecast+macd, vote (one book per scorer with a forecast: all but naive)
+    # and bollinger, macd (one book each); thresholds and windows from [strategies]; [] = no rule books
+    rules: list[str] = field(default_factory=lambda: ["forecast", "vote"])  # two, so the example stays fast
 
 
 @dataclass(frozen=True)
@@ -203,14 +241,30 @@ class RunConfig:
     backtest: BacktestSection = field(default_factory=BacktestSection)
     statistics: StatisticsSection = field(default_factory=StatisticsSection)
     universe: UniverseSection = field(default_factory=UniverseSection)
+    networks: dict[str, NetworkSection] = field(default_factory=dict)  # [networks.NAME] tables: custom architectures
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """Every section as plain data; [universe] only in a universe run, so single-symbol files stay as they were."""
-        return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if f.name != "universe" or self.universe.enabled}
+        """Every section as plain data; [universe] only in a universe run and [networks] only when it names one,
+        so files without them stay as they were."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if (f.name != "universe" or self.universe.enabled) and (f.name != "networks" or self.networks)}
+
+    def architectures(self) -> dict[str, Architecture]:
+        """Every architecture a model name may stand for: forecasters.registry's presets and this run's networks."""
+        from forecasters.registry import architectures, custom
+
+        return architectures(custom(name, n.cell, n.hidden, n.dropout) for name, n in self.networks.items())
 
 
-_SECTION_TYPES = typing.get_type_hints(RunConfig)
+def _plain(section: Any) -> dict[str, Any]:
+    """A section (or the networks' table of sections) as plain data."""
+    if isinstance(section, dict):
+        return {name: dataclasses.asdict(value) for name, value in section.items()}
+    return dataclasses.asdict(section)
+
+
+_SECTION_TYPES = {f.name: typing.get_type_hints(RunConfig)[f.name] for f in dataclasses.fields(RunConfig)
+                  if f.name != "networks"}
 
 
 DATE_KEYS = ("data.start", "data.end")
@@ -299,7 +353,25 @@ def _default_of(where: str) -> Any:
     return getattr(getattr(RunConfig(), section), key.split("[")[0], None)
 
 
+def _build_networks(raw: Any) -> dict[str, NetworkSection]:
+    """The [networks.NAME] tables, each checked as a section of its own (keys, types; ranges in validate)."""
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise ConfigError(f"[networks]: expected one table per network, e.g. [networks.small] with cell = \"gru\", "
+                          f"hidden = [32, 16], dropout = 0.1. Got {raw!r}.")
+    hints = typing.get_type_hints(NetworkSection)
+    out = {}
+    for name, table in raw.items():
+        for key in table:
+            if key not in hints:
+                raise ConfigError(f"[networks.{name}] has no key {key!r}.{suggest(key, hints)} "
+                                  f"Known keys: {', '.join(hints)}.")
+        out[name] = NetworkSection(**{k: _check_value(f"networks.{name}.{k}", v, hints[k]) for k, v in table.items()})
+    return out
+
+
 def _build_section(name: str, raw: Any) -> Any:
+    if name == "networks":
+        return _build_networks(raw)
     cls = _SECTION_TYPES[name]
     if not isinstance(raw, dict):
         raise ConfigError(f"[{name}]: expected a table. Got {raw!r}.")
@@ -318,12 +390,12 @@ def _build_section(name: str, raw: Any) -> Any:
 def from_dict(raw: dict[str, Any]) -> RunConfig:
     """Build and validate a RunConfig from a parsed TOML document."""
     for name in raw:
-        if name not in _SECTION_TYPES:
+        if name not in _SECTION_TYPES and name != "networks":
             sweep = (" A file with [sweep] and [grid] tables is a sweep: run it with `wfbt sweep FILE`."
                      if name in ("sweep", "grid") else "")
             raise ConfigError(
                 f"unknown section [{name}].{suggest(name, _SECTION_TYPES)} "
-                f"Known sections: {', '.join(_SECTION_TYPES)}.{sweep}"
+                f"Known sections: {', '.join([*_SECTION_TYPES, 'networks'])}.{sweep}"
             )
     config = RunConfig(**{name: _build_section(name, value) for name, value in raw.items()})
     validate(config)
@@ -389,6 +461,12 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
         section, key, value = parse_override(text)
         if not isinstance(raw.setdefault(section, {}), dict):
             raise ConfigError(f"[{section}] in the config file is not a table.")
+        if section == "networks" and "." in key:  # --set networks.NAME.hidden=[32, 16]
+            name, key = key.split(".", 1)
+            if not isinstance(raw[section].setdefault(name, {}), dict):
+                raise ConfigError(f"[networks.{name}] in the config file is not a table.")
+            raw[section][name][key] = value
+            continue
         raw[section][key] = value
     return from_dict(raw)
 
@@ -463,32 +541,21 @@ def validate(config: RunConfig) -> None:
     positive = {
         "walkforward.train_days": wf.train_days, "walkforward.test_days": wf.test_days,
         "forecast.lookback": fc.lookback, "forecast.seeds": fc.seeds, "training.epochs": tr.epochs,
-        "training.batch_size": tr.batch_size, "training.patience": tr.patience,
+        "training.batch_size": tr.batch_size,
         "strategies.bollinger_window": st.bollinger_window, "strategies.macd_fast": st.macd_fast,
         "strategies.macd_slow": st.macd_slow, "strategies.macd_signal": st.macd_signal,
     }
     for where, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{where} must be positive. Got {value}.")
-    if wf.val_days < 0 or wf.gap < 0:
-        raise ConfigError(f"walkforward.val_days and gap must be >= 0. Got {wf.val_days} and {wf.gap}.")
-    if wf.max_folds is not None and wf.max_folds <= 0:
-        raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
-    # One symbol's batches are drawn from its days; a universe's from every stock's days (505 a day), so
-    # there a batch needs no more days than one window and its target.
-    min_fit, rule = (fc.lookback + 1, "lookback + 1") if config.universe.enabled else (
-        fc.lookback + tr.batch_size, "lookback + batch_size")
-    if wf.train_days - wf.val_days < min_fit:
-        raise ConfigError(
-            f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
-            f"need at least {rule} = {min_fit}. Raise train_days or lower val_days."
-        )
-    if wf.val_days and wf.val_days < 2:
-        raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
+    _validate_windows(config)
     _check_ranges(config)
     if not fc.models:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
-    _require_known("forecast.models", "model", fc.models, forecasters(), " (see `wfbt models`)")
+    _validate_networks(config.networks)
+    _validate_training(tr, config.universe)
+    _require_known("forecast.models", "model", fc.models, forecasters(config.architectures().values()),
+                   " (see `wfbt models`, or define it in a [networks.NAME] table)")
     if len(set(fc.models)) != len(fc.models):
         raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
     _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])
@@ -505,8 +572,9 @@ def validate(config: RunConfig) -> None:
     _validate_statistics(config.statistics)
     _validate_trading_costs(config.backtest)
     _validate_adjust(data)
+    _validate_trader(config.strategies, config.backtest)
     if config.universe.enabled:
-        _validate_universe(config.universe, data, config.backtest)
+        _validate_universe(config.universe, data, config.backtest, config)
     if data.adjusted and data.source != "yfinance":
         raise ConfigError(f"data.adjusted = true applies to data.source = \"yfinance\" only; {data.source!r} prices "
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
@@ -534,6 +602,26 @@ def _validate_study(config: RunConfig) -> None:
     if config.universe.enabled and (wf.protocol != "walkforward" or fc.layout != "sequence"):
         raise ConfigError(f"a universe run walks forward on sequences; walkforward.protocol = {wf.protocol!r} and "
                           f"forecast.layout = {fc.layout!r} are for single-symbol runs. Leave them out.")
+
+
+def _validate_windows(config: RunConfig) -> None:
+    """The walk-forward's day counts leave every fold enough fitting days for a window, a target and a batch."""
+    wf, fc, tr = config.walkforward, config.forecast, config.training
+    if wf.val_days < 0 or wf.gap < 0:
+        raise ConfigError(f"walkforward.val_days and gap must be >= 0. Got {wf.val_days} and {wf.gap}.")
+    if wf.max_folds is not None and wf.max_folds <= 0:
+        raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
+    # One symbol's batches are drawn from its days; a universe's from every stock's days (505 a day), so
+    # there a batch needs no more days than one window and its target.
+    min_fit, rule = (fc.lookback + 1, "lookback + 1") if config.universe.enabled else (
+        fc.lookback + tr.batch_size, "lookback + batch_size")
+    if wf.train_days - wf.val_days < min_fit:
+        raise ConfigError(
+            f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
+            f"need at least {rule} = {min_fit}. Raise train_days or lower val_days."
+        )
+    if wf.val_days and wf.val_days < 2:
+        raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
 
 
 def _validate_trading_costs(bt: BacktestSection) -> None:
@@ -587,7 +675,7 @@ def _validate_statistics(st: StatisticsSection) -> None:
                           f"Got {st.pbo_blocks}.")
 
 
-def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSection) -> None:
+def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSection, config: RunConfig) -> None:
     """A universe run reads a csv file or folder and trades books that its numbers can fill."""
     if bt.tax or bt.execution != "next_open":
         raise ConfigError(f"a universe run fills at the next open and charges backtest.fees and slippage per "
@@ -612,13 +700,24 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
                           f"hold: k = {un.k} per leg). Got {un.min_symbols}. Raise it or lower universe.k.")
     from forecasters.registry import forecasters  # lazily, as in validate: reading the registry loads no torch
 
-    _require_known("universe.models", "model", un.models, [m for m in forecasters() if m != "drift"],
+    known = [m for m in forecasters(config.architectures().values()) if m != "drift"]
+    _require_known("universe.models", "model", un.models, known,
                    " (architectures of `wfbt models`, or linear)")
     if len(set(un.models)) != len(un.models):
         raise ConfigError(f"universe.models lists a model twice. Got {un.models}. Name each once.")
     _validate_universe_memory(un)
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
+    _validate_universe_rules(un)
+
+
+def _validate_universe_rules(un: UniverseSection) -> None:
+    """universe.rules names each rule of strategies.rulebooks at most once."""
+    from strategies.rulebooks import PANEL_RULES
+
+    _require_known("universe.rules", "rule", un.rules, PANEL_RULES, " (see `wfbt strategies`)")
+    if len(set(un.rules)) != len(un.rules):
+        raise ConfigError(f"universe.rules lists a rule twice. Got {un.rules}. Name each once.")
 
 
 def _validate_universe_memory(un: UniverseSection) -> None:
@@ -626,3 +725,73 @@ def _validate_universe_memory(un: UniverseSection) -> None:
     if not un.memory_gb > 0:
         raise ConfigError(f"universe.memory_gb must be a positive number of GiB for the pooled windows and "
                           f"training, e.g. 2.0. Got {un.memory_gb}.")
+
+
+def _validate_trader(st: StrategiesSection, bt: BacktestSection) -> None:
+    """Direction, sizing and stops: sizes a cash account can fill, stops vectorbt can price, one stop-loss kind."""
+    checks = [  # (field, value, ok, what the range is)
+        ("strategies.fraction", st.fraction, 0 < st.fraction <= 1, "a share of equity in (0, 1], e.g. 0.5"),
+        ("strategies.target_vol", st.target_vol, 0 < st.target_vol <= 2, "an annual volatility in (0, 2], e.g. 0.10"),
+        ("strategies.vol_window", st.vol_window, st.vol_window >= 2, "a number of days >= 2, e.g. 20"),
+        ("strategies.max_leverage", st.max_leverage, 0 < st.max_leverage <= 1,
+         "a cap in (0, 1], e.g. 1.0 (vectorbt 1.2's from_signals lends no cash for longs, so a long cannot be "
+         "larger than the cash)"),
+        ("backtest.borrow", bt.borrow, 0 <= bt.borrow < 1, "a yearly rate in [0, 1), e.g. 0.005 for 50 bp"),
+    ]
+    for key in ("stop_loss", "take_profit", "trailing_stop"):
+        value = getattr(st, key)
+        top = 10 if key == "take_profit" else 1
+        checks.append((f"strategies.{key}", value, value is None or 0 <= value < top,
+                       f"a fraction in [0, {top}) (0.05 = 5 %), or 0 or left out for none"))
+    for where, value, ok, expected in checks:
+        if not ok:
+            raise ConfigError(f"{where} must be {expected}. Got {value}.")
+    if st.stop_loss and st.trailing_stop:
+        raise ConfigError(f"strategies.stop_loss and trailing_stop are both set ({st.stop_loss} and "
+                          f"{st.trailing_stop}); vectorbt keeps one stop-loss per position. Set one of them and leave "
+                          "the other out.")
+    if (st.stop_loss or st.take_profit or st.trailing_stop) and bt.execution != "next_open":
+        raise ConfigError("strategies.stop_loss, take_profit and trailing_stop are checked against each day's open, "
+                          f"high and low, which needs backtest.execution = \"next_open\". Got {bt.execution!r}. "
+                          "Set execution = \"next_open\" or leave the stops out.")
+
+
+NETWORK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+
+
+def _validate_networks(networks: dict[str, NetworkSection]) -> None:
+    """Each [networks.NAME]: a new plain name, 1 to 4 layers of 1 to 1024 units, dropout in [0, 1)."""
+    from forecasters.registry import ARCHITECTURES, BASELINES, MAX_LAYERS
+
+    for name, net in networks.items():
+        where = f"networks.{name}"
+        if not NETWORK_NAME.fullmatch(name):
+            raise ConfigError(f"[{where}]: a network's name is a letter, then up to 39 letters, digits, '_' or '-' "
+                              f"(it names files and table rows). Got {name!r}. Rename the table, e.g. "
+                              "[networks.gru_small].")
+        if name in ARCHITECTURES or name in BASELINES:
+            raise ConfigError(f"[{where}]: {name!r} is already a {'preset' if name in ARCHITECTURES else 'baseline'} "
+                              f"(see `wfbt models`). Give the network a name of its own, e.g. "
+                              f"[networks.{name}_custom].")
+        if not 1 <= len(net.hidden) <= MAX_LAYERS or not all(1 <= h <= 1024 for h in net.hidden):
+            raise ConfigError(f"{where}.hidden must list the units of 1 to {MAX_LAYERS} layers, each from 1 to 1024, "
+                              f"e.g. hidden = [50, 50, 50]. Got {net.hidden}.")
+        if not 0.0 <= net.dropout < 1.0:
+            raise ConfigError(f"{where}.dropout must be a fraction in [0, 1), e.g. 0.2 (0 = none). Got {net.dropout}.")
+
+
+def _validate_training(tr: TrainingSection, un: UniverseSection) -> None:
+    """The optimiser's momentum and the loss fit the run; patience stays positive (early_stopping = false is the
+    off switch)."""
+    if tr.patience <= 0:
+        raise ConfigError(f"training.patience must be positive (epochs without improvement before a member stops). "
+                          f"Got {tr.patience}. To train every epoch, set training.early_stopping = false.")
+    if not 0.0 <= tr.momentum < 1.0:
+        raise ConfigError(f"training.momentum must be in [0, 1), e.g. 0.9. Got {tr.momentum}.")
+    if tr.momentum and tr.optimizer != "sgd":
+        raise ConfigError(f"training.momentum applies to optimizer = \"sgd\" only (Adam and RMSprop use torch's "
+                          f"defaults). Got momentum = {tr.momentum} with optimizer = {tr.optimizer!r}. Set "
+                          "optimizer = \"sgd\" or leave momentum out.")
+    if tr.loss == "bce" and not (un.enabled and un.target == "above_median"):
+        raise ConfigError("training.loss = \"bce\" needs 0/1 targets: a universe run with universe.target = "
+                          "\"above_median\". Forecasts of returns or prices take \"mse\", \"mae\" or \"huber\".")

@@ -12,6 +12,11 @@ leg, target-percent orders, sells before buys (``call_seq="auto"``). The rules i
   close, and not traded after. A gap inside a symbol's history only holds the position.
 * **Every position is closed on the last day**, at that day's close, paying fees and slippage; the
   weights decided at the day before's close are not traded (they would be held for hours only).
+* **Books that trade on change only** (``on_change``): a book named there places orders only on the
+  fills after a decision day whose weights differ from the day before's (the first decision day
+  counts as a change); between them its positions drift with prices, untouched. Exits after a stop
+  and on the last day still happen. The universe's rule books use it: equal weights among the held
+  stocks, rebalanced when the held set changes (``strategies.rulebooks``).
 * **Borrow on shorts.** vectorbt 1.2's ``from_orders`` has no borrow fee nor cash-flow input, so
   the short side of each symbol trades in a column of its own whose prices are the market prices
   times ``(1 + borrow / periods) ** row``: a short held from one row to the next loses that factor's
@@ -22,7 +27,7 @@ leg, target-percent orders, sells before buys (``call_seq="auto"``). The rules i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -31,7 +36,7 @@ import vectorbt as vbt
 
 def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.DataFrame, *,
          fees: float = 0.0, slippage: float = 0.0, borrow: float = 0.0, periods: int = 252,
-         init_cash: float = 1_000_000.0) -> vbt.Portfolio:
+         init_cash: float = 1_000_000.0, on_change: Collection[str] = ()) -> vbt.Portfolio:
     """Trade several target-weight panels in one vectorbt portfolio.
 
     Parameters
@@ -49,6 +54,9 @@ def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.Dat
         Trading days in a year.
     init_cash : float, default 1,000,000
         Starting cash of each book.
+    on_change : collection of str, default ()
+        Books that trade only after a day whose weights changed (see the module's rules); the others
+        trade to their weights every day.
 
     Returns
     -------
@@ -59,7 +67,8 @@ def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.Dat
     last_row, priced = _stops(close)
     parts = {}
     for name, panel in weights.items():
-        target = _targets(panel.reindex(index=close.index, columns=close.columns), open_, last_row, priced)
+        target = _targets(panel.reindex(index=close.index, columns=close.columns), open_, last_row, priced,
+                          name in on_change)
         parts[name] = _legs(target)
     size = pd.concat(parts, axis=1, names=["book", "leg", "symbol"])
     price, value_at = _prices(open_, close, last_row)
@@ -93,13 +102,20 @@ def _stops(close: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
 
 
 def _targets(weights: pd.DataFrame, open_: pd.DataFrame, last_row: pd.Series, priced: pd.DataFrame,
-             ) -> pd.DataFrame:
+             on_change: bool = False) -> pd.DataFrame:
     """Target percents by fill row: yesterday's weights at today's open, exits after a stop and at the end.
 
-    NaN means no order (first row, no open, outside a symbol's priced span, a symbol never priced).
+    NaN means no order (first row, no open, outside a symbol's priced span, a symbol never priced, and
+    with ``on_change`` a row after a decision day whose weights equal the day before's).
     """
-    target = weights.fillna(0.0).shift(1)
+    decided = weights.fillna(0.0)
+    target = decided.shift(1)
     target = target.where(priced & open_.notna())
+    if on_change:
+        changed = decided.ne(decided.shift(1)).any(axis=1)
+        changed.iloc[0] = True
+        trades = changed.shift(1, fill_value=True).to_numpy(dtype=bool)[:, None]
+        target = target.where(np.broadcast_to(trades, target.shape))
     rows = np.arange(len(target))[:, None]
     target = target.mask(rows == (last_row.to_numpy() + 1), 0.0)
     target.iloc[-1] = 0.0

@@ -23,7 +23,7 @@ from backtest.engine.devices import split_to_fit
 from backtest.engine.schedule import Fold
 from forecasters.baselines import TRADABLE
 from forecasters.reference import predict_flat
-from forecasters.registry import TRADABLE_BASELINES, Architecture, get_architecture
+from forecasters.registry import TRADABLE_BASELINES, Architecture
 from forecasters.trainer import Member, TrainSettings, train_group
 from forecasters.windows import FoldData, fold_data
 
@@ -78,20 +78,23 @@ def _members(model: str, run: Windows) -> list[Member]:
     ]
 
 
-def _settings(config: RunConfig) -> TrainSettings:
+def train_settings(config: RunConfig) -> TrainSettings:
+    """The trainer's settings from [training] (single-symbol and universe runs alike)."""
     tr = config.training
-    return TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+    return TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta, optimizer=tr.optimizer,
+                         momentum=tr.momentum, loss=tr.loss, shuffle=tr.shuffle, restore_best=tr.restore_best,
+                         early_stopping=tr.early_stopping)
 
 
-def train_members(model: str, members: list[Member], settings: TrainSettings, device: torch.device,
+def train_members(arch: Architecture, members: list[Member], settings: TrainSettings, device: torch.device,
                   progress: Progress | None = None, budget: int | None = None) -> tuple[list[Any], float]:
-    """Train ``members`` of architecture ``model`` as one group (in chunks if memory asks for it).
+    """Train ``members`` of architecture ``arch`` as one group (in chunks if memory asks for it).
 
     ``budget`` caps the bytes a group may plan to use (None: a share of the device's free memory).
     Returns the members' results in ``members`` order and the seconds the training took.
     """
     progress = progress or Progress()
-    arch = get_architecture(model)
+    model = arch.name
     chunks = split_to_fit(arch, members, settings.batch_size, device, budget)
     progress.group_start(model, len(members), settings.epochs)
     start = time.perf_counter()
@@ -114,7 +117,8 @@ def train_networks(model: str, runs: list[Windows], device: torch.device, progre
     fold log), in ``runs`` order; each run's share of the training time is its share of the members.
     """
     own = [_members(model, run) for run in runs]
-    results, seconds = train_members(model, [m for ms in own for m in ms], _settings(runs[0].config), device,
+    arch = runs[0].config.architectures()[model]  # a preset, or the runs' [networks.NAME] (the same in all)
+    results, seconds = train_members(arch, [m for ms in own for m in ms], train_settings(runs[0].config), device,
                                      progress)
     out, at = [], 0
     for run, ms in zip(runs, own, strict=True):
@@ -142,7 +146,7 @@ def _collect(model: str, run: Windows, results: list[Any], seconds: float) -> Fo
                 frame[f"seed_{k}"] = d.to_price(r.predictions)
         preds.append(frame)
         log.append({**_member_log(model, f.index, group, seconds * len(group) / len(results)),
-                    **_fits(get_architecture(model), d, group)})
+                    **_fits(run.config.architectures()[model], d, group)})
     return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
 
 

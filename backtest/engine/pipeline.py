@@ -34,14 +34,23 @@ from backtest.engine.forecasting import (
     train_networks,
     windows,
 )
-from backtest.engine.portfolio import fill_dates, holdings, simulate
+from backtest.engine.portfolio import (
+    fill_dates,
+    held_after_stops,
+    held_positions,
+    holdings,
+    simulate,
+    simulate_trader,
+    trader_stops,
+)
 from backtest.engine.schedule import Fold, folds_table, make_folds
 from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.scoring.metrics import forecast_table, scaled_table
 from backtest.scoring.traders import round_trip_cost, trader_table
 from forecasters.baselines import naive_forecast
 from forecasters.registry import NAIVE, TRADABLE_BASELINES
-from strategies.signals import BENCHMARK, strategy_states
+from strategies.signals import BENCHMARK, strategy_positions, strategy_states
+from strategies.sizing import strategy_sizes
 
 __all__ = ["CheckpointStore", "Progress", "RunResult", "run", "trade_and_score"]
 
@@ -177,10 +186,7 @@ def trade_and_score(run: Windows, prices: pd.DataFrame, trained: dict[str, Forec
     per_model = {**trained, **{b: fit_baseline(b, run, close) for b in forecaster_names(config) if b not in trained}}
     predictions, fold_log = _assemble(config, prices, per_model)
     lap("baselines")
-    states = strategy_states(prices["close"], _traded_forecasts(predictions, prices, config.forecast.models),
-                             config.strategies)
-    pf = simulate(prices, states, folds[0].test_start, config.backtest)
-    held = holdings(states, folds[0].test_start)
+    states, pf, held = _trade(config, prices, predictions, folds[0].test_start)
     lap("backtest")
     forecasts = evaluate_forecasts(predictions, config.statistics, config.run.seed)
     trading = evaluate_trading(_trader_table(pf, held, config.backtest), pf.returns(), BENCHMARK, config.statistics,
@@ -193,7 +199,7 @@ def trade_and_score(run: Windows, prices: pd.DataFrame, trained: dict[str, Forec
         forecast_metrics=forecasts.table, forecast_metrics_by_fold=forecast_table(predictions, True),
         trading_metrics=trading.table.sort_values("sharpe", ascending=False, na_position="last"),
         equity=pf.value(), states=pd.DataFrame(states),
-        orders=_orders(pf, prices.index, held.iloc[-1], config.backtest.execution),
+        orders=_orders(pf, prices.index, _closed(states, folds[0].test_start), config.backtest.execution),
         statistics={"forecast": forecasts.summary, "trading": trading.summary},
         manifest={**_manifest(config, prices, folds, device, timings), **(manifest or {})},
         study=study_summary(run, prices.index, forecasts.table),
@@ -229,6 +235,48 @@ def study_summary(run: Windows, dates: pd.DatetimeIndex, forecasts: pd.DataFrame
 def _trader_table(pf: Any, held: pd.DataFrame, bt: BacktestSection) -> pd.DataFrame:
     """The trading table with the trader's figures and the break-even cost, over the run's risk-free rate."""
     return trader_table(pf, held, BENCHMARK, bt.risk_free, round_trip_cost(bt.fees, bt.tax, bt.slippage))
+
+
+def is_trader(config: RunConfig) -> bool:
+    """Whether the run asks for more than long, all-in rules without stops (today's run, kept bit for bit)."""
+    st = config.strategies
+    return (st.direction != "long" or st.sizing != "all_in"
+            or any((st.stop_loss, st.take_profit, st.trailing_stop)))
+
+
+def _trade(config: RunConfig, prices: pd.DataFrame, predictions: pd.DataFrame, start: int
+           ) -> tuple[dict[str, pd.Series], Any, pd.DataFrame]:
+    """Every strategy's state (bool: long rules) or position (+1 / -1 / 0), its portfolio, and where it held."""
+    forecasts = _traded_forecasts(predictions, prices, config.forecast.models)
+    st = config.strategies
+    if not is_trader(config):
+        states = strategy_states(prices["close"], forecasts, st)
+        return states, simulate(prices, states, start, config.backtest), holdings(states, start)
+    positions = strategy_positions(prices["close"], forecasts, st)
+    seeds = _traded_seeds(predictions, prices, config.forecast.models)
+    sizes = strategy_sizes(list(positions), prices["close"], forecasts, seeds, st)
+    pf = simulate_trader(prices, positions, sizes, start, config.backtest,
+                         trader_stops(st.stop_loss, st.take_profit, st.trailing_stop))
+    return positions, pf, held_after_stops(pf, held_positions(positions, start))
+
+
+def _closed(states: dict[str, pd.Series], start: int) -> pd.Series:
+    """True for a strategy that still holds a position on the last day (sold or covered at its close)."""
+    return held_positions(states, start).iloc[-1] != 0
+
+
+def _traded_seeds(predictions: pd.DataFrame, prices: pd.DataFrame, models: list[str]) -> dict[str, pd.DataFrame]:
+    """Each traded model's seeds' forecasts (``seed_<k>`` columns) by decision day, as ``_traded_forecasts``;
+    a model without them (one seed, or a baseline) has its forecast as its one seed."""
+    position = pd.Series(np.arange(len(prices)), index=prices.index)
+    columns = [c for c in predictions.columns if c.startswith("seed_")]
+    out = {}
+    for model in models:
+        g = predictions[predictions["model"] == model]
+        own = [c for c in columns if g[c].notna().any()] or ["predicted"]
+        decision = prices.index[position[g["date"]].to_numpy() - 1]
+        out[model] = pd.DataFrame(g[own].to_numpy(), index=decision, columns=own)
+    return out
 
 
 def _stopwatch(timings: dict[str, float]) -> Any:
@@ -275,6 +323,8 @@ def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device
 def _orders(pf: Any, index: pd.DatetimeIndex, closed: pd.Series, execution: str) -> pd.DataFrame:
     """Every fill, dated by the day it was filled (``portfolio.fill_dates``), the closing sells included."""
     rec = pf.orders.records_readable
+    if isinstance(rec["Column"].iloc[0] if len(rec) else None, tuple):  # a trader run: (strategy, leg) columns
+        rec = rec.assign(Column=[c[0] for c in rec["Column"]])
     out = rec.rename(columns={"Column": "strategy", "Timestamp": "date", "Side": "side", "Size": "size",
                               "Price": "price", "Fees": "fees"})[["strategy", "date", "side", "size", "price", "fees"]]
     return out.assign(date=fill_dates(out, index, closed, execution))

@@ -19,9 +19,10 @@ Every result is a score panel: index = decision day t (the close at which the sc
 cross-sectional median (target ``"median"``), NaN where there is no forecast. Rows are the folds' test
 days.
 
-The classification target is trained with the trainer's loss, the mean squared error on the 0/1 label
-(the trainer has no cross-entropy path): its minimiser is the label's conditional probability, so the
-output estimates the probability (it is not clipped to [0, 1]; a ranking does not need that).
+The classification target is trained with training.loss: by default the mean squared error on the 0/1
+label, whose minimiser is the label's conditional probability, so the output estimates the probability
+(it is not clipped to [0, 1]; a ranking does not need that); with ``loss = "bce"`` the binary
+cross-entropy on the output as a logit, and the forecast is its sigmoid.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from backtest.engine.schedule import Fold
 from forecasters.baselines import fit_linear
 from forecasters.crosssection import naive_scores, reversal_scores
 from forecasters.panel import PanelWindows, panel_windows
-from forecasters.registry import get_architecture
+from forecasters.registry import Architecture, get_architecture
 from forecasters.trainer import Member, MemberResult, TrainSettings, sizes_bytes
 
 BASELINES = ("linear", "reversal", "naive")  # scored beside the networks in every universe run
@@ -89,21 +90,21 @@ def symbol_members(model: str, symbols: pd.Index, folds: list[Fold], windows: li
     return members, where
 
 
-def fold_bytes(model: str | None, folds: list[Fold], symbols: int, lookback: int, seeds: int, batch_size: int,
+def fold_bytes(arch: Architecture | None, folds: list[Fold], symbols: int, lookback: int, seeds: int, batch_size: int,
                networks: str = "pooled") -> int:
     """Upper estimate of the bytes ``folds`` need at once, before any window is cut: their windows (every
     symbol on every day of each set, float32 with an int64 (row, column); x and y twice per symbol, whose
     members copy theirs) and the training
-    of their members of ``model`` (forecasters.trainer.sizes_bytes; None: the windows only)."""
+    of their members of ``arch`` (forecasters.trainer.sizes_bytes; None: the windows only)."""
     pooled = networks == "pooled"
     sets = [(f.val_start - f.train_start, f.train_end - f.val_start, f.test_end - f.test_start) for f in folds]
     per_window = 4 * (lookback + 1) * (1 if pooled else 2) + 16  # float32 x and y (copied per symbol), int64 index
     windows = per_window * symbols * sum(sum(s) for s in sets)
-    if model is None:
+    if arch is None:
         return windows
     per_set, members = (symbols, seeds) if pooled else (1, seeds * symbols)  # a member's windows, members a fold
     sizes = [(a * per_set, b * per_set, c * per_set) for a, b, c in sets for _ in range(members)]
-    return windows + sizes_bytes(get_architecture(model), sizes, lookback, 1, batch_size)
+    return windows + sizes_bytes(arch, sizes, lookback, 1, batch_size)
 
 
 def fold_chunks(folds: list[Fold], fits: Callable[[list[Fold]], bool]) -> list[list[Fold]]:
@@ -122,19 +123,19 @@ def _seed_means(results: list[MemberResult], w: PanelWindows, seeds: int, start:
     return w.to_target(np.mean([r.predictions for r in results[start:start + seeds]], axis=0))
 
 
-def network_parts(model: str, symbols: pd.Index, folds: list[Fold], windows: list[PanelWindows], seed: int,
+def network_parts(arch: Architecture, symbols: pd.Index, folds: list[Fold], windows: list[PanelWindows], seed: int,
                   seeds: int, settings: TrainSettings, device: torch.device, networks: str = "pooled",
                   progress: Progress | None = None, budget: int | None = None) -> list[Part]:
     """One architecture's forecasts on ``folds``: every member trained in one group (or as ``budget``
     allows), seeds averaged per fold, or per fold and symbol."""
     if networks == "pooled":
-        members = pooled_members(model, folds, windows, seed, seeds)
-        results, _ = train_members(model, members, settings, device, progress, budget)
+        members = pooled_members(arch.name, folds, windows, seed, seeds)
+        results, _ = train_members(arch, members, settings, device, progress, budget)
         return [(_seed_means(results, w, seeds, i * seeds), w.test_rows, w.test_cols) for i, w in enumerate(windows)]
-    members, where = symbol_members(model, symbols, folds, windows, seed, seeds)
+    members, where = symbol_members(arch.name, symbols, folds, windows, seed, seeds)
     if not members:
         return []
-    results, _ = train_members(model, members, settings, device, progress, budget)
+    results, _ = train_members(arch, members, settings, device, progress, budget)
     parts = []
     for j, (i, col) in enumerate(where):
         te = windows[i].test_cols == col
@@ -173,12 +174,12 @@ def _held(windows: list[PanelWindows]) -> int:
     return sum(a.nbytes for w in windows for a in vars(w).values() if isinstance(a, np.ndarray))
 
 
-def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[str], lookback: int, target: str,
+def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[Architecture], lookback: int, target: str,
                    seed: int, seeds: int, settings: TrainSettings, device: torch.device, networks: str,
                    progress: Progress | None, budget: int) -> dict[str, list[Part]]:
     """Every network's and the linear model's forecasts, a chunk of folds at a time within ``budget``."""
     symbols, width = close.columns, close.shape[1]
-    parts: dict[str, list[Part]] = {name: [] for name in [*nets, "linear"]}
+    parts: dict[str, list[Part]] = {name: [] for name in [*(a.name for a in nets), "linear"]}
 
     def fits(chunk: list[Fold]) -> bool:
         return all(fold_bytes(m, chunk, width, lookback, seeds, settings.batch_size, networks) <= budget
@@ -187,8 +188,8 @@ def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[str], look
     for chunk in fold_chunks(folds, fits):
         windows = fold_windows(close, chunk, lookback, target)
         left = max(budget - _held(windows) * (1 if networks == "pooled" else 2), 1)
-        for m in nets:
-            parts[m] += network_parts(m, symbols, chunk, windows, seed, seeds, settings, device, networks,
+        for arch in nets:
+            parts[arch.name] += network_parts(arch, symbols, chunk, windows, seed, seeds, settings, device, networks,
                                       progress, left)
         parts["linear"] += linear_parts(windows)
         del windows
@@ -197,8 +198,8 @@ def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[str], look
 
 def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], lookback: int, target: str,
                   seed: int, settings: TrainSettings, device: torch.device, progress: Progress | None = None,
-                  seeds: int = 1, networks: str = "pooled", budget: int = DEFAULT_BUDGET
-                  ) -> dict[str, pd.DataFrame]:
+                  seeds: int = 1, networks: str = "pooled", budget: int = DEFAULT_BUDGET,
+                  architectures: list[Architecture] | None = None) -> dict[str, pd.DataFrame]:
     """Score panels of every pooled network in ``models`` and of the universe baselines.
 
     Parameters
@@ -220,6 +221,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         One network per fold and seed on every symbol's windows, or one per symbol, fold and seed.
     budget : int
         Bytes one chunk of folds may plan to use for its windows and training (see the module's notes).
+    architectures : list of Architecture, optional
+        The run's custom architectures ([networks.NAME]) that ``models`` may name beside the presets.
 
     Returns
     -------
@@ -228,7 +231,7 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
     """
     if networks not in NETWORKS:
         raise ValueError(f"networks must be one of {NETWORKS}. Got {networks!r}.")
-    nets = [m for m in models if m not in BASELINES]
+    nets = [get_architecture(m, architectures or []) for m in models if m not in BASELINES]
     parts = _trained_parts(close, folds, nets, lookback, target, seed, seeds, settings, device, networks,
                            progress, budget)
     out = {name: _to_frame(close, folds, p) for name, p in parts.items()}

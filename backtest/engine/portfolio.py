@@ -12,7 +12,7 @@ import vectorbt as vbt
 
 from backtest.core.config import BacktestSection
 from backtest.engine.fills import size_options, with_min_fee
-from strategies.signals import edges
+from strategies.signals import BENCHMARK, edges
 
 
 def holdings(states: dict[str, pd.Series], start: int) -> pd.DataFrame:
@@ -89,3 +89,148 @@ def _engine() -> str | None:
     except ImportError:  # pragma: no cover - older vectorbt
         return None
     return "rust" if is_rust_available() else None
+
+
+# ---- direction, sizing and stops (strategies.direction, sizing, stop_loss, ...): docs/trading.md ----------------
+
+LEGS = ("long", "short")  # each strategy trades two columns of one cash-sharing group
+
+
+def held_positions(positions: dict[str, pd.Series], start: int) -> pd.DataFrame:
+    """The position (+1 long, -1 short, 0 flat) each strategy holds over each out-of-sample day.
+
+    As ``holdings``: the position over day t is the one decided at day t-1's close; on the last day only a
+    position carried into it with the same sign counts (a flip there closes the old side at the open and
+    opens nothing).
+    """
+    held = pd.DataFrame(positions).astype(float).shift(1, fill_value=0.0).iloc[start:]
+    carried = held.iloc[-2] if len(held) > 1 else pd.Series(0.0, index=held.columns)
+    held.iloc[-1] = held.iloc[-1].where(held.iloc[-1] == carried, 0.0)
+    return held
+
+
+def _leg_signals(traded: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Entries and exits of every (strategy, leg) column: the long leg trades +1, the short leg -1."""
+    out: dict[str, dict[tuple[str, str], pd.Series]] = {"long_in": {}, "long_out": {}, "short_in": {}, "short_out": {}}
+    none = pd.Series(False, index=traded.index)
+    for col in traded.columns:
+        up_in, up_out = edges(traded[col] > 0)
+        down_in, down_out = edges(traded[col] < 0)
+        out["long_in"][(col, "long")], out["long_out"][(col, "long")] = up_in, up_out
+        out["long_in"][(col, "short")], out["long_out"][(col, "short")] = none, none
+        out["short_in"][(col, "long")], out["short_out"][(col, "long")] = none, none
+        out["short_in"][(col, "short")], out["short_out"][(col, "short")] = down_in, down_out
+    return {k: pd.DataFrame(v).rename_axis(columns=["strategy", "leg"]) for k, v in out.items()}
+
+
+def _leg_prices(prices: pd.DataFrame, held: pd.DataFrame, columns: pd.MultiIndex, start: int,
+                cfg: BacktestSection) -> dict[str, pd.DataFrame]:
+    """Fill, valuation, open, high and low prices per leg column; the short leg's carry the borrow.
+
+    The short leg's prices are the market's times ``(1 + borrow / 252) ** row``, so a short held from one row
+    to the next loses that growth, borrow / 252 of its value a day, inside vectorbt's own cash and value (as
+    engine.book does). The closing sells of the last day are priced at its close.
+    """
+    rows = prices.iloc[start:]
+    fill = (prices["open"] if cfg.execution == "next_open" else prices["close"].shift(1)).iloc[start:]
+    carry = (1.0 + cfg.borrow / 252) ** np.arange(len(rows), dtype=float)
+    factor = np.where(columns.get_level_values("leg") == "short", carry[:, None], 1.0)
+    sign = np.where(columns.get_level_values("leg") == "short", -1.0, 1.0)
+    last = held.iloc[-1].reindex(columns.get_level_values("strategy")).to_numpy() * sign > 0  # sold at the close
+    out = {}
+    for name, series in (("price", fill), ("close", rows["close"]), ("open", rows["open"]), ("high", rows["high"]),
+                         ("low", rows["low"])):
+        out[name] = pd.DataFrame(series.to_numpy()[:, None] * factor, index=rows.index, columns=columns)
+    out["price"].iloc[-1] = np.where(last, out["close"].iloc[-1], out["price"].iloc[-1])
+    return out
+
+
+def _no_range_on_rule_exits(px: dict[str, pd.DataFrame], exits: pd.DataFrame, closing: np.ndarray) -> None:
+    """On a row where a leg's rule exits at the open, its high and low are the open: a stop cannot fire later
+    that day on a position already closed (vectorbt checks stops before signals). The last day's closing sells
+    keep the day's range: a stop may fire before that close."""
+    rule_exit = exits.to_numpy().copy()
+    rule_exit[-1] &= ~closing
+    for name in ("high", "low"):
+        px[name] = px[name].mask(rule_exit, px["open"])
+
+
+def _call_seq(short_out: pd.DataFrame) -> np.ndarray:
+    """Per row and group, the order of the legs: the long leg first, unless the short leg exits that row, so
+    the position closed frees its cash before the other side is opened with a share of it."""
+    first_short = short_out.xs("short", axis=1, level="leg").to_numpy()
+    seq = np.zeros(short_out.shape, dtype=np.int64)
+    seq[:, 0::2] = np.where(first_short, 1, 0)
+    seq[:, 1::2] = np.where(first_short, 0, 1)
+    return seq
+
+
+def simulate_trader(prices: pd.DataFrame, positions: dict[str, pd.Series], sizes: dict[str, pd.Series],
+                    start: int, cfg: BacktestSection, stops: dict[str, float | None]) -> vbt.Portfolio:
+    """Backtest +1 / -1 / 0 positions with sizes and stops in one vectorbt ``from_signals`` call.
+
+    Each strategy is a group of two columns sharing its cash, a long leg and a short leg; the rules of
+    ``simulate`` hold (decided at t's close, filled at t+1's open, everything sold or covered at the last
+    close, nothing opened that day). A position opened on row t takes ``sizes`` of day t-1 as a share of the
+    cash (``size_type="percent"``: with nothing else open, of the equity) and keeps its shares until it is
+    closed. ``stops`` (``sl_stop``, ``tp_stop``, ``sl_trail``; the benchmark has none) go to vectorbt: checked from the
+    day after the entry against each day's open, high and low, the reference the entry's order price
+    (``stop_entry_price="price"``), the exit at the stop level, or at the open when the open is already
+    through it, less slippage (``stop_exit_price="stopmarket"``), paying fees (and tax on a long's sell).
+    """
+    held = held_positions(positions, start)
+    traded = held.copy()
+    traded.iloc[-1] = 0.0
+    sig = _leg_signals(traded)
+    columns = sig["long_in"].columns
+    px = _leg_prices(prices, held, columns, start, cfg)
+    sign = np.where(columns.get_level_values("leg") == "short", -1.0, 1.0)
+    closing = held.iloc[-1].reindex(columns.get_level_values("strategy")).to_numpy() * sign > 0
+    _no_range_on_rule_exits(px, sig["long_out"] | sig["short_out"], closing)
+    size = pd.DataFrame(sizes).astype(float).shift(1).iloc[start:]
+    size = size.reindex(columns=columns.get_level_values("strategy")).set_axis(columns, axis=1)
+    long_leg = np.asarray(columns.get_level_values("leg") == "long")
+    sells = sig["short_in"] | (~sig["long_in"] & long_leg)  # a long leg's orders off its entries; a short's entries
+    fees = cfg.fees + cfg.tax * sells.astype(float)  # the tax is charged on sells only
+
+    def run(fees: pd.DataFrame, fixed_fees: pd.DataFrame | float = 0.0) -> vbt.Portfolio:
+        return vbt.Portfolio.from_signals(
+            px["close"], sig["long_in"], sig["long_out"], short_entries=sig["short_in"], short_exits=sig["short_out"],
+            size=size.fillna(0.0), size_type="percent", price=px["price"], fees=fees, fixed_fees=fixed_fees,
+            slippage=cfg.slippage, open=px["open"], high=px["high"], low=px["low"], stop_entry_price="price",
+            stop_exit_price="stopmarket", **_per_column(stops, columns), init_cash=cfg.init_cash, cash_sharing=True,
+            group_by="strategy", call_seq=_call_seq(sig["short_out"]), freq="1D", engine=_engine(),
+            **size_options(cfg),
+        )
+
+    return with_min_fee(run, fees, cfg) if cfg.min_fee > 0 else run(fees)
+
+
+def _per_column(stops: dict[str, float | None], columns: pd.MultiIndex) -> dict[str, np.ndarray]:
+    """The stops as one value per column (a row vectorbt broadcasts); the benchmark's columns have none."""
+    bench = np.asarray(columns.get_level_values("strategy") == BENCHMARK)
+    return {key: np.where(bench, np.nan if key != "sl_trail" else False, value)[None, :]
+            for key, value in stops.items()}
+
+
+def trader_stops(stop_loss: float | None, take_profit: float | None, trailing_stop: float | None
+                 ) -> dict[str, float | None]:
+    """vectorbt's stop arguments: ``sl_stop`` from the stop-loss or the trailing stop (``sl_trail``), ``tp_stop``;
+    0 or None is off (NaN to vectorbt)."""
+    loss = trailing_stop or stop_loss
+    return {"sl_stop": float(loss) if loss else np.nan, "sl_trail": bool(trailing_stop),
+            "tp_stop": float(take_profit) if take_profit else np.nan}
+
+
+def held_after_stops(pf: vbt.Portfolio, held: pd.DataFrame) -> pd.DataFrame:
+    """Where a strategy held a position over each day (bool), stops included: ``held`` (the rule's) where the
+    position carried in from the day before was still open, or was opened that day; a day a stop closes the
+    position counts, the days after it until the rule trades again do not."""
+    assets = (pf.assets() != 0).T.groupby(level="strategy").any().T.reindex(columns=held.columns)
+    carried = assets.shift(1, fill_value=False)
+    rec = pf.orders.records
+    ordered = np.zeros(held.shape, dtype=bool)
+    group_of = np.asarray(pf.wrapper.columns.get_level_values("strategy"))
+    where = {name: i for i, name in enumerate(held.columns)}
+    ordered[rec["idx"], [where[g] for g in group_of[rec["col"]]]] = True
+    return (held != 0) & (carried.to_numpy() | ordered)

@@ -33,6 +33,14 @@ from backtest.scoring.evaluation import evaluate_trading
 from backtest.scoring.metrics import return_figures
 from forecasters.crosssection import above_median_target, naive_scores, next_return, reversal_scores
 from strategies.crosssection import long_short_top_k, long_top_k, topk_dropout
+from strategies.rulebooks import (
+    PANEL_RULES,
+    STANDALONE_RULES,
+    equal_weights,
+    forecast_states,
+    indicator_states,
+    rule_states,
+)
 
 __all__ = ["BASELINES", "BENCHMARK", "ScoreSource", "UniverseResult", "baseline_scores", "daily_turnover",
            "run_universe"]
@@ -92,16 +100,16 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig) -> d
     """The score panels of ``universe.models`` trained pooled per fold (``engine.pooled``), and the pooled
     linear model; the rule baselines it also returns are already scored, so they are left out."""
     from backtest.engine.devices import prepare_device
+    from backtest.engine.forecasting import train_settings
     from backtest.engine.pooled import pooled_scores
-    from forecasters.trainer import TrainSettings
 
-    tr = config.training
-    settings = TrainSettings(tr.epochs, tr.batch_size, tr.lr, tr.patience, tr.min_delta)
+    settings = train_settings(config)
     target = "median" if config.universe.target == "above_median" else "return"
     un = config.universe
     panels = pooled_scores(universe.field("close"), folds, list(un.models), config.forecast.lookback,
                            target, config.run.seed, settings, prepare_device(config.run.device),
-                           seeds=config.forecast.seeds, networks=un.networks, budget=int(un.memory_gb * 2**30))
+                           seeds=config.forecast.seeds, networks=un.networks, budget=int(un.memory_gb * 2**30),
+                           architectures=list(config.architectures().values()))
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 
@@ -125,8 +133,9 @@ def equal_weight(close: pd.DataFrame) -> pd.DataFrame:
     return present.div(present.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
 
 
-def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Each scorer's configured books, named "scorer:book", and the benchmark's weights."""
+def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFrame, days: pd.DatetimeIndex
+           ) -> dict[str, pd.DataFrame]:
+    """Each scorer's configured books, named "scorer:book", the rule books, and the benchmark's weights."""
     un = config.universe
     makers = {
         "long_short": lambda s: long_short_top_k(s, un.k),
@@ -134,8 +143,37 @@ def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFra
         "topk_dropout": lambda s: topk_dropout(s, un.k, un.n_drop),
     }
     weights = {f"{name}:{kind}": makers[kind](panel) for name, panel in scores.items() for kind in un.books}
-    weights[BENCHMARK] = equal_weight(close)
+    weights.update(rule_books(scores, config, close, days))
+    weights[BENCHMARK] = equal_weight(close.reindex(days))
     return weights
+
+
+def rule_books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFrame, days: pd.DatetimeIndex
+               ) -> dict[str, pd.DataFrame]:
+    """The rule books of ``universe.rules``: "scorer:rule" per scorer with a forecast, and "bollinger", "macd".
+
+    Each stock is held after day t while the rule says so from closes (and its score) up to t; the held
+    stocks weigh equally (``strategies.rulebooks``). ``close`` is the whole calendar's, so the
+    indicators are warmed up before the first out-of-sample day; naive forecasts no move and is left
+    out. In an ``above_median`` run the networks' and the pooled linear model's scores estimate the
+    chance of beating the median, so their forecast rule holds above ``0.5 + threshold``.
+    """
+    rules, st = list(config.universe.rules), config.strategies
+    if not rules:
+        return {}
+    boll, trend = (frame.reindex(days) for frame in indicator_states(close, st))
+    books: dict[str, pd.DataFrame] = {}
+    for name, panel in scores.items():
+        if name == "naive":
+            continue
+        centre = 0.5 if config.universe.target == "above_median" and name not in BASELINES else 0.0
+        fc = forecast_states(panel.reindex(index=days, columns=close.columns), st.threshold, centre)
+        states = rule_states(fc, boll, trend, rules, st.combine)
+        books.update({f"{name}:{rule}": equal_weights(held) for rule, held in states.items()})
+    standalone = {"bollinger": boll, "macd": trend}
+    books.update({rule: equal_weights(standalone[rule]) for rule in STANDALONE_RULES if rule in rules})
+    return books
+
 
 
 def daily_turnover(weights: pd.DataFrame) -> pd.Series:
@@ -200,9 +238,10 @@ def _trade(weights: dict[str, pd.DataFrame], universe: Universe, days: pd.Dateti
     has_open = "open" in universe.fields
     fill = universe.field("open").reindex(days) if has_open else close
     bt = config.backtest
+    on_change = {name for name in weights if name.rpartition(":")[2] in PANEL_RULES}  # the rule books
     net = book(weights, fill, close, fees=bt.fees, slippage=bt.slippage, borrow=config.universe.borrow,
-               init_cash=bt.init_cash)
-    gross = book(weights, fill, close, init_cash=bt.init_cash)
+               init_cash=bt.init_cash, on_change=on_change)
+    gross = book(weights, fill, close, init_cash=bt.init_cash, on_change=on_change)
     return net, gross, "next open" if has_open else "next close"
 
 
@@ -231,8 +270,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
     days = out_of_sample(folds, calendar)
     timings["load"] = time.perf_counter() - started
     scores = _scores(universe, folds, config, days, list(sources or []))
-    close = universe.field("close").reindex(days)
-    weights = _books(scores, config, close)
+    weights = _books(scores, config, universe.field("close"), days)
     timings["score"] = time.perf_counter() - started - sum(timings.values())
     net, gross, fills = _trade(weights, universe, days, config)
     table = _trading_table(weights, net, gross)

@@ -29,6 +29,7 @@ from backtest.report.wording import (
     study_lines,
     strategy_note,
     terms_line,
+    trader_note,
     trading_sentences,
 )
 from backtest.runs.store import RunSummary
@@ -188,6 +189,9 @@ def trading_view(summary: RunSummary, limit: int | None = None, width: int | Non
     names = strategy_note(list(rows.index), str(summary.config().get("strategies", {}).get("combine", "all")))
     if names:
         notes.insert(1, names)
+    config = summary.config()
+    if rules := trader_note(config.get("strategies", {}), config.get("backtest", {})):
+        notes.append(rules)
     if np.isfinite(bench_sharpe) and "verdict" not in rows:
         notes.append("green: better than it")
     if any(k in keys and k not in dropped for k in TRADER_COLUMNS):

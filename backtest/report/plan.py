@@ -7,7 +7,6 @@ from rich.table import Table
 from backtest.core.config import RunConfig
 from backtest.data.load import load_prices
 from backtest.engine.schedule import folds_table, make_folds
-from forecasters.registry import ARCHITECTURES
 
 
 def plan(config: RunConfig) -> tuple[Table, str]:
@@ -25,7 +24,7 @@ def plan(config: RunConfig) -> tuple[Table, str]:
         table.add_row(str(r.fold), f"{r.train_start} → {r.train_end}", val, f"{r.test_start} → {r.test_end}",
                       f"{r.train_rows}/{r.val_rows}/{r.test_rows}")
     fc = config.forecast
-    networks = [m for m in fc.models if m in ARCHITECTURES]
+    networks = [m for m in fc.models if m in config.architectures()]
     n_models = len(folds) * len(networks) * fc.seeds
     line = (f"{len(folds)} folds x {len(networks)} architectures x {fc.seeds} seed(s) = [bold]{n_models}[/] models "
             f"to train, in {len(networks)} batched groups; baselines naive, drift and linear fit per fold; "

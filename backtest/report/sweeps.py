@@ -13,16 +13,19 @@ from rich.text import Text
 from backtest.report.tables import cells, dropped_note, fit_columns, number_column
 from backtest.report.wording import sweep_sentences
 
-LEADERBOARD_SHOWN = ["best_strategy", "sharpe", "dsr", "buy_and_hold_sharpe", "best_model", "theil_u", "dm_p"]
+LEADERBOARD_SHOWN = ["best_strategy", "sharpe", "dsr", "buy_and_hold_sharpe", "best_model", "theil_u", "dm_p",
+                     "equal_weight_sharpe", "rank_ic"]  # the last two: universe cells
 
 
-# The columns that judge a cell (its best strategy, buy-and-hold beside it, its best network) go last at 80 columns
-LEADERBOARD_PRIORITY = ["sharpe", "best_strategy", "buy_and_hold_sharpe", "best_model", "dsr", "theil_u", "dm_p"]
+# The columns that judge a cell (its best strategy, buy-and-hold or the equal-weighted universe beside it, its
+# best network) go last at 80 columns
+LEADERBOARD_PRIORITY = ["sharpe", "best_strategy", "buy_and_hold_sharpe", "equal_weight_sharpe", "best_model",
+                        "dsr", "rank_ic", "theil_u", "dm_p"]
 
 
 LEADERBOARD_COLUMNS = {"best_strategy": ("best strategy", 0), "sharpe": ("Sharpe", 2), "dsr": ("DSR", 3),
                        "buy_and_hold_sharpe": ("B&H", 2), "best_model": ("best net", 0), "theil_u": ("Theil U", 3),
-                       "dm_p": ("DM p", 3)}
+                       "dm_p": ("DM p", 3), "equal_weight_sharpe": ("EW", 2), "rank_ic": ("rank IC", 4)}
 
 
 TEXT_COLUMNS = {"best_strategy", "best_model"}

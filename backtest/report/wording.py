@@ -42,12 +42,13 @@ PAIRED_TRADING_COLUMNS = {"sharpe_a": ("Sharpe A", 2), "sharpe_b": ("Sharpe B", 
 TRADER_COLUMNS = {"turnover": ("turnover/yr", 1), "holding_days": ("hold days", 1), "profit_factor": ("PF", 2),
                   "expectancy": ("expect.", 0), "exposure_long": ("long %", 1), "exposure_short": ("short %", 1),
                   "alpha": ("alpha %", 2), "beta": ("beta", 2), "information_ratio": ("IR", 2),
-                  "tracking_error": ("TE %", 2), "break_even_cost": ("break-even %", 3)}
+                  "tracking_error": ("TE %", 2), "break_even_cost": ("break-even", 4)}
 TRADER_NOTE = ("turnover/yr: traded value (buys + sells) over the mean value, per year; hold days: days held per "
                "trade; PF: profit factor (gross profit / gross loss); expect.: mean P&L per trade (cash); long %, "
                "short %: days held long, short; alpha (yearly), beta, IR (information ratio, yearly) and TE "
-               "(tracking error, yearly) against buy-and-hold's daily returns; break-even %: the round-trip cost "
-               "(% of traded value) at which the mean daily return over buy-and-hold's would be zero")
+               "(tracking error, yearly) against buy-and-hold's daily returns; break-even: the "
+               "round-trip cost (a fraction of traded value: 0.0100 = 1 %) at which the mean daily return over "
+               "buy-and-hold's would be zero")
 VERDICT_MARKS = {"better": "better", "worse": "worse", "indistinguishable": "≈", "baseline": "—", "benchmark": "—"}
 BASELINE_NAMES = (NAIVE, "drift", "linear")
 
@@ -248,3 +249,21 @@ def study_lines(study: dict[str, Any]) -> list[str]:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def trader_note(strategies: dict[str, Any], backtest: dict[str, Any]) -> str | None:
+    """What the trading table's rules trade, when more than long, all-in and without stops (a run's config
+    sections as plain data); None for today's rules."""
+    direction, sizing = strategies.get("direction", "long"), strategies.get("sizing", "all_in")
+    stops = {k: strategies.get(k) for k in ("stop_loss", "take_profit", "trailing_stop") if strategies.get(k)}
+    if direction == "long" and sizing == "all_in" and not stops:
+        return None
+    parts = [f"{direction} (buy-and-hold long, all in, no stop)"]
+    if direction != "long":
+        parts.append(f"shorts pay {100 * float(backtest.get('borrow', 0.005)):g} % a year borrow, daily")
+    parts.append(f"sized {sizing} at the entry, not rebalanced")
+    if stops:
+        said = ", ".join(f"{k.replace('_', ' ')} {100 * float(v):g} %" for k, v in stops.items())
+        parts.append(f"{said}: vectorbt's stops from the day after the entry, filled at the stop level (the open "
+                     "if it opened through it) less slippage")
+    return "rules: " + "; ".join(parts)

@@ -18,11 +18,17 @@ from backtest.scoring.metrics import TRADING_DAYS, daily_rate, trading_table
 
 
 def traded_value(pf: vbt.Portfolio) -> pd.DataFrame:
-    """Days x columns: the cash value of the shares each fill traded (size times fill price, after slippage)."""
+    """Days x columns (x groups for a grouped portfolio): the cash value of the shares each fill traded (size times
+    fill price, after slippage)."""
     rec = pf.orders.records
     out = np.zeros(pf.wrapper.shape_2d)
     np.add.at(out, (rec["idx"].to_numpy(), rec["col"].to_numpy()), (rec["size"] * rec["price"]).to_numpy())
-    return pd.DataFrame(out, index=pf.wrapper.index, columns=pf.wrapper.columns)
+    frame = pd.DataFrame(out, index=pf.wrapper.index, columns=pf.wrapper.columns)
+    grouper = pf.wrapper.grouper
+    if not grouper.is_grouped():
+        return frame
+    # a cash-sharing group (a long and a short leg of one strategy) trades as one strategy
+    return frame.T.groupby(np.asarray(grouper.group_by), sort=False).sum().T.reindex(columns=pf.wrapper.get_columns())
 
 
 def turnover_rates(pf: vbt.Portfolio) -> pd.DataFrame:

@@ -5,6 +5,11 @@ and window shape over all the cells that use it) is one task, and so is each cel
 groups are saved into their cells' ``partial/`` folders at once (the run checkpoint format), so a driver
 killed with kill -9 resumes with ``--resume``: finished cells are kept, finished groups are loaded, and
 unfinished groups are trained again with the same members as before, which gives the same bits.
+
+A universe cell (``Cell.universe``) is one task of its own, ``universe_cell_task``: ``run_universe``
+loads its stocks, trains its pooled networks fold by fold and trades its books inside the task, so the
+cells of a universe sweep fan out over the workers like any cell's backtest. It keeps no checkpoint: an
+interrupted universe cell runs again whole on ``--resume`` (finished ones are kept).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from backtest.core.errors import ConfigError, RunDirError, SourceError, WfbtErro
 from backtest.core.files import atomic_write_json
 from backtest.engine.schedule import Fold, make_folds
 from backtest.runs.checkpoint import Checkpoint
-from backtest.runs.folder import is_complete
+from backtest.runs.folder import is_complete, start_run_dir
 from backtest.sweep.spec import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
 
 Trained = dict[str, tuple[pd.DataFrame, pd.DataFrame]]  # model -> (predictions, fold log)
@@ -82,6 +87,16 @@ def finish_cell_task(config: Any, prices: pd.DataFrame, trained: Trained, thread
     run = forecasting.windows(config, prices, make_folds(len(prices), config.walkforward))
     timings = {"training": float(sum(log["seconds"].sum() for _, log in trained.values()))}
     return pipeline.trade_and_score(run, prices, dict(trained), devices.prepare_device("cpu"), timings)
+
+
+def universe_cell_task(config: Any, threads: int) -> Any:
+    """One universe cell, whole: ``engine.universe.run_universe`` (a UniverseResult, like `wfbt run`'s)."""
+    import torch
+
+    from backtest.engine.universe import run_universe
+
+    torch.set_num_threads(threads)
+    return run_universe(config)
 
 
 def _status(root: Path, spec: SweepSpec, cells: list[Cell], budget: Budget, timings: dict[str, float]) -> None:
@@ -187,6 +202,10 @@ def _prepare_cells(cells: list[Cell], resume: bool, prices: dict[tuple[Any, ...]
         run_dir = Path(cell.config.run.out_dir) / cell.name
         if cell.status != "pending":
             continue
+        if cell.universe:  # no shared training to save: the cell's task runs it whole
+            start_run_dir(run_dir)
+            saved[cell.name] = []
+            continue
         saved[cell.name] = Checkpoint(run_dir).begin(cell.config.to_dict(), fingerprint(prices[data_key(cell.config)]),
                                                       resume, folds=_cell_folds(cell, prices))
     return saved
@@ -264,7 +283,8 @@ def _finished_cell_holds(cell: Cell) -> bool:
 
     run_dir = Path(cell.config.run.out_dir) / cell.name
     try:
-        saved = tomllib.loads(read_run(run_dir).config_text())
+        text = _universe_config_text(run_dir) if cell.universe else read_run(run_dir).config_text()
+        saved = tomllib.loads(text)
     except (RunDirError, tomllib.TOMLDecodeError) as exc:
         warnings.warn(f"sweep cell {cell.name} is finished but cannot be kept ({exc}); it is run again.",
                       CheckpointWarning, stacklevel=3)
@@ -277,8 +297,23 @@ def _finished_cell_holds(cell: Cell) -> bool:
     return True
 
 
+def _universe_config_text(run_dir: Path) -> str:
+    """A finished universe cell's config.toml, once its artifacts are proven to be the files it wrote."""
+    from backtest.core.files import verify
+    from backtest.runs.folder import read_manifest
+
+    manifest = read_manifest(run_dir) or {}
+    try:
+        verify(run_dir, manifest["artifacts"])
+    except (KeyError, TypeError):
+        raise RunDirError(f"{str(run_dir)!r} has a manifest.json without its artifacts") from None
+    return (run_dir / "config.toml").read_text(encoding="utf-8")
+
+
 def sweep_budget(plan: SweepPlan, cores: int) -> Budget:
-    return thread_budget(cores, len(plan.groups), gpus_for(plan.cells))
+    """Workers for the training groups and the universe cells (each a task that trains and trades)."""
+    tasks = len(plan.groups) + sum(c.universe and c.status == "pending" for c in plan.cells)
+    return thread_budget(cores, tasks, gpus_for(plan.cells))
 
 
 def run_sweep(plan: SweepPlan, client: Any, budget: Budget, resume: bool = False,
@@ -345,6 +380,11 @@ def _maybe_finish(client: Any, cell: Cell, trained: dict[str, Trained], groups: 
                   remote: dict[tuple[Any, ...], Any], budget: Budget, tasks: dict[Any, tuple[str, Any]],
                   queue: Any) -> None:
     if cell.status != "pending" or not _needed(cell, groups) <= set(trained[cell.name]):
+        return
+    if cell.universe:
+        future = client.submit(universe_cell_task, cell.config, budget.threads, retries=2, pure=False)
+        tasks[future] = ("cell", cell.name)
+        queue.add(future)
         return
     future = client.submit(finish_cell_task, cell.config, remote[data_key(cell.config)], trained[cell.name],
                            budget.threads, retries=2, pure=False, priority=10)  # ahead of waiting groups

@@ -3,11 +3,18 @@
 The deflated Sharpe ratio of each cell's best strategy counts as trials every strategy of every cell
 (buy-and-hold excepted), with the variance of all their Sharpe ratios; the probability of backtest
 overfitting is computed over all cells' strategies together, on the days they share.
+
+A universe cell's strategies are its books ("scorer:book", the rule books), its benchmark the
+equal-weighted universe: its row names the best book by Sharpe, deflated over every book of every cell,
+the benchmark's Sharpe (``equal_weight_sharpe``) and the IC figures of the best book's scorer.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +22,67 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.config import BacktestSection, StatisticsSection
+from backtest.core.errors import RunDirError
+from backtest.core.files import verify
 from backtest.report.wording import BASELINE_NAMES
+from backtest.runs.folder import read_manifest, require_complete
 from backtest.runs.store import RunSummary, read_run
 from backtest.scoring.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe, trial_variance
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
 
+UNIVERSE_BENCHMARK = "equal_weight"  # engine.universe.BENCHMARK, by name (the sweep reads folders, not the engine)
 
-def daily_returns(summary: RunSummary) -> pd.DataFrame:
+
+@dataclass
+class CellRun:
+    """What the leaderboard reads of one finished cell, single-symbol or universe."""
+
+    trading: pd.DataFrame  # one row per strategy or book: sharpe, ...
+    equity: pd.DataFrame  # days x strategies
+    config: dict[str, Any]
+    benchmark: str  # buy_and_hold, or equal_weight in a universe
+    forecast: pd.DataFrame | None = None  # a single-symbol cell's forecast table
+    ic: pd.DataFrame | None = None  # a universe cell's IC table (scorer rows)
+
+
+def read_cell(path: Path) -> CellRun:
+    """A finished cell's folder, proven complete and unchanged (a RunDirError says why not)."""
+    manifest = read_manifest(require_complete(path)) or {}
+    if manifest.get("kind") != "universe":
+        s = read_run(path)
+        return CellRun(s.trading, s.equity, s.config(), BENCHMARK, forecast=s.forecast)
+    try:
+        verify(path, manifest["artifacts"])
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        trading = pd.DataFrame(metrics["trading"]).set_index("book")
+        ic = pd.DataFrame(metrics["ic"]).set_index("scorer")
+        equity = pd.read_csv(path / "equity.csv", index_col="date", parse_dates=["date"])
+        config = tomllib.loads((path / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError covers bad JSON, CSV and TOML
+        raise RunDirError(f"run folder {str(path)!r} is damaged ({exc}). Run it again.") from None
+    return CellRun(trading, equity, config, UNIVERSE_BENCHMARK, ic=ic)
+
+
+def daily_returns(summary: RunSummary | CellRun) -> pd.DataFrame:
     """Each strategy's daily returns from its saved equity, the first day against the initial cash."""
-    cash = float(summary.config().get("backtest", {}).get("init_cash", BacktestSection.init_cash))
+    config = summary.config() if callable(summary.config) else summary.config
+    cash = float(config.get("backtest", {}).get("init_cash", BacktestSection.init_cash))
     values = pd.concat([pd.DataFrame([[cash] * summary.equity.shape[1]], columns=summary.equity.columns),
                         summary.equity.reset_index(drop=True)], ignore_index=True)
     returns = values.pct_change().iloc[1:]
     returns.index = summary.equity.index
     return returns
+
+
+def _scorer_columns(ic: pd.DataFrame, best: str | None) -> dict[str, Any]:
+    """A universe cell's best book's scorer and its IC figures (a standalone rule book has no scorer)."""
+    scorer = best.rpartition(":")[0] if best else ""
+    if scorer not in ic.index:
+        return {}
+    row = ic.loc[scorer]
+    return {"best_scorer": scorer, "ic": row.get("ic", math.nan), "rank_ic": row.get("rank_ic", math.nan),
+            "ic_t_hac": row.get("t_hac", math.nan)}
 
 
 def _model_columns(forecast: pd.DataFrame) -> dict[str, Any]:
@@ -52,20 +105,22 @@ def leaderboard(root: Path, cells: list[dict[str, Any]], stats: StatisticsSectio
     """The table (sorted by the best strategy's Sharpe) and the sweep-wide tests, from the cells' run folders."""
     stats = stats or StatisticsSection()
     finished = [c for c in cells if c["status"] in ("done", "skipped")]
-    summaries = {c["name"]: read_run(root / c["name"]) for c in finished}
+    summaries = {c["name"]: read_cell(root / c["name"]) for c in finished}
     returns = {name: daily_returns(s) for name, s in summaries.items()}
-    trial_sharpes = np.array([sharpe(r[col].to_numpy()) for r in returns.values() for col in r if col != BENCHMARK])
+    trial_sharpes = np.array([sharpe(returns[name][col].to_numpy()) for name, s in summaries.items()
+                              for col in returns[name] if col != s.benchmark])
     rows = []
     for cell in finished:
         s, r = summaries[cell["name"]], returns[cell["name"]]
-        candidates = s.trading.drop(index=[BENCHMARK], errors="ignore").dropna(subset=["sharpe"])
+        candidates = s.trading.drop(index=[s.benchmark], errors="ignore").dropna(subset=["sharpe"])
         best = candidates["sharpe"].idxmax() if len(candidates) else None
         rows.append({
             "cell": cell["name"], "symbol": cell["symbol"], **cell["values"],
             "best_strategy": best, "sharpe": candidates["sharpe"].max() if best else math.nan,
             "dsr": deflated_sharpe(r[best].to_numpy(), trial_sharpes) if best else math.nan,
-            "buy_and_hold_sharpe": s.trading["sharpe"].get(BENCHMARK, math.nan),
-            **_model_columns(s.forecast),
+            f"{s.benchmark}_sharpe": s.trading["sharpe"].get(s.benchmark, math.nan),
+            **(_model_columns(s.forecast) if s.forecast is not None else {}),
+            **(_scorer_columns(s.ic, best) if s.ic is not None else {}),
         })
     table = pd.DataFrame(rows)
     if len(table):
@@ -92,15 +147,16 @@ def top_equity(root: Path, table: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     for _, row in table.head(n).iterrows():
         if not isinstance(row["best_strategy"], str):
             continue
-        equity = read_run(root / row["cell"]).equity
+        run = read_cell(root / row["cell"])
+        equity, benchmark = run.equity, run.benchmark
         if row["best_strategy"] in equity:
             curves[f"{row['cell']}:{row['best_strategy']}"] = 100 * equity[row["best_strategy"]] / equity[
                 row["best_strategy"]].iloc[0]
-        bench = f"{_symbol_label(str(row.get('symbol', row['cell'])))}:{BENCHMARK}"
+        bench = f"{_symbol_label(str(row.get('symbol', row['cell'])))}:{benchmark}"
         if bench in curves and not curves[bench].index.equals(equity.index):  # another period: its own curve
-            bench = f"{row['cell']}:{BENCHMARK}"
-        if BENCHMARK in equity and bench not in curves:
-            curves[bench] = 100 * equity[BENCHMARK] / equity[BENCHMARK].iloc[0]
+            bench = f"{row['cell']}:{benchmark}"
+        if benchmark in equity and bench not in curves:
+            curves[bench] = 100 * equity[benchmark] / equity[benchmark].iloc[0]
     return pd.concat(curves, axis=1, join="inner") if curves else pd.DataFrame()
 
 
@@ -146,7 +202,7 @@ def _statistics(root: Path, cells: list[dict[str, Any]]) -> StatisticsSection:
 
     for cell in cells:
         if cell["status"] in ("done", "skipped"):
-            section = read_run(root / cell["name"]).config().get("statistics", {})
+            section = read_cell(root / cell["name"]).config.get("statistics", {})
             known = {f.name for f in dataclasses.fields(StatisticsSection)}
             return StatisticsSection(**{k: v for k, v in section.items() if k in known})
     return StatisticsSection()

@@ -12,6 +12,12 @@ A sweep file names a base run config, the symbols and a grid of config keys::
     "forecast.lookback" = [5, 10, 20]
     "training.lr" = [0.001, 0.0003]
 
+A universe sweep is one whose base config has ``[universe] enabled = true``: each cell is a universe
+run (``engine.universe.run_universe``) of the base's ``data.path`` (or of each universe file that
+``sweep.symbols`` lists as ``csv:path``) at one grid point, e.g. ``"universe.k" = [5, 10]``; its books
+are ranked like the strategies of single-symbol cells. Its pooled networks train inside the cell's task
+(one Dask task per cell), not in the sweep's shared groups.
+
 Each cell (symbol x grid point) is an ordinary run folder, ``<out>/<sweep>/<cell>/``. Models of the same
 shape and training settings from every cell train as one group (each member keeps its own data, seed,
 early stopping and best weights, so a cell equals its standalone run to float32 rounding); the groups and
@@ -44,6 +50,17 @@ class SweepSpec:
     grid: dict[str, list[Any]]  # "section.key" -> values
     out_dir: str = "runs"
 
+    @property
+    def universe(self) -> bool:
+        """Whether the cells are universe runs (the base's universe.enabled)."""
+        return is_universe_base(self.base)
+
+
+def is_universe_base(base: dict[str, Any]) -> bool:
+    """A parsed base config whose [universe] is enabled."""
+    table = base.get("universe", {})
+    return isinstance(table, dict) and table.get("enabled") is True
+
 
 @dataclass
 class Cell:
@@ -54,6 +71,11 @@ class Cell:
     status: str = "pending"  # pending, done, failed, skipped (finished earlier, on --resume)
     error: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def universe(self) -> bool:
+        """A universe cell: run whole by run_universe in one task, no shared training group."""
+        return self.config.universe.enabled
 
 
 def _symbols(section: dict[str, Any]) -> list[str]:
@@ -82,6 +104,8 @@ def _symbols(section: dict[str, Any]) -> list[str]:
 # grid keys that the sweep itself sets per cell
 RESERVED = {k: "the sweep's symbols choose the data: list them in sweep.symbols (e.g. \"csv:prices.csv\", "
                "\"yfinance:AAPL\") or sweep.symbols_dir." for k in ("data.source", "data.symbol", "data.path")}
+RESERVED["universe.enabled"] = ("a sweep's cells are all universes or all single symbols: set "
+                                "[base.universe] enabled = true (or in the base config) instead.")
 RESERVED |= {k: "each cell's run folder is named by the sweep (its out_dir/<sweep name>/<cell>); set sweep.name and "
                 "sweep.out_dir instead." for k in ("run.name", "run.out_dir")}
 
@@ -133,8 +157,28 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not is_folder_name(name):
         raise ConfigError(f"sweep.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; "
                           f"at most 100), since the sweep is written to out_dir/<name>. Got {name!r}.")
-    return SweepSpec(name=name, base=base, symbols=_symbols(section), grid=_grid(raw.get("grid", {})),
+    symbols = _universe_symbols(section, base) if is_universe_base(base) else _symbols(section)
+    return SweepSpec(name=name, base=base, symbols=symbols, grid=_grid(raw.get("grid", {})),
                      out_dir=str(section.get("out_dir", "runs")))
+
+
+def _universe_symbols(section: dict[str, Any], base: dict[str, Any]) -> list[str]:
+    """A universe sweep's universes: sweep.symbols' csv:path entries, else the base's data.path."""
+    if "symbols_dir" in section:
+        raise ConfigError("sweep.symbols_dir lists single-symbol files, but the base config is a universe "
+                          "(universe.enabled = true). Drop symbols_dir: the cells run the base's data.path, or "
+                          "list universe files as sweep.symbols = [\"csv:universe.csv.gz\"].")
+    if "symbols" not in section:
+        path = base.get("data", {}).get("path")
+        if not isinstance(path, str):
+            raise ConfigError("a universe sweep needs its universe: set data.path in the base config (or "
+                              "[base.data] path = \"...\"), or sweep.symbols = [\"csv:universe.csv.gz\"].")
+        return [f"csv:{path}"]
+    symbols = _symbols(section)
+    if any(not s.startswith("csv:") for s in symbols):
+        raise ConfigError(f"a universe sweep reads universe files: list them as \"csv:path\" (a long file, a "
+                          f"wide file or a folder). Got {symbols}.")
+    return symbols
 
 
 def _slug(text: str) -> str:
@@ -161,8 +205,8 @@ def _cell_name(symbol: str, values: dict[str, Any]) -> str:
 def _cell_raw(spec: SweepSpec, symbol: str, values: dict[str, Any], name: str, out: Path) -> dict[str, Any]:
     raw = {section: dict(table) for section, table in spec.base.items()}
     data = raw.setdefault("data", {})
-    for key in ("path", "symbol", "columns"):
-        data.pop(key, None)
+    for key in ("path", "symbol") if is_universe_base(raw) else ("path", "symbol", "columns"):  # a universe keeps its
+        data.pop(key, None)  # column names: every universe file of the sweep is read with the base's
     data.update(symbol_data(symbol))
     for key, value in values.items():
         section, _, leaf = key.partition(".")
@@ -205,6 +249,8 @@ class GroupKey:
     patience: int
     min_delta: float
     device: str
+    architecture: Any = None  # forecasters.registry.Architecture: a [networks.NAME] may differ between cells
+    options: tuple[Any, ...] = ()  # [training]'s optimizer, momentum, loss, shuffle, restore_best, early_stopping
 
     @property
     def label(self) -> str:
@@ -213,18 +259,19 @@ class GroupKey:
 
 def group_key(config: RunConfig, model: str) -> GroupKey:
     tr, fc = config.training, config.forecast
+    options = (tr.optimizer, tr.momentum, tr.loss, tr.shuffle, tr.restore_best, tr.early_stopping)
     return GroupKey(model, fc.lookback, len(fc.features), tr.epochs, tr.batch_size, tr.lr, tr.patience,
-                    tr.min_delta, config.run.device)
+                    tr.min_delta, config.run.device, config.architectures()[model], options)
 
 
 def plan_groups(cells: Iterable[Cell]) -> dict[GroupKey, list[Cell]]:
     """The training groups: every network of every cell, by shape and settings, in cell order."""
-    from forecasters.registry import ARCHITECTURES
-
     groups: dict[GroupKey, list[Cell]] = {}
     for cell in cells:
+        if cell.universe:  # its pooled networks train in its own task (engine.universe)
+            continue
         for model in cell.config.forecast.models:
-            if model in ARCHITECTURES:
+            if model in cell.config.architectures():
                 groups.setdefault(group_key(cell.config, model), []).append(cell)
     return groups
 
@@ -244,6 +291,8 @@ def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     prices: dict[tuple[Any, ...], pd.DataFrame] = {}
     errors: dict[tuple[Any, ...], str] = {}
     for cell in cells:
+        if cell.universe:  # run_universe loads and checks its stocks in the cell's task
+            continue
         key = data_key(cell.config)
         if key not in prices and key not in errors:
             try:

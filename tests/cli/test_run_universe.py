@@ -13,6 +13,7 @@ from tests.conftest import UNIVERSE_TINY, said, synthetic_universe, write_folder
 
 runner = CliRunner()
 BOOKS = [f"{s}:{b}" for s in ("naive", "reversal") for b in ("long_short", "long_only", "topk_dropout")]
+BOOKS += ["reversal:forecast", "reversal:vote"]  # the rule books of universe.rules' default
 
 
 @pytest.fixture(scope="module")

@@ -131,7 +131,8 @@ def test_non_finite_numbers_are_refused(setting, shown):
 
 
 def test_every_float_setting_is_checked_for_finite_values():
-    floats = [f"{s.name}.{f.name}" for s in dataclasses.fields(RunConfig)
+    sections = [s for s in dataclasses.fields(RunConfig) if s.name != "networks"]  # networks: test_config_networks
+    floats = [f"{s.name}.{f.name}" for s in sections
               for f in dataclasses.fields(typing.get_type_hints(RunConfig)[s.name])
               if typing.get_type_hints(typing.get_type_hints(RunConfig)[s.name])[f.name] is float]
     assert len(floats) >= 8  # lr, min_delta, threshold, bollinger_k, init_cash, fees, tax, slippage
@@ -211,3 +212,49 @@ def test_an_unknown_source_is_named_with_the_sources_of_the_table_and_a_suggesti
     with pytest.raises(ConfigError, match=r"data.source: expected one of 'sample', 'csv', 'yfinance', 'tej'\. "
                                           r"Got 'yfinanse'\. Did you mean 'yfinance'\?"):
         load_config(None, ["data.source='yfinanse'"])
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    (["strategies.fraction=0"], "strategies.fraction must be a share of equity in (0, 1], e.g. 0.5. Got 0.0."),
+    (["strategies.fraction=1.5"], "strategies.fraction must be a share of equity in (0, 1], e.g. 0.5. Got 1.5."),
+    (["strategies.target_vol=0"], "strategies.target_vol must be an annual volatility in (0, 2], e.g. 0.10. Got 0.0."),
+    (["strategies.target_vol=2.5"], "strategies.target_vol must be an annual volatility in (0, 2], e.g. 0.10. "
+                                    "Got 2.5."),
+    (["strategies.vol_window=1"], "strategies.vol_window must be a number of days >= 2, e.g. 20. Got 1."),
+    (["strategies.max_leverage=2"], "strategies.max_leverage must be a cap in (0, 1], e.g. 1.0 (vectorbt 1.2's "
+                                    "from_signals lends no cash for longs, so a long cannot be larger than the "
+                                    "cash). Got 2.0."),
+    (["strategies.max_leverage=0"], "strategies.max_leverage must be a cap in (0, 1], e.g. 1.0 (vectorbt 1.2's "
+                                    "from_signals lends no cash for longs, so a long cannot be larger than the "
+                                    "cash). Got 0.0."),
+    (["backtest.borrow=-0.01"], "backtest.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got -0.01."),
+    (["backtest.borrow=1"], "backtest.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got 1.0."),
+    (["strategies.stop_loss=1"], "strategies.stop_loss must be a fraction in [0, 1) (0.05 = 5 %), or 0 or left out "
+                                 "for none. Got 1.0."),
+    (["strategies.trailing_stop=-0.1"], "strategies.trailing_stop must be a fraction in [0, 1) (0.05 = 5 %), or 0 "
+                                        "or left out for none. Got -0.1."),
+    (["strategies.take_profit=10"], "strategies.take_profit must be a fraction in [0, 10) (0.05 = 5 %), or 0 or "
+                                    "left out for none. Got 10.0."),
+    (["strategies.stop_loss=0.05", "strategies.trailing_stop=0.1"],
+     "strategies.stop_loss and trailing_stop are both set (0.05 and 0.1); vectorbt keeps one stop-loss per "
+     "position. Set one of them and leave the other out."),
+    (["strategies.take_profit=0.1", "backtest.execution='close'"],
+     "strategies.stop_loss, take_profit and trailing_stop are checked against each day's open, high and low, which "
+     "needs backtest.execution = \"next_open\". Got 'close'. Set execution = \"next_open\" or leave the stops out."),
+    (["strategies.direction='sideways'"], "strategies.direction: expected one of 'long', 'short', 'both'. Got "
+                                          "'sideways'."),
+])
+def test_trader_settings_outside_what_they_can_mean_are_refused(sets, message):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+        load_config(None, sets)
+
+
+@pytest.mark.parametrize("sets", [
+    ["strategies.fraction=1", "strategies.target_vol=2", "strategies.vol_window=2", "strategies.max_leverage=1",
+     "backtest.borrow=0", "strategies.stop_loss=0", "strategies.take_profit=9.5", "strategies.trailing_stop=0.99"],
+    ["strategies.stop_loss=0.05", "strategies.trailing_stop=0", "strategies.direction='both'",
+     "strategies.sizing='agreement'"],
+    ["backtest.execution='close'", "strategies.stop_loss=0", "strategies.direction='short'"],
+])
+def test_the_edges_of_the_trader_settings_are_accepted(sets):
+    load_config(None, sets)

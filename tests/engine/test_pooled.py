@@ -95,13 +95,14 @@ def test_the_check_catches_scaling_fit_on_all_rows(monkeypatch: pytest.MonkeyPat
 
 def _one_fold_budget() -> int:
     """A budget that holds one fold of ``_universe`` (8 stocks) but not two."""
-    return pooled.fold_bytes("lstm", FOLDS[:1], 8, LOOKBACK, 1, SETTINGS.batch_size)
+    return pooled.fold_bytes(get_architecture("lstm"), FOLDS[:1], 8, LOOKBACK, 1, SETTINGS.batch_size)
 
 
 def test_folds_trained_a_chunk_at_a_time_equal_all_folds_in_one_group() -> None:
     close = _universe()
     budget = _one_fold_budget()
-    fits = lambda chunk: pooled.fold_bytes("lstm", chunk, 8, LOOKBACK, 1, SETTINGS.batch_size) <= budget  # noqa: E731
+    lstm = get_architecture("lstm")
+    fits = lambda chunk: pooled.fold_bytes(lstm, chunk, 8, LOOKBACK, 1, SETTINGS.batch_size) <= budget  # noqa: E731
     assert pooled.fold_chunks(FOLDS, fits) == [FOLDS[:1], FOLDS[1:]]
     whole, chunked = _scores(close), pooled.pooled_scores(close, FOLDS, ["lstm"], LOOKBACK, "return", seed=3,
                                                           settings=SETTINGS, device=CPU, budget=budget)
@@ -131,7 +132,7 @@ def test_the_estimate_bounds_the_windows_and_the_training_it_plans(networks: str
     own = {id(a): a for m in members for a in (m.x_train, m.y_train, m.x_val, m.y_val, m.x_test)}  # seeds share
     copies = 0 if networks == "pooled" else sum(a.nbytes for a in own.values())
     real = pooled._held(windows) + copies + group_bytes(get_architecture("lstm"), members, SETTINGS.batch_size)
-    estimate = pooled.fold_bytes("lstm", FOLDS, 8, LOOKBACK, 2, SETTINGS.batch_size, networks)
+    estimate = pooled.fold_bytes(get_architecture("lstm"), FOLDS, 8, LOOKBACK, 2, SETTINGS.batch_size, networks)
     assert real <= estimate <= 3 * real  # an upper bound, not a wild one
 
 

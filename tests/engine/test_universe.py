@@ -35,10 +35,11 @@ def test_out_of_sample_days_are_the_folds_test_blocks(result):
 def test_every_scorer_gets_every_book_and_the_benchmark_is_a_book(result):
     assert list(result.scores) == ["naive", "reversal"]
     books = [f"{s}:{b}" for s in ("naive", "reversal") for b in ("long_short", "long_only", "topk_dropout")]
+    books += ["reversal:forecast", "reversal:vote"]  # universe.rules' default; naive forecasts no move
     assert list(result.weights) == [*books, BENCHMARK]
     assert list(result.trading.index) == list(result.equity.columns) == [*books, BENCHMARK]
     assert result.trading.loc[BENCHMARK, "verdict"] == "benchmark"
-    assert result.trading_summary["trials"] == 6 and result.trading_summary["benchmark"] == BENCHMARK
+    assert result.trading_summary["trials"] == 8 and result.trading_summary["benchmark"] == BENCHMARK
 
 
 def test_reversal_scores_are_minus_the_last_return_on_the_test_days(result, frames):
@@ -150,6 +151,8 @@ class TestConfig:
         ("data.source='sample'", 'reads data.source = "csv"'),
         ("backtest.tax=0.003", "no sell-side tax nor same-close fills"),
         ("backtest.execution='close'", "no sell-side tax nor same-close fills"),
+        ("universe.rules=['vot']", "universe.rules: unknown rule 'vot'. Did you mean 'vote'"),
+        ("universe.rules=['macd', 'macd']", "universe.rules lists a rule twice"),
     ])
     def test_settings_that_have_no_meaning_are_refused(self, setting, message, tmp_path):
         with pytest.raises(ConfigError, match=message):

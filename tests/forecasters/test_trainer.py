@@ -5,6 +5,7 @@ checks on CUDA (TF32 off, so float32 products stay float32 on both sides).
 """
 
 import dataclasses
+import itertools
 import math
 import os
 from collections import Counter
@@ -14,10 +15,10 @@ import pytest
 import torch
 
 from forecasters import kernels
-from forecasters.batched import GroupRNN
+from forecasters.batched import LOSSES, GroupRNN
 from forecasters.reference import flatten, init_reference, train_reference
 from forecasters.registry import ARCHITECTURES, Architecture
-from forecasters.trainer import Member, TrainSettings, train_group
+from forecasters.trainer import OPTIMIZERS, Member, TrainSettings, train_group
 
 DEVICE = torch.device(os.environ.get("WFBT_TEST_DEVICE", "cpu"))
 if DEVICE.type == "cuda":
@@ -157,6 +158,13 @@ def test_training_epoch_stays_on_its_device_and_never_reads_back(name):
     train_loss, val_loss = _epoch_losses(net, live, has_val=True)
     stop = _early_stop(live, record, 1, train_loss, val_loss, TrainSettings(), has_val=True)
     assert live.sq_sum.device == meta and stop.device == meta and stop.shape == (3,)
+    for optimizer, loss in zip(OPTIMIZERS, ["mae", "huber", "bce"], strict=True):  # the other options too
+        settings = TrainSettings(batch_size=8, optimizer=optimizer, loss=loss, shuffle=False, restore_best=False,
+                                 early_stopping=False)
+        per_step = _plan_epoch(live, 2, settings, arch.dropout)
+        _train_step(net, live, arch.dropout, *(t[0] for t in per_step), optimizer=optimizer, loss=loss)
+        train_loss, val_loss = _epoch_losses(net, live, True, loss)
+        assert _early_stop(live, record, 2, train_loss, val_loss, settings, has_val=True).device == meta
 
 
 @pytest.mark.skipif(DEVICE.type != "cuda", reason="needs a GPU: WFBT_TEST_DEVICE=cuda")
@@ -426,3 +434,104 @@ def test_validation_and_test_sets_forwarded_in_blocks_train_the_same(monkeypatch
             # a block changes the row count of the validation products: float32 rounding at most
             np.testing.assert_allclose(b.val_loss, a.val_loss, rtol=1e-6)
             np.testing.assert_allclose(b.predictions, a.predictions, rtol=1e-6, atol=1e-7)
+
+
+# Every training option against the torch.nn reference, in full: optimiser x loss x shuffle x restore_best x
+# cell x layers (192 tiny runs of 5 epochs, ~0.06 s each on a CPU).
+_OPTION_CASES = list(itertools.product(OPTIMIZERS, LOSSES, (True, False), (True, False), ("lstm", "gru"), (1, 2)))
+
+
+def _option_member(loss: str, seed: int = 11) -> Member:
+    """70 training and 24 validation windows (5 x 3) whose targets are mostly noise, so that the validation
+    loss rises and falls (the best epoch is often not the last, and patience runs out); 0/1 targets for bce."""
+    rng = np.random.default_rng(seed)
+    x, xv = (rng.standard_normal((n, 5, 3)).astype(np.float32) for n in (70, 24))
+
+    def target(w: np.ndarray) -> np.ndarray:
+        y = 0.8 * w[:, -1, 2] + 0.3 * w[:, -2, 0] + 1.5 * rng.standard_normal(len(w))
+        return (y > 0).astype(np.float32) if loss == "bce" else y.astype(np.float32)
+
+    return Member(x, target(x), xv, target(xv), xv[:8], seed)
+
+
+@pytest.mark.parametrize(("optimizer", "loss", "shuffle", "restore_best", "cell", "layers"), _OPTION_CASES,
+                         ids=lambda v: str(v))
+def test_every_training_option_matches_the_reference_loop(optimizer, loss, shuffle, restore_best, cell, layers):
+    # two layers with dropout, one without; SGD with momentum on the stacked nets, plain on the single ones
+    arch = Architecture("tiny", cell, (5, 4) if layers == 2 else (6,), 0.25 if layers == 2 else 0.0, "test")
+    mb = _option_member(loss)
+    options = dict(optimizer=optimizer, loss=loss, shuffle=shuffle, restore_best=restore_best,
+                   momentum=0.9 if optimizer == "sgd" and layers == 2 else 0.0)
+    lr = {"adam": 0.1, "rmsprop": 0.01, "sgd": 0.2}[optimizer]  # large: the validation loss rises and falls
+    settings = TrainSettings(epochs=5, batch_size=32, lr=lr, patience=2, **options)
+    (res,) = train_group(arch, [mb], settings, device=DEVICE)
+    model, kept_epoch, val_hist = train_reference(
+        arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=5, batch_size=32, lr=lr, patience=2, seed=11,
+        **options)
+    with torch.no_grad():
+        ref_pred = model(torch.from_numpy(mb.x_test))
+        ref_pred = (torch.sigmoid(ref_pred) if loss == "bce" else ref_pred).numpy()
+    assert (res.best_epoch, res.epochs) == (kept_epoch, len(val_hist))
+    if not restore_best:
+        assert res.best_epoch == res.epochs
+    np.testing.assert_allclose(res.val_loss, val_hist, rtol=1e-4)
+    np.testing.assert_allclose(res.predictions, ref_pred, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_early_stopping_off_trains_every_epoch_as_the_reference_does(restore_best):
+    arch = Architecture("tiny", "gru", (6,), 0.0, "test")
+    mb = _option_member("mse")
+    options = dict(optimizer="adam", loss="mse", restore_best=restore_best, early_stopping=False)
+    (res,) = train_group(arch, [mb], TrainSettings(epochs=7, lr=0.1, patience=1, **options), device=DEVICE)
+    model, kept_epoch, val_hist = train_reference(arch, mb.x_train, mb.y_train, mb.x_val, mb.y_val, epochs=7,
+                                                  lr=0.1, patience=1, seed=11, **options)
+    assert res.epochs == len(val_hist) == 7 and res.best_epoch == kept_epoch
+    assert (res.best_epoch == 7) != restore_best or res.best_epoch == int(np.argmin(res.val_loss)) + 1
+    with torch.no_grad():
+        np.testing.assert_allclose(res.predictions, model(torch.from_numpy(mb.x_test)).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(DEVICE.type != "cpu", reason="the fused kernels are CPU-only")
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_fused_kernels_and_plain_torch_train_the_same_for_every_optimizer(optimizer, monkeypatch):
+    # Adam's step may be the C kernel, RMSprop's and SGD's are torch operations: with the kernels and
+    # without them (as WFBT_CPU_KERNELS=0 runs) a training run must agree to float32 rounding.
+    arch = Architecture("tiny", "lstm", (5, 4), 0.25, "test")
+    mb = _option_member("huber")
+    settings = TrainSettings(epochs=3, lr=3e-3, optimizer=optimizer, loss="huber",
+                             momentum=0.5 if optimizer == "sgd" else 0.0)
+    (fused,) = train_group(arch, [mb], settings)
+    monkeypatch.setattr(kernels, "use_for", lambda t: None)
+    (plain,) = train_group(arch, [mb], settings)
+    np.testing.assert_allclose(fused.val_loss, plain.val_loss, rtol=1e-5)
+    np.testing.assert_allclose(fused.predictions, plain.predictions, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_training_step_gradient_of_every_loss_equals_autograd(loss):
+    from forecasters.reference import LOSSES as TORCH_LOSSES
+
+    arch = Architecture("tiny", "gru", (5, 4), 0.0, "test")
+    net = GroupRNN(arch, 4, 5)
+    gen = torch.Generator().manual_seed(6)
+    flat = net.from_reference(torch.stack([flatten(init_reference(arch, 4, seed=s)) for s in range(2)]))
+    x = torch.randn(2, 20, 5, 4, generator=gen)
+    y = (torch.rand(2, 20, generator=gen) > 0.5).float() if loss == "bce" else 3 * torch.randn(2, 20, generator=gen)
+    take = torch.ones(2, 20)
+    take[1, 12:] = 0.0
+    f = flat.clone().requires_grad_(True)
+    pred = net.forward(f, x)
+    total = TORCH_LOSSES[loss](pred[0], y[0]) + TORCH_LOSSES[loss](pred[1, :12], y[1, :12])
+    (expected,) = torch.autograd.grad(total, f)
+    grad = torch.full_like(flat, math.nan)
+    summed = net.loss_grad(flat, x, y, take, None, grad, loss)
+    assert ((grad - expected).norm() / expected.norm()).item() < 1e-5
+    torch.testing.assert_close(summed / take.sum(1), torch.stack([
+        TORCH_LOSSES[loss](pred[0], y[0]), TORCH_LOSSES[loss](pred[1, :12], y[1, :12])]).detach(), rtol=1e-5, atol=0)
+
+
+def test_bce_refuses_targets_that_are_not_labels():
+    with pytest.raises(ValueError, match="0/1 targets"):
+        train_group(Architecture("tiny", "gru", (4,), 0.0, "test"), [_option_member("mse")],
+                    TrainSettings(epochs=1, loss="bce"))

@@ -79,7 +79,7 @@ def test_at_80_columns_the_trader_figures_leave_todays_table_as_it_was(run_dir):
 def test_a_wide_table_shows_the_trader_figures_with_their_note(run_dir):
     wide = rendered(run_dir, 400)
     header = next(line for line in wide[wide.index("Trading out of sample"):].splitlines() if line.startswith("┃"))
-    assert "break-even %" in header and "turnover/yr" in header and "PF" in header
+    assert "break-even" in header and "turnover/yr" in header and "PF" in header
     assert "profit factor (gross profit / gross loss)" in wide.replace("\n", " ").replace("  ", " ")
 
 
@@ -142,7 +142,7 @@ def test_console_html_and_metrics_say_which_prices_and_fills_were_traded(run_dir
              "no minimum fee")
     assert words in " ".join(rendered(run_dir, 200).replace("│", " ").split())
     page = report_html(read_run(run_dir))
-    assert words in page and "The figures traders read" in page and "break-even %" in page
+    assert words in page and "The figures traders read" in page and "break-even" in page
     trading = json.loads((run_dir / "metrics.json").read_text())["trading"]
     assert all(set(TRADER_COLUMNS) <= set(row) for row in trading)
     bench = next(r for r in trading if r["strategy"] == "buy_and_hold")

@@ -190,3 +190,121 @@ def test_bollinger_state_defaults_are_the_studies_20_days_and_2_sd():
     close = synthetic_prices(400, seed=3)["close"]
     assert bollinger_state(close).equals(bollinger_state(close, 20, 2.0))
     assert not bollinger_state(close).equals(bollinger_state(close, 21, 2.0))  # the check can tell them apart
+
+
+# ---- the short mirrors and the positions of strategies.direction ------------------------------------------------
+from strategies.signals import (  # noqa: E402
+    BENCHMARK,
+    bollinger_short_state,
+    forecast_short_state,
+    macd_short_state,
+    short_states,
+    strategy_positions,
+)
+
+RISING = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]
+FALLING = RISING[::-1]
+OSCILLATING = [10, 12, 10, 12, 10, 12, 10, 12, 10, 12]
+
+
+def test_forecast_short_state_needs_the_forecast_below_close_by_the_threshold():
+    close = series([10, 10, 10, 10])
+    pred = pd.Series([9.5, 9.95, 11.0], index=close.index[:3])
+    assert forecast_short_state(close, pred, 0.01).tolist() == [True, False, False, False]  # 9.95 > 9.9: not enough
+    assert forecast_short_state(close, pred).tolist() == [True, True, False, False]
+    assert forecast_short_state(close, pred.iloc[:1] * 0 + 10.0).tolist() == [False] * 4  # equal: no move, no short
+
+
+def test_bollinger_short_state_enters_above_upper_and_covers_below_middle():
+    # window 3, k 1: day 3 (10 -> 12) closes above its upper band 11.61; day 4's 12 is above the middle 11.33
+    # (short stays), day 5's 11.9 below the middle 11.97: covered
+    close = series([10, 10, 10, 12, 12, 11.9, 10, 10])
+    bands = bollinger(close, 3, 1.0)
+    state = bollinger_short_state(close, window=3, k=1.0)
+    assert close.iloc[3] > bands["upper"].iloc[3] and close.iloc[4] < bands["upper"].iloc[4]
+    assert close.iloc[5] < bands["middle"].iloc[5] and close.iloc[4] > bands["middle"].iloc[4]
+    assert state.tolist() == [False, False, False, True, True, False, False, False]
+
+
+def test_bollinger_short_state_defaults_are_20_days_and_2_sd():
+    close = series(list(np.r_[np.full(19, 10.0), 10.0, 14.0]))  # day 20: far above the 20-day band
+    assert bollinger_short_state(close).iloc[-1]
+    assert not bollinger_short_state(close, k=20.0).iloc[-1]
+
+
+def test_macd_short_state_on_a_falling_then_a_rising_series():
+    falling = macd_short_state(series(FALLING + FALLING), fast=3, slow=5, signal=2)
+    assert not falling.iloc[:4].any()  # no MACD line yet: not short
+    assert falling.iloc[5:20].all()  # a falling line stays below its lagging signal
+    rising = macd_short_state(series(RISING), fast=3, slow=5, signal=2)
+    assert not rising.any()
+    assert macd_short_state(series(FALLING * 2)).iloc[30:].any()  # the defaults (12, 26, 9) reach a verdict
+
+
+def test_macd_short_defaults_are_12_26_9():
+    close = series(list(np.linspace(30, 10, 60)))
+    np.testing.assert_array_equal(macd_short_state(close), macd_short_state(close, 12, 26, 9))
+    assert not macd_short_state(close).iloc[:25].any() and macd_short_state(close).iloc[40:].all()
+
+
+def _cfg(**kw):
+    return StrategiesSection(bollinger_window=3, bollinger_k=1.0, macd_fast=3, macd_slow=5, macd_signal=2, **kw)
+
+
+def test_positions_long_short_and_both_on_a_forecast_that_swings():
+    close = series(OSCILLATING)
+    pred = close * np.where(np.arange(len(close)) % 2 == 0, 1.05, 0.95)  # up after a 10, down after a 12
+    fc = {"m": pd.Series(pred.to_numpy(), index=close.index)}
+    up = [1, 0] * 5
+    for direction, expected in (("long", up), ("short", [0, -1] * 5), ("both", [1, -1] * 5)):
+        pos = strategy_positions(close, fc, _cfg(rules=["forecast"], direction=direction))
+        assert pos["m:forecast"].tolist() == expected, direction
+        assert pos[BENCHMARK].tolist() == [1] * 10  # buy-and-hold stays long in every direction
+
+
+def test_positions_on_a_rising_and_a_falling_forecast():
+    for values, sign in ((RISING, 1), (FALLING, -1)):
+        close = series(values)
+        fc = {"m": close * (1 + 0.02 * sign)}
+        pos = strategy_positions(close, fc, _cfg(rules=["forecast"], direction="both"))
+        assert pos["m:forecast"].tolist() == [sign] * len(values)
+        short = strategy_positions(close, fc, _cfg(rules=["forecast"], direction="short"))
+        assert short["m:forecast"].tolist() == [min(sign, 0)] * len(values)
+
+
+def test_a_day_both_long_and_short_is_flat():
+    close = series([10, 10, 10, 12, 12, 11.9, 10, 10])  # Bollinger short on days 3 and 4 (as above)
+    fc = {"m": close * 1.05}  # the forecast is long every day
+    pos = strategy_positions(close, fc, _cfg(rules=["forecast+bollinger"], combine="any", direction="both"))
+    assert pos["m:forecast+bollinger"].tolist() == [1, 1, 1, 0, 0, 1, 1, 1]
+    assert pos["bollinger"].tolist() == [0, 0, 0, -1, -1, 1, 1, 1]  # day 5's 11.9 < lower 11.92: long from there
+
+
+def test_short_combinations_and_vote_join_the_short_states():
+    close = series([10, 10, 10, 12, 12, 11.9, 10, 10])
+    down = {"m": close * 0.95}  # the forecast is short every day
+    rules = ["forecast+bollinger", "forecast+macd", "vote"]
+    states = short_states(close, down, _cfg(rules=rules, combine="all"))
+    boll = bollinger_short_state(close, 3, 1.0)
+    trend = macd_short_state(close, 3, 5, 2)
+    assert states["m:forecast+bollinger"].equals(boll)  # AND with an always-short forecast
+    assert states["m:forecast+macd"].equals(trend)
+    assert states["m:vote"].equals(boll | trend)  # the forecast's vote plus one more
+    assert not states[BENCHMARK].any() and states[BENCHMARK].index.equals(close.index)
+    anyof = short_states(close, {"m": close * 1.05}, _cfg(rules=rules, combine="any"))
+    assert anyof["m:forecast+bollinger"].equals(boll) and anyof["m:vote"].equals(boll & trend)
+
+
+def test_short_states_read_every_setting():
+    close = series(list(np.r_[np.linspace(10, 14, 12), np.linspace(14, 9, 12)]))
+    fc = {"m": close * 0.999}
+    base = short_states(close, fc, _cfg(rules=["forecast"]))
+    assert base["m:forecast"].all()
+    assert not short_states(close, fc, _cfg(rules=["forecast"], threshold=0.01))["m:forecast"].any()
+    close = synthetic_prices(120)["close"]
+    base = short_states(close, {}, _cfg(rules=["forecast"]))
+    for key, value in (("bollinger_window", 5), ("bollinger_k", 3.0), ("macd_fast", 2), ("macd_slow", 7),
+                       ("macd_signal", 4)):
+        other = short_states(close, {}, StrategiesSection(**{**_cfg(rules=["forecast"]).__dict__, key: value}))
+        name = "bollinger" if key.startswith("bollinger") else "macd"
+        assert not other[name].equals(base[name]), key

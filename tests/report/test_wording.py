@@ -1,0 +1,19 @@
+"""The sentences the reports share (report.wording): the trading table's note on direction, sizing and stops."""
+
+from backtest.report.wording import trader_note
+
+
+def test_todays_rules_need_no_note():
+    assert trader_note({}, {}) is None
+    assert trader_note({"direction": "long", "sizing": "all_in", "stop_loss": 0}, {}) is None
+
+
+def test_the_note_says_the_direction_the_borrow_the_sizing_and_how_stops_fill():
+    note = trader_note({"direction": "both", "sizing": "vol_target", "stop_loss": 0.05}, {"borrow": 0.01})
+    assert note == ("rules: both (buy-and-hold long, all in, no stop); shorts pay 1 % a year borrow, daily; sized "
+                    "vol_target at the entry, not rebalanced; stop loss 5 %: vectorbt's stops from the day after the "
+                    "entry, filled at the stop level (the open if it opened through it) less slippage")
+    long_stop = trader_note({"take_profit": 0.1, "trailing_stop": 0.03}, {})
+    assert long_stop.startswith("rules: long (buy-and-hold long, all in, no stop); sized all_in at the entry")
+    assert "take profit 10 %, trailing stop 3 %" in long_stop and "borrow" not in long_stop
+    assert "0.5 % a year" in trader_note({"direction": "short"}, {})  # backtest.borrow's default
