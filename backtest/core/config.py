@@ -125,6 +125,12 @@ class ForecastSection:
     seeds: int = 1  # models per fold and architecture; predictions are their mean
 
 
+def network_inputs(fc: ForecastSection) -> int:
+    """The inputs a network's first layer reads per time step: the features, or (layout flat) the lookback days
+    of every feature, as the S&P 500 paper's Keras GRU read its 5 closes."""
+    return len(fc.features) * (fc.lookback if fc.layout == "flat" else 1)
+
+
 @dataclass(frozen=True)
 class TrainingSection:
     epochs: int = 30  # cap; early stopping usually ends sooner

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from backtest.core.config import RunConfig
+from backtest.core.config import RunConfig, network_inputs
 from backtest.data.load import load_prices
 from backtest.engine.schedule import folds_table, make_folds
 
@@ -14,7 +14,8 @@ def plan(config: RunConfig) -> tuple[Table, str]:
     prices = load_prices(config.data)
     folds = make_folds(len(prices), config.walkforward)
     frame = folds_table(folds, prices.index)
-    table = Table(title=f"Walk-forward plan: {len(prices)} rows {prices.index[0].date()} → "
+    kind = "Study plan (one split)" if config.walkforward.protocol == "study" else "Walk-forward plan"
+    table = Table(title=f"{kind}: {len(prices)} rows {prices.index[0].date()} → "
                         f"{prices.index[-1].date()} ({config.walkforward.window} window)", title_justify="left")
     for col in ["fold", "train", "validation", "test", "rows"]:
         table.add_column(col, justify="right" if col == "fold" else "left", no_wrap=col == "rows")
@@ -28,5 +29,7 @@ def plan(config: RunConfig) -> tuple[Table, str]:
     n_models = len(folds) * len(networks) * fc.seeds
     line = (f"{len(folds)} folds x {len(networks)} architectures x {fc.seeds} seed(s) = [bold]{n_models}[/] models "
             f"to train, in {len(networks)} batched groups; baselines naive, drift and linear fit per fold; "
-            f"out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}.")
+            f"out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}. "
+            f"Parameters ({network_inputs(fc)} inputs per step): " + ", ".join(
+                f"{m} {config.architectures()[m].n_params(network_inputs(fc)):,}" for m in networks) + ".")
     return table, line
