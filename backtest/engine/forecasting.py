@@ -159,7 +159,8 @@ def _fits(arch: Architecture, d: FoldData, group: list[Any]) -> dict[str, str]:
     x = np.concatenate([d.x_train, d.x_val])
     price = d.fit_to_price(np.mean([predict_flat(arch, r.weights, x) for r in group], axis=0))
     cut = len(d.x_train)
-    return {"train_fit": " ".join(f"{v:.6g}" for v in price[:cut]), "val_fit": " ".join(f"{v:.6g}" for v in price[cut:])}
+    return {"train_fit": " ".join(f"{v:.6g}" for v in price[:cut]),
+            "val_fit": " ".join(f"{v:.6g}" for v in price[cut:])}
 
 
 def _member_log(model: str, fold: int, group: list[Any], seconds: float) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from backtest.report.wording import (
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
-    study_lines,
     strategy_note,
+    study_lines,
     terms_line,
     trading_sentences,
 )
@@ -176,7 +176,8 @@ def insample_figure(insample: pd.DataFrame, predictions: pd.DataFrame) -> go.Fig
     for fold in folds:
         fit = insample[insample["fold"] == fold]
         test = predictions[(predictions["fold"] == fold) & predictions["model"].isin(set(fit["model"]))]
-        days = pd.concat([fit[["date", "actual"]], test[["date", "actual"]]]).drop_duplicates("date").sort_values("date")
+        days = pd.concat([fit[["date", "actual"]], test[["date", "actual"]]])
+        days = days.drop_duplicates("date").sort_values("date")
         fig.add_trace(go.Scatter(x=_dates(days["date"]), y=np.round(days["actual"].to_numpy(), 2), name="actual",
                                  mode="lines", line={"color": "black", "width": 2}, visible=fold == folds[0]))
         owner.append(fold)

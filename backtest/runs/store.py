@@ -150,8 +150,9 @@ def insample_table(result: RunResult) -> pd.DataFrame:
             values = np.array(str(text).split(), dtype=np.float64) if isinstance(text, str) else np.zeros(0)
             if len(values) != end - start:  # a baseline (no fit saved) or a trainer that kept no weights
                 continue
-            parts.append(pd.DataFrame({"date": result.prices.index[start:end].strftime("%Y-%m-%d"), "model": row.model,
-                                       "fold": row.fold, "split": split, "predicted": values, "actual": close[start:end]}))
+            parts.append(pd.DataFrame({"date": result.prices.index[start:end].strftime("%Y-%m-%d"),
+                                       "model": row.model, "fold": row.fold, "split": split, "predicted": values,
+                                       "actual": close[start:end]}))
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 

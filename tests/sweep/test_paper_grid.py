@@ -27,7 +27,8 @@ def test_the_grid_builds_one_architecture_per_cell_and_keeps_the_papers_39201(tm
 
 @pytest.mark.skipif(not (SHARED_DATA / "GSPC_daily.csv").is_file(), reason="no ../shared/data/GSPC_daily.csv")
 def test_a_tiny_slice_of_the_grid_counts_every_cells_strategies_as_trials(tmp_path):
-    text = GRID.read_text().replace('base = "sp500_paper.toml"', f'base = {json.dumps(str(ROOT / "configs" / "sp500_paper.toml"))}')
+    base = json.dumps(str(ROOT / "configs" / "sp500_paper.toml"))
+    text = GRID.read_text().replace('base = "sp500_paper.toml"', f"base = {base}")
     text = text.replace('symbols = ["csv:../shared/data/GSPC_daily.csv"]',
                         f'symbols = [{json.dumps("csv:" + str(SHARED_DATA / "GSPC_daily.csv"))}]')
     grid_at = text.index("[grid]")
