@@ -74,7 +74,8 @@ def header(summary: RunSummary) -> Panel:
     if terms_line(m):
         lines.append(escape(terms_line(m)))
     if m.get("representation"):
-        lines.append(REPRESENTATION_NOTES.get(m["representation"], f"representation: {m['representation']}"))
+        note = REPRESENTATION_NOTES.get(m["representation"], f"representation: {m['representation']}")
+        lines.append(note.replace("scaled per fold", "scaled on the whole series") if summary.look_ahead else note)
     if summary.look_ahead:
         lines.append(f"[bold red]⚠ {escape(LOOK_AHEAD_WARNING)}.[/]")
     if summary.execution == "close":
