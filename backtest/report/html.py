@@ -157,7 +157,7 @@ def prediction_figure(predictions: pd.DataFrame, folds: pd.DataFrame) -> go.Figu
     return fig
 
 
-INSAMPLE_FOLDS = 12  # folds drawn in the in-sample figure (evenly spaced, first and last kept); all in insample.csv.gz
+INSAMPLE_FOLDS = 6  # folds drawn in the in-sample figure (evenly spaced, first and last kept); all in insample.csv.gz
 
 
 def _drawn_folds(folds: list[int]) -> list[int]:
