@@ -16,6 +16,11 @@ uses nothing after day t's close. Two representations:
 In both, a scaler (standard or min-max) is fit on the fitting rows only and applied to everything; only
 ``scaler_fit = "whole_series"`` (the studies' look-ahead, which backtest's config allows only in a study run)
 fits it on every row. ``layout = "flat"`` feeds a window as one time step of lookback x features inputs.
+
+Columns other than open/high/low/close/volume are derived features (``strategies.features``: returns,
+%b, RSI, ...), already scale-free: both representations take them as they are (never relative to the
+last close), so only the fold's scaler changes them. Their first rows have no value (the warm-up, NaN):
+a fold's fitting rows start after the last leading row with a missing value, nothing is filled.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 REPRESENTATIONS = ("return", "level")
 SCALER_FITS = ("fold", "whole_series")
 LAYOUTS = ("sequence", "flat")
+PRICE_COLUMNS = ("open", "high", "low", "close", "volume")  # any other feature column is taken as it is
 
 
 @dataclass
@@ -121,11 +127,12 @@ def _level(raw: np.ndarray, close: np.ndarray, rows: tuple[slice, slice, slice],
     return [_windows(scaled, t, lookback) for t in days], [target[t] for t in days], _target_inverse(y_scaler)
 
 
-def relative_windows(raw: np.ndarray, close: np.ndarray, days: np.ndarray, lookback: int, volume_col: int | None
-                     ) -> np.ndarray:
+def relative_windows(raw: np.ndarray, close: np.ndarray, days: np.ndarray, lookback: int, volume_col: int | None,
+                     as_is: tuple[int, ...] = ()) -> np.ndarray:
     """Windows ending the day before each of ``days``, relative to that day's close: (N, lookback, F) float64.
 
-    Price columns become log(price / last close), the volume column log1p(volume) - log1p(last volume).
+    Price columns become log(price / last close), the volume column log1p(volume) - log1p(last volume); the
+    ``as_is`` columns (derived features, already scale-free) keep their values.
     """
     win = _windows(raw, days, lookback)  # (N, L, F)
     last_close = close[days - 1][:, None, None]  # (N, 1, 1)
@@ -134,7 +141,20 @@ def relative_windows(raw: np.ndarray, close: np.ndarray, days: np.ndarray, lookb
         if volume_col is not None:
             vol = np.log1p(np.maximum(win[..., volume_col], 0.0))  # (N, L)
             out[..., volume_col] = vol - vol[:, -1:]
+    keep = list(as_is)
+    out[..., keep] = win[..., keep]
     return out
+
+
+def first_complete_row(raw: np.ndarray) -> int:
+    """The first row from which every column has a value: the derived features' warm-up (0 for prices)."""
+    missing = ~np.isfinite(raw).all(axis=1)
+    return int(np.argmin(missing)) if not missing.all() else len(raw)
+
+
+def after_warmup(train: slice, warmup: int) -> slice:
+    """A fold's fitting rows without the warm-up rows (a fold that starts after them is unchanged)."""
+    return slice(max(train.start, warmup), train.stop)
 
 
 def _transform(scaler: StandardScaler | MinMaxScaler, values: np.ndarray) -> np.ndarray:
@@ -143,17 +163,20 @@ def _transform(scaler: StandardScaler | MinMaxScaler, values: np.ndarray) -> np.
 
 
 def _returns(raw: np.ndarray, close: np.ndarray, rows: tuple[slice, slice, slice], lookback: int, scaler: str,
-             volume_col: int | None, fit_slice: slice
+             cols: tuple[int | None, tuple[int, ...]], fit_slice: slice
              ) -> tuple[list[np.ndarray], list[np.ndarray], tuple[float, float], np.ndarray]:
     """Return representation: relative windows and next returns, scaled by scalers fit on the samples whose
-    window and target lie in rows ``fit_slice``."""
+    window and target lie in rows ``fit_slice``.
+
+    ``cols`` are the volume column (or None) and the derived columns, which are taken as they are.
+    """
     fit = np.arange(len(close))[fit_slice][lookback:]
-    x_fit = relative_windows(raw, close, fit, lookback, volume_col)
+    x_fit = relative_windows(raw, close, fit, lookback, *cols)
     width = x_fit.shape[2]
     x_scaler = _scaler(scaler).fit(x_fit.reshape(-1, width))
     y_scaler = _scaler(scaler).fit((close[fit] / close[fit - 1] - 1.0)[:, None])
     days = _sample_days(*rows, lookback)
-    xs = [relative_windows(raw, close, t, lookback, volume_col) for t in days]
+    xs = [relative_windows(raw, close, t, lookback, *cols) for t in days]
     ys = [close[t] / close[t - 1] - 1.0 for t in days]
     xs = [_transform(x_scaler, x.reshape(-1, width)).reshape(x.shape).astype(np.float32) for x in xs]
     ys = [_transform(y_scaler, y[:, None])[:, 0].astype(np.float32) for y in ys]
@@ -167,18 +190,28 @@ def fold_data(prices: pd.DataFrame, train: slice, val: slice, test: slice, featu
     (``scaler_fit = "whole_series"``: on every row, the studies' look-ahead) and laid out as ``layout``.
 
     ``train``, ``val`` and ``test`` are the fold's half-open row ranges (a walk-forward schedule's fold).
+    Features that are not price columns are derived features, taken as they are; the fitting rows start
+    after their warm-up (``after_warmup``), and a fold left without a fitting sample is refused (ValueError:
+    the engine checks the schedule first and says what to change).
     """
     if representation not in REPRESENTATIONS or layout not in LAYOUTS:
         raise ValueError(f"representation must be one of {REPRESENTATIONS} and layout one of {LAYOUTS}. Got "
                          f"{representation!r} and {layout!r}.")
     raw = prices[features].to_numpy(dtype=np.float64)
     close = prices["close"].to_numpy(dtype=np.float64)
-    fit, base, days = scaler_rows(train, scaler_fit, len(close)), None, _sample_days(train, val, test, lookback)
+    fitting = after_warmup(train, first_complete_row(raw))
+    if fitting.stop - fitting.start <= lookback:
+        raise ValueError(f"the fold's fitting rows {train.start}..{train.stop} keep {fitting.stop - fitting.start} "
+                         f"rows after the features' warm-up ({fitting.start} rows); need more than {lookback}.")
+    fit, base = scaler_rows(fitting, scaler_fit, len(close)), None
+    days = _sample_days(fitting, val, test, lookback)
     if representation == "level":
-        xs, ys, (mean, scale) = _level(raw, close, (train, val, test), lookback, scaler, fit)
+        xs, ys, (mean, scale) = _level(raw, close, (fitting, val, test), lookback, scaler, fit)
     else:
         volume_col = features.index("volume") if "volume" in features else None
-        xs, ys, (mean, scale), base = _returns(raw, close, (train, val, test), lookback, scaler, volume_col, fit)
+        as_is = tuple(i for i, name in enumerate(features) if name not in PRICE_COLUMNS)
+        xs, ys, (mean, scale), base = _returns(raw, close, (fitting, val, test), lookback, scaler, (volume_col, as_is),
+                                               fit)
     if layout == "flat":
         xs = [_flat(x) for x in xs]
     n_fit = len(days[0]) + len(days[1])  # base: the close before every training, validation and test day

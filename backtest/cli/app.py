@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from backtest.cli import data, inspect, run, sweep
+from backtest.cli import data, inspect, run, settings, sweep
 from backtest.cli.common import DEBUG_ENV, State, debugging, unexpected
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -24,7 +24,7 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="On an unexpect
     State.debug = debug
 
 
-app.command("run")(run.run_command)
+app.command("run", epilog=settings.EPILOG)(run.run_command)
 app.command()(inspect.show)
 app.command("compare")(inspect.compare_command)
 app.command("plan")(inspect.plan_command)
@@ -32,6 +32,7 @@ for command in (inspect.models, inspect.strategies):
     app.command()(command)
 app.add_typer(data.data_app, name="data")
 app.command()(sweep.sweep)
+app.command("settings")(settings.settings_command)
 
 
 def main() -> None:

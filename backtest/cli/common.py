@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -92,12 +93,38 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+DATA_KEYS = ("data.source", "data.symbol", "data.path")  # --set on any of these names the run after its data too
+
+
+def data_label(data: Any) -> str:
+    """A folder-safe label of the data: a csv file's name without its suffixes, else the symbol."""
+    raw = Path(data.path).name.split(".")[0] if data.source == "csv" and data.path else data.symbol
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._-") or data.source
+
+
+def named_for_data(overrides: list[str]) -> bool:
+    """Whether the run is named after its config and its data: --set changes the data and not run.name.
+
+    The folder is then ``<run.name>-<data label>`` (``default-AAPL_daily``), so a run on other data never
+    passes for the config's own run.
+    """
+    from backtest.core.config import parse_override
+
+    keys = {".".join(parse_override(text)[:2]) for text in overrides}
+    return "run.name" not in keys and bool(keys & set(DATA_KEYS))
+
+
 def load_run_config(path: Path | None, overrides: list[str] | None) -> Any:
+    """The config file (default configs/default.toml if present) with ``overrides``, its run named after its data."""
     from backtest.core.config import load_config
 
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
-    return load_config(path, overrides or [])
+    cfg = load_config(path, overrides or [])
+    if not named_for_data(overrides or []):
+        return cfg
+    name = f"{cfg.run.name}-{data_label(cfg.data)}"[:100]
+    return load_config(path, [*(overrides or []), f"run.name={name!r}"])
 
 
 ConfigArg = Annotated[Path | None, typer.Argument(

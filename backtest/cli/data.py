@@ -67,18 +67,39 @@ def data_list() -> None:
     console.print(table)
 
 
+def _with_settings(section: Any, sets: list[str]) -> Any:
+    """``section`` with --set data.KEY=VALUE overrides (columns, date_format, timezone, ...), checked as in a run."""
+    import dataclasses
+
+    from backtest.core.config import load_config, parse_override
+    from backtest.core.errors import ConfigError
+
+    for text in sets:
+        if parse_override(text)[0] != "data":
+            raise ConfigError(f"wfbt data show --set takes [data] keys only, e.g. --set \"data.columns={{Px = "
+                              f"'close'}}\" or data.date_format='%d/%m/%Y'. Got {text!r}.")
+    own = [f"data.{k}={v!r}" for k, v in (("source", section.source), ("symbol", section.symbol),
+                                            ("path", section.path)) if v is not None]
+    checked = load_config(None, [*own, *sets]).data
+    return dataclasses.replace(checked, start=section.start, end=section.end)
+
+
 @data_app.command("show")
 @friendly
 def data_show(
     spec: Annotated[str, typer.Argument(help="SOURCE:SYMBOL, e.g. sample:sp500 or csv:prices.csv.")],
     start: StartOpt = None, end: EndOpt = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="A [data] key as a run would set it, e.g. "
+                    "--set \"data.columns={Px = 'close'}\" to preview a mapped file (repeatable).")] = None,
 ) -> None:
     """Head, tail and checks of one price series (warnings show what was fixed)."""
-    from backtest.data.load import load_prices
+    from backtest.data.load import is_close_only, load_prices
 
-    prices = load_prices(_section(spec, start, end))
+    prices = load_prices(_with_settings(_section(spec, start, end), set_ or []))
+    kind = ("close-only: runs with forecast.features = ['close'] and backtest.execution = close"
+            if is_close_only(prices) else "open/close within \\[low, high]")
     console.print(f"{spec}: {len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}, checks passed "
-                  "(sorted, unique dates, no NaN, positive prices, open/close within \\[low, high])")
+                  f"(sorted, unique dates, no NaN, positive prices, {kind})")
     console.print(prices.head().to_string())
     console.print("...")
     console.print(prices.tail().to_string())

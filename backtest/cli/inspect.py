@@ -135,6 +135,28 @@ def models(config: ConfigArg = None, set_: SetOpt = None) -> None:
     for name, text in BASELINES.items():
         baselines.add_row(name, text)
     console.print(baselines)
+    console.print(_features_table())
+
+
+def _features_table() -> Table:
+    """The inputs forecast.features takes: the price columns and the derived features, with their warm-up."""
+    from strategies.features import FEATURES, IndicatorParams
+
+    table = Table(title="Inputs (forecast.features): open, high, low, close, volume, and derived features, each "
+                        "from its row and the rows before it (docs/features.md)", title_justify="left")
+    for col in ["name", "what", "reads", "warm-up rows"]:
+        table.add_column(col, overflow="fold")
+    params = IndicatorParams()
+    for f in FEATURES.values():
+        if f.example is None:
+            warm = f"macd_slow - 1 ({f.warmup(0, params)})"
+        else:
+            less = f.example - f.warmup(f.example, params)
+            warm = f"{'n' if less == 0 else f'n - {less}'} ({f.prefix}_{f.example}: {f.warmup(f.example, params)})"
+        table.add_row(f.pattern, f.text, ", ".join(f.inputs), warm)
+    table.caption = ("bb_pctb and macd_hist without a number take \\[strategies] bollinger_window, bollinger_k and "
+                     "macd_fast, macd_slow, macd_signal")
+    return table
 
 
 @friendly

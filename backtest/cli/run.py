@@ -69,6 +69,8 @@ def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
 
 def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
     """The message for Ctrl-C / kill: what was kept and how to go on."""
+    from backtest.runs.folder import resume_command
+
     if not folder.started():
         kept = "its new run folder is removed" if folder.created else f"{folder.path} is left as it was"
         err.print(f"[bold red]interrupted:[/] stopped before training started; nothing to keep ({escape(kept)}). "
@@ -76,8 +78,8 @@ def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
     else:
         saved = checkpoint.saved()
         err.print(f"[bold red]interrupted:[/] {escape(str(folder.path))} is incomplete and will not be read as a "
-                  f"finished run. Saved: {', '.join(saved) or 'no finished architecture yet'}. Continue with the "
-                  "same command plus --resume.")
+                  f"finished run. Saved: {', '.join(saved) or 'no finished architecture yet'}. Continue with "
+                  f"`{escape(resume_command(folder.path))}`.", highlight=False)
     return typer.Exit(130)
 
 
@@ -95,7 +97,7 @@ def _run_universe(cfg: Any, force: bool, resume: bool, quiet: bool) -> None:
             if not quiet:
                 render_universe(summary, console)  # complete only once the summary could be shown
     if quiet:
-        console.print(str(folder.path))
+        console.print(str(folder.path), soft_wrap=True, highlight=False)  # one line, for scripts
 
 
 @friendly
@@ -136,4 +138,4 @@ def run_command(
         except KeyboardInterrupt:
             raise _interrupted(folder, checkpoint) from None
     if quiet:
-        console.print(str(folder.path))
+        console.print(str(folder.path), soft_wrap=True, highlight=False)  # one line, for scripts

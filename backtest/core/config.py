@@ -110,6 +110,8 @@ class ForecastSection:
         default_factory=lambda: ["linear", "lstm", "gru", "lstm_stacked", "gru_stacked", "gru3"]
     )  # registry names (`wfbt models`); linear is the Ridge baseline, listed so that strategies trade it too
     lookback: int = 5  # days of features per input window, as in both studies
+    # inputs per day, "close" required; "volume" may be added; ["close"] alone for close-only data; derived
+    # features such as ret_5, rsi_14, bb_pctb, macd_hist (`wfbt models`, docs/features.md)
     features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
     # return: each window relative to its last close, target the next return (comparable across price levels);
     # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
@@ -161,11 +163,11 @@ class NetworkSection:
 @dataclass(frozen=True)
 class StrategiesSection:
     threshold: float = 0.0  # forecast rule: long when predicted close > close * (1 + threshold)
-    bollinger_window: int = 20
-    bollinger_k: float = 2.0
-    macd_fast: int = 12
-    macd_slow: int = 26
-    macd_signal: int = 9
+    bollinger_window: int = 20  # days of the Bollinger Bands' moving average and standard deviation
+    bollinger_k: float = 2.0  # band width in standard deviations: enter below the lower band, exit above the middle
+    macd_fast: int = 12  # MACD fast EMA span in days (below macd_slow)
+    macd_slow: int = 26  # MACD slow EMA span in days
+    macd_signal: int = 9  # MACD signal-line EMA span in days: long while MACD is above it
     combine: Literal["all", "any"] = "all"  # how forecast+bollinger / forecast+macd join
     rules: list[str] = field(
         default_factory=lambda: ["forecast", "forecast+bollinger", "forecast+macd", "vote"]
@@ -186,7 +188,7 @@ class StrategiesSection:
 
 @dataclass(frozen=True)
 class BacktestSection:
-    init_cash: float = 100_000.0
+    init_cash: float = 100_000.0  # starting cash of every strategy, in the prices' currency
     fees: float = 0.001  # per side, fraction of traded value (Taiwan brokers: 0.001425)
     tax: float = 0.0  # sell side only (Taiwan securities transaction tax: 0.003)
     slippage: float = 0.0005  # fraction of price paid against us on every fill
@@ -564,7 +566,7 @@ def validate(config: RunConfig) -> None:
                    " (see `wfbt models`, or define it in a [networks.NAME] table)")
     if len(set(fc.models)) != len(fc.models):
         raise ConfigError(f"forecast.models lists a model twice. Got {fc.models}.")
-    _require_known("forecast.features", "feature", fc.features, ["close", "high", "low", "open", "volume"])
+    _validate_features(fc.features, config.universe.enabled)
     for where, names in (("forecast.features", fc.features), ("strategies.rules", st.rules)):
         if len(set(names)) != len(names):
             raise ConfigError(f"{where} lists a name twice. Got {list(names)}. Name each once.")
@@ -608,6 +610,31 @@ def _validate_study(config: RunConfig) -> None:
     if config.universe.enabled and (wf.protocol != "walkforward" or fc.layout != "sequence"):
         raise ConfigError(f"a universe run walks forward on sequences; walkforward.protocol = {wf.protocol!r} and "
                           f"forecast.layout = {fc.layout!r} are for single-symbol runs. Leave them out.")
+
+
+def _validate_features(features: list[str], universe: bool) -> None:
+    """Price columns and derived features (``strategies.features``: ret_5, rsi_14, ...), each by a known name."""
+    from strategies.features import FEATURES, PRICE_COLUMNS, examples, is_derived
+
+    patterns = [f.pattern for f in FEATURES.values()]
+    for name in features:
+        if name in PRICE_COLUMNS or is_derived(name):
+            continue
+        prefix, _, n = name.rpartition("_")
+        if prefix in FEATURES and n.isdigit():
+            feature = FEATURES[prefix]
+            takes = (f"a window n >= {feature.minimum} ({prefix}_<n>, e.g. {prefix}_{feature.example})"
+                     if feature.example is not None else "no window (it takes the strategies' MACD settings)")
+            raise ConfigError(f"forecast.features: {name!r}: {prefix} takes {takes}. Got {name!r}.")
+        raise ConfigError(
+            f"forecast.features: unknown feature {name!r}.{suggest(name, [*PRICE_COLUMNS, *examples()])} Known "
+            f"features: {', '.join(PRICE_COLUMNS)}, and derived {', '.join(patterns)} (see `wfbt models`, "
+            "docs/features.md).")
+    derived = [name for name in features if is_derived(name)]
+    if universe and derived:
+        raise ConfigError(f"forecast.features: derived features ({', '.join(derived)}) apply to single-symbol runs; "
+                          "a universe run's pooled networks read the close only. Remove them, or set "
+                          "universe.enabled = false.")
 
 
 def _validate_windows(config: RunConfig) -> None:

@@ -23,9 +23,10 @@ from backtest.data import csvfile as csvread
 from backtest.data.adjust import adjust_prices
 from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
 from backtest.data.dates import NA_TEXT, parse_dates
+from strategies.features import inputs as derived_inputs
 
-__all__ = ["DataWarning", "READERS", "check_features", "check_prices", "data_origin", "fingerprint", "load_prices",
-           "normalise_columns"]
+__all__ = ["DataWarning", "READERS", "check_close_only", "check_features", "check_prices", "data_origin", "fingerprint",
+           "is_close_only", "load_prices", "normalise_columns"]
 # Larger values are a unit or parsing error (1e308 is the float limit) and overflow the models' float32 math.
 MAX_PRICE = 1e15
 MAX_VOLUME = 1e18
@@ -53,13 +54,15 @@ def _select_fields(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
         dates, _ = parse_dates(pd.Series(frame.index, index=range(1, len(frame) + 1)), origin)
         frame.index = dates
     missing = [c for c in PRICE_FIELDS if c not in frame.columns]
-    if missing:
+    if missing and missing != list(CLOSE_ONLY_ABSENT):  # a date and a close alone is close-only data: kept
         raise DataError(
             f"{origin}: missing column(s) {', '.join(missing)}. Found {list(frame.columns)}. "
             "Expected Yahoo's layout (Date,Open,High,Low,Close,Adj Close,Volume), TEJ's "
-            "(mdate,open_d,high_d,low_d,close_d,volume) or lower-case date,open,high,low,close,volume; "
-            "map other names with data.columns."
+            "(mdate,open_d,high_d,low_d,close_d,volume), lower-case date,open,high,low,close,volume, or a date "
+            "and a close alone (close-only data); map other names with data.columns."
         )
+    for name in missing:  # close-only: no open, high or low to check or to fill at
+        frame[name] = np.nan
     if "volume" not in frame.columns:
         frame["volume"] = np.nan
     frame = frame[list(FIELDS)]
@@ -131,8 +134,16 @@ def _without_empty_rows(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     return frame[~empty]
 
 
+CLOSE_ONLY_ABSENT = ("open", "high", "low")  # what close-only data (an index level, a NAV, a FRED series) lacks
+
+
+def is_close_only(prices: pd.DataFrame) -> bool:
+    """Whether ``prices`` hold closes only: open, high and low are empty on every row (read from a date+close file)."""
+    return bool(len(prices)) and all(prices[c].isna().all() for c in CLOSE_ONLY_ABSENT)
+
+
 def _refuse_missing(frame: pd.DataFrame, origin: str) -> None:
-    prices = frame[list(PRICE_FIELDS)]
+    prices = frame[["close"] if is_close_only(frame) else list(PRICE_FIELDS)]
     partial = prices.isna().any(axis=1)
     if partial.any():
         cols = [c for c in PRICE_FIELDS if prices[c].isna().any()]
@@ -289,11 +300,11 @@ def check_prices(frame: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
     return frame
 
 
-def _feature_fix(name: str, features: list[str]) -> str:
+def _feature_fix(name: str, features: list[str], column: str | None = None) -> str:
     """The end of a feature refusal: '... remove <that>' completes it."""
     kept = [f for f in features if f != name]
     return (f"{name!r} from forecast.features (e.g. --set \"forecast.features={kept}\"), or use data that has "
-            f"{name} (map its column with data.columns).")
+            f"{column or name} (map its column with data.columns).")
 
 
 def check_features(prices: pd.DataFrame, features: list[str], origin: str = "data", rows: slice | None = None
@@ -304,25 +315,54 @@ def check_features(prices: pd.DataFrame, features: list[str], origin: str = "dat
     volume may be absent (a CSV without it reads as NaN) or missing on some days, and no model is fit on
     a missing input. ``rows`` are the rows the folds read (all rows when None). A volume that is 0 on
     every one of them is refused too: the source records none (an index, or years before it kept any).
+    A derived feature (``strategies.features``) is checked by the price columns it is computed from.
     """
     used = prices.iloc[rows if rows is not None else slice(None)]
     for name in features:
-        values = used[name] if name in used.columns else pd.Series(np.nan, index=used.index)
-        missing, fix = values.isna(), _feature_fix(name, features)
-        if missing.all():
-            raise DataError(f"{origin}: forecast.features includes {name!r} but the data has no {name} values "
-                            f"(the column is absent or empty). Remove {fix}")
-        if missing.any():
-            raise DataError(
-                f"{origin}: forecast.features includes {name!r} but {int(missing.sum())} of the {len(used)} rows the "
-                f"folds use have no {name}, first on {_first_dates(used.index[missing])}. Fill them in the source, "
-                f"start the range after them with data.start, or remove {fix}"
-            )
-        if name == "volume" and (values == 0).all():
-            raise DataError(
-                f"{origin}: forecast.features includes 'volume' but the volume is 0 on every row the folds use "
-                f"({used.index[0].date()} to {used.index[-1].date()}): the source records none. Remove {fix}"
-            )
+        for column in derived_inputs(name):
+            _check_column(used, name, column, features, origin)
+
+
+def _check_column(used: pd.DataFrame, name: str, column: str, features: list[str], origin: str) -> None:
+    """Refuse feature ``name`` when its input ``column`` is absent, has holes, or is a volume of zeros."""
+    values = used[column] if column in used.columns else pd.Series(np.nan, index=used.index)
+    missing, fix = values.isna(), _feature_fix(name, features, column)
+    what = f"{name!r}" if name == column else f"{name!r}, computed from {column},"
+    if missing.all():
+        raise DataError(f"{origin}: forecast.features includes {what} but the data has no {column} values "
+                        f"(the column is absent or empty). Remove {fix}")
+    if missing.any():
+        raise DataError(
+            f"{origin}: forecast.features includes {what} but {int(missing.sum())} of the {len(used)} rows the "
+            f"folds use have no {column}, first on {_first_dates(used.index[missing])}. Fill them in the source, "
+            f"start the range after them with data.start, or remove {fix}"
+        )
+    if column == "volume" and (values == 0).all():
+        raise DataError(
+            f"{origin}: forecast.features includes {what} but the volume is 0 on every row the folds use "
+            f"({used.index[0].date()} to {used.index[-1].date()}): the source records none. Remove {fix}"
+        )
+
+
+def check_close_only(prices: pd.DataFrame, features: list[str], execution: str, origin: str = "data") -> None:
+    """Close-only prices run with features drawn from close (and volume) and fills at the close, or are refused.
+
+    With no open there is no next day's open to fill at, and no open, high or low to feed a model: the
+    refusal names every setting the run needs, so one fix is enough.
+    """
+    if not is_close_only(prices):
+        return
+    fixes = []
+    lacking = [f for f in features if set(derived_inputs(f)) & set(CLOSE_ONLY_ABSENT)]  # atr_14 reads high, low
+    if lacking:
+        kept = [f for f in features if f not in lacking]
+        fixes.append(f"--set \"forecast.features={kept}\" (it lists {', '.join(lacking)})")
+    if execution == "next_open":
+        fixes.append("--set backtest.execution=close (orders then fill at the signal day's close: there is no "
+                     "next open to fill at)")
+    if fixes:
+        raise DataError(f"{origin}: the data has closes only (no open, high or low column), so the run needs "
+                        f"{' and '.join(fixes)}. Or give a file with open, high and low columns.")
 
 
 # --- sources ---------------------------------------------------------------------------------------------

@@ -17,15 +17,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from backtest.core.config import RunConfig
-from backtest.data.load import check_features, data_origin
+from backtest.core.config import RunConfig, StrategiesSection
+from backtest.core.errors import DataError, DataWarning
+from backtest.data.load import check_close_only, check_features, data_origin
 from backtest.engine.devices import split_to_fit
 from backtest.engine.schedule import Fold
 from forecasters.baselines import TRADABLE
 from forecasters.reference import predict_flat
 from forecasters.registry import TRADABLE_BASELINES, Architecture
 from forecasters.trainer import Member, TrainSettings, train_group
-from forecasters.windows import FoldData, fold_data
+from forecasters.windows import FoldData, after_warmup, first_complete_row, fold_data
+from strategies.features import IndicatorParams, compute, is_derived
 
 Forecast = tuple[pd.DataFrame, pd.DataFrame]  # one forecaster's predictions (model, fold, pos, predicted) and fold log
 
@@ -63,11 +65,70 @@ def forecaster_names(config: RunConfig) -> list[str]:
 def windows(config: RunConfig, prices: pd.DataFrame, folds: list[Fold]) -> Windows:
     """Every fold's windows in the configured representation, scaled on its fitting rows."""
     fc = config.forecast
-    # Where the config meets the data, for every source and for runs and sweeps alike: a chosen feature
-    # the prices lack on the rows the folds read is refused by name (no model is fit on missing inputs).
-    check_features(prices, fc.features, data_origin(config.data), slice(folds[0].train_start, folds[-1].test_end))
-    return Windows(config, folds, [fold_data(prices, f.train, f.val, f.test, fc.features, fc.lookback, fc.scaler,
+    frame = input_frame(config, prices, folds)
+    return Windows(config, folds, [fold_data(frame, f.train, f.val, f.test, fc.features, fc.lookback, fc.scaler,
                                              fc.representation, fc.scaler_fit, fc.layout) for f in folds])
+
+
+def indicator_params(st: StrategiesSection) -> IndicatorParams:
+    """The strategies' Bollinger and MACD settings, which the bare ``bb_pctb`` and ``macd_hist`` take."""
+    return IndicatorParams(st.bollinger_window, st.bollinger_k, st.macd_fast, st.macd_slow, st.macd_signal)
+
+
+def input_frame(config: RunConfig, prices: pd.DataFrame, folds: list[Fold]) -> pd.DataFrame:
+    """The prices with the run's derived features beside them, checked where the folds read them.
+
+    Where the config meets the data, for every source and for runs and sweeps alike: a chosen feature (or
+    the column a derived one is computed from) the prices lack on the rows the folds read is refused by
+    name, and so is a derived value missing after its warm-up; a fold whose fitting rows reach into the
+    warm-up fits on the rows after it, with a warning (nothing is filled), or is refused when too few remain.
+    """
+    fc, origin = config.forecast, data_origin(config.data)
+    check_close_only(prices, fc.features, config.backtest.execution, origin)
+    check_features(prices, fc.features, origin, slice(folds[0].train_start, folds[-1].test_end))
+    derived = [name for name in fc.features if is_derived(name)]
+    if not derived:
+        return prices
+    values = compute(prices, derived, indicator_params(config.strategies))
+    warmup = first_complete_row(values.to_numpy())
+    _refuse_gaps(values, warmup, folds, origin)
+    _check_warmup(config, values, warmup, folds, origin)
+    return prices.join(values)
+
+
+def _refuse_gaps(values: pd.DataFrame, warmup: int, folds: list[Fold], origin: str) -> None:
+    """A derived value missing after the warm-up, on a row the folds read (a trailing mean volume of 0)."""
+    used = values.iloc[max(warmup, folds[0].train_start):folds[-1].test_end]
+    for name in used.columns:
+        missing = ~np.isfinite(used[name].to_numpy())
+        if missing.any():
+            first = used.index[missing][0].date()
+            raise DataError(
+                f"{origin}: forecast.features includes {name!r}, which has no value on {int(missing.sum())} of the "
+                f"rows the folds use after its warm-up, first on {first} (a volume feature: the trailing mean "
+                f"volume is 0 there). Start the range after them with data.start, or remove {name!r} from "
+                "forecast.features.")
+
+
+def _check_warmup(config: RunConfig, values: pd.DataFrame, warmup: int, folds: list[Fold], origin: str) -> None:
+    """Warn of folds that fit after the warm-up; refuse a fold left with fewer fitting rows than a run needs."""
+    longest = max(values.columns, key=lambda name: first_complete_row(values[[name]].to_numpy()))
+    need = config.forecast.lookback + config.training.batch_size
+    short = [(f, after_warmup(f.train, warmup)) for f in folds if f.train_start < warmup]
+    for fold, kept in short:
+        days = max(kept.stop - kept.start, 0)
+        if days < need:
+            raise DataError(
+                f"{origin}: fold {fold.index} keeps {days} of its {fold.val_start - fold.train_start} fitting days "
+                f"after the warm-up of {longest!r} (its first {warmup} rows have no value); need at least "
+                f"lookback + batch_size = {need}. Raise walkforward.train_days, drop the first folds with "
+                f"walkforward.max_folds, or use a shorter window than {longest!r}.")
+    if short:
+        warnings.warn(
+            f"{origin}: {len(short)} fold(s) fit after the warm-up of {longest!r} (its first {warmup} rows, to "
+            f"{values.index[warmup - 1].date()}, have no value; nothing is filled): fold {short[0][0].index} "
+            f"fits on {short[0][1].stop - short[0][1].start} of its {short[0][0].val_start - short[0][0].train_start} "
+            "days.", DataWarning, stacklevel=3)
 
 
 def _members(model: str, run: Windows) -> list[Member]:

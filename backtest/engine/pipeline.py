@@ -22,7 +22,7 @@ from backtest.core.config import BacktestSection, RunConfig
 from backtest.core.cores import configure_threads
 from backtest.core.errors import CheckpointWarning, DamagedCheckpoint
 from backtest.data.adjust import prices_wording
-from backtest.data.load import fingerprint, load_prices
+from backtest.data.load import fingerprint, is_close_only, load_prices
 from backtest.engine.devices import kernel_path, prepare_device
 from backtest.engine.fills import fills_wording
 from backtest.engine.forecasting import (
@@ -303,8 +303,9 @@ def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device
         "data": {
             "source": config.data.source, "symbol": config.data.symbol, "path": config.data.path,
             "rows": len(prices), "first": str(prices.index[0].date()), "last": str(prices.index[-1].date()),
-            "fingerprint": fingerprint(prices),
+            "fingerprint": fingerprint(prices), "close_only": is_close_only(prices),
         },
+        "features": list(config.forecast.features),
         "folds": len(folds),
         "out_of_sample": {"first": str(prices.index[folds[0].test_start].date()),
                           "last": str(prices.index[folds[-1].test_end - 1].date()),

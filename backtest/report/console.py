@@ -78,12 +78,21 @@ def header(summary: RunSummary) -> Panel:
         lines.append(note.replace("scaled per fold", "scaled on the whole series") if summary.look_ahead else note)
     if summary.look_ahead:
         lines.append(f"[bold red]⚠ {escape(LOOK_AHEAD_WARNING)}.[/]")
-    if summary.execution == "close":
-        lines.append("[bold red]⚠ orders fill at the signal day's close (backtest.execution = \"close\"): "
-                     "this assumes the close was known before it happened; results are optimistic.[/]")
-    else:
-        lines.append("orders fill at the next day's open after each signal (no look-ahead)")
+    if m.get("features"):
+        lines.append(f"inputs: {', '.join(map(str, m['features']))} of each day" + (
+            " (close-only data: the file has no open, high or low)" if d.get("close_only") else ""))
+    lines.append(fill_note(summary.execution, bool(d.get("close_only"))))
     return Panel("\n".join(lines), title="wfbt run", expand=False)
+
+
+def fill_note(execution: str, close_only: bool = False) -> str:
+    """The header's line on when orders fill (rich markup): a same-close fill is flagged as optimistic."""
+    if execution != "close":
+        return "orders fill at the next day's open after each signal (no look-ahead)"
+    why = ("the data has no open, so there is no next open to fill at" if close_only
+           else "backtest.execution = \"close\"")
+    return (f"[bold red]⚠ orders fill at the signal day's close ({why}): this assumes the close was known "
+            "before it happened; results are optimistic.[/]")
 
 
 def _folds_words(manifest: dict) -> str:

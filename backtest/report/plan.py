@@ -1,12 +1,22 @@
-"""`wfbt plan`: the folds a config gives and the models a run would train, as a table, without training."""
+"""`wfbt plan`: the folds a config gives, the models a run would train and how long that would take, without
+training (the time is scaled from one short epoch per architecture, measured here)."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
 from rich.table import Table
 
 from backtest.core.config import RunConfig, network_inputs
+from backtest.core.cores import configure_threads
 from backtest.data.load import load_prices
+from backtest.engine.devices import prepare_device
+from backtest.engine.forecasting import train_settings
 from backtest.engine.schedule import folds_table, make_folds
+from forecasters.trainer import Member, train_group
 
 
 def plan(config: RunConfig) -> tuple[Table, str]:
@@ -32,4 +42,55 @@ def plan(config: RunConfig) -> tuple[Table, str]:
             f"out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}. "
             f"Parameters ({network_inputs(fc)} inputs per step): " + ", ".join(
                 f"{m} {config.architectures()[m].n_params(network_inputs(fc)):,}" for m in networks) + ".")
+    if networks:
+        line += "\n" + estimate_line(config, networks, len(folds) * fc.seeds,
+                                      int(frame.train_rows.mean() - frame.val_rows.mean()), int(frame.val_rows.mean()))
     return table, line
+
+
+PROBE_STEPS = 4  # training batches per member in the measured epoch
+PROBE_MEMBERS = 64  # at most this many members measured; a larger group is scaled by its size
+
+
+def _probe_members(n: int, rows: int, val: int, lookback: int, features: int) -> list[Member]:
+    """``n`` members of random windows: the shapes a run trains, not its data (only the time is kept)."""
+    rng = np.random.default_rng(0)
+
+    def x(k: int) -> np.ndarray:
+        return rng.standard_normal((k, lookback, features)).astype(np.float32)  # (N, L, F)
+
+    return [Member(x(rows), rng.standard_normal(rows).astype(np.float32), x(val),
+                   rng.standard_normal(val).astype(np.float32), x(1), i) for i in range(n)]
+
+
+def epoch_seconds(model: str, members: int, fit_rows: int, val_rows: int, config: RunConfig, device: Any) -> float:
+    """Seconds one epoch of ``members`` models of ``model`` takes here, timed on a short epoch and scaled.
+
+    The measured epoch has PROBE_STEPS batches per member (and one of validation); its time is scaled by
+    the fold's rows over the probe's and by the members over those measured (time grows with both on a CPU).
+    """
+    tr, fc = config.training, config.forecast
+    n, rows, val = min(members, PROBE_MEMBERS), PROBE_STEPS * tr.batch_size, tr.batch_size if val_rows else 0
+    probe = _probe_members(n, rows, val, fc.lookback, len(fc.features))
+    settings = dataclasses.replace(train_settings(config), epochs=1)  # the run's optimiser and loss, one epoch
+    arch = config.architectures()[model]
+    train_group(arch, probe[:1], settings, device=device)  # warm-up: first-call costs are not per epoch
+    start = time.perf_counter()
+    train_group(arch, probe, settings, device=device)
+    seconds = time.perf_counter() - start
+    return seconds * (fit_rows + val_rows) / (rows + val) * members / n
+
+
+def estimate_line(config: RunConfig, networks: list[str], members: int, fit_rows: int, val_rows: int) -> str:
+    """The training time a run would take, estimated from a measured short epoch per architecture."""
+    device = prepare_device(config.run.device)
+    threads = configure_threads(config.run.threads)
+    epochs = config.training.epochs
+    per_epoch = {m: epoch_seconds(m, members, fit_rows, val_rows, config, device) for m in networks}
+    total = sum(per_epoch.values()) * epochs
+    slowest = max(per_epoch, key=per_epoch.__getitem__)
+    return (f"Estimated training time: about {total:,.1f} s ({total / 60:,.1f} min) on {device} "
+            f"({threads} threads): {len(networks)} architectures x {members} models x up to {epochs} epochs, "
+            f"scaled from one measured short epoch per architecture on this machine (slowest {slowest}, "
+            f"{per_epoch[slowest]:.2f} s an epoch of its {members} models). Early stopping usually ends "
+            "sooner; other work on the machine (and each fold's set-up) makes it longer.")

@@ -12,6 +12,7 @@ from backtest.engine.universe import UniverseResult
 from backtest.report import html, png
 from backtest.report.universe.page import write_universe_report
 from backtest.runs import store
+from backtest.runs.folder import claim_run_dir, start_run_dir
 from backtest.runs.store import PICTURES, RunSummary
 from backtest.runs.universe import mark_universe_complete, write_universe
 from backtest.runs.universe_folder import UNIVERSE_PICTURES, UniverseSummary
@@ -43,3 +44,17 @@ def published(result: RunResult | UniverseResult, run_dir: Path) -> Iterator[Run
                                                   **{name: describe(run_dir / name) for name in PICTURES}}}
     yield summary
     store.mark_complete(summary)
+
+
+def write_run(result: RunResult, out_dir: str | Path | None = None) -> Path:
+    """Write ``result`` (from ``backtest.run``) as a finished run folder that `wfbt show` and `compare` read.
+
+    The folder is ``out_dir/<run.name>`` (``out_dir`` defaults to the config's run.out_dir), or ``<name>-2``...
+    when that one is taken, as `wfbt run` names them; returns its path.
+    """
+    with claim_run_dir(out_dir if out_dir is not None else result.config.run.out_dir,
+                       result.config.run.name) as folder:
+        start_run_dir(folder.path)
+        with published(result, folder.path):
+            pass
+    return folder.path

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.errors import CheckpointWarning, DamagedCheckpoint, RunDirError
-from backtest.core.files import atomic_write_csv, atomic_write_json, describe
+from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe
 from backtest.engine.schedule import Fold
-from backtest.runs.folder import start_run_dir
+from backtest.runs.folder import RESUME_CONFIG, start_run_dir
+from backtest.runs.store import sections_toml
 
 # Settings that do not change results. run.threads does (in the last bits: torch splits sums by thread),
 # so the engine pins the thread count it resolved and a resume with another count is refused.
@@ -163,6 +164,9 @@ class Checkpoint:
         for stale in [*self.dir.glob("*.csv"), *self.dir.glob(f"*{DONE}")]:
             stale.unlink()
         atomic_write_json(path, state)
+        # What the resume hint (folder.resume_command) runs: this config, its thread count pinned.
+        atomic_write_text(self.dir / RESUME_CONFIG, sections_toml(config, "The config an interrupted run resumes "
+                                                                          "with: wfbt show prints the command."))
         return []
 
     def _proven(self, folds: Sequence[Fold] | None) -> list[str]:

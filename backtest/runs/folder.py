@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 from types import TracebackType
@@ -92,8 +93,23 @@ def require_complete(run_dir: str | Path) -> Path:
                           "Wait for it to finish.")
     raise RunDirError(
         f"run folder {str(path)!r} is incomplete: the run was interrupted or failed before it finished. "
-        "Finish it with `wfbt run CONFIG --resume`, or start it again."
+        f"Finish it with `{resume_command(path)}`, or start it again."
     )
+
+
+RESUME_CONFIG = "config.toml"  # in <run>/partial/: the config the checkpoint pinned, written when training starts
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command that finishes the unfinished run in ``run_dir`` (from the folder the run was started in).
+
+    It names the folder exactly (``--out`` its parent, ``run.name`` its name, which may be ``default-2``),
+    and the config the checkpoint pinned when there is one, so nothing else decides where it resumes.
+    """
+    config = run_dir / "partial" / RESUME_CONFIG
+    shown = shlex.quote(str(config)) if config.is_file() else "CONFIG"
+    return (f"wfbt run {shown} --out {shlex.quote(str(run_dir.parent))} --set run.name={shlex.quote(run_dir.name)} "
+            "--resume")
 
 
 def _out_dir_error(out: Path, exc: OSError) -> RunDirError:

@@ -49,8 +49,14 @@ if TYPE_CHECKING:  # only the type: reading a run folder must not load torch
 
 def to_toml(config: RunConfig) -> str:
     """Serialise the resolved config; None values become comments so the file reads back the same."""
-    lines = ["# Resolved configuration of this run (defaults included).", ""]
-    for section, values in config.to_dict().items():
+    return sections_toml(config.to_dict())
+
+
+def sections_toml(sections: dict[str, dict[str, Any]],
+                  title: str = "Resolved configuration of this run (defaults included).") -> str:
+    """A config as TOML tables, one per section; None values become comments so the file reads back the same."""
+    lines = [f"# {title}", ""]
+    for section, values in sections.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
             if value is None:
@@ -134,8 +140,9 @@ def _write_data(result: RunResult, run_dir: Path) -> None:
 def insample_table(result: RunResult) -> pd.DataFrame:
     """Every network's in-sample predictions, long: date, model, fold, split (train | val), predicted, actual.
 
-    A fold's training samples are its rows ``[train_start + lookback, val_start)``, its validation samples
-    ``[val_start, train_end)``, in the order the fold log's ``train_fit`` and ``val_fit`` list them.
+    A fold's training samples are its rows ``[train_start + lookback, val_start)`` (fewer, from the end, when
+    derived features' warm-up trims the first fitting rows), its validation samples ``[val_start, train_end)``,
+    in the order the fold log's ``train_fit`` and ``val_fit`` list them.
     """
     columns = ["date", "model", "fold", "split", "predicted", "actual"]
     log = result.fold_log
@@ -148,7 +155,9 @@ def insample_table(result: RunResult) -> pd.DataFrame:
         for split, text, start, end in (("train", row.train_fit, fold.train_start + lookback, fold.val_start),
                                         ("val", row.val_fit, fold.val_start, fold.train_end)):
             values = np.array(str(text).split(), dtype=np.float64) if isinstance(text, str) else np.zeros(0)
-            if len(values) != end - start:  # a baseline (no fit saved) or a trainer that kept no weights
+            if split == "train":  # derived features' warm-up trims a fold's first fitting rows, never its last
+                start = max(start, end - len(values))
+            if len(values) == 0 or len(values) != end - start:  # a baseline, or a trainer that kept no weights
                 continue
             parts.append(pd.DataFrame({"date": result.prices.index[start:end].strftime("%Y-%m-%d"),
                                        "model": row.model, "fold": row.fold, "split": split, "predicted": values,

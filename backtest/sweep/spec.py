@@ -7,6 +7,7 @@ A sweep file names a base run config, the symbols and a grid of config keys::
     base = "default.toml"                       # relative to this file; [base.<section>] tables override it
     symbols = ["csv:../shared/data/AAPL_daily.csv", "sample:sp500", "yfinance:SPY"]
     # symbols_dir = "../shared/data"            # or every *.csv in a folder (relative to the current directory)
+    # (csv paths in symbols and symbols_dir are relative to the current directory, like data.path)
 
     [grid]
     "forecast.lookback" = [5, 10, 20]
@@ -30,6 +31,7 @@ import copy
 import itertools
 import json
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +40,25 @@ from typing import Any
 import pandas as pd
 
 from backtest.core.config import SOURCES, RunConfig, from_dict, is_folder_name, read_toml
-from backtest.core.errors import ConfigError, WfbtError
+from backtest.core.errors import ConfigError, DataWarning, WfbtError
 
-SWEEP_KEYS = {"name", "base", "symbols", "symbols_dir", "out_dir"}
+# The [sweep] table's keys and what each does (the settings reference, `wfbt settings sweep`, prints them).
+SWEEP_KEYS = {
+    "name": "the sweep's folder under out_dir, and its label; default: the sweep file's name without .toml",
+    "base": "a run config (path relative to the sweep file) that every cell starts from; [base.<section>] tables "
+            "override its keys; default: the built-in run",
+    "symbols": "a list of \"source:symbol\" strings, one per symbol: \"sample:sp500\", \"yfinance:SPY\", "
+               "\"tej:2330\", \"csv:path/to/file.csv\" (a csv path is relative to the current directory, like "
+               "data.path, not to the sweep file)",
+    "symbols_dir": "a folder whose every *.csv is one more csv symbol (relative to the current directory, like "
+                   "data.path)",
+    "out_dir": "where the sweep's folder goes, relative to the current directory; default \"runs\"",
+}
+OTHER_TABLES = {
+    "[base.<section>]": "run config keys that override the base config's, e.g. [base.data] start = 2011-01-01",
+    "[grid]": "\"section.key\" = [values]: every combination of the lists, times every symbol, is one cell (one run "
+              "folder); data.source/symbol/path and run.name/out_dir are the sweep's to set",
+}
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,19 @@ def _symbols(section: dict[str, Any]) -> list[str]:
     return symbols
 
 
+def _refuse_paths_beside(symbols: list[str], sweep_file: Path) -> None:
+    """A csv symbol missing from the current directory but present beside the sweep file: say which is read."""
+    for s in symbols:
+        source, _, rest = s.partition(":")
+        beside = sweep_file.parent / rest
+        if source == "csv" and not Path(rest).exists() and beside.is_file() and not Path(rest).is_absolute():
+            raise ConfigError(
+                f"sweep.symbols: {s!r} is not in the current directory ({Path.cwd()}), but {str(beside)!r} beside the "
+                f"sweep file is. Csv paths in sweep.symbols and symbols_dir are relative to the current directory, "
+                f"like data.path (only sweep.base is relative to the sweep file): write \"csv:{beside}\", or run "
+                "from the sweep file's folder.")
+
+
 # grid keys that the sweep itself sets per cell
 RESERVED = {k: "the sweep's symbols choose the data: list them in sweep.symbols (e.g. \"csv:prices.csv\", "
                "\"yfinance:AAPL\") or sweep.symbols_dir." for k in ("data.source", "data.symbol", "data.path")}
@@ -141,9 +172,10 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise ConfigError(f"sweep file {str(path)!r}: unknown table(s) {sorted(unknown)}. Known: sweep, grid, base."
                           + hint)
     section = raw.get("sweep", {})
-    extra = set(section) - SWEEP_KEYS
+    extra = set(section) - SWEEP_KEYS.keys()
     if extra:
-        raise ConfigError(f"[sweep] has no key(s) {sorted(extra)}. Known keys: {', '.join(sorted(SWEEP_KEYS))}.")
+        raise ConfigError(f"[sweep] has no key(s) {sorted(extra)}. Known keys: {', '.join(sorted(SWEEP_KEYS))}. "
+                          "See `wfbt settings sweep`.")
     base: dict[str, Any] = {}
     if "base" in section:
         if not isinstance(section["base"], str):
@@ -159,6 +191,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise ConfigError(f"sweep.name must be a plain folder name (letters, digits, '.', '_', '-'; not '.' or '..'; "
                           f"at most 100), since the sweep is written to out_dir/<name>. Got {name!r}.")
     symbols = _universe_symbols(section, base) if is_universe_base(base) else _symbols(section)
+    if not is_universe_base(base):
+        _refuse_paths_beside(symbols, path)
     return SweepSpec(name=name, base=base, symbols=symbols, grid=_grid(raw.get("grid", {})),
                      out_dir=str(section.get("out_dir", "runs")))
 
@@ -298,7 +332,8 @@ def data_key(config: RunConfig) -> tuple[Any, ...]:
 
 def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     """Prices of every distinct data section, once each; a cell whose data fails is marked failed."""
-    from backtest.data.load import check_features, data_origin, load_prices
+    from backtest.data.load import load_prices
+    from backtest.engine.forecasting import input_frame
     from backtest.engine.schedule import make_folds
 
     prices: dict[tuple[Any, ...], pd.DataFrame] = {}
@@ -317,8 +352,9 @@ def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
             continue
         try:  # refused here, before any training, rather than in the cell's training group
             folds = make_folds(len(prices[key]), cell.config.walkforward)
-            check_features(prices[key], cell.config.forecast.features, data_origin(cell.config.data),
-                           slice(folds[0].train_start, folds[-1].test_end))
+            with warnings.catch_warnings():  # its warm-up warning comes again when the cell's windows are cut
+                warnings.simplefilter("ignore", DataWarning)
+                input_frame(cell.config, prices[key], folds)  # the features, derived ones' warm-up too
         except WfbtError as exc:
             cell.status, cell.error = "failed", str(exc)
     return prices

@@ -77,7 +77,7 @@ def test_readme_tej_command_works_against_the_loopback_server(tej_server, tmp_pa
     ran = runner.invoke(app, ["run", *README_TEJ, *quick])
     assert ran.exit_code == 0, ran.output
     assert len(TejStandIn.requests) == 3  # the run read the plan's download from the cache
-    resolved = (tmp_path / "runs" / "tsmc_article" / "config.toml").read_text()
+    resolved = (tmp_path / "runs" / "tsmc_article-2330" / "config.toml").read_text()  # the folder follows the data
     assert 'source = "tej"' in resolved and 'symbol = "2330"' in resolved
 
 

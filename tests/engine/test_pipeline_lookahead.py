@@ -23,8 +23,8 @@ def altered_after(prices: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def before_cut_differences(prices: pd.DataFrame, cut: pd.Timestamp, representation: str = "return",
-                           *extra: str) -> list[str]:
+def before_cut_differences(prices: pd.DataFrame, cut: pd.Timestamp, representation: str = "return", *extra: str
+                           ) -> list[str]:
     cfg = tiny_config("forecast.models=['gru', 'linear', 'drift']", "training.epochs=3",
                       f"forecast.representation={representation!r}", *extra)
     a, b = run(cfg, prices=prices), run(cfg, prices=altered_after(prices, cut))
@@ -78,8 +78,8 @@ def test_the_check_catches_a_window_that_sees_the_day_it_predicts(monkeypatch):
     prices = synthetic_prices(420)
     real = windows.relative_windows
 
-    def peeking(raw, close, days, lookback, volume_col):  # the window ends on the predicted day, not before it
-        return real(raw, close, days + 1, lookback, volume_col)
+    def peeking(raw, close, days, lookback, volume_col, as_is=()):  # the window ends on the predicted day
+        return real(raw, close, days + 1, lookback, volume_col, as_is)
 
     monkeypatch.setattr(windows, "relative_windows", peeking)
     assert "predictions" in before_cut_differences(prices, prices.index[300], "return")

@@ -152,3 +152,47 @@ def test_a_whole_series_scaler_sees_the_test_days_and_a_fold_scaler_does_not():
     assert np.array_equal(fold_data(prices, *args).x_train, fold_data(moved, *args).x_train)
     leaky = [fold_data(p, *args, scaler_fit="whole_series").x_train for p in (prices, moved)]
     assert not np.array_equal(*leaky)
+
+
+# --- derived features: taken as they are, scaled by the fold's scaler, fit after their warm-up ------------------
+
+NAN_ = float("nan")
+
+
+def with_derived() -> pd.DataFrame:
+    """``growing()`` with a derived column d: no value on rows 0 and 1 (its warm-up), then 1, 2, ..., 10."""
+    prices = growing()
+    prices["ret_1"] = [NAN_, NAN_, *range(1, 11)]
+    return prices
+
+
+def test_relative_windows_keep_the_derived_columns_as_they_are():
+    prices = with_derived()
+    raw = prices[["close", "ret_1"]].to_numpy()
+    x = relative_windows(raw, prices["close"].to_numpy(), np.array([5]), lookback=2, volume_col=None, as_is=(1,))
+    assert x[0, :, 0] == pytest.approx([math.log(1 / 1.1), 0.0]) and list(x[0, :, 1]) == [2.0, 3.0]
+
+
+def test_return_windows_scale_a_derived_column_on_the_training_windows_after_the_warmup():
+    data = fold_data(with_derived(), FOLD.train, FOLD.val, FOLD.test, ["close", "ret_1"], 2, "standard", "return")
+    # fitting rows start at row 2 (after the warm-up): samples 4 and 5, windows d = (1, 2) and (2, 3):
+    # mean 2, population std sqrt(0.5); the test window of row 8 holds d = 5, 6 -> (3, 4) / sqrt(0.5)
+    assert len(data.y_train) == 2 and np.isfinite(data.x_train).all()
+    assert data.x_train[:, :, 1].ravel() == pytest.approx(np.array([-1, 0, 0, 1]) / math.sqrt(0.5), rel=1e-6)
+    assert data.x_test[0, :, 1] == pytest.approx(np.array([3, 4]) / math.sqrt(0.5), rel=1e-6)
+    assert data.target_mean == pytest.approx(0.1)  # the returns of rows 4 and 5, both 10 %
+
+
+def test_level_windows_scale_a_derived_column_on_the_fitting_rows_after_the_warmup():
+    data = fold_data(with_derived(), FOLD.train, FOLD.val, FOLD.test, ["close", "ret_1"], 2, "standard", "level")
+    # fitting rows 2..5 hold d = 1, 2, 3, 4: mean 2.5, std sqrt(1.25); the test window of row 8 holds 5, 6
+    assert data.x_test[0, :, 1] == pytest.approx((np.array([5, 6]) - 2.5) / math.sqrt(1.25), rel=1e-6)
+    close = growing()["close"].to_numpy()[2:6]
+    assert data.target_mean == pytest.approx(close.mean())  # the target scaler also fits after the warm-up
+
+
+def test_a_fold_without_a_fitting_sample_after_the_warmup_is_refused():
+    prices = with_derived()
+    prices.loc[prices.index[:4], "ret_1"] = NAN_  # rows 4 and 5 are left: no 2-day window with a target
+    with pytest.raises(ValueError, match="keep 2 rows after the features' warm-up"):
+        fold_data(prices, FOLD.train, FOLD.val, FOLD.test, ["close", "ret_1"], 2, "standard", "return")

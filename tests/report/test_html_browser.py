@@ -147,7 +147,7 @@ def test_universe_report_draws_every_chart_without_javascript_errors(tmp_path):
     assert plots["ic-daily"]["paths"] == 1  # the naive score is constant: no IC to draw
     assert plots["ic-cumulative"]["paths"] == 4  # its cumulative IC is a flat line at 0, drawn
     assert plots["deciles"]["bars"] == 2 * 10  # two scorers, ten deciles
-    books = 2 * 3 + 1
+    books = 2 * 3 + 2 + 1  # naive, reversal x 3 ranked books; reversal's rule books (forecast, vote); benchmark
     assert plots["equity"]["visible"][0] == "equal_weight" and plots["equity"]["paths"] == books
     assert plots["turnover"]["paths"] == books
     assert shot.is_file() and shot.stat().st_size > 50_000

@@ -1,4 +1,4 @@
-"""configs/sp500_paper_grid.toml: the paper's layers x units as [networks.NAME] cells, counted as trials."""
+"""configs/sweep_sp500_paper_grid.toml: the paper's layers x units as [networks.NAME] cells, counted as trials."""
 
 import json
 from pathlib import Path
@@ -11,7 +11,7 @@ from backtest.sweep.spec import load_sweep, make_cells, plan_groups
 from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
-GRID = ROOT / "configs" / "sp500_paper_grid.toml"
+GRID = ROOT / "configs" / "sweep_sp500_paper_grid.toml"
 
 
 def test_the_grid_builds_one_architecture_per_cell_and_keeps_the_papers_39201(tmp_path):

@@ -1,0 +1,56 @@
+"""Close-only data (a date and a close: index levels, NAVs, FRED series) through `wfbt run`."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from backtest.cli.app import app
+from tests.conftest import run_args, said, synthetic_prices
+
+runner = CliRunner()
+CLOSE_ONLY = ["forecast.features=['close']", "backtest.execution='close'"]
+
+
+@pytest.fixture
+def closes(tmp_path):
+    frame = synthetic_prices(420)[["close"]].rename(columns={"close": "Close"}).rename_axis("Date")
+    frame.to_csv(tmp_path / "closes.csv")
+    return tmp_path / "closes.csv"
+
+
+def test_a_close_only_file_runs_and_the_summary_says_the_inputs_and_the_fill(closes, tmp_path):
+    args = [a for a in run_args(closes, tmp_path / "runs", *CLOSE_ONLY, "run.name='c'") if a != "--quiet"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = said(result)
+    assert "inputs: close of each day (close-only data: the file has no open, high or low)" in out
+    assert "orders fill at the signal day's close (the data has no open, so there is no next open to fill at)" in out
+    manifest = json.loads((tmp_path / "runs" / "c" / "manifest.json").read_text())
+    assert manifest["data"]["close_only"] is True and manifest["features"] == ["close"]
+    shown = runner.invoke(app, ["show", str(tmp_path / "runs" / "c")], env={"COLUMNS": "200"})
+    assert "the data has no open" in said(shown)
+
+
+def test_the_default_inputs_and_fill_are_refused_naming_both_fixes(closes, tmp_path):
+    result = runner.invoke(app, run_args(closes, tmp_path / "runs"))
+    assert result.exit_code == 2, result.output
+    out = said(result)
+    assert "the data has closes only (no open, high or low column), so the run needs" in out
+    assert """--set "forecast.features=['close']" (it lists open, high, low)""" in out
+    assert "--set backtest.execution=close" in out and "Traceback" not in result.output
+    assert not (tmp_path / "runs" / "default-closes").exists()
+
+
+def test_close_inputs_with_the_next_open_fill_are_refused_naming_the_execution(closes, tmp_path):
+    result = runner.invoke(app, run_args(closes, tmp_path / "runs", "forecast.features=['close']"))
+    assert result.exit_code == 2
+    assert "needs --set backtest.execution=close (orders then fill at the signal day's close" in said(result)
+    assert "forecast.features=" not in said(result)
+
+
+def test_a_file_with_some_but_not_all_of_open_high_low_is_still_refused(tmp_path):
+    frame = synthetic_prices(420)[["open", "close"]].rename_axis("date")
+    frame.to_csv(tmp_path / "oc.csv")
+    result = runner.invoke(app, run_args(tmp_path / "oc.csv", tmp_path / "runs", *CLOSE_ONLY))
+    assert result.exit_code == 2 and "missing column(s) high, low" in said(result)

@@ -1,0 +1,66 @@
+"""Run folders named after their data, and resume hints that are the command that works."""
+
+import re
+import shlex
+
+import pytest
+from typer.testing import CliRunner
+
+from backtest.cli.app import app
+from backtest.runs.folder import is_complete
+from tests.conftest import run_args, said, synthetic_prices, write_yahoo_csv
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def aapl(tmp_path):
+    return write_yahoo_csv(synthetic_prices(420), tmp_path / "AAPL_daily.csv")
+
+
+def test_a_run_on_other_data_is_named_after_the_config_and_the_data(aapl, tmp_path):
+    out = tmp_path / "runs"
+    result = runner.invoke(app, run_args(aapl, out))  # configs/default.toml, with --set data.path
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("default-AAPL_daily") and is_complete(out / "default-AAPL_daily")
+    again = runner.invoke(app, run_args(aapl, out))
+    assert is_complete(out / "default-AAPL_daily-2"), again.output
+    named = runner.invoke(app, run_args(aapl, out, "run.name='mine'"))
+    assert named.exit_code == 0 and is_complete(out / "mine")  # an explicit name is kept as it is
+
+
+def _interrupted(args, monkeypatch):
+    """`wfbt run ARGS` stopped (Ctrl-C) as its first network starts training."""
+    from backtest.engine import pipeline
+
+    def stop(*_, **__):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "train_networks", stop)
+        result = runner.invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 130, result.output
+    return result
+
+
+def _hint(text: str) -> list[str]:
+    """The `wfbt run ... --resume` command a message prints, as arguments for the app."""
+    (command,) = re.findall(r"`(wfbt run [^`]+ --resume)`", " ".join(text.split()))
+    return shlex.split(command)[1:]
+
+
+def test_the_resume_hint_of_show_and_of_the_interrupt_finishes_a_suffixed_run(aapl, tmp_path, monkeypatch):
+    out = tmp_path / "runs"
+    args = run_args(aapl, out, "run.name='d'")
+    assert runner.invoke(app, args).exit_code == 0
+    stopped = _interrupted(args, monkeypatch)  # lands in d-2: d has finished
+    assert not is_complete(out / "d-2")
+    shown = runner.invoke(app, ["show", str(out / "d-2")], env={"COLUMNS": "400"})
+    assert shown.exit_code != 0 and "is incomplete" in said(shown)
+    hint = _hint(shown.output)
+    assert hint == _hint(stopped.output)
+    assert "run.name=d-2" in hint and str(out) in hint
+    finished = runner.invoke(app, hint)
+    assert finished.exit_code == 0, finished.output
+    assert is_complete(out / "d-2") and not (out / "d-3").exists()
+    assert "resuming" in finished.output
