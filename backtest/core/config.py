@@ -98,7 +98,7 @@ class WalkForwardSection:
     # walkforward = the folds above; study = one chronological split as the studies made it (the days settings
     # above are then unused): the first study_train of the rows fit, the next study_val validate, the last
     # study_test are the one test block (the TSMC article: 0.8 / 0.0 / 0.2; the S&P 500 paper: 0.8 / 0.1 / 0.1)
-    protocol: Literal["walkforward", "study"] = "walkforward"  # walkforward | study (one split, as published)
+    protocol: Literal["walkforward", "study"] = "walkforward"
     study_train: float = 0.8  # study protocol: fraction of the rows the models fit on, first in time
     study_val: float = 0.0  # study protocol: fraction after it for validation (early stopping), 0 = none
     study_test: float = 0.2  # study protocol: fraction at the end predicted and scored: the study's reported set
@@ -120,10 +120,10 @@ class ForecastSection:
     # fold = every scaler fit on the fold's fitting rows (honest); whole_series = fit on every row loaded, test
     # block included, as both studies did: LOOK-AHEAD, allowed only with walkforward.protocol = "study" and
     # flagged in the console, report.html and metrics.json
-    scaler_fit: Literal["fold", "whole_series"] = "fold"  # fold | whole_series (look-ahead; study protocol only)
+    scaler_fit: Literal["fold", "whole_series"] = "fold"
     # sequence = each window as lookback time steps of len(features) inputs; flat = one time step whose inputs
     # are the lookback days x features (the S&P 500 paper's 39,201-parameter GRU reads 5 closes so)
-    layout: Literal["sequence", "flat"] = "sequence"  # sequence (lookback steps) | flat (one step of lookback x F)
+    layout: Literal["sequence", "flat"] = "sequence"
     seeds: int = 1  # models per fold and architecture; predictions are their mean
 
 
