@@ -52,7 +52,8 @@ def article(tmp_path_factory):
         "--set", f"data.path={str(TSMC)!r}", "--set", "training.epochs=2", "--set", "forecast.models=['gru']",
         "--set", "statistics.bootstrap_reps=200"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
-    return out / "tsmc_article_as_published", result
+    (run_dir,) = out.iterdir()  # named after the config and the data (runs/<config>-<file>)
+    return run_dir, result
 
 
 def test_the_articles_naive_rmse_in_scaled_units_matches_an_independent_computation(article):
