@@ -141,3 +141,15 @@ def train_reference(
     model.load_state_dict(best_state)
     model.eval()
     return model, best_epoch, history
+
+
+def predict_flat(arch: Architecture, weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """One member's predictions (N,) for windows ``x`` (N, L, F) from its flattened weights (``flatten``'s
+    layout, as the batched trainer hands them back), in evaluation mode (no dropout)."""
+    if len(x) == 0:
+        return np.zeros(0)
+    model = ReferenceModel(arch, x.shape[-1])
+    torch.nn.utils.vector_to_parameters(torch.as_tensor(weights, dtype=torch.float32), model.parameters())
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy().astype(np.float64)

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from backtest.cli.common import ConfigArg, SetOpt, console, friendly, load_run_config
+from backtest.core.config import network_inputs
 from backtest.core.errors import WfbtError
 
 
@@ -118,10 +119,10 @@ def models(config: ConfigArg = None, set_: SetOpt = None) -> None:
     from forecasters.registry import BASELINES
 
     cfg = load_run_config(config, set_)
-    n = len(cfg.forecast.features)
-    table = Table(title="Forecasters (input: lookback x features; target: next close, or next return)",
-                  title_justify="left")
-    for col in ["name", "cell", "layers (units)", "dropout", f"params ({n} features)", "from"]:
+    n = network_inputs(cfg.forecast)
+    shape = "1 step x lookback x features (layout flat)" if cfg.forecast.layout == "flat" else "lookback x features"
+    table = Table(title=f"Forecasters (input: {shape}; target: next close, or next return)", title_justify="left")
+    for col in ["name", "cell", "layers (units)", "dropout", f"params ({n} inputs)", "from"]:
         table.add_column(col, overflow="fold")
     for a in cfg.architectures().values():
         table.add_row(a.name, a.cell.upper(), " → ".join(map(str, a.hidden)), f"{a.dropout}",

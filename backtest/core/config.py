@@ -95,6 +95,13 @@ class WalkForwardSection:
     gap: int = 0  # trading days skipped between training window and test block
     window: Literal["rolling", "expanding"] = "rolling"  # rolling forgets old regimes
     max_folds: int | None = None  # keep only the last N folds; None = all that fit
+    # walkforward = the folds above; study = one chronological split as the studies made it (the days settings
+    # above are then unused): the first study_train of the rows fit, the next study_val validate, the last
+    # study_test are the one test block (the TSMC article: 0.8 / 0.0 / 0.2; the S&P 500 paper: 0.8 / 0.1 / 0.1)
+    protocol: Literal["walkforward", "study"] = "walkforward"
+    study_train: float = 0.8  # study protocol: fraction of the rows the models fit on, first in time
+    study_val: float = 0.0  # study protocol: fraction after it for validation (early stopping), 0 = none
+    study_test: float = 0.2  # study protocol: fraction at the end predicted and scored: the study's reported set
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,20 @@ class ForecastSection:
     # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
     representation: Literal["return", "level"] = "return"
     scaler: Literal["standard", "minmax"] = "standard"  # fit on each fold's training rows only
+    # fold = every scaler fit on the fold's fitting rows (honest); whole_series = fit on every row loaded, test
+    # block included, as both studies did: LOOK-AHEAD, allowed only with walkforward.protocol = "study" and
+    # flagged in the console, report.html and metrics.json
+    scaler_fit: Literal["fold", "whole_series"] = "fold"
+    # sequence = each window as lookback time steps of len(features) inputs; flat = one time step whose inputs
+    # are the lookback days x features (the S&P 500 paper's 39,201-parameter GRU reads 5 closes so)
+    layout: Literal["sequence", "flat"] = "sequence"
     seeds: int = 1  # models per fold and architecture; predictions are their mean
+
+
+def network_inputs(fc: ForecastSection) -> int:
+    """The inputs a network's first layer reads per time step: the features, or (layout flat) the lookback days
+    of every feature, as the S&P 500 paper's Keras GRU read its 5 closes."""
+    return len(fc.features) * (fc.lookback if fc.layout == "flat" else 1)
 
 
 @dataclass(frozen=True)
@@ -513,6 +533,7 @@ def _check_ranges(config: RunConfig) -> None:
     for where, value, ok, expected in checks:
         if not ok:
             raise ConfigError(f"{where} must be {expected}. Got {value}.")
+    _validate_study(config)
 
 
 def validate(config: RunConfig) -> None:
@@ -568,6 +589,28 @@ def validate(config: RunConfig) -> None:
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
     if data.source == "csv" and not data.path:
         raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')
+
+
+def _validate_study(config: RunConfig) -> None:
+    """The study protocol's fractions make one split; a whole-series scaler (look-ahead) only in a study run."""
+    wf, fc = config.walkforward, config.forecast
+    parts = {"study_train": wf.study_train, "study_val": wf.study_val, "study_test": wf.study_test}
+    for key, value in parts.items():
+        if not 0 <= value < 1:
+            raise ConfigError(f"walkforward.{key} is a fraction of the rows in [0, 1), e.g. 0.8. Got {value}.")
+    if wf.study_train == 0 or wf.study_test == 0:
+        raise ConfigError(f"walkforward.study_train and study_test must be above 0 (rows to fit on and rows to "
+                          f"score). Got {wf.study_train} and {wf.study_test}.")
+    if abs(sum(parts.values()) - 1) > 1e-9:
+        raise ConfigError(f"walkforward.study_train + study_val + study_test must add up to 1, e.g. 0.8 + 0.1 + 0.1."
+                          f" Got {wf.study_train} + {wf.study_val} + {wf.study_test} = {sum(parts.values()):g}.")
+    if fc.scaler_fit == "whole_series" and wf.protocol != "study":
+        raise ConfigError('forecast.scaler_fit = "whole_series" fits the scaler on the test days too (look-ahead); '
+                          'it is allowed only to reproduce a study, with walkforward.protocol = "study". Set '
+                          'protocol = "study", or leave scaler_fit = "fold".')
+    if config.universe.enabled and (wf.protocol != "walkforward" or fc.layout != "sequence"):
+        raise ConfigError(f"a universe run walks forward on sequences; walkforward.protocol = {wf.protocol!r} and "
+                          f"forecast.layout = {fc.layout!r} are for single-symbol runs. Leave them out.")
 
 
 def _validate_features(features: list[str], universe: bool) -> None:

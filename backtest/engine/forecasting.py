@@ -23,6 +23,7 @@ from backtest.data.load import check_close_only, check_features, data_origin
 from backtest.engine.devices import split_to_fit
 from backtest.engine.schedule import Fold
 from forecasters.baselines import TRADABLE
+from forecasters.reference import predict_flat
 from forecasters.registry import TRADABLE_BASELINES, Architecture
 from forecasters.trainer import Member, TrainSettings, train_group
 from forecasters.windows import FoldData, after_warmup, first_complete_row, fold_data
@@ -66,7 +67,7 @@ def windows(config: RunConfig, prices: pd.DataFrame, folds: list[Fold]) -> Windo
     fc = config.forecast
     frame = input_frame(config, prices, folds)
     return Windows(config, folds, [fold_data(frame, f.train, f.val, f.test, fc.features, fc.lookback, fc.scaler,
-                                             fc.representation) for f in folds])
+                                             fc.representation, fc.scaler_fit, fc.layout) for f in folds])
 
 
 def indicator_params(st: StrategiesSection) -> IndicatorParams:
@@ -162,7 +163,7 @@ def train_members(arch: Architecture, members: list[Member], settings: TrainSett
     for chunk in chunks:
         results += train_group(
             arch, chunk, settings, device=device,
-            progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v),
+            progress=lambda e, live, total, v: progress.epoch(model, e, live, total, v), keep_weights=True,
         )
     seconds = time.perf_counter() - start
     progress.group_end(model, seconds)
@@ -205,8 +206,22 @@ def _collect(model: str, run: Windows, results: list[Any], seconds: float) -> Fo
             for k, r in enumerate(group):
                 frame[f"seed_{k}"] = d.to_price(r.predictions)
         preds.append(frame)
-        log.append(_member_log(model, f.index, group, seconds * len(group) / len(results)))
+        log.append({**_member_log(model, f.index, group, seconds * len(group) / len(results)),
+                    **_fits(run.config.architectures()[model], d, group)})
     return pd.concat(preds, ignore_index=True), pd.DataFrame(log)
+
+
+def _fits(arch: Architecture, d: FoldData, group: list[Any]) -> dict[str, str]:
+    """The fold's in-sample predictions (mean over seeds, in price units) of its training and validation days,
+    as folds.csv-style number strings (``train_fit``, ``val_fit``); the run folder writes them to
+    insample.csv.gz. Empty strings when the trainer kept no weights."""
+    if any(r.weights is None for r in group):
+        return {"train_fit": "", "val_fit": ""}
+    x = np.concatenate([d.x_train, d.x_val])
+    price = d.fit_to_price(np.mean([predict_flat(arch, r.weights, x) for r in group], axis=0))
+    cut = len(d.x_train)
+    return {"train_fit": " ".join(f"{v:.6g}" for v in price[:cut]),
+            "val_fit": " ".join(f"{v:.6g}" for v in price[cut:])}
 
 
 def _member_log(model: str, fold: int, group: list[Any], seconds: float) -> dict[str, Any]:

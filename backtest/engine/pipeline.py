@@ -45,7 +45,7 @@ from backtest.engine.portfolio import (
 )
 from backtest.engine.schedule import Fold, folds_table, make_folds
 from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
-from backtest.scoring.metrics import forecast_table
+from backtest.scoring.metrics import forecast_table, scaled_table
 from backtest.scoring.traders import round_trip_cost, trader_table
 from forecasters.baselines import naive_forecast
 from forecasters.registry import NAIVE, TRADABLE_BASELINES
@@ -84,6 +84,7 @@ class RunResult:
     orders: pd.DataFrame  # every fill: strategy, date, side, size, price, fees
     statistics: dict[str, Any] = field(default_factory=dict)  # tests of the whole set: SPA, MCS, PBO
     manifest: dict[str, Any] = field(default_factory=dict)
+    study: dict[str, Any] = field(default_factory=dict)  # walkforward.protocol = "study": the split, scaled errors
 
 
 def _networks(run: Windows, device: torch.device, progress: Progress, checkpoint: CheckpointStore | None,
@@ -201,7 +202,34 @@ def trade_and_score(run: Windows, prices: pd.DataFrame, trained: dict[str, Forec
         orders=_orders(pf, prices.index, _closed(states, folds[0].test_start), config.backtest.execution),
         statistics={"forecast": forecasts.summary, "trading": trading.summary},
         manifest={**_manifest(config, prices, folds, device, timings), **(manifest or {})},
+        study=study_summary(run, prices.index, forecasts.table),
     )
+
+
+def look_ahead(config: RunConfig) -> bool:
+    """Whether the run's scalers saw its test days (forecast.scaler_fit = "whole_series", a study's choice)."""
+    return config.forecast.scaler_fit == "whole_series"
+
+
+def study_summary(run: Windows, dates: pd.DatetimeIndex, forecasts: pd.DataFrame) -> dict[str, Any]:
+    """A study-protocol run's split and its errors in the studies' scaled units beside price units ({} for a
+    walk-forward run): what the console, report.html and metrics.json show as "as published"."""
+    config = run.config
+    if config.walkforward.protocol != "study":
+        return {}
+    wf, fc, fold = config.walkforward, config.forecast, run.folds[0]
+
+    def span(start: int, end: int) -> dict[str, Any]:
+        return {"rows": end - start, "first": str(dates[start].date()) if end > start else "",
+                "last": str(dates[end - 1].date()) if end > start else ""}
+
+    return {
+        "protocol": "study", "fractions": {"train": wf.study_train, "val": wf.study_val, "test": wf.study_test},
+        "train": span(fold.train_start, fold.val_start), "val": span(fold.val_start, fold.train_end),
+        "test": span(fold.test_start, fold.test_end), "scaler": fc.scaler, "scaler_fit": fc.scaler_fit,
+        "look_ahead": look_ahead(config), "scale": run.data[0].close_scale,
+        "table": scaled_table(forecasts, run.data[0].close_scale).to_dict(orient="records"),
+    }
 
 
 def _trader_table(pf: Any, held: pd.DataFrame, bt: BacktestSection) -> pd.DataFrame:
@@ -284,6 +312,8 @@ def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device
                           "last": str(prices.index[folds[-1].test_end - 1].date()),
                           "days": int(folds[-1].test_end - folds[0].test_start)},
         "representation": config.forecast.representation,
+        "protocol": config.walkforward.protocol,
+        "look_ahead": look_ahead(config),  # true: scalers fit on the whole series, test days included (a study's)
         "execution": config.backtest.execution,
         "prices": prices_wording(config.data), "fills": fills_wording(config.backtest),
         "risk_free": config.backtest.risk_free,

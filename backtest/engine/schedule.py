@@ -46,7 +46,10 @@ class Fold:
 
 
 def make_folds(n_rows: int, cfg: WalkForwardSection) -> list[Fold]:
-    """Cut ``n_rows`` into folds whose test blocks tile the out-of-sample period without overlap."""
+    """Cut ``n_rows`` into folds whose test blocks tile the out-of-sample period without overlap (with
+    ``cfg.protocol = "study"``: the one fold of ``study_fold``)."""
+    if cfg.protocol == "study":
+        return [study_fold(n_rows, cfg)]
     first_test = cfg.train_days + cfg.gap
     if n_rows <= first_test:
         raise DataError(
@@ -68,6 +71,21 @@ def make_folds(n_rows: int, cfg: WalkForwardSection) -> list[Fold]:
             for i, f in enumerate(folds[-cfg.max_folds:])
         ]
     return folds
+
+
+def study_fold(n_rows: int, cfg: WalkForwardSection) -> Fold:
+    """The studies' one chronological split as a fold: the first ``study_train`` of the rows fit, the next
+    ``study_val`` validate, the rest (``study_test``) is the test block; cuts round down to whole rows.
+
+    Example: 1000 rows, 0.8 / 0.1 / 0.1 -> train [0, 800), val [800, 900), test [900, 1000).
+    """
+    val_start = int(n_rows * cfg.study_train + 1e-9)
+    test_start = int(n_rows * (cfg.study_train + cfg.study_val) + 1e-9)
+    if val_start < 2 or test_start >= n_rows:
+        raise DataError(f"the data has {n_rows} rows: walkforward.study_train = {cfg.study_train} and study_test = "
+                        f"{cfg.study_test} leave {val_start} rows to fit on and {n_rows - test_start} to test. Use a "
+                        "longer date range.")
+    return Fold(0, 0, val_start, test_start, test_start, n_rows)
 
 
 def folds_table(folds: list[Fold], dates: pd.DatetimeIndex) -> pd.DataFrame:

@@ -19,13 +19,16 @@ from backtest.report.wording import (
     FORECAST_COLUMNS,
     IC_VERDICT_NOTE,
     LAST_DAY_NOTE,
+    LOOK_AHEAD_WARNING,
     PSR_DSR_NOTE,
+    STUDY_COLUMNS,
     TRADER_COLUMNS,
     TRADER_NOTE,
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
     strategy_note,
+    study_lines,
     terms_line,
     trader_note,
     trading_sentences,
@@ -65,14 +68,17 @@ def header(summary: RunSummary) -> Panel:
     lines = [
         f"[bold]{escape(str(m['name']))}[/]  data {escape(str(d['source']))}:"
         f"{escape(str(d.get('path') or d['symbol']))}  {d['first']} → {d['last']} ({d['rows']} rows)",
-        f"{m['folds']} walk-forward folds · out of sample {oos['first']} → {oos['last']} ({oos['days']} days) · "
+        f"{_folds_words(m)} · out of sample {oos['first']} → {oos['last']} ({oos['days']} days) · "
         f"seed {m['seed']} · device {m['device']}" + (f" ({m['kernels']})" if m.get("kernels") else ""),
         "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items()),
     ]
     if terms_line(m):
         lines.append(escape(terms_line(m)))
     if m.get("representation"):
-        lines.append(REPRESENTATION_NOTES.get(m["representation"], f"representation: {m['representation']}"))
+        note = REPRESENTATION_NOTES.get(m["representation"], f"representation: {m['representation']}")
+        lines.append(note.replace("scaled per fold", "scaled on the whole series") if summary.look_ahead else note)
+    if summary.look_ahead:
+        lines.append(f"[bold red]⚠ {escape(LOOK_AHEAD_WARNING)}.[/]")
     if m.get("features"):
         lines.append(f"inputs: {', '.join(map(str, m['features']))} of each day" + (
             " (close-only data: the file has no open, high or low)" if d.get("close_only") else ""))
@@ -88,6 +94,39 @@ def fill_note(execution: str, close_only: bool = False) -> str:
            else "backtest.execution = \"close\"")
     return (f"[bold red]⚠ orders fill at the signal day's close ({why}): this assumes the close was known "
             "before it happened; results are optimistic.[/]")
+
+
+def _folds_words(manifest: dict) -> str:
+    """"20 walk-forward folds", or the study protocol's one split."""
+    if manifest.get("protocol") == "study":
+        return "study protocol: one chronological split"
+    return f"{manifest['folds']} walk-forward folds"
+
+
+def study_view(summary: RunSummary, console: Console) -> Table | None:
+    """A study-protocol run's errors on its test block in the study's scaled units beside price units, naive first
+    (None for a walk-forward run)."""
+    if not summary.study:
+        return None
+    rows = pd.DataFrame(summary.study["table"])
+    rows = pd.concat([rows[rows["model"].isin(BASELINE_NAMES)], rows[~rows["model"].isin(BASELINE_NAMES)]])
+    look = " [bold red](LOOK-AHEAD scaler)[/]" if summary.look_ahead else ""
+    table, _ = fit_columns(lambda shown: _study_table(rows, shown, look), list(STUDY_COLUMNS),
+                           ["rmse_scaled", "mse_scaled", "theil_u", "rmse", "mae_scaled", "mae", "n"], console.width,
+                           console)
+    table.caption = "scaled: in the study's scaler units (price error / scale); naive on the same days and units"
+    return table
+
+
+def _study_table(rows: pd.DataFrame, shown: list[str], look: str) -> Table:
+    table = Table(title=f"As published: the study's split and units{look}", title_justify="left")
+    table.add_column("model", overflow="fold")
+    for key in shown:
+        number_column(table, STUDY_COLUMNS[key][0])
+    for _, row in rows.iterrows():
+        table.add_row(str(row["model"]), *cells(row, shown, STUDY_COLUMNS),
+                      style="dim" if row["model"] in BASELINE_NAMES else "")
+    return table
 
 
 def _forecast_rows(summary: RunSummary) -> pd.DataFrame:
@@ -189,6 +228,10 @@ def chart_columns(summary: RunSummary, best: int = 3) -> list[str]:
 
 def render(summary: RunSummary, console: Console) -> None:
     console.print(header(summary))
+    if (study := study_view(summary, console)) is not None:
+        console.print(study)
+        for line in study_lines(summary.study):
+            console.print(line, highlight=False)
     console.print(forecast_view(summary, width=console.width, console=console))
     for sentence in forecast_sentences(summary.forecast, summary.statistics.get("forecast", {})):
         console.print(sentence, highlight=False)
@@ -199,7 +242,7 @@ def render(summary: RunSummary, console: Console) -> None:
     console.print(Panel(equity_chart(summary.equity, cols, console.width - 4),
                         title="Equity: buy-and-hold and the best strategies by Sharpe", expand=False))
     console.print(f"Artifacts in {summary.run_dir}/: report.html equity.png config.toml manifest.json "
-                  "predictions.csv folds.csv equity.csv orders.csv metrics.json", highlight=False)
+                  "predictions.csv folds.csv equity.csv orders.csv metrics.json insample.csv.gz", highlight=False)
 
 
 # The universe run's summary. metric key -> (column label, digits)
@@ -307,7 +350,7 @@ def universe_header(summary: UniverseSummary) -> Panel:
     lines = [
         f"[bold]{escape(summary.name)}[/]  universe {escape(str(d['origin']))}",
         f"{d['symbols']:,} symbols kept of {len(summary.symbols):,} · {d['first']} → {d['last']} ({d['days']:,} days)",
-        f"{m['folds']} walk-forward folds · out of sample {oos[0]} → {oos[1]} ({oos[2]:,} days) · seed {m['seed']}",
+        f"{_folds_words(m)} · out of sample {oos[0]} → {oos[1]} ({oos[2]:,} days) · seed {m['seed']}",
         "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings", {}).items()),
     ]
     return Panel("\n".join(lines), title="wfbt run (universe)", expand=False)

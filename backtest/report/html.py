@@ -20,13 +20,16 @@ from backtest.core.files import atomic_write_text
 from backtest.report.wording import (
     FORECAST_COLUMNS,
     LAST_DAY_NOTE,
+    LOOK_AHEAD_WARNING,
     PSR_DSR_NOTE,
+    STUDY_COLUMNS,
     TRADER_COLUMNS,
     TRADER_NOTE,
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
     strategy_note,
+    study_lines,
     terms_line,
     trader_note,
     trading_sentences,
@@ -155,6 +158,54 @@ def prediction_figure(predictions: pd.DataFrame, folds: pd.DataFrame) -> go.Figu
     return fig
 
 
+INSAMPLE_FOLDS = 6  # folds drawn in the in-sample figure (evenly spaced, first and last kept); all in insample.csv.gz
+
+
+def _drawn_folds(folds: list[int]) -> list[int]:
+    """At most INSAMPLE_FOLDS of ``folds``, evenly spaced, the first and the last included."""
+    if len(folds) <= INSAMPLE_FOLDS:
+        return folds
+    picks = np.linspace(0, len(folds) - 1, INSAMPLE_FOLDS).round().astype(int)
+    return [folds[i] for i in dict.fromkeys(picks.tolist())]
+
+
+def insample_figure(insample: pd.DataFrame, predictions: pd.DataFrame) -> go.Figure:
+    """The studies' picture per fold: the actual close with each network's training, validation and test
+    predictions; a menu picks the fold (a study-protocol run has one)."""
+    fig, owner = go.Figure(), []
+    folds = _drawn_folds(sorted(set(insample["fold"]))) if len(insample) else []
+    for fold in folds:
+        fit = insample[insample["fold"] == fold]
+        test = predictions[(predictions["fold"] == fold) & predictions["model"].isin(set(fit["model"]))]
+        days = pd.concat([fit[["date", "actual"]], test[["date", "actual"]]])
+        days = days.drop_duplicates("date").sort_values("date")
+        fig.add_trace(go.Scatter(x=_dates(days["date"]), y=np.round(days["actual"].to_numpy(), 2), name="actual",
+                                 mode="lines", line={"color": "black", "width": 2}, visible=fold == folds[0]))
+        owner.append(fold)
+        for model, g in pd.concat([fit, test.assign(split="test")]).groupby(["model", "split"], sort=False):
+            fig.add_trace(go.Scatter(x=_dates(g["date"]), y=np.round(g["predicted"].to_numpy(), 2),
+                                     name=f"{model[0]} {model[1]}", mode="lines", line={"width": 1},
+                                     visible=fold == folds[0]))
+            owner.append(fold)
+    buttons = [{"label": f"fold {f}", "method": "update", "args": [{"visible": [o == f for o in owner]}]}
+               for f in folds]
+    fig.update_layout(title="In sample and out: each network's training, validation and test predictions against "
+                            "the actual close (the studies' picture), one fold at a time",
+                      updatemenus=[{"buttons": buttons, "x": 0, "y": 1.15, "xanchor": "left"}] if len(buttons) > 1
+                      else [], height=480, hovermode="x unified", legend={"font": {"size": 10}}, margin={"t": 90})
+    return fig
+
+
+def _study_section(summary: RunSummary) -> list[str]:
+    """A study-protocol run's own numbers (scaled units beside price units, naive first) and the look-ahead flag."""
+    out = [f"<p class='warning' id='look-ahead'>⚠ {html.escape(LOOK_AHEAD_WARNING)}.</p>"] if summary.look_ahead else []
+    if summary.study:
+        rows = pd.DataFrame(summary.study["table"])
+        out += ["<h2>As published: the study's split and units</h2>",
+                table_html(rows, STUDY_COLUMNS, "model", highlight=NAIVE), _sentences(study_lines(summary.study))]
+    return out
+
+
 def _parse_curve(text: Any) -> list[float]:
     if not isinstance(text, str) or not text.strip():
         return []
@@ -245,6 +296,7 @@ def report_html(summary: RunSummary) -> str:
         f"out of sample {oos.get('first')} → {oos.get('last')} ({oos.get('days')} days) · seed {m.get('seed')} · "
         f"device {html.escape(str(m.get('device')))} · execution {html.escape(summary.execution)}</p>",
         f"<p>{html.escape(terms_line(m))}</p>" if terms_line(m) else "",
+        *_study_section(summary),
     ]
     figs = figures_html([
         ("equity", equity_figure(summary.equity, ranked, "Equity after fees, tax and slippage (click the legend "
@@ -252,6 +304,7 @@ def report_html(summary: RunSummary) -> str:
         ("drawdown", drawdown_figure(summary.equity, ranked)),
         ("predictions", prediction_figure(predictions, folds)),
         ("losses", loss_figure(folds)),
+        ("insample", insample_figure(summary.insample(), predictions)),
     ])
     body += ["<h2>Equity</h2>", figs[0], figs[1],
              "<h2>Trading, out of sample (sorted by Sharpe; bold: the buy-and-hold benchmark)</h2>",
@@ -272,7 +325,9 @@ def report_html(summary: RunSummary) -> str:
              "<details><summary>Errors per fold</summary>",
              table_html(by_fold.assign(label=by_fold["model"] + " · fold " + by_fold["fold"].astype(str)),
                         FORECAST_COLUMNS, "label"),
-             "</details>", "<h2>Training</h2>", figs[3],
+             "</details>", "<h2>Training</h2>", figs[3], figs[4],
+             "<p class='note'>In-sample predictions of every fold: insample.csv.gz (the figure draws up to "
+             f"{INSAMPLE_FOLDS} folds, evenly spaced).</p>",
              "<details><summary>Fold log</summary><pre>"
              + html.escape(folds.drop(columns=["train_curve", "val_curve"], errors="ignore").to_string(index=False))
              + "</pre></details>",

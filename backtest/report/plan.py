@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from backtest.core.config import RunConfig
+from backtest.core.config import RunConfig, network_inputs
 from backtest.core.cores import configure_threads
 from backtest.data.load import load_prices
 from backtest.engine.devices import prepare_device
@@ -33,7 +33,9 @@ def plan(config: RunConfig) -> tuple[Table, str]:
     n_models = len(folds) * len(networks) * fc.seeds
     line = (f"{len(folds)} folds x {len(networks)} architectures x {fc.seeds} seed(s) = [bold]{n_models}[/] models "
             f"to train, in {len(networks)} batched groups; baselines naive, drift and linear fit per fold; "
-            f"out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}.")
+            f"out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}. "
+            f"Parameters ({network_inputs(fc)} inputs per step): " + ", ".join(
+                f"{m} {config.architectures()[m].n_params(network_inputs(fc)):,}" for m in networks) + ".")
     if networks:
         line += "\n" + estimate_line(config, networks, len(folds) * fc.seeds,
                                       int(frame.train_rows.mean() - frame.val_rows.mean()), int(frame.val_rows.mean()))
@@ -42,7 +44,8 @@ def plan(config: RunConfig) -> tuple[Table, str]:
 
 def fold_table(frame: Any, span: str, config: RunConfig) -> Table:
     """The folds of ``engine.schedule.folds_table`` as a rich table titled with the data's span."""
-    table = Table(title=f"Walk-forward plan: {span} ({config.walkforward.window} window)", title_justify="left")
+    kind = "Study plan (one split)" if config.walkforward.protocol == "study" else "Walk-forward plan"
+    table = Table(title=f"{kind}: {span} ({config.walkforward.window} window)", title_justify="left")
     for col in ["fold", "train", "validation", "test", "rows"]:
         table.add_column(col, justify="right" if col == "fold" else "left", no_wrap=col == "rows")
     table.caption = "rows: training / validation / test days of each fold"

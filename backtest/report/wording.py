@@ -223,6 +223,38 @@ def terms_line(manifest: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+# A study-protocol run (walkforward.protocol = "study"): the study's own numbers, in its scaler's units
+STUDY_COLUMNS = {"rmse_scaled": ("RMSE scaled", 4), "mse_scaled": ("MSE scaled", 6), "mae_scaled": ("MAE scaled", 4),
+                 "rmse": ("RMSE", 2), "mae": ("MAE", 2), "theil_u": ("Theil U", 3), "n": ("days", 0)}
+LOOK_AHEAD_WARNING = ("LOOK-AHEAD: the scalers were fit on the whole series, test days included "
+                      "(forecast.scaler_fit = \"whole_series\", as the study did); these numbers reproduce the study, "
+                      "they are not an out-of-sample result")
+
+
+def study_lines(study: dict[str, Any]) -> list[str]:
+    """What a study-protocol run was: its one split, its scaler, and naive's scaled error beside the best model's."""
+    if not study:
+        return []
+    part = {k: study[k] for k in ("train", "val", "test")}
+    split = ", ".join(f"{k} {v['rows']} rows {v['first']} → {v['last']}" for k, v in part.items() if v["rows"])
+    fr = study["fractions"]
+    lines = [f"Study protocol: one chronological split {fr['train']:g}/{fr['val']:g}/{fr['test']:g} ({split}); "
+             f"{study['scaler']} scaler fit on {'the whole series' if study['look_ahead'] else 'the training rows'}, "
+             f"1 scaled unit = {study['scale']:.4g} in price."]
+    rows = {r["model"]: r for r in study["table"]}
+    models = [r for m, r in rows.items() if m not in BASELINE_NAMES and _finite(r.get("rmse_scaled"))]
+    if NAIVE in rows and models:
+        best = min(models, key=lambda r: r["rmse_scaled"])
+        lines.append(f"On the test block naive scores RMSE {fmt(rows[NAIVE]['rmse_scaled'], 4)} scaled "
+                     f"(MSE {fmt(rows[NAIVE]['mse_scaled'], 6)}); the best network, {best['model']}, "
+                     f"{fmt(best['rmse_scaled'], 4)} (Theil U {fmt(best['theil_u'], 3)}).")
+    return lines
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def trader_note(strategies: dict[str, Any], backtest: dict[str, Any]) -> str | None:
     """What the trading table's rules trade, when more than long, all-in and without stops (a run's config
     sections as plain data); None for today's rules."""

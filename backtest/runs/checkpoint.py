@@ -214,7 +214,8 @@ class Checkpoint:
             try:
                 preds = pd.read_csv(self._path(model, "predictions"), float_precision="round_trip")
                 log = pd.read_csv(self._path(model, "folds"), float_precision="round_trip",
-                                  dtype={"train_curve": str, "val_curve": str})
+                                  dtype={"train_curve": str, "val_curve": str, "train_fit": str,
+                                         "val_fit": str})
             except (OSError, ValueError) as exc:
                 why = f"its files cannot be read ({exc})"
             else:

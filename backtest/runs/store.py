@@ -9,13 +9,17 @@ Layout of ``runs/<name>/``::
                       date ranges, rows
     equity.csv        date + one column per strategy: portfolio value after costs
     orders.csv        strategy, date, side, size, price, fees: every fill
-    metrics.json      {"forecast": [...], "forecast_by_fold": [...], "trading": [...], ...}
+    insample.csv.gz   date, model, fold, split (train | val), predicted, actual: each network's fit of its
+                      fold's training and validation days (gzip; the studies' in-sample pictures)
+    metrics.json      {"forecast": [...], "forecast_by_fold": [...], "trading": [...], "look_ahead": false,
+                      "study": {...} (a study-protocol run: its split and errors in scaled units), ...}
     report.html       the interactive report (plotly, self-contained)
     equity.png        equity curves and drawdowns (matplotlib)
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import tomllib
@@ -23,11 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from backtest.core.config import RunConfig
 from backtest.core.errors import RunDirError
-from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe, verify
+from backtest.core.files import (
+    atomic_write_bytes,
+    atomic_write_csv,
+    atomic_write_json,
+    atomic_write_text,
+    describe,
+    verify,
+)
 from backtest.runs.folder import finish_run_dir, read_manifest, require_complete
 from strategies.signals import BENCHMARK
 
@@ -73,7 +85,9 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")
 
 
-DATA_ARTIFACTS = ["config.toml", "predictions.csv", "folds.csv", "equity.csv", "metrics.json", "orders.csv"]
+DATA_ARTIFACTS = ["config.toml", "predictions.csv", "folds.csv", "equity.csv", "metrics.json", "orders.csv",
+                  "insample.csv.gz"]
+FITS = ("train_fit", "val_fit")  # the fold log's in-sample predictions, written to insample.csv.gz
 PICTURES = ["report.html", "equity.png"]
 
 
@@ -98,7 +112,10 @@ def _write_data(result: RunResult, run_dir: Path) -> None:
     preds = result.predictions.copy()
     preds["date"] = preds["date"].dt.strftime("%Y-%m-%d")
     atomic_write_csv(run_dir / "predictions.csv", preds)
-    atomic_write_csv(run_dir / "folds.csv", result.fold_log)
+    atomic_write_csv(run_dir / "folds.csv", result.fold_log.drop(columns=list(FITS), errors="ignore"))
+    # mtime=0: the same run writes the same bytes (resume and --force compare checksums)
+    text = insample_table(result).to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    atomic_write_bytes(run_dir / "insample.csv.gz", gzip.compress(text.encode("utf-8"), mtime=0))
     equity = result.equity.copy()
     equity.index = equity.index.strftime("%Y-%m-%d")
     equity.index.name = "date"
@@ -111,11 +128,41 @@ def _write_data(result: RunResult, run_dir: Path) -> None:
         "benchmark": BENCHMARK,
         "execution": result.config.backtest.execution,
         "out_of_sample": result.manifest["out_of_sample"],
+        "look_ahead": result.manifest.get("look_ahead", False),  # true: scalers saw the test days (a study's)
+        "study": result.study,
     }
     atomic_write_json(run_dir / "metrics.json", metrics)
     orders = result.orders.copy()
     orders["date"] = pd.to_datetime(orders["date"]).dt.strftime("%Y-%m-%d")
     atomic_write_csv(run_dir / "orders.csv", orders)
+
+
+def insample_table(result: RunResult) -> pd.DataFrame:
+    """Every network's in-sample predictions, long: date, model, fold, split (train | val), predicted, actual.
+
+    A fold's training samples are its rows ``[train_start + lookback, val_start)`` (fewer, from the end, when
+    derived features' warm-up trims the first fitting rows), its validation samples ``[val_start, train_end)``,
+    in the order the fold log's ``train_fit`` and ``val_fit`` list them.
+    """
+    columns = ["date", "model", "fold", "split", "predicted", "actual"]
+    log = result.fold_log
+    if not set(FITS) <= set(log.columns):
+        return pd.DataFrame(columns=columns)
+    close, folds = result.prices["close"].to_numpy(dtype=np.float64), {f.index: f for f in result.folds}
+    lookback, parts = result.config.forecast.lookback, []
+    for row in log.itertuples():
+        fold = folds[row.fold]
+        for split, text, start, end in (("train", row.train_fit, fold.train_start + lookback, fold.val_start),
+                                        ("val", row.val_fit, fold.val_start, fold.train_end)):
+            values = np.array(str(text).split(), dtype=np.float64) if isinstance(text, str) else np.zeros(0)
+            if split == "train":  # derived features' warm-up trims a fold's first fitting rows, never its last
+                start = max(start, end - len(values))
+            if len(values) == 0 or len(values) != end - start:  # a baseline, or a trainer that kept no weights
+                continue
+            parts.append(pd.DataFrame({"date": result.prices.index[start:end].strftime("%Y-%m-%d"),
+                                       "model": row.model, "fold": row.fold, "split": split, "predicted": values,
+                                       "actual": close[start:end]}))
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
 @dataclass
@@ -130,10 +177,20 @@ class RunSummary:
     equity: pd.DataFrame  # DatetimeIndex x strategy
     execution: str
     statistics: dict[str, Any] = field(default_factory=dict)  # {"forecast": {...}, "trading": {...}} set tests
+    study: dict[str, Any] = field(default_factory=dict)  # a study-protocol run's split and scaled errors
+    look_ahead: bool = False  # the scalers saw the test days (forecast.scaler_fit = "whole_series")
 
     def predictions(self) -> pd.DataFrame:
         """predictions.csv with parsed dates (read on demand: it is the largest artifact)."""
         return _read_csv(self.run_dir / "predictions.csv", parse_dates=["date"])
+
+    def insample(self) -> pd.DataFrame:
+        """insample.csv.gz with parsed dates: the networks' fits of their training and validation days (empty
+        for a run saved before it existed)."""
+        path = self.run_dir / "insample.csv.gz"
+        if not path.exists():
+            return pd.DataFrame(columns=["date", "model", "fold", "split", "predicted", "actual"])
+        return _read_csv(path, parse_dates=["date"])
 
     def orders(self) -> pd.DataFrame:
         """orders.csv with parsed dates: every fill (strategy, date, side, size, price, fees)."""
@@ -196,7 +253,8 @@ def load_summary(path: Path, manifest: dict[str, Any] | None = None) -> RunSumma
         raise RunDirError(f"run folder {str(path)!r} is damaged ({exc}). Run it again.") from None
     return RunSummary(run_dir=path, manifest=manifest, forecast=forecast, forecast_by_fold=by_fold, trading=trading,
                       equity=equity, execution=metrics.get("execution", "next_open"),
-                      statistics=metrics.get("statistics", {}))
+                      statistics=metrics.get("statistics", {}), study=metrics.get("study") or {},
+                      look_ahead=bool(metrics.get("look_ahead", False)))
 
 
 # What the console, the pages and compare read from a manifest: section -> keys (None: a plain value).

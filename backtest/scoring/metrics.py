@@ -113,3 +113,19 @@ def equity_figures(equity: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
     returns = values.pct_change().iloc[1:]
     table = return_figures(returns, equity.iloc[-1] / base - 1.0)
     return table.replace([np.inf, -np.inf], np.nan)
+
+
+def scaled_table(forecasts: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """The studies' own numbers: ``forecast_table``'s rows with RMSE, MSE and MAE also in the scaler's units.
+
+    A scaler maps a close c to (c - m) / scale (StandardScaler: scale = the standard deviation; MinMaxScaler:
+    max - min), so a price error e is e / scale in scaled units: RMSE and MAE divide by ``scale``, MSE by its
+    square. Theil's U is the same in either unit. ``scale`` <= 0 or NaN gives NaN columns.
+    """
+    ok = np.isfinite(scale) and scale > 0
+    out = forecasts[["model", "rmse", "mse", "mae", "theil_u", "n"]].copy()
+    out["rmse_scaled"] = out["rmse"] / scale if ok else np.nan
+    out["mse_scaled"] = out["mse"] / scale**2 if ok else np.nan
+    out["mae_scaled"] = out["mae"] / scale if ok else np.nan
+    out["scale"] = scale
+    return out

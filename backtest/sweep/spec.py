@@ -27,6 +27,7 @@ then each cell's backtest are Dask tasks.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import re
@@ -237,7 +238,7 @@ def _cell_name(symbol: str, values: dict[str, Any]) -> str:
 
 
 def _cell_raw(spec: SweepSpec, symbol: str, values: dict[str, Any], name: str, out: Path) -> dict[str, Any]:
-    raw = {section: dict(table) for section, table in spec.base.items()}
+    raw = copy.deepcopy(spec.base)  # deep: a cell's "networks.NAME.key" must not reach the next cell's table
     data = raw.setdefault("data", {})
     for key in ("path", "symbol") if is_universe_base(raw) else ("path", "symbol", "columns"):  # a universe keeps its
         data.pop(key, None)  # column names: every universe file of the sweep is read with the base's
@@ -246,9 +247,20 @@ def _cell_raw(spec: SweepSpec, symbol: str, values: dict[str, Any], name: str, o
         section, _, leaf = key.partition(".")
         if not isinstance(raw.setdefault(section, {}), dict):
             raise ConfigError(f"[grid] {key}: [{section}] is not a table in the base config.")
-        raw[section][leaf] = value
+        table, leaf = _grid_table(raw[section], section, leaf, key)
+        table[leaf] = value
     raw.setdefault("run", {}).update({"name": name, "out_dir": str(out)})
     return raw
+
+
+def _grid_table(table: dict[str, Any], section: str, leaf: str, key: str) -> tuple[dict[str, Any], str]:
+    """Where a grid key's value goes: "networks.NAME.hidden" into the [networks.NAME] table, others as they are."""
+    if section != "networks" or "." not in leaf:
+        return table, leaf
+    name, _, leaf = leaf.partition(".")
+    if not isinstance(table.setdefault(name, {}), dict):
+        raise ConfigError(f"[grid] {key}: [networks.{name}] is not a table in the base config.")
+    return table[name], leaf
 
 
 def make_cells(spec: SweepSpec, out: Path) -> list[Cell]:
@@ -284,7 +296,8 @@ class GroupKey:
     min_delta: float
     device: str
     architecture: Any = None  # forecasters.registry.Architecture: a [networks.NAME] may differ between cells
-    options: tuple[Any, ...] = ()  # [training]'s optimizer, momentum, loss, shuffle, restore_best, early_stopping
+    # [training]'s optimizer, momentum, loss, shuffle, restore_best, early_stopping; forecast.layout (window shape)
+    options: tuple[Any, ...] = ()
 
     @property
     def label(self) -> str:
@@ -293,7 +306,7 @@ class GroupKey:
 
 def group_key(config: RunConfig, model: str) -> GroupKey:
     tr, fc = config.training, config.forecast
-    options = (tr.optimizer, tr.momentum, tr.loss, tr.shuffle, tr.restore_best, tr.early_stopping)
+    options = (tr.optimizer, tr.momentum, tr.loss, tr.shuffle, tr.restore_best, tr.early_stopping, fc.layout)
     return GroupKey(model, fc.lookback, len(fc.features), tr.epochs, tr.batch_size, tr.lr, tr.patience,
                     tr.min_delta, config.run.device, config.architectures()[model], options)
 

@@ -57,6 +57,23 @@ def test_the_check_catches_a_scaler_fit_on_the_whole_series(monkeypatch, represe
     assert "predictions" in before_cut_differences(prices, prices.index[300], representation)
 
 
+STUDY = ("walkforward.protocol='study'",)  # 420 rows: fit on rows [0, 336), test [336, 420)
+
+
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_the_study_protocol_with_its_scaler_fit_on_the_training_rows_has_no_look_ahead(representation):
+    prices = synthetic_prices(420)
+    assert before_cut_differences(prices, prices.index[380], representation, *STUDY) == []
+
+
+@pytest.mark.parametrize("representation", ["return", "level"])
+def test_the_studies_whole_series_scaler_is_caught_as_look_ahead(representation):
+    prices = synthetic_prices(420)
+    problems = before_cut_differences(prices, prices.index[380], representation, *STUDY,
+                                      "forecast.scaler_fit='whole_series'")
+    assert "predictions" in problems
+
+
 def test_the_check_catches_a_window_that_sees_the_day_it_predicts(monkeypatch):
     prices = synthetic_prices(420)
     real = windows.relative_windows

@@ -73,3 +73,21 @@ def test_folds_table_by_hand():
         {"fold": 1, "train_start": "2020-01-03", "train_end": "2020-01-09", "val_start": "", "val_end": "",
          "test_start": "2020-01-14", "test_end": "2020-01-16", "train_rows": 5, "val_rows": 0, "test_rows": 3},
     ]
+
+
+STUDY = {"protocol": "study"}
+
+
+def test_the_study_protocol_is_one_fold_with_the_papers_80_10_10():
+    folds = make_folds(1000, WalkForwardSection(**STUDY, study_train=0.8, study_val=0.1, study_test=0.1))
+    assert ranges(folds) == [(0, 800, 900, 900, 1000)]
+
+
+def test_the_articles_80_20_split_has_no_validation_rows_and_cuts_round_down():
+    folds = make_folds(974, WalkForwardSection(**STUDY, study_train=0.8, study_val=0.0, study_test=0.2))
+    assert ranges(folds) == [(0, 779, 779, 779, 974)]  # 974 * 0.8 = 779.2: 779 rows fit, 195 tested
+
+
+def test_a_study_split_too_short_to_fit_is_refused():
+    with pytest.raises(DataError, match="leave 1 rows to fit on"):
+        make_folds(2, WalkForwardSection(**STUDY))

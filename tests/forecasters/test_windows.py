@@ -122,6 +122,38 @@ def test_a_fold_without_validation_rows(representation):
     assert data.x_val.shape == (0, 5, 2) and data.y_val.shape == (0,) and data.x_test.shape == (70, 5, 2)
 
 
+def test_the_flat_layout_is_the_sequence_windows_as_one_time_step():
+    prices = synthetic_prices(60)
+    seq = fold_data(prices, slice(0, 40), slice(40, 40), slice(40, 60), ["close"], 5, "minmax", "level")
+    flat = fold_data(prices, slice(0, 40), slice(40, 40), slice(40, 60), ["close"], 5, "minmax", "level",
+                     layout="flat")
+    assert seq.x_train.shape == (35, 5, 1) and flat.x_train.shape == (35, 1, 5)  # 5 closes as 5 inputs
+    assert np.array_equal(flat.x_test[:, 0, :], seq.x_test[:, :, 0])
+    assert np.array_equal(flat.y_train, seq.y_train)
+
+
+@pytest.mark.parametrize(("scaler", "unit"), [("standard", np.std), ("minmax", np.ptp)])
+def test_close_scale_is_the_scalers_unit_on_the_rows_it_was_fit_on(scaler, unit):
+    prices = growing()  # closes 100, 110, 121, ...: the test rows 8-11 lie above the training rows 0-5
+    close = prices["close"].to_numpy()
+    fold = fold_data(prices, FOLD.train, FOLD.val, FOLD.test, ["close"], 2, scaler, "level")
+    whole = fold_data(prices, FOLD.train, FOLD.val, FOLD.test, ["close"], 2, scaler, "level",
+                      scaler_fit="whole_series")
+    assert fold.close_scale == pytest.approx(unit(close[:6])) and whole.close_scale == pytest.approx(unit(close))
+    # the target is (close - m) / scale: one scaled unit of the target is close_scale in price
+    assert fold.target_scale == pytest.approx(fold.close_scale) and whole.target_scale == pytest.approx(unit(close))
+
+
+def test_a_whole_series_scaler_sees_the_test_days_and_a_fold_scaler_does_not():
+    prices = growing()
+    moved = prices.copy()
+    moved.iloc[10:, :4] *= 3.0  # only test days change
+    args = (FOLD.train, FOLD.val, FOLD.test, ["close"], 2, "standard", "level")
+    assert np.array_equal(fold_data(prices, *args).x_train, fold_data(moved, *args).x_train)
+    leaky = [fold_data(p, *args, scaler_fit="whole_series").x_train for p in (prices, moved)]
+    assert not np.array_equal(*leaky)
+
+
 # --- derived features: taken as they are, scaled by the fold's scaler, fit after their warm-up ------------------
 
 NAN_ = float("nan")

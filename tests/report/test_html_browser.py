@@ -106,7 +106,9 @@ def test_report_draws_every_chart_without_javascript_errors(runs, tmp_path):
     probe, shot = open_in_browser(report, tmp_path, "report")
     assert probe["errors"] == [] and probe["plotly"]
     plots = probe["plots"]
-    assert set(plots) == {"equity", "drawdown", "predictions", "losses"}
+    assert set(plots) == {"equity", "drawdown", "predictions", "losses", "insample"}
+    assert set(plots["insample"]["visible"]) == {"actual", *(f"{m} {s}" for m in ("lstm", "gru")
+                                                             for s in ("train", "val", "test"))}  # fold 0's
     eq = plots["equity"]
     assert eq["visible"][0] == "buy_and_hold" and len(eq["visible"]) == 6  # benchmark + the 5 best by Sharpe
     assert eq["traces"] > len(eq["visible"])  # the others are in the legend, hidden

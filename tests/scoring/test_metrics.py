@@ -227,3 +227,14 @@ def test_equity_figures_of_a_named_curve_by_hand():
     steady = equity_figures(pd.DataFrame({"up": [110.0, 121.0, 133.1]}, index=equity.index), pd.Series({"up": 100.0}))
     assert np.isnan(steady.loc["up", "sortino"])  # no losing day: vectorbt's infinite Sortino is shown as missing
     assert steady["sortino"].dtype == float
+
+
+def test_scaled_errors_are_price_errors_in_the_scalers_unit():
+    from backtest.scoring.metrics import scaled_table
+
+    table = pd.DataFrame({"model": ["naive", "gru"], "rmse": [2.0, 4.0], "mse": [4.0, 16.0], "mae": [1.0, 3.0],
+                          "theil_u": [1.0, 2.0], "n": [10, 10]})
+    out = scaled_table(table, 4.0).set_index("model")
+    assert out.loc["naive", ["rmse_scaled", "mse_scaled", "mae_scaled"]].tolist() == [0.5, 0.25, 0.25]
+    assert out.loc["gru", ["rmse_scaled", "mse_scaled", "theil_u"]].tolist() == [1.0, 1.0, 2.0]
+    assert scaled_table(table, 0.0)["rmse_scaled"].isna().all()
