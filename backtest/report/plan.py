@@ -126,7 +126,8 @@ def estimate_line(config: RunConfig, networks: list[str], members: int, fit_rows
     per_epoch = {m: epoch_seconds(m, members, fit_rows, val_rows, config, device) for m in networks}
     total = sum(per_epoch.values()) * epochs
     slowest = max(per_epoch, key=per_epoch.__getitem__)
-    return (f"Estimated training time: about {total:,.1f} s ({total / 60:,.1f} min) on {device} "
+    shown = f"{total:,.1f}" if total >= 10 else f"{total:.3f}"  # a tiny plan still shows what was measured
+    return (f"Estimated training time: about {shown} s ({total / 60:,.1f} min) on {device} "
             f"({threads} threads): {len(networks)} architectures x {members} models x up to {epochs} epochs, "
             f"scaled from one measured short epoch per architecture on this machine (slowest {slowest}, "
             f"{per_epoch[slowest]:.2f} s an epoch of its {members} models). Early stopping usually ends "
