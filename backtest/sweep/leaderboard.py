@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ import pandas as pd
 
 from backtest.core.config import BacktestSection, StatisticsSection
 from backtest.core.errors import RunDirError
-from backtest.core.files import verify
 from backtest.report.wording import BASELINE_NAMES
 from backtest.runs.folder import read_manifest, require_complete
 from backtest.runs.store import RunSummary, read_run
+from backtest.runs.universe_folder import read_universe
 from backtest.scoring.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe, trial_variance
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
@@ -52,16 +51,8 @@ def read_cell(path: Path) -> CellRun:
     if manifest.get("kind") != "universe":
         s = read_run(path)
         return CellRun(s.trading, s.equity, s.config(), BENCHMARK, forecast=s.forecast)
-    try:
-        verify(path, manifest["artifacts"])
-        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        trading = pd.DataFrame(metrics["trading"]).set_index("book")
-        ic = pd.DataFrame(metrics["ic"]).set_index("scorer")
-        equity = pd.read_csv(path / "equity.csv", index_col="date", parse_dates=["date"])
-        config = tomllib.loads((path / "config.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError covers bad JSON, CSV and TOML
-        raise RunDirError(f"run folder {str(path)!r} is damaged ({exc}). Run it again.") from None
-    return CellRun(trading, equity, config, UNIVERSE_BENCHMARK, ic=ic)
+    u = read_universe(path)  # the reader `wfbt show` uses: checksums, tables, equity
+    return CellRun(u.trading, u.equity, u.config, UNIVERSE_BENCHMARK, ic=u.ic)
 
 
 def daily_returns(summary: RunSummary | CellRun) -> pd.DataFrame:
@@ -167,7 +158,6 @@ def _symbol_label(symbol: str) -> str:
 
 def write_leaderboard(root: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """leaderboard.csv, leaderboard.html and the sweep-wide tests in sweep.json, from the cells' run folders."""
-    import json
 
     from backtest.core.files import atomic_write_csv, atomic_write_json
 
@@ -183,9 +173,7 @@ def write_leaderboard(root: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 def read_leaderboard(root: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The saved leaderboard and tests of a sweep folder, for `wfbt show`."""
-    import json
 
-    from backtest.core.errors import RunDirError
 
     try:
         state = json.loads((root / "sweep.json").read_text(encoding="utf-8"))
