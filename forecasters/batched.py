@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from forecasters import kernels
@@ -455,3 +456,17 @@ def _gru_bwd_torch(g, hp, h_prev, dh, dh_out_prev, dx, dhp, base):  # type: igno
         torch.addcmul(dh_out_prev, dh, z, out=base)
     elif base is not None:
         torch.mul(dh, z, out=base)
+
+
+def predict_members(arch: Architecture, weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(M, N) predictions in scaled units of M trained members (``weights``: (M, P) rows in ``reference.flatten``'s
+    layout, as the trainer hands them back) on the same windows ``x`` (N, L, F), in evaluation mode: the
+    trainer's own forward (its kernels, its thread pool), all members in one call."""
+    if len(x) == 0:
+        return np.zeros((len(weights), 0))
+    net = GroupRNN(arch, x.shape[-1], x.shape[1])
+    flat = net.from_reference(torch.as_tensor(np.asarray(weights), dtype=torch.float32))
+    windows = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    with torch.no_grad():
+        return net.forward(flat, windows.expand(len(weights), *windows.shape).contiguous()).numpy().astype(np.float64)
+

@@ -23,7 +23,7 @@ from backtest.data.load import check_close_only, check_features, data_origin
 from backtest.engine.devices import split_to_fit
 from backtest.engine.schedule import Fold
 from forecasters.baselines import TRADABLE
-from forecasters.reference import predict_flat
+from forecasters.batched import predict_members
 from forecasters.registry import TRADABLE_BASELINES, Architecture
 from forecasters.trainer import Member, TrainSettings, train_group
 from forecasters.windows import FoldData, after_warmup, first_complete_row, fold_data
@@ -218,7 +218,7 @@ def _fits(arch: Architecture, d: FoldData, group: list[Any]) -> dict[str, str]:
     if any(r.weights is None for r in group):
         return {"train_fit": "", "val_fit": ""}
     x = np.concatenate([d.x_train, d.x_val])
-    price = d.fit_to_price(np.mean([predict_flat(arch, r.weights, x) for r in group], axis=0))
+    price = d.fit_to_price(predict_members(arch, np.stack([r.weights for r in group]), x).mean(axis=0))
     cut = len(d.x_train)
     return {"train_fit": " ".join(f"{v:.6g}" for v in price[:cut]),
             "val_fit": " ".join(f"{v:.6g}" for v in price[cut:])}

@@ -535,3 +535,19 @@ def test_bce_refuses_targets_that_are_not_labels():
     with pytest.raises(ValueError, match="0/1 targets"):
         train_group(Architecture("tiny", "gru", (4,), 0.0, "test"), [_option_member("mse")],
                     TrainSettings(epochs=1, loss="bce"))
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru_stacked"])
+def test_predict_members_equals_the_torch_nn_reference_of_each_member(name):
+    """The in-sample fits use the trainer's own forward for all members at once; each row must be what the
+    torch.nn model with that member's weights predicts (reference.predict_flat), to float32 rounding."""
+    from forecasters.batched import predict_members
+    from forecasters.reference import predict_flat
+
+    arch = ARCHITECTURES[name]
+    weights = np.stack([flatten(init_reference(arch, 4, seed=s)).numpy() for s in range(3)])
+    x = np.random.default_rng(5).standard_normal((40, 5, 4)).astype(np.float32)
+    got = predict_members(arch, weights, x)
+    assert got.shape == (3, 40)
+    for m in range(3):
+        np.testing.assert_allclose(got[m], predict_flat(arch, weights[m], x), rtol=1e-5, atol=1e-6)
