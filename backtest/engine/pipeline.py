@@ -12,7 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ import torch
 from backtest.core.config import BacktestSection, RunConfig
 from backtest.core.cores import configure_threads
 from backtest.core.errors import CheckpointWarning, DamagedCheckpoint
+from backtest.core.kinds import Kind
 from backtest.data.adjust import prices_wording
 from backtest.data.load import fingerprint, is_close_only, load_prices
 from backtest.engine.devices import kernel_path, prepare_device
@@ -71,6 +72,7 @@ class CheckpointStore(Protocol):
 
 @dataclass
 class RunResult:
+    kind: ClassVar[Kind] = Kind.SINGLE
     config: RunConfig
     prices: pd.DataFrame
     folds: list[Fold]

@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from backtest.core.config import RunConfig
 from backtest.core.errors import DataError
+from backtest.core.kinds import Kind
 from backtest.data.load import fingerprint
 from backtest.data.universe import Universe, load_universe
 from backtest.engine.book import book
@@ -56,6 +57,7 @@ BASELINES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {"naive": naive_s
 class UniverseResult:
     """Everything a universe run computed; ``backtest.report.publish`` writes it, the console shows it."""
 
+    kind: ClassVar[Kind] = Kind.UNIVERSE
     config: RunConfig
     universe: Universe
     folds: list[Fold]

@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backtest.core.files import atomic_write_text
+from backtest.report.pages import figures_html, page, table_html
 from backtest.report.wording import (
     FORECAST_COLUMNS,
     LAST_DAY_NOTE,
@@ -26,7 +27,6 @@ from backtest.report.wording import (
     TRADER_COLUMNS,
     TRADER_NOTE,
     TRADING_COLUMNS,
-    fmt,
     forecast_sentences,
     strategy_note,
     study_lines,
@@ -43,41 +43,12 @@ if TYPE_CHECKING:  # only the type: showing a run must not load the statistics
 
 SHOWN = 5  # strategies drawn at first besides buy-and-hold; the rest start hidden (click the legend)
 
-CSS = """
-body { font-family: -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 1.5em auto; max-width: 1300px;
-       color: #222; padding: 0 1em; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-tr.bench td { font-weight: bold; } .note { color: #666; font-size: 0.85em; } .verdict { font-weight: 600; }
-pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
-details { margin: 0.5em 0; }
-.warning { color: #8a4b00; background: #fff4e0; padding: 0.5em 0.8em; font-weight: 600; }
-"""
-
-def _num(value: Any, digits: int) -> str:
-    return html.escape(fmt(value, digits))
-
 
 SEED_COLUMNS = {"theil_u_seed_min": ("Theil U, best seed", 3), "theil_u_seed_max": ("Theil U, worst seed", 3)}
 
 
 def _sentences(lines: list[str]) -> str:
     return "".join(f"<p class='verdict'>{html.escape(s)}</p>" for s in lines)
-
-
-def table_html(frame: pd.DataFrame, columns: dict[str, tuple[str, int]], first: str,
-               highlight: str | None = None) -> str:
-    """A plain HTML table: the ``first`` column as text, the others numbers to the column's digits."""
-    cols = [c for c in columns if c in frame.columns]
-    head = "".join(f"<th>{html.escape(columns[c][0])}</th>" for c in cols)
-    rows = []
-    for _, row in frame.iterrows():
-        cls = ' class="bench"' if highlight is not None and row[first] == highlight else ""
-        cells = "".join(f"<td>{_num(row[c], columns[c][1])}</td>" for c in cols)
-        rows.append(f"<tr{cls}><td>{html.escape(str(row[first]))}</td>{cells}</tr>")
-    return f"<table><tr><th>{html.escape(first)}</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def _dates(index: pd.Index) -> list[str]:
@@ -251,20 +222,6 @@ def loss_figure(folds: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _page(title: str, body: list[str]) -> str:
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
-
-
-def figures_html(figures: list[tuple[str, go.Figure]]) -> list[str]:
-    """Each figure as a div; plotly.js goes inline once, with the first."""
-    out = []
-    for i, (div_id, fig) in enumerate(figures):
-        out.append(fig.to_html(full_html=False, include_plotlyjs=i == 0, div_id=div_id,
-                               config={"displaylogo": False, "responsive": True}))
-    return out
-
-
 def _trader_section(trading: pd.DataFrame) -> list[str]:
     """The trader's figures table, when the run has them (runs saved before they existed do not)."""
     if not any(c in trading.columns for c in TRADER_COLUMNS):
@@ -334,7 +291,7 @@ def report_html(summary: RunSummary) -> str:
              "<h2>Configuration and manifest</h2>",
              f"<details open><summary>config.toml</summary><pre>{html.escape(summary.config_text())}</pre></details>",
              f"<details><summary>manifest.json</summary><pre>{html.escape(json.dumps(m, indent=2))}</pre></details>"]
-    return _page(f"wfbt · {m.get('name', summary.run_dir.name)}", body)
+    return page(f"wfbt · {m.get('name', summary.run_dir.name)}", body)
 
 
 def _combine(summary: RunSummary) -> str:
@@ -362,7 +319,7 @@ def compare_html(comparison: Comparison) -> str:
             *_compare_trader(comparison.trading),
             "<h2>Forecast errors</h2>", _run_table(comparison.forecast, "model", FORECAST_COLUMNS),
             *_paired_html(comparison)]
-    return _page("wfbt compare", body)
+    return page("wfbt compare", body)
 
 
 def _what_differs(comparison: Comparison) -> list[str]:
@@ -436,5 +393,5 @@ def write_leaderboard_page(root: Path, table: pd.DataFrame, tests: dict[str, Any
              "<p class='note'>DSR: deflated Sharpe ratio counting every strategy of every cell as a trial. "
              "Full table, every model's Theil U and DM p: leaderboard.csv.</p>"]
     path = root / "leaderboard.html"
-    atomic_write_text(path, _page(f"wfbt sweep · {root.name}", body))
+    atomic_write_text(path, page(f"wfbt sweep · {root.name}", body))
     return path

@@ -18,13 +18,13 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from backtest.core.config import BacktestSection, StatisticsSection
 from backtest.core.errors import WfbtError
 from backtest.runs.differences import closes, data_name, data_note, paired_forecasts, paired_sharpes, settings_diff
+from backtest.runs.labels import refuse_repeated, run_labels
 from backtest.runs.store import RunSummary, read_run
 from backtest.scoring.evaluation import evaluate_forecasts, evaluate_trading
 from backtest.scoring.metrics import equity_figures
@@ -76,28 +76,6 @@ SORT_KEYS = {  # --sort NAME -> (table, column, descending)
     "rmse": ("forecast", "rmse", False), "mae": ("forecast", "mae", False), "mape": ("forecast", "mape", False),
     "direction": ("forecast", "direction", True), "theil_u": ("forecast", "theil_u", False),
 }
-
-
-def _labels(summaries: list[RunSummary]) -> list[str]:
-    """Each run's folder name; with as many parent folders as it takes to tell them apart."""
-    parts = [s.run_dir.resolve().parts for s in summaries]
-    for k in range(1, max(len(p) for p in parts) + 1):
-        labels = ["/".join(p[-k:]) for p in parts]
-        if len(set(labels)) == len(labels):
-            return labels
-    return [str(s.run_dir) for s in summaries]  # pragma: no cover - distinct folders always differ somewhere
-
-
-def _distinct(run_dirs: list[str]) -> None:
-    """Refuse a run folder named twice (also as two spellings of one path)."""
-    seen: dict[Path, str] = {}
-    for d in run_dirs:
-        key = Path(d).resolve()
-        if key in seen:
-            same = f"{d!r}" if seen[key] == d else f"{seen[key]!r} and {d!r}"
-            raise WfbtError(f"run folder {same} is given twice to compare (the same run). Name each run once, "
-                            "e.g. wfbt compare runs/a runs/b.")
-        seen[key] = d
 
 
 def _match(name: str, patterns: list[str] | None) -> bool:
@@ -173,10 +151,10 @@ def compare(run_dirs: list[str], strategies: list[str] | None = None, models: li
             sort: str = "sharpe") -> Comparison:
     if sort not in SORT_KEYS:
         raise WfbtError(f"--sort {sort!r} is not a column to sort by. Use one of: {', '.join(SORT_KEYS)}.")
-    _distinct(run_dirs)
+    refuse_repeated(run_dirs)
     summaries = [read_run(d) for d in run_dirs]
     _patterns_match(summaries, strategies, models)
-    labels = _labels(summaries)
+    labels = run_labels([s.run_dir for s in summaries])
     periods = {lab: (s.equity.index[0], s.equity.index[-1]) for lab, s in zip(labels, summaries, strict=True)}
     first = max(a for a, _ in periods.values())
     last = min(b for _, b in periods.values())

@@ -25,7 +25,7 @@ import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from backtest.core.files import (
     describe,
     verify,
 )
+from backtest.core.kinds import Kind
 from backtest.runs.folder import finish_run_dir, read_manifest, require_complete
 from strategies.signals import BENCHMARK
 
@@ -169,6 +170,7 @@ def insample_table(result: RunResult) -> pd.DataFrame:
 class RunSummary:
     """What the console summary needs, read from a finished run folder."""
 
+    kind: ClassVar[Kind] = Kind.SINGLE
     run_dir: Path
     manifest: dict[str, Any]
     forecast: pd.DataFrame

@@ -19,8 +19,9 @@ import pandas as pd
 
 from backtest.core.config import BacktestSection
 from backtest.core.errors import WfbtError
-from backtest.runs.compare import _distinct, _labels, statistics_of
+from backtest.runs.compare import statistics_of
 from backtest.runs.folder import require_complete
+from backtest.runs.labels import refuse_repeated, run_labels
 from backtest.runs.universe_folder import UniverseSummary, is_universe, read_universe
 from backtest.scoring.crosssection import ic_summary, ic_verdicts
 from backtest.scoring.evaluation import evaluate_trading
@@ -141,10 +142,10 @@ def compare_universes(run_dirs: list[str], books: list[str] | None = None, score
     if sort not in SORTS:
         raise WfbtError(f"--sort {sort!r} is not a column of the universe runs' books to sort by. Use one of: "
                         f"{', '.join(SORTS)}.")
-    _distinct(run_dirs)
+    refuse_repeated(run_dirs)
     summaries = [read_universe(d) for d in run_dirs]
     _patterns_match(summaries, books, scorers)
-    labels = _labels(summaries)  # type: ignore[arg-type]  # it reads run_dir only
+    labels = run_labels([s.run_dir for s in summaries])
     periods, first, last = _period(labels, summaries)
     same = len(set(periods.values())) == 1
     ic_rows, trading_rows, curves, daily = [], [], {}, {}

@@ -10,12 +10,13 @@ import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from backtest.core.errors import RunDirError
 from backtest.core.files import verify
+from backtest.core.kinds import Kind
 from backtest.runs.folder import read_manifest, require_complete
 
 UNIVERSE_DATA = ["config.toml", "scores.csv.gz", "equity.csv", "ic.csv", "turnover.csv", "symbols.csv",
@@ -28,6 +29,7 @@ TEXT_COLUMNS = {"scorer", "book", "verdict", "ic_verdict"}
 class UniverseSummary:
     """A written universe run, read from its folder: the tables the console and the pages show."""
 
+    kind: ClassVar[Kind] = Kind.UNIVERSE
     run_dir: Path
     manifest: dict[str, Any]
     config: dict[str, Any]  # config.toml as read by tomllib (every key, defaults included)

@@ -11,8 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, IC_PRIORITY, TEST_COLUMNS
-from backtest.report.html import _page as page
-from backtest.report.html import figures_html, table_html
+from backtest.report.pages import figures_html, page, table_html
 from backtest.report.tables import cells, dropped_note, fit_columns, number_column
 from backtest.report.universe.page import BENCHMARK, book_figure, ic_figure
 

@@ -18,8 +18,7 @@ import plotly.graph_objects as go
 
 from backtest.core.files import atomic_write_text
 from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, TEST_COLUMNS
-from backtest.report.html import _page as page
-from backtest.report.html import figures_html, table_html
+from backtest.report.pages import figures_html, page, table_html
 from backtest.report.wording import IC_VERDICT_NOTE
 from backtest.runs.universe_folder import UniverseSummary
 
