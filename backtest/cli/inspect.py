@@ -93,10 +93,14 @@ def _write_page(text: str, target: Path) -> None:
 def _compare_universes(runs: list[Path], books: list[str] | None, scorers: list[str] | None, sort: str, limit: int,
                        html_out: Path | None) -> None:
     """`wfbt compare` of universe runs: --strategy picks books, --model scorers; IC and trading tables."""
+    from backtest.report.comparison import settings_table
     from backtest.report.universe.comparison import universe_compare_html, universe_compare_tables
     from backtest.runs.universe_compare import compare_universes
 
     result = compare_universes([str(r) for r in runs], books, scorers, sort)
+    for warning in result.warnings:
+        console.print(f"[bold red]{escape(warning)}[/]", highlight=False)
+    console.print(settings_table(result), highlight=False)
     console.print(result.note(), highlight=False)
     for table in universe_compare_tables(result, console.width, limit or None):
         console.print(table)

@@ -25,6 +25,7 @@ from strategies.signals import BENCHMARK
 
 if TYPE_CHECKING:  # only the type: showing a run must not load the statistics
     from backtest.runs.compare import Comparison
+    from backtest.runs.universe_compare import UniverseComparison
 
 
 COMPARE_FORECAST = ["rmse", "direction", "theil_u", "dm_p", "verdict", "n"]
@@ -86,7 +87,7 @@ def compare_tables(comparison: Comparison, width: int, limit: int | None = None,
 
 
 
-def settings_table(comparison: Comparison) -> Table | str:
+def settings_table(comparison: Comparison | UniverseComparison) -> Table | str:
     """The settings whose values differ between the runs (one row each), or the sentence that none does."""
     frame = comparison.settings
     if not len(frame):

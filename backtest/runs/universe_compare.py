@@ -8,10 +8,15 @@ to its value on the day before the common period (or to the initial cash). Left 
 what a run does not save per day: the returns before costs (gross %), the median target's accuracy, and the
 cost of closing a book cut before its own last day (it is valued at that day's close, not sold).
 A universe run is never compared with a single-symbol run: `refuse_mixed` says so.
+
+Beside the tables, as for single-symbol runs (``backtest.runs.differences``): the settings whose values differ,
+and a warning first when the runs hold different stocks (the symbols kept in each run's symbols.csv), read
+different data (another file, or the same file with other prices), or cover different out-of-sample periods.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from dataclasses import dataclass
 
@@ -20,6 +25,7 @@ import pandas as pd
 from backtest.core.config import BacktestSection
 from backtest.core.errors import WfbtError
 from backtest.runs.compare import statistics_of
+from backtest.runs.differences import settings_diff
 from backtest.runs.folder import require_complete
 from backtest.runs.labels import refuse_repeated, run_labels
 from backtest.runs.universe_folder import UniverseSummary, is_universe, read_universe
@@ -46,6 +52,8 @@ class UniverseComparison:
     trading: pd.DataFrame  # run, book, figures, psr, dsr, verdict
     equity: pd.DataFrame  # common period; columns "run:book", rebased to 100 at its start
     daily_ic: pd.DataFrame  # common period; columns "run:scorer:ic" / "run:scorer:rank_ic"
+    settings: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # setting, one column per run
+    warnings: list[str] = dataclasses.field(default_factory=list)  # stocks, data, periods that differ
 
     def note(self) -> str:
         span = f"{self.first:%Y-%m-%d} → {self.last:%Y-%m-%d} ({self.days} trading days)"
@@ -55,6 +63,51 @@ class UniverseComparison:
         return (f"The universe runs cover different periods ({own}). Compared on their common period only, {span}: "
                 "IC figures recomputed from the daily IC, books and their tests from the equity curves on those "
                 "days (gross % and accuracy left out; a book cut early is valued, not sold, on the last day).")
+
+
+def _kept(s: UniverseSummary) -> list[str]:
+    """The symbols a run kept (symbols.csv's "ok" rows): its cross-section's stocks."""
+    return sorted(str(x) for x in s.symbols.loc[s.symbols["status"] == "ok", "symbol"])
+
+
+def _named(symbols: list[str], most: int = 8) -> str:
+    shown = ", ".join(symbols[:most])
+    return shown + (f" and {len(symbols) - most:,} more" if len(symbols) > most else "")
+
+
+def stock_warning(kept: dict[str, list[str]]) -> str | None:
+    """None when every run kept the same stocks; otherwise the warning that says which are not in every run."""
+    sets = {label: set(v) for label, v in kept.items()}
+    common = set.intersection(*sets.values())
+    if all(v == common for v in sets.values()):
+        return None
+    only = "; ".join(f"{label}: {len(v):,} stocks" + (f", {_named(sorted(v - common))} not in every run"
+                                                       if v - common else "") for label, v in sets.items())
+    return (f"⚠ These universe runs hold different stocks ({only}; {len(common):,} in all). Their scores, books and "
+            "the paired tests below compare different cross-sections: a difference is not down to the settings "
+            "alone.")
+
+
+def data_warning(manifests: dict[str, dict]) -> str | None:
+    """None when every run read the same data; otherwise the warning naming each run's file (or its prices)."""
+    data = {label: m.get("data", {}) for label, m in manifests.items()}
+    origins = {label: str(d.get("origin")) for label, d in data.items()}
+    if len(set(origins.values())) > 1:
+        named = "; ".join(f"{label}: {o}" for label, o in origins.items())
+        return f"⚠ These universe runs read different data ({named})."
+    spans = {(d.get("first"), d.get("last")) for d in data.values()}
+    if len(spans) == 1 and len({d.get("fingerprint") for d in data.values()}) > 1:
+        return (f"⚠ These universe runs read {next(iter(origins.values()))} with different prices over the same "
+                "days (the file changed between the runs, or data.adjust differs).")
+    return None
+
+
+def period_warning(periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]], days: int) -> str | None:
+    """None when every run covers the same out-of-sample days; otherwise the warning (the note names them)."""
+    if len(set(periods.values())) == 1:
+        return None
+    return (f"⚠ These universe runs cover different out-of-sample periods: every table and test below uses only "
+            f"the {days:,} days they share.")
 
 
 def refuse_mixed(run_dirs: list[str]) -> bool:
@@ -163,8 +216,14 @@ def compare_universes(run_dirs: list[str], books: list[str] | None = None, score
     trading = pd.concat(trading_rows, ignore_index=True).sort_values(column, ascending=not descending,
                                                                        na_position="last", kind="stable")
     ic = pd.concat(ic_rows, ignore_index=True)
-    return UniverseComparison(labels, first, last, len(summaries[0].equity.loc[first:last]), same, periods,
+    runs = dict(zip(labels, summaries, strict=True))
+    days = len(summaries[0].equity.loc[first:last])
+    warnings = [stock_warning({k: _kept(s) for k, s in runs.items()}),
+                data_warning({k: s.manifest for k, s in runs.items()}), period_warning(periods, days)]
+    return UniverseComparison(labels, first, last, days, same, periods,
                               ic[["run", *[c for c in ic.columns if c != "run"]]],
                               trading[["run", *[c for c in trading.columns if c != "run"]]].reset_index(drop=True),
-                              pd.DataFrame(curves), pd.DataFrame(daily))
+                              pd.DataFrame(curves), pd.DataFrame(daily),
+                              settings=settings_diff({k: s.config for k, s in runs.items()}),
+                              warnings=[w for w in warnings if w])
 
