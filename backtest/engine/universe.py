@@ -7,8 +7,10 @@ and reversal baselines always, plus the panels of the scorers it is given, e.g. 
 books, trades every book and the equal-weighted universe (the benchmark) in one ``book`` call after costs
 and one before, and scores the panels across the cross-section (IC, rank IC, ICIR, HAC t, decile spread).
 
-A score dated t is known at t's close and forecasts t+1; a book's weights dated t are filled at t+1's
-open (at t+1's close when the file has closes only). The engine writes no file.
+A score dated t is known at t's close; a book's weights dated t are filled at t+1's open (at t+1's close
+when the file has closes only) and held to the next fill, so every IC, rank IC, decile and spread is
+measured on that return (open t+1 -> open t+2, ``FORECAST_RETURN``), the close-to-close one beside it
+labelled ``_close``. The engine writes no file.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ __all__ = ["BASELINES", "BENCHMARK", "ScoreSource", "UniverseResult", "baseline_
            "run_universe"]
 
 BENCHMARK = "equal_weight"  # every name priced that day, equal weights: what a score must beat
+# The return a score dated t is judged on, by fills: the one its books can earn (scoring.crosssection.earnable_return)
+FORECAST_RETURN = {"next open": "open t+1 → open t+2", "next close": "close t+1 → close t+2"}
+CLOSE_TO_CLOSE = "close t → close t+1"  # the reading beside it (ic_close, rank_ic_close, spread_close)
 # A scorer beyond the baselines (the pooled networks): the universe, the folds and the config in, named
 # score panels out (index = decision day t, columns = symbols, forecast of t+1), at least the test days.
 ScoreSource = Callable[[Universe, list[Fold], RunConfig], Mapping[str, pd.DataFrame]]
@@ -209,15 +214,19 @@ def _trading_table(weights: dict[str, pd.DataFrame], net: Any, gross: Any) -> pd
     return table.replace([np.inf, -np.inf], np.nan)
 
 
-def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, target: pd.DataFrame | None
+def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, close_ahead: pd.DataFrame, target: pd.DataFrame | None
             ) -> tuple[dict[str, float], pd.DataFrame, pd.Series]:
-    """One scorer's IC figures, its daily IC and rank IC, and its mean decile returns."""
+    """One scorer's IC figures on the earnable return (and the close-to-close means beside them, labelled
+    ``_close``), its daily IC and rank IC, and its mean decile returns."""
     ic, rank_ic = xs.daily_ic(scores, ahead), xs.daily_ic(scores, ahead, method="rank")
     deciles = xs.decile_returns(scores, ahead)
     a, b, spread = xs.ic_summary(ic), xs.ic_summary(rank_ic), xs.spread_summary(deciles)
     row = {"ic": a["mean"], "rank_ic": b["mean"], "icir": a["icir"], "t_hac": a["t_hac"],
            "rank_t_hac": b["t_hac"], "positive": a["positive"], "spread": spread["mean"],
-           "spread_t_hac": spread["t_hac"], "days": a["days"]}
+           "spread_t_hac": spread["t_hac"], "days": a["days"],
+           "ic_close": float(xs.daily_ic(scores, close_ahead).mean()),
+           "rank_ic_close": float(xs.daily_ic(scores, close_ahead, method="rank").mean()),
+           "spread_close": xs.spread_summary(xs.decile_returns(scores, close_ahead))["mean"]}
     if target is not None:  # the median target: call "above" when the score beats the day's median score
         above = scores.gt(scores.median(axis=1), axis=0).astype(float).where(scores.notna())
         row["accuracy"] = xs.accuracy(above, target)
@@ -225,15 +234,18 @@ def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, target: pd.DataFrame | No
     return row, pd.DataFrame({"ic": ic, "rank_ic": rank_ic, "spread": spread_by_day}), deciles.mean()
 
 
-def _ic_tables(scores: dict[str, pd.DataFrame], close: pd.DataFrame, days: pd.DatetimeIndex, target: str,
+def _ic_tables(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex, target: str,
                level: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """IC table (scorer rows, each IC tested against zero at ``level``, Holm over the scorers), daily IC
-    panel and mean decile returns of every scorer."""
-    ahead = next_return(close).reindex(days)
+    panel and mean decile returns of every scorer, all on the return the books can earn
+    (``scoring.crosssection.earnable_return`` of the fill prices, inside the out-of-sample days)."""
+    close = universe.field("close")
+    ahead = xs.earnable_return(_fill_prices(universe)[0].reindex(days))
+    close_ahead = next_return(close.reindex(days))
     labels = above_median_target(close).reindex(days) if target == "above_median" else None
     rows, daily, deciles = {}, {}, {}
     for name, panel in scores.items():
-        rows[name], day, deciles[name] = _ic_row(panel, ahead, labels)
+        rows[name], day, deciles[name] = _ic_row(panel, ahead, close_ahead, labels)
         daily.update({f"{name}:{col}": day[col] for col in day.columns})
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
     table = table.join(xs.ic_verdicts(table["t_hac"], level))
@@ -244,14 +256,21 @@ def _trade(weights: dict[str, pd.DataFrame], universe: Universe, days: pd.Dateti
            ) -> tuple[Any, Any, str]:
     """The books after costs and before, in one vectorbt portfolio each, on the out-of-sample days."""
     close = universe.field("close").reindex(days)
-    has_open = "open" in universe.fields
-    fill = universe.field("open").reindex(days) if has_open else close
+    fill, fills = _fill_prices(universe)
+    fill = fill.reindex(days)
     bt = config.backtest
     on_change = {name for name in weights if name.rpartition(":")[2] in PANEL_RULES}  # the rule books
     net = book(weights, fill, close, fees=bt.fees, slippage=bt.slippage, borrow=config.universe.borrow,
                init_cash=bt.init_cash, on_change=on_change)
     gross = book(weights, fill, close, init_cash=bt.init_cash, on_change=on_change)
-    return net, gross, "next open" if has_open else "next close"
+    return net, gross, fills
+
+
+def _fill_prices(universe: Universe) -> tuple[pd.DataFrame, str]:
+    """The prices the books fill at (the opens; the closes when the file has closes only) and their name."""
+    if "open" in universe.fields:
+        return universe.field("open"), "next open"
+    return universe.field("close"), "next close"
 
 
 def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) -> UniverseResult:
@@ -285,7 +304,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
     table = _trading_table(weights, net, gross)
     evaluation = evaluate_trading(table, net.returns(), BENCHMARK, config.statistics, config.run.seed)
     timings["trade"] = time.perf_counter() - started - sum(timings.values())
-    ic, daily, deciles = _ic_tables(scores, universe.field("close"), days, config.universe.target,
+    ic, daily, deciles = _ic_tables(scores, universe, days, config.universe.target,
                                     config.statistics.significance)
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
     result = UniverseResult(config, universe, folds, scores, weights, net.value(), net.returns(),
@@ -304,5 +323,6 @@ def _manifest(result: UniverseResult, timings: dict[str, float]) -> dict[str, An
                  "survivorship": u.survivorship},
         "folds": len(result.folds), "out_of_sample": [str(days[0].date()), str(days[-1].date()), len(days)],
         "scorers": list(result.scores), "books": list(result.weights), "benchmark": BENCHMARK,
-        "fills": result.fills, "timings": {k: round(v, 3) for k, v in timings.items()},
+        "fills": result.fills, "forecast_return": FORECAST_RETURN[result.fills],
+        "timings": {k: round(v, 3) for k, v in timings.items()},
     }

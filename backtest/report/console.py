@@ -292,10 +292,11 @@ def ic_view(summary: UniverseSummary, console: Console) -> Table:
     """Scorer, IC, rank IC, ICIR, HAC t, share of days > 0 and the decile spread."""
     ic = _percent(summary.ic, ["positive", "spread", "accuracy"])
     days = int(ic["days"].max()) if len(ic) else 0
-    table, left = _view(f"Scores across the cross-section, {days:,} days out of sample", "scorer", ic,
-                        IC_COLUMNS, IC_PRIORITY, console, SCORER_WIDTH)
-    table.caption = ("IC: Pearson, rank IC: Spearman, per day, then averaged; ICIR = mean / sd per day; t: "
-                     "Newey-West; spread: top - bottom decile's mean next return per day; — : undefined "
+    table, left = _view(f"Scores across the cross-section, {days:,} days, on {summary.forecast_return}",
+                        "scorer", ic, IC_COLUMNS, IC_PRIORITY, console, SCORER_WIDTH)
+    table.caption = (f"IC: Pearson, rank IC: Spearman, per day against the return the books can earn "
+                     f"({summary.forecast_return}), then averaged; ICIR = mean / sd per day; t: "
+                     "Newey-West; spread: top - bottom decile's mean of that return per day; — : undefined "
                      "(a constant score); "
                      + IC_VERDICT_NOTE.format(level=fmt(summary.trading_summary.get("significance"), 2))
                      + ("; acc. %: share of (day, stock) calls of the median target right, a score above the "

@@ -9,11 +9,12 @@ Layout of ``runs/<name>/`` for a universe run::
                       not a dependency, and pandas reads it in one line: pd.read_csv("scores.csv.gz"))
     equity.csv        date + one column per book: value after costs
     ic.csv            date + "scorer:ic", "scorer:rank_ic" and "scorer:spread" per scorer: the daily information
-                      coefficients and the daily top - bottom decile spread of the next return
+                      coefficients and the daily top - bottom decile spread of the return the books can earn
     turnover.csv      date + one column per book: one-way turnover that day (a fraction of the book)
     symbols.csv       Universe.summary: what loading did to each symbol, and why one was refused
     metrics.json      {"kind": "universe", "ic": [...], "deciles": [...], "trading": [...],
-                       "statistics": {"trading": {...}}, "data": {...}, "survivorship": "..." | null}
+                       "statistics": {"trading": {...}}, "data": {...}, "survivorship": "..." | null,
+                       "fills": "next open", "forecast_return": "open t+1 → open t+2", "close_to_close": ...}
     report.html       the interactive report (backtest.report.universe), written after the data
 
 ``write_universe`` returns the folder read back (``backtest.runs.universe_folder``): what the run shows is
@@ -37,7 +38,7 @@ from backtest.core.files import (
     describe,
     verify,
 )
-from backtest.engine.universe import UniverseResult, daily_turnover
+from backtest.engine.universe import CLOSE_TO_CLOSE, FORECAST_RETURN, UniverseResult, daily_turnover
 from backtest.runs.folder import finish_run_dir
 from backtest.runs.store import to_toml
 from backtest.runs.universe_folder import UNIVERSE_DATA, UniverseSummary, load_universe_summary
@@ -72,6 +73,8 @@ def metrics(result: UniverseResult) -> dict[str, Any]:
         "data": {str(k): int(v) for k, v in totals.items()},
         "survivorship": result.universe.survivorship_note,
         "fills": result.fills,
+        "forecast_return": FORECAST_RETURN[result.fills],  # what ic, rank_ic, deciles and spread are measured on
+        "close_to_close": CLOSE_TO_CLOSE,  # what ic_close, rank_ic_close and spread_close are measured on
     }
 
 

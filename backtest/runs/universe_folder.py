@@ -33,7 +33,7 @@ class UniverseSummary:
     run_dir: Path
     manifest: dict[str, Any]
     config: dict[str, Any]  # config.toml as read by tomllib (every key, defaults included)
-    ic: pd.DataFrame  # scorer rows: ic, rank_ic, icir, t_hac, positive, spread, days (accuracy)
+    ic: pd.DataFrame  # scorer rows: ic, rank_ic, icir, t_hac, positive, spread, days (accuracy), *_close
     trading: pd.DataFrame  # book rows: mean_gross, mean_net, sharpe, turnover, ..., psr, dsr, verdict
     trading_summary: dict[str, Any]  # SPA, PBO, trials, significance
     deciles: pd.DataFrame  # scorer rows x deciles "1".."10": mean next return
@@ -44,6 +44,7 @@ class UniverseSummary:
     daily_ic: pd.DataFrame  # DatetimeIndex x "scorer:ic" / "scorer:rank_ic" / "scorer:spread"
     turnover: pd.DataFrame  # DatetimeIndex x books: one-way turnover per day (fraction of the book)
     symbols: pd.DataFrame  # symbols.csv: per symbol, what loading did
+    forecast_return: str = "close t → close t+1"  # what IC and deciles are measured on (older runs: close to close)
 
     @property
     def name(self) -> str:
@@ -88,6 +89,7 @@ def _load(path: Path, manifest: dict[str, Any]) -> UniverseSummary:
         fills=str(metrics["fills"]), equity=_dated(path / "equity.csv"), daily_ic=_dated(path / "ic.csv"),
         turnover=_dated(path / "turnover.csv"),
         symbols=pd.read_csv(path / "symbols.csv", keep_default_na=False, na_values=[""]),
+        forecast_return=str(metrics.get("forecast_return", "close t → close t+1")),
     )
 
 

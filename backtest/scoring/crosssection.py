@@ -1,8 +1,10 @@
 """Cross-sectional scores: information coefficients, decile returns and their HAC t-statistics.
 
 Every function takes panels indexed by decision day with one column per symbol: a *score* known at
-day t's close and the *next return* from t's close to t+1's close, dated t. A day's cross-section is
-the names present (not NaN) in both. Too little data gives NaN, never an exception.
+day t's close and a *return ahead*, dated t. The return a score is judged on is the one a book dated t
+can earn (:func:`earnable_return`: bought at t+1's fill, valued at t+2's fill); the close-to-close
+return from t to t+1 (``forecasters.crosssection.next_return``) is a reading beside it, no book earns it.
+A day's cross-section is the names present (not NaN) in both. Too little data gives NaN, never an exception.
 """
 
 from __future__ import annotations
@@ -18,6 +20,31 @@ from backtest.scoring.significance import holm, newey_west_lags, newey_west_vari
 
 MIN_NAMES = 3  # a correlation over two names is +-1 by construction: no information
 IC_ABOVE, IC_BELOW, IC_SAME, IC_UNDEFINED = "IC > 0", "IC < 0", "not distinguishable from zero", "undefined"
+
+
+def earnable_return(fill: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
+    """The return a book dated t can earn: from t+1's fill price to the fill price ``horizon`` days later.
+
+    Weights decided at t's close are filled at t+1's open (or at t+1's close when the file has closes only)
+    and held to the next fill, so ``fill`` is the open panel (or the close panel) and the return dated t is
+    ``fill_{t+1+h} / fill_{t+1} - 1``. qlib's label skips the first day for the same reason
+    (``Ref($close, -2) / Ref($close, -1) - 1``).
+
+    Parameters
+    ----------
+    fill : pd.DataFrame
+        Fill prices (days x symbols); NaN = no fill that day.
+    horizon : int, default 1
+        Days held.
+
+    Returns
+    -------
+    pd.DataFrame
+        Same labels; NaN on the last ``horizon + 1`` rows and wherever either fill price is missing.
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1 day. Got {horizon}.")
+    return fill.shift(-1 - horizon) / fill.shift(-1) - 1.0
 
 
 def daily_ic(scores: pd.DataFrame, ahead: pd.DataFrame, method: Literal["pearson", "rank"] = "pearson",

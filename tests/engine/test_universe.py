@@ -51,7 +51,8 @@ def test_reversal_scores_are_minus_the_last_return_on_the_test_days(result, fram
 
 def test_reversal_ic_matches_an_independent_pandas_computation(result, frames):
     close = pd.DataFrame({s: f["close"] for s, f in frames.items()})
-    score, ahead = -close.pct_change(fill_method=None), close.shift(-1) / close - 1.0
+    open_ = pd.DataFrame({s: f["open"] for s, f in frames.items()})
+    score, ahead = -close.pct_change(fill_method=None), open_.shift(-2) / open_.shift(-1) - 1.0  # what books earn
     days = result.scores["reversal"].index
     ic = pd.Series([score.loc[d].corr(ahead.loc[d]) for d in days], index=days).dropna()
     rank = pd.Series([score.loc[d].corr(ahead.loc[d], method="spearman") for d in days], index=days).dropna()
@@ -60,7 +61,7 @@ def test_reversal_ic_matches_an_independent_pandas_computation(result, frames):
     assert row["rank_ic"] == pytest.approx(rank.mean(), abs=1e-12)
     assert row["icir"] == pytest.approx(ic.mean() / ic.std(), abs=1e-12)
     assert row["positive"] == pytest.approx((ic > 0).mean(), abs=1e-12)
-    assert row["days"] == len(ic) == len(days) - 1  # the last day has no next return
+    assert row["days"] == len(ic) == len(days) - 2  # the last two days have no fill two days later
 
 
 def test_naive_scores_tie_so_their_ic_is_undefined(result):
@@ -89,9 +90,9 @@ def test_equal_weight_and_turnover_on_a_named_panel():
 def test_a_score_source_plugs_in_beside_the_baselines(frames, tmp_path):
     path = write_long_csv(frames, tmp_path / "long.csv")
 
-    def oracle(universe, folds, config):  # knows tomorrow: the best score there can be
-        close = universe.field("close")
-        return {"oracle": close.shift(-1) / close - 1.0}
+    def oracle(universe, folds, config):  # knows what its books will earn: the best score there can be
+        open_ = universe.field("open")
+        return {"oracle": open_.shift(-2) / open_.shift(-1) - 1.0}
 
     result = run_universe(universe_config(path), sources=[oracle])
     assert list(result.scores) == ["naive", "reversal", "oracle"]

@@ -62,7 +62,8 @@ def test_at_80_columns_the_median_runs_accuracy_and_the_ic_verdict_come_before_i
     out = rendered(summary, 80)
     assert " ".join(out.split()).count("not shown at this width") == 1
     assert "not shown at this width: ICIR, % > 0" in " ".join(out.split())  # the least telling two give way
-    assert "│ reversal │ 0.0258 │ 0.0104 │ 0.89 │ ≈ 0 │ — │ 49.8 │" in " ".join(out.split())
+    assert "│ reversal │ 0.0108 │ -0.0003 │ 0.32 │ ≈ 0 │ — │ 49.8 │" in " ".join(out.split())  # on open t+1 -> t+2
+    assert "Scores across the cross-section, 138 days, on open t+1 → open t+2" in out
     for label in ["IC", "rank IC", "t HAC", "vs 0", "spread %", "acc. %", "gross %", "net %", "Sharpe",
                   "turn %", "max DD %", "PSR", "DSR", "vs EW"]:
         assert f" {label} ┃" in out, label

@@ -12,6 +12,7 @@ from backtest.scoring.crosssection import (
     accuracy,
     daily_ic,
     decile_returns,
+    earnable_return,
     hac_t,
     ic_summary,
     ic_verdicts,
@@ -206,3 +207,16 @@ def test_ic_verdicts_by_hand_holm_over_the_scorers():
                                             "naive": "undefined"}
     assert ic_verdicts(pd.Series({"a": -5.0, "b": 0.1}), 0.05).loc["a", "ic_verdict"] == "IC < 0"
     assert ic_verdicts(pd.Series({"a": 2.1}), 0.01).loc["a", "ic_verdict"] == "not distinguishable from zero"
+
+
+def test_earnable_return_is_from_the_next_fill_to_the_one_after_dated_at_the_decision_day():
+    fill = pd.DataFrame({"A": [10.0, 11.0, 12.1, 12.1, NAN, 13.0], "B": [5.0, 4.0, 5.0, 6.0, 6.0, 3.0]})
+    got = earnable_return(fill)
+    # day 0's book buys at day 1's fill and is valued at day 2's: A 12.1 / 11 - 1 = 0.1, B 5 / 4 - 1 = 0.25
+    assert got.loc[0].tolist() == pytest.approx([0.1, 0.25])
+    assert np.isnan(got.loc[2, "A"]) and np.isnan(got.loc[3, "A"])  # no fill on day 4: no return across it
+    assert got.loc[3, "B"] == pytest.approx(-0.5) and got.iloc[-2:].isna().all().all()
+    two = earnable_return(fill, horizon=2)
+    assert two.loc[0, "B"] == pytest.approx(6.0 / 4.0 - 1.0) and two.iloc[-3:].isna().all().all()
+    with pytest.raises(ValueError, match="horizon must be at least 1 day. Got 0."):
+        earnable_return(fill, horizon=0)

@@ -54,14 +54,14 @@ def ic_figure(daily_ic: pd.DataFrame, cumulative: bool) -> go.Figure:
 
 
 def decile_figure(deciles: pd.DataFrame, ic: pd.DataFrame) -> go.Figure:
-    """Mean next-day return (%) by forecast decile, one group of bars per scorer; the spread in the title."""
+    """Mean earnable return (%) by forecast decile, one group of bars per scorer; the spread in the title."""
     labels = [str(c) for c in deciles.columns]
     traces = [go.Bar(x=labels, y=series(100.0 * deciles.loc[name]), name=str(name)) for name in deciles.index]
     spreads = ", ".join(f"{name} {100.0 * ic.loc[name, 'spread']:.3f} %" for name in ic.index if name in deciles.index)
     fig = go.Figure(traces)
-    fig.update_layout(title=f"Mean next-day return by forecast decile (1 = lowest scores); top − bottom per day: "
-                            f"{spreads}", barmode="group", height=420, xaxis_title="decile",
-                      yaxis_title="mean next-day return %", legend={"font": {"size": 10}})
+    fig.update_layout(title=f"Mean return a book can earn by forecast decile (1 = lowest scores); top − bottom per "
+                            f"day: {spreads}", barmode="group", height=420, xaxis_title="decile",
+                      yaxis_title="mean return %", legend={"font": {"size": 10}})
     return fig
 
 
@@ -96,12 +96,14 @@ def tables_html(summary: UniverseSummary) -> list[str]:
     trading = summary.trading.reset_index()
     return [
         "<h2>Scores across the cross-section</h2>", table_html(ic, IC_COLUMNS, "scorer"),
-        "<p class='note'>IC: Pearson, rank IC: Spearman, per day across the stocks, then averaged; ICIR = mean / sd "
-        "per day; t HAC: Newey-West t-statistic of the daily IC; % &gt; 0: share of days with a positive IC; "
-        "spread: top − bottom decile's mean next return per day; — : undefined (a constant score); "
+        f"<p class='note'>Every figure here is measured on the return a book dated t can earn: "
+        f"{html.escape(summary.forecast_return)}. IC: Pearson, rank IC: Spearman, per day across the stocks, "
+        "then averaged; ICIR = mean / sd per day; t HAC: Newey-West t-statistic of the daily IC; % &gt; 0: share "
+        "of days with a positive IC; spread: top − bottom decile's mean of that return per day; — : undefined (a "
+        "constant score); "
         + html.escape(IC_VERDICT_NOTE.format(level=_fmt(st.get("significance"), 2)))
         + ("; acc. %: share of (day, stock) calls of the median target right, a score above the day's median "
-           "score calling 'above'" if "accuracy" in summary.ic else "") + ".</p>",
+           "score calling 'above'" if "accuracy" in summary.ic else "") + ".</p>", *_close_note(summary),
         f"<h2>Books out of sample (fills at the {html.escape(summary.fills)})</h2>",
         table_html(trading, BOOK_COLUMNS, "book", highlight=BENCHMARK),
         "<p class='note'>gross / net: mean daily return before / after costs (fees, slippage, borrow on shorts); "
@@ -112,6 +114,17 @@ def tables_html(summary: UniverseSummary) -> list[str]:
         f"{st.get('trials', 0)} books; SPA p = {_fmt(st.get('spa_p'))}; PBO = {_fmt(st.get('pbo'))}; ≈: not "
         f"distinguishable at {_fmt(st.get('significance'), 2)}.</p>",
     ]
+
+
+def _close_note(summary: UniverseSummary) -> list[str]:
+    """The close-to-close reading beside the earnable one (no book earns it), when the run has it."""
+    if "ic_close" not in summary.ic:
+        return []
+    rows = summary.ic[["ic_close", "rank_ic_close", "spread_close"]].copy()
+    rows["spread_close"] = 100.0 * rows["spread_close"]
+    columns = {"ic_close": ("IC", 4), "rank_ic_close": ("rank IC", 4), "spread_close": ("spread %", 3)}
+    return ["<h3>Beside it: the close-to-close reading (close t → close t+1; no book can earn it)</h3>",
+            table_html(rows.reset_index(), columns, "scorer")]
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

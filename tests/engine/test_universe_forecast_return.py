@@ -1,0 +1,53 @@
+"""The return a universe run scores its forecasts on is the one its books can earn (fills at the next open).
+
+The named panel: ten stocks whose every move happens overnight (the open equals the close) and reverses the
+next night, stock i moving by 0.1 % x (i + 1). Reversal (minus the last return) then ranks the stocks exactly
+by their next close-to-close return (rank IC +1 on close t -> close t+1), but its books buy at t+1's open,
+after that move, and earn the one after it, which undoes it: rank IC -1, a negative spread, and a long-short
+book that loses half that spread every day before costs.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.engine.universe import run_universe
+from tests.conftest import universe_config, write_long_csv
+
+pytestmark = pytest.mark.filterwarnings("ignore::backtest.core.errors.DataWarning")
+
+DAYS, NAMES = 300, 10
+
+
+def overnight_reversals() -> dict[str, pd.DataFrame]:
+    """Stock i alternates between 100 and 100 x (1 + 0.001 (i + 1)), every move overnight; open = close."""
+    dates = pd.bdate_range("2020-01-01", periods=DAYS)
+    frames = {}
+    for i in range(NAMES):
+        close = np.where(np.arange(DAYS) % 2 == 0, 100.0, 100.0 * (1.0 + 0.001 * (i + 1)))
+        frames[f"S{i}"] = pd.DataFrame({"open": close, "high": close, "low": close, "close": close,
+                                        "volume": 1e6}, index=dates)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    path = write_long_csv(overnight_reversals(), tmp_path_factory.mktemp("u") / "long.csv")
+    return run_universe(universe_config(path, "universe.k=1", "universe.n_drop=0", "universe.books=['long_short']",
+                                       "universe.rules=[]"))
+
+
+def test_reversal_is_scored_on_the_return_its_books_earn_not_the_close_to_close_one(result):
+    row = result.ic.loc["reversal"]
+    assert row["rank_ic_close"] == pytest.approx(1.0) and row["ic_close"] == pytest.approx(1.0, abs=1e-4)
+    assert row["rank_ic"] == pytest.approx(-1.0) and row["ic"] == pytest.approx(-1.0, abs=1e-4)
+    # every day the top decile (stock 9 or 0) earns back what the bottom one gave: spread -0.9 % of ~100
+    assert row["spread"] == pytest.approx(-0.009, rel=0.01) and row["spread_close"] == pytest.approx(0.009, rel=0.01)
+    assert result.manifest["forecast_return"] == "open t+1 → open t+2"
+
+
+def test_the_long_short_books_gross_return_is_half_the_spread(result):
+    gross = result.gross_returns["reversal:long_short"]
+    traded = gross.iloc[2:-1]  # day 1 buys at the open (= close): no return yet; the last day closes out
+    assert traded.mean() == pytest.approx(result.ic.loc["reversal", "spread"] / 2.0, rel=0.02)
+    assert (traded < 0).all()
