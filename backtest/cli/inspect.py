@@ -94,7 +94,12 @@ def _compare_universes(runs: list[Path], books: list[str] | None, scorers: list[
                        html_out: Path | None) -> None:
     """`wfbt compare` of universe runs: --strategy picks books, --model scorers; IC and trading tables."""
     from backtest.report.comparison import settings_table
-    from backtest.report.universe.comparison import universe_compare_html, universe_compare_tables
+    from backtest.report.universe.comparison import (
+        universe_compare_html,
+        universe_compare_tables,
+        universe_paired_tables,
+        universe_what_differs,
+    )
     from backtest.runs.universe_compare import compare_universes
 
     result = compare_universes([str(r) for r in runs], books, scorers, sort)
@@ -102,8 +107,11 @@ def _compare_universes(runs: list[Path], books: list[str] | None, scorers: list[
         console.print(f"[bold red]{escape(warning)}[/]", highlight=False)
     console.print(settings_table(result), highlight=False)
     console.print(result.note(), highlight=False)
-    for table in universe_compare_tables(result, console.width, limit or None):
+    for table in [*universe_compare_tables(result, console.width, limit or None),
+                  *universe_paired_tables(result, console.width, console)]:
         console.print(table)
+    for sentence in universe_what_differs(result):
+        console.print(sentence, highlight=False)
     _write_page(universe_compare_html(result), html_out or Path(runs[0]).parent / "compare.html")
 
 

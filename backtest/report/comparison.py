@@ -101,7 +101,7 @@ def settings_table(comparison: Comparison | UniverseComparison) -> Table | str:
     return table
 
 
-def _paired_table(title: str, frame: pd.DataFrame, name: str, columns: dict[str, tuple[str, int]],
+def paired_table(title: str, frame: pd.DataFrame, name: str, columns: dict[str, tuple[str, int]],
                   level: float, width: int, console: Console) -> Table:
     """One row per pair of runs and model / strategy: the two figures, the test's p-values and the verdict."""
     keys = [k for k in columns if k in frame.columns]
@@ -134,7 +134,7 @@ def paired_tables(comparison: Comparison, width: int, console: Console | None = 
             (comparison.paired_trading, "strategy", "Strategies, run A against run B (Ledoit-Wolf test of equal "
              "Sharpe ratios, HAC)", PAIRED_TRADING_COLUMNS)):
         if len(frame):
-            out.append(_paired_table(title, frame, name, columns, comparison.significance, width, console))
+            out.append(paired_table(title, frame, name, columns, comparison.significance, width, console))
     return out
 
 

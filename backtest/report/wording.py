@@ -36,6 +36,8 @@ TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "vola
                    "verdict": ("vs B&H", 0)}
 PAIRED_FORECAST_COLUMNS = {"rmse_a": ("RMSE A", 2), "rmse_b": ("RMSE B", 2), "dm_p": ("DM p", 3),
                            "dm_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
+PAIRED_IC_COLUMNS = {"ic_a": ("IC A", 4), "ic_b": ("IC B", 4), "ic_diff": ("A - B", 4), "t_hac": ("t HAC", 2),
+                     "ic_p": ("p", 3), "ic_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
 PAIRED_TRADING_COLUMNS = {"sharpe_a": ("Sharpe A", 2), "sharpe_b": ("Sharpe B", 2), "sr_p": ("p", 3),
                           "sr_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
 # the trader's figures (backtest.scoring.traders), after today's columns and below them in every priority order
@@ -197,10 +199,23 @@ def _pairs(frame: pd.DataFrame, name: str, verdict: str, word: str) -> list[str]
 
 def paired_sentences(forecast: pd.DataFrame, trading: pd.DataFrame, level: float) -> list[str]:
     """What the paired tests of run A against run B allow one to say: one sentence per table."""
+    return _paired_sentences([(forecast, "model", "forecast", "Diebold-Mariano", ("better", "worse")),
+                              (trading, "strategy", "Sharpe ratio", "Ledoit-Wolf", ("higher Sharpe", "lower Sharpe"))],
+                             level)
+
+
+def universe_paired_sentences(ic: pd.DataFrame, trading: pd.DataFrame, level: float) -> list[str]:
+    """What the paired tests of universe run A against run B allow one to say: one sentence per table."""
+    return _paired_sentences([(ic, "scorer", "IC", "Newey-West t of the daily IC difference",
+                               ("higher IC", "lower IC")),
+                              (trading, "book", "Sharpe ratio", "Ledoit-Wolf", ("higher Sharpe", "lower Sharpe"))],
+                             level)
+
+
+def _paired_sentences(tables: list[tuple[pd.DataFrame, str, str, str, tuple[str, str]]], level: float) -> list[str]:
+    """One sentence per (frame, name column, what, test, (better word, worse word)) with pairs tested."""
     out = []
-    for frame, name, what, test, words in (
-            (forecast, "model", "forecast", "Diebold-Mariano", ("better", "worse")),
-            (trading, "strategy", "Sharpe ratio", "Ledoit-Wolf", ("higher Sharpe", "lower Sharpe"))):
+    for frame, name, what, test, words in tables:
         tested = frame[frame["verdict"] != "identical"] if len(frame) else frame
         if not len(tested):
             continue

@@ -20,6 +20,10 @@ Paired tests (only on the same data, on the common out-of-sample days)
     Holm's adjustment runs over all the forecast pairs, and separately over all the strategy pairs; a
     run is called ``better`` or ``worse`` than another only when its adjusted p-value is below the first
     run's ``statistics.significance``; otherwise ``indistinguishable``.
+    Universe runs (``paired_ics``), per scorer name both runs have: the mean of the difference of their daily
+    ICs (A minus B) on the days both have one, with the Newey-West t the runs' own IC tests use
+    (``crosssection.hac_t``), two-sided normal p; Holm over all the scorer pairs. Their books go through
+    ``paired_sharpes`` as strategies do.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from backtest.scoring.crosssection import hac_t
 from backtest.scoring.significance import diebold_mariano, holm, sharpe_difference
 from forecasters.registry import NAIVE
 from strategies.signals import BENCHMARK
@@ -165,6 +171,41 @@ def paired_sharpes(returns: dict[str, pd.DataFrame], strategies: list[str], leve
     table["sr_p_holm"] = holm(table["sr_p"].to_numpy())
     table["verdict"] = [_verdict(z, p, level, lower_is_better=False)
                         for z, p in zip(table["sr_z"], table["sr_p_holm"], strict=True)]
+    return table
+
+
+def _ic_pair(a: pd.Series, b: pd.Series) -> dict[str, float] | None:
+    """Means, mean difference, its HAC t and two-sided p, of two daily IC series on the days both have one
+    (None: no such day)."""
+    both = pd.concat([a, b], axis=1, join="inner").dropna()
+    if not len(both):
+        return None
+    x, y = both.iloc[:, 0].to_numpy(dtype=float), both.iloc[:, 1].to_numpy(dtype=float)
+    same = np.array_equal(x, y)
+    t = 0.0 if same else hac_t(pd.Series(x - y))[0]
+    p = 2.0 * float(stats.norm.sf(abs(t))) if math.isfinite(t) and not same else math.nan
+    return {"days": len(x), "ic_a": float(x.mean()), "ic_b": float(y.mean()), "ic_diff": float((x - y).mean()),
+            "t_hac": t, "ic_p": p}
+
+
+def paired_ics(daily: dict[str, pd.DataFrame], scorers: list[str], level: float) -> pd.DataFrame:
+    """HAC t of run A's daily IC minus run B's, per common scorer, on the days both have an IC (Holm over pairs).
+
+    ``daily``: per run, its daily IC on the common period (ic.csv's "scorer:ic" columns). ``t_hac`` > 0: A's IC
+    is higher. A scorer without an IC on any common day (a constant score, such as naive) is left out.
+    """
+    rows = []
+    for a, b in itertools.combinations(daily, 2):
+        for scorer in scorers:
+            column = f"{scorer}:ic"
+            if column in daily[a] and column in daily[b]:
+                row = _ic_pair(daily[a][column], daily[b][column])
+                if row is not None:
+                    rows.append({"run_a": a, "run_b": b, "scorer": scorer, **row})
+    table = pd.DataFrame(rows, columns=["run_a", "run_b", "scorer", "days", "ic_a", "ic_b", "ic_diff", "t_hac", "ic_p"])
+    table["ic_p_holm"] = holm(table["ic_p"].to_numpy())
+    table["verdict"] = [_verdict(t, p, level, lower_is_better=False)
+                        for t, p in zip(table["t_hac"], table["ic_p_holm"], strict=True)]
     return table
 
 

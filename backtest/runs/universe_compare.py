@@ -12,6 +12,10 @@ A universe run is never compared with a single-symbol run: `refuse_mixed` says s
 Beside the tables, as for single-symbol runs (``backtest.runs.differences``): the settings whose values differ,
 and a warning first when the runs hold different stocks (the symbols kept in each run's symbols.csv), read
 different data (another file, or the same file with other prices), or cover different out-of-sample periods.
+Then paired tests of each run against each other one on the days they share, whatever differs (the warnings
+say when a difference is not down to the settings alone): the daily IC difference per common scorer with its
+Newey-West t, and the Ledoit-Wolf Sharpe difference per common book, equal_weight included (its costs may
+differ), each family Holm-adjusted (``differences.paired_ics`` and ``differences.paired_sharpes``).
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from backtest.core.config import BacktestSection
+from backtest.core.config import BacktestSection, StatisticsSection
 from backtest.core.errors import WfbtError
 from backtest.runs.compare import statistics_of
-from backtest.runs.differences import settings_diff
+from backtest.runs.differences import paired_ics, paired_sharpes, settings_diff
 from backtest.runs.folder import require_complete
 from backtest.runs.labels import refuse_repeated, run_labels
 from backtest.runs.universe_folder import UniverseSummary, is_universe, read_universe
@@ -54,6 +58,9 @@ class UniverseComparison:
     daily_ic: pd.DataFrame  # common period; columns "run:scorer:ic" / "run:scorer:rank_ic"
     settings: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # setting, one column per run
     warnings: list[str] = dataclasses.field(default_factory=list)  # stocks, data, periods that differ
+    paired_ic: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # IC of run A vs run B per scorer
+    paired_trading: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # Sharpe of A vs B per book
+    significance: float = StatisticsSection.significance  # the first run's level, for the paired verdicts
 
     def note(self) -> str:
         span = f"{self.first:%Y-%m-%d} → {self.last:%Y-%m-%d} ({self.days} trading days)"
@@ -152,10 +159,16 @@ def _rebased(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> tup
     return s.equity.loc[first:last], base.astype(float)
 
 
+def _returns(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
+    """The books' daily returns on [first, last], the first from the value the day before."""
+    eq, base = _rebased(s, first, last)
+    return pd.concat([base.to_frame().T, eq]).pct_change().iloc[1:]
+
+
 def _trading_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, dict]:
     """The books' figures and tests of one run on [first, last]; the SPA/PBO summary."""
     eq, base = _rebased(s, first, last)
-    returns = pd.concat([base.to_frame().T, eq]).pct_change().iloc[1:]
+    returns = _returns(s, first, last)
     table = return_figures(returns, eq.iloc[-1] / base - 1.0)
     table.insert(0, "mean_net", 100.0 * returns.mean())
     table["turnover"] = 100.0 * s.turnover.loc[first:last].mean()
@@ -216,14 +229,28 @@ def compare_universes(run_dirs: list[str], books: list[str] | None = None, score
     trading = pd.concat(trading_rows, ignore_index=True).sort_values(column, ascending=not descending,
                                                                        na_position="last", kind="stable")
     ic = pd.concat(ic_rows, ignore_index=True)
-    runs = dict(zip(labels, summaries, strict=True))
     days = len(summaries[0].equity.loc[first:last])
-    warnings = [stock_warning({k: _kept(s) for k, s in runs.items()}),
-                data_warning({k: s.manifest for k, s in runs.items()}), period_warning(periods, days)]
     return UniverseComparison(labels, first, last, days, same, periods,
                               ic[["run", *[c for c in ic.columns if c != "run"]]],
                               trading[["run", *[c for c in trading.columns if c != "run"]]].reset_index(drop=True),
                               pd.DataFrame(curves), pd.DataFrame(daily),
-                              settings=settings_diff({k: s.config for k, s in runs.items()}),
-                              warnings=[w for w in warnings if w])
+                              **_differences(dict(zip(labels, summaries, strict=True)), periods, (first, last),
+                                             list(dict.fromkeys(ic["scorer"])), list(dict.fromkeys(trading["book"]))))
+
+
+def _differences(runs: dict[str, UniverseSummary], periods: dict, span: tuple[pd.Timestamp, pd.Timestamp],
+                 scorers: list[str], books: list[str]) -> dict[str, object]:
+    """UniverseComparison's fields that say what differs: settings, warnings, paired tests on the common days."""
+    first, last = span
+    days = len(next(iter(runs.values())).equity.loc[first:last])
+    warnings = [stock_warning({k: _kept(s) for k, s in runs.items()}),
+                data_warning({k: s.manifest for k, s in runs.items()}), period_warning(periods, days)]
+    level = statistics_of(next(iter(runs.values())).config)[0].significance
+    returns = {k: _returns(s, first, last) for k, s in runs.items()}
+    common = pd.DatetimeIndex(sorted(set.intersection(*(set(r.index) for r in returns.values()))))
+    return {"settings": settings_diff({k: s.config for k, s in runs.items()}), "warnings": [w for w in warnings if w],
+            "paired_ic": paired_ics({k: s.daily_ic.loc[first:last] for k, s in runs.items()}, scorers, level),
+            "paired_trading": paired_sharpes({k: r.loc[common].reset_index(drop=True) for k, r in returns.items()},
+                                             books, level).rename(columns={"strategy": "book"}),
+            "significance": level}
 

@@ -1,4 +1,5 @@
-"""`wfbt compare` of universe runs says what differs: the settings, the stocks, the data and the periods.
+"""`wfbt compare` of universe runs says what differs (the settings, the stocks, the data and the periods) and
+tests run against run on the common days (daily IC difference per scorer, Sharpe difference per book).
 
 Runs on tiny panels (the tiny universe settings, baselines only):
 - "a": ten random walks, 140 days out of sample; "b": the same file with train_days 180 (the last 120 of those
@@ -9,15 +10,20 @@ Runs on tiny panels (the tiny universe settings, baselines only):
   IC and the books read the next return.
 """
 
+import math
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
+from rich.cells import cell_len
+from statsmodels.stats.multitest import multipletests
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
-from backtest.runs.universe_compare import compare_universes, data_warning, period_warning, stock_warning
+from backtest.runs.differences import paired_ics
+from backtest.runs.universe_compare import BENCHMARK, compare_universes, data_warning, period_warning, stock_warning
 from tests.cli.test_run_universe import universe_args
 from tests.conftest import said, synthetic_universe, write_long_csv
 
@@ -125,3 +131,88 @@ def test_period_warning_only_when_the_periods_differ():
         is None
     assert "only the 1,200 days they share" in period_warning(
         {"x": (t("2015-01-01"), t("2015-06-01")), "y": (t("2015-02-01"), t("2015-06-01"))}, 1200)
+
+
+def _statsmodels_t(d):
+    """t of the mean of ``d`` by statsmodels' HAC regression on a constant (Bartlett, no small-sample correction)."""
+    from backtest.scoring.significance import newey_west_lags
+
+    fit = sm.OLS(d, np.ones(len(d))).fit(cov_type="HAC", cov_kwds={"maxlags": newey_west_lags(len(d)),
+                                                                   "use_correction": False})
+    return float(fit.tvalues[0])
+
+
+def test_paired_ics_on_a_named_panel():
+    days = pd.bdate_range("2020-01-01", periods=9)
+    a = pd.DataFrame({"sig:ic": [0.10, 0.30, 0.20, 0.40, 0.10, 0.30, 0.20, 0.40, math.nan],
+                      "flip:ic": [0.10, 0.00, 0.10, 0.00, 0.10, 0.00, 0.10, 0.00, 0.10],
+                      "naive:ic": [math.nan] * 9}, index=days)
+    b = pd.DataFrame({"sig:ic": [0.00, 0.10, 0.10, 0.20, 0.00, 0.20, 0.10, 0.30, 0.50],
+                      "flip:ic": [0.00, 0.10, 0.00, 0.10, 0.00, 0.10, 0.00, 0.10, 0.05],
+                      "naive:ic": [math.nan] * 9}, index=days)
+    table = paired_ics({"A": a, "B": b}, ["sig", "flip", "naive"], 0.05).set_index("scorer")
+    assert list(table.index) == ["sig", "flip"]  # naive has no IC on any day: nothing to test
+    sig = table.loc["sig"]
+    assert sig["days"] == 8 and sig["ic_diff"] == pytest.approx(0.125)  # 0.1, 0.2, 0.1, 0.2, then 0.1 four times
+    assert sig["ic_a"] == pytest.approx(0.25) and sig["ic_b"] == pytest.approx(0.125)
+    d = np.array([0.1, 0.2, 0.1, 0.2, 0.1, 0.1, 0.1, 0.1])
+    assert sig["t_hac"] == pytest.approx(_statsmodels_t(d)) and sig["t_hac"] > 0
+    flip = table.loc["flip"]  # A - B alternates +0.1, -0.1 (and +0.05 on the last day): no sign of a difference
+    assert flip["days"] == 9 and flip["t_hac"] == pytest.approx(_statsmodels_t(
+        np.array([0.1, -0.1] * 4 + [0.05])))
+    assert list(table["ic_p_holm"]) == pytest.approx(list(multipletests(table["ic_p"], method="holm")[1]))
+    assert sig["verdict"] == "better" and flip["verdict"] == "indistinguishable"
+    swapped = paired_ics({"B": b, "A": a}, ["sig"], 0.05).iloc[0]
+    assert swapped["verdict"] == "worse" and swapped["t_hac"] == pytest.approx(-sig["t_hac"])
+
+
+def test_paired_ics_of_the_same_ic_are_identical():
+    days = pd.bdate_range("2020-01-01", periods=5)
+    a = pd.DataFrame({"sig:ic": [0.1, 0.3, -0.2, 0.4, 0.0]}, index=days)
+    row = paired_ics({"A": a, "B": a.copy()}, ["sig"], 0.05).iloc[0]
+    assert row["ic_diff"] == 0 and row["t_hac"] == 0 and math.isnan(row["ic_p"]) and row["verdict"] == "identical"
+
+
+def test_a_planted_reversal_has_the_higher_ic_and_sharpe(runs):
+    c = compare_universes([str(runs / "rev"), str(runs / "walk")])
+    ic = c.paired_ic.set_index("scorer").loc["reversal"]
+    daily = {k: pd.read_csv(runs / k / "ic.csv", index_col="date")["reversal:ic"] for k in ("rev", "walk")}
+    d = (daily["rev"] - daily["walk"]).dropna()
+    assert ic["days"] == len(d) and ic["ic_diff"] == pytest.approx(d.mean()) and ic["ic_diff"] > 0.3
+    assert ic["t_hac"] == pytest.approx(_statsmodels_t(d.to_numpy())) and ic["verdict"] == "better"
+    books = c.paired_trading.set_index("book")
+    assert set(books.index) == set(c.trading["book"])  # every common book, equal_weight included
+    assert books.loc["reversal:long_short", "verdict"] == "better"
+    assert books.loc["reversal:long_short", "sharpe_a"] > books.loc["reversal:long_short", "sharpe_b"]
+    assert list(books["sr_p_holm"]) == pytest.approx(list(multipletests(books["sr_p"], method="holm")[1]))
+    back = compare_universes([str(runs / "walk"), str(runs / "rev")])
+    assert back.paired_ic.iloc[0]["verdict"] == "worse"
+    assert back.paired_trading.set_index("book").loc["reversal:long_short", "verdict"] == "worse"
+
+
+def test_identical_runs_are_identical_in_every_paired_test(runs):
+    c = compare_universes([str(runs / "a"), str(runs / "a2")])
+    assert len(c.paired_ic) == 1 and len(c.paired_trading) == len(c.trading) // 2
+    for frame, diff in ((c.paired_ic, "ic_diff"), (c.paired_trading, None)):
+        assert set(frame["verdict"]) == {"identical"}
+        if diff:
+            assert (frame[diff] == 0).all()
+    assert (c.paired_trading["sharpe_a"] == c.paired_trading["sharpe_b"]).all()
+
+
+def test_the_same_scores_over_other_periods_have_the_same_ic_on_the_common_days(runs):
+    c = compare_universes([str(runs / "a"), str(runs / "b")])
+    assert c.paired_ic.iloc[0]["verdict"] == "identical" and c.paired_ic.iloc[0]["days"] <= 120
+    assert set(c.paired_trading["days"]) == {120} and BENCHMARK in set(c.paired_trading["book"])
+
+
+def test_the_paired_tables_print_whole_at_80_columns(runs):
+    out = compare_cli(runs / "rev", runs / "walk").output
+    text = " ".join(out.split())
+    for title in ("Scores, run A against run B", "Books, run A against run B"):
+        assert title in text
+    assert "rev's reversal higher IC than walk's" in text
+    assert "rev's reversal:long_short higher Sharpe than walk's" in text
+    assert max(cell_len(line) for line in out.splitlines()) <= 80
+    row = next(line for line in out.splitlines() if "│ rev" in line and "│ reversal " in line and "better" in line)
+    assert "0.5" in row  # the IC of rev, whole

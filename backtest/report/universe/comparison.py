@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from backtest.report.comparison import paired_table
 from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, IC_PRIORITY, TEST_COLUMNS
 from backtest.report.pages import figures_html, page, table_html
 from backtest.report.tables import cells, dropped_note, fit_columns, number_column
 from backtest.report.universe.page import BENCHMARK, book_figure, ic_figure
+from backtest.report.wording import PAIRED_IC_COLUMNS, PAIRED_TRADING_COLUMNS, universe_paired_sentences
 
 if TYPE_CHECKING:  # only the type: the tables must not load the statistics
     from backtest.runs.universe_compare import UniverseComparison
@@ -65,6 +67,24 @@ def universe_compare_tables(comparison: UniverseComparison, width: int, limit: i
         notes.append(f"top {limit} of {len(comparison.trading)} rows; --limit 0 shows all")
     tr.caption = "; ".join(notes) + dropped_note(tr_out, TRADING)
     return [ic, tr]
+
+
+PAIRED = (("paired_ic", "scorer", "Scores, run A against run B (mean daily IC of A minus B on the days both have "
+             "one, Newey-West t)", PAIRED_IC_COLUMNS),
+          ("paired_trading", "book", "Books, run A against run B (Ledoit-Wolf test of equal Sharpe ratios, HAC)",
+           PAIRED_TRADING_COLUMNS))
+
+
+def universe_paired_tables(comparison: UniverseComparison, width: int, console: Console | None = None) -> list[Table]:
+    """The paired tests of run A against run B: per common scorer (IC) and per common book (Sharpe)."""
+    console = console or Console()
+    return [paired_table(title, getattr(comparison, field), name, columns, comparison.significance, width, console)
+            for field, name, title, columns in PAIRED if len(getattr(comparison, field))]
+
+
+def universe_what_differs(comparison: UniverseComparison) -> list[str]:
+    """The sentences the paired tests allow."""
+    return universe_paired_sentences(comparison.paired_ic, comparison.paired_trading, comparison.significance)
 
 
 def _labelled(frame: pd.DataFrame, first: str) -> pd.DataFrame:
