@@ -50,15 +50,40 @@ def test_readme_links_point_at_files_that_exist():
 
 
 def test_readme_stays_a_guide():
-    # a guide, not a manual: 13.5 KB holds the two commands, the output, the studies, sources, sweeps, universes
-    # and the folder map; details go to docs/
-    assert len(README.encode()) <= 17_500
-    assert "python -m pytest" in README and "wfbt run" in README
+    """A guide, not a manual: what wfbt is, the two commands, what the output means, how long things take and
+    where to go next, in at most 12 KB; the details live in docs/."""
+    assert len(README.encode()) <= 12_000
+    headings = re.findall(r"^## (.+)$", README, re.M)
+    assert headings == ["Quick start", "The two commands", "What the output means", "Universe runs",
+                        "Where to go next"], headings
+    assert "**How long**" in README and "wfbt show RUN" in README
+
+
+def test_readme_install_and_test_commands_are_the_ones_ci_runs():
+    """.ci/run installs and tests exactly as README says (its two commands, after the venv is made)."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    install = 'pip install "torch==2.13.0" -e ".[dev]"'
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    assert f"```bash\n{venv}{install} && wfbt run\n```" in README
+    assert f"```bash\n{venv}{install} && python -m pytest\n```" in README
+    assert "python3 -m venv .venv" in ci and f"python -m {install}" in ci and "\npython -m pytest\n" in ci
+
+
+def test_every_docs_page_is_reachable_from_the_readme():
+    """Moving a paragraph out of README must not hide it: every docs page is reached by links from README."""
+    seen, todo = set(), set(re.findall(r"\]\(docs/([\w.-]+\.md)", README))
+    while todo:
+        page = todo.pop()
+        seen.add(page)
+        todo |= set(re.findall(r"\]\(([\w.-]+\.md)", (ROOT / "docs" / page).read_text(encoding="utf-8"))) - seen
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")}
+    assert not pages - seen, f"docs pages no link from README reaches: {sorted(pages - seen)}"
 
 
 def test_the_folder_map_names_every_module_of_every_room():
-    """README's "How it fits together" is the folder map: each room's row names each of its modules."""
-    rows = dict(re.findall(r"^\| `([a-z/]+/)` \| (.+) \|$", (ROOT / "README.md").read_text(encoding="utf-8"), re.M))
+    """docs/architecture.md's folder map: each room's row names each of its modules."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z/]+/)` \| (.+) \|$", text, re.M))
     rooms = [*sorted(p for p in (ROOT / "backtest").iterdir() if (p / "__init__.py").is_file()),
              ROOT / "forecasters", ROOT / "strategies"]
     unnamed = {}
@@ -68,4 +93,4 @@ def test_the_folder_map_names_every_module_of_every_room():
         missing = [m for m in modules if f"`{m}`" not in row]
         if missing:
             unnamed[room.name] = missing
-    assert not unnamed, f"README's folder map does not name these modules: {unnamed}"
+    assert not unnamed, f"docs/architecture.md's folder map does not name these modules: {unnamed}"
