@@ -22,6 +22,7 @@ from backtest.core.config import BacktestSection, RunConfig
 from backtest.core.cores import configure_threads
 from backtest.core.errors import CheckpointWarning, DamagedCheckpoint
 from backtest.core.kinds import Kind
+from backtest.core.manifest import span
 from backtest.data.adjust import prices_wording
 from backtest.data.load import fingerprint, is_close_only, load_prices
 from backtest.engine.devices import kernel_path, prepare_device
@@ -297,6 +298,7 @@ def _stopwatch(timings: dict[str, float]) -> Any:
 def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device: torch.device,
               timings: dict[str, float]) -> dict[str, Any]:
     return {
+        "kind": Kind.SINGLE.value,
         "name": config.run.name,
         "seed": config.run.seed,
         "device": str(device),
@@ -310,9 +312,9 @@ def _manifest(config: RunConfig, prices: pd.DataFrame, folds: list[Fold], device
         },
         "features": list(config.forecast.features),
         "folds": len(folds),
-        "out_of_sample": {"first": str(prices.index[folds[0].test_start].date()),
-                          "last": str(prices.index[folds[-1].test_end - 1].date()),
-                          "days": int(folds[-1].test_end - folds[0].test_start)},
+        "out_of_sample": span(str(prices.index[folds[0].test_start].date()),
+                              str(prices.index[folds[-1].test_end - 1].date()),
+                              folds[-1].test_end - folds[0].test_start),
         "representation": config.forecast.representation,
         "protocol": config.walkforward.protocol,
         "look_ahead": look_ahead(config),  # true: scalers fit on the whole series, test days included (a study's)

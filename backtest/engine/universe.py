@@ -27,6 +27,7 @@ import pandas as pd
 from backtest.core.config import RunConfig
 from backtest.core.errors import DataError
 from backtest.core.kinds import Kind
+from backtest.core.manifest import span
 from backtest.data.load import fingerprint
 from backtest.data.universe import Universe, load_universe
 from backtest.engine.book import book
@@ -317,12 +318,12 @@ def _manifest(result: UniverseResult, timings: dict[str, float]) -> dict[str, An
     """What the run folder records about the run: data, folds, out-of-sample span, fills, timings."""
     u, days = result.universe, result.equity.index
     return {
-        "kind": "universe", "seed": result.config.run.seed,
+        "kind": Kind.UNIVERSE.value, "seed": result.config.run.seed,
         "data": {"origin": u.origin, "fingerprint": fingerprint(u.prices), "symbols": len(u.symbols),
                  "refused": len(u.refused), "days": len(u.calendar), "fields": list(u.fields),
                  "survivorship": u.survivorship},
-        "folds": len(result.folds), "out_of_sample": [str(days[0].date()), str(days[-1].date()), len(days)],
+        "folds": len(result.folds), "out_of_sample": span(str(days[0].date()), str(days[-1].date()), len(days)),
         "scorers": list(result.scores), "books": list(result.weights), "benchmark": BENCHMARK,
         "fills": result.fills, "forecast_return": FORECAST_RETURN[result.fills],
-        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }

@@ -351,8 +351,8 @@ def universe_header(summary: UniverseSummary) -> Panel:
     lines = [
         f"[bold]{escape(summary.name)}[/]  universe {escape(str(d['origin']))}",
         f"{d['symbols']:,} symbols kept of {len(summary.symbols):,} · {d['first']} → {d['last']} ({d['days']:,} days)",
-        f"{_folds_words(m)} · out of sample {oos[0]} → {oos[1]} ({oos[2]:,} days) · seed {m['seed']}",
-        "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings", {}).items()),
+        f"{_folds_words(m)} · out of sample {oos['first']} → {oos['last']} ({oos['days']:,} days) · seed {m['seed']}",
+        "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items()),
     ]
     return Panel("\n".join(lines), title="wfbt run (universe)", expand=False)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from backtest.core.errors import ConfigError, RunDirError
 from backtest.core.files import UMASK, atomic_write_json
+from backtest.core.manifest import current_manifest
 
 INCOMPLETE = ".incomplete"
 
@@ -33,12 +34,13 @@ RUN_FILES = ("manifest.json", INCOMPLETE, "partial", "config.toml", "predictions
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
-    """manifest.json as a dict, or None when it is missing or not a JSON object."""
+    """manifest.json as a dict in today's shape (``core.manifest``), or None when it is missing or not a JSON
+    object."""
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):  # ValueError: bad JSON or bad UTF-8
         return None
-    return manifest if isinstance(manifest, dict) else None
+    return current_manifest(manifest) if isinstance(manifest, dict) else None
 
 
 def is_complete(run_dir: Path) -> bool:

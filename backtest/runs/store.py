@@ -41,6 +41,7 @@ from backtest.core.files import (
     verify,
 )
 from backtest.core.kinds import Kind
+from backtest.core.manifest import current_manifest
 from backtest.runs.folder import finish_run_dir, read_manifest, require_complete
 from strategies.signals import BENCHMARK
 
@@ -246,7 +247,7 @@ def load_summary(path: Path, manifest: dict[str, Any] | None = None) -> RunSumma
     """Read a run folder's artifacts (no completeness check: ``read_run`` does that)."""
     try:
         if manifest is None:
-            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+            manifest = current_manifest(json.loads((path / "manifest.json").read_text(encoding="utf-8")))
         metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
         equity = pd.read_csv(path / "equity.csv", index_col="date", parse_dates=["date"])
         trading = _numeric(pd.DataFrame(metrics["trading"]).set_index("strategy"))

@@ -33,7 +33,7 @@ def check_run_folder(run_dir, fills):
     assert is_complete(run_dir)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["kind"] == "universe" and manifest["fills"] == fills and manifest["data"]["symbols"] == 8
-    assert manifest["out_of_sample"] == ["2015-08-13", "2016-02-24", 140]
+    assert manifest["out_of_sample"] == {"first": "2015-08-13", "last": "2016-02-24", "days": 140}
     scores = pd.read_csv(run_dir / "scores.csv.gz")
     assert list(scores.columns) == ["date", "symbol", "naive", "reversal"] and len(scores) == 140 * 8
     equity = pd.read_csv(run_dir / "equity.csv", index_col="date")

@@ -161,7 +161,7 @@ def _placebo_note(summary: UniverseSummary) -> list[str]:
 
 def _header(summary: UniverseSummary) -> list[str]:
     m, d = summary.manifest, summary.manifest["data"]
-    first, last, days = m["out_of_sample"]
+    first, last, days = (m["out_of_sample"][k] for k in ("first", "last", "days"))
     out = [f"<h1>wfbt universe run <code>{html.escape(summary.name)}</code></h1>",
            f"<p>{html.escape(str(d['origin']))}: {d['symbols']:,} symbols kept of {len(summary.symbols):,}, "
            f"{d['first']} → {d['last']} ({d['days']:,} days) · {m['folds']} walk-forward folds · out of sample "
