@@ -220,6 +220,10 @@ class UniverseSection:
     symbol_column: str | None = None  # the long file's symbol header; None detects Name, symbol, ticker, ...
     min_symbols: int = 20  # fewer stocks passing the checks is refused: a cross-section of a handful ranks noise
     k: int = 10  # names per leg: Fischer & Krauss (2018) went long the top 10 and short the flop 10
+    # long_short's share of the book's value in each leg, in (0, 1]: 0.5 = half long, half short (gross 1, the
+    # return half the legs' difference); 1.0 = each leg a full unit financed by the short proceeds (gross 2,
+    # Fischer & Krauss's accounting: the return is the long leg's mean minus the short leg's)
+    leg_gross: float = 0.5
     n_drop: int = 2  # TopkDropout: most names replaced a day (Qlib's 5 of 50 is a tenth; 2 of 10 keeps turnover low)
     books: list[str] = field(default_factory=lambda: list(UNIVERSE_BOOKS))  # books per scorer, all by default
     borrow: float = 0.005  # yearly borrow rate on shorts: ~50 bp is general collateral for large US stocks
@@ -740,6 +744,7 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
     if len(set(un.models)) != len(un.models):
         raise ConfigError(f"universe.models lists a model twice. Got {un.models}. Name each once.")
     _validate_universe_memory(un)
+    _validate_leg_gross(un)
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
     _validate_universe_rules(un)
@@ -752,6 +757,18 @@ def _validate_universe_rules(un: UniverseSection) -> None:
     _require_known("universe.rules", "rule", un.rules, PANEL_RULES, " (see `wfbt strategies`)")
     if len(set(un.rules)) != len(un.rules):
         raise ConfigError(f"universe.rules lists a rule twice. Got {un.rules}. Name each once.")
+
+
+def _validate_leg_gross(un: UniverseSection) -> None:
+    """The long_short book's exposure per leg is a share of its value in (0, 1], and it has a book to size."""
+    if not 0 < un.leg_gross <= 1:
+        raise ConfigError(f"universe.leg_gross is the share of the book's value in each leg of long_short, in "
+                          f"(0, 1]: 0.5 = half long and half short (gross 1), 1.0 = each leg fully invested (gross "
+                          f"2, Fischer & Krauss's accounting). Got {un.leg_gross}.")
+    if un.leg_gross != UniverseSection.leg_gross and "long_short" not in un.books:
+        raise ConfigError(f"universe.leg_gross = {un.leg_gross} sizes the long_short book, which universe.books "
+                          f"({', '.join(un.books)}) leaves out. Add \"long_short\" to universe.books, or leave "
+                          "leg_gross out.")
 
 
 def _validate_universe_memory(un: UniverseSection) -> None:

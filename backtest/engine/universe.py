@@ -151,7 +151,7 @@ def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFra
     """Each scorer's configured books, named "scorer:book", the rule books, and the benchmark's weights."""
     un = config.universe
     makers = {
-        "long_short": lambda s: long_short_top_k(s, un.k),
+        "long_short": lambda s: long_short_top_k(s, un.k, gross=2 * un.leg_gross),
         "long_only": lambda s: long_top_k(s, un.k),
         "topk_dropout": lambda s: topk_dropout(s, un.k, un.n_drop),
     }

@@ -27,6 +27,7 @@ from backtest.report.wording import (
     TRADING_COLUMNS,
     fmt,
     forecast_sentences,
+    legs_note,
     strategy_note,
     study_lines,
     terms_line,
@@ -313,7 +314,8 @@ def book_view(summary: UniverseSummary, console: Console) -> Table:
     table.caption = (f"gross / net: mean daily return before / after costs; turn: one-way turnover per day; "
                      f"net: fees {fmt(1e4 * bt['fees'], 1)} bp + slippage {fmt(1e4 * bt['slippage'], 1)} bp per "
                      f"half-turn, borrow {fmt(100 * un['borrow'], 2)} %/year on shorts; k = {un['k']}, n_drop = "
-                     f"{un['n_drop']}; Sharpe annualised (252 days); every position closed on the last day"
+                     f"{un['n_drop']}; {legs_note(un)}Sharpe annualised (252 days); every position closed on the "
+                     "last day"
                      + dropped_note(left, BOOK_COLUMNS))
     return table
 

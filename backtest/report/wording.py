@@ -59,6 +59,17 @@ IC_VERDICT_NOTE = ("vs 0: the mean IC's HAC t-test, two-sided, Holm-adjusted ove
 BASELINE_NAMES = (NAIVE, "drift", "linear")
 
 
+def legs_note(universe: dict[str, Any]) -> str:
+    """The long_short book's exposure as the console and the HTML say it, ending "; " ("" without the book).
+    Folders from before universe.leg_gross held half the value in each leg."""
+    if "long_short" not in universe.get("books", ["long_short"]):
+        return ""
+    leg = float(universe.get("leg_gross", 0.5))
+    paper = ", Fischer & Krauss's accounting" if leg == 1.0 else ""
+    return (f"long_short: {100 * leg:g} % of the value long and {100 * leg:g} % short, the short proceeds "
+            f"financing the long (gross {2 * leg:g}{paper}); ")
+
+
 def fmt(value: Any, digits: int = 2) -> str:
     """A table cell: numbers with thousands separators, verdicts as marks, booleans as ✓, missing as —."""
     if isinstance(value, str):

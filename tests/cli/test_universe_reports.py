@@ -111,6 +111,7 @@ def test_report_has_the_tables_the_data_summary_and_the_warning(runs):
     assert "⚠ survivorship bias: Every one of the 10 stocks still trades on the last day" in page
     assert "naive: the same score for every stock, so no IC" in page and "reversal: the same" not in page
     assert "Symbols refused (0)" in page
+    assert "long_short: 50 % of the value long and 50 % short, the short proceeds financing the long (gross 1)" in page
     assert "Symbols with rows dropped, holes, zero volume or jumps (1)" in page
     assert re.search(r"<td>S3</td><td>ok</td><td>0</td><td>1</td>", page)  # dropped: open outside [low, high]
 

@@ -79,3 +79,8 @@ def test_the_summary_says_survivorship_and_what_loading_did(summary):
 def test_at_60_columns_dropped_columns_are_named(summary):
     out = " ".join(rendered(summary, 60).split())
     assert "not shown at this width" in out
+
+
+def test_the_books_caption_says_the_long_short_exposure(summary):
+    text = " ".join(rendered(summary, 80).split())  # the caption wraps
+    assert "long_short: 50 % of the value long and 50 % short, the short proceeds financing the long (gross 1)" in text

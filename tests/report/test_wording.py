@@ -1,6 +1,6 @@
 """The sentences the reports share (report.wording): the trading table's note on direction, sizing and stops."""
 
-from backtest.report.wording import trader_note
+from backtest.report.wording import legs_note, trader_note
 
 
 def test_todays_rules_need_no_note():
@@ -17,3 +17,12 @@ def test_the_note_says_the_direction_the_borrow_the_sizing_and_how_stops_fill():
     assert long_stop.startswith("rules: long (buy-and-hold long, all in, no stop); sized all_in at the entry")
     assert "take profit 10 %, trailing stop 3 %" in long_stop and "borrow" not in long_stop
     assert "0.5 % a year" in trader_note({"direction": "short"}, {})  # backtest.borrow's default
+
+
+def test_the_legs_note_says_each_legs_share_and_the_gross():
+    assert legs_note({"books": ["long_short"], "leg_gross": 1.0}) == (
+        "long_short: 100 % of the value long and 100 % short, the short proceeds financing the long (gross 2, "
+        "Fischer & Krauss's accounting); ")
+    assert "30 % of the value long and 30 % short" in legs_note({"books": ["long_short"], "leg_gross": 0.3})
+    assert "(gross 1); " in legs_note({})  # a folder from before the setting: half the value a leg
+    assert legs_note({"books": ["long_only"]}) == ""

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from backtest.core.files import atomic_write_text
 from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, TEST_COLUMNS
 from backtest.report.pages import figures_html, page, table_html
-from backtest.report.wording import IC_VERDICT_NOTE
+from backtest.report.wording import IC_VERDICT_NOTE, legs_note
 from backtest.runs.universe_folder import UniverseSummary
 
 BENCHMARK = "equal_weight"  # the universe's benchmark book (backtest.engine.universe.BENCHMARK)
@@ -107,7 +107,8 @@ def tables_html(summary: UniverseSummary) -> list[str]:
         f"<h2>Books out of sample (fills at the {html.escape(summary.fills)})</h2>",
         table_html(trading, BOOK_COLUMNS, "book", highlight=BENCHMARK),
         "<p class='note'>gross / net: mean daily return before / after costs (fees, slippage, borrow on shorts); "
-        "turn: one-way turnover per day; every position closed on the last day.</p>",
+        f"turn: one-way turnover per day; {html.escape(legs_note(summary.config.get('universe', {})))}every "
+        "position closed on the last day.</p>",
         "<h2>Against the equal-weighted universe (after costs)</h2>",
         table_html(trading, TEST_COLUMNS, "book", highlight=BENCHMARK),
         f"<p class='note'>PSR: probability the Sharpe beats {html.escape(str(st.get('benchmark')))}'s; DSR counts "
