@@ -68,7 +68,7 @@ class DataSection:
     path: str | None = None  # csv only: the file to read
     start: str | None = None  # inclusive ISO date; None = from the first row
     end: str | None = None  # exclusive ISO date; None = through the last row
-    adjusted: bool = False  # yfinance: False keeps traded OHLC prices, which fills happen at
+    adjusted: bool = False  # yfinance: False keeps the traded OHLC prices, at which fills happen
     table: str = "TWN/APRCD"  # tej: the datatable the studies used
     refresh: bool = False  # network sources: ignore the cache and download again
     columns: dict[str, str] = field(default_factory=dict)  # csv: explicit {file column: field} mapping

@@ -79,26 +79,69 @@ def _comments(source: str) -> dict[int, tuple[str, bool]]:
     return out
 
 
-def _field_comment(node: ast.AnnAssign, comments: dict[int, tuple[str, bool]]) -> str:
-    """The full-line comments right above a field, then its trailing comments (a field may span lines)."""
+# A phrase cannot end on these words: a comment that does is continued on the next comment line.
+_OPEN_ENDS = frozenset("a an the of to for in on at by with and or but than as from into per its their is are "
+                       "be which that when where while whose".split())
+
+
+def unfinished(text: str) -> bool:
+    """Whether a comment stops mid-phrase: on a word like "of", a comma or colon, or with a bracket open."""
+    words = text.rstrip().split()
+    if not words:
+        return False
+    last = words[-1]
+    opened = sum(text.count(o) - text.count(c) for o, c in ("()", "[]", "{}"))
+    return last.lower() in _OPEN_ENDS or last[-1] in ",:;(-=" or opened > 0
+
+
+def _joined(above: list[str], trailing: list[str]) -> str:
+    """The comment lines above a field and its trailing ones as one text; two finished parts are parted by "; "
+    (no run-on "held until it is closed all_in = 1")."""
+    first, second = " ".join(above).strip(), " ".join(trailing).strip()
+    if not first or not second:
+        return first or second
+    return f"{first} {second}" if unfinished(first) or first[-1] in ".;:" else f"{first}; {second}"
+
+
+def _trailing(node: ast.AnnAssign, comments: dict[int, tuple[str, bool]]) -> tuple[list[str], int]:
+    """A field's trailing comments (a field may span lines) and the full-line comments that finish one left
+    mid-phrase (``# ... the rest of a run of`` then ``# 505 stocks takes ~1.2 GB``); and the last line used."""
+    line = node.end_lineno or node.lineno
+    parts = [comments[n][0] for n in range(node.lineno, line + 1) if n in comments and not comments[n][1]]
+    while parts and unfinished(" ".join(parts)) and line + 1 in comments and comments[line + 1][1]:
+        line += 1
+        parts.append(comments[line][0])
+    return parts, line
+
+
+def _above(node: ast.AnnAssign, comments: dict[int, tuple[str, bool]], floor: int) -> list[str]:
+    """The full-line comments right above a field, below ``floor`` (the last line the field above used)."""
     above, line = [], node.lineno - 1
-    while line in comments and comments[line][1]:
+    while line > floor and line in comments and comments[line][1]:
         above.insert(0, comments[line][0])
         line -= 1
-    end = node.end_lineno or node.lineno
-    trailing = [comments[n][0] for n in range(node.lineno, end + 1) if n in comments and not comments[n][1]]
-    return " ".join(above + trailing).strip()
+    return above
+
+
+def class_comments(source: str, class_name: str) -> dict[str, str]:
+    """Field name -> its description, for one dataclass defined in ``source``: the comments above it, then its
+    trailing comment with the lines that finish it."""
+    comments = _comments(source)
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            out, floor = {}, node.lineno
+            for n in node.body:
+                if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name):
+                    trailing, last = _trailing(n, comments)
+                    out[n.target.id] = _joined(_above(n, comments, floor), trailing)
+                    floor = last
+            return out
+    return {}
 
 
 def _class_comments(cls: type) -> dict[str, str]:
     """Field name -> its comment, for one section dataclass of config.py."""
-    source = inspect.getsource(config_module)
-    comments = _comments(source)
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
-            return {n.target.id: _field_comment(n, comments) for n in node.body
-                    if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
-    return {}  # pragma: no cover - every section class is defined in config.py
+    return class_comments(inspect.getsource(config_module), cls.__name__)
 
 
 def _ranges() -> dict[str, str]:
