@@ -31,7 +31,8 @@ def test_a_trailing_comment_continued_on_the_next_lines_stays_with_its_key():
     helps = class_comments(SOURCE, "Section")
     assert helps["memory_gb"] == ("GiB a chunk of folds may plan: the rest of a run of 505 stocks takes ~1.2 GB, "
                                   "so the whole stays under 4 GB")
-    assert helps["rules"] == "the single-symbol rules run on every stock (one book each); two, so the example stays fast"
+    assert helps["rules"] == ("the single-symbol rules run on every stock (one book each); "
+                              "two, so the example stays fast")
     assert helps["networks"] == "one network per fold on every stock, or one per stock"
     assert helps["k"] == "names per leg"
 
