@@ -17,7 +17,8 @@ _WHERE = {
     "get_architecture": "registry", "Member": "trainer", "MemberResult": "trainer", "TrainSettings": "trainer",
     "train_group": "trainer", "FoldData": "windows", "fold_data": "windows",
     "last_return": "crosssection", "naive_scores": "crosssection", "reversal_scores": "crosssection",
-    "next_return": "crosssection", "above_median_target": "crosssection",
+    "next_return": "crosssection", "above_median_target": "crosssection", "forward_return": "crosssection",
+    "rank_target": "crosssection", "zscore_target": "crosssection",
 }
 __all__ = sorted(_WHERE)
 

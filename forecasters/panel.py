@@ -9,14 +9,19 @@ input
     kept only if all of them exist; standardised with one pooled mean and standard deviation of the
     returns inside the fold's fitting rows (Fischer & Krauss 2018 standardise so).
 target
-    day t+1's return (``"return"``, standardised like the inputs) or 1/0 for "beats t+1's cross-sectional
-    median" (``"median"``, forecasters.crosssection.above_median_target, unscaled), dated t.
+    over the next ``horizon`` days h (1 to 20), dated t (forecasters.crosssection.TARGETS): the return from
+    t's close to t+h's (``"return"``; standardised like the inputs when h = 1, else with the mean and
+    standard deviation of the training samples' own targets), that return's rank within its day in
+    [-1, 1] (``"rank"``) or its z-score within its day (``"zscore"``), or 1/0 for "beats the day's
+    cross-sectional median" (``"median"``); the last three unscaled.
 
 A fold is three row ranges of the calendar (as forecasters.windows.fold_data takes them). The decision
-days of a range are its rows. A training sample reads training rows only (its first close and its
-target's close inside ``train``); a validation sample's target lies inside ``val``; a test sample needs
-its inputs only (a stock that stops after t still gets a score for t). Nothing here reads a close after t
-to build an input dated t, and the scaling reads ``fit_rows(train)`` only.
+days of a range are its rows. **Purging**: a training sample reads training rows only (its first close
+and its target's last close, t+h, inside ``train``), so the last h decision days of ``train`` are dropped;
+a validation sample's target ends inside ``val`` likewise. An ``embargo`` of e days drops e more days
+before each of the two ends (a target must end at least e rows before the next set begins). A test
+sample needs its inputs only (a stock that stops after t still gets a score for t). Nothing here reads a
+close after t to build an input dated t, and the scaling reads ``fit_rows(train)`` only.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forecasters.crosssection import above_median_target
+from forecasters.crosssection import TARGETS as TARGET_FUNCTIONS
 from forecasters.windows import fit_rows  # the same rule as one symbol: the training rows, nothing later
 
-TARGETS = ("return", "median")
+TARGETS = tuple(TARGET_FUNCTIONS)  # "return", "rank", "zscore", "median"
+MAX_HORIZON = 20  # days ahead a target may look: a month of trading days
 
 
 @dataclass
@@ -38,7 +44,8 @@ class PanelWindows:
     """One fold's pooled samples. x: (N, lookback, 1) float32, y: (N,) float32; rows/cols: (N,) int64.
 
     ``*_rows`` are decision-day row positions in the panel, ``*_cols`` symbol column positions, so that
-    sample i of a set is (``rows[i]``, ``cols[i]``). ``mean`` and ``std`` are the pooled return scaling.
+    sample i of a set is (``rows[i]``, ``cols[i]``). ``mean`` and ``std`` are the pooled return scaling of
+    the inputs; ``y_mean`` and ``y_std`` the ``"return"`` target's (None: the inputs').
     """
 
     x_train: np.ndarray
@@ -55,11 +62,16 @@ class PanelWindows:
     mean: float
     std: float
     target: str
+    y_mean: float | None = None
+    y_std: float | None = None
 
     def to_target(self, predictions: np.ndarray) -> np.ndarray:
         """Network outputs -> forecasts in the target's units: a return, or the 0/1 label's expectation."""
         out = np.asarray(predictions, dtype=np.float64)
-        return out * self.std + self.mean if self.target == "return" else out
+        if self.target != "return":
+            return out
+        scale = (self.mean, self.std) if self.y_std is None else (self.y_mean, self.y_std)
+        return out * scale[1] + scale[0]
 
 
 def panel_returns(close: np.ndarray) -> np.ndarray:
@@ -93,13 +105,19 @@ def complete_windows(returns: np.ndarray, lookback: int) -> np.ndarray:
     return ok
 
 
-def _targets(close: np.ndarray, returns: np.ndarray, target: str) -> np.ndarray:
-    """(T, S) the target dated t: day t+1's return, or its above-median label; NaN where there is none."""
-    if target == "median":
-        return above_median_target(pd.DataFrame(close)).to_numpy(dtype=np.float64)
-    out = np.full(returns.shape, np.nan)
-    out[:-1] = returns[1:]
-    return out
+def _targets(close: np.ndarray, target: str, horizon: int) -> np.ndarray:
+    """(T, S) the target dated t over the next ``horizon`` days; NaN where there is none."""
+    return TARGET_FUNCTIONS[target](pd.DataFrame(close), horizon).to_numpy(dtype=np.float64)
+
+
+def _target_scaling(y: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of the training samples' targets (1 when they do not vary)."""
+    values = y[rows, cols]
+    if values.size < 2:
+        raise ValueError(f"the training rows hold {values.size} targets; at least 2 are needed to standardise. "
+                         "Use more training days or a shorter horizon.")
+    std = float(values.std())
+    return float(values.mean()), std if std > 0 else 1.0
 
 
 def _samples(ok: np.ndarray, y: np.ndarray | None, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,15 +132,17 @@ def _stack(view: np.ndarray, rows: np.ndarray, cols: np.ndarray, lookback: int) 
     return view[rows - lookback + 1, cols][:, :, None]
 
 
-def _decision_days(train: slice, val: slice, test: slice, lookback: int) -> list[np.ndarray]:
-    """Decision days of each set: training days whose first close and target lie in ``train``; validation
-    days whose target lies in ``val``; every test day."""
-    return [np.arange(train.start + lookback, train.stop - 1), np.arange(val.start, max(val.start, val.stop - 1)),
+def _decision_days(train: slice, val: slice, test: slice, lookback: int, horizon: int = 1, embargo: int = 0
+                   ) -> list[np.ndarray]:
+    """Decision days of each set, purged: training days whose first close lies in ``train`` and whose target
+    ends ``embargo`` rows before its end; validation days whose target ends so inside ``val``; every test day."""
+    cut = horizon + embargo
+    return [np.arange(train.start + lookback, train.stop - cut), np.arange(val.start, max(val.start, val.stop - cut)),
             np.arange(test.start, test.stop)]
 
 
 def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, test: slice, lookback: int,
-                  target: str = "return") -> PanelWindows:
+                  target: str = "return", horizon: int = 1, embargo: int = 0) -> PanelWindows:
     """Cut one fold's pooled training, validation and test windows from a close panel.
 
     Parameters
@@ -133,34 +153,51 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
         The fold's half-open row ranges, in calendar order.
     lookback : int
         Returns per input window (>= 1).
-    target : {"return", "median"}
-        Day t+1's standardised return, or its 0/1 above-median label.
+    target : {"return", "rank", "zscore", "median"}
+        What a sample dated t learns (see the module's notes).
+    horizon : int, default 1
+        Days the target looks ahead, 1 to ``MAX_HORIZON``.
+    embargo : int, default 0
+        Days more than the horizon between a fitting sample's target and the next set (see the notes).
 
     Returns
     -------
     PanelWindows
         Stacked windows and targets with their (decision row, symbol) index.
     """
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}. Got {target!r}.")
-    if lookback < 1:
-        raise ValueError(f"lookback must be at least 1. Got {lookback}.")
+    _check_args(target, lookback, horizon, embargo)
     values = np.asarray(close, dtype=np.float64)
     returns = panel_returns(values)
     mean, std = pooled_scaling(returns, fit_rows(train))
     scaled = ((returns - mean) / std).astype(np.float32)  # (T, S): the one copy the windows are cut from
     view = sliding_window_view(scaled, lookback, axis=0)  # (T - L + 1, S, L), no copy
     ok = complete_windows(returns, lookback)
-    y = _targets(values, returns, target)
-    y_fit = (y - mean) / std if target == "return" else y
-    days = _decision_days(train, val, test, lookback)
+    y = _targets(values, target, horizon)
+    days = _decision_days(train, val, test, lookback, horizon, embargo)
     (tr, tc), (vr, vc), (sr, sc) = _samples(ok, y, days[0]), _samples(ok, y, days[1]), _samples(ok, None, days[2])
+    y_mean = y_std = None
+    if target == "return":
+        y_mean, y_std = (mean, std) if horizon == 1 else _target_scaling(y, tr, tc)
+        y = (y - y_mean) / y_std
     return PanelWindows(
-        x_train=_stack(view, tr, tc, lookback), y_train=y_fit[tr, tc].astype(np.float32),
-        x_val=_stack(view, vr, vc, lookback), y_val=y_fit[vr, vc].astype(np.float32),
+        x_train=_stack(view, tr, tc, lookback), y_train=y[tr, tc].astype(np.float32),
+        x_val=_stack(view, vr, vc, lookback), y_val=y[vr, vc].astype(np.float32),
         x_test=_stack(view, sr, sc, lookback), train_rows=tr, train_cols=tc, val_rows=vr, val_cols=vc,
         test_rows=sr, test_cols=sc, mean=mean, std=std, target=target,
+        y_mean=None if horizon == 1 else y_mean, y_std=None if horizon == 1 else y_std,
     )
+
+
+def _check_args(target: str, lookback: int, horizon: int, embargo: int) -> None:
+    """Refuse a target, window, horizon or embargo that has no meaning."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}. Got {target!r}.")
+    if lookback < 1:
+        raise ValueError(f"lookback must be at least 1. Got {lookback}.")
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise ValueError(f"horizon must be from 1 to {MAX_HORIZON} days. Got {horizon}.")
+    if embargo < 0:
+        raise ValueError(f"embargo must be >= 0 days. Got {embargo}.")
 
 
 def to_panel(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -92,7 +92,12 @@ class WalkForwardSection:
     train_days: int = 756  # ~3 trading years per training window
     test_days: int = 63  # ~1 quarter: how often models are retrained
     val_days: int = 126  # tail of each training window held out for early stopping
-    gap: int = 0  # trading days skipped between training window and test block
+    # trading days skipped between training window and test block; None = 0, or horizon - 1 in a universe run
+    # whose target looks universe.horizon > 1 days ahead (its last training targets then end where tests begin)
+    gap: int | None = None
+    # universe runs: days more than the target's horizon by which a fitting sample's target must end before the
+    # next set begins (training -> validation, validation -> test); the target's own h days are always purged
+    embargo: int = 0
     window: Literal["rolling", "expanding"] = "rolling"  # rolling forgets old regimes
     max_folds: int | None = None  # keep only the last N folds; None = all that fit
     # walkforward = the folds above; study = one chronological split as the studies made it (the days settings
@@ -227,7 +232,13 @@ class UniverseSection:
     n_drop: int = 2  # TopkDropout: most names replaced a day (Qlib's 5 of 50 is a tenth; 2 of 10 keeps turnover low)
     books: list[str] = field(default_factory=lambda: list(UNIVERSE_BOOKS))  # books per scorer, all by default
     borrow: float = 0.005  # yearly borrow rate on shorts: ~50 bp is general collateral for large US stocks
-    target: Literal["return", "above_median"] = "return"  # next return (Qlib) or beats the median (F&K)
+    # what the pooled networks learn, over the next universe.horizon days: return = the return (Qlib's label);
+    # rank = its rank within the day in [-1, 1]; zscore = its z-score within the day; above_median = 1 if it beats
+    # the day's median, else 0 (Fischer & Krauss's classification target)
+    target: Literal["return", "rank", "zscore", "above_median"] = "return"
+    # days the target looks ahead, 1 to 20; training windows whose target reaches past a fold's training rows are
+    # dropped (purged), and walkforward.gap defaults to horizon - 1
+    horizon: int = 1
     # pooled networks, one per fold and seed trained on every stock's windows of forecast.lookback returns
     # (training and forecast.seeds as for one symbol); naming any also scores the pooled linear model.
     # [] = the baselines only (naive, reversal): fast, and the yardstick a network must beat
@@ -255,6 +266,10 @@ class RunConfig:
     universe: UniverseSection = field(default_factory=UniverseSection)
     networks: dict[str, NetworkSection] = field(default_factory=dict)  # [networks.NAME] tables: custom architectures
 
+    def __post_init__(self) -> None:
+        if self.walkforward.gap is None:  # resolved once, so every reader sees a number
+            object.__setattr__(self, "walkforward", dataclasses.replace(self.walkforward, gap=default_gap(self)))
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Every section as plain data; [universe] only in a universe run and [networks] only when it names one,
         so files without them stay as they were."""
@@ -268,6 +283,11 @@ class RunConfig:
         return architectures(custom(name, n.cell, n.hidden, n.dropout) for name, n in self.networks.items())
 
 
+def default_gap(config: RunConfig) -> int:
+    """walkforward.gap when the file leaves it out: horizon - 1 in a universe run, else 0."""
+    return config.universe.horizon - 1 if config.universe.enabled and config.universe.horizon > 1 else 0
+
+
 def _plain(section: Any) -> dict[str, Any]:
     """A section (or the networks' table of sections) as plain data."""
     if isinstance(section, dict):
@@ -278,6 +298,9 @@ def _plain(section: Any) -> dict[str, Any]:
 _SECTION_TYPES = {f.name: typing.get_type_hints(RunConfig)[f.name] for f in dataclasses.fields(RunConfig)
                   if f.name != "networks"}
 
+
+# The built-in run's sections as their fields make them (before RunConfig resolves walkforward.gap).
+_SECTION_DEFAULTS = {f.name: f.default_factory for f in dataclasses.fields(RunConfig) if f.name != "networks"}
 
 DATE_KEYS = ("data.start", "data.end")
 
@@ -396,7 +419,7 @@ def _build_section(name: str, raw: Any) -> Any:
             )
     values = {key: _check_value(f"{name}.{key}", value, hints[key]) for key, value in raw.items()}
     # Keys a file leaves out keep the built-in run's values, so `wfbt run` with no file is the same run.
-    return dataclasses.replace(getattr(RunConfig(), name), **values)
+    return dataclasses.replace(_SECTION_DEFAULTS[name](), **values)
 
 
 def from_dict(raw: dict[str, Any]) -> RunConfig:
@@ -651,8 +674,10 @@ def _validate_windows(config: RunConfig) -> None:
         raise ConfigError(f"walkforward.max_folds must be positive or left out. Got {wf.max_folds}.")
     # One symbol's batches are drawn from its days; a universe's from every stock's days (505 a day), so
     # there a batch needs no more days than one window and its target.
-    min_fit, rule = (fc.lookback + 1, "lookback + 1") if config.universe.enabled else (
-        fc.lookback + tr.batch_size, "lookback + batch_size")
+    un = config.universe
+    ahead = un.horizon + wf.embargo  # a universe's window needs its target's days inside the fitting rows too
+    min_fit, rule = (fc.lookback + ahead, "lookback + " + ("1" if ahead == 1 else "universe.horizon + embargo")) \
+        if un.enabled else (fc.lookback + tr.batch_size, "lookback + batch_size")
     if wf.train_days - wf.val_days < min_fit:
         raise ConfigError(
             f"walkforward.train_days - val_days leaves {wf.train_days - wf.val_days} fitting days; "
@@ -660,6 +685,29 @@ def _validate_windows(config: RunConfig) -> None:
         )
     if wf.val_days and wf.val_days < 2:
         raise ConfigError(f"walkforward.val_days must be 0 or at least 2. Got {wf.val_days}.")
+    _validate_horizon(config)
+
+
+def _validate_horizon(config: RunConfig) -> None:
+    """The target's horizon and the embargo: universe runs only, and a validation block that still holds targets."""
+    wf, un = config.walkforward, config.universe
+    if wf.embargo < 0:
+        raise ConfigError(f"walkforward.embargo must be >= 0 days. Got {wf.embargo}.")
+    if not un.enabled:
+        for key, value in (("walkforward.embargo", wf.embargo), ("universe.horizon", un.horizon - 1)):
+            if value:
+                raise ConfigError(f"{key} applies to universe runs (universe.enabled = true), whose pooled targets "
+                                  f"may look several days ahead; a single-symbol run forecasts the next close. Leave "
+                                  f"{key} out, or set universe.enabled = true.")
+        return
+    if not 1 <= un.horizon <= 20:
+        raise ConfigError(f"universe.horizon is the days the target looks ahead, from 1 to 20, e.g. 5 for a week. "
+                          f"Got {un.horizon}.")
+    cut = un.horizon + wf.embargo
+    if 0 < wf.val_days <= cut:
+        raise ConfigError(f"walkforward.val_days = {wf.val_days} holds no validation target: each must end inside the "
+                          f"block, {un.horizon} (universe.horizon) + {wf.embargo} (embargo) days after its decision "
+                          f"day. Raise val_days above {cut}, or set val_days = 0.")
 
 
 def _validate_trading_costs(bt: BacktestSection) -> None:

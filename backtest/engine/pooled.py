@@ -15,9 +15,10 @@ The members are independent, so the chunks change which members share a batched 
 member learns (float32 rounding, ~1e-7 relative).
 
 Every result is a score panel: index = decision day t (the close at which the score is known), columns
-= symbols, value = the forecast of day t+1's return (target ``"return"``) or of the chance to beat t+1's
-cross-sectional median (target ``"median"``), NaN where there is no forecast. Rows are the folds' test
-days.
+= symbols, value = the forecast of the target dated t (forecasters.panel): the return over the next h days
+(``"return"``), its rank or z-score within the day (``"rank"``, ``"zscore"``), or the chance to beat the
+day's cross-sectional median over them (``"median"``); NaN where there is no forecast. Rows are the folds'
+test days. Training and validation windows whose target reaches past their set's end are dropped (purged).
 
 The classification target is trained with training.loss = "bce" (the config refuses another loss for it
 when networks are named): the binary cross-entropy on the output as a logit, and the forecast is its
@@ -47,10 +48,11 @@ DEFAULT_BUDGET = 3 * 2**30  # bytes the windows and training of one chunk of fol
 Part = tuple[np.ndarray, np.ndarray, np.ndarray]  # one fold's forecasts (target units) at their (rows, cols)
 
 
-def fold_windows(close: pd.DataFrame, folds: list[Fold], lookback: int, target: str) -> list[PanelWindows]:
-    """Every fold's pooled windows, scaled on its own training rows."""
+def fold_windows(close: pd.DataFrame, folds: list[Fold], lookback: int, target: str, horizon: int = 1,
+                 embargo: int = 0) -> list[PanelWindows]:
+    """Every fold's pooled windows, scaled on its own training rows, purged of targets past each set's end."""
     values = close.to_numpy(dtype=np.float64)
-    return [panel_windows(values, f.train, f.val, f.test, lookback, target) for f in folds]
+    return [panel_windows(values, f.train, f.val, f.test, lookback, target, horizon, embargo) for f in folds]
 
 
 def pooled_members(model: str, folds: list[Fold], windows: list[PanelWindows], seed: int, seeds: int
@@ -176,7 +178,8 @@ def _held(windows: list[PanelWindows]) -> int:
 
 def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[Architecture], lookback: int, target: str,
                    seed: int, seeds: int, settings: TrainSettings, device: torch.device, networks: str,
-                   progress: Progress | None, budget: int) -> dict[str, list[Part]]:
+                   progress: Progress | None, budget: int, horizon: int = 1, embargo: int = 0
+                   ) -> dict[str, list[Part]]:
     """Every network's and the linear model's forecasts, a chunk of folds at a time within ``budget``."""
     symbols, width = close.columns, close.shape[1]
     parts: dict[str, list[Part]] = {name: [] for name in [*(a.name for a in nets), "linear"]}
@@ -186,7 +189,7 @@ def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[Architectu
                    for m in nets or [None])
 
     for chunk in fold_chunks(folds, fits):
-        windows = fold_windows(close, chunk, lookback, target)
+        windows = fold_windows(close, chunk, lookback, target, horizon, embargo)
         left = max(budget - _held(windows) * (1 if networks == "pooled" else 2), 1)
         for arch in nets:
             parts[arch.name] += network_parts(arch, symbols, chunk, windows, seed, seeds, settings, device, networks,
@@ -199,7 +202,8 @@ def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[Architectu
 def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], lookback: int, target: str,
                   seed: int, settings: TrainSettings, device: torch.device, progress: Progress | None = None,
                   seeds: int = 1, networks: str = "pooled", budget: int = DEFAULT_BUDGET,
-                  architectures: list[Architecture] | None = None) -> dict[str, pd.DataFrame]:
+                  architectures: list[Architecture] | None = None, horizon: int = 1, embargo: int = 0
+                  ) -> dict[str, pd.DataFrame]:
     """Score panels of every pooled network in ``models`` and of the universe baselines.
 
     Parameters
@@ -212,7 +216,7 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         Architectures (forecasters.registry); names in ``BASELINES`` are skipped here, as they are
         always scored.
     lookback, target : int, str
-        Returns per input window; ``"return"`` or ``"median"`` (see forecasters.panel).
+        Returns per input window; ``"return"``, ``"rank"``, ``"zscore"`` or ``"median"`` (forecasters.panel).
     seed, seeds : int
         The run's seed, and the seeds trained per fold (their forecasts averaged).
     settings, device, progress
@@ -223,6 +227,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         Bytes one chunk of folds may plan to use for its windows and training (see the module's notes).
     architectures : list of Architecture, optional
         The run's custom architectures ([networks.NAME]) that ``models`` may name beside the presets.
+    horizon, embargo : int, default 1 and 0
+        Days the target looks ahead, and the days more than it that purge each fitting set's end.
 
     Returns
     -------
@@ -233,7 +239,7 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         raise ValueError(f"networks must be one of {NETWORKS}. Got {networks!r}.")
     nets = [get_architecture(m, architectures or []) for m in models if m not in BASELINES]
     parts = _trained_parts(close, folds, nets, lookback, target, seed, seeds, settings, device, networks,
-                           progress, budget)
+                           progress, budget, horizon, embargo)
     out = {name: _to_frame(close, folds, p) for name, p in parts.items()}
     out["reversal"] = rule_scores(reversal_scores, close, folds)
     naive = rule_scores(naive_scores, close, folds)

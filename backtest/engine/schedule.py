@@ -50,7 +50,8 @@ def make_folds(n_rows: int, cfg: WalkForwardSection) -> list[Fold]:
     ``cfg.protocol = "study"``: the one fold of ``study_fold``)."""
     if cfg.protocol == "study":
         return [study_fold(n_rows, cfg)]
-    first_test = cfg.train_days + cfg.gap
+    gap = cfg.gap or 0  # None (a section built alone, not resolved by RunConfig): no gap
+    first_test = cfg.train_days + gap
     if n_rows <= first_test:
         raise DataError(
             f"the data has {n_rows} rows but one fold needs more than walkforward.train_days + gap = "
@@ -61,7 +62,7 @@ def make_folds(n_rows: int, cfg: WalkForwardSection) -> list[Fold]:
     test_start = first_test
     while test_start < n_rows:
         test_end = min(test_start + cfg.test_days, n_rows)
-        train_end = test_start - cfg.gap
+        train_end = test_start - gap
         train_start = train_end - cfg.train_days if cfg.window == "rolling" else 0
         folds.append(Fold(len(folds), train_start, train_end - cfg.val_days, train_end, test_start, test_end))
         test_start = test_end

@@ -117,12 +117,13 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig) -> d
     from backtest.engine.pooled import pooled_scores
 
     settings = train_settings(config)
-    target = "median" if config.universe.target == "above_median" else "return"
+    target = "median" if config.universe.target == "above_median" else config.universe.target
     un = config.universe
     panels = pooled_scores(universe.field("close"), folds, list(un.models), config.forecast.lookback,
                            target, config.run.seed, settings, prepare_device(config.run.device),
                            seeds=config.forecast.seeds, networks=un.networks, budget=int(un.memory_gb * 2**30),
-                           architectures=list(config.architectures().values()))
+                           architectures=list(config.architectures().values()), horizon=un.horizon,
+                           embargo=config.walkforward.embargo)
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 
@@ -236,14 +237,15 @@ def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, close_ahead: pd.DataFrame
 
 
 def _ic_tables(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex, target: str,
-               level: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+               level: float = 0.05, horizon: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """IC table (scorer rows, each IC tested against zero at ``level``, Holm over the scorers), daily IC
     panel and mean decile returns of every scorer, all on the return the books can earn
-    (``scoring.crosssection.earnable_return`` of the fill prices, inside the out-of-sample days)."""
+    (``scoring.crosssection.earnable_return`` of the fill prices, inside the out-of-sample days), a day
+    ahead whatever the target's horizon; the median target's accuracy reads its own h-day label."""
     close = universe.field("close")
     ahead = xs.earnable_return(_fill_prices(universe)[0].reindex(days))
     close_ahead = next_return(close.reindex(days))
-    labels = above_median_target(close).reindex(days) if target == "above_median" else None
+    labels = above_median_target(close, horizon).reindex(days) if target == "above_median" else None
     rows, daily, deciles = {}, {}, {}
     for name, panel in scores.items():
         rows[name], day, deciles[name] = _ic_row(panel, ahead, close_ahead, labels)
@@ -306,7 +308,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
     evaluation = evaluate_trading(table, net.returns(), BENCHMARK, config.statistics, config.run.seed)
     timings["trade"] = time.perf_counter() - started - sum(timings.values())
     ic, daily, deciles = _ic_tables(scores, universe, days, config.universe.target,
-                                    config.statistics.significance)
+                                    config.statistics.significance, config.universe.horizon)
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
     result = UniverseResult(config, universe, folds, scores, weights, net.value(), net.returns(),
                             gross.returns(), evaluation.table, evaluation.summary, ic, daily, deciles, fills)
