@@ -216,3 +216,24 @@ def test_the_paired_tables_print_whole_at_80_columns(runs):
     assert max(cell_len(line) for line in out.splitlines()) <= 80
     row = next(line for line in out.splitlines() if "│ rev" in line and "│ reversal " in line and "better" in line)
     assert "0.5" in row  # the IC of rev, whole
+
+
+def test_the_comparison_page_has_the_warnings_settings_and_paired_tests(runs):
+    compare_cli(runs / "rev", runs / "walk")
+    page = (runs / "c.html").read_text(encoding="utf-8")
+    assert page.count("<p class='warning'>⚠ These universe runs") == 2
+    assert "<h2>Settings that differ</h2>" in page and "<td>data.path</td>" in page
+    assert "<h2>Run against run, on the common days</h2>" in page
+    ic = pd.DataFrame(compare_universes([str(runs / "rev"), str(runs / "walk")]).paired_ic).iloc[0]
+    assert (f"<td>rev vs walk · reversal</td><td>{ic['ic_a']:.4f}</td><td>{ic['ic_b']:.4f}</td>"
+            f"<td>{ic['ic_diff']:.4f}</td><td>{ic['t_hac']:.2f}</td>") in page
+    assert "<td>rev vs walk · reversal:long_short</td>" in page
+    assert "rev&#x27;s reversal higher IC than walk&#x27;s" in page
+
+
+def test_the_page_of_identical_runs_says_identical(runs):
+    compare_cli(runs / "a", runs / "a2")
+    page = (runs / "c.html").read_text(encoding="utf-8")
+    assert "class='warning'" not in page and "Settings: the same in every run" in page
+    assert "<td>a vs a2 · reversal</td>" in page and "<td>identical</td>" in page
+    assert "<td>better</td>" not in page.split("Run against run")[1]

@@ -99,7 +99,36 @@ def universe_compare_html(comparison: UniverseComparison) -> str:
                                                           "start", "value (start = 100)")),
     ])
     body = [f"<h1>wfbt compare (universe runs): {html.escape(', '.join(comparison.labels))}</h1>",
-            f"<p>{html.escape(comparison.note())}</p>", *divs,
+            *_differs_html(comparison), f"<p>{html.escape(comparison.note())}</p>", *divs,
             "<h2>Scores</h2>", table_html(_labelled(_percent(comparison.ic), "scorer"), IC_COLUMNS, "scorer"),
-            "<h2>Books</h2>", table_html(_labelled(comparison.trading, "book"), TRADING, "book")]
+            "<h2>Books</h2>", table_html(_labelled(comparison.trading, "book"), TRADING, "book"),
+            *_paired_html(comparison)]
     return page("wfbt compare", body)
+
+
+def _differs_html(comparison: UniverseComparison) -> list[str]:
+    """The page's top: the warnings (stocks, data, periods), then the settings that differ."""
+    out = [f"<p class='warning'>{html.escape(w)}</p>" for w in comparison.warnings]
+    if len(comparison.settings):
+        columns = {label: (label, 0) for label in comparison.labels}
+        return [*out, "<h2>Settings that differ</h2>", table_html(comparison.settings, columns, "setting")]
+    return [*out, "<p>Settings: the same in every run (run.name and run.out_dir aside).</p>"]
+
+
+def _paired_html(comparison: UniverseComparison) -> list[str]:
+    """The paired tests of run A against run B, with the sentences they allow."""
+    tables = [(getattr(comparison, field), name, columns) for field, name, _, columns in PAIRED]
+    if not any(len(frame) for frame, _, _ in tables):
+        return []
+    out = ["<h2>Run against run, on the common days</h2>"]
+    for frame, name, columns in tables:
+        if len(frame):
+            label = frame["run_a"] + " vs " + frame["run_b"] + " · " + frame[name]
+            out.append(table_html(frame.assign(pair=label), columns, "pair"))
+    out.append("<p class='note'>Scores: the mean of run A's daily IC minus run B's on the days both have one, with "
+               "its Newey-West t (two-sided normal p), per scorer both runs have; books: Ledoit and Wolf's (2008) "
+               "HAC test of equal Sharpe ratios, per book both have. Holm-adjusted over the pairs of each table; "
+               f"A vs B is better or worse only below {100 * comparison.significance:g} %, indistinguishable "
+               "otherwise; identical: the same figures on every day.</p>")
+    out += [f"<p class='verdict'>{html.escape(s)}</p>" for s in universe_what_differs(comparison)]
+    return out
