@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 Few = Literal["flat", "shrink"]
@@ -183,3 +184,64 @@ def _check(k: int, few: str) -> None:
         raise ValueError(f"k must be a whole number of names per leg, at least 1. Got k={k!r}.")
     if few not in FEW:
         raise ValueError(f"few must be one of {FEW}: what to do on a day with too few names. Got {few!r}.")
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+CALENDARS = ("days", *WEEKDAYS, "month_end")  # universe.rebalance_on
+
+
+def rebalance_days(days: pd.DatetimeIndex, every: int = 1, on: str = "days") -> pd.Series:
+    """Which decision days a book trades after: the first day always, then every ``every`` days or on a calendar.
+
+    Parameters
+    ----------
+    days : pd.DatetimeIndex
+        The decision days, sorted (a run's out-of-sample days).
+    every : int, default 1
+        With ``on = "days"``: trade after days 0, n, 2n, ... (1 = every day, 5 ~ a week, 21 ~ a month).
+    on : str, default "days"
+        ``"days"``; a weekday (``"friday"``): in each calendar week the last day on or before that weekday
+        (a week that has none trades on its first day); ``"month_end"``: each month's last day in ``days``.
+
+    Returns
+    -------
+    pd.Series
+        Bool by day.
+
+    Examples
+    --------
+    >>> d = pd.bdate_range("2024-01-01", periods=8)  # Mon 1 .. Wed 10 January
+    >>> rebalance_days(d, on="wednesday").to_numpy().nonzero()[0].tolist()
+    [0, 2, 7]
+    """
+    if int(every) != every or every < 1:
+        raise ValueError(f"every must be a whole number of days >= 1. Got {every!r}.")
+    if on not in CALENDARS:
+        raise ValueError(f"on must be one of {CALENDARS}. Got {on!r}.")
+    if on == "days":
+        marked = np.arange(len(days)) % int(every) == 0
+    elif on == "month_end":
+        months = days.to_period("M")
+        marked = np.append(months[1:] != months[:-1], True) if len(days) else np.zeros(0, bool)
+    else:
+        marked = _weekly(days, WEEKDAYS.index(on))
+    out = pd.Series(np.asarray(marked, dtype=bool), index=days)
+    if len(out):
+        out.iloc[0] = True  # the book is built on the first day
+    return out
+
+
+def _weekly(days: pd.DatetimeIndex, weekday: int) -> np.ndarray:
+    """Each calendar week's last day on or before ``weekday`` (0 = Monday), or its first day if none is."""
+    frame = pd.DataFrame({"week": days.to_period("W").asi8, "day": days.weekday, "row": np.arange(len(days))})
+    early = frame[frame["day"] <= weekday].groupby("week")["row"].max()
+    first = frame.groupby("week")["row"].min()
+    rows = early.reindex(first.index).fillna(first).astype(int)
+    marked = np.zeros(len(days), dtype=bool)
+    marked[rows.to_numpy()] = True
+    return marked
+
+
+def hold_between(weights: pd.DataFrame, marked: pd.Series) -> pd.DataFrame:
+    """The weights decided on the marked days, held (as targets) until the next marked day."""
+    return weights.where(marked.reindex(weights.index, fill_value=False), axis=0).ffill().fillna(0.0)

@@ -250,6 +250,12 @@ class UniverseSection:
     # forecast, forecast+bollinger, forecast+macd, vote (one book per scorer with a forecast: all but naive)
     # and bollinger, macd (one book each); thresholds and windows from [strategies]; [] = no rule books
     rules: list[str] = field(default_factory=lambda: ["forecast", "vote"])  # two, so the example stays fast
+    # books trade after every rebalance-th out-of-sample day (1 = daily, 5 ~ weekly, 21 ~ monthly), holding their
+    # weights in between as held positions do (drifting with prices); the first day always trades
+    rebalance: int = 1
+    # or on a calendar instead: days = every universe.rebalance days; monday .. friday = each week's last day on or
+    # before that weekday; month_end = each month's last day. TopkDropout drops at most n_drop names a rebalance
+    rebalance_on: Literal["days", "monday", "tuesday", "wednesday", "thursday", "friday", "month_end"] = "days"
 
 
 @dataclass(frozen=True)
@@ -688,17 +694,26 @@ def _validate_windows(config: RunConfig) -> None:
     _validate_horizon(config)
 
 
+def _refuse_universe_only(config: RunConfig) -> None:
+    """A single-symbol run refuses, by name, the universe's horizons, embargo and rebalancing schedules."""
+    wf, un = config.walkforward, config.universe
+    forecast, trade = "a single-symbol run forecasts the next close", "a single-symbol run's rules trade on signals"
+    for key, used, what in (("walkforward.embargo", wf.embargo != 0, forecast),
+                            ("universe.horizon", un.horizon != 1, forecast),
+                            ("universe.rebalance", un.rebalance != 1, trade),
+                            ("universe.rebalance_on", un.rebalance_on != "days", trade)):
+        if used:
+            raise ConfigError(f"{key} applies to universe runs (universe.enabled = true); {what}. Leave {key} out, "
+                              "or set universe.enabled = true.")
+
+
 def _validate_horizon(config: RunConfig) -> None:
     """The target's horizon and the embargo: universe runs only, and a validation block that still holds targets."""
     wf, un = config.walkforward, config.universe
     if wf.embargo < 0:
         raise ConfigError(f"walkforward.embargo must be >= 0 days. Got {wf.embargo}.")
     if not un.enabled:
-        for key, value in (("walkforward.embargo", wf.embargo), ("universe.horizon", un.horizon - 1)):
-            if value:
-                raise ConfigError(f"{key} applies to universe runs (universe.enabled = true), whose pooled targets "
-                                  f"may look several days ahead; a single-symbol run forecasts the next close. Leave "
-                                  f"{key} out, or set universe.enabled = true.")
+        _refuse_universe_only(config)
         return
     if not 1 <= un.horizon <= 20:
         raise ConfigError(f"universe.horizon is the days the target looks ahead, from 1 to 20, e.g. 5 for a week. "
@@ -796,6 +811,13 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
     _validate_universe_rules(un)
+    if not 1 <= un.rebalance <= 252:
+        raise ConfigError(f"universe.rebalance is the days between a book's trades, from 1 to 252, e.g. 5 for weekly. "
+                          f"Got {un.rebalance}.")
+    if un.rebalance > 1 and un.rebalance_on != "days":
+        raise ConfigError(f"universe.rebalance = {un.rebalance} and rebalance_on = {un.rebalance_on!r} both set a "
+                          f"schedule. Keep one: rebalance_on = \"days\" with rebalance = n, or rebalance = 1 with the "
+                          "calendar.")
 
 
 def _validate_universe_rules(un: UniverseSection) -> None:

@@ -17,6 +17,10 @@ leg, target-percent orders, sells before buys (``call_seq="auto"``). The rules i
   counts as a change); between them its positions drift with prices, untouched. Exits after a stop
   and on the last day still happen. The universe's rule books use it: equal weights among the held
   stocks, rebalanced when the held set changes (``strategies.rulebooks``).
+* **Books that trade on a schedule** (``rebalance``): every book places orders only on the fills after
+  the decision days marked there (``strategies.crosssection.rebalance_days``: every n days, weekly, month
+  end); between them its positions drift with prices, untouched, as a held book does. Exits after a
+  stop and on the last day still happen.
 * **Borrow on shorts.** vectorbt 1.2's ``from_orders`` has no borrow fee nor cash-flow input, so
   the short side of each symbol trades in a column of its own whose prices are the market prices
   times ``(1 + borrow / periods) ** row``: a short held from one row to the next loses that factor's
@@ -36,7 +40,8 @@ import vectorbt as vbt
 
 def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.DataFrame, *,
          fees: float = 0.0, slippage: float = 0.0, borrow: float = 0.0, periods: int = 252,
-         init_cash: float = 1_000_000.0, on_change: Collection[str] = ()) -> vbt.Portfolio:
+         init_cash: float = 1_000_000.0, on_change: Collection[str] = (), rebalance: pd.Series | None = None
+         ) -> vbt.Portfolio:
     """Trade several target-weight panels in one vectorbt portfolio.
 
     Parameters
@@ -57,6 +62,9 @@ def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.Dat
     on_change : collection of str, default ()
         Books that trade only after a day whose weights changed (see the module's rules); the others
         trade to their weights every day.
+    rebalance : pd.Series of bool, optional
+        By decision day (the index of ``close``): the days after whose close every book may trade; None =
+        every day. A day missing from it does not trade.
 
     Returns
     -------
@@ -68,7 +76,7 @@ def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.Dat
     parts = {}
     for name, panel in weights.items():
         target = _targets(panel.reindex(index=close.index, columns=close.columns), open_, last_row, priced,
-                          name in on_change)
+                          name in on_change, rebalance)
         parts[name] = _legs(target)
     size = pd.concat(parts, axis=1, names=["book", "leg", "symbol"])
     price, value_at = _prices(open_, close, last_row)
@@ -102,11 +110,12 @@ def _stops(close: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
 
 
 def _targets(weights: pd.DataFrame, open_: pd.DataFrame, last_row: pd.Series, priced: pd.DataFrame,
-             on_change: bool = False) -> pd.DataFrame:
+             on_change: bool = False, rebalance: pd.Series | None = None) -> pd.DataFrame:
     """Target percents by fill row: yesterday's weights at today's open, exits after a stop and at the end.
 
     NaN means no order (first row, no open, outside a symbol's priced span, a symbol never priced, and
-    with ``on_change`` a row after a decision day whose weights equal the day before's).
+    with ``on_change`` a row after a decision day whose weights equal the day before's, with ``rebalance``
+    a row after a decision day it does not mark).
     """
     decided = weights.fillna(0.0)
     target = decided.shift(1)
@@ -115,6 +124,10 @@ def _targets(weights: pd.DataFrame, open_: pd.DataFrame, last_row: pd.Series, pr
         changed = decided.ne(decided.shift(1)).any(axis=1)
         changed.iloc[0] = True
         trades = changed.shift(1, fill_value=True).to_numpy(dtype=bool)[:, None]
+        target = target.where(np.broadcast_to(trades, target.shape))
+    if rebalance is not None:
+        marked = rebalance.reindex(weights.index, fill_value=False).astype(bool)
+        trades = marked.shift(1, fill_value=False).to_numpy(dtype=bool)[:, None]
         target = target.where(np.broadcast_to(trades, target.shape))
     rows = np.arange(len(target))[:, None]
     target = target.mask(rows == (last_row.to_numpy() + 1), 0.0)

@@ -36,7 +36,7 @@ from backtest.scoring import crosssection as xs
 from backtest.scoring.evaluation import evaluate_trading
 from backtest.scoring.metrics import return_figures
 from forecasters.crosssection import above_median_target, naive_scores, next_return, reversal_scores
-from strategies.crosssection import long_short_top_k, long_top_k, topk_dropout
+from strategies.crosssection import hold_between, long_short_top_k, long_top_k, rebalance_days, topk_dropout
 from strategies.rulebooks import (
     PANEL_RULES,
     STANDALONE_RULES,
@@ -156,10 +156,24 @@ def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFra
         "long_only": lambda s: long_top_k(s, un.k),
         "topk_dropout": lambda s: topk_dropout(s, un.k, un.n_drop),
     }
-    weights = {f"{name}:{kind}": makers[kind](panel) for name, panel in scores.items() for kind in un.books}
-    weights.update(rule_books(scores, config, close, days))
-    weights[BENCHMARK] = equal_weight(close.reindex(days))
+    marked = rebalance_schedule(config, days)
+    if marked.all():  # every day: the books as decided
+        weights = {f"{name}:{kind}": makers[kind](panel) for name, panel in scores.items() for kind in un.books}
+        weights.update(rule_books(scores, config, close, days))
+        weights[BENCHMARK] = equal_weight(close.reindex(days))
+        return weights
+    # Decided on the rebalance days only (so TopkDropout drops at most n_drop names a rebalance), then held.
+    on = marked.to_numpy()
+    weights = {f"{name}:{kind}": hold_between(makers[kind](panel[on]).reindex(days), marked)
+               for name, panel in scores.items() for kind in un.books}
+    weights.update({name: hold_between(w, marked) for name, w in rule_books(scores, config, close, days).items()})
+    weights[BENCHMARK] = hold_between(equal_weight(close.reindex(days)), marked)
     return weights
+
+
+def rebalance_schedule(config: RunConfig, days: pd.DatetimeIndex) -> pd.Series:
+    """The decision days after which every book of the run trades (universe.rebalance and rebalance_on)."""
+    return rebalance_days(days, config.universe.rebalance, config.universe.rebalance_on)
 
 
 def rule_books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFrame, days: pd.DatetimeIndex
@@ -263,9 +277,11 @@ def _trade(weights: dict[str, pd.DataFrame], universe: Universe, days: pd.Dateti
     fill = fill.reindex(days)
     bt = config.backtest
     on_change = {name for name in weights if name.rpartition(":")[2] in PANEL_RULES}  # the rule books
+    marked = rebalance_schedule(config, days)
+    rebalance = None if marked.all() else marked
     net = book(weights, fill, close, fees=bt.fees, slippage=bt.slippage, borrow=config.universe.borrow,
-               init_cash=bt.init_cash, on_change=on_change)
-    gross = book(weights, fill, close, init_cash=bt.init_cash, on_change=on_change)
+               init_cash=bt.init_cash, on_change=on_change, rebalance=rebalance)
+    gross = book(weights, fill, close, init_cash=bt.init_cash, on_change=on_change, rebalance=rebalance)
     return net, gross, fills
 
 

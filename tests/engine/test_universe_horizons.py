@@ -38,12 +38,23 @@ class TestConfig:
         with pytest.raises(ConfigError, match=message):
             universe_config(tmp_path / "x.csv", "universe.horizon=5", setting)
 
-    @pytest.mark.parametrize("setting", ["walkforward.embargo=2", "universe.horizon=5"])
+    @pytest.mark.parametrize("setting", ["walkforward.embargo=2", "universe.horizon=5", "universe.rebalance=5",
+                                         "universe.rebalance_on='friday'"])
     def test_a_single_symbol_run_refuses_them_by_name(self, setting):
         key = setting.partition("=")[0]
-        with pytest.raises(ConfigError, match=f"{key} applies to universe runs .* a single-symbol run forecasts "
-                                              f"the next close. Leave {key} out"):
+        with pytest.raises(ConfigError, match=f"{key} applies to universe runs .*; a single-symbol run.* Leave "
+                                              f"{key} out, or set universe.enabled = true"):
             load_config(None, [setting])
+
+    @pytest.mark.parametrize(("setting", "message"), [
+        ("universe.rebalance=0", "universe.rebalance is the days between a book's trades, from 1 to 252"),
+        ("universe.rebalance_on='fri'", "Did you mean 'friday'"),
+    ])
+    def test_a_schedule_without_meaning_is_refused(self, setting, message, tmp_path):
+        with pytest.raises(ConfigError, match=message):
+            universe_config(tmp_path / "x.csv", setting)
+        with pytest.raises(ConfigError, match="both set a schedule. Keep one"):
+            universe_config(tmp_path / "x.csv", "universe.rebalance=5", "universe.rebalance_on='month_end'")
 
     def test_fitting_days_count_the_horizon_and_the_embargo(self, tmp_path):
         with pytest.raises(ConfigError, match=r"need at least lookback \+ universe.horizon \+ embargo = 121"):
