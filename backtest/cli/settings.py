@@ -28,6 +28,10 @@ generated from their definitions in `backtest/core/config.py` and `backtest/swee
 prints one section in the terminal. A key a file leaves out keeps the default shown here (the built-in run,
 the same as `configs/default.toml`); unknown keys are refused with a suggestion.
 
+**Runs.** Each key says which kind of run applies it: `both`, `single` (a single-symbol run) or `universe`
+(`universe.enabled = true`). A key set for a kind that does not apply it is refused by name, with what to do
+instead; nothing is accepted and ignored (`backtest/core/scope.py`).
+
 **Run folder names.** A run is written to `run.out_dir/run.name`. When `--set` changes the data
 (`data.source`, `data.symbol` or `data.path`) and not `run.name`, the folder is named after both the config
 and the data, e.g. `runs/default-AAPL_daily` for `wfbt run --set data.source=csv --set
@@ -57,10 +61,10 @@ def settings_markdown() -> str:
     rows = settings()
     lines = [INTRO]
     for section in sections():
-        lines += [f"## [{section}]", "", "| key | type | default | choices, range | what it does |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| `{s.key}` | {s.type} | `{_cell(s.default)}` | {_cell(_choices(s))} | {_cell(s.description)} |"
-                  for s in rows if s.section == section]
+        lines += [f"## [{section}]", "", "| key | runs | type | default | choices, range | what it does |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| `{s.key}` | {s.runs} | {s.type} | `{_cell(s.default)}` | {_cell(_choices(s))} | "
+                  f"{_cell(s.description)} |" for s in rows if s.section == section]
         lines.append("")
     lines += ["## Sweep files", "", "A sweep file (`wfbt sweep SWEEP.toml`) has a `[sweep]` table, an optional "
               "`[base.<section>]` per run config section and a `[grid]`; see `configs/sweep_example.toml`.", "",
@@ -92,12 +96,13 @@ def _section_table(section: str) -> Table:
 
     table = Table(title=f"\\[{section}] settings", title_justify="left")
     table.add_column("key", no_wrap=True)
+    table.add_column("runs", no_wrap=True)
     table.add_column("default", overflow="fold", max_width=24)
     table.add_column("type, choices: what it does", overflow="fold")
     for s in settings():
         if s.section == section:
             kind = "; ".join(p for p in (s.type, _choices(s)) if p)
-            table.add_row(s.key.partition(".")[2], escape(s.default), escape(f"{kind}: {s.description}"))
+            table.add_row(s.key.partition(".")[2], s.runs, escape(s.default), escape(f"{kind}: {s.description}"))
     return table
 
 

@@ -579,6 +579,7 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(f"data.source: expected one of {', '.join(map(repr, SOURCES))}. Got {data.source!r}."
                           + suggest(data.source, SOURCES))
     _check_run(config.run)
+    _check_scope(config)
     positive = {
         "walkforward.train_days": wf.train_days, "walkforward.test_days": wf.test_days,
         "forecast.lookback": fc.lookback, "forecast.seeds": fc.seeds, "training.epochs": tr.epochs,
@@ -622,6 +623,21 @@ def validate(config: RunConfig) -> None:
                           "are used as they come. Give a file of adjusted prices instead, or leave adjusted out.")
     if data.source == "csv" and not data.path:
         raise ConfigError('data.source = "csv" needs data.path, e.g. --set data.path=prices.csv.')
+
+
+def _flat(config: RunConfig) -> dict[str, Any]:
+    """Every ``section.key`` of a config and its value ([networks] left out: both kinds apply it)."""
+    return {f"{f.name}.{key}": value for f in dataclasses.fields(config) if f.name != "networks"
+            for key, value in dataclasses.asdict(getattr(config, f.name)).items()}
+
+
+def _check_scope(config: RunConfig) -> None:
+    """A key the run's kind does not apply is refused by name when it is set (backtest.core.scope)."""
+    from backtest.core.scope import SINGLE, UNIVERSE, refusal
+
+    message = refusal(UNIVERSE if config.universe.enabled else SINGLE, _flat(config), _flat(RunConfig()))
+    if message:
+        raise ConfigError(message)
 
 
 def _validate_study(config: RunConfig) -> None:
@@ -778,11 +794,6 @@ def _validate_statistics(st: StatisticsSection) -> None:
 
 def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSection, config: RunConfig) -> None:
     """A universe run reads a csv file or folder and trades books that its numbers can fill."""
-    if bt.tax or bt.execution != "next_open":
-        raise ConfigError(f"a universe run fills at the next open and charges backtest.fees and slippage per "
-                          f"half-turn; it has no sell-side tax nor same-close fills. Got backtest.tax = {bt.tax}, "
-                          f"execution = {bt.execution!r}. Set tax = 0.0 (fold it into fees) and execution = "
-                          "\"next_open\".")
     if data.source != "csv":
         raise ConfigError(f"universe.enabled = true reads data.source = \"csv\" (a long file, a wide file or a "
                           f"folder). Got data.source = {data.source!r}. Set data.source = \"csv\" and data.path.")

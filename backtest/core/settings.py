@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
 from backtest.core import config as config_module
+from backtest.core import scope
 from backtest.core.config import SOURCES, UNIVERSE_BOOKS, NetworkSection, RunConfig
 
 
@@ -34,10 +35,16 @@ class Setting:
     choices: tuple[str, ...]
     range: str
     description: str
+    kinds: tuple[str, ...] = ("single", "universe")  # the run kinds that apply it (backtest.core.scope)
 
     @property
     def section(self) -> str:
         return self.key.partition(".")[0]
+
+    @property
+    def runs(self) -> str:
+        """The kinds that apply the key, in a word: both, single or universe."""
+        return "both" if len(self.kinds) == 2 else self.kinds[0]
 
 
 def _registry_models() -> list[str]:
@@ -214,7 +221,8 @@ def settings() -> list[Setting]:
         for f in dataclasses.fields(cls):
             key = f"{prefix}.{f.name}"
             out.append(Setting(key, _type_name(hints[f.name]), toml_literal(getattr(table, f.name)),
-                               _choices(key, hints[f.name]), ranges.get(key, ""), notes.get(f.name, "")))
+                               _choices(key, hints[f.name]), ranges.get(key, ""), notes.get(f.name, ""),
+                               scope.kinds(key)))
     return out
 
 

@@ -150,8 +150,8 @@ class TestConfig:
         ("universe.memory_gb=0", "universe.memory_gb must be a positive number of GiB"),
         ("universe.networks='per_stock'", "universe.networks: expected one of 'pooled', 'per_symbol'"),
         ("data.source='sample'", 'reads data.source = "csv"'),
-        ("backtest.tax=0.003", "no sell-side tax nor same-close fills"),
-        ("backtest.execution='close'", "no sell-side tax nor same-close fills"),
+        ("backtest.tax=0.003", "backtest.tax = 0.003 does not apply to a universe run: .* no sell-side tax"),
+        ("backtest.execution='close'", "does not apply to a universe run: .* no same-close fills"),
         ("universe.rules=['vot']", "universe.rules: unknown rule 'vot'. Did you mean 'vote'"),
         ("universe.rules=['macd', 'macd']", "universe.rules lists a rule twice"),
     ])

@@ -1,0 +1,298 @@
+"""Every setting is applied by each kind of run or refused for it by name (backtest.core.scope).
+
+The walk goes over every key of the settings reference (`wfbt settings`) for both kinds. A key a kind does
+not apply must be refused when set to anything but its default, with a message naming the key, the kind and
+what to do instead. A key a kind applies must be named, with that kind, in EVIDENCE: a test that sets it in a
+run or a function of that kind (its source names the key) and checks what it changes. The keys that apply but
+no test yet shows changing a result are pinned in NO_TEST_YET, so the list can only shrink.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from backtest.core.config import load_config
+from backtest.core.errors import ConfigError
+from backtest.core.scope import KIND_NAMES, SINGLE, UNIVERSE, UNIVERSE_REFUSES, applies, kinds
+from backtest.core.settings import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = {SINGLE: [], UNIVERSE: ["universe.enabled=true", "data.source='csv'", "data.path='u.csv'"]}
+
+# a value other than the default for every key some kind refuses (types right, so the kind's refusal is reached)
+SAMPLES = {
+    "data.symbol": "'AAPL'", "data.table": "'TWN/APRCDX'", "data.refresh": "true", "data.adjusted": "true",
+    "data.adjust": "'adjusted'", "walkforward.protocol": "'study'", "walkforward.study_train": "0.7",
+    "walkforward.study_val": "0.1", "walkforward.study_test": "0.3", "forecast.features": "['open', 'close']",
+    "forecast.representation": "'level'", "forecast.scaler": "'minmax'", "forecast.scaler_fit": "'whole_series'",
+    "forecast.layout": "'flat'", "strategies.direction": "'short'", "strategies.sizing": "'vol_target'",
+    "strategies.fraction": "0.3", "strategies.target_vol": "0.2", "strategies.vol_window": "10",
+    "strategies.max_leverage": "0.5", "strategies.stop_loss": "0.05", "strategies.take_profit": "0.1",
+    "strategies.trailing_stop": "0.05", "backtest.tax": "0.003", "backtest.execution": "'close'",
+    "backtest.risk_free": "0.05", "backtest.whole_shares": "true", "backtest.lot_size": "100",
+    "backtest.min_fee": "50.0", "backtest.borrow": "0.01", "statistics.mcs_size": "0.2",
+    "universe.layout": "'long'", "universe.symbol_column": "'Name'", "universe.min_symbols": "30",
+    "universe.k": "5", "universe.leg_gross": "1.0", "universe.n_drop": "1", "universe.books": "['long_only']",
+    "universe.borrow": "0.01", "universe.target": "'above_median'", "universe.models": "['lstm']",
+    "universe.networks": "'per_symbol'", "universe.memory_gb": "4.0", "universe.rules": "['macd']",
+}
+
+# key|kind -> a test that sets the key in a run (or a function) of that kind and checks what it does
+EVIDENCE = {
+    "run.name|single":
+        "tests/report/test_html_browser.py::test_the_loss_chart_opens_on_a_trained_network_and_lists_no_baseline",
+    "run.name|universe":
+        "tests/report/test_html_browser.py::test_universe_report_draws_every_chart_without_javascript_errors",
+    "run.seed|single": "tests/core/test_config_refusals.py::test_settings_that_used_to_pass_or_crash_are_refused",
+    "run.seed|universe":
+        "tests/engine/test_pooled.py::test_the_pooled_member_is_the_folds_windows_with_its_stable_seed",
+    "run.out_dir|single": "tests/runs/test_folder.py::test_out_naming_a_file_is_a_message",
+    "run.device|single": "tests/core/test_config.py::test_cuda_without_a_gpu_is_refused",
+    "run.device|universe":
+        "tests/engine/test_pooled.py::test_the_pooled_member_is_the_folds_windows_with_its_stable_seed",
+    "run.threads|single": "tests/cli/test_settings.py::test_reference_reads_types_defaults_choices_and_ranges",
+    "data.source|single":
+        "tests/engine/test_study_protocol.py::test_models_and_plan_of_the_paper_config_show_its_39201_parameter_gru",
+    "data.source|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "data.symbol|single": "tests/data/test_cache.py::test_run_uses_the_cache_and_refresh_downloads_again",
+    "data.path|single":
+        "tests/engine/test_study_protocol.py::test_models_and_plan_of_the_paper_config_show_its_39201_parameter_gru",
+    "data.path|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "data.start|single": "tests/cli/test_errors.py::test_data_files_end_in_a_message_or_a_finished_run",
+    "data.start|universe": "tests/runs/test_universe_compare.py::test_other_stocks_and_other_data_are_warned_first",
+    "data.end|single": "tests/data/test_load_refusals.py::test_a_gap_of_months_is_refused_naming_both_sides",
+    "data.adjusted|single": "tests/core/test_config_refusals.py::test_settings_that_used_to_pass_or_crash_are_refused",
+    "data.table|single": "tests/data/test_tej.py::test_tej_own_errors_are_translated",
+    "data.refresh|single": "tests/data/test_yahoo.py::test_yfinance_single_symbol_and_cache_without_network",
+    "data.columns|single":
+        "tests/cli/test_run_features.py::test_volume_rel_on_data_without_volume_is_refused_naming_the_fix",
+    "data.columns|universe":
+        "tests/data/test_universe.py::TestInputs::test_folder_of_per_symbol_files_mixed_compression",
+    "data.date_format|single":
+        "tests/data/test_csvfile.py::test_day_first_dates_with_no_day_above_12_are_read_day_first",
+    "data.timezone|single":
+        "tests/data/test_csvfile.py::test_utc_times_for_another_markets_midnight_are_refused_then_converted",
+    "data.adjust|single": "tests/data/test_adjust.py::test_a_file_without_adj_close_is_refused_by_name",
+    "walkforward.train_days|single": "tests/engine/test_schedule.py::test_too_short_data_is_refused_with_the_fix",
+    "walkforward.train_days|universe":
+        "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
+    "walkforward.test_days|single":
+        "tests/data/test_csvfile.py::test_naive_times_that_put_bars_on_weekends_are_refused",
+    "walkforward.test_days|universe":
+        "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
+    "walkforward.val_days|single": "tests/data/test_csvfile.py::test_naive_times_that_put_bars_on_weekends_are_refused",
+    "walkforward.val_days|universe":
+        "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
+    "walkforward.gap|single": "tests/engine/test_schedule.py::test_gap_separates_training_from_test",
+    "walkforward.window|single": "tests/cli/test_settings.py::test_reference_reads_types_defaults_choices_and_ranges",
+    "walkforward.max_folds|single":
+        "tests/engine/test_features_lookahead.py::test_a_fold_left_too_short_by_the_warmup_is_refused_naming_the_fix",
+    "walkforward.protocol|single": "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
+    "walkforward.study_train|single":
+        "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
+    "walkforward.study_val|single":
+        "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
+    "walkforward.study_test|single":
+        "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
+    "forecast.models|single":
+        "tests/report/test_html_browser.py::test_the_loss_chart_opens_on_a_trained_network_and_lists_no_baseline",
+    "forecast.models|universe":
+        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
+    "forecast.lookback|single": "tests/sweep/test_fanout.py::test_bad_sweep_files_are_refused_by_name",
+    "forecast.lookback|universe":
+        "tests/engine/test_universe.py::TestConfig::test_a_universe_batch_may_be_larger_than_its_fitting_days_one_symbols_may_not",
+    "forecast.features|single":
+        "tests/engine/test_features_lookahead.py::test_future_prices_do_not_change_a_run_with_every_derived_feature",
+    "forecast.representation|single":
+        "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+    "forecast.scaler|single":
+        "tests/engine/test_pipeline_lookahead.py::test_the_studies_whole_series_scaler_is_caught_as_look_ahead",
+    "forecast.scaler_fit|single":
+        "tests/engine/test_pipeline_lookahead.py::test_the_studies_whole_series_scaler_is_caught_as_look_ahead",
+    "forecast.layout|single":
+        "tests/sweep/test_paper_grid.py::test_the_grid_builds_one_architecture_per_cell_and_keeps_the_papers_39201",
+    "forecast.seeds|single":
+        "tests/cli/test_plan_estimate.py::test_plan_prints_a_positive_estimate_that_scales_with_epochs_and_models",
+    "training.epochs|single":
+        "tests/engine/test_features_lookahead.py::test_the_batched_trainer_gets_one_input_per_feature",
+    "training.epochs|universe": "tests/cli/test_run_universe.py::test_pooled_networks_run_beside_the_baselines",
+    "training.batch_size|single": "tests/data/test_csvfile.py::test_naive_times_that_put_bars_on_weekends_are_refused",
+    "training.batch_size|universe":
+        "tests/engine/test_universe.py::TestConfig::test_a_universe_batch_may_be_larger_than_its_fitting_days_one_symbols_may_not",
+    "training.lr|single":
+        "tests/sweep/test_spec_refusals.py::test_sweep_files_that_would_escape_or_repeat_cells_are_refused",
+    "training.patience|single": "tests/cli/test_app.py::test_loss_chart_ticks_are_whole_epochs_once_each",
+    "training.patience|universe": "tests/cli/test_run_universe.py::test_pooled_networks_run_beside_the_baselines",
+    "training.min_delta|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
+    "training.optimizer|single":
+        "tests/core/test_config_networks.py::test_the_cli_refuses_them_with_exit_2_and_no_traceback",
+    "training.optimizer|universe":
+        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
+    "training.momentum|single":
+        "tests/forecasters/test_trainer.py::test_every_training_option_matches_the_reference_loop",
+    "training.momentum|universe":
+        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
+    "training.loss|single": "tests/forecasters/test_trainer.py::test_every_training_option_matches_the_reference_loop",
+    "training.loss|universe":
+        "tests/cli/test_run_universe.py::test_the_median_target_trains_probabilities_and_scores_their_accuracy",
+    "training.shuffle|single":
+        "tests/core/test_config_networks.py::test_the_networks_guides_example_builds_the_papers_network",
+    "training.shuffle|universe":
+        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
+    "training.restore_best|single":
+        "tests/core/test_config_networks.py::test_the_networks_guides_example_builds_the_papers_network",
+    "training.early_stopping|single":
+        "tests/core/test_config_networks.py::test_the_networks_guides_example_builds_the_papers_network",
+    "training.early_stopping|universe":
+        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
+    "strategies.threshold|single": "tests/runs/test_folder.py::test_two_runs_started_together_never_share_a_folder",
+    "strategies.bollinger_window|single":
+        "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
+    "strategies.bollinger_window|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "strategies.bollinger_k|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
+    "strategies.bollinger_k|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "strategies.macd_fast|single": "tests/core/test_config.py::test_cross_field_checks",
+    "strategies.macd_slow|single":
+        "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
+    "strategies.macd_signal|single":
+        "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
+    "strategies.combine|single": "tests/strategies/test_signals.py::test_combinations_and_vote",
+    "strategies.rules|single": "tests/core/test_config.py::test_unknown_rule",
+    "strategies.rules|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_trade_in_the_run_and_count_in_the_tests",
+    "strategies.direction|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
+    "strategies.sizing|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
+    "strategies.fraction|single":
+        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+    "strategies.target_vol|single":
+        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+    "strategies.vol_window|single":
+        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+    "strategies.max_leverage|single":
+        "tests/sweep/test_spec_trader.py::test_a_bad_trader_grid_value_is_refused_naming_its_cell",
+    "strategies.stop_loss|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
+    "strategies.take_profit|single":
+        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+    "strategies.trailing_stop|single":
+        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+    "backtest.init_cash|single": "tests/engine/test_fills.py::test_fill_and_rate_settings_out_of_range_are_refused",
+    "backtest.init_cash|universe":
+        "tests/engine/test_universe_rules.py::test_a_book_on_change_lets_positions_drift_until_its_weights_change",
+    "backtest.fees|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
+    "backtest.fees|universe": "tests/engine/test_universe_legs.py::test_fees_are_paid_on_both_legs",
+    "backtest.tax|single":
+        "tests/engine/test_pipeline_lookahead.py::test_both_executions_cover_exactly_the_out_of_sample_days_and_end_in_cash",
+    "backtest.slippage|single": "tests/engine/test_pipeline_lookahead.py::test_fills_happen_after_the_decision",
+    "backtest.execution|single": "tests/engine/test_pipeline_lookahead.py::test_fills_happen_after_the_decision",
+    "backtest.risk_free|single": "tests/engine/test_fills.py::test_fill_and_rate_settings_out_of_range_are_refused",
+    "backtest.whole_shares|single":
+        "tests/engine/test_portfolio_trader.py::test_whole_shares_and_a_minimum_fee_hold_for_shorts_and_sizes_too",
+    "backtest.lot_size|single": "tests/engine/test_fills.py::test_fill_and_rate_settings_out_of_range_are_refused",
+    "backtest.min_fee|single": "tests/engine/test_fills.py::test_fill_and_rate_settings_out_of_range_are_refused",
+    "backtest.borrow|single":
+        "tests/report/test_wording.py::test_the_note_says_the_direction_the_borrow_the_sizing_and_how_stops_fill",
+    "statistics.significance|single":
+        "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+    "statistics.bootstrap_reps|single":
+        "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+    "statistics.bootstrap_reps|universe":
+        "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
+    "statistics.mcs_size|single": "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+    "statistics.pbo_blocks|single":
+        "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+    "statistics.pbo_blocks|universe":
+        "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
+    "universe.enabled|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "universe.layout|universe": "tests/cli/test_run_universe.py::test_a_folder_of_per_symbol_files_runs_end_to_end",
+    "universe.symbol_column|universe":
+        "tests/cli/test_run_universe.py::test_a_bad_universe_input_is_refused_by_name_leaving_nothing",
+    "universe.min_symbols|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "universe.k|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "universe.leg_gross|universe": "tests/engine/test_universe_legs.py::test_a_leg_outside_zero_to_one_is_refused",
+    "universe.n_drop|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "universe.books|universe":
+        "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
+    "universe.borrow|universe":
+        "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
+    "universe.target|universe": "tests/engine/test_universe.py::test_the_median_target_adds_accuracy",
+    "universe.models|universe": "tests/cli/test_run_universe.py::test_pooled_networks_run_beside_the_baselines",
+    "universe.networks|universe":
+        "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
+    "universe.memory_gb|universe":
+        "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
+    "universe.rules|universe":
+        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
+    "universe.enabled|single":
+        "tests/engine/test_universe.py::TestConfig::test_a_single_symbol_config_has_no_universe_section",
+}
+
+# applied by the kind, but no test yet sets the key in a run of that kind and checks what changes
+NO_TEST_YET = {
+    "run.out_dir|universe", "run.threads|universe", "data.end|universe", "data.date_format|universe",
+    "data.timezone|universe", "walkforward.gap|universe", "walkforward.window|universe",
+    "walkforward.max_folds|universe", "forecast.seeds|universe", "training.lr|universe",
+    "training.min_delta|universe", "training.restore_best|universe", "strategies.threshold|universe",
+    "strategies.macd_fast|universe", "strategies.macd_slow|universe", "strategies.macd_signal|universe",
+    "strategies.combine|universe", "backtest.slippage|universe", "statistics.significance|universe",
+}
+
+KEYS = [s.key for s in settings() if not s.key.startswith("networks.")]  # [networks.NAME]: test_config_networks
+WALK = [(key, kind) for key in KEYS for kind in (SINGLE, UNIVERSE)]
+
+
+def _test_source(node_id: str) -> str:
+    """The source of a test function (decorators included), from its node id."""
+    path, *names = node_id.split("::")
+    text = (ROOT / path).read_text(encoding="utf-8")
+    body = ast.parse(text).body
+    for name in names:
+        node = next((n for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == name), None)
+        assert node is not None, f"{node_id}: no {name}"
+        body = node.body
+    start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
+    return "\n".join(text.splitlines()[start - 1: node.end_lineno])
+
+
+@pytest.mark.parametrize(("key", "kind"), WALK)
+def test_every_key_is_applied_or_refused_by_name(key, kind):
+    pair = f"{key}|{kind}"
+    if not applies(key, kind):
+        assert pair not in EVIDENCE and pair not in NO_TEST_YET
+        with pytest.raises(ConfigError) as caught:
+            load_config(None, [*BASE[kind], f"{key}={SAMPLES[key]}"])
+        message = str(caught.value)
+        assert message.startswith(f"{key} = ") and f"does not apply to a {KIND_NAMES[kind]}: " in message
+        instead = UNIVERSE_REFUSES[key][1] if kind == UNIVERSE else "Set universe.enabled = true"
+        assert instead in message
+        return
+    assert (pair in EVIDENCE) != (pair in NO_TEST_YET), f"{pair}: name a test that shows it applies"
+    if pair in EVIDENCE:
+        field = key.split(".")[1]
+        assert key in _test_source(EVIDENCE[pair]) or field in _test_source(EVIDENCE[pair]), EVIDENCE[pair]
+
+
+def test_the_tables_name_only_keys_of_the_reference():
+    pairs = {f"{key}|{kind}" for key, kind in WALK}
+    assert set(EVIDENCE) <= pairs and NO_TEST_YET <= pairs and set(UNIVERSE_REFUSES) <= set(KEYS)
+
+
+def test_a_key_at_its_default_is_accepted_by_either_kind():
+    assert load_config(None, [*BASE[UNIVERSE], "backtest.tax=0.0", "strategies.direction='long'"]).universe.enabled
+    assert load_config(None, [*BASE[UNIVERSE], "forecast.features=['close']"]).forecast.features == ["close"]
+    assert not load_config(None, ["universe.k=10"]).universe.enabled
+
+
+def test_settings_say_the_kinds_of_each_key():
+    rows = {s.key: s for s in settings()}
+    assert rows["backtest.tax"].runs == "single" and rows["universe.k"].runs == "universe"
+    assert rows["backtest.fees"].runs == "both" and rows["universe.enabled"].runs == "both"
+    assert kinds("networks.NAME.hidden") == (SINGLE, UNIVERSE)
