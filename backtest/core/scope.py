@@ -59,8 +59,6 @@ UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
                      "Set tax = 0.0 and fold it into backtest.fees."),
     "backtest.execution": ("a universe run fills at the next open (the next close with a close-only file) and has "
                            "no same-close fills", "Leave backtest.execution = \"next_open\"."),
-    "backtest.risk_free": ("its Sharpe ratios and tests are of the books' returns over zero",
-                           "Leave backtest.risk_free out."),
     "backtest.whole_shares": ("its books trade fractional shares",
                               "Leave backtest.whole_shares out (and lot_size with it)."),
     "backtest.lot_size": ("its books trade fractional shares", "Leave backtest.lot_size out."),

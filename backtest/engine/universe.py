@@ -217,10 +217,11 @@ def turnover(weights: pd.DataFrame) -> float:
     return float(daily_turnover(weights).mean())
 
 
-def _trading_table(weights: dict[str, pd.DataFrame], net: Any, gross: Any) -> pd.DataFrame:
-    """Per book: mean daily return before and after costs, the return figures, turnover and leg shares."""
+def _trading_table(weights: dict[str, pd.DataFrame], net: Any, gross: Any, risk_free: float = 0.0) -> pd.DataFrame:
+    """Per book: mean daily return before and after costs, the return figures (Sharpe and Sortino over the yearly
+    ``risk_free`` rate), turnover and leg shares."""
     returns = net.returns()
-    table = return_figures(returns, net.total_return())
+    table = return_figures(returns, net.total_return(), risk_free)
     table.insert(0, "mean_gross", 100.0 * gross.returns().mean())
     table.insert(1, "mean_net", 100.0 * returns.mean())
     table["turnover"] = [100.0 * turnover(weights[b]) for b in table.index]
@@ -320,8 +321,9 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
     weights = _books(scores, config, universe.field("close"), days)
     timings["score"] = time.perf_counter() - started - sum(timings.values())
     net, gross, fills = _trade(weights, universe, days, config)
-    table = _trading_table(weights, net, gross)
-    evaluation = evaluate_trading(table, net.returns(), BENCHMARK, config.statistics, config.run.seed)
+    rf = config.backtest.risk_free
+    table = _trading_table(weights, net, gross, rf)
+    evaluation = evaluate_trading(table, net.returns(), BENCHMARK, config.statistics, config.run.seed, rf)
     timings["trade"] = time.perf_counter() - started - sum(timings.values())
     ic, daily, deciles = _ic_tables(scores, universe, days, config.universe.target,
                                     config.statistics.significance, config.universe.horizon)
@@ -343,5 +345,6 @@ def _manifest(result: UniverseResult, timings: dict[str, float]) -> dict[str, An
         "folds": len(result.folds), "out_of_sample": span(str(days[0].date()), str(days[-1].date()), len(days)),
         "scorers": list(result.scores), "books": list(result.weights), "benchmark": BENCHMARK,
         "fills": result.fills, "forecast_return": FORECAST_RETURN[result.fills],
+        "risk_free": result.config.backtest.risk_free,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }

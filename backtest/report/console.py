@@ -4,6 +4,8 @@ and a table that still does not fit drops whole columns (named in its caption), 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from rich.console import Console
@@ -314,10 +316,16 @@ def book_view(summary: UniverseSummary, console: Console) -> Table:
     table.caption = (f"gross / net: mean daily return before / after costs; turn: one-way turnover per day; "
                      f"net: fees {fmt(1e4 * bt['fees'], 1)} bp + slippage {fmt(1e4 * bt['slippage'], 1)} bp per "
                      f"half-turn, borrow {fmt(100 * un['borrow'], 2)} %/year on shorts; k = {un['k']}, n_drop = "
-                     f"{un['n_drop']}; {legs_note(un)}Sharpe annualised (252 days); every position closed on the "
-                     "last day"
+                     f"{un['n_drop']}; {legs_note(un)}Sharpe annualised (252 days){_over_risk_free(bt)}; every "
+                     "position closed on the last day"
                      + dropped_note(left, BOOK_COLUMNS))
     return table
+
+
+def _over_risk_free(bt: dict[str, Any]) -> str:
+    """How the books' Sharpe, Sortino, PSR and DSR are measured, when over a risk-free rate."""
+    rf = float(bt.get("risk_free") or 0.0)
+    return f", over a risk-free {fmt(100 * rf, 2)} %/year (Sortino, PSR, DSR too)" if rf else ""
 
 
 def verdict_view(summary: UniverseSummary, console: Console) -> Table:

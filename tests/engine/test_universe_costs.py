@@ -1,0 +1,60 @@
+"""A universe's books under backtest's risk-free rate (and, as they come, lots and minimum fees), on a named panel.
+
+The panel is test_universe_legs.py's: A, B, C, D over 12 business days, opens at the day before's close, A +10 %
+and D -10 % on day 7; a fixed score ranks A > B > C > D, so with k = 1 long_short is long A and short D.
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.engine.universe import BENCHMARK, run_universe
+from backtest.scoring.metrics import daily_rate
+from tests.conftest import universe_config, write_long_csv
+
+pytestmark = pytest.mark.filterwarnings("ignore::backtest.core.errors.DataWarning")
+
+BOOK = "fixed:long_short"
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory) -> Path:
+    days = pd.bdate_range("2024-01-01", periods=12, name="date")
+    close = pd.DataFrame({"A": [10.0] * 7 + [11.0] * 5, "B": 30.0, "C": 40.0, "D": [20.0] * 7 + [18.0] * 5},
+                         index=days)
+    open_ = close.shift(1).fillna(close)
+    frames = {s: pd.DataFrame({"open": open_[s], "high": np.maximum(open_[s], close[s]),
+                               "low": np.minimum(open_[s], close[s]), "close": close[s], "volume": 1000.0})
+              for s in close}
+    return write_long_csv(frames, tmp_path_factory.mktemp("costs") / "four.csv")
+
+
+def _fixed(universe, folds, config):  # type: ignore[no-untyped-def]
+    return {"fixed": pd.DataFrame({"A": 4.0, "B": 3.0, "C": 2.0, "D": 1.0}, index=universe.calendar)}
+
+
+def _run(path: Path, *extra: str):  # type: ignore[no-untyped-def]
+    config = universe_config(
+        path, "universe.k=1", "universe.n_drop=0", "universe.min_symbols=2", "universe.books=['long_short']",
+        "universe.rules=[]", "walkforward.train_days=6", "walkforward.val_days=0", "walkforward.test_days=3",
+        "backtest.init_cash=1000.0", "backtest.slippage=0.0", *extra)
+    return run_universe(config, [_fixed])
+
+
+def test_sharpe_sortino_psr_and_dsr_are_over_the_risk_free_rate(four):
+    base, over = _run(four), _run(four, "backtest.risk_free=0.05")
+    pd.testing.assert_frame_equal(base.returns, over.returns)  # the rate changes no trade
+    d = daily_rate(0.05)
+    assert d == pytest.approx(1.05 ** (1 / 252) - 1)
+    for book in (BOOK, BENCHMARK):
+        excess = over.returns[book] - d
+        want = excess.mean() / excess.std() * math.sqrt(252)  # vectorbt's Sharpe: sample std, 252 days a year
+        assert over.trading.loc[book, "sharpe"] == pytest.approx(want, rel=1e-9)
+        assert over.trading.loc[book, "sharpe"] < base.trading.loc[book, "sharpe"]
+        assert over.trading.loc[book, "sortino"] < base.trading.loc[book, "sortino"]
+    assert over.trading.loc[BOOK, "psr"] != base.trading.loc[BOOK, "psr"]
+    assert over.trading.loc[BOOK, "dsr"] != base.trading.loc[BOOK, "dsr"]
+    assert over.trading_summary["risk_free"] == 0.05 and over.manifest["risk_free"] == 0.05
