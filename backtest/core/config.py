@@ -579,7 +579,6 @@ def validate(config: RunConfig) -> None:
         raise ConfigError(f"data.source: expected one of {', '.join(map(repr, SOURCES))}. Got {data.source!r}."
                           + suggest(data.source, SOURCES))
     _check_run(config.run)
-    _check_scope(config)
     positive = {
         "walkforward.train_days": wf.train_days, "walkforward.test_days": wf.test_days,
         "forecast.lookback": fc.lookback, "forecast.seeds": fc.seeds, "training.epochs": tr.epochs,
@@ -591,6 +590,7 @@ def validate(config: RunConfig) -> None:
         if value <= 0:
             raise ConfigError(f"{where} must be positive. Got {value}.")
     _validate_windows(config)
+    _check_scope(config)
     _check_ranges(config)
     if not fc.models:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")

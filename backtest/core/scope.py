@@ -70,6 +70,12 @@ UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
 }
 
 
+# key -> (why a single-symbol run has no use for it, what to do instead); and every universe.* key but enabled
+SINGLE_REFUSES: dict[str, tuple[str, str]] = {
+    "walkforward.embargo": ("its purge is of pooled targets that look several days ahead; a single-symbol run "
+                            "forecasts the next close", "Leave walkforward.embargo out, or set universe.enabled = true."),
+}
+
 # values of a refused key that say what the kind does anyway (a universe's networks read the close)
 _SAME_AS_KIND = {(UNIVERSE, "forecast.features"): (["close"],)}
 
@@ -83,7 +89,7 @@ def applies(key: str, kind: str) -> bool:
     """Whether ``kind``'s runs apply ``key`` (a ``section.key`` of the settings reference)."""
     if kind == UNIVERSE:
         return key not in UNIVERSE_REFUSES
-    return not key.startswith("universe.") or key == "universe.enabled"
+    return key not in SINGLE_REFUSES and (not key.startswith("universe.") or key == "universe.enabled")
 
 
 def kinds(key: str) -> tuple[str, ...]:
@@ -97,7 +103,7 @@ def refusal(kind: str, values: Mapping[str, Any], defaults: Mapping[str, Any]) -
     for key, value in values.items():
         if applies(key, kind) or value == defaults.get(key) or value in _SAME_AS_KIND.get((kind, key), ()):
             continue
-        why, instead = UNIVERSE_REFUSES[key] if kind == UNIVERSE else _single_refusal(key)
+        why, instead = UNIVERSE_REFUSES[key] if kind == UNIVERSE else SINGLE_REFUSES.get(key, _single_refusal(key))
         return f"{key} = {_shown(value)} does not apply to a {KIND_NAMES[kind]}: {why}. {instead}"
     return None
 
