@@ -73,7 +73,8 @@ UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
 # key -> (why a single-symbol run has no use for it, what to do instead); and every universe.* key but enabled
 SINGLE_REFUSES: dict[str, tuple[str, str]] = {
     "walkforward.embargo": ("its purge is of pooled targets that look several days ahead; a single-symbol run "
-                            "forecasts the next close", "Leave walkforward.embargo out, or set universe.enabled = true."),
+                            "forecasts the next close",
+                            "Leave walkforward.embargo out, or set universe.enabled = true."),
 }
 
 # values of a refused key that say what the kind does anyway (a universe's networks read the close)

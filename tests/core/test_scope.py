@@ -234,8 +234,10 @@ EVIDENCE = {
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
     "backtest.risk_free|universe":
         "tests/engine/test_universe_costs.py::test_sharpe_sortino_psr_and_dsr_are_over_the_risk_free_rate",
-    "walkforward.embargo|universe": "tests/engine/test_universe_horizons.py::test_a_universe_run_with_a_weekly_rank_target",
-    "universe.horizon|universe": "tests/engine/test_universe_horizons.py::test_a_universe_run_with_a_weekly_rank_target",
+    "walkforward.embargo|universe":
+        "tests/engine/test_universe_horizons.py::test_a_universe_run_with_a_weekly_rank_target",
+    "universe.horizon|universe":
+        "tests/engine/test_universe_horizons.py::test_a_universe_run_with_a_weekly_rank_target",
     "universe.enabled|single":
         "tests/engine/test_universe.py::TestConfig::test_a_single_symbol_config_has_no_universe_section",
 }
