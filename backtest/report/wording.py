@@ -36,7 +36,8 @@ TRADING_COLUMNS = {"total_return": ("return %", 2), "cagr": ("CAGR %", 2), "vola
                    "verdict": ("vs B&H", 0)}
 PAIRED_FORECAST_COLUMNS = {"rmse_a": ("RMSE A", 2), "rmse_b": ("RMSE B", 2), "dm_p": ("DM p", 3),
                            "dm_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
-PAIRED_IC_COLUMNS = {"ic_a": ("IC A", 4), "ic_b": ("IC B", 4), "ic_diff": ("A - B", 4), "t_hac": ("t HAC", 2),
+# the difference and its t first: a narrow terminal drops the two runs' own ICs before them
+PAIRED_IC_COLUMNS = {"ic_diff": ("IC A - B", 4), "t_hac": ("t HAC", 2), "ic_a": ("IC A", 4), "ic_b": ("IC B", 4),
                      "ic_p": ("p", 3), "ic_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
 PAIRED_TRADING_COLUMNS = {"sharpe_a": ("Sharpe A", 2), "sharpe_b": ("Sharpe B", 2), "sr_p": ("p", 3),
                           "sr_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}

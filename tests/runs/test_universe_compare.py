@@ -215,7 +215,14 @@ def test_the_paired_tables_print_whole_at_80_columns(runs):
     assert "rev's reversal:long_short higher Sharpe than walk's" in text
     assert max(cell_len(line) for line in out.splitlines()) <= 80
     row = next(line for line in out.splitlines() if "│ rev" in line and "│ reversal " in line and "better" in line)
-    assert "0.5" in row  # the IC of rev, whole
+    assert "0.5" in row  # the IC difference, whole
+
+
+def test_a_narrow_terminal_keeps_the_ic_difference_and_its_verdict(runs):
+    out = compare_cli(runs / "rev", runs / "walk", columns=60).output
+    head = next(line for line in out.splitlines() if "┃ A " in line and "scorer" in line)
+    assert "IC A - B" in head and "Holm p" in head and "A vs B" in head
+    assert max(cell_len(line) for line in out.splitlines()) <= 60
 
 
 def test_the_comparison_page_has_the_warnings_settings_and_paired_tests(runs):
@@ -225,8 +232,8 @@ def test_the_comparison_page_has_the_warnings_settings_and_paired_tests(runs):
     assert "<h2>Settings that differ</h2>" in page and "<td>data.path</td>" in page
     assert "<h2>Run against run, on the common days</h2>" in page
     ic = pd.DataFrame(compare_universes([str(runs / "rev"), str(runs / "walk")]).paired_ic).iloc[0]
-    assert (f"<td>rev vs walk · reversal</td><td>{ic['ic_a']:.4f}</td><td>{ic['ic_b']:.4f}</td>"
-            f"<td>{ic['ic_diff']:.4f}</td><td>{ic['t_hac']:.2f}</td>") in page
+    assert (f"<td>rev vs walk · reversal</td><td>{ic['ic_diff']:.4f}</td><td>{ic['t_hac']:.2f}</td>"
+            f"<td>{ic['ic_a']:.4f}</td><td>{ic['ic_b']:.4f}</td>") in page
     assert "<td>rev vs walk · reversal:long_short</td>" in page
     assert "rev&#x27;s reversal higher IC than walk&#x27;s" in page
 
