@@ -253,7 +253,7 @@ def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, close_ahead: pd.DataFrame
 
 def _ic_tables(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex, target: str,
                level: float = 0.05, horizon: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """IC table (scorer rows, each IC tested against zero at ``level``, Holm over the scorers), daily IC
+    """IC table (scorer rows, each IC and rank IC tested against zero at ``level``, Holm over the scorers), daily IC
     panel and mean decile returns of every scorer, all on the return the books can earn
     (``scoring.crosssection.earnable_return`` of the fill prices, inside the out-of-sample days), a day
     ahead whatever the target's horizon; the median target's accuracy reads its own h-day label."""
@@ -265,8 +265,7 @@ def _ic_tables(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.Dat
     for name, panel in scores.items():
         rows[name], day, deciles[name] = _ic_row(panel, ahead, close_ahead, labels)
         daily.update({f"{name}:{col}": day[col] for col in day.columns})
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
-    table = table.join(xs.ic_verdicts(table["t_hac"], level))
+    table = xs.ic_table(rows, level)
     return table, pd.DataFrame(daily), pd.DataFrame(deciles).T.rename_axis("scorer")
 
 

@@ -249,10 +249,11 @@ def render(summary: RunSummary, console: Console) -> None:
 
 
 # The universe run's summary. metric key -> (column label, digits)
-IC_COLUMNS = {"ic": ("IC", 4), "rank_ic": ("rank IC", 4), "icir": ("ICIR", 3), "t_hac": ("t HAC", 2),
-              "ic_verdict": ("vs 0", 0), "positive": ("% > 0", 1), "spread": ("spread %", 3),
-              "accuracy": ("acc. %", 1)}
-IC_PRIORITY = ["ic", "rank_ic", "t_hac", "ic_verdict", "spread", "accuracy", "icir", "positive"]
+IC_COLUMNS = {"rank_ic": ("rank IC", 4), "rank_t_hac": ("rank t", 2), "rank_ic_verdict": ("rank vs 0", 0),
+              "ic": ("IC", 4), "t_hac": ("IC t", 2), "ic_verdict": ("IC vs 0", 0), "icir": ("ICIR", 3),
+              "positive": ("% > 0", 1), "spread": ("spread %", 3), "accuracy": ("acc. %", 1)}
+IC_PRIORITY = ["rank_ic", "rank_t_hac", "rank_ic_verdict", "spread", "accuracy", "ic", "t_hac", "ic_verdict", "icir",
+               "positive"]
 BOOK_COLUMNS = {"mean_gross": ("gross %", 3), "mean_net": ("net %", 3), "sharpe": ("Sharpe", 2),
                 "turnover": ("turn %", 1), "max_drawdown": ("max DD %", 1)}
 BOOK_PRIORITY = ["mean_net", "sharpe", "mean_gross", "max_drawdown", "turnover"]

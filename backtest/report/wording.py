@@ -54,9 +54,11 @@ TRADER_NOTE = ("turnover/yr: traded value (buys + sells) over the mean value, pe
                "buy-and-hold's would be zero")
 VERDICT_MARKS = {"better": "better", "worse": "worse", "indistinguishable": "≈", "baseline": "—", "benchmark": "—"}
 # the IC tested against zero (scoring.crosssection.ic_verdicts)
-VERDICT_MARKS.update({"IC > 0": "> 0", "IC < 0": "< 0", "not distinguishable from zero": "≈ 0", "undefined": "—"})
-IC_VERDICT_NOTE = ("vs 0: the mean IC's HAC t-test, two-sided, Holm-adjusted over the scorers; > 0 or < 0 only "
-                   "below {level}, ≈ 0: not distinguishable from zero")
+VERDICT_MARKS.update({"IC > 0": "> 0", "IC < 0": "< 0", "rank IC > 0": "> 0", "rank IC < 0": "< 0",
+                      "not distinguishable from zero": "≈ 0", "undefined": "—"})
+IC_VERDICT_NOTE = ("rank vs 0 (the verdict: the books trade on ranks) and IC vs 0: the mean rank IC's and IC's HAC "
+                   "t-tests (rank t, IC t), two-sided, each Holm-adjusted over the scorers; > 0 or < 0 only below "
+                   "{level}, ≈ 0: not distinguishable from zero")
 BASELINE_NAMES = (NAIVE, "drift", "linear")
 
 

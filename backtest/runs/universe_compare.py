@@ -33,7 +33,7 @@ from backtest.runs.differences import paired_ics, paired_sharpes, settings_diff
 from backtest.runs.folder import require_complete
 from backtest.runs.labels import refuse_repeated, run_labels
 from backtest.runs.universe_folder import UniverseSummary, is_universe, read_universe
-from backtest.scoring.crosssection import ic_summary, ic_verdicts
+from backtest.scoring.crosssection import ic_summary, ic_table
 from backtest.scoring.evaluation import evaluate_trading
 from backtest.scoring.metrics import return_figures
 
@@ -147,8 +147,7 @@ def _ic_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> pd.
         rows[name] = {"ic": a["mean"], "rank_ic": b["mean"], "icir": a["icir"], "t_hac": a["t_hac"],
                       "rank_t_hac": b["t_hac"], "positive": a["positive"], "spread": spread["mean"],
                       "spread_t_hac": spread["t_hac"], "days": a["days"]}
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
-    return table.join(ic_verdicts(table["t_hac"], float(s.trading_summary.get("significance", 0.05))))
+    return ic_table(rows, float(s.trading_summary.get("significance", 0.05)))
 
 
 def _rebased(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series]:

@@ -22,7 +22,7 @@ from backtest.runs.folder import read_manifest, require_complete
 UNIVERSE_DATA = ["config.toml", "scores.csv.gz", "equity.csv", "ic.csv", "turnover.csv", "symbols.csv",
                  "metrics.json"]
 UNIVERSE_PICTURES = ["report.html"]
-TEXT_COLUMNS = {"scorer", "book", "verdict", "ic_verdict"}
+TEXT_COLUMNS = {"scorer", "book", "verdict", "ic_verdict", "rank_ic_verdict"}
 
 
 @dataclass

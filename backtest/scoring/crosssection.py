@@ -20,6 +20,7 @@ from backtest.scoring.significance import holm, newey_west_lags, newey_west_vari
 
 MIN_NAMES = 3  # a correlation over two names is +-1 by construction: no information
 IC_ABOVE, IC_BELOW, IC_SAME, IC_UNDEFINED = "IC > 0", "IC < 0", "not distinguishable from zero", "undefined"
+RANK_IC_ABOVE, RANK_IC_BELOW = "rank IC > 0", "rank IC < 0"
 
 
 def earnable_return(fill: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
@@ -131,7 +132,7 @@ def ic_summary(ic: pd.Series, lags: int | None = None) -> dict[str, float]:
             "t_hac": t, "lags": float(used), "days": float(len(values))}
 
 
-def ic_verdicts(t_hac: pd.Series, level: float) -> pd.DataFrame:
+def ic_verdicts(t_hac: pd.Series, level: float, what: Literal["ic", "rank_ic"] = "ic") -> pd.DataFrame:
     """Each scorer's mean IC tested against zero: two-sided p of its HAC t, Holm-adjusted over the scorers.
 
     The t-statistic (:func:`hac_t`) is read against the standard normal (the days are many: hundreds out of
@@ -145,19 +146,32 @@ def ic_verdicts(t_hac: pd.Series, level: float) -> pd.DataFrame:
         HAC t-statistic of the daily IC per scorer (NaN: undefined).
     level : float
         The run's significance level (statistics.significance).
+    what : {"ic", "rank_ic"}, default "ic"
+        Which coefficient the t belongs to: it names the columns and the verdicts ("rank IC > 0").
 
     Returns
     -------
     pd.DataFrame
         Same index; ``ic_p`` (two-sided), ``ic_p_holm`` and ``ic_verdict``: "IC > 0" or "IC < 0" when the
-        adjusted p is below ``level``, else "not distinguishable from zero"; "undefined" without a t.
+        adjusted p is below ``level``, else "not distinguishable from zero"; "undefined" without a t. With
+        ``what="rank_ic"``: ``rank_ic_p``, ``rank_ic_p_holm``, ``rank_ic_verdict``, "rank IC > 0" / "< 0".
     """
+    if what not in ("ic", "rank_ic"):
+        raise ValueError(f"what must be 'ic' or 'rank_ic'. Got {what!r}.")
+    above, below = (IC_ABOVE, IC_BELOW) if what == "ic" else (RANK_IC_ABOVE, RANK_IC_BELOW)
     t = t_hac.astype(float).to_numpy()
     p = np.where(np.isfinite(t), 2.0 * stats.norm.sf(np.abs(t)), np.nan)
     adjusted = holm(p)
-    verdict = [IC_UNDEFINED if not np.isfinite(a) else (IC_ABOVE if x > 0 else IC_BELOW) if a < level else IC_SAME
+    verdict = [IC_UNDEFINED if not np.isfinite(a) else (above if x > 0 else below) if a < level else IC_SAME
                for x, a in zip(t, adjusted, strict=True)]
-    return pd.DataFrame({"ic_p": p, "ic_p_holm": adjusted, "ic_verdict": verdict}, index=t_hac.index)
+    return pd.DataFrame({f"{what}_p": p, f"{what}_p_holm": adjusted, f"{what}_verdict": verdict}, index=t_hac.index)
+
+
+def ic_table(rows: dict[str, dict[str, float]], level: float) -> pd.DataFrame:
+    """Scorer rows of IC figures (``t_hac`` of the IC, ``rank_t_hac`` of the rank IC) with both tested against
+    zero (:func:`ic_verdicts`, Holm over the scorers for each); index named ``scorer``."""
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
+    return table.join(ic_verdicts(table["t_hac"], level)).join(ic_verdicts(table["rank_t_hac"], level, "rank_ic"))
 
 
 def decile_returns(scores: pd.DataFrame, ahead: pd.DataFrame, bins: int = 10) -> pd.DataFrame:

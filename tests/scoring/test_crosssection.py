@@ -15,6 +15,7 @@ from backtest.scoring.crosssection import (
     earnable_return,
     hac_t,
     ic_summary,
+    ic_table,
     ic_verdicts,
     newey_west_lags,
     spread_summary,
@@ -220,3 +221,25 @@ def test_earnable_return_is_from_the_next_fill_to_the_one_after_dated_at_the_dec
     assert two.loc[0, "B"] == pytest.approx(6.0 / 4.0 - 1.0) and two.iloc[-3:].isna().all().all()
     with pytest.raises(ValueError, match="horizon must be at least 1 day. Got 0."):
         earnable_return(fill, horizon=0)
+
+
+def test_the_rank_ic_is_tested_on_its_own_t_with_its_own_holm_family_and_names():
+    """The issue's row: IC t 1.10 (p 0.27) beside rank IC t 3.12 (p 0.0018; with one other scorer at t 0.5,
+    Holm doubles it to 0.0036): the IC is not distinguishable from zero, the rank IC is above it."""
+    rows = {"reversal": {"ic": 0.0065, "rank_ic": 0.0218, "t_hac": 1.10, "rank_t_hac": 3.12},
+            "lstm": {"ic": 0.001, "rank_ic": 0.002, "t_hac": 0.5, "rank_t_hac": 0.5},
+            "naive": {"ic": NAN, "rank_ic": NAN, "t_hac": NAN, "rank_t_hac": NAN}}
+    table = ic_table(rows, 0.05)
+    assert table.index.name == "scorer"
+    assert table.loc["reversal", "ic_verdict"] == "not distinguishable from zero"
+    assert table.loc["reversal", "rank_ic_verdict"] == "rank IC > 0"
+    assert table.loc["reversal", "rank_ic_p_holm"] == pytest.approx(2 * 2 * stats_sf(3.12), rel=1e-9)
+    assert table["rank_ic_verdict"].to_dict()["naive"] == "undefined"
+    assert ic_verdicts(pd.Series({"a": -5.0}), 0.05, "rank_ic").loc["a", "rank_ic_verdict"] == "rank IC < 0"
+    with pytest.raises(ValueError, match="what must be 'ic' or 'rank_ic'. Got 'spread'."):
+        ic_verdicts(pd.Series({"a": 1.0}), 0.05, "spread")
+
+
+def stats_sf(t: float) -> float:
+    """1 - Phi(t), from the error function (no scipy)."""
+    return 0.5 * math.erfc(t / math.sqrt(2.0))
