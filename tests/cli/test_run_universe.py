@@ -131,7 +131,8 @@ def test_an_unknown_pooled_model_is_refused_by_name(frames, tmp_path):
     (["universe.borrow=2.0"], "universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got 2.0."),
     (["universe.memory_gb=-1"], "universe.memory_gb must be a positive number of GiB for the pooled windows and "
      "training, e.g. 2.0. Got -1.0."),
-    (["universe.target='median'"], "universe.target: expected one of 'return', 'above_median'. Got 'median'."),
+    (["universe.target='median'"],
+     "universe.target: expected one of 'return', 'rank', 'zscore', 'above_median'. Got 'median'."),
     (["data.source='sample'"], 'universe.enabled = true reads data.source = "csv"'),
     (["data.path='nope.csv'"], "data.path: file 'nope.csv' does not exist."),
 ])
