@@ -256,6 +256,13 @@ class UniverseSection:
     # or on a calendar instead: days = every universe.rebalance days; monday .. friday = each week's last day on or
     # before that weekday; month_end = each month's last day. TopkDropout drops at most n_drop names a rebalance
     rebalance_on: Literal["days", "monday", "tuesday", "wednesday", "thursday", "friday", "month_end"] = "days"
+    # a CSV of symbol -> group (e.g. ../shared/data/groups/sp500_sectors.csv: GICS sectors): the IC within each
+    # group in metrics.json, and group-neutral books with universe.neutral; None = no groups
+    groups: str | None = None
+    # with groups: none = books rank the whole cross-section; within = long_short and long_only take the top (and
+    # bottom) k of each group, the groups weighing equally; demean = scores minus their group's mean each day, then
+    # ranked as usual (every book). Stocks without a group are left out of neutral books
+    neutral: Literal["none", "within", "demean"] = "none"
 
 
 @dataclass(frozen=True)
@@ -714,10 +721,13 @@ def _refuse_universe_only(config: RunConfig) -> None:
     """A single-symbol run refuses, by name, the universe's horizons, embargo and rebalancing schedules."""
     wf, un = config.walkforward, config.universe
     forecast, trade = "a single-symbol run forecasts the next close", "a single-symbol run's rules trade on signals"
+    alone = "a single symbol has no cross-section to group"
     for key, used, what in (("walkforward.embargo", wf.embargo != 0, forecast),
                             ("universe.horizon", un.horizon != 1, forecast),
                             ("universe.rebalance", un.rebalance != 1, trade),
-                            ("universe.rebalance_on", un.rebalance_on != "days", trade)):
+                            ("universe.rebalance_on", un.rebalance_on != "days", trade),
+                            ("universe.groups", un.groups is not None, alone),
+                            ("universe.neutral", un.neutral != "none", alone)):
         if used:
             raise ConfigError(f"{key} applies to universe runs (universe.enabled = true); {what}. Leave {key} out, "
                               "or set universe.enabled = true.")
@@ -822,9 +832,22 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
     _validate_universe_rules(un)
+    _validate_universe_books(un)
+
+
+def _validate_universe_books(un: UniverseSection) -> None:
+    """The books' schedule and their neutrality within groups mean something."""
     if not 1 <= un.rebalance <= 252:
         raise ConfigError(f"universe.rebalance is the days between a book's trades, from 1 to 252, e.g. 5 for weekly. "
                           f"Got {un.rebalance}.")
+    if un.neutral != "none" and not un.groups:
+        raise ConfigError(f"universe.neutral = {un.neutral!r} needs groups to be neutral within: set universe.groups "
+                          "to a CSV of symbol, group (e.g. ../shared/data/groups/sp500_sectors.csv), or neutral = "
+                          "\"none\".")
+    if un.neutral == "within" and "topk_dropout" in un.books:
+        raise ConfigError("universe.neutral = \"within\" picks the top k of each group for long_short and long_only; "
+                          "topk_dropout keeps one list across the groups. Use neutral = \"demean\", or drop "
+                          "topk_dropout from universe.books.")
     if un.rebalance > 1 and un.rebalance_on != "days":
         raise ConfigError(f"universe.rebalance = {un.rebalance} and rebalance_on = {un.rebalance_on!r} both set a "
                           f"schedule. Keep one: rebalance_on = \"days\" with rebalance = n, or rebalance = 1 with the "

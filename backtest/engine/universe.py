@@ -28,6 +28,7 @@ from backtest.core.config import RunConfig
 from backtest.core.errors import DataError
 from backtest.core.kinds import Kind
 from backtest.core.manifest import span
+from backtest.data.groups import load_groups
 from backtest.data.load import fingerprint
 from backtest.data.universe import Universe, load_universe
 from backtest.engine.book import book
@@ -79,6 +80,7 @@ class UniverseResult:
     deciles: pd.DataFrame  # scorer x decile: mean next return
     fills: str  # "next open" or "next close"
     manifest: dict[str, Any] = field(default_factory=dict)
+    group_ic: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks, days
 
 
 def _load(config: RunConfig) -> Universe:
@@ -147,8 +149,8 @@ def equal_weight(close: pd.DataFrame) -> pd.DataFrame:
     return present.div(present.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
 
 
-def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFrame, days: pd.DatetimeIndex
-           ) -> dict[str, pd.DataFrame]:
+def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFrame, days: pd.DatetimeIndex,
+           groups: pd.Series | None = None) -> dict[str, pd.DataFrame]:
     """Each scorer's configured books, named "scorer:book", the rule books, and the benchmark's weights."""
     un = config.universe
     makers = {
@@ -156,19 +158,44 @@ def _books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFra
         "long_only": lambda s: long_top_k(s, un.k),
         "topk_dropout": lambda s: topk_dropout(s, un.k, un.n_drop),
     }
+    ranked = scores  # what the books rank; the rule books read the scores as they are
+    if groups is not None and un.neutral == "demean":
+        ranked = {name: demeaned(panel, groups) for name, panel in scores.items()}
+    elif groups is not None and un.neutral == "within":
+        makers = {kind: _within(make, groups) for kind, make in makers.items()}
     marked = rebalance_schedule(config, days)
     if marked.all():  # every day: the books as decided
-        weights = {f"{name}:{kind}": makers[kind](panel) for name, panel in scores.items() for kind in un.books}
+        weights = {f"{name}:{kind}": makers[kind](panel) for name, panel in ranked.items() for kind in un.books}
         weights.update(rule_books(scores, config, close, days))
         weights[BENCHMARK] = equal_weight(close.reindex(days))
         return weights
     # Decided on the rebalance days only (so TopkDropout drops at most n_drop names a rebalance), then held.
     on = marked.to_numpy()
     weights = {f"{name}:{kind}": hold_between(makers[kind](panel[on]).reindex(days), marked)
-               for name, panel in scores.items() for kind in un.books}
+               for name, panel in ranked.items() for kind in un.books}
     weights.update({name: hold_between(w, marked) for name, w in rule_books(scores, config, close, days).items()})
     weights[BENCHMARK] = hold_between(equal_weight(close.reindex(days)), marked)
     return weights
+
+
+def demeaned(scores: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """Scores minus their group's mean score of the day; NaN for a stock without a group."""
+    by = groups.reindex(scores.columns)
+    kept = scores.loc[:, by.notna().to_numpy()]
+    means = kept.T.groupby(by.dropna().to_numpy()).transform("mean").T
+    return (kept - means).reindex(columns=scores.columns)
+
+
+def _within(make: Callable[[pd.DataFrame], pd.DataFrame], groups: pd.Series
+            ) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A book made in each group alone, the groups that hold names that day weighing equally."""
+    def book_of(scores: pd.DataFrame) -> pd.DataFrame:
+        by = groups.reindex(scores.columns)
+        parts = [make(scores.loc[:, (by == g).to_numpy()]) for g in sorted(by.dropna().unique())]
+        held = sum(p.abs().sum(axis=1).gt(0).astype(float) for p in parts)
+        total = pd.concat(parts, axis=1).reindex(columns=scores.columns).fillna(0.0)
+        return total.div(held.where(held > 0), axis=0).fillna(0.0)
+    return book_of
 
 
 def rebalance_schedule(config: RunConfig, days: pd.DatetimeIndex) -> pd.Series:
@@ -269,6 +296,14 @@ def _ic_tables(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.Dat
     return table, pd.DataFrame(daily), pd.DataFrame(deciles).T.rename_axis("scorer")
 
 
+def _group_ic(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex, groups: pd.Series
+              ) -> pd.DataFrame:
+    """Every scorer's IC within each group, on the return the books can earn: (scorer, group) rows."""
+    ahead = xs.earnable_return(_fill_prices(universe)[0].reindex(days))
+    return pd.concat({name: xs.group_ic(panel, ahead, groups) for name, panel in scores.items()},
+                     names=["scorer", "group"])
+
+
 def _trade(weights: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex, config: RunConfig
            ) -> tuple[Any, Any, str]:
     """The books after costs and before, in one vectorbt portfolio each, on the out-of-sample days."""
@@ -315,9 +350,10 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
     calendar = universe.calendar
     folds = make_folds(len(calendar), config.walkforward)
     days = out_of_sample(folds, calendar)
+    groups = load_groups(config.universe.groups, universe.symbols) if config.universe.groups else None
     timings["load"] = time.perf_counter() - started
     scores = _scores(universe, folds, config, days, list(sources or []))
-    weights = _books(scores, config, universe.field("close"), days)
+    weights = _books(scores, config, universe.field("close"), days, groups)
     timings["score"] = time.perf_counter() - started - sum(timings.values())
     net, gross, fills = _trade(weights, universe, days, config)
     rf = config.backtest.risk_free
@@ -326,9 +362,11 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
     timings["trade"] = time.perf_counter() - started - sum(timings.values())
     ic, daily, deciles = _ic_tables(scores, universe, days, config.universe.target,
                                     config.statistics.significance, config.universe.horizon)
+    by_group = None if groups is None else _group_ic(scores, universe, days, groups)
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
     result = UniverseResult(config, universe, folds, scores, weights, net.value(), net.returns(),
-                            gross.returns(), evaluation.table, evaluation.summary, ic, daily, deciles, fills)
+                            gross.returns(), evaluation.table, evaluation.summary, ic, daily, deciles, fills,
+                            group_ic=by_group)
     result.manifest = _manifest(result, timings)
     return result
 

@@ -368,6 +368,18 @@ def universe_header(summary: UniverseSummary) -> Panel:
     return Panel("\n".join(lines), title="wfbt run (universe)", expand=False)
 
 
+def group_headline(table: pd.DataFrame) -> str:
+    """One line on the IC within groups: per scorer with an IC, its mean over the groups and how many are > 0."""
+    groups = table["group"].nunique()
+    parts = []
+    for scorer, rows in table.groupby(level=0, sort=False):
+        ic = rows["ic"].dropna()
+        if len(ic):
+            parts.append(f"{scorer} {ic.mean():+.4f} ({int((ic > 0).sum())}/{len(ic)} > 0)")
+    return (f"IC within {groups} groups, mean over the groups: {'; '.join(parts) or 'none'} "
+            "(each group in metrics.json, ic_by_group)")
+
+
 def render_universe(summary: UniverseSummary, console: Console) -> None:
     """Print the universe run's summary: header, survivorship warning, scores, books, tests, data."""
     console.print(universe_header(summary))
@@ -375,6 +387,8 @@ def render_universe(summary: UniverseSummary, console: Console) -> None:
     if note:
         console.print(f"[bold yellow]⚠ survivorship bias:[/] {escape(note)}", highlight=False)
     console.print(ic_view(summary, console))
+    if summary.ic_by_group is not None:
+        console.print(group_headline(summary.ic_by_group), highlight=False)
     console.print(book_view(summary, console))
     console.print(verdict_view(summary, console))
     console.print(data_view(summary))

@@ -75,6 +75,7 @@ def metrics(result: UniverseResult) -> dict[str, Any]:
         "fills": result.fills,
         "forecast_return": FORECAST_RETURN[result.fills],  # what ic, rank_ic, deciles and spread are measured on
         "close_to_close": CLOSE_TO_CLOSE,  # what ic_close, rank_ic_close and spread_close are measured on
+        **({} if result.group_ic is None else {"ic_by_group": result.group_ic.reset_index().to_dict(orient="records")}),
     }
 
 

@@ -22,7 +22,7 @@ from backtest.runs.folder import read_manifest, require_complete
 UNIVERSE_DATA = ["config.toml", "scores.csv.gz", "equity.csv", "ic.csv", "turnover.csv", "symbols.csv",
                  "metrics.json"]
 UNIVERSE_PICTURES = ["report.html"]
-TEXT_COLUMNS = {"scorer", "book", "verdict", "ic_verdict", "rank_ic_verdict"}
+TEXT_COLUMNS = {"scorer", "book", "verdict", "ic_verdict", "rank_ic_verdict", "group"}
 
 
 @dataclass
@@ -45,6 +45,7 @@ class UniverseSummary:
     turnover: pd.DataFrame  # DatetimeIndex x books: one-way turnover per day (fraction of the book)
     symbols: pd.DataFrame  # symbols.csv: per symbol, what loading did
     forecast_return: str = "close t → close t+1"  # what IC and deciles are measured on (older runs: close to close)
+    ic_by_group: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks
 
     @property
     def name(self) -> str:
@@ -90,6 +91,7 @@ def _load(path: Path, manifest: dict[str, Any]) -> UniverseSummary:
         turnover=_dated(path / "turnover.csv"),
         symbols=pd.read_csv(path / "symbols.csv", keep_default_na=False, na_values=[""]),
         forecast_return=str(metrics.get("forecast_return", "close t → close t+1")),
+        ic_by_group=_table(metrics["ic_by_group"], "scorer") if metrics.get("ic_by_group") else None,
     )
 
 

@@ -258,3 +258,29 @@ def _common(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     a, b = a.astype(float).align(b.astype(float), join="outer")
     both = a.notna() & b.notna()
     return a.where(both), b.where(both)
+
+
+def group_ic(scores: pd.DataFrame, ahead: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """Each group's mean daily IC and rank IC: the cross-section of each day cut to the group's stocks.
+
+    Parameters
+    ----------
+    scores, ahead : pd.DataFrame
+        Score panel and the return it is judged on (days x symbols), as for :func:`daily_ic`.
+    groups : pd.Series
+        Symbol -> group; symbols without one are left out.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per group (sorted): ``ic``, ``rank_ic`` (means over the days with an IC), ``t_hac`` of
+        the IC, ``stocks`` (the group's symbols in the panel) and ``days``.
+    """
+    rows = {}
+    for group in sorted(groups.unique()):
+        cols = [c for c in scores.columns if groups.get(c) == group]
+        summary = ic_summary(daily_ic(scores[cols], ahead[cols]))
+        rank = float(daily_ic(scores[cols], ahead[cols], method="rank").mean())
+        rows[group] = {"ic": summary["mean"], "rank_ic": rank, "t_hac": summary["t_hac"], "stocks": len(cols),
+                       "days": summary["days"]}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("group")
