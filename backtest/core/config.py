@@ -717,29 +717,12 @@ def _validate_windows(config: RunConfig) -> None:
     _validate_horizon(config)
 
 
-def _refuse_universe_only(config: RunConfig) -> None:
-    """A single-symbol run refuses, by name, the universe's horizons, embargo and rebalancing schedules."""
-    wf, un = config.walkforward, config.universe
-    forecast, trade = "a single-symbol run forecasts the next close", "a single-symbol run's rules trade on signals"
-    alone = "a single symbol has no cross-section to group"
-    for key, used, what in (("walkforward.embargo", wf.embargo != 0, forecast),
-                            ("universe.horizon", un.horizon != 1, forecast),
-                            ("universe.rebalance", un.rebalance != 1, trade),
-                            ("universe.rebalance_on", un.rebalance_on != "days", trade),
-                            ("universe.groups", un.groups is not None, alone),
-                            ("universe.neutral", un.neutral != "none", alone)):
-        if used:
-            raise ConfigError(f"{key} applies to universe runs (universe.enabled = true); {what}. Leave {key} out, "
-                              "or set universe.enabled = true.")
-
-
 def _validate_horizon(config: RunConfig) -> None:
     """The target's horizon and the embargo: universe runs only, and a validation block that still holds targets."""
     wf, un = config.walkforward, config.universe
     if wf.embargo < 0:
         raise ConfigError(f"walkforward.embargo must be >= 0 days. Got {wf.embargo}.")
-    if not un.enabled:
-        _refuse_universe_only(config)
+    if not un.enabled:  # a single-symbol run refuses the universe's keys by name (backtest.core.scope)
         return
     if not 1 <= un.horizon <= 20:
         raise ConfigError(f"universe.horizon is the days the target looks ahead, from 1 to 20, e.g. 5 for a week. "

@@ -36,7 +36,7 @@ SAMPLES = {
     "universe.k": "5", "universe.leg_gross": "1.0", "universe.n_drop": "1", "universe.books": "['long_only']",
     "universe.borrow": "0.01", "universe.target": "'above_median'", "universe.models": "['lstm']",
     "universe.networks": "'per_symbol'", "universe.memory_gb": "4.0", "universe.rules": "['macd']",
-    "universe.horizon": "5", "walkforward.embargo": "2",
+    "universe.horizon": "5", "walkforward.embargo": "2", "universe.groups": "'g.csv'", "universe.neutral": "'demean'",
 }
 
 # key|kind -> a test that sets the key in a run (or a function) of that kind and checks what it does
@@ -241,6 +241,10 @@ EVIDENCE = {
     "universe.rebalance|universe":
         "tests/engine/test_rebalance.py::test_topk_dropout_drops_at_most_n_drop_names_a_rebalance",
     "universe.rebalance_on|universe": "tests/engine/test_rebalance.py::test_calendars_by_hand",
+    "universe.groups|universe":
+        "tests/engine/test_universe_groups.py::test_a_run_with_groups_writes_the_ic_within_each_group",
+    "universe.neutral|universe":
+        "tests/engine/test_universe_groups.py::test_a_run_with_groups_writes_the_ic_within_each_group",
     "universe.enabled|single":
         "tests/engine/test_universe.py::TestConfig::test_a_single_symbol_config_has_no_universe_section",
 }

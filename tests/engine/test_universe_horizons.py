@@ -39,11 +39,10 @@ class TestConfig:
             universe_config(tmp_path / "x.csv", "universe.horizon=5", setting)
 
     @pytest.mark.parametrize("setting", ["walkforward.embargo=2", "universe.horizon=5", "universe.rebalance=5",
-                                         "universe.rebalance_on='friday'"])
+                                         "universe.rebalance_on='friday'", "universe.groups='g.csv'"])
     def test_a_single_symbol_run_refuses_them_by_name(self, setting):
         key = setting.partition("=")[0]
-        with pytest.raises(ConfigError, match=f"{key} applies to universe runs .*; a single-symbol run.* Leave "
-                                              f"{key} out, or set universe.enabled = true"):
+        with pytest.raises(ConfigError, match=f"{key} = .* does not apply to a single-symbol run"):
             load_config(None, [setting])
 
     @pytest.mark.parametrize(("setting", "message"), [
