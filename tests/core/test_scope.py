@@ -241,6 +241,8 @@ EVIDENCE = {
     "universe.rebalance|universe":
         "tests/engine/test_rebalance.py::test_topk_dropout_drops_at_most_n_drop_names_a_rebalance",
     "universe.rebalance_on|universe": "tests/engine/test_rebalance.py::test_calendars_by_hand",
+    "walkforward.gap|universe":
+        "tests/engine/test_universe_horizons.py::TestConfig::test_the_gap_defaults_to_horizon_minus_one_in_a_universe_run",
     "universe.groups|universe":
         "tests/engine/test_universe_groups.py::test_a_run_with_groups_writes_the_ic_within_each_group",
     "universe.neutral|universe":
@@ -252,7 +254,7 @@ EVIDENCE = {
 # applied by the kind, but no test yet sets the key in a run of that kind and checks what changes
 NO_TEST_YET = {
     "run.out_dir|universe", "run.threads|universe", "data.end|universe", "data.date_format|universe",
-    "data.timezone|universe", "walkforward.gap|universe", "walkforward.window|universe",
+    "data.timezone|universe", "walkforward.window|universe",
     "walkforward.max_folds|universe", "forecast.seeds|universe", "training.lr|universe",
     "training.min_delta|universe", "training.restore_best|universe", "strategies.threshold|universe",
     "strategies.macd_fast|universe", "strategies.macd_slow|universe", "strategies.macd_signal|universe",
