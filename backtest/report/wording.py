@@ -234,10 +234,10 @@ def _paired_sentences(tables: list[tuple[pd.DataFrame, str, str, str, tuple[str,
         if not len(tested):
             continue
         found = _pairs(frame, name, "better", words[0]) + _pairs(frame, name, "worse", words[1])
-        family = f"{test}, Holm-adjusted over {len(tested)} pairs"
+        family = f"{test}, Holm-adjusted over {len(tested)} pair{'' if len(tested) == 1 else 's'}"
         if found:
-            out.append(f"Run against run, {what}s at {_pct(level)} ({family}): " + _names(found) + "; "
-                       "the other pairs are not distinguishable.")
+            rest = "; the other pairs are not distinguishable." if len(found) < len(tested) else "."
+            out.append(f"Run against run, {what}s at {_pct(level)} ({family}): " + _names(found) + rest)
         else:
             out.append(f"No run's {what} is better than another's at {_pct(level)} ({family}): "
                        "not distinguishable.")

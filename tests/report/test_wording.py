@@ -1,6 +1,8 @@
 """The sentences the reports share (report.wording): the trading table's note on direction, sizing and stops."""
 
-from backtest.report.wording import legs_note, trader_note
+import pandas as pd
+
+from backtest.report.wording import legs_note, paired_sentences, trader_note, universe_paired_sentences
 
 
 def test_todays_rules_need_no_note():
@@ -26,3 +28,22 @@ def test_the_legs_note_says_each_legs_share_and_the_gross():
     assert "30 % of the value long and 30 % short" in legs_note({"books": ["long_short"], "leg_gross": 0.3})
     assert "(gross 1); " in legs_note({})  # a folder from before the setting: half the value a leg
     assert legs_note({"books": ["long_only"]}) == ""
+
+
+def _pairs(verdicts: list[str], name: str = "strategy") -> pd.DataFrame:
+    return pd.DataFrame({"run_a": "a", "run_b": "b", name: [f"s{i}" for i in range(len(verdicts))],
+                         "verdict": verdicts})
+
+
+def test_one_pair_tested_is_one_pair():
+    none = pd.DataFrame(columns=["run_a", "run_b", "model", "verdict"])
+    one = paired_sentences(none, _pairs(["better", "identical"]), 0.05)
+    assert one == ["Run against run, Sharpe ratios at 5 % (Ledoit-Wolf, Holm-adjusted over 1 pair): a's s0 higher "
+                   "Sharpe than b's."]  # an identical pair is not tested: no "other pairs" to speak of
+    assert "Holm-adjusted over 2 pairs): not distinguishable" in paired_sentences(
+        none, _pairs(["indistinguishable", "indistinguishable"]), 0.05)[0]
+    universe = universe_paired_sentences(_pairs(["worse"], "scorer"), _pairs([]), 0.05)
+    assert universe == ["Run against run, ICs at 5 % (Newey-West t of the daily IC difference, Holm-adjusted over "
+                        "1 pair): a's s0 lower IC than b's."]
+    two = paired_sentences(none, _pairs(["indistinguishable", "better"]), 0.05)[0]
+    assert two.endswith("over 2 pairs): a's s1 higher Sharpe than b's; the other pairs are not distinguishable.")

@@ -76,7 +76,7 @@ def test_paired_tests_on_the_same_data_are_the_documented_tests(runs, tmp_path):
     assert f"{p:.3f}" in pair_row(out, differing[0])
     assert "identical" in pair_row(out, identical[0]) if identical else True
     text = " ".join(out.split())
-    assert f"Holm-adjusted over {len(differing)} pairs" in text
+    assert f"Holm-adjusted over {len(differing)} pair{'' if len(differing) == 1 else 's'}" in text
     assert "run A against run B" in out and "Ledoit-Wolf" in out
     page = (tmp_path / "c.html").read_text()
     assert "Run against run, on the same data" in page and "a vs b · lstm" in page
