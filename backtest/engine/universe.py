@@ -71,8 +71,8 @@ class UniverseResult:
     scores: dict[str, pd.DataFrame]  # scorer -> out-of-sample decision days x symbols
     weights: dict[str, pd.DataFrame]  # "scorer:book" and the benchmark -> target weights
     equity: pd.DataFrame  # out-of-sample days x books: value after costs
-    returns: pd.DataFrame  # daily returns after costs
-    gross_returns: pd.DataFrame  # daily returns before costs (no fees, slippage nor borrow)
+    returns: pd.DataFrame  # daily returns after costs, from the second out-of-sample day (the first only decides)
+    gross_returns: pd.DataFrame  # daily returns before costs (no fees, slippage nor borrow), the same days
     trading: pd.DataFrame  # one row per book: figures, PSR, DSR, verdict
     trading_summary: dict[str, Any]  # SPA and PBO against the benchmark
     ic: pd.DataFrame  # one row per scorer: IC, rank IC, ICIR, t, share of days > 0, spread
@@ -244,12 +244,18 @@ def turnover(weights: pd.DataFrame) -> float:
     return float(daily_turnover(weights).mean())
 
 
+def book_returns(pf: Any) -> pd.DataFrame:
+    """A portfolio's daily returns from the first day a book can have one: the first out-of-sample day only
+    decides (its weights fill at the next open), so its return is 0 by construction and is left out."""
+    return pf.returns().iloc[1:]
+
+
 def _trading_table(weights: dict[str, pd.DataFrame], net: Any, gross: Any, risk_free: float = 0.0) -> pd.DataFrame:
     """Per book: mean daily return before and after costs, the return figures (Sharpe and Sortino over the yearly
-    ``risk_free`` rate), turnover and leg shares."""
-    returns = net.returns()
+    ``risk_free`` rate), turnover and leg shares, all from the first day a book can have a return."""
+    returns = book_returns(net)
     table = return_figures(returns, net.total_return(), risk_free)
-    table.insert(0, "mean_gross", 100.0 * gross.returns().mean())
+    table.insert(0, "mean_gross", 100.0 * book_returns(gross).mean())
     table.insert(1, "mean_net", 100.0 * returns.mean())
     table["turnover"] = [100.0 * turnover(weights[b]) for b in table.index]
     table["long_share"] = [100.0 * float(weights[b].clip(lower=0).sum(axis=1).mean()) for b in table.index]
@@ -358,14 +364,14 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
     net, gross, fills = _trade(weights, universe, days, config)
     rf = config.backtest.risk_free
     table = _trading_table(weights, net, gross, rf)
-    evaluation = evaluate_trading(table, net.returns(), BENCHMARK, config.statistics, config.run.seed, rf)
+    evaluation = evaluate_trading(table, book_returns(net), BENCHMARK, config.statistics, config.run.seed, rf)
     timings["trade"] = time.perf_counter() - started - sum(timings.values())
     ic, daily, deciles = _ic_tables(scores, universe, days, config.universe.target,
                                     config.statistics.significance, config.universe.horizon)
     by_group = None if groups is None else _group_ic(scores, universe, days, groups)
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
-    result = UniverseResult(config, universe, folds, scores, weights, net.value(), net.returns(),
-                            gross.returns(), evaluation.table, evaluation.summary, ic, daily, deciles, fills,
+    result = UniverseResult(config, universe, folds, scores, weights, net.value(), book_returns(net),
+                            book_returns(gross), evaluation.table, evaluation.summary, ic, daily, deciles, fills,
                             group_ic=by_group)
     result.manifest = _manifest(result, timings)
     return result

@@ -159,9 +159,11 @@ def _rebased(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> tup
 
 
 def _returns(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
-    """The books' daily returns on [first, last], the first from the value the day before."""
+    """The books' daily returns on [first, last], the first from the value the day before; the run's own first
+    out-of-sample day is left out (it only decides: 0 by construction, as ``engine.universe.book_returns``)."""
     eq, base = _rebased(s, first, last)
-    return pd.concat([base.to_frame().T, eq]).pct_change().iloc[1:]
+    returns = pd.concat([base.to_frame().T, eq]).pct_change().iloc[1:]
+    return returns.iloc[1:] if first <= s.equity.index[0] else returns
 
 
 def _trading_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, dict]:

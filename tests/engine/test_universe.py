@@ -80,6 +80,15 @@ def test_costs_lower_every_traded_book(result):
     assert result.manifest["fills"] == result.fills == "next open"
 
 
+def test_book_figures_start_on_the_first_day_a_book_can_have_a_return(result):
+    """The first out-of-sample day only decides (fills are at the next open): its 0 is left out of the means."""
+    days = result.equity.index
+    assert result.returns.index.equals(days[1:]) and result.gross_returns.index.equals(days[1:])
+    from_value = result.equity.pct_change().iloc[1:]  # day 1 against the initial cash, then day by day
+    pd.testing.assert_frame_equal(result.returns, from_value, check_freq=False, rtol=1e-12, atol=1e-12)
+    assert result.trading["mean_net"].to_dict() == pytest.approx((100.0 * from_value.mean()).to_dict(), rel=1e-12)
+
+
 def test_equal_weight_and_turnover_on_a_named_panel():
     close = pd.DataFrame({"A": [1.0, 1.0, np.nan], "B": [1.0, np.nan, 1.0]})
     assert equal_weight(close).to_dict("list") == {"A": [0.5, 1.0, 0.0], "B": [0.5, 0.0, 1.0]}

@@ -48,6 +48,7 @@ def test_reversal_is_scored_on_the_return_its_books_earn_not_the_close_to_close_
 
 def test_the_long_short_books_gross_return_is_half_the_spread(result):
     gross = result.gross_returns["reversal:long_short"]
-    traded = gross.iloc[2:-1]  # day 1 buys at the open (= close): no return yet; the last day closes out
+    assert gross.index[0] == result.equity.index[1]  # the first day only decides: no return of 0 by construction
+    traded = gross.iloc[1:-1]  # day 1 buys at the open (= close): no return yet; the last day closes out
     assert traded.mean() == pytest.approx(result.ic.loc["reversal", "spread"] / 2.0, rel=0.02)
     assert (traded < 0).all()
