@@ -84,15 +84,20 @@ def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
 
 
 def _run_universe(cfg: Any, force: bool, resume: bool, quiet: bool) -> None:
-    """A universe run (universe.enabled): baselines scored and traded across the stocks, no training to resume."""
+    """A universe run (universe.enabled): each trained chunk of folds is saved as it finishes, so --resume
+    continues an interrupted run."""
     from backtest.engine.universe import run_universe
     from backtest.report import publish
     from backtest.report.console import render_universe
-    from backtest.runs.folder import claim_run_dir, start_run_dir
+    from backtest.runs.chunks import ChunkCheckpoint
+    from backtest.runs.folder import claim_run_dir
 
     with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
-        result = run_universe(cfg)  # a data error here leaves no folder behind
-        start_run_dir(folder.path)
+        store = ChunkCheckpoint(folder.path)
+        if folder.resuming:
+            err.print(f"resuming {escape(str(folder.path))}: loading the chunks of folds the interrupted run "
+                      "saved, training the rest.", highlight=False)
+        result = run_universe(cfg, store=store, resume=folder.resuming)  # a data error here leaves no folder
         with publish.published(result, folder.path) as summary:
             if not quiet:
                 render_universe(summary, console)  # complete only once the summary could be shown

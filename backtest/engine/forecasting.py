@@ -41,6 +41,9 @@ class Progress:
 
     def group_end(self, model: str, seconds: float) -> None: ...
 
+    def folds(self, done: int, total: int) -> None:
+        """A universe run's folds trained (or loaded from its checkpoint) so far, of ``total``."""
+
 
 @dataclass
 class Windows:

@@ -28,12 +28,18 @@ as a number (the mean squared error's minimiser is the label's conditional proba
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 
+from backtest.core.cores import configure_threads
+from backtest.core.errors import CheckpointWarning, DamagedCheckpoint
+from backtest.engine.devices import prepare_device
 from backtest.engine.forecasting import Progress, member_seed, train_members
 from backtest.engine.schedule import Fold
 from forecasters.baselines import fit_linear
@@ -176,33 +182,126 @@ def _held(windows: list[PanelWindows]) -> int:
     return sum(a.nbytes for w in windows for a in vars(w).values() if isinstance(a, np.ndarray))
 
 
-def _trained_parts(close: pd.DataFrame, folds: list[Fold], nets: list[Architecture], lookback: int, target: str,
-                   seed: int, seeds: int, settings: TrainSettings, device: torch.device, networks: str,
-                   progress: Progress | None, budget: int, horizon: int = 1, embargo: int = 0
-                   ) -> dict[str, list[Part]]:
-    """Every network's and the linear model's forecasts, a chunk of folds at a time within ``budget``."""
-    symbols, width = close.columns, close.shape[1]
-    parts: dict[str, list[Part]] = {name: [] for name in [*(a.name for a in nets), "linear"]}
+@dataclass(frozen=True)
+class ChunkJob:
+    """What training a chunk of folds needs beside the prices: plain frozen values, so a chunk can be shipped
+    to another process (engine.pooled.train_chunk) and trains there exactly as it would here."""
 
-    def fits(chunk: list[Fold]) -> bool:
-        return all(fold_bytes(m, chunk, width, lookback, seeds, settings.batch_size, networks) <= budget
-                   for m in nets or [None])
+    nets: tuple[Architecture, ...]
+    symbols: tuple[str, ...]
+    lookback: int
+    target: str
+    seed: int
+    seeds: int
+    settings: TrainSettings
+    device: str  # "cpu", "cuda", "auto": resolved where the chunk trains
+    networks: str
+    budget: int
+    threads: int | None = None  # torch threads where the chunk trains (None: leave as set)
+    horizon: int = 1  # days the target looks ahead
+    embargo: int = 0  # days more than the horizon that purge each fitting set's end
 
-    for chunk in fold_chunks(folds, fits):
-        windows = fold_windows(close, chunk, lookback, target, horizon, embargo)
-        left = max(budget - _held(windows) * (1 if networks == "pooled" else 2), 1)
-        for arch in nets:
-            parts[arch.name] += network_parts(arch, symbols, chunk, windows, seed, seeds, settings, device, networks,
-                                      progress, left)
-        parts["linear"] += linear_parts(windows)
-        del windows
+
+Parts = dict[str, list[Part]]  # model (networks, then "linear") -> its forecasts on a chunk's folds
+
+
+class ChunkStore(Protocol):
+    """Where a universe run saves each trained chunk of folds as it finishes (backtest.runs.chunks writes
+    it to the run folder); ``load`` gives None for a chunk not saved, and raises DamagedCheckpoint for one
+    that fails its proof. The engine itself writes no file."""
+
+    def begin(self, config: dict[str, dict[str, Any]], data_fingerprint: str, resume: bool) -> None: ...
+
+    def load(self, index: int, folds: list[Fold], models: list[str]) -> Parts | None: ...
+
+    def save(self, index: int, folds: list[Fold], parts: Parts) -> None: ...
+
+    def discard(self, index: int) -> None: ...
+
+
+def train_chunk(values: np.ndarray, folds: list[Fold], job: ChunkJob, progress: Progress | None = None) -> Parts:
+    """Every network's and the linear model's forecasts on one chunk of folds: its windows cut from
+    ``values`` (the close panel, dates x symbols) here, trained here, only the forecasts kept.
+
+    A pure function of its arguments (members draw from their own seeds), so a chunk trained in another
+    process, or again after an interruption, gives the same bits given the same thread count.
+    """
+    if job.threads is not None:
+        configure_threads(job.threads)
+    device = prepare_device(job.device)
+    windows = [panel_windows(values, f.train, f.val, f.test, job.lookback, job.target, job.horizon, job.embargo)
+               for f in folds]
+    left = max(job.budget - _held(windows) * (1 if job.networks == "pooled" else 2), 1)
+    parts: Parts = {}
+    for arch in job.nets:
+        parts[arch.name] = network_parts(arch, pd.Index(job.symbols), folds, windows, job.seed, job.seeds,
+                                         job.settings, device, job.networks, progress, left)
+    parts["linear"] = linear_parts(windows)
     return parts
+
+
+def chunk_models(job: ChunkJob) -> list[str]:
+    """The models every chunk's Parts hold, in order."""
+    return [*(a.name for a in job.nets), "linear"]
+
+
+def _saved_chunk(store: ChunkStore, index: int, folds: list[Fold], job: ChunkJob) -> Parts | None:
+    """A chunk saved by an interrupted run, if it proves itself; None (with a warning when damaged) if not."""
+    try:
+        return store.load(index, folds, chunk_models(job))
+    except DamagedCheckpoint as exc:
+        warnings.warn(f"{exc} Its folds are trained again.", CheckpointWarning, stacklevel=3)
+        store.discard(index)
+        return None
+
+
+# Runs the chunks still to train: (values, [(index, folds)], job) in, (index, parts) out as each finishes,
+# in any order. In this process by default; a Dask runner (backtest.sweep.chunks) spreads them over workers.
+ChunkRunner = Callable[[np.ndarray, list[tuple[int, list[Fold]]], ChunkJob], Iterator[tuple[int, Parts]]]
+
+
+def in_process(progress: Progress | None) -> ChunkRunner:
+    """A runner that trains the chunks one after another here, with the live display's hooks."""
+    def run(values: np.ndarray, todo: list[tuple[int, list[Fold]]], job: ChunkJob) -> Iterator[tuple[int, Parts]]:
+        for index, folds in todo:
+            yield index, train_chunk(values, folds, job, progress)
+    return run
+
+
+def plan_chunks(folds: list[Fold], job: ChunkJob, width: int) -> list[list[Fold]]:
+    """The folds in consecutive chunks whose windows and training fit ``job.budget``."""
+    def fits(chunk: list[Fold]) -> bool:
+        return all(fold_bytes(m, chunk, width, job.lookback, job.seeds, job.settings.batch_size, job.networks)
+                   <= job.budget for m in job.nets or [None])
+    return fold_chunks(folds, fits)
+
+
+def _trained_parts(close: pd.DataFrame, folds: list[Fold], job: ChunkJob, progress: Progress | None,
+                   store: ChunkStore | None, runner: ChunkRunner | None) -> Parts:
+    """Every network's and the linear model's forecasts, a chunk of folds at a time within the job's budget:
+    chunks saved in ``store`` are loaded, the others trained by ``runner`` and saved as each finishes."""
+    progress = progress or Progress()
+    values = close.to_numpy(dtype=np.float64)
+    chunks = plan_chunks(folds, job, close.shape[1])
+    done: dict[int, Parts] = {}
+    for i, chunk in enumerate(chunks):
+        if store is not None and (saved := _saved_chunk(store, i, chunk, job)) is not None:
+            done[i] = saved
+    progress.folds(sum(len(chunks[i]) for i in done), len(folds))
+    todo = [(i, chunk) for i, chunk in enumerate(chunks) if i not in done]
+    for i, parts in (runner or in_process(progress))(values, todo, job):
+        if store is not None:
+            store.save(i, chunks[i], parts)
+        done[i] = parts
+        progress.folds(sum(len(chunks[j]) for j in done), len(folds))
+    return {name: [p for i in range(len(chunks)) for p in done[i][name]] for name in chunk_models(job)}
 
 
 def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], lookback: int, target: str,
                   seed: int, settings: TrainSettings, device: torch.device, progress: Progress | None = None,
                   seeds: int = 1, networks: str = "pooled", budget: int = DEFAULT_BUDGET,
-                  architectures: list[Architecture] | None = None, horizon: int = 1, embargo: int = 0
+                  architectures: list[Architecture] | None = None, store: ChunkStore | None = None,
+                  runner: ChunkRunner | None = None, threads: int | None = None, horizon: int = 1, embargo: int = 0
                   ) -> dict[str, pd.DataFrame]:
     """Score panels of every pooled network in ``models`` and of the universe baselines.
 
@@ -227,6 +326,12 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         Bytes one chunk of folds may plan to use for its windows and training (see the module's notes).
     architectures : list of Architecture, optional
         The run's custom architectures ([networks.NAME]) that ``models`` may name beside the presets.
+    store : ChunkStore, optional
+        Where each trained chunk of folds is saved as it finishes, and loaded from on a resume.
+    runner : ChunkRunner, optional
+        What trains the chunks (default: one after another in this process).
+    threads : int, optional
+        Torch threads a chunk trains with (None: as set in this process).
     horizon, embargo : int, default 1 and 0
         Days the target looks ahead, and the days more than it that purge each fitting set's end.
 
@@ -237,9 +342,10 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
     """
     if networks not in NETWORKS:
         raise ValueError(f"networks must be one of {NETWORKS}. Got {networks!r}.")
-    nets = [get_architecture(m, architectures or []) for m in models if m not in BASELINES]
-    parts = _trained_parts(close, folds, nets, lookback, target, seed, seeds, settings, device, networks,
-                           progress, budget, horizon, embargo)
+    nets = tuple(get_architecture(m, architectures or []) for m in models if m not in BASELINES)
+    job = ChunkJob(nets, tuple(str(c) for c in close.columns), lookback, target, seed, seeds, settings, device.type,
+                   networks, budget, threads, horizon, embargo)
+    parts = _trained_parts(close, folds, job, progress, store, runner)
     out = {name: _to_frame(close, folds, p) for name, p in parts.items()}
     out["reversal"] = rule_scores(reversal_scores, close, folds)
     naive = rule_scores(naive_scores, close, folds)

@@ -18,13 +18,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from backtest.core.config import RunConfig
+from backtest.core.cores import configure_threads
 from backtest.core.errors import DataError
 from backtest.core.kinds import Kind
 from backtest.core.manifest import span
@@ -46,6 +48,10 @@ from strategies.rulebooks import (
     indicator_states,
     rule_states,
 )
+
+if TYPE_CHECKING:  # the pooled trainer (and torch) load only when a run trains networks
+    from backtest.engine.forecasting import Progress
+    from backtest.engine.pooled import ChunkRunner, ChunkStore
 
 __all__ = ["BASELINES", "BENCHMARK", "ScoreSource", "UniverseResult", "baseline_scores", "daily_turnover",
            "run_universe"]
@@ -111,9 +117,12 @@ def baseline_scores(close: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {name: score(close) for name, score in BASELINES.items()}
 
 
-def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig) -> dict[str, pd.DataFrame]:
+def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, store: ChunkStore | None = None,
+                  progress: Progress | None = None, runner: ChunkRunner | None = None, threads: int | None = None
+                  ) -> dict[str, pd.DataFrame]:
     """The score panels of ``universe.models`` trained pooled per fold (``engine.pooled``), and the pooled
-    linear model; the rule baselines it also returns are already scored, so they are left out."""
+    linear model; the rule baselines it also returns are already scored, so they are left out. Each chunk
+    of folds is saved in ``store`` as it finishes (and loaded from it on a resume)."""
     from backtest.engine.devices import prepare_device
     from backtest.engine.forecasting import train_settings
     from backtest.engine.pooled import pooled_scores
@@ -122,11 +131,25 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig) -> d
     target = "median" if config.universe.target == "above_median" else config.universe.target
     un = config.universe
     panels = pooled_scores(universe.field("close"), folds, list(un.models), config.forecast.lookback,
-                           target, config.run.seed, settings, prepare_device(config.run.device),
+                           target, config.run.seed, settings, prepare_device(config.run.device), progress,
                            seeds=config.forecast.seeds, networks=un.networks, budget=int(un.memory_gb * 2**30),
-                           architectures=list(config.architectures().values()), horizon=un.horizon,
-                           embargo=config.walkforward.embargo)
+                           architectures=list(config.architectures().values()), store=store, runner=runner,
+                           threads=threads, horizon=un.horizon, embargo=config.walkforward.embargo)
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
+
+
+def _begin(universe: Universe, config: RunConfig, store: ChunkStore | None, resume: bool) -> int | None:
+    """The torch threads the chunks train with, pinned with the config and data in ``store`` (resume refuses
+    another); None when the run trains nothing."""
+    if not config.universe.models:
+        threads = None
+    else:
+        threads = configure_threads(config.run.threads)
+    if store is not None:
+        identity = config.to_dict()
+        identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
+        store.begin(identity, fingerprint(universe.prices), resume)
+    return threads
 
 
 def _scores(universe: Universe, folds: list[Fold], config: RunConfig, days: pd.DatetimeIndex,
@@ -333,7 +356,9 @@ def _fill_prices(universe: Universe) -> tuple[pd.DataFrame, str]:
     return universe.field("close"), "next close"
 
 
-def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) -> UniverseResult:
+def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *, store: ChunkStore | None = None,
+                 resume: bool = False, progress: Progress | None = None, runner: ChunkRunner | None = None
+                 ) -> UniverseResult:
     """Run the configured universe end to end on the baselines and the given score sources.
 
     Parameters
@@ -343,6 +368,11 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
         ``backtest`` the costs (fees and slippage per half-turn), ``universe`` the books.
     sources : list of ScoreSource, optional
         More scorers (e.g. ``engine.pooled.pooled_scores``); each returns named score panels.
+    store, resume : ChunkStore, bool
+        Where the pooled networks' chunks of folds are saved as they finish (``runs.chunks``; pinned to this
+        config and data when the universe is loaded); with ``resume`` the chunks saved there are loaded.
+    progress, runner
+        The live display's hooks; what trains the chunks (default: in this process, one after another).
 
     Returns
     -------
@@ -351,8 +381,10 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None) ->
         universe, and the IC table.
     """
     started, timings = time.perf_counter(), {}
-    sources = [*(sources or []), *([pooled_source] if config.universe.models else [])]
     universe = _load(config)
+    threads = _begin(universe, config, store, resume)
+    pooled = partial(pooled_source, store=store, progress=progress, runner=runner, threads=threads)
+    sources = [*(sources or []), *([pooled] if config.universe.models else [])]
     calendar = universe.calendar
     folds = make_folds(len(calendar), config.walkforward)
     days = out_of_sample(folds, calendar)

@@ -51,7 +51,7 @@ def changed_settings(old: dict[str, dict[str, Any]], new: dict[str, dict[str, An
             if before.get(k) != after.get(k)]
 
 
-def _recorded_mismatch(name: str, want: Any, path: Path) -> str | None:
+def recorded_mismatch(name: str, want: Any, path: Path) -> str | None:
     """Why ``path`` is not the file ``done.json`` recorded for it (None when it is)."""
     if not isinstance(want, dict):
         return f"{name} is not recorded in its done.json"
@@ -96,7 +96,7 @@ class Checkpoint:
     def _path(self, model: str, part: str) -> Path:
         return self.dir / f"{model}{PARTS.get(part, DONE)}"
 
-    def _state_digest(self) -> str | None:
+    def state_digest(self) -> str | None:
         try:
             return hashlib.sha256((self.dir / "state.json").read_bytes()).hexdigest()
         except OSError:
@@ -118,10 +118,10 @@ class Checkpoint:
             return f"{done.name} is damaged (not the JSON wfbt writes)"
         if not isinstance(record, dict):
             return f"{done.name} is damaged (not the JSON wfbt writes)"
-        if record.get("state") is None or record.get("state") != self._state_digest():
+        if record.get("state") is None or record.get("state") != self.state_digest():
             return f"{done.name} belongs to another run (it names another partial/state.json)"
         for part in PARTS:
-            why = _recorded_mismatch(part, record.get(part), self._path(model, part))
+            why = recorded_mismatch(part, record.get(part), self._path(model, part))
             if why:
                 return why
         return None
@@ -202,7 +202,7 @@ class Checkpoint:
         atomic_write_csv(self._path(model, "predictions"), predictions)
         atomic_write_csv(self._path(model, "folds"), fold_log)
         record = {part: describe(self._path(model, part)) for part in PARTS}
-        atomic_write_json(self._path(model, "done"), {"model": model, "state": self._state_digest(), **record})
+        atomic_write_json(self._path(model, "done"), {"model": model, "state": self.state_digest(), **record})
 
     def load(self, model: str, *, folds: Sequence[Fold] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         """A saved group's (predictions, fold log), or a DamagedCheckpoint naming the file that fails its proof.
