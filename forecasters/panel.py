@@ -15,6 +15,12 @@ target
     [-1, 1] (``"rank"``) or its z-score within its day (``"zscore"``), or 1/0 for "beats the day's
     cross-sectional median" (``"median"``); the last three unscaled.
 
+More inputs per stock (``inputs``, a list of :class:`InputColumn`): each is a (T, S) panel entering the
+window as it is (a derived feature, a factor) or minus an *anchor* on the window's last day t (``ln(open_s) -
+ln(close_t)``: the open relative to the stock's last close); a sample needs every value of its window (and
+the anchor at t). Each such column is standardised with its own mean and standard deviation over the fold's
+training windows (the close's returns keep the pooled scaling above; ``with_returns=False`` leaves them out).
+
 A fold is three row ranges of the calendar (as forecasters.windows.fold_data takes them). The decision
 days of a range are its rows. **Purging**: a training sample reads training rows only (its first close
 and its target's last close, t+h, inside ``train``), so the last h decision days of ``train`` are dropped;
@@ -39,9 +45,19 @@ TARGETS = tuple(TARGET_FUNCTIONS)  # "return", "rank", "zscore", "median"
 MAX_HORIZON = 20  # days ahead a target may look: a month of trading days
 
 
+@dataclass(frozen=True)
+class InputColumn:
+    """One input per stock and day: (T, S) ``values`` (NaN where there is none), entering a window dated t as
+    they are, or as ``values[s] - anchor[t]`` (``anchor`` (T, S); None: as they are)."""
+
+    name: str
+    values: np.ndarray
+    anchor: np.ndarray | None = None
+
+
 @dataclass
 class PanelWindows:
-    """One fold's pooled samples. x: (N, lookback, 1) float32, y: (N,) float32; rows/cols: (N,) int64.
+    """One fold's pooled samples. x: (N, lookback, F) float32 (F = 1: the returns), y: (N,) float32, rows/cols (N,).
 
     ``*_rows`` are decision-day row positions in the panel, ``*_cols`` symbol column positions, so that
     sample i of a set is (``rows[i]``, ``cols[i]``). ``mean`` and ``std`` are the pooled return scaling of
@@ -64,6 +80,9 @@ class PanelWindows:
     target: str
     y_mean: float | None = None
     y_std: float | None = None
+    names: tuple[str, ...] = ("close",)  # the input columns, in x's last axis
+    input_mean: np.ndarray | None = None  # (F,) each column's training-window mean (the returns': ``mean``)
+    input_std: np.ndarray | None = None  # (F,) and standard deviation
 
     def to_target(self, predictions: np.ndarray) -> np.ndarray:
         """Network outputs -> forecasts in the target's units: a return, or the 0/1 label's expectation."""
@@ -141,8 +160,47 @@ def _decision_days(train: slice, val: slice, test: slice, lookback: int, horizon
             np.arange(test.start, test.stop)]
 
 
+def _column_ok(column: InputColumn, lookback: int) -> np.ndarray:
+    """(T, S) bool: the column's window ending at t is complete (and its anchor exists at t)."""
+    ok = complete_windows(column.values, lookback)
+    return ok if column.anchor is None else ok & np.isfinite(column.anchor)
+
+
+def _cut(columns: list[InputColumn], rows: np.ndarray, cols: np.ndarray, lookback: int) -> np.ndarray:
+    """(N, lookback, F) float64 windows of ``columns`` ending at each (row, col), anchored where asked."""
+    out = np.empty((len(rows), lookback, len(columns)))
+    for f, column in enumerate(columns):
+        view = sliding_window_view(column.values, lookback, axis=0)  # (T - L + 1, S, L), no copy
+        out[:, :, f] = view[rows - lookback + 1, cols]
+        if column.anchor is not None:
+            out[:, :, f] -= column.anchor[rows, cols][:, None]
+    return out
+
+
+def _standardise(sets: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Each column scaled by its mean and standard deviation over the training windows (``sets[0]``); float32."""
+    train = sets[0].reshape(-1, sets[0].shape[2])
+    mean = train.mean(axis=0) if len(train) else np.zeros(train.shape[1])
+    std = train.std(axis=0) if len(train) else np.ones(train.shape[1])
+    std = np.where(std > 0, std, 1.0)
+    return [((x - mean) / std).astype(np.float32) for x in sets], mean, std
+
+
+def _inputs(returns_view: np.ndarray | None, columns: list[InputColumn], index: list[tuple[np.ndarray, np.ndarray]],
+            lookback: int) -> tuple[list[np.ndarray], np.ndarray | None, np.ndarray | None]:
+    """Every set's (N, lookback, F) float32 windows: the scaled returns first (if any), then ``columns``."""
+    base = [_stack(returns_view, r, c, lookback) for r, c in index] if returns_view is not None else None
+    if not columns:
+        return base or [], None, None
+    more, mean, std = _standardise([_cut(columns, r, c, lookback) for r, c in index])
+    if base is None:
+        return more, mean, std
+    return [np.concatenate([b, m], axis=2) for b, m in zip(base, more, strict=True)], mean, std
+
+
 def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, test: slice, lookback: int,
-                  target: str = "return", horizon: int = 1, embargo: int = 0) -> PanelWindows:
+                  target: str = "return", horizon: int = 1, embargo: int = 0,
+                  inputs: list[InputColumn] | None = None, with_returns: bool = True) -> PanelWindows:
     """Cut one fold's pooled training, validation and test windows from a close panel.
 
     Parameters
@@ -159,6 +217,10 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
         Days the target looks ahead, 1 to ``MAX_HORIZON``.
     embargo : int, default 0
         Days more than the horizon between a fitting sample's target and the next set (see the notes).
+    inputs : list of InputColumn, optional
+        More columns per stock and day, after the returns (see the module's notes).
+    with_returns : bool
+        Whether the close's scaled one-day returns are the first input column (False: ``inputs`` only).
 
     Returns
     -------
@@ -166,25 +228,34 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
         Stacked windows and targets with their (decision row, symbol) index.
     """
     _check_args(target, lookback, horizon, embargo)
+    columns = list(inputs or [])
+    if not with_returns and not columns:
+        raise ValueError("with_returns=False needs at least one input column.")
     values = np.asarray(close, dtype=np.float64)
     returns = panel_returns(values)
     mean, std = pooled_scaling(returns, fit_rows(train))
     scaled = ((returns - mean) / std).astype(np.float32)  # (T, S): the one copy the windows are cut from
     view = sliding_window_view(scaled, lookback, axis=0)  # (T - L + 1, S, L), no copy
-    ok = complete_windows(returns, lookback)
+    ok = complete_windows(returns, lookback)  # the target's returns need the closes too, with or without inputs
+    for column in columns:
+        ok &= _column_ok(column, lookback)
     y = _targets(values, target, horizon)
     days = _decision_days(train, val, test, lookback, horizon, embargo)
-    (tr, tc), (vr, vc), (sr, sc) = _samples(ok, y, days[0]), _samples(ok, y, days[1]), _samples(ok, None, days[2])
+    index = [_samples(ok, y, days[0]), _samples(ok, y, days[1]), _samples(ok, None, days[2])]
+    (tr, tc), (vr, vc), (sr, sc) = index
     y_mean = y_std = None
     if target == "return":
         y_mean, y_std = (mean, std) if horizon == 1 else _target_scaling(y, tr, tc)
         y = (y - y_mean) / y_std
+    (x_train, x_val, x_test), input_mean, input_std = _inputs(view if with_returns else None, columns, index,
+                                                              lookback)
+    names = (("close",) if with_returns else ()) + tuple(c.name for c in columns)
     return PanelWindows(
-        x_train=_stack(view, tr, tc, lookback), y_train=y[tr, tc].astype(np.float32),
-        x_val=_stack(view, vr, vc, lookback), y_val=y[vr, vc].astype(np.float32),
-        x_test=_stack(view, sr, sc, lookback), train_rows=tr, train_cols=tc, val_rows=vr, val_cols=vc,
-        test_rows=sr, test_cols=sc, mean=mean, std=std, target=target,
+        x_train=x_train, y_train=y[tr, tc].astype(np.float32), x_val=x_val, y_val=y[vr, vc].astype(np.float32),
+        x_test=x_test, train_rows=tr, train_cols=tc, val_rows=vr, val_cols=vc, test_rows=sr, test_cols=sc,
+        mean=mean, std=std, target=target,
         y_mean=None if horizon == 1 else y_mean, y_std=None if horizon == 1 else y_std,
+        names=names, input_mean=input_mean, input_std=input_std,
     )
 
 

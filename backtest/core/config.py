@@ -116,7 +116,8 @@ class ForecastSection:
     )  # registry names (`wfbt models`); linear is the Ridge baseline, listed so that strategies trade it too
     lookback: int = 5  # days of features per input window, as in both studies
     # inputs per day, "close" required; "volume" may be added; ["close"] alone for close-only data; derived
-    # features such as ret_5, rsi_14, bb_pctb, macd_hist (`wfbt models`, docs/features.md)
+    # features such as ret_5, rsi_14, bb_pctb, macd_hist (`wfbt models`, docs/features.md). A universe run
+    # leaves it out for ["close"] (the close's returns) and takes the preset "alpha360" too (docs/universes.md)
     features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
     # return: each window relative to its last close, target the next return (comparable across price levels);
     # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
@@ -446,6 +447,9 @@ def from_dict(raw: dict[str, Any]) -> RunConfig:
                 f"Known sections: {', '.join([*_SECTION_TYPES, 'networks'])}.{sweep}"
             )
     config = RunConfig(**{name: _build_section(name, value) for name, value in raw.items()})
+    if config.universe.enabled and "features" not in raw.get("forecast", {}):  # the universe's own default
+        config = dataclasses.replace(config, forecast=dataclasses.replace(config.forecast,
+                                                                          features=list(UNIVERSE_FEATURES)))
     validate(config)
     return config
 
@@ -612,8 +616,6 @@ def validate(config: RunConfig) -> None:
     for where, names in (("forecast.features", fc.features), ("strategies.rules", st.rules)):
         if len(set(names)) != len(names):
             raise ConfigError(f"{where} lists a name twice. Got {list(names)}. Name each once.")
-    if "close" not in fc.features:
-        raise ConfigError("forecast.features must include 'close', the series being forecast.")
     _require_known("strategies.rules", "rule", st.rules, RULES, " (see `wfbt strategies`)")
     if st.macd_fast >= st.macd_slow:
         raise ConfigError(
@@ -669,29 +671,37 @@ def _validate_study(config: RunConfig) -> None:
                           f"forecast.layout = {fc.layout!r} are for single-symbol runs. Leave them out.")
 
 
+PRESETS = ("alpha360",)  # universe inputs standing for several window columns (backtest.engine.panel_features)
+UNIVERSE_FEATURES = ["close"]  # a universe run's inputs when forecast.features is left out: the close's returns
+
+
 def _validate_features(features: list[str], universe: bool) -> None:
-    """Price columns and derived features (``strategies.features``: ret_5, rsi_14, ...), each by a known name."""
+    """Price columns, derived features (``strategies.features``: ret_5, rsi_14, ...) and, in a universe run, the
+    presets, each by a known name."""
     from strategies.features import FEATURES, PRICE_COLUMNS, examples, is_derived
 
     patterns = [f.pattern for f in FEATURES.values()]
     for name in features:
-        if name in PRICE_COLUMNS or is_derived(name):
+        if name in PRICE_COLUMNS or is_derived(name) or (universe and name in PRESETS):
             continue
+        if name in PRESETS:
+            raise ConfigError(f"forecast.features: {name!r} is a preset of a universe run's inputs (the last lookback "
+                              "days of open, high, low, close, vwap-or-close and volume, each relative to today's); "
+                              "a single-symbol run lists its columns instead, e.g. "
+                              "features = ['open', 'high', 'low', 'close', 'volume'].")
         prefix, _, n = name.rpartition("_")
         if prefix in FEATURES and n.isdigit():
             feature = FEATURES[prefix]
             takes = (f"a window n >= {feature.minimum} ({prefix}_<n>, e.g. {prefix}_{feature.example})"
                      if feature.example is not None else "no window (it takes the strategies' MACD settings)")
             raise ConfigError(f"forecast.features: {name!r}: {prefix} takes {takes}. Got {name!r}.")
+        presets = f", presets {', '.join(PRESETS)} (universe runs)" if universe else ""
         raise ConfigError(
-            f"forecast.features: unknown feature {name!r}.{suggest(name, [*PRICE_COLUMNS, *examples()])} Known "
-            f"features: {', '.join(PRICE_COLUMNS)}, and derived {', '.join(patterns)} (see `wfbt models`, "
-            "docs/features.md).")
-    derived = [name for name in features if is_derived(name)]
-    if universe and derived:
-        raise ConfigError(f"forecast.features: derived features ({', '.join(derived)}) apply to single-symbol runs; "
-                          "a universe run's pooled networks read the close only. Remove them, or set "
-                          "universe.enabled = false.")
+            f"forecast.features: unknown feature {name!r}.{suggest(name, [*PRICE_COLUMNS, *examples(), *PRESETS])} "
+            f"Known features: {', '.join(PRICE_COLUMNS)}, and derived {', '.join(patterns)}{presets} (see `wfbt "
+            "models`, docs/features.md).")
+    if "close" not in features and not (universe and set(PRESETS) & set(features)):
+        raise ConfigError("forecast.features must include 'close', the series being forecast.")
 
 
 def _validate_windows(config: RunConfig) -> None:

@@ -38,13 +38,13 @@ import pandas as pd
 import torch
 
 from backtest.core.cores import configure_threads
-from backtest.core.errors import CheckpointWarning, DamagedCheckpoint
+from backtest.core.errors import CheckpointWarning, ConfigError, DamagedCheckpoint
 from backtest.engine.devices import prepare_device
 from backtest.engine.forecasting import Progress, member_seed, train_members
 from backtest.engine.schedule import Fold
 from forecasters.baselines import fit_linear
 from forecasters.crosssection import naive_scores, reversal_scores
-from forecasters.panel import PanelWindows, panel_windows
+from forecasters.panel import InputColumn, PanelWindows, panel_windows
 from forecasters.registry import Architecture, get_architecture
 from forecasters.trainer import Member, MemberResult, TrainSettings, sizes_bytes
 
@@ -55,10 +55,13 @@ Part = tuple[np.ndarray, np.ndarray, np.ndarray]  # one fold's forecasts (target
 
 
 def fold_windows(close: pd.DataFrame, folds: list[Fold], lookback: int, target: str, horizon: int = 1,
-                 embargo: int = 0) -> list[PanelWindows]:
-    """Every fold's pooled windows, scaled on its own training rows, purged of targets past each set's end."""
+                 embargo: int = 0, inputs: list[InputColumn] | None = None, with_returns: bool = True
+                 ) -> list[PanelWindows]:
+    """Every fold's pooled windows (the returns and ``inputs``), scaled on its own training rows, purged of
+    targets past each set's end."""
     values = close.to_numpy(dtype=np.float64)
-    return [panel_windows(values, f.train, f.val, f.test, lookback, target, horizon, embargo) for f in folds]
+    return [panel_windows(values, f.train, f.val, f.test, lookback, target, horizon, embargo, inputs, with_returns)
+            for f in folds]
 
 
 def pooled_members(model: str, folds: list[Fold], windows: list[PanelWindows], seed: int, seeds: int
@@ -99,20 +102,37 @@ def symbol_members(model: str, symbols: pd.Index, folds: list[Fold], windows: li
 
 
 def fold_bytes(arch: Architecture | None, folds: list[Fold], symbols: int, lookback: int, seeds: int, batch_size: int,
-               networks: str = "pooled") -> int:
+               networks: str = "pooled", features: int = 1) -> int:
     """Upper estimate of the bytes ``folds`` need at once, before any window is cut: their windows (every
     symbol on every day of each set, float32 with an int64 (row, column); x and y twice per symbol, whose
-    members copy theirs) and the training
-    of their members of ``arch`` (forecasters.trainer.sizes_bytes; None: the windows only)."""
+    members copy theirs; ``features`` columns a day cost ``features`` times one column's x), the cutting of
+    the largest set when there is more than the returns (float64, then scaled and joined: 16 bytes a value),
+    and the training of their members of ``arch`` (forecasters.trainer.sizes_bytes; None: the windows only)."""
     pooled = networks == "pooled"
     sets = [(f.val_start - f.train_start, f.train_end - f.val_start, f.test_end - f.test_start) for f in folds]
-    per_window = 4 * (lookback + 1) * (1 if pooled else 2) + 16  # float32 x and y (copied per symbol), int64 index
+    per_window = 4 * (lookback * features + 1) * (1 if pooled else 2) + 16  # float32 x and y, int64 index
     windows = per_window * symbols * sum(sum(s) for s in sets)
+    if features > 1:
+        windows += 16 * lookback * features * symbols * max(max(s) for s in sets)
     if arch is None:
         return windows
     per_set, members = (symbols, seeds) if pooled else (1, seeds * symbols)  # a member's windows, members a fold
     sizes = [(a * per_set, b * per_set, c * per_set) for a, b, c in sets for _ in range(members)]
-    return windows + sizes_bytes(arch, sizes, lookback, 1, batch_size)
+    return windows + sizes_bytes(arch, sizes, lookback, features, batch_size)
+
+
+def refuse_unfit(nets: list[Architecture], folds: list[Fold], symbols: int, lookback: int, seeds: int,
+                 batch_size: int, networks: str, features: int, budget: int) -> None:
+    """Refuse, before any window is cut, a run whose largest fold alone needs more than ``budget`` bytes."""
+    need = max(fold_bytes(m, [f], symbols, lookback, seeds, batch_size, networks, features)
+               for m in nets or [None] for f in folds)
+    if need > budget:
+        gib = need / 2**30
+        raise ConfigError(
+            f"universe.memory_gb = {budget / 2**30:.3g} GiB cannot hold one fold: the largest needs an estimated "
+            f"{gib:.3g} GiB ({symbols} stocks, lookback {lookback}, {features} input column(s) a day, "
+            f"batch_size {batch_size}). Raise universe.memory_gb to {np.ceil(gib * 100) / 100:g} or more, or use "
+            "fewer forecast.features, a shorter forecast.lookback or fewer walkforward.train_days.")
 
 
 def fold_chunks(folds: list[Fold], fits: Callable[[list[Fold]], bool]) -> list[list[Fold]]:
@@ -200,6 +220,13 @@ class ChunkJob:
     threads: int | None = None  # torch threads where the chunk trains (None: leave as set)
     horizon: int = 1  # days the target looks ahead
     embargo: int = 0  # days more than the horizon that purge each fitting set's end
+    inputs: tuple[InputColumn, ...] = ()  # input columns beyond the returns (engine.panel_features)
+    with_returns: bool = True  # whether the close's returns are the first input column
+
+    @property
+    def features(self) -> int:
+        """Window columns a day."""
+        return len(self.inputs) + int(self.with_returns)
 
 
 Parts = dict[str, list[Part]]  # model (networks, then "linear") -> its forecasts on a chunk's folds
@@ -229,8 +256,8 @@ def train_chunk(values: np.ndarray, folds: list[Fold], job: ChunkJob, progress: 
     if job.threads is not None:
         configure_threads(job.threads)
     device = prepare_device(job.device)
-    windows = [panel_windows(values, f.train, f.val, f.test, job.lookback, job.target, job.horizon, job.embargo)
-               for f in folds]
+    windows = [panel_windows(values, f.train, f.val, f.test, job.lookback, job.target, job.horizon, job.embargo,
+                             list(job.inputs), job.with_returns) for f in folds]
     left = max(job.budget - _held(windows) * (1 if job.networks == "pooled" else 2), 1)
     parts: Parts = {}
     for arch in job.nets:
@@ -271,8 +298,8 @@ def in_process(progress: Progress | None) -> ChunkRunner:
 def plan_chunks(folds: list[Fold], job: ChunkJob, width: int) -> list[list[Fold]]:
     """The folds in consecutive chunks whose windows and training fit ``job.budget``."""
     def fits(chunk: list[Fold]) -> bool:
-        return all(fold_bytes(m, chunk, width, job.lookback, job.seeds, job.settings.batch_size, job.networks)
-                   <= job.budget for m in job.nets or [None])
+        return all(fold_bytes(m, chunk, width, job.lookback, job.seeds, job.settings.batch_size, job.networks,
+                              job.features) <= job.budget for m in job.nets or [None])
     return fold_chunks(folds, fits)
 
 
@@ -301,8 +328,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
                   seed: int, settings: TrainSettings, device: torch.device, progress: Progress | None = None,
                   seeds: int = 1, networks: str = "pooled", budget: int = DEFAULT_BUDGET,
                   architectures: list[Architecture] | None = None, store: ChunkStore | None = None,
-                  runner: ChunkRunner | None = None, threads: int | None = None, horizon: int = 1, embargo: int = 0
-                  ) -> dict[str, pd.DataFrame]:
+                  runner: ChunkRunner | None = None, threads: int | None = None, horizon: int = 1, embargo: int = 0,
+                  inputs: tuple[list[InputColumn], bool] | None = None) -> dict[str, pd.DataFrame]:
     """Score panels of every pooled network in ``models`` and of the universe baselines.
 
     Parameters
@@ -334,6 +361,9 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         Torch threads a chunk trains with (None: as set in this process).
     horizon, embargo : int, default 1 and 0
         Days the target looks ahead, and the days more than it that purge each fitting set's end.
+    inputs : (list of InputColumn, bool), optional
+        The input columns beyond the close's returns and whether the returns enter (engine.panel_features);
+        None: the returns alone.
 
     Returns
     -------
@@ -344,7 +374,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         raise ValueError(f"networks must be one of {NETWORKS}. Got {networks!r}.")
     nets = tuple(get_architecture(m, architectures or []) for m in models if m not in BASELINES)
     job = ChunkJob(nets, tuple(str(c) for c in close.columns), lookback, target, seed, seeds, settings, device.type,
-                   networks, budget, threads, horizon, embargo)
+                   networks, budget, threads, horizon, embargo, tuple((inputs or ([], True))[0]),
+                   (inputs or ([], True))[1])
     parts = _trained_parts(close, folds, job, progress, store, runner)
     out = {name: _to_frame(close, folds, p) for name, p in parts.items()}
     out["reversal"] = rule_scores(reversal_scores, close, folds)

@@ -120,21 +120,32 @@ def baseline_scores(close: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, store: ChunkStore | None = None,
                   progress: Progress | None = None, runner: ChunkRunner | None = None, threads: int | None = None
                   ) -> dict[str, pd.DataFrame]:
-    """The score panels of ``universe.models`` trained pooled per fold (``engine.pooled``), and the pooled
-    linear model; the rule baselines it also returns are already scored, so they are left out. Each chunk
-    of folds is saved in ``store`` as it finishes (and loaded from it on a resume)."""
+    """The score panels of ``universe.models`` trained pooled per fold (``engine.pooled``) on the inputs of
+    ``forecast.features`` (``engine.panel_features``), and the pooled linear model; the rule baselines it also
+    returns are already scored, so they are left out. Each chunk of folds is saved in ``store`` as it finishes
+    (and loaded from it on a resume). A run whose largest fold cannot fit ``universe.memory_gb`` is refused
+    before any window is cut."""
     from backtest.engine.devices import prepare_device
-    from backtest.engine.forecasting import train_settings
-    from backtest.engine.pooled import pooled_scores
+    from backtest.engine.forecasting import indicator_params, train_settings
+    from backtest.engine.panel_features import input_width, panel_inputs
+    from backtest.engine.pooled import BASELINES as POOLED_BASELINES
+    from backtest.engine.pooled import pooled_scores, refuse_unfit
+    from forecasters.registry import get_architecture
 
     settings = train_settings(config)
     target = "median" if config.universe.target == "above_median" else config.universe.target
-    un = config.universe
-    panels = pooled_scores(universe.field("close"), folds, list(un.models), config.forecast.lookback,
-                           target, config.run.seed, settings, prepare_device(config.run.device), progress,
-                           seeds=config.forecast.seeds, networks=un.networks, budget=int(un.memory_gb * 2**30),
-                           architectures=list(config.architectures().values()), store=store, runner=runner,
-                           threads=threads, horizon=un.horizon, embargo=config.walkforward.embargo)
+    un, fc = config.universe, config.forecast
+    budget = int(un.memory_gb * 2**30)
+    architectures = list(config.architectures().values())
+    nets = [get_architecture(m, architectures) for m in un.models if m not in POOLED_BASELINES]
+    refuse_unfit(nets, folds, len(universe.symbols), fc.lookback, fc.seeds, settings.batch_size, un.networks,
+                 input_width(list(fc.features)), budget)
+    inputs = panel_inputs(universe, list(fc.features), indicator_params(config.strategies), folds, fc.lookback)
+    panels = pooled_scores(universe.field("close"), folds, list(un.models), fc.lookback, target, config.run.seed,
+                           settings, prepare_device(config.run.device), progress, seeds=fc.seeds,
+                           networks=un.networks, budget=budget, architectures=architectures, store=store,
+                           runner=runner, threads=threads, horizon=un.horizon, embargo=config.walkforward.embargo,
+                           inputs=inputs)
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 

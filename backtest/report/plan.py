@@ -15,6 +15,7 @@ from backtest.core.cores import configure_threads
 from backtest.data.load import load_prices
 from backtest.engine.devices import prepare_device
 from backtest.engine.forecasting import train_settings
+from backtest.engine.panel_features import input_width
 from backtest.engine.schedule import folds_table, make_folds
 from backtest.engine.universe import configured_universe
 from forecasters.trainer import Member, train_group
@@ -74,11 +75,10 @@ def universe_plan(config: RunConfig) -> tuple[Table, str]:
     line = (f"{len(folds)} folds x {len(nets)} architectures x {fc.seeds} seed(s) x {per_fold} network(s) a fold = "
             f"[bold]{count}[/] {un.networks} networks to train, beside the pooled linear model, naive and "
             f"reversal; out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}.")
-    if nets:  # a pooled window is one return a day: one input feature, whatever forecast.features says
+    if nets:  # a pooled window has input_width columns a day (the preset alpha360 six)
         fit = int(frame.train_rows.mean() - frame.val_rows.mean()) - fc.lookback
-        one = dataclasses.replace(config, forecast=dataclasses.replace(fc, features=["close"]))
-        line += "\n" + estimate_line(one, nets, len(folds) * fc.seeds, stocks * max(fit, 1),
-                                      stocks * int(frame.val_rows.mean()))
+        line += "\n" + estimate_line(config, nets, len(folds) * fc.seeds, stocks * max(fit, 1),
+                                      stocks * int(frame.val_rows.mean()), input_width(list(fc.features)))
     return fold_table(frame, span, config), line
 
 
@@ -100,7 +100,8 @@ def _probe_members(n: int, rows: int, val: int, lookback: int, features: int, la
     return [Member(x(rows), y(rows), x(val), y(val), x(1), i) for i in range(n)]
 
 
-def epoch_seconds(model: str, members: int, fit_rows: int, val_rows: int, config: RunConfig, device: Any) -> float:
+def epoch_seconds(model: str, members: int, fit_rows: int, val_rows: int, config: RunConfig, device: Any,
+                  width: int | None = None) -> float:
     """Seconds one epoch of ``members`` models of ``model`` takes here, timed on a short epoch and scaled.
 
     The measured epoch has PROBE_STEPS batches per member (and one of validation); its time is scaled by
@@ -108,7 +109,7 @@ def epoch_seconds(model: str, members: int, fit_rows: int, val_rows: int, config
     """
     tr, fc = config.training, config.forecast
     n, rows, val = min(members, PROBE_MEMBERS), PROBE_STEPS * tr.batch_size, tr.batch_size if val_rows else 0
-    probe = _probe_members(n, rows, val, fc.lookback, len(fc.features), labels=tr.loss == "bce")
+    probe = _probe_members(n, rows, val, fc.lookback, width or len(fc.features), labels=tr.loss == "bce")
     settings = dataclasses.replace(train_settings(config), epochs=1)  # the run's optimiser and loss, one epoch
     arch = config.architectures()[model]
     train_group(arch, probe[:1], settings, device=device)  # warm-up: first-call costs are not per epoch
@@ -118,12 +119,14 @@ def epoch_seconds(model: str, members: int, fit_rows: int, val_rows: int, config
     return seconds * (fit_rows + val_rows) / (rows + val) * members / n
 
 
-def estimate_line(config: RunConfig, networks: list[str], members: int, fit_rows: int, val_rows: int) -> str:
-    """The training time a run would take, estimated from a measured short epoch per architecture."""
+def estimate_line(config: RunConfig, networks: list[str], members: int, fit_rows: int, val_rows: int,
+                  width: int | None = None) -> str:
+    """The training time a run would take, estimated from a measured short epoch per architecture (``width``
+    input columns a day; None: forecast.features')."""
     device = prepare_device(config.run.device)
     threads = configure_threads(config.run.threads)
     epochs = config.training.epochs
-    per_epoch = {m: epoch_seconds(m, members, fit_rows, val_rows, config, device) for m in networks}
+    per_epoch = {m: epoch_seconds(m, members, fit_rows, val_rows, config, device, width) for m in networks}
     total = sum(per_epoch.values()) * epochs
     slowest = max(per_epoch, key=per_epoch.__getitem__)
     shown = f"{total:,.1f}" if total >= 10 else f"{total:.3f}"  # a tiny plan still shows what was measured

@@ -162,3 +162,21 @@ def test_a_symbol_without_validation_windows_gets_no_per_symbol_network() -> Non
     got = pooled.pooled_scores(close, FOLDS[:1], ["lstm"], LOOKBACK, "return", seed=3, settings=SETTINGS,
                                device=CPU, networks="per_symbol")["lstm"]
     assert got["S5"].isna().all() and got.drop(columns="S5").notna().any().all()
+
+
+def test_windows_of_f_columns_are_estimated_at_f_times_the_close_only_bytes() -> None:
+    from forecasters.trainer import group_bytes
+
+    close = _universe()
+    logged = np.log(close.to_numpy())
+    inputs = [panel.InputColumn(f"c{k}", logged, logged) for k in range(5)]  # 5 columns beside the returns
+    windows = pooled.fold_windows(close, FOLDS, LOOKBACK, "return", inputs=inputs)
+    assert windows[0].x_train.shape[2] == 6
+    members = pooled.pooled_members("lstm", FOLDS, windows, 3, 1)
+    real = pooled._held(windows) + group_bytes(get_architecture("lstm"), members, SETTINGS.batch_size)
+    estimate = pooled.fold_bytes(get_architecture("lstm"), FOLDS, 8, LOOKBACK, 1, SETTINGS.batch_size, features=6)
+    assert real <= estimate <= 3 * real
+    one = pooled.fold_bytes(None, FOLDS, 8, LOOKBACK, 1, SETTINGS.batch_size)
+    six = pooled.fold_bytes(None, FOLDS, 8, LOOKBACK, 1, SETTINGS.batch_size, features=6)
+    x_one = 4 * LOOKBACK * 8 * sum(f.test_end - f.train_start for f in FOLDS)  # one column's float32 windows
+    assert six - one >= 5 * x_one  # five more columns cost five times one column's windows, at least

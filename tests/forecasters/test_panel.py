@@ -112,3 +112,54 @@ def test_bad_arguments_are_refused_by_name() -> None:
         panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2, target="sign")
     with pytest.raises(ValueError, match="Use more training days"):
         panel_windows(CLOSE, slice(0, 1), VAL, TEST, lookback=2)
+
+
+# An open panel beside CLOSE: each open is the previous close + 1 (NaN where that close is missing);
+# D has no open on row 5 although it has a close there.
+OPEN = np.vstack([CLOSE[:1], CLOSE[:-1] + 1.0])
+OPEN[5, 3] = np.nan
+
+
+def _open_column() -> panel.InputColumn:
+    return panel.InputColumn("open", np.log(OPEN), np.log(CLOSE))
+
+
+def test_an_anchored_column_is_the_window_relative_to_its_last_close_by_hand() -> None:
+    w = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2, inputs=[_open_column()])
+    assert w.names == ("close", "open") and w.x_train.shape == (6, 2, 2)
+    raw = w.x_train[:, :, 1] * w.input_std[0] + w.input_mean[0]  # undo the column's own scaling
+    i = _pairs(w.train_rows, w.train_cols).index((4, 0))  # A on day 4: opens of rows 3, 4 against close 4
+    np.testing.assert_allclose(raw[i], np.log([103 / 101, 104 / 101]), rtol=1e-5)  # 102 + 1, 103 + 1
+    # The column's scaling: mean and sd over every training window's values, by hand.
+    values = [np.log([OPEN[t - 1, s] / CLOSE[t, s], OPEN[t, s] / CLOSE[t, s]]) for t, s in _pairs(w.train_rows,
+                                                                                                 w.train_cols)]
+    assert w.input_mean[0] == pytest.approx(np.mean(values)) and w.input_std[0] == pytest.approx(np.std(values))
+    np.testing.assert_array_equal(w.x_train[:, :, :1], panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2).x_train)
+
+
+def test_a_missing_input_drops_exactly_the_windows_that_read_it() -> None:
+    base = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2)
+    w = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2, inputs=[_open_column()])
+    # D's open on row 5 is missing: its windows ending on 5 and 6 go; nothing else changes.
+    lost = set(_pairs(base.val_rows, base.val_cols)) - set(_pairs(w.val_rows, w.val_cols))
+    assert lost == {(6, 3)} and _pairs(w.train_rows, w.train_cols) == _pairs(base.train_rows, base.train_cols)
+    assert _pairs(w.test_rows, w.test_cols) == _pairs(base.test_rows, base.test_cols)
+
+
+def test_without_returns_the_columns_alone_make_the_window() -> None:
+    w = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2, inputs=[_open_column()], with_returns=False)
+    assert w.names == ("open",) and w.x_train.shape == (6, 2, 1)
+    assert w.y_train.shape == (6,)  # the target is still the scaled next return
+    with pytest.raises(ValueError, match="needs at least one input column"):
+        panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2, with_returns=False)
+
+
+def test_a_columns_scaling_reads_the_training_windows_only() -> None:
+    later_open = OPEN.copy()
+    later_open[6:] *= 3.0  # every open after the training rows
+    moved = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2,
+                          inputs=[panel.InputColumn("open", np.log(later_open), np.log(CLOSE))])
+    base = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=2, inputs=[_open_column()])
+    assert (moved.input_mean, moved.input_std) == (base.input_mean, base.input_std)
+    np.testing.assert_array_equal(moved.x_train, base.x_train)
+    assert not np.array_equal(moved.x_test, base.x_test)  # the check can fail: the test windows do move

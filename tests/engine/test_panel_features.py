@@ -1,0 +1,183 @@
+"""A universe run's inputs per stock (engine.panel_features): values by hand, refusals, warm-up, no look-ahead."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.core.errors import ConfigError, DataError, DataWarning
+from backtest.engine import panel_features as pf
+from backtest.engine.pooled import fold_windows
+from backtest.engine.schedule import make_folds
+from backtest.engine.universe import _load, run_universe
+from strategies.features import IndicatorParams
+from tests.conftest import synthetic_universe, universe_config, write_long_csv, write_wide_csv
+
+pytestmark = pytest.mark.filterwarnings("ignore::backtest.core.errors.DataWarning")
+PARAMS = IndicatorParams()
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    return synthetic_universe(8, 300)
+
+
+@pytest.fixture(scope="module")
+def path(frames, tmp_path_factory):
+    return write_long_csv(frames, tmp_path_factory.mktemp("u") / "long.csv")
+
+
+def _inputs(path, features: list[str], *extra: str):
+    config = universe_config(path, f"forecast.features={features}", *extra)
+    universe = _load(config)
+    folds = make_folds(len(universe.calendar), config.walkforward)
+    return universe, folds, pf.panel_inputs(universe, features, PARAMS, folds, config.forecast.lookback)
+
+
+def test_each_input_is_its_formula_by_hand(frames, path) -> None:
+    universe, _, (columns, with_returns) = _inputs(path, ["close", "open", "volume", "ret_5"])
+    assert with_returns and [c.name for c in columns] == ["open", "volume", "ret_5"]
+    s3 = frames["S3"]
+    j, t = universe.symbols.index("S3"), 100
+    open_, volume, ret = columns
+    # A window dated t reads values[s] - anchor[t]: ln(open_s / close_t), log1p(v_s) - log1p(v_t).
+    assert open_.values[t - 2, j] - open_.anchor[t, j] == pytest.approx(np.log(s3["open"].iloc[t - 2]
+                                                                               / s3["close"].iloc[t]))
+    assert volume.values[t - 1, j] - volume.anchor[t, j] == pytest.approx(np.log1p(s3["volume"].iloc[t - 1])
+                                                                          - np.log1p(s3["volume"].iloc[t]))
+    assert ret.anchor is None and ret.values[t, j] == pytest.approx(np.log(s3["close"].iloc[t]
+                                                                          / s3["close"].iloc[t - 5]))
+    assert np.isnan(ret.values[:5, j]).all() and np.isfinite(ret.values[5:, j]).all()  # its warm-up, no more
+
+
+def test_the_alpha360_preset_is_six_columns_relative_to_today(frames, path) -> None:
+    universe, _, (columns, with_returns) = _inputs(path, ["alpha360"])
+    assert not with_returns and pf.input_width(["alpha360"]) == 6 == len(columns)
+    assert [c.name for c in columns] == ["alpha360:open", "alpha360:high", "alpha360:low", "alpha360:close",
+                                         "alpha360:vwap=close", "alpha360:volume"]
+    j, t, s0 = universe.symbols.index("S0"), 50, frames["S0"]
+    high = columns[1]
+    assert high.values[t - 3, j] - high.anchor[t, j] == pytest.approx(np.log(s0["high"].iloc[t - 3]
+                                                                             / s0["close"].iloc[t]))
+    assert pf.input_width(["close", "alpha360", "rsi_14"]) == 8
+
+
+def test_a_feature_the_data_lacks_is_refused_with_the_single_symbol_message(frames, tmp_path) -> None:
+    wide = write_wide_csv(frames, tmp_path / "wide.csv")
+    with pytest.raises(DataError, match=r"forecast.features includes 'volume_rel_20', computed from volume, but "
+                                        r"the data has no volume values \(the column is absent or empty\)"):
+        _inputs(wide, ["close", "volume_rel_20"], "backtest.execution='next_open'")
+    silent = {s: f.assign(volume=0.0) for s, f in frames.items()}
+    with pytest.raises(DataError, match="the volume is 0 on every row the folds use"):
+        _inputs(write_long_csv(silent, tmp_path / "silent.csv"), ["close", "volume"])
+
+
+def test_a_warm_up_longer_than_a_fold_can_spare_is_refused_and_a_shorter_one_warned(path) -> None:
+    with pytest.raises(DataError, match=r"fold 0 keeps 0 of its 120 fitting days after the warm-up of 'ret_150'"):
+        _inputs(path, ["close", "ret_150"])
+    with pytest.warns(DataWarning, match=r"1 fold\(s\) fit after the warm-up of 'macd_hist' \(each stock's first 25 "
+                                         r"rows.*fold 0 fits on 95 of its 120 days"):
+        _inputs(path, ["close", "macd_hist", "rsi_14"])
+
+
+def test_a_constant_or_infinite_column_is_refused(path) -> None:
+    universe, folds, _ = _inputs(path, ["close"])
+    flat = pf.InputColumn("factor", np.full((len(universe.calendar), len(universe.symbols)), 2.0))
+    with pytest.raises(DataError, match="'factor' is 2 on every .day, stock. the folds read"):
+        pf._check_column(flat, universe, slice(0, 300), universe.origin, ["close"])
+    flat.values[40, 3] = np.inf
+    with pytest.raises(DataError, match=r"'factor' is infinite on 1 \(day, stock\) pair\(s\).*first S3 on"):
+        pf._check_column(flat, universe, slice(0, 300), universe.origin, ["close"])
+
+
+def _altered(frames: dict[str, pd.DataFrame], cut: int) -> dict[str, pd.DataFrame]:
+    """Every price and volume from row ``cut`` on scaled by a random factor per day, field and stock."""
+    rng = np.random.default_rng(5)
+    out = {}
+    for symbol, frame in frames.items():
+        frame = frame.copy()
+        frame.iloc[cut:] = frame.iloc[cut:] * rng.uniform(0.9, 1.1, frame.iloc[cut:].shape)
+        frame["high"] = frame[["open", "high", "low", "close"]].max(axis=1)
+        frame["low"] = frame[["open", "high", "low", "close"]].min(axis=1)
+        out[symbol] = frame
+    return out
+
+
+FEATURES = [["close", "open", "high", "low", "volume"], ["alpha360"],
+            ["close", "ret_5", "vol_20", "bb_pctb", "macd_hist", "rsi_14", "volume_rel_20", "atr_14", "ma_gap_20"]]
+
+
+def _before(windows, cut: int) -> list[np.ndarray]:
+    """Every set's windows dated before ``cut``, and the targets (about t + 1) that lie before it too."""
+    out = []
+    for w in windows:
+        for x, y, rows in ((w.x_train, w.y_train, w.train_rows), (w.x_val, w.y_val, w.val_rows),
+                           (w.x_test, None, w.test_rows)):
+            out += [x[rows < cut]] + ([y[rows + 1 < cut]] if y is not None else [])
+    return out
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=["ohlcv", "alpha360", "derived"])
+def test_no_look_ahead_prices_after_a_cut_change_no_window_before_it(frames, path, tmp_path, features) -> None:
+    cut = 230  # inside the last fold's training rows: folds 2 and 3 fit on rows after it
+    warnings.simplefilter("ignore", DataWarning)
+    universe, folds, inputs = _inputs(path, features)
+    moved_universe, _, moved = _inputs(write_long_csv(_altered(frames, cut), tmp_path / "moved.csv"), features)
+    early = [f for f in folds if f.train_end <= cut]  # folds fitted wholly before the cut
+    a = fold_windows(universe.field("close"), early, 5, "return", inputs=inputs[0], with_returns=inputs[1])
+    b = fold_windows(moved_universe.field("close"), early, 5, "return", inputs=moved[0], with_returns=moved[1])
+    for x, y in zip(_before(a, cut), _before(b, cut), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert early and any(not np.array_equal(x, y) for x, y in zip(
+        _windows_after(a, cut), _windows_after(b, cut), strict=True))  # the alteration reaches later windows
+
+
+def _windows_after(windows, cut: int) -> list[np.ndarray]:
+    return [w.x_test[w.test_rows >= cut] for w in windows]
+
+
+def test_the_look_ahead_check_catches_a_column_that_peeks_one_day_ahead(frames, path, tmp_path) -> None:
+    cut = 230
+    universe, folds, _ = _inputs(path, ["close"])
+    moved_universe, _, _ = _inputs(write_long_csv(_altered(frames, cut), tmp_path / "moved.csv"), ["close"])
+    early = [f for f in folds if f.train_end <= cut]
+
+    def peeking(u):  # tomorrow's close: the bug the check exists for
+        return [pf.InputColumn("peek", np.log(u.field("close").shift(-1).to_numpy()))]
+
+    a = fold_windows(universe.field("close"), early, 5, "return", inputs=peeking(universe))
+    b = fold_windows(moved_universe.field("close"), early, 5, "return", inputs=peeking(moved_universe))
+    assert any(not np.array_equal(x, y) for x, y in zip(_before(a, cut), _before(b, cut), strict=True))
+
+
+def test_a_universe_run_reads_only_the_close_unless_told(path) -> None:
+    assert universe_config(path).forecast.features == ["close"]
+    assert universe_config(path, "forecast.features=['close', 'rsi_14']").forecast.features == ["close", "rsi_14"]
+    from backtest.core.config import load_config
+
+    with pytest.raises(ConfigError, match="'alpha360' is a preset of a universe run's inputs"):
+        load_config(None, ["forecast.features=['close', 'alpha360']"])
+    with pytest.raises(ConfigError, match="must include 'close'"):
+        universe_config(path, "forecast.features=['open', 'rsi_14']")
+
+
+def test_a_run_on_ohlcv_and_derived_inputs_scores_every_test_window(path) -> None:
+    warnings.simplefilter("ignore", DataWarning)
+    config = universe_config(path, "forecast.features=['close', 'open', 'volume', 'rsi_14']",
+                             "universe.models=['lstm']", "training.epochs=1", "universe.rules=[]",
+                             "universe.books=['long_short']")
+    result = run_universe(config)
+    assert result.scores["lstm"].notna().equals(result.scores["linear"].notna())  # the same windows
+    assert result.scores["lstm"].notna().equals(result.scores["reversal"].notna())  # every stock, every test day
+    assert np.isfinite(result.ic.loc["lstm", "ic"]) and np.isfinite(result.ic.loc["linear", "ic"])
+
+
+def test_a_fold_that_cannot_fit_the_memory_budget_is_refused_before_training(path) -> None:
+    config = universe_config(path, "forecast.features=['alpha360']", "universe.models=['lstm']",
+                             "universe.memory_gb=0.001", "universe.rules=[]")
+    with pytest.raises(ConfigError, match=r"universe.memory_gb = 0.001 GiB cannot hold one fold: the largest "
+                                          r"needs an estimated .* GiB \(8 stocks, lookback 5, 6 input column\(s\)"):
+        run_universe(config)
