@@ -41,8 +41,6 @@ UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
                     "Give a file of adjusted prices, or leave data.adjust out."),
     "walkforward.protocol": _STUDY, "walkforward.study_train": _STUDY, "walkforward.study_val": _STUDY,
     "walkforward.study_test": _STUDY,
-    "forecast.features": ("its pooled networks read each stock's close only",
-                          "Leave forecast.features out, or set it to [\"close\"]."),
     "forecast.representation": ("its pooled networks read returns, standardised over the fold's fitting rows",
                                 "Leave forecast.representation out."),
     "forecast.scaler": ("its pooled networks standardise the returns with the fold's pooled mean and standard "
@@ -77,8 +75,8 @@ SINGLE_REFUSES: dict[str, tuple[str, str]] = {
                             "Leave walkforward.embargo out, or set universe.enabled = true."),
 }
 
-# values of a refused key that say what the kind does anyway (a universe's networks read the close)
-_SAME_AS_KIND = {(UNIVERSE, "forecast.features"): (["close"],)}
+# values of a refused key that say what the kind does anyway
+_SAME_AS_KIND: dict[tuple[str, str], tuple[Any, ...]] = {}
 
 
 def _single_refusal(key: str) -> tuple[str, str]:

@@ -107,6 +107,8 @@ EVIDENCE = {
         "tests/engine/test_universe.py::TestConfig::test_a_universe_batch_may_be_larger_than_its_fitting_days_one_symbols_may_not",
     "forecast.features|single":
         "tests/engine/test_features_lookahead.py::test_future_prices_do_not_change_a_run_with_every_derived_feature",
+    "forecast.features|universe":
+        "tests/engine/test_panel_features.py::test_a_run_on_ohlcv_and_derived_inputs_scores_every_test_window",
     "forecast.representation|single":
         "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
     "forecast.scaler|single":
