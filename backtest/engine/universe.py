@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # the pooled trainer (and torch) load only when a run trains 
     from backtest.engine.pooled import ChunkRunner, ChunkStore
 
 __all__ = ["BASELINES", "BENCHMARK", "ScoreSource", "UniverseResult", "baseline_scores", "daily_turnover",
-           "run_universe"]
+           "run_universe", "traded_turnover"]
 
 BENCHMARK = "equal_weight"  # every name priced that day, equal weights: what a score must beat
 # The return a score dated t is judged on, by fills: the one its books can earn (scoring.crosssection.earnable_return)
@@ -87,6 +87,7 @@ class UniverseResult:
     fills: str  # "next open" or "next close"
     manifest: dict[str, Any] = field(default_factory=dict)
     group_ic: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks, days
+    traded: pd.DataFrame | None = None  # out-of-sample days x books: one-way turnover traded (traded_turnover)
 
 
 def _load(config: RunConfig) -> Universe:
@@ -278,20 +279,39 @@ def turnover(weights: pd.DataFrame) -> float:
     return float(daily_turnover(weights).mean())
 
 
+def traded_turnover(pf: Any) -> pd.DataFrame:
+    """What each book traded, per day: half the value of every order filled that day (buys and sells, the
+    drift back to the target weights included) over the book's value at that day's close. One-way, a
+    fraction of the book; days x books."""
+    rec = pf.orders.records
+    books = pf.wrapper.columns.get_level_values("book")
+    frame = pd.DataFrame({"day": pf.wrapper.index[rec["idx"]], "book": books[rec["col"]],
+                          "value": np.abs(rec["size"] * rec["price"])})
+    names = list(dict.fromkeys(books))
+    traded = frame.pivot_table(index="day", columns="book", values="value", aggfunc="sum")
+    traded = traded.reindex(index=pf.wrapper.index, columns=names).fillna(0.0)
+    value = pf.value()
+    value = value.to_frame(names[0]) if isinstance(value, pd.Series) else value[names]  # one book: a Series
+    return traded / value / 2.0
+
+
 def book_returns(pf: Any) -> pd.DataFrame:
     """A portfolio's daily returns from the first day a book can have one: the first out-of-sample day only
     decides (its weights fill at the next open), so its return is 0 by construction and is left out."""
     return pf.returns().iloc[1:]
 
 
-def _trading_table(weights: dict[str, pd.DataFrame], net: Any, gross: Any, risk_free: float = 0.0) -> pd.DataFrame:
+def _trading_table(weights: dict[str, pd.DataFrame], net: Any, gross: Any, traded: pd.DataFrame,
+                   risk_free: float = 0.0) -> pd.DataFrame:
     """Per book: mean daily return before and after costs, the return figures (Sharpe and Sortino over the yearly
-    ``risk_free`` rate), turnover and leg shares, all from the first day a book can have a return."""
+    ``risk_free`` rate), turnover (traded, and of the target weights) and leg shares, all from the first day a
+    book can have a return."""
     returns = book_returns(net)
     table = return_figures(returns, net.total_return(), risk_free)
     table.insert(0, "mean_gross", 100.0 * book_returns(gross).mean())
     table.insert(1, "mean_net", 100.0 * returns.mean())
-    table["turnover"] = [100.0 * turnover(weights[b]) for b in table.index]
+    table["turnover"] = 100.0 * traded.iloc[1:].mean()  # what was traded, from the first fill
+    table["weight_turnover"] = [100.0 * turnover(weights[b]) for b in table.index]  # the targets' change only
     table["long_share"] = [100.0 * float(weights[b].clip(lower=0).sum(axis=1).mean()) for b in table.index]
     table["short_share"] = [100.0 * float(-weights[b].clip(upper=0).sum(axis=1).mean()) for b in table.index]
     table.index.name = "book"
@@ -406,7 +426,8 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     timings["score"] = time.perf_counter() - started - sum(timings.values())
     net, gross, fills = _trade(weights, universe, days, config)
     rf = config.backtest.risk_free
-    table = _trading_table(weights, net, gross, rf)
+    traded = traded_turnover(net)
+    table = _trading_table(weights, net, gross, traded, rf)
     evaluation = evaluate_trading(table, book_returns(net), BENCHMARK, config.statistics, config.run.seed, rf)
     timings["trade"] = time.perf_counter() - started - sum(timings.values())
     ic, daily, deciles = _ic_tables(scores, universe, days, config.universe.target,
@@ -415,7 +436,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
     result = UniverseResult(config, universe, folds, scores, weights, net.value(), book_returns(net),
                             book_returns(gross), evaluation.table, evaluation.summary, ic, daily, deciles, fills,
-                            group_ic=by_group)
+                            group_ic=by_group, traded=traded)
     result.manifest = _manifest(result, timings)
     return result
 

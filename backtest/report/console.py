@@ -255,8 +255,8 @@ IC_COLUMNS = {"rank_ic": ("rank IC", 4), "rank_t_hac": ("rank t", 2), "rank_ic_v
 IC_PRIORITY = ["rank_ic", "rank_t_hac", "rank_ic_verdict", "spread", "accuracy", "ic", "t_hac", "ic_verdict", "icir",
                "positive"]
 BOOK_COLUMNS = {"mean_gross": ("gross %", 3), "mean_net": ("net %", 3), "sharpe": ("Sharpe", 2),
-                "turnover": ("turn %", 1), "max_drawdown": ("max DD %", 1)}
-BOOK_PRIORITY = ["mean_net", "sharpe", "mean_gross", "max_drawdown", "turnover"]
+                "turnover": ("turn %", 1), "max_drawdown": ("max DD %", 1), "weight_turnover": ("target turn %", 1)}
+BOOK_PRIORITY = ["mean_net", "sharpe", "mean_gross", "max_drawdown", "turnover", "weight_turnover"]
 TEST_COLUMNS = {"psr": ("PSR", 3), "psr_holm": ("PSR Holm", 3), "dsr": ("DSR", 3), "verdict": ("vs EW", 0)}
 TEST_PRIORITY = ["verdict", "psr", "dsr", "psr_holm"]
 # Longer scorer or book names fold onto a second line (text may wrap; numbers never): "reversal:topk_dropout"
@@ -314,7 +314,8 @@ def book_view(summary: UniverseSummary, console: Console) -> Table:
     bt, un = summary.config["backtest"], summary.config["universe"]
     table, left = _view(f"Books out of sample (fills at the {summary.fills})", "book",
                         summary.trading, BOOK_COLUMNS, BOOK_PRIORITY, console)
-    table.caption = (f"gross / net: mean daily return before / after costs; turn: one-way turnover per day; "
+    table.caption = ("gross / net: mean daily return before / after costs; turn: one-way turnover traded per day (the "
+                     "orders, drift back to the targets included; target turn: the target weights' change only); "
                      f"net: fees {fmt(1e4 * bt['fees'], 1)} bp + slippage {fmt(1e4 * bt['slippage'], 1)} bp per "
                      f"half-turn, borrow {fmt(100 * un['borrow'], 2)} %/year on shorts; k = {un['k']}, n_drop = "
                      f"{un['n_drop']}; {legs_note(un)}Sharpe annualised (252 days){_over_risk_free(bt)}; every "

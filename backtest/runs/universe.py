@@ -10,7 +10,8 @@ Layout of ``runs/<name>/`` for a universe run::
     equity.csv        date + one column per book: value after costs
     ic.csv            date + "scorer:ic", "scorer:rank_ic" and "scorer:spread" per scorer: the daily information
                       coefficients and the daily top - bottom decile spread of the return the books can earn
-    turnover.csv      date + one column per book: one-way turnover that day (a fraction of the book)
+    turnover.csv      date + one column per book: one-way turnover traded that day, drift included (a fraction
+                      of the book's value at the day before's close)
     symbols.csv       Universe.summary: what loading did to each symbol, and why one was refused
     metrics.json      {"kind": "universe", "ic": [...], "deciles": [...], "trading": [...],
                        "statistics": {"trading": {...}}, "data": {...}, "survivorship": "..." | null,
@@ -80,7 +81,10 @@ def metrics(result: UniverseResult) -> dict[str, Any]:
 
 
 def turnover_table(result: UniverseResult) -> pd.DataFrame:
-    """Each book's one-way turnover per out-of-sample day (``engine.universe.daily_turnover``)."""
+    """Each book's one-way turnover traded per out-of-sample day (``engine.universe.traded_turnover``; the
+    target weights' change, ``daily_turnover``, for a result that has no orders)."""
+    if result.traded is not None:
+        return result.traded.reindex(result.equity.index)
     return pd.DataFrame({name: daily_turnover(w) for name, w in result.weights.items()}).reindex(result.equity.index)
 
 

@@ -172,7 +172,8 @@ def _trading_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -
     returns = _returns(s, first, last)
     table = return_figures(returns, eq.iloc[-1] / base - 1.0)
     table.insert(0, "mean_net", 100.0 * returns.mean())
-    table["turnover"] = 100.0 * s.turnover.loc[first:last].mean()
+    turnover = s.turnover.loc[first:last]
+    table["turnover"] = 100.0 * (turnover.iloc[1:] if first <= s.equity.index[0] else turnover).mean()
     stats_cfg, seed = statistics_of(s.config)
     evaluation = evaluate_trading(table.rename_axis("book"), returns, BENCHMARK, stats_cfg, seed)
     return evaluation.table, evaluation.summary

@@ -6,8 +6,9 @@ import pytest
 
 from backtest.core.config import load_config
 from backtest.core.errors import ConfigError, DataError
+from backtest.engine.book import book
 from backtest.engine.schedule import make_folds
-from backtest.engine.universe import BENCHMARK, equal_weight, run_universe, turnover
+from backtest.engine.universe import BENCHMARK, daily_turnover, equal_weight, run_universe, traded_turnover, turnover
 from tests.conftest import synthetic_universe, universe_config, write_long_csv
 
 pytestmark = pytest.mark.filterwarnings("ignore::backtest.core.errors.DataWarning")
@@ -94,6 +95,18 @@ def test_equal_weight_and_turnover_on_a_named_panel():
     assert equal_weight(close).to_dict("list") == {"A": [0.5, 1.0, 0.0], "B": [0.5, 0.0, 1.0]}
     # day 0 buys 1.0 (one-way 0.5), day 1 swaps B for A (0.5), day 2 swaps back (1.0): mean (0.5+0.5+1)/3
     assert turnover(equal_weight(close)) == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+
+
+def test_turnover_is_what_was_traded_drift_included_on_a_named_panel():
+    """A doubles overnight before day 2 (opens = closes), B stays: the 50/50 targets never change after day 0,
+    but the book sells 250 of A and buys 250 of B to get back to them (500 traded over a 1,500 book: one-way
+    1/6), and sells all 1,500 on the last day."""
+    days = pd.bdate_range("2024-01-01", periods=4)
+    price = pd.DataFrame({"A": [1.0, 1.0, 2.0, 2.0], "B": [1.0, 1.0, 1.0, 1.0]}, index=days)
+    weights = pd.DataFrame(0.5, index=days, columns=["A", "B"])
+    pf = book({"ew": weights}, price, price, init_cash=1000.0)
+    assert traded_turnover(pf)["ew"].tolist() == pytest.approx([0.0, 0.5, 1.0 / 6.0, 0.5])
+    assert daily_turnover(weights).tolist() == [0.5, 0.0, 0.0, 0.0]  # the targets' change misses the drift
 
 
 def test_a_score_source_plugs_in_beside_the_baselines(frames, tmp_path):

@@ -61,7 +61,8 @@ def test_lines_fit_and_no_number_is_cut(summary, width):
 
 def test_at_80_columns_the_rank_ic_its_test_spread_and_accuracy_come_before_the_pearson_ic(summary):
     out = rendered(summary, 80)
-    assert " ".join(out.split()).count("not shown at this width") == 1
+    assert " ".join(out.split()).count("not shown at this width") == 2  # the IC table's and the books' below
+    assert "not shown at this width: target turn %" in " ".join(out.split())  # the traded turnover stays
     # the Pearson IC and its test give way first (they are in report.html and metrics.json); ranks are traded
     assert "not shown at this width: IC, IC t, IC vs 0, ICIR, % > 0" in " ".join(out.split())
     assert "│ reversal │ -0.0003 │ -0.01 │ ≈ 0 │ — │ 49.8 │" in " ".join(out.split())  # on open t+1 -> t+2

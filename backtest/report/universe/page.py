@@ -107,7 +107,9 @@ def tables_html(summary: UniverseSummary) -> list[str]:
         f"<h2>Books out of sample (fills at the {html.escape(summary.fills)})</h2>",
         table_html(trading, BOOK_COLUMNS, "book", highlight=BENCHMARK),
         "<p class='note'>gross / net: mean daily return before / after costs (fees, slippage, borrow on shorts); "
-        f"turn: one-way turnover per day; {html.escape(legs_note(summary.config.get('universe', {})))}every "
+        "turn: one-way turnover traded per day (the orders' value over the book's, drift back to the target "
+        "weights included); target turn: the change of the target weights alone; "
+        f"{html.escape(legs_note(summary.config.get('universe', {})))}every "
         "position closed on the last day.</p>",
         "<h2>Against the equal-weighted universe (after costs)</h2>",
         table_html(trading, TEST_COLUMNS, "book", highlight=BENCHMARK),
@@ -180,7 +182,7 @@ def universe_report_html(summary: UniverseSummary) -> str:
         ("deciles", decile_figure(summary.deciles, summary.ic)),
         ("equity", book_figure(summary.equity, "Equity after costs: each scorer's books and the equal-weighted "
                                                "universe (bold)", "portfolio value")),
-        ("turnover", book_figure(summary.turnover, "One-way turnover per day (% of the book)", "%", 100.0)),
+        ("turnover", book_figure(summary.turnover, "One-way turnover traded per day (% of the book)", "%", 100.0)),
     ])
     body = [*_header(summary), "<h2>Information coefficients</h2>", figs[0], figs[1],
             "<h2>Forecast deciles</h2>", figs[2], *_placebo_note(summary), "<h2>Books</h2>", figs[3], figs[4],
