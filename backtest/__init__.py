@@ -4,6 +4,10 @@
     result = run(load_config("configs/default.toml", ["training.epochs=5"]))
     folder = write_run(result)          # runs/default: `wfbt show` and `wfbt compare` read it
     summary = read_run(folder)          # .trading, .equity, .predictions(), .folds(), .orders(), .statistics
+    show(folder)                        # the console summary `wfbt show` prints
+
+Either kind of run (a config with ``universe.enabled`` runs a universe): the calls are the same, and
+``backtest.kinds`` holds what each kind does.
 
 docs/api.md works the whole example.
 """
@@ -16,7 +20,8 @@ from backtest.core.cores import quiet_openmp_waits
 
 quiet_openmp_waits()  # before anything loads torch and its OpenMP runtime: see backtest/core/cores.py
 
-__all__ = ["RunConfig", "RunResult", "load_config", "run", "read_run", "write_run"]
+__all__ = ["RunConfig", "RunResult", "UniverseResult", "compare", "load_config", "run", "read_run", "show",
+           "write_run"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: `wfbt models` should not pay for importing torch and vectorbt
@@ -24,16 +29,16 @@ def __getattr__(name: str) -> Any:  # lazy: `wfbt models` should not pay for imp
         from backtest.core import config
 
         return getattr(config, name)
-    if name in ("run", "RunResult"):
-        from backtest.engine import pipeline as engine
+    if name == "RunResult":
+        from backtest.engine.pipeline import RunResult
 
-        return getattr(engine, name)
-    if name == "read_run":
-        from backtest.runs.store import read_run
+        return RunResult
+    if name == "UniverseResult":
+        from backtest.engine.universe import UniverseResult
 
-        return read_run
-    if name == "write_run":
-        from backtest.report.publish import write_run
+        return UniverseResult
+    if name in ("run", "read_run", "show", "compare", "write_run"):
+        from backtest import kinds
 
-        return write_run
+        return getattr(kinds, name)
     raise AttributeError(name)

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.panel import Panel
 from rich.table import Table
 
 from backtest.cli.common import ConfigArg, SetOpt, console, friendly, load_run_config
@@ -18,22 +16,15 @@ from backtest.core.errors import WfbtError
 @friendly
 def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/default.")]) -> None:
     """Print a finished run's summary again from its artifacts, without retraining."""
-    from backtest.report.console import render
+    from backtest.kinds import show as show_run
     from backtest.report.sweeps import render_leaderboard
-    from backtest.runs import store
-    from backtest.runs.universe_folder import is_universe, read_universe
 
-    if is_universe(run_dir):
-        from backtest.report.console import render_universe
-
-        render_universe(read_universe(run_dir), console)
-        return
     if (run_dir / "sweep.json").is_file():
         from backtest.sweep.leaderboard import read_leaderboard
 
         render_leaderboard(*read_leaderboard(run_dir), console, run_dir)
         return
-    render(store.read_run(run_dir), console)
+    show_run(run_dir, console)
 
 
 @friendly
@@ -52,30 +43,10 @@ def compare_command(
 ) -> None:
     """Compare finished runs: what differs (data, settings), forecast and trading tables, paired tests of run
     against run on the same data, an equity chart, and an HTML page."""
-    from backtest.report import html
-    from backtest.report.chart import equity_chart
-    from backtest.report.comparison import compare_tables, paired_tables, settings_table, what_differs
-    from backtest.runs.compare import compare
-    from backtest.runs.universe_compare import refuse_mixed
+    from backtest.kinds import compare
 
-    if refuse_mixed([str(r) for r in runs]):
-        return _compare_universes(runs, strategy, model, sort, limit, html_out)
-    result = compare([str(r) for r in runs], strategy, model, sort)
-    if result.data_warning:
-        console.print(f"[bold red]{escape(result.data_warning)}[/]", highlight=False)
-    console.print(settings_table(result), highlight=False)
-    console.print(result.note(), highlight=False)
-    for table in compare_tables(result, console.width, limit or None):
-        console.print(table)
-    for table in paired_tables(result, console.width, console):
-        console.print(table)
-    for sentence in what_differs(result):
-        console.print(sentence, highlight=False)
-    chosen = result.chart_columns(curves)
-    if chosen:
-        console.print(Panel(equity_chart(result.equity, chosen, console.width - 4),
-                            title="Equity on the common period, rebased to 100", expand=False))
-    _write_page(html.compare_html(result), html_out or Path(runs[0]).parent / "compare.html")
+    page = compare(list(runs), console, strategy, model, sort, limit, curves)
+    _write_page(page, html_out or Path(runs[0]).parent / "compare.html")
 
 
 def _write_page(text: str, target: Path) -> None:
@@ -90,37 +61,13 @@ def _write_page(text: str, target: Path) -> None:
     console.print(f"Comparison page: {target}", highlight=False)
 
 
-def _compare_universes(runs: list[Path], books: list[str] | None, scorers: list[str] | None, sort: str, limit: int,
-                       html_out: Path | None) -> None:
-    """`wfbt compare` of universe runs: --strategy picks books, --model scorers; IC and trading tables."""
-    from backtest.report.comparison import settings_table
-    from backtest.report.universe.comparison import (
-        universe_compare_html,
-        universe_compare_tables,
-        universe_paired_tables,
-        universe_what_differs,
-    )
-    from backtest.runs.universe_compare import compare_universes
-
-    result = compare_universes([str(r) for r in runs], books, scorers, sort)
-    for warning in result.warnings:
-        console.print(f"[bold red]{escape(warning)}[/]", highlight=False)
-    console.print(settings_table(result), highlight=False)
-    console.print(result.note(), highlight=False)
-    for table in [*universe_compare_tables(result, console.width, limit or None),
-                  *universe_paired_tables(result, console.width, console)]:
-        console.print(table)
-    for sentence in universe_what_differs(result):
-        console.print(sentence, highlight=False)
-    _write_page(universe_compare_html(result), html_out or Path(runs[0]).parent / "compare.html")
-
-
 @friendly
 def plan_command(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Print the fold table and how many models a run would train, without training."""
-    from backtest.report.plan import plan
+    from backtest.kinds import home
 
-    table, line = plan(load_run_config(config, set_))
+    cfg = load_run_config(config, set_)
+    table, line = home(cfg).plan(cfg)
     console.print(table)
     console.print(line)
 

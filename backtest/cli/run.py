@@ -57,7 +57,7 @@ def _run_overrides(set_: list[str] | None, out: Path | None, device: str | None,
 def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
     """backtest.run with live progress bars (or none with --quiet)."""
     from backtest.engine.pipeline import Progress as NoProgress
-    from backtest.engine.pipeline import run
+    from backtest.kinds import run
 
     if quiet:
         return run(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
@@ -86,21 +86,18 @@ def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
 def _run_universe(cfg: Any, force: bool, resume: bool, quiet: bool) -> None:
     """A universe run (universe.enabled): each trained chunk of folds is saved as it finishes, so --resume
     continues an interrupted run."""
-    from backtest.engine.universe import run_universe
-    from backtest.report import publish
-    from backtest.report.console import render_universe
-    from backtest.runs.chunks import ChunkCheckpoint
+    from backtest.kinds import home, published, run
     from backtest.runs.folder import claim_run_dir
 
     with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
-        store = ChunkCheckpoint(folder.path)
+        store = home(cfg).checkpoint(folder.path)
         if folder.resuming:
             err.print(f"resuming {escape(str(folder.path))}: loading the chunks of folds the interrupted run "
                       "saved, training the rest.", highlight=False)
-        result = run_universe(cfg, store=store, resume=folder.resuming)  # a data error here leaves no folder
-        with publish.published(result, folder.path) as summary:
+        result = run(cfg, checkpoint=store, resume=folder.resuming)  # a data error here leaves no folder
+        with published(result, folder.path) as summary:
             if not quiet:
-                render_universe(summary, console)  # complete only once the summary could be shown
+                home(summary).render(summary, console)  # complete only once the summary could be shown
     if quiet:
         console.print(str(folder.path), soft_wrap=True, highlight=False)  # one line, for scripts
 
@@ -121,25 +118,23 @@ def run_command(
                                           "using the cache (same as --set data.refresh=true).")] = False,
 ) -> None:
     """Train, backtest and report one walk-forward run."""
-    from backtest.report import publish
-    from backtest.report.console import render
-    from backtest.runs.checkpoint import Checkpoint
+    from backtest.kinds import home, published
     from backtest.runs.folder import claim_run_dir
 
     cfg = load_run_config(config, _run_overrides(set_, out, device, threads, refresh))
-    if cfg.universe.enabled:
+    if not home(cfg).live_progress:  # a universe run (for now): no progress bars, no SIGTERM handler yet
         return _run_universe(cfg, force, resume, quiet)
     with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
-        checkpoint = Checkpoint(folder.path)
+        checkpoint = home(cfg).checkpoint(folder.path)
         if folder.resuming:
             saved, todo = checkpoint.split(cfg.forecast.models)
             err.print(f"resuming {escape(str(folder.path))}: loading {', '.join(saved) or 'nothing'} from the "
                       f"interrupted run's checkpoint; training {', '.join(todo) or 'nothing'}.", highlight=False)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
-            with publish.published(_train(cfg, checkpoint, folder.resuming, quiet), folder.path) as summary:
+            with published(_train(cfg, checkpoint, folder.resuming, quiet), folder.path) as summary:
                 if not quiet:
-                    render(summary, console)  # complete only once the summary could be shown
+                    home(summary).render(summary, console)  # complete only once the summary could be shown
         except KeyboardInterrupt:
             raise _interrupted(folder, checkpoint) from None
     if quiet:

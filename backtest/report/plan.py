@@ -21,10 +21,8 @@ from backtest.engine.universe import configured_universe
 from forecasters.trainer import Member, train_group
 
 
-def plan(config: RunConfig) -> tuple[Table, str]:
-    """The fold table and a one-line count of the models to train (rich markup), for ``config``."""
-    if config.universe.enabled:
-        return universe_plan(config)
+def single_plan(config: RunConfig) -> tuple[Table, str]:
+    """A single-symbol run's fold table and a one-line count of the models to train (rich markup)."""
     prices = load_prices(config.data)
     folds = make_folds(len(prices), config.walkforward)
     frame = folds_table(folds, prices.index)

@@ -40,7 +40,7 @@ from backtest.core.files import (
     describe,
     verify,
 )
-from backtest.core.kinds import Kind
+from backtest.core.kinds import Kind, kind_of
 from backtest.core.manifest import current_manifest
 from backtest.runs.folder import finish_run_dir, read_manifest, require_complete
 from strategies.signals import BENCHMARK
@@ -270,7 +270,7 @@ MANIFEST_KEYS: dict[str, list[str] | None] = {
 
 def check_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Refuse a manifest that lacks what the readers need (edited, or written by another program)."""
-    if manifest.get("kind") == "universe":
+    if kind_of(manifest) is not Kind.SINGLE:
         raise RunDirError(f"run folder {str(path)!r} is a universe run, not a single-symbol run. Read it with "
                           f"`wfbt show {path}`; compare it with other universe runs only.")
     missing = []

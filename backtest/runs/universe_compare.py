@@ -7,7 +7,7 @@ Sharpe, drawdown, turnover, PSR, DSR, verdicts, SPA, PBO) from equity.csv and tu
 to its value on the day before the common period (or to the initial cash). Left out then, because they need
 what a run does not save per day: the returns before costs (gross %), the median target's accuracy, and the
 cost of closing a book cut before its own last day (it is valued at that day's close, not sold).
-A universe run is never compared with a single-symbol run: `refuse_mixed` says so.
+A universe run is never compared with a single-symbol run: ``backtest.kinds.home_of_folders`` says so.
 
 Beside the tables, as for single-symbol runs (``backtest.runs.differences``): the settings whose values differ,
 and a warning first when the runs hold different stocks (the symbols kept in each run's symbols.csv), read
@@ -30,9 +30,8 @@ from backtest.core.config import BacktestSection, StatisticsSection
 from backtest.core.errors import WfbtError
 from backtest.runs.compare import statistics_of
 from backtest.runs.differences import paired_ics, paired_sharpes, settings_diff
-from backtest.runs.folder import require_complete
 from backtest.runs.labels import refuse_repeated, run_labels
-from backtest.runs.universe_folder import UniverseSummary, is_universe, read_universe
+from backtest.runs.universe_folder import UniverseSummary, read_universe
 from backtest.scoring.crosssection import ic_summary, ic_table
 from backtest.scoring.evaluation import evaluate_trading
 from backtest.scoring.metrics import return_figures
@@ -115,25 +114,6 @@ def period_warning(periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]], days: 
         return None
     return (f"⚠ These universe runs cover different out-of-sample periods: every table and test below uses only "
             f"the {days:,} days they share.")
-
-
-def refuse_mixed(run_dirs: list[str]) -> bool:
-    """True when every run is a universe run; a WfbtError when universe and single-symbol runs are mixed."""
-    kinds = {d: is_universe(d) for d in run_dirs}
-    if all(kinds.values()):
-        return True
-    if any(kinds.values()):
-        universe = [d for d, u in kinds.items() if u]
-        single = [d for d, u in kinds.items() if not u]
-        for d in single:  # a missing or unfinished folder is that, not a single-symbol run
-            require_complete(d)
-        what = "is a universe run" if len(universe) == 1 else "are universe runs"
-        raise WfbtError(f"{', '.join(map(repr, universe))} {what} and {', '.join(map(repr, single))} not: a "
-                        "universe run's scores and books "
-                        "have nothing to line up with one symbol's forecasts and strategies. Compare universe runs "
-                        f"with universe runs (wfbt compare {universe[0]} OTHER_UNIVERSE_RUN) and single-symbol runs "
-                        "with single-symbol runs.")
-    return False
 
 
 def _ic_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:

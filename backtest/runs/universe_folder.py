@@ -16,7 +16,7 @@ import pandas as pd
 
 from backtest.core.errors import RunDirError
 from backtest.core.files import verify
-from backtest.core.kinds import Kind
+from backtest.core.kinds import Kind, kind_of
 from backtest.runs.folder import read_manifest, require_complete
 
 UNIVERSE_DATA = ["config.toml", "scores.csv.gz", "equity.csv", "ic.csv", "turnover.csv", "symbols.csv",
@@ -100,12 +100,6 @@ def load_universe_summary(path: Path, manifest: dict[str, Any]) -> UniverseSumma
     return _read(path, lambda: _load(path, manifest))
 
 
-def is_universe(run_dir: str | Path) -> bool:
-    """Whether ``run_dir`` holds a finished universe run (its manifest says kind "universe")."""
-    path = Path(run_dir)
-    return path.is_dir() and (read_manifest(path) or {}).get("kind") == "universe"
-
-
 def read_universe(run_dir: str | Path) -> UniverseSummary:
     """A finished universe run's summary, or a RunDirError saying why the folder is not one.
 
@@ -113,7 +107,7 @@ def read_universe(run_dir: str | Path) -> UniverseSummary:
     """
     path = require_complete(run_dir)
     manifest = read_manifest(path) or {}
-    if manifest.get("kind") != "universe":
+    if kind_of(manifest) is not Kind.UNIVERSE:
         raise RunDirError(f"run folder {str(path)!r} is not a universe run. `wfbt show {path}` reads it as a "
                           "single-symbol run.")
     if not isinstance(manifest.get("artifacts"), dict) or "turnover.csv" not in manifest["artifacts"]:

@@ -6,7 +6,7 @@ groups are saved into their cells' ``partial/`` folders at once (the run checkpo
 killed with kill -9 resumes with ``--resume``: finished cells are kept, finished groups are loaded, and
 unfinished groups are trained again with the same members as before, which gives the same bits.
 
-A universe cell (``Cell.universe``) is one task of its own, ``universe_cell_task``: ``run_universe``
+A universe cell (``home(cell).sweep_groups`` false) is one task of its own, ``universe_cell_task``: ``run_universe``
 loads its stocks, trains its pooled networks fold by fold and trades its books inside the task, so the
 cells of a universe sweep fan out over the workers like any cell's backtest. It keeps no checkpoint: an
 interrupted universe cell runs again whole on ``--resume`` (finished ones are kept).
@@ -28,6 +28,7 @@ import pandas as pd
 from backtest.core.errors import ConfigError, RunDirError, SourceError, WfbtError
 from backtest.core.files import atomic_write_json
 from backtest.engine.schedule import Fold, make_folds
+from backtest.kinds import home, published, run
 from backtest.runs.checkpoint import Checkpoint
 from backtest.runs.folder import is_complete, start_run_dir
 from backtest.sweep.spec import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
@@ -90,13 +91,12 @@ def finish_cell_task(config: Any, prices: pd.DataFrame, trained: Trained, thread
 
 
 def universe_cell_task(config: Any, threads: int) -> Any:
-    """One universe cell, whole: ``engine.universe.run_universe`` (a UniverseResult, like `wfbt run`'s)."""
+    """One universe cell, whole: ``backtest.kinds.run`` of its config (a UniverseResult, like `wfbt run`'s)."""
     import torch
 
-    from backtest.engine.universe import run_universe
 
     torch.set_num_threads(threads)
-    return run_universe(config)
+    return run(config)
 
 
 def _status(root: Path, spec: SweepSpec, cells: list[Cell], budget: Budget, timings: dict[str, float]) -> None:
@@ -202,7 +202,7 @@ def _prepare_cells(cells: list[Cell], resume: bool, prices: dict[tuple[Any, ...]
         run_dir = Path(cell.config.run.out_dir) / cell.name
         if cell.status != "pending":
             continue
-        if cell.universe:  # no shared training to save: the cell's task runs it whole
+        if not home(cell).sweep_groups:  # no shared training to save: the cell's task runs it whole
             start_run_dir(run_dir)
             saved[cell.name] = []
             continue
@@ -279,11 +279,9 @@ def _finished_cell_holds(cell: Cell) -> bool:
 
     from backtest.core.errors import CheckpointWarning
     from backtest.runs.checkpoint import changed_settings
-    from backtest.runs.store import read_run
-
     run_dir = Path(cell.config.run.out_dir) / cell.name
     try:
-        text = _universe_config_text(run_dir) if cell.universe else read_run(run_dir).config_text()
+        text = home(cell).read(run_dir).config_text()
         saved = tomllib.loads(text)
     except (RunDirError, tomllib.TOMLDecodeError) as exc:
         warnings.warn(f"sweep cell {cell.name} is finished but cannot be kept ({exc}); it is run again.",
@@ -297,22 +295,9 @@ def _finished_cell_holds(cell: Cell) -> bool:
     return True
 
 
-def _universe_config_text(run_dir: Path) -> str:
-    """A finished universe cell's config.toml, once its artifacts are proven to be the files it wrote."""
-    from backtest.core.files import verify
-    from backtest.runs.folder import read_manifest
-
-    manifest = read_manifest(run_dir) or {}
-    try:
-        verify(run_dir, manifest["artifacts"])
-    except (KeyError, TypeError):
-        raise RunDirError(f"{str(run_dir)!r} has a manifest.json without its artifacts") from None
-    return (run_dir / "config.toml").read_text(encoding="utf-8")
-
-
 def sweep_budget(plan: SweepPlan, cores: int) -> Budget:
     """Workers for the training groups and the universe cells (each a task that trains and trades)."""
-    tasks = len(plan.groups) + sum(c.universe and c.status == "pending" for c in plan.cells)
+    tasks = len(plan.groups) + sum(not home(c).sweep_groups and c.status == "pending" for c in plan.cells)
     return thread_budget(cores, tasks, gpus_for(plan.cells))
 
 
@@ -381,7 +366,7 @@ def _maybe_finish(client: Any, cell: Cell, trained: dict[str, Trained], groups: 
                   queue: Any) -> None:
     if cell.status != "pending" or not _needed(cell, groups) <= set(trained[cell.name]):
         return
-    if cell.universe:
+    if not home(cell).sweep_groups:
         future = client.submit(universe_cell_task, cell.config, budget.threads, retries=2, pure=False)
         tasks[future] = ("cell", cell.name)
         queue.add(future)
@@ -414,11 +399,9 @@ def _group_landed(future: Any, key: GroupKey, by_name: dict[str, Cell], trained:
 
 
 def _cell_landed(future: Any, cell: Cell, progress: SweepProgress) -> None:
-    from backtest.report import publish
-
     try:
         result = future.result()
-        with publish.published(result, Path(cell.config.run.out_dir) / cell.name):
+        with published(result, Path(cell.config.run.out_dir) / cell.name):
             pass  # nothing to show: complete as soon as it is written
         cell.status = "done"
     except Exception as exc:

@@ -22,15 +22,11 @@ import pandas as pd
 
 from backtest.core.config import BacktestSection, StatisticsSection
 from backtest.core.errors import RunDirError
+from backtest.kinds import home_of_folder
 from backtest.report.wording import BASELINE_NAMES
-from backtest.runs.folder import read_manifest, require_complete
-from backtest.runs.store import RunSummary, read_run
-from backtest.runs.universe_folder import read_universe
+from backtest.runs.store import RunSummary
 from backtest.scoring.significance import deflated_sharpe, probability_of_backtest_overfitting, sharpe, trial_variance
 from forecasters.registry import NAIVE
-from strategies.signals import BENCHMARK
-
-UNIVERSE_BENCHMARK = "equal_weight"  # engine.universe.BENCHMARK, by name (the sweep reads folders, not the engine)
 
 
 @dataclass
@@ -47,12 +43,11 @@ class CellRun:
 
 def read_cell(path: Path) -> CellRun:
     """A finished cell's folder, proven complete and unchanged (a RunDirError says why not)."""
-    manifest = read_manifest(require_complete(path)) or {}
-    if manifest.get("kind") != "universe":
-        s = read_run(path)
-        return CellRun(s.trading, s.equity, s.config(), BENCHMARK, forecast=s.forecast)
-    u = read_universe(path)  # the reader `wfbt show` uses: checksums, tables, equity
-    return CellRun(u.trading, u.equity, u.config, UNIVERSE_BENCHMARK, ic=u.ic)
+    kind = home_of_folder(path)
+    s = kind.read(path)  # the reader `wfbt show` uses: checksums, tables, equity
+    config = s.config() if callable(s.config) else s.config
+    return CellRun(s.trading, s.equity, config, kind.benchmark, forecast=getattr(s, "forecast", None),
+                   ic=getattr(s, "ic", None))
 
 
 def daily_returns(summary: RunSummary | CellRun) -> pd.DataFrame:

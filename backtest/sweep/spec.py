@@ -41,6 +41,8 @@ import pandas as pd
 
 from backtest.core.config import SOURCES, RunConfig, from_dict, is_folder_name, read_toml
 from backtest.core.errors import ConfigError, DataWarning, WfbtError
+from backtest.core.kinds import Kind, kind_of
+from backtest.kinds import home
 
 # The [sweep] table's keys and what each does (the settings reference, `wfbt settings sweep`, prints them).
 SWEEP_KEYS = {
@@ -69,16 +71,10 @@ class SweepSpec:
     grid: dict[str, list[Any]]  # "section.key" -> values
     out_dir: str = "runs"
 
-    @property
-    def universe(self) -> bool:
-        """Whether the cells are universe runs (the base's universe.enabled)."""
-        return is_universe_base(self.base)
-
 
 def is_universe_base(base: dict[str, Any]) -> bool:
-    """A parsed base config whose [universe] is enabled."""
-    table = base.get("universe", {})
-    return isinstance(table, dict) and table.get("enabled") is True
+    """A parsed base config whose [universe] is enabled (read before any cell, so before its kind's home)."""
+    return kind_of(base) is Kind.UNIVERSE
 
 
 @dataclass
@@ -92,9 +88,9 @@ class Cell:
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
-    def universe(self) -> bool:
-        """A universe cell: run whole by run_universe in one task, no shared training group."""
-        return self.config.universe.enabled
+    def kind(self) -> Kind:
+        """The cell's run kind (``backtest.kinds.home(cell)`` says how a sweep runs it)."""
+        return kind_of(self.config)
 
 
 def _symbols(section: dict[str, Any]) -> list[str]:
@@ -315,7 +311,7 @@ def plan_groups(cells: Iterable[Cell]) -> dict[GroupKey, list[Cell]]:
     """The training groups: every network of every cell, by shape and settings, in cell order."""
     groups: dict[GroupKey, list[Cell]] = {}
     for cell in cells:
-        if cell.universe:  # its pooled networks train in its own task (engine.universe)
+        if not home(cell).sweep_groups:  # a universe cell: its pooled networks train in its own task
             continue
         for model in cell.config.forecast.models:
             if model in cell.config.architectures():
@@ -339,7 +335,7 @@ def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     prices: dict[tuple[Any, ...], pd.DataFrame] = {}
     errors: dict[tuple[Any, ...], str] = {}
     for cell in cells:
-        if cell.universe:  # run_universe loads and checks its stocks in the cell's task
+        if not home(cell).sweep_groups:  # a universe cell loads and checks its stocks in its own task
             continue
         key = data_key(cell.config)
         if key not in prices and key not in errors:
