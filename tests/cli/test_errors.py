@@ -224,7 +224,7 @@ def test_an_unexpected_error_is_one_message_with_the_traceback_kept(tmp_path, mo
     def bug(config):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(backtest.report.plan, "plan", bug)
+    monkeypatch.setattr(backtest.report.plan, "single_plan", bug)
     monkeypatch.delenv("WFBT_DEBUG", raising=False)
     result = runner.invoke(app, ["plan"], env={"COLUMNS": "400"})
     text = " ".join(result.output.split())
@@ -245,7 +245,7 @@ def test_an_unexpected_error_in_the_installed_script(tmp_path):
     """Through `python -m backtest`, as a user runs it: exit 1, no traceback unless WFBT_DEBUG=1."""
     config = tmp_path / "c.toml"
     config.write_text("[run]\nname = 'x'\n")
-    code = ("import sys, backtest.report.plan as p; p.plan = lambda c: 1 / 0; "
+    code = ("import sys, backtest.report.plan as p; p.single_plan = lambda c: 1 / 0; "
             "sys.argv = ['wfbt', 'plan', sys.argv[1]]; "
             "from backtest.cli.app import main; main()")
     env = {**os.environ, "COLUMNS": "200"}

@@ -11,6 +11,7 @@ import pytest
 
 from backtest.core.config import load_config
 from backtest.core.errors import ConfigError
+from backtest.core.kinds import Kind
 from backtest.engine.universe import run_universe
 from backtest.sweep.fanout import plan_sweep, sweep_budget
 from backtest.sweep.spec import load_sweep
@@ -100,7 +101,7 @@ def test_the_leaderboard_ranks_universe_cells_by_their_books(swept):
 
 def test_a_universe_sweep_plans_no_shared_training_group(tmp_path):
     plan = plan_sweep(load_sweep(universe_sweep(tmp_path)), tmp_path / "out")
-    assert [c.universe for c in plan.cells] == [True, True] and plan.groups == {} and plan.prices == {}
+    assert [c.kind for c in plan.cells] == [Kind.UNIVERSE, Kind.UNIVERSE] and plan.groups == {} and plan.prices == {}
     assert sweep_budget(plan, 2).workers == 2  # the two cells are the tasks
 
 
@@ -118,7 +119,7 @@ def test_the_universe_sweep_example_plans_two_universe_cells(tmp_path, monkeypat
     monkeypatch.chdir(REPO)  # data.path is relative to the checkout, as for `wfbt run`
     plan = plan_sweep(load_sweep(REPO / "configs" / "sweep_universe.toml"), tmp_path)
     assert [c.name for c in plan.cells] == ["sp500_5yr.csv-k5", "sp500_5yr.csv-k10"]
-    assert all(c.universe and c.config.data.path == "../shared/data/sp500_5yr.csv.gz" for c in plan.cells)
+    assert all(c.kind is Kind.UNIVERSE and c.config.data.path == "../shared/data/sp500_5yr.csv.gz" for c in plan.cells)
     assert [c.config.universe.k for c in plan.cells] == [5, 10] and plan.groups == {}
 
 
