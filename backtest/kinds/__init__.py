@@ -2,9 +2,10 @@
 
 Each kind is one object (``backtest.kinds.single.SINGLE``, ``backtest.kinds.universe.UNIVERSE``) that says
 how a run of that kind runs, is published to its folder, is read back, is shown in the console (and its
-report.html, written when it is published), is compared and is planned. Everything else asks ``home(thing)``
-for the kind of a config, a result, a summary, a sweep cell or a manifest, and calls what it needs, instead of
-asking "is this a universe?" (``tests/project/test_kind_home.py`` fails on a new branch on the kind elsewhere).
+report.html, written when it is published), is compared and is planned, and which settings it applies.
+Everything else asks ``home(thing)`` for the kind of a config, a result, a summary, a sweep cell or a
+manifest, and calls what it needs, instead of asking "is this a universe?" (``tests/project/test_kind_home.py``
+fails on a new branch on the kind elsewhere).
 
 The long-term shape chosen here is *two kinds behind one protocol*, not a single symbol as a universe of one:
 the single-symbol pipeline forecasts prices and trades them with vectorbt signals (tax, stops, Bollinger,
@@ -26,6 +27,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from backtest.core import scope
 from backtest.core.config import RunConfig
 from backtest.core.errors import WfbtError
 from backtest.core.kinds import Kind, kind_of
@@ -48,6 +50,11 @@ class RunKind:
     checkpoint: Callable[[Path], Any]  # (run_dir) -> the store `wfbt run` saves trained models in as it goes
     live_progress: bool  # `wfbt run` shows progress bars and turns SIGTERM into a clean, resumable stop
     sweep_groups: bool  # a sweep trains its networks in the sweep's shared groups (else its cell is one task)
+
+    def applies(self, key: str) -> bool:
+        """Whether runs of this kind apply the setting ``key`` (``section.key``); one they do not is refused by
+        name when the config is loaded (``backtest.core.scope``, which the config's validation reads)."""
+        return scope.applies(key, self.kind.value)
 
 
 def _kinds() -> dict[Kind, RunKind]:

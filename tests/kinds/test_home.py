@@ -22,3 +22,9 @@ def test_each_kind_names_the_benchmark_its_engine_tests_against():
 def test_what_only_one_kind_does_yet_is_said_by_its_home():
     assert SINGLE.live_progress and not UNIVERSE.live_progress  # universe progress: issue 29's fourth item
     assert SINGLE.sweep_groups and not UNIVERSE.sweep_groups  # a universe cell trains in its own task
+
+
+def test_each_kind_says_which_settings_it_applies():
+    assert SINGLE.applies("strategies.stop_loss") and not UNIVERSE.applies("strategies.stop_loss")
+    assert UNIVERSE.applies("universe.k") and not SINGLE.applies("universe.k")
+    assert SINGLE.applies("backtest.fees") and UNIVERSE.applies("backtest.fees")
