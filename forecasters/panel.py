@@ -39,6 +39,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from forecasters.crosssection import TARGETS as TARGET_FUNCTIONS
+from forecasters.processors import FILLS, process
 from forecasters.windows import fit_rows  # the same rule as one symbol: the training rows, nothing later
 
 TARGETS = tuple(TARGET_FUNCTIONS)  # "return", "rank", "zscore", "median"
@@ -178,10 +179,12 @@ def _cut(columns: list[InputColumn], rows: np.ndarray, cols: np.ndarray, lookbac
 
 
 def _standardise(sets: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Each column scaled by its mean and standard deviation over the training windows (``sets[0]``); float32."""
+    """Each column scaled by its mean and standard deviation over the training windows (``sets[0]``; missing
+    values, kept for a fill processor, left out); float32."""
     train = sets[0].reshape(-1, sets[0].shape[2])
-    mean = train.mean(axis=0) if len(train) else np.zeros(train.shape[1])
-    std = train.std(axis=0) if len(train) else np.ones(train.shape[1])
+    gaps = bool(np.isnan(train).any())
+    mean = (np.nanmean if gaps else np.mean)(train, axis=0) if len(train) else np.zeros(train.shape[1])
+    std = (np.nanstd if gaps else np.std)(train, axis=0) if len(train) else np.ones(train.shape[1])
     std = np.where(std > 0, std, 1.0)
     return [((x - mean) / std).astype(np.float32) for x in sets], mean, std
 
@@ -200,7 +203,8 @@ def _inputs(returns_view: np.ndarray | None, columns: list[InputColumn], index: 
 
 def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, test: slice, lookback: int,
                   target: str = "return", horizon: int = 1, embargo: int = 0,
-                  inputs: list[InputColumn] | None = None, with_returns: bool = True) -> PanelWindows:
+                  inputs: list[InputColumn] | None = None, with_returns: bool = True,
+                  processors: list[str] | None = None) -> PanelWindows:
     """Cut one fold's pooled training, validation and test windows from a close panel.
 
     Parameters
@@ -221,6 +225,10 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
         More columns per stock and day, after the returns (see the module's notes).
     with_returns : bool
         Whether the close's scaled one-day returns are the first input column (False: ``inputs`` only).
+    processors : list of str, optional
+        forecasters.processors applied in order to every set's windows after the scaling. With a fill
+        processor among them, a window whose ``inputs`` miss a value is kept (the value filled) instead of
+        left out; the returns must still be complete.
 
     Returns
     -------
@@ -237,7 +245,8 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
     scaled = ((returns - mean) / std).astype(np.float32)  # (T, S): the one copy the windows are cut from
     view = sliding_window_view(scaled, lookback, axis=0)  # (T - L + 1, S, L), no copy
     ok = complete_windows(returns, lookback)  # the target's returns need the closes too, with or without inputs
-    for column in columns:
+    keep_missing = bool(set(processors or []) & set(FILLS))
+    for column in [] if keep_missing else columns:  # a fill processor fills what a column misses
         ok &= _column_ok(column, lookback)
     y = _targets(values, target, horizon)
     days = _decision_days(train, val, test, lookback, horizon, embargo)
@@ -247,8 +256,8 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
     if target == "return":
         y_mean, y_std = (mean, std) if horizon == 1 else _target_scaling(y, tr, tc)
         y = (y - y_mean) / y_std
-    (x_train, x_val, x_test), input_mean, input_std = _inputs(view if with_returns else None, columns, index,
-                                                              lookback)
+    sets, input_mean, input_std = _inputs(view if with_returns else None, columns, index, lookback)
+    x_train, x_val, x_test = process(list(processors or []), sets, [r for r, _ in index])
     names = (("close",) if with_returns else ()) + tuple(c.name for c in columns)
     return PanelWindows(
         x_train=x_train, y_train=y[tr, tc].astype(np.float32), x_val=x_val, y_val=y[vr, vc].astype(np.float32),

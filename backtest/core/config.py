@@ -251,6 +251,10 @@ class UniverseSection:
     # forecast, forecast+bollinger, forecast+macd, vote (one book per scorer with a forecast: all but naive)
     # and bollinger, macd (one book each); thresholds and windows from [strategies]; [] = no rule books
     rules: list[str] = field(default_factory=lambda: ["forecast", "vote"])  # two, so the example stays fast
+    # applied in order to the pooled windows after their scaling: fitted on the fold's training windows
+    # (robust_zscore, clip) or within each day's cross-section (cs_rank, cs_rank01, cs_zscore, fill_median,
+    # fill_zero; a fill keeps windows with a missing input and fills it); [] = none (docs/universes.md)
+    processors: list[str] = field(default_factory=list)
     # books trade after every rebalance-th out-of-sample day (1 = daily, 5 ~ weekly, 21 ~ monthly), holding their
     # weights in between as held positions do (drifting with prices); the first day always trades
     rebalance: int = 1
@@ -825,6 +829,9 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
     if not 0 <= un.borrow < 1:
         raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
     _validate_universe_rules(un)
+    from forecasters.processors import PROCESSORS
+
+    _require_known("universe.processors", "processor", un.processors, PROCESSORS, " (docs/universes.md)")
     _validate_universe_books(un)
 
 

@@ -146,7 +146,7 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, s
                            settings, prepare_device(config.run.device), progress, seeds=fc.seeds,
                            networks=un.networks, budget=budget, architectures=architectures, store=store,
                            runner=runner, threads=threads, horizon=un.horizon, embargo=config.walkforward.embargo,
-                           inputs=inputs)
+                           inputs=inputs, processors=list(un.processors))
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 

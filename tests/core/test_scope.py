@@ -37,6 +37,7 @@ SAMPLES = {
     "universe.borrow": "0.01", "universe.target": "'above_median'", "universe.models": "['lstm']",
     "universe.networks": "'per_symbol'", "universe.memory_gb": "4.0", "universe.rules": "['macd']",
     "universe.horizon": "5", "walkforward.embargo": "2", "universe.groups": "'g.csv'", "universe.neutral": "'demean'",
+    "universe.processors": "['cs_rank']",
 }
 
 # key|kind -> a test that sets the key in a run (or a function) of that kind and checks what it does
@@ -109,6 +110,8 @@ EVIDENCE = {
         "tests/engine/test_features_lookahead.py::test_future_prices_do_not_change_a_run_with_every_derived_feature",
     "forecast.features|universe":
         "tests/engine/test_panel_features.py::test_a_run_on_ohlcv_and_derived_inputs_scores_every_test_window",
+    "universe.processors|universe":
+        "tests/engine/test_panel_features.py::test_processors_are_named_in_the_config_and_run",
     "forecast.representation|single":
         "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
     "forecast.scaler|single":

@@ -181,3 +181,54 @@ def test_a_fold_that_cannot_fit_the_memory_budget_is_refused_before_training(pat
     with pytest.raises(ConfigError, match=r"universe.memory_gb = 0.001 GiB cannot hold one fold: the largest "
                                           r"needs an estimated .* GiB \(8 stocks, lookback 5, 6 input column\(s\)"):
         run_universe(config)
+
+
+@pytest.mark.parametrize("processor", ["robust_zscore", "clip", "cs_rank", "cs_rank01", "cs_zscore", "fill_median",
+                                       "fill_zero"])
+def test_no_processor_lets_prices_after_a_cut_reach_a_window_before_it(frames, path, tmp_path, processor) -> None:
+    cut = 230
+    features = ["close", "open", "volume", "rsi_14"]
+    universe, folds, inputs = _inputs(path, features)
+    moved_universe, _, moved = _inputs(write_long_csv(_altered(frames, cut), tmp_path / "moved.csv"), features)
+    early = [f for f in folds if f.train_end <= cut]
+    a = fold_windows(universe.field("close"), early, 5, "return", inputs=inputs[0], processors=[processor])
+    b = fold_windows(moved_universe.field("close"), early, 5, "return", inputs=moved[0], processors=[processor])
+    for x, y in zip(_before(a, cut), _before(b, cut), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_the_processor_check_catches_a_fit_on_every_set(frames, path, tmp_path, monkeypatch) -> None:
+    from forecasters import processors
+
+    def leaky(sets):  # the median and MAD of every window, the test windows after the cut included
+        return real([np.concatenate(sets), *sets])[1:]
+
+    real = processors._robust_zscore
+    monkeypatch.setattr(processors, "_robust_zscore", leaky)
+    cut = 230
+    universe, folds, inputs = _inputs(path, ["close", "open"])
+    moved_universe, _, moved = _inputs(write_long_csv(_altered(frames, cut), tmp_path / "moved.csv"), ["close", "open"])
+    early = [f for f in folds if f.train_end <= cut]
+    a = fold_windows(universe.field("close"), early, 5, "return", inputs=inputs[0], processors=["robust_zscore"])
+    b = fold_windows(moved_universe.field("close"), early, 5, "return", inputs=moved[0], processors=["robust_zscore"])
+    assert any(not np.array_equal(x, y) for x, y in zip(_before(a, cut), _before(b, cut), strict=True))
+
+
+def test_a_fill_processor_keeps_the_windows_a_missing_input_would_drop(path) -> None:
+    universe, folds, (columns, _) = _inputs(path, ["close", "rsi_14"])
+    close = universe.field("close")
+    dropped = fold_windows(close, folds[:1], 5, "return", inputs=columns)[0]
+    kept = fold_windows(close, folds[:1], 5, "return", inputs=columns, processors=["fill_zero"])[0]
+    # rsi_14's first 14 rows have no value: fold 0's training windows ending before row 18 need one
+    assert len(kept.train_rows) == len(dropped.train_rows) + 8 * (18 - 5)
+    assert np.isfinite(kept.x_train).all() and kept.x_train[kept.train_rows < 14][:, -1, 1].tolist() == [0.0] * 8 * 9
+
+
+def test_processors_are_named_in_the_config_and_run(path) -> None:
+    with pytest.raises(ConfigError, match=r"universe.processors: unknown processor 'cs_rnak'. Did you mean 'cs_rank'"):
+        universe_config(path, "universe.processors=['cs_rnak']")
+    config = universe_config(path, "forecast.features=['close', 'open']", "universe.processors=['robust_zscore', "
+                             "'cs_rank']", "universe.models=['lstm']", "training.epochs=1", "universe.rules=[]",
+                             "universe.books=['long_short']")
+    result = run_universe(config)
+    assert result.scores["lstm"].notna().equals(result.scores["reversal"].notna())
