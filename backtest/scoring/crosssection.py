@@ -200,6 +200,74 @@ def decile_returns(scores: pd.DataFrame, ahead: pd.DataFrame, bins: int = 10) ->
     return pd.DataFrame.from_dict(rows, orient="index", columns=range(1, bins + 1)).reindex(x.index)
 
 
+def quantile_labels(scores: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
+    """Each name's score quantile per day (1 = lowest scores), cut as :func:`decile_returns` cuts.
+
+    Parameters
+    ----------
+    scores : pd.DataFrame
+        Score panel (days x symbols).
+    bins : int, default 10
+        Number of groups of equal count (ties by symbol name).
+
+    Returns
+    -------
+    pd.DataFrame
+        Same labels, 1..bins; NaN where a name has no score and on days with fewer names than ``bins``.
+    """
+    x = scores.astype(float).reindex(columns=sorted(scores.columns))
+    order = x.rank(axis=1, method="first")
+    rows = {day: _bin_labels(order.loc[day], bins) for day in x.index}
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(index=x.index, columns=scores.columns)
+
+
+def quantile_turnover(scores: pd.DataFrame, quantile: int, bins: int = 10, lag: int = 1) -> pd.Series:
+    """Per day, the share of the names in score quantile ``quantile`` that were not in it ``lag`` days before.
+
+    alphalens' ``performance.quantile_turnover`` on the same cut: a name that had no score then counts as new.
+
+    Parameters
+    ----------
+    scores : pd.DataFrame
+        Score panel (days x symbols).
+    quantile : int
+        1 = the lowest scores' group, ``bins`` the highest.
+    bins, lag : int
+        Number of groups; days between the two memberships compared.
+
+    Returns
+    -------
+    pd.Series
+        In [0, 1]; NaN on the first ``lag`` days and on days with the group empty.
+    """
+    now = quantile_labels(scores, bins).eq(quantile)
+    new = (now & ~now.shift(lag, fill_value=False)).sum(axis=1)
+    count = now.sum(axis=1)
+    out = (new / count.where(count > 0)).rename(f"turnover_q{quantile}")
+    out.iloc[:lag] = np.nan
+    return out
+
+
+def rank_autocorrelation(scores: pd.DataFrame, lag: int = 1) -> pd.Series:
+    """Per day, the rank correlation across names between the scores and the same names' scores ``lag`` days
+    before (Spearman over the names scored on both days): how much of the ranking, and so of a book built on
+    it, carries over; a value near 1 is a slow signal, near 0 one that reshuffles every day.
+
+    Parameters
+    ----------
+    scores : pd.DataFrame
+        Score panel (days x symbols).
+    lag : int, default 1
+        Days between the two rankings.
+
+    Returns
+    -------
+    pd.Series
+        NaN on the first ``lag`` days and where fewer than 3 names are scored on both days.
+    """
+    return daily_ic(scores, scores.shift(lag), method="rank").rename("rank_autocorrelation")
+
+
 def spread_summary(deciles: pd.DataFrame, lags: int | None = None) -> dict[str, float]:
     """The daily spread top group - bottom group of :func:`decile_returns`: its mean and HAC t.
 
@@ -251,6 +319,14 @@ def _bin_means(order: pd.Series, ahead: pd.Series, bins: int) -> list[float]:
         return [float("nan")] * bins
     group = pd.qcut(present, bins, labels=range(1, bins + 1))
     return ahead[present.index].groupby(group, observed=False).mean().tolist()
+
+
+def _bin_labels(order: pd.Series, bins: int) -> pd.Series:
+    """One day's group of each name (1..bins, equal counts by order), NaN for all when too few names."""
+    present = order.dropna()
+    if len(present) < bins:
+        return pd.Series(np.nan, index=order.index)
+    return pd.qcut(present, bins, labels=False).astype(float).add(1.0).reindex(order.index)
 
 
 def _common(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
