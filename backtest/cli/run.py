@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from backtest.cli.common import ConfigArg, SetOpt, console, err, friendly, load_run_config
 
@@ -32,6 +32,23 @@ class LiveProgress:
         task = self.tasks[model]
         self.progress.update(task, completed=self.progress.tasks[task].total,
                              status=f"done in {seconds:.1f}s")
+
+
+class UniverseProgress(LiveProgress):
+    """A universe run's live display: the folds trained so far with the time left, and one bar per
+    architecture advancing by epoch through the chunk of folds it is training."""
+
+    FOLDS = " folds"  # the task key (no architecture name starts with a space)
+
+    def group_start(self, model: str, members: int, epochs: int) -> None:
+        if model not in self.tasks:
+            return super().group_start(model, members, epochs)
+        self.progress.reset(self.tasks[model], total=epochs, description=f"{model:<13} {members} models", status="")
+
+    def folds(self, done: int, total: int) -> None:
+        if self.FOLDS not in self.tasks:
+            self.tasks[self.FOLDS] = self.progress.add_task(f"{'folds':<13} {total}", total=total, status="")
+        self.progress.update(self.tasks[self.FOLDS], completed=done, status=f"{done}/{total} trained")
 
 
 def _stop_on_sigterm(*_: Any) -> None:
@@ -67,8 +84,8 @@ def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
         return run(cfg, LiveProgress(bars), checkpoint=checkpoint, resume=resuming)
 
 
-def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
-    """The message for Ctrl-C / kill: what was kept and how to go on."""
+def _interrupted(folder: Any, saved: list[str]) -> typer.Exit:
+    """The message for Ctrl-C / kill: what was kept and how to go on (the command whole, on its own line)."""
     from backtest.runs.folder import resume_command
 
     if not folder.started():
@@ -76,17 +93,34 @@ def _interrupted(folder: Any, checkpoint: Any) -> typer.Exit:
         err.print(f"[bold red]interrupted:[/] stopped before training started; nothing to keep ({escape(kept)}). "
                   "Run the same command again.")
     else:
-        saved = checkpoint.saved()
         err.print(f"[bold red]interrupted:[/] {escape(str(folder.path))} is incomplete and will not be read as a "
-                  f"finished run. Saved: {', '.join(saved) or 'no finished architecture yet'}. Continue with "
-                  f"`{escape(resume_command(folder.path))}`.", highlight=False)
+                  f"finished run. Saved: {', '.join(saved) or 'nothing finished yet'}. Continue with:",
+                  highlight=False)
+        err.print(resume_command(folder.path), soft_wrap=True, highlight=False, markup=False)
     return typer.Exit(130)
+
+
+def _universe_result(cfg: Any, store: Any, resuming: bool, quiet: bool) -> Any:
+    """The universe run with a live display of folds and epochs on a terminal (none with --quiet or piped)."""
+    from backtest.kinds import run
+
+    if quiet or not err.is_terminal:
+        return run(cfg, checkpoint=store, resume=resuming)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=False) as bars:
+        return run(cfg, UniverseProgress(bars), checkpoint=store, resume=resuming)
+
+
+def _chunks_saved(store: Any) -> list[str]:
+    """The universe checkpoint's saved chunks, as the interrupted message names them."""
+    return [f"chunk {i}" for i in store.saved()]
 
 
 def _run_universe(cfg: Any, force: bool, resume: bool, quiet: bool) -> None:
     """A universe run (universe.enabled): each trained chunk of folds is saved as it finishes, so --resume
-    continues an interrupted run."""
-    from backtest.kinds import home, published, run
+    continues an interrupted run; Ctrl-C and SIGTERM stop it with the command that does."""
+    from backtest.kinds import home, published
     from backtest.runs.folder import claim_run_dir
 
     with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
@@ -94,10 +128,14 @@ def _run_universe(cfg: Any, force: bool, resume: bool, quiet: bool) -> None:
         if folder.resuming:
             err.print(f"resuming {escape(str(folder.path))}: loading the chunks of folds the interrupted run "
                       "saved, training the rest.", highlight=False)
-        result = run(cfg, checkpoint=store, resume=folder.resuming)  # a data error here leaves no folder
-        with published(result, folder.path) as summary:
-            if not quiet:
-                home(summary).render(summary, console)  # complete only once the summary could be shown
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        try:
+            result = _universe_result(cfg, store, folder.resuming, quiet)  # a data error here leaves no folder
+            with published(result, folder.path) as summary:
+                if not quiet:
+                    home(summary).render(summary, console)  # complete only once the summary could be shown
+        except KeyboardInterrupt:
+            raise _interrupted(folder, _chunks_saved(store)) from None
     if quiet:
         console.print(str(folder.path), soft_wrap=True, highlight=False)  # one line, for scripts
 
@@ -122,7 +160,7 @@ def run_command(
     from backtest.runs.folder import claim_run_dir
 
     cfg = load_run_config(config, _run_overrides(set_, out, device, threads, refresh))
-    if not home(cfg).live_progress:  # a universe run (for now): no progress bars, no SIGTERM handler yet
+    if not home(cfg).live_progress:  # a universe run: its chunks of folds saved and shown (_run_universe)
         return _run_universe(cfg, force, resume, quiet)
     with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
         checkpoint = home(cfg).checkpoint(folder.path)
@@ -136,6 +174,6 @@ def run_command(
                 if not quiet:
                     home(summary).render(summary, console)  # complete only once the summary could be shown
         except KeyboardInterrupt:
-            raise _interrupted(folder, checkpoint) from None
+            raise _interrupted(folder, checkpoint.saved()) from None
     if quiet:
         console.print(str(folder.path), soft_wrap=True, highlight=False)  # one line, for scripts

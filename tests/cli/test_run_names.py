@@ -45,7 +45,7 @@ def _interrupted(args, monkeypatch):
 
 def _hint(text: str) -> list[str]:
     """The `wfbt run ... --resume` command a message prints, as arguments for the app."""
-    (command,) = re.findall(r"`(wfbt run [^`]+ --resume)`", " ".join(text.split()))
+    (command,) = re.findall(r"`?(wfbt run [^`]+? --resume)`?", " ".join(text.split()))
     return shlex.split(command)[1:]
 
 
