@@ -104,11 +104,14 @@ def write_folder(frames: dict[str, pd.DataFrame], folder: Path) -> Path:
     return folder
 
 
-# A universe run small enough for a test: 8 names, k = 2 a leg, 4 folds of 40 days out of sample.
+# A universe run small enough for a test: 8 names, k = 2 a leg, 4 folds of 40 days out of sample; the baselines
+# and two rule books (a universe's own defaults, said here because `wfbt run` without a file reads
+# configs/default.toml, whose single-symbol models and rules a universe run would otherwise take)
 UNIVERSE_TINY = [
     "universe.enabled=true", "universe.k=2", "universe.n_drop=1", "universe.min_symbols=4",
     "walkforward.train_days=160", "walkforward.val_days=40", "walkforward.test_days=40",
-    "statistics.pbo_blocks=4", "statistics.bootstrap_reps=200",
+    "statistics.pbo_blocks=4", "statistics.bootstrap_reps=200", "forecast.models=[]",
+    "strategies.rules=['forecast', 'vote']",
 ]
 
 

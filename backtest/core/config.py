@@ -111,6 +111,8 @@ class WalkForwardSection:
 
 @dataclass(frozen=True)
 class ForecastSection:
+    # (a universe run: pooled networks, one per fold and seed trained on every stock's windows of lookback returns,
+    # naming any also scores the pooled linear model; left out = [], the baselines naive and reversal only)
     models: list[str] = field(
         default_factory=lambda: ["linear", "lstm", "gru", "lstm_stacked", "gru_stacked", "gru3"]
     )  # registry names (`wfbt models`); linear is the Ridge baseline, listed so that strategies trade it too
@@ -159,7 +161,7 @@ class TrainingSection:
 
 @dataclass(frozen=True)
 class NetworkSection:
-    """A custom architecture, [networks.NAME]: NAME may then appear in forecast.models and universe.models."""
+    """A custom architecture, [networks.NAME]: NAME may then appear in forecast.models (either kind of run)."""
 
     cell: Literal["lstm", "gru"] = "lstm"  # the recurrent cell of every layer
     hidden: list[int] = field(default_factory=lambda: [64])  # units per layer, first to last: 1 to 4 layers
@@ -175,6 +177,8 @@ class StrategiesSection:
     macd_slow: int = 26  # MACD slow EMA span in days
     macd_signal: int = 9  # MACD signal-line EMA span in days: long while MACD is above it
     combine: Literal["all", "any"] = "all"  # how forecast+bollinger / forecast+macd join
+    # (a universe run: the rules on every stock, the held stocks sharing one book at equal weights, one book per
+    # scorer with a forecast, and bollinger and macd may be named as books of their own; left out = forecast, vote)
     rules: list[str] = field(
         default_factory=lambda: ["forecast", "forecast+bollinger", "forecast+macd", "vote"]
     )  # per-model rules; bollinger, macd and buy-and-hold always run
@@ -232,7 +236,6 @@ class UniverseSection:
     leg_gross: float = 0.5
     n_drop: int = 2  # TopkDropout: most names replaced a day (Qlib's 5 of 50 is a tenth; 2 of 10 keeps turnover low)
     books: list[str] = field(default_factory=lambda: list(UNIVERSE_BOOKS))  # books per scorer, all by default
-    borrow: float = 0.005  # yearly borrow rate on shorts: ~50 bp is general collateral for large US stocks
     # what the pooled networks learn, over the next universe.horizon days: return = the return (Qlib's label);
     # rank = its rank within the day in [-1, 1]; zscore = its z-score within the day; above_median = 1 if it beats
     # the day's median, else 0 (Fischer & Krauss's classification target)
@@ -240,17 +243,9 @@ class UniverseSection:
     # days the target looks ahead, 1 to 20; training windows whose target reaches past a fold's training rows are
     # dropped (purged), and walkforward.gap defaults to horizon - 1
     horizon: int = 1
-    # pooled networks, one per fold and seed trained on every stock's windows of forecast.lookback returns
-    # (training and forecast.seeds as for one symbol); naming any also scores the pooled linear model.
-    # [] = the baselines only (naive, reversal): fast, and the yardstick a network must beat
-    models: list[str] = field(default_factory=list)
     networks: Literal["pooled", "per_symbol"] = "pooled"  # one network per fold on every stock, or one per stock
     memory_gb: float = 2.0  # GiB the pooled windows and training of a chunk of folds may plan: the rest of a run of
     # 505 stocks takes ~1.2 GB, so the whole stays under 4 GB; folds beyond it train chunk after chunk
-    # the single-symbol rules run on every stock, the held stocks sharing one book at equal weights:
-    # forecast, forecast+bollinger, forecast+macd, vote (one book per scorer with a forecast: all but naive)
-    # and bollinger, macd (one book each); thresholds and windows from [strategies]; [] = no rule books
-    rules: list[str] = field(default_factory=lambda: ["forecast", "vote"])  # two, so the example stays fast
     # applied in order to the pooled windows after their scaling: fitted on the fold's training windows
     # (robust_zscore, clip) or within each day's cross-section (cs_rank, cs_rank01, cs_zscore, fill_median,
     # fill_zero; a fill keeps windows with a missing input and fills it); [] = none (docs/universes.md)
@@ -430,6 +425,10 @@ def _build_section(name: str, raw: Any) -> Any:
         raise ConfigError(f"[{name}]: expected a table. Got {raw!r}.")
     hints = typing.get_type_hints(cls)
     for key in raw:
+        if f"{name}.{key}" in MOVED:
+            new = MOVED[f"{name}.{key}"]
+            raise ConfigError(f"{name}.{key} is now {new}, one key for both kinds of run. Write {new.split('.')[1]} "
+                              f"under [{new.split('.')[0]}] (or --set {new}=...) instead.")
         if key not in hints:
             raise ConfigError(
                 f"[{name}] has no key {key!r}.{suggest(key, hints)} "
@@ -450,11 +449,27 @@ def from_dict(raw: dict[str, Any]) -> RunConfig:
                 f"unknown section [{name}].{suggest(name, _SECTION_TYPES)} "
                 f"Known sections: {', '.join([*_SECTION_TYPES, 'networks'])}.{sweep}"
             )
-    config = RunConfig(**{name: _build_section(name, value) for name, value in raw.items()})
-    if config.universe.enabled and "features" not in raw.get("forecast", {}):  # the universe's own default
-        config = dataclasses.replace(config, forecast=dataclasses.replace(config.forecast,
-                                                                          features=list(UNIVERSE_FEATURES)))
+    config = _kind_defaults(RunConfig(**{name: _build_section(name, value) for name, value in raw.items()}), raw)
     validate(config)
+    return config
+
+
+# one key per idea for both kinds of run: where a universe's own keys went
+MOVED = {"universe.models": "forecast.models", "universe.rules": "strategies.rules",
+         "universe.borrow": "backtest.borrow"}
+# a universe run's defaults where they differ from a single symbol's (the baselines only; two rule books)
+UNIVERSE_DEFAULTS = {"forecast.models": [], "strategies.rules": ["forecast", "vote"]}  # and UNIVERSE_FEATURES
+
+
+def _kind_defaults(config: RunConfig, raw: dict[str, Any]) -> RunConfig:
+    """A universe config's forecast.models, strategies.rules and features, where the file leaves them out."""
+    if not config.universe.enabled:
+        return config
+    for key, value in {**UNIVERSE_DEFAULTS, "forecast.features": UNIVERSE_FEATURES}.items():
+        section, _, name = key.partition(".")
+        if name not in (raw.get(section) or {}):
+            config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section),
+                                                                                 **{name: list(value)})})
     return config
 
 
@@ -607,11 +622,11 @@ def validate(config: RunConfig) -> None:
     _validate_windows(config)
     _check_scope(config)
     _check_ranges(config)
-    if not fc.models:
+    if not fc.models and not config.universe.enabled:
         raise ConfigError("forecast.models is empty. Name at least one, e.g. models = [\"lstm\"].")
     _validate_networks(config.networks)
     _validate_training(tr, config.universe)
-    _validate_median_loss(tr, config.universe)
+    _validate_median_loss(tr, config.universe, fc.models)
     _require_known("forecast.models", "model", fc.models, forecasters(config.architectures().values()),
                    " (see `wfbt models`, or define it in a [networks.NAME] table)")
     if len(set(fc.models)) != len(fc.models):
@@ -620,7 +635,8 @@ def validate(config: RunConfig) -> None:
     for where, names in (("forecast.features", fc.features), ("strategies.rules", st.rules)):
         if len(set(names)) != len(names):
             raise ConfigError(f"{where} lists a name twice. Got {list(names)}. Name each once.")
-    _require_known("strategies.rules", "rule", st.rules, RULES, " (see `wfbt strategies`)")
+    if not config.universe.enabled:
+        _require_known("strategies.rules", "rule", st.rules, RULES, " (see `wfbt strategies`)")
     if st.macd_fast >= st.macd_slow:
         raise ConfigError(
             f"strategies.macd_fast must be below macd_slow. Got {st.macd_fast} and {st.macd_slow}."
@@ -820,15 +836,11 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
     from forecasters.registry import forecasters  # lazily, as in validate: reading the registry loads no torch
 
     known = [m for m in forecasters(config.architectures().values()) if m != "drift"]
-    _require_known("universe.models", "model", un.models, known,
-                   " (architectures of `wfbt models`, or linear)")
-    if len(set(un.models)) != len(un.models):
-        raise ConfigError(f"universe.models lists a model twice. Got {un.models}. Name each once.")
+    _require_known("forecast.models", "model", config.forecast.models, known,
+                   " (a universe's pooled networks: architectures of `wfbt models`, or linear)")
     _validate_universe_memory(un)
     _validate_leg_gross(un)
-    if not 0 <= un.borrow < 1:
-        raise ConfigError(f"universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got {un.borrow}.")
-    _validate_universe_rules(un)
+    _validate_universe_rules(config.strategies.rules)
     from forecasters.processors import PROCESSORS
 
     _require_known("universe.processors", "processor", un.processors, PROCESSORS, " (docs/universes.md)")
@@ -854,13 +866,11 @@ def _validate_universe_books(un: UniverseSection) -> None:
                           "calendar.")
 
 
-def _validate_universe_rules(un: UniverseSection) -> None:
-    """universe.rules names each rule of strategies.rulebooks at most once."""
+def _validate_universe_rules(rules: list[str]) -> None:
+    """A universe's strategies.rules names each rule of strategies.rulebooks at most once."""
     from strategies.rulebooks import PANEL_RULES
 
-    _require_known("universe.rules", "rule", un.rules, PANEL_RULES, " (see `wfbt strategies`)")
-    if len(set(un.rules)) != len(un.rules):
-        raise ConfigError(f"universe.rules lists a rule twice. Got {un.rules}. Name each once.")
+    _require_known("strategies.rules", "rule", rules, PANEL_RULES, " (see `wfbt strategies`)")
 
 
 def _validate_leg_gross(un: UniverseSection) -> None:
@@ -935,11 +945,11 @@ def _validate_networks(networks: dict[str, NetworkSection]) -> None:
             raise ConfigError(f"{where}.dropout must be a fraction in [0, 1), e.g. 0.2 (0 = none). Got {net.dropout}.")
 
 
-def _validate_median_loss(tr: TrainingSection, un: UniverseSection) -> None:
+def _validate_median_loss(tr: TrainingSection, un: UniverseSection, models: list[str]) -> None:
     """Networks trained on the median target's 0/1 labels take the binary cross-entropy: their forecasts are
     then probabilities in (0, 1). A regression loss on labels is refused rather than swapped silently."""
-    if un.enabled and un.target == "above_median" and un.models and tr.loss != "bce":
-        raise ConfigError(f"universe.target = \"above_median\" trains universe.models ({', '.join(un.models)}) on "
+    if un.enabled and un.target == "above_median" and models and tr.loss != "bce":
+        raise ConfigError(f"universe.target = \"above_median\" trains forecast.models ({', '.join(models)}) on "
                           f"0/1 labels, which takes training.loss = \"bce\" (binary cross-entropy; the forecast is "
                           f"the probability of beating the median). Got training.loss = {tr.loss!r}. Set "
                           "training.loss = \"bce\", or universe.target = \"return\" to forecast returns.")

@@ -62,7 +62,6 @@ UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
     "backtest.lot_size": ("its books trade fractional shares", "Leave backtest.lot_size out."),
     "backtest.min_fee": ("its books pay backtest.fees as a share of each order's value, with no floor",
                          "Leave backtest.min_fee out and raise backtest.fees to cover it."),
-    "backtest.borrow": ("a universe's books pay universe.borrow on their shorts", "Set universe.borrow instead."),
     "statistics.mcs_size": ("the model confidence set ranks a single symbol's forecast errors; a universe's "
                             "scorers are tested by their IC", "Leave statistics.mcs_size out."),
 }

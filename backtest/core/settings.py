@@ -72,7 +72,6 @@ NAMED: dict[str, Callable[[], list[str]]] = {
     "forecast.features": _features,
     "strategies.rules": _rules,
     "universe.books": lambda: list(UNIVERSE_BOOKS),
-    "universe.models": lambda: [m for m in _registry_models() if m != "drift"],
 }
 
 

@@ -121,7 +121,7 @@ def baseline_scores(close: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, store: ChunkStore | None = None,
                   progress: Progress | None = None, runner: ChunkRunner | None = None, threads: int | None = None
                   ) -> dict[str, pd.DataFrame]:
-    """The score panels of ``universe.models`` trained pooled per fold (``engine.pooled``) on the inputs of
+    """The score panels of ``forecast.models`` trained pooled per fold (``engine.pooled``) on the inputs of
     ``forecast.features`` (``engine.panel_features``), and the pooled linear model; the rule baselines it also
     returns are already scored, so they are left out. Each chunk of folds is saved in ``store`` as it finishes
     (and loaded from it on a resume). A run whose largest fold cannot fit ``universe.memory_gb`` is refused
@@ -138,11 +138,11 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, s
     un, fc = config.universe, config.forecast
     budget = int(un.memory_gb * 2**30)
     architectures = list(config.architectures().values())
-    nets = [get_architecture(m, architectures) for m in un.models if m not in POOLED_BASELINES]
+    nets = [get_architecture(m, architectures) for m in fc.models if m not in POOLED_BASELINES]
     refuse_unfit(nets, folds, len(universe.symbols), fc.lookback, fc.seeds, settings.batch_size, un.networks,
                  input_width(list(fc.features)), budget)
     inputs = panel_inputs(universe, list(fc.features), indicator_params(config.strategies), folds, fc.lookback)
-    panels = pooled_scores(universe.field("close"), folds, list(un.models), fc.lookback, target, config.run.seed,
+    panels = pooled_scores(universe.field("close"), folds, list(fc.models), fc.lookback, target, config.run.seed,
                            settings, prepare_device(config.run.device), progress, seeds=fc.seeds,
                            networks=un.networks, budget=budget, architectures=architectures, store=store,
                            runner=runner, threads=threads, horizon=un.horizon, embargo=config.walkforward.embargo,
@@ -153,7 +153,7 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, s
 def _begin(universe: Universe, config: RunConfig, store: ChunkStore | None, resume: bool) -> int | None:
     """The torch threads the chunks train with, pinned with the config and data in ``store`` (resume refuses
     another); None when the run trains nothing."""
-    if not config.universe.models:
+    if not config.forecast.models:
         threads = None
     else:
         threads = configure_threads(config.run.threads)
@@ -240,7 +240,7 @@ def rebalance_schedule(config: RunConfig, days: pd.DatetimeIndex) -> pd.Series:
 
 def rule_books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.DataFrame, days: pd.DatetimeIndex
                ) -> dict[str, pd.DataFrame]:
-    """The rule books of ``universe.rules``: "scorer:rule" per scorer with a forecast, and "bollinger", "macd".
+    """The rule books of ``strategies.rules``: "scorer:rule" per scorer with a forecast, and "bollinger", "macd".
 
     Each stock is held after day t while the rule says so from closes (and its score) up to t; the held
     stocks weigh equally (``strategies.rulebooks``). ``close`` is the whole calendar's, so the
@@ -248,7 +248,7 @@ def rule_books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.Dat
     out. In an ``above_median`` run the networks' and the pooled linear model's scores estimate the
     chance of beating the median, so their forecast rule holds above ``0.5 + threshold``.
     """
-    rules, st = list(config.universe.rules), config.strategies
+    rules, st = list(config.strategies.rules), config.strategies
     if not rules:
         return {}
     boll, trend = (frame.reindex(days) for frame in indicator_states(close, st))
@@ -374,7 +374,7 @@ def _trade(weights: dict[str, pd.DataFrame], universe: Universe, days: pd.Dateti
     on_change = {name for name in weights if name.rpartition(":")[2] in PANEL_RULES}  # the rule books
     marked = rebalance_schedule(config, days)
     rebalance = None if marked.all() else marked
-    net = book(weights, fill, close, fees=bt.fees, slippage=bt.slippage, borrow=config.universe.borrow,
+    net = book(weights, fill, close, fees=bt.fees, slippage=bt.slippage, borrow=bt.borrow,
                init_cash=bt.init_cash, on_change=on_change, rebalance=rebalance)
     gross = book(weights, fill, close, init_cash=bt.init_cash, on_change=on_change, rebalance=rebalance)
     return net, gross, fills
@@ -415,7 +415,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     universe = _load(config)
     threads = _begin(universe, config, store, resume)
     pooled = partial(pooled_source, store=store, progress=progress, runner=runner, threads=threads)
-    sources = [*(sources or []), *([pooled] if config.universe.models else [])]
+    sources = [*(sources or []), *([pooled] if config.forecast.models else [])]
     calendar = universe.calendar
     folds = make_folds(len(calendar), config.walkforward)
     days = out_of_sample(folds, calendar)

@@ -312,12 +312,13 @@ def ic_view(summary: UniverseSummary, console: Console) -> Table:
 def book_view(summary: UniverseSummary, console: Console) -> Table:
     """Book, mean daily return before and after costs, Sharpe, turnover, max drawdown."""
     bt, un = summary.config["backtest"], summary.config["universe"]
+    borrow = un.get("borrow", bt["borrow"])  # a folder from before backtest.borrow served both kinds: universe's
     table, left = _view(f"Books out of sample (fills at the {summary.fills})", "book",
                         summary.trading, BOOK_COLUMNS, BOOK_PRIORITY, console)
     table.caption = ("gross / net: mean daily return before / after costs; turn: one-way turnover traded per day (the "
                      "orders, drift back to the targets included; target turn: the target weights' change only); "
                      f"net: fees {fmt(1e4 * bt['fees'], 1)} bp + slippage {fmt(1e4 * bt['slippage'], 1)} bp per "
-                     f"half-turn, borrow {fmt(100 * un['borrow'], 2)} %/year on shorts; k = {un['k']}, n_drop = "
+                     f"half-turn, borrow {fmt(100 * borrow, 2)} %/year on shorts; k = {un['k']}, n_drop = "
                      f"{un['n_drop']}; {legs_note(un)}Sharpe annualised (252 days){_over_risk_free(bt)}; every "
                      "position closed on the last day"
                      + dropped_note(left, BOOK_COLUMNS))

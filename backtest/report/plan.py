@@ -67,7 +67,7 @@ def universe_plan(config: RunConfig) -> tuple[Table, str]:
     frame = folds_table(folds, calendar)
     span = f"{stocks} stocks x {len(calendar)} days {calendar[0].date()} → {calendar[-1].date()}"
     un, fc = config.universe, config.forecast
-    nets = list(un.models)
+    nets = list(fc.models)
     per_fold = stocks if un.networks == "per_symbol" else 1
     count = len(folds) * len(nets) * fc.seeds * per_fold
     line = (f"{len(folds)} folds x {len(nets)} architectures x {fc.seeds} seed(s) x {per_fold} network(s) a fold = "

@@ -52,7 +52,7 @@ def test_plan_of_a_universe_shows_its_folds_over_the_calendar_and_the_pooled_net
     x seeds pooled networks and estimates their time with the run's loss (bce: the probe's targets are 0/1
     labels, as the median target's)."""
     path = write_long_csv(synthetic_universe(8, 300), tmp_path / "long.csv")
-    sets = [*UNIVERSE_TINY, "universe.models=['lstm']", "universe.target='above_median'", "training.loss='bce'",
+    sets = [*UNIVERSE_TINY, "forecast.models=['lstm']", "universe.target='above_median'", "training.loss='bce'",
             "forecast.lookback=5", "training.epochs=3"]
     args = ["plan", "--set", "data.source='csv'", "--set", f"data.path={str(path)!r}"]
     for item in sets:

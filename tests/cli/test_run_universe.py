@@ -13,7 +13,7 @@ from tests.conftest import UNIVERSE_TINY, said, synthetic_universe, write_folder
 
 runner = CliRunner()
 BOOKS = [f"{s}:{b}" for s in ("naive", "reversal") for b in ("long_short", "long_only", "topk_dropout")]
-BOOKS += ["reversal:forecast", "reversal:vote"]  # the rule books of universe.rules' default
+BOOKS += ["reversal:forecast", "reversal:vote"]  # the rule books of strategies.rules' universe default
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +96,10 @@ def test_a_finished_universe_run_is_not_overwritten(frames, tmp_path):
 
 
 def test_pooled_networks_run_beside_the_baselines(frames, tmp_path):
-    """universe.models trains one pooled lstm per fold across every stock (engine.pooled) and scores the pooled
+    """forecast.models trains one pooled lstm per fold across every stock (engine.pooled) and scores the pooled
     linear model with it: their panels are traded, tested and saved like the baselines'."""
     path = write_long_csv(frames, tmp_path / "long.csv")
-    sets = ["run.name='pooled'", "universe.models=['lstm']", "universe.books=['long_short']",
+    sets = ["run.name='pooled'", "forecast.models=['lstm']", "universe.books=['long_short']",
             "forecast.lookback=5", "training.epochs=2", "training.patience=2"]
     result = runner.invoke(app, universe_args(path, tmp_path / "runs", *sets), env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
@@ -114,10 +114,10 @@ def test_pooled_networks_run_beside_the_baselines(frames, tmp_path):
 
 def test_an_unknown_pooled_model_is_refused_by_name(frames, tmp_path):
     path = write_long_csv(frames, tmp_path / "long.csv")
-    result = runner.invoke(app, universe_args(path, tmp_path / "runs", "universe.models=['lstn']"),
+    result = runner.invoke(app, universe_args(path, tmp_path / "runs", "forecast.models=['lstn']"),
                            env={"COLUMNS": "200"})
     assert result.exit_code == 2
-    assert "universe.models: unknown model 'lstn'. Did you mean 'lstm'?" in said(result)
+    assert "forecast.models: unknown model 'lstn'. Did you mean 'lstm'?" in said(result)
     assert not (tmp_path / "runs").exists()
 
 
@@ -128,7 +128,7 @@ def test_an_unknown_pooled_model_is_refused_by_name(frames, tmp_path):
      "dropped: the input holds too few stocks. Fix those inputs, or lower universe.min_symbols."),
     (["universe.k=0"], "universe.k must be at least 1 name per leg, e.g. 10. Got 0."),
     (["universe.books=['longshort']"], "universe.books: unknown book 'longshort'. Did you mean 'long_short'?"),
-    (["universe.borrow=2.0"], "universe.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got 2.0."),
+    (["backtest.borrow=2.0"], "backtest.borrow must be a yearly rate in [0, 1), e.g. 0.005 for 50 bp. Got 2.0."),
     (["universe.memory_gb=-1"], "universe.memory_gb must be a positive number of GiB for the pooled windows and "
      "training, e.g. 2.0. Got -1.0."),
     (["universe.target='median'"],
@@ -168,7 +168,7 @@ def test_the_median_target_trains_probabilities_and_scores_their_accuracy(frames
     probabilities in (0, 1), and its accuracy in metrics.json equals a loop over scores.csv.gz and the
     closes; the console and the HTML show accuracy and the IC's verdict against zero."""
     path = write_long_csv(frames, tmp_path / "long.csv")
-    sets = ["run.name='median'", "universe.models=['lstm']", "universe.books=['long_short']", "universe.rules=[]",
+    sets = ["run.name='median'", "forecast.models=['lstm']", "universe.books=['long_short']", "strategies.rules=[]",
             "universe.target='above_median'", "training.loss='bce'", "forecast.lookback=5", "training.epochs=2",
             "training.patience=2"]
     result = runner.invoke(app, universe_args(path, tmp_path / "runs", *sets), env={"COLUMNS": "100"})

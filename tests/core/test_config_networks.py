@@ -48,8 +48,8 @@ def test_the_default_training_settings_are_todays():
     (["training.momentum=0.9"], 'training.momentum applies to optimizer = "sgd" only'),
     (["training.loss='bce'"], 'training.loss = "bce" needs 0/1 targets: a universe run with universe.target = '
                               '"above_median".'),
-    (["universe.enabled=true", "universe.target='above_median'", "universe.models=['lstm']"],
-     'universe.target = "above_median" trains universe.models (lstm) on 0/1 labels, which takes training.loss = '
+    (["universe.enabled=true", "universe.target='above_median'", "forecast.models=['lstm']"],
+     'universe.target = "above_median" trains forecast.models (lstm) on 0/1 labels, which takes training.loss = '
      '"bce" (binary cross-entropy; the forecast is the probability of beating the median). Got training.loss = '
      '\'mse\'. Set training.loss = "bce", or universe.target = "return" to forecast returns.'),
     (["training.patience=0"], "training.patience must be positive (epochs without improvement before a member "

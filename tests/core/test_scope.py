@@ -31,11 +31,10 @@ SAMPLES = {
     "strategies.max_leverage": "0.5", "strategies.stop_loss": "0.05", "strategies.take_profit": "0.1",
     "strategies.trailing_stop": "0.05", "backtest.tax": "0.003", "backtest.execution": "'close'",
     "backtest.risk_free": "0.05", "backtest.whole_shares": "true", "backtest.lot_size": "100",
-    "backtest.min_fee": "50.0", "backtest.borrow": "0.01", "statistics.mcs_size": "0.2",
+    "backtest.min_fee": "50.0", "statistics.mcs_size": "0.2",
     "universe.layout": "'long'", "universe.symbol_column": "'Name'", "universe.min_symbols": "30",
     "universe.k": "5", "universe.leg_gross": "1.0", "universe.n_drop": "1", "universe.books": "['long_only']",
-    "universe.borrow": "0.01", "universe.target": "'above_median'", "universe.models": "['lstm']",
-    "universe.networks": "'per_symbol'", "universe.memory_gb": "4.0", "universe.rules": "['macd']",
+    "universe.target": "'above_median'", "universe.networks": "'per_symbol'", "universe.memory_gb": "4.0",
     "universe.horizon": "5", "walkforward.embargo": "2", "universe.groups": "'g.csv'", "universe.neutral": "'demean'",
     "universe.processors": "['cs_rank']",
 }
@@ -102,7 +101,7 @@ EVIDENCE = {
     "forecast.models|single":
         "tests/report/test_html_browser.py::test_the_loss_chart_opens_on_a_trained_network_and_lists_no_baseline",
     "forecast.models|universe":
-        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
+        "tests/cli/test_run_universe.py::test_pooled_networks_run_beside_the_baselines",
     "forecast.lookback|single": "tests/sweep/test_fanout.py::test_bad_sweep_files_are_refused_by_name",
     "forecast.lookback|universe":
         "tests/engine/test_universe.py::TestConfig::test_a_universe_batch_may_be_larger_than_its_fitting_days_one_symbols_may_not",
@@ -227,16 +226,12 @@ EVIDENCE = {
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
     "universe.books|universe":
         "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
-    "universe.borrow|universe":
-        "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
     "universe.target|universe": "tests/engine/test_universe.py::test_the_median_target_adds_accuracy",
-    "universe.models|universe": "tests/cli/test_run_universe.py::test_pooled_networks_run_beside_the_baselines",
+    "backtest.borrow|universe": "tests/engine/test_universe_legs.py::test_borrow_is_charged_on_the_short_legs_value",
     "universe.networks|universe":
         "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
     "universe.memory_gb|universe":
         "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
-    "universe.rules|universe":
-        "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
     "backtest.risk_free|universe":
         "tests/engine/test_universe_costs.py::test_sharpe_sortino_psr_and_dsr_are_over_the_risk_free_rate",
     "walkforward.embargo|universe":
@@ -329,3 +324,23 @@ def test_settings_say_the_kinds_of_each_key():
     assert rows["backtest.tax"].runs == "single" and rows["universe.k"].runs == "universe"
     assert rows["backtest.fees"].runs == "both" and rows["universe.enabled"].runs == "both"
     assert kinds("networks.NAME.hidden") == (SINGLE, UNIVERSE)
+
+
+@pytest.mark.parametrize(("old", "new", "value"), [
+    ("universe.models", "forecast.models", "['lstm']"), ("universe.rules", "strategies.rules", "[]"),
+    ("universe.borrow", "backtest.borrow", "0.01"),
+])
+def test_the_universes_old_keys_are_refused_with_the_new_name(old, new, value):
+    with pytest.raises(ConfigError, match=rf"^{old} is now {new}, one key for both kinds of run"):
+        load_config(None, [*BASE[UNIVERSE], f"{old}={value}"])
+
+
+def test_a_universe_leaves_models_and_rules_at_its_own_defaults():
+    config = load_config(None, BASE[UNIVERSE])
+    assert config.forecast.models == [] and config.strategies.rules == ["forecast", "vote"]
+    config = load_config(None, [*BASE[UNIVERSE], "forecast.models=['lstm']", "strategies.rules=['macd']",
+                                "backtest.borrow=0.01"])
+    assert (config.forecast.models, config.strategies.rules, config.backtest.borrow) == (["lstm"], ["macd"], 0.01)
+    assert load_config(None, []).forecast.models[0] == "linear"  # a single symbol's default is untouched
+    with pytest.raises(ConfigError, match="strategies.rules: unknown rule 'macd'"):  # a universe's own book
+        load_config(None, ["strategies.rules=['macd']"])

@@ -46,7 +46,7 @@ def test_the_memory_and_rules_keys_of_the_real_config_keep_their_own_help():
     helps = {s.key: s.description for s in settings()}
     assert helps["universe.memory_gb"].endswith("folds beyond it train chunk after chunk")
     assert "505 stocks takes ~1.2 GB" in helps["universe.memory_gb"]
-    assert helps["universe.rules"].startswith("the single-symbol rules run on every stock")
+    assert helps["strategies.rules"].startswith("(a universe run: the rules on every stock")
 
 
 @pytest.mark.parametrize(("text", "cut"), [

@@ -64,7 +64,7 @@ def test_topk_dropout_drops_at_most_n_drop_names_a_rebalance(tmp_path):
     days = pd.bdate_range("2024-01-01", periods=30)
     scores = pd.DataFrame(rng.normal(size=(30, 8)), index=days, columns=[f"S{i}" for i in range(8)])
     close = pd.DataFrame(10.0, index=days, columns=scores.columns)
-    config = universe_config(tmp_path / "x.csv", "universe.rebalance=5", "universe.rules=[]",
+    config = universe_config(tmp_path / "x.csv", "universe.rebalance=5", "strategies.rules=[]",
                              "universe.books=['topk_dropout', 'long_short']")
     weights = _books({"s": scores}, config, close, days)
     for name in ("s:topk_dropout", "s:long_short", "equal_weight"):
@@ -75,6 +75,6 @@ def test_topk_dropout_drops_at_most_n_drop_names_a_rebalance(tmp_path):
     left = (on.shift(1, fill_value=False) & ~on).sum(axis=1).iloc[1:]
     assert left.max() == 1  # n_drop = 1 a rebalance, though a week of daily drops would allow 5
     # The daily book on the same scores drops more than one name between the same days.
-    daily = _books({"s": scores}, universe_config(tmp_path / "x.csv", "universe.rules=[]"), close, days)
+    daily = _books({"s": scores}, universe_config(tmp_path / "x.csv", "strategies.rules=[]"), close, days)
     every = daily["s:topk_dropout"].gt(0).iloc[::5]
     assert (every.shift(1, fill_value=False) & ~every).sum(axis=1).iloc[1:].max() > 1

@@ -36,7 +36,7 @@ def test_out_of_sample_days_are_the_folds_test_blocks(result):
 def test_every_scorer_gets_every_book_and_the_benchmark_is_a_book(result):
     assert list(result.scores) == ["naive", "reversal"]
     books = [f"{s}:{b}" for s in ("naive", "reversal") for b in ("long_short", "long_only", "topk_dropout")]
-    books += ["reversal:forecast", "reversal:vote"]  # universe.rules' default; naive forecasts no move
+    books += ["reversal:forecast", "reversal:vote"]  # strategies.rules' universe default; naive forecasts no move
     assert list(result.weights) == [*books, BENCHMARK]
     assert list(result.trading.index) == list(result.equity.columns) == [*books, BENCHMARK]
     assert result.trading.loc[BENCHMARK, "verdict"] == "benchmark"
@@ -168,14 +168,14 @@ class TestConfig:
         ("universe.n_drop=3", r"universe.n_drop must be from 0 to universe.k \(2\)"),
         ("universe.min_symbols=3", "universe.min_symbols must be at least 4"),
         ("universe.books=['long_shrt']", "unknown book 'long_shrt'. Did you mean 'long_short'"),
-        ("universe.borrow=1.5", r"universe.borrow must be a yearly rate in \[0, 1\)"),
+        ("backtest.borrow=1.5", r"backtest.borrow must be a yearly rate in \[0, 1\)"),
         ("universe.memory_gb=0", "universe.memory_gb must be a positive number of GiB"),
         ("universe.networks='per_stock'", "universe.networks: expected one of 'pooled', 'per_symbol'"),
         ("data.source='sample'", 'reads data.source = "csv"'),
         ("backtest.tax=0.003", "backtest.tax = 0.003 does not apply to a universe run: .* no sell-side tax"),
         ("backtest.execution='close'", "does not apply to a universe run: .* no same-close fills"),
-        ("universe.rules=['vot']", "universe.rules: unknown rule 'vot'. Did you mean 'vote'"),
-        ("universe.rules=['macd', 'macd']", "universe.rules lists a rule twice"),
+        ("strategies.rules=['vot']", "strategies.rules: unknown rule 'vot'. Did you mean 'vote'"),
+        ("strategies.rules=['macd', 'macd']", "strategies.rules lists a name twice"),
     ])
     def test_settings_that_have_no_meaning_are_refused(self, setting, message, tmp_path):
         with pytest.raises(ConfigError, match=message):

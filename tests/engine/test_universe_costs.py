@@ -39,7 +39,7 @@ def _fixed(universe, folds, config):  # type: ignore[no-untyped-def]
 def _run(path: Path, *extra: str):  # type: ignore[no-untyped-def]
     config = universe_config(
         path, "universe.k=1", "universe.n_drop=0", "universe.min_symbols=2", "universe.books=['long_short']",
-        "universe.rules=[]", "walkforward.train_days=6", "walkforward.val_days=0", "walkforward.test_days=3",
+        "strategies.rules=[]", "walkforward.train_days=6", "walkforward.val_days=0", "walkforward.test_days=3",
         "backtest.init_cash=1000.0", "backtest.slippage=0.0", *extra)
     return run_universe(config, [_fixed])
 

@@ -34,7 +34,7 @@ def overnight_reversals() -> dict[str, pd.DataFrame]:
 def result(tmp_path_factory):
     path = write_long_csv(overnight_reversals(), tmp_path_factory.mktemp("u") / "long.csv")
     return run_universe(universe_config(path, "universe.k=1", "universe.n_drop=0", "universe.books=['long_short']",
-                                       "universe.rules=[]"))
+                                       "strategies.rules=[]"))
 
 
 def test_reversal_is_scored_on_the_return_its_books_earn_not_the_close_to_close_one(result):

@@ -91,7 +91,7 @@ def test_no_score_moves_when_prices_after_its_day_change_with_a_five_day_target(
 
 def test_a_universe_run_with_a_weekly_rank_target(tmp_path):
     path = write_long_csv(synthetic_universe(8, 300), tmp_path / "long.csv")
-    result = run_universe(universe_config(path, "universe.models=['linear']", "universe.target='rank'",
+    result = run_universe(universe_config(path, "forecast.models=['linear']", "universe.target='rank'",
                                           "universe.horizon=5", "walkforward.embargo=1"))
     assert result.folds[0].test_start - result.folds[0].train_end == 4
     linear = result.scores["linear"]

@@ -43,8 +43,8 @@ def _fixed(universe, folds, config):  # type: ignore[no-untyped-def]
 def _equity(path: Path, leg: float, fees: float = 0.0, borrow: float = 0.0) -> list[float]:
     config = universe_config(
         path, "universe.k=1", "universe.n_drop=0", "universe.min_symbols=2", "universe.books=['long_short']",
-        "universe.rules=[]", "walkforward.train_days=6", "walkforward.val_days=0", "walkforward.test_days=3",
-        "backtest.init_cash=1000.0", "backtest.slippage=0.0", f"backtest.fees={fees}", f"universe.borrow={borrow}",
+        "strategies.rules=[]", "walkforward.train_days=6", "walkforward.val_days=0", "walkforward.test_days=3",
+        "backtest.init_cash=1000.0", "backtest.slippage=0.0", f"backtest.fees={fees}", f"backtest.borrow={borrow}",
         f"universe.leg_gross={leg}")
     return run_universe(config, [_fixed]).equity[BOOK].tolist()
 

@@ -11,7 +11,7 @@ from tests.conftest import synthetic_universe, universe_config, write_long_csv
 
 pytestmark = pytest.mark.filterwarnings("ignore::backtest.core.errors.DataWarning")
 
-ALL_RULES = "universe.rules=['forecast', 'forecast+bollinger', 'forecast+macd', 'vote', 'bollinger', 'macd']"
+ALL_RULES = "strategies.rules=['forecast', 'forecast+bollinger', 'forecast+macd', 'vote', 'bollinger', 'macd']"
 
 
 def test_a_book_on_change_lets_positions_drift_until_its_weights_change():
@@ -37,7 +37,7 @@ def test_rule_books_hold_by_hand_worked_stocks_at_equal_weights(tmp_path):
     scores = {"naive": close * 0.0, "reversal": -(close / close.shift(1) - 1.0)}
     config = load_config(None, ["universe.enabled=true", "data.source='csv'", "data.path='x.csv'",
                                 "universe.min_symbols=4", "universe.k=1", "universe.n_drop=1",
-                                "universe.rules=['forecast', 'bollinger']",
+                                "strategies.rules=['forecast', 'bollinger']",
                                 "strategies.bollinger_window=2", "strategies.bollinger_k=0.5"])
     books = rule_books(scores, config, close, days[1:])
     assert list(books) == ["reversal:forecast", "bollinger"]  # naive forecasts no move: no rule book
