@@ -25,7 +25,7 @@ CLOSE = pd.DataFrame(10.0, index=DAYS, columns=SCORES.columns)
 
 
 def _weights(tmp_path, neutral, books="['long_short', 'long_only']"):
-    config = universe_config(tmp_path / "x.csv", "universe.k=1", "universe.min_symbols=4", "universe.rules=[]",
+    config = universe_config(tmp_path / "x.csv", "universe.k=1", "universe.min_symbols=4", "strategies.rules=[]",
                              f"universe.books={books}", f"universe.groups={str(tmp_path / 'g.csv')!r}",
                              f"universe.neutral={neutral!r}")
     return _books({"s": SCORES}, config, CLOSE, DAYS, GROUPS)
@@ -49,7 +49,7 @@ def test_demean_ranks_the_scores_less_their_groups_mean(tmp_path):
     assert w["s:long_short"].iloc[1].to_dict() == {"A": 0.5, "B": 0.0, "C": 0.0, "D": -0.5, "E": 0.0, "F": 0.0,
                                                     "G": 0.0}
     plain = _books({"s": SCORES}, universe_config(tmp_path / "x.csv", "universe.k=1", "universe.min_symbols=4",
-                                                  "universe.rules=[]"), CLOSE, DAYS)
+                                                  "strategies.rules=[]"), CLOSE, DAYS)
     assert plain["s:long_short"].iloc[1]["G"] == 0.5  # without groups G, the highest score, is bought
 
 

@@ -13,7 +13,7 @@ from backtest.runs.folder import is_complete
 from tests.conftest import UNIVERSE_TINY, synthetic_universe, write_long_csv
 
 # 8 stocks x 300 days, 4 folds; 6 MiB holds one fold's windows and training (4.8 MB), not two: 4 chunks.
-POOLED = ["universe.models=['lstm']", "universe.memory_gb=0.006", "training.epochs=20", "training.patience=20",
+POOLED = ["forecast.models=['lstm']", "universe.memory_gb=0.006", "training.epochs=20", "training.patience=20",
           "run.threads=1"]
 
 
