@@ -167,7 +167,7 @@ def test_a_universe_run_reads_only_the_close_unless_told(path) -> None:
 def test_a_run_on_ohlcv_and_derived_inputs_scores_every_test_window(path) -> None:
     warnings.simplefilter("ignore", DataWarning)
     config = universe_config(path, "forecast.features=['close', 'open', 'volume', 'rsi_14']",
-                             "universe.models=['lstm']", "training.epochs=1", "universe.rules=[]",
+                             "forecast.models=['lstm']", "training.epochs=1", "strategies.rules=[]",
                              "universe.books=['long_short']")
     result = run_universe(config)
     assert result.scores["lstm"].notna().equals(result.scores["linear"].notna())  # the same windows
@@ -176,8 +176,8 @@ def test_a_run_on_ohlcv_and_derived_inputs_scores_every_test_window(path) -> Non
 
 
 def test_a_fold_that_cannot_fit_the_memory_budget_is_refused_before_training(path) -> None:
-    config = universe_config(path, "forecast.features=['alpha360']", "universe.models=['lstm']",
-                             "universe.memory_gb=0.001", "universe.rules=[]")
+    config = universe_config(path, "forecast.features=['alpha360']", "forecast.models=['lstm']",
+                             "universe.memory_gb=0.001", "strategies.rules=[]")
     with pytest.raises(ConfigError, match=r"universe.memory_gb = 0.001 GiB cannot hold one fold: the largest "
                                           r"needs an estimated .* GiB \(8 stocks, lookback 5, 6 input column\(s\)"):
         run_universe(config)
