@@ -18,7 +18,7 @@ from backtest.cli.app import app
 from backtest.runs.folder import is_complete
 from tests.conftest import UNIVERSE_TINY, synthetic_universe, write_long_csv
 
-POOLED = ["universe.models=['lstm']", "universe.memory_gb=0.006", "training.epochs=3", "run.threads=1"]
+POOLED = ["forecast.models=['lstm']", "universe.memory_gb=0.006", "training.epochs=3", "run.threads=1"]
 
 
 def _args(csv, out, name, *extra):

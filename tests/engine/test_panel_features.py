@@ -228,7 +228,7 @@ def test_processors_are_named_in_the_config_and_run(path) -> None:
     with pytest.raises(ConfigError, match=r"universe.processors: unknown processor 'cs_rnak'. Did you mean 'cs_rank'"):
         universe_config(path, "universe.processors=['cs_rnak']")
     config = universe_config(path, "forecast.features=['close', 'open']", "universe.processors=['robust_zscore', "
-                             "'cs_rank']", "universe.models=['lstm']", "training.epochs=1", "universe.rules=[]",
+                             "'cs_rank']", "forecast.models=['lstm']", "training.epochs=1", "strategies.rules=[]",
                              "universe.books=['long_short']")
     result = run_universe(config)
     assert result.scores["lstm"].notna().equals(result.scores["reversal"].notna())
