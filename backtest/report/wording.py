@@ -39,6 +39,11 @@ PAIRED_FORECAST_COLUMNS = {"rmse_a": ("RMSE A", 2), "rmse_b": ("RMSE B", 2), "dm
 # the difference and its t first: a narrow terminal drops the two runs' own ICs before them
 PAIRED_IC_COLUMNS = {"ic_diff": ("IC A - B", 4), "t_hac": ("t HAC", 2), "ic_a": ("IC A", 4), "ic_b": ("IC B", 4),
                      "ic_p": ("p", 3), "ic_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
+# the rank IC's paired table, under the IC's column names (paired_ic_kind): its figures say which IC they are
+PAIRED_RANK_IC_COLUMNS = {**PAIRED_IC_COLUMNS, "ic_diff": ("rank IC A - B", 4), "ic_a": ("rank IC A", 4),
+                          "ic_b": ("rank IC B", 4)}
+# the paired IC table's two kinds (backtest.runs.differences.paired_ics), the rank IC first: the books trade on ranks
+PAIRED_IC_KINDS = (("rank IC", "rank_", PAIRED_RANK_IC_COLUMNS), ("IC", "", PAIRED_IC_COLUMNS))
 PAIRED_TRADING_COLUMNS = {"sharpe_a": ("Sharpe A", 2), "sharpe_b": ("Sharpe B", 2), "sr_p": ("p", 3),
                           "sr_p_holm": ("Holm p", 3), "verdict": ("A vs B", 0), "days": ("days", 0)}
 # the trader's figures (backtest.scoring.traders), after today's columns and below them in every priority order
@@ -218,12 +223,22 @@ def paired_sentences(forecast: pd.DataFrame, trading: pd.DataFrame, level: float
                              level)
 
 
+def paired_ic_kind(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """One kind of IC of the paired IC table (``prefix`` "rank_" or ""), under the IC's column names
+    (PAIRED_IC_COLUMNS), on the rows that have it."""
+    pair = ["run_a", "run_b", "scorer"]
+    own = [c for c in frame.columns if c not in pair and c.startswith("rank_") == bool(prefix)]
+    out = frame[[c for c in pair if c in frame] + own].rename(columns=lambda c: c.removeprefix(prefix))
+    return out[out["days"].notna()] if "days" in out else out
+
+
 def universe_paired_sentences(ic: pd.DataFrame, trading: pd.DataFrame, level: float) -> list[str]:
-    """What the paired tests of universe run A against run B allow one to say: one sentence per table."""
-    return _paired_sentences([(ic, "scorer", "IC", "Newey-West t of the daily IC difference",
-                               ("higher IC", "lower IC")),
-                              (trading, "book", "Sharpe ratio", "Ledoit-Wolf", ("higher Sharpe", "lower Sharpe"))],
-                             level)
+    """What the paired tests of universe run A against run B allow one to say: one sentence per table, the rank
+    IC's first."""
+    scores = [(paired_ic_kind(ic, prefix), "scorer", kind, f"Newey-West t of the daily {kind} difference",
+               (f"higher {kind}", f"lower {kind}")) for kind, prefix, _ in PAIRED_IC_KINDS]
+    return _paired_sentences([*scores, (trading, "book", "Sharpe ratio", "Ledoit-Wolf",
+                                        ("higher Sharpe", "lower Sharpe"))], level)
 
 
 def _paired_sentences(tables: list[tuple[pd.DataFrame, str, str, str, tuple[str, str]]], level: float) -> list[str]:

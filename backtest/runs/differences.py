@@ -20,10 +20,11 @@ Paired tests (only on the same data, on the common out-of-sample days)
     Holm's adjustment runs over all the forecast pairs, and separately over all the strategy pairs; a
     run is called ``better`` or ``worse`` than another only when its adjusted p-value is below the first
     run's ``statistics.significance``; otherwise ``indistinguishable``.
-    Universe runs (``paired_ics``), per scorer name both runs have: the mean of the difference of their daily
-    ICs (A minus B) on the days both have one, with the Newey-West t the runs' own IC tests use
-    (``crosssection.hac_t``), two-sided normal p; Holm over all the scorer pairs. Their books go through
-    ``paired_sharpes`` as strategies do.
+    Universe runs (``paired_ics``), per scorer name both runs have, for the rank IC (the headline: the books
+    trade on ranks) and the Pearson IC: the mean of the difference of their daily ICs (A minus B) on the days
+    both have one, with the Newey-West t the runs' own IC tests use (``crosssection.hac_t``), two-sided normal
+    p; Holm over all the scorer pairs of each kind of IC apart, as a run's own IC tests (``crosssection.ic_table``).
+    Their books go through ``paired_sharpes`` as strategies do.
 """
 
 from __future__ import annotations
@@ -188,24 +189,37 @@ def _ic_pair(a: pd.Series, b: pd.Series) -> dict[str, float] | None:
             "t_hac": t, "ic_p": p}
 
 
-def paired_ics(daily: dict[str, pd.DataFrame], scorers: list[str], level: float) -> pd.DataFrame:
-    """HAC t of run A's daily IC minus run B's, per common scorer, on the days both have an IC (Holm over pairs).
+IC_KINDS = {"rank_ic": "rank_", "ic": ""}  # ic.csv's "scorer:KIND" column -> prefix of its paired columns
+IC_PAIR_COLUMNS = ["days", "ic_a", "ic_b", "ic_diff", "t_hac", "ic_p", "ic_p_holm", "verdict"]  # one kind's
 
-    ``daily``: per run, its daily IC on the common period (ic.csv's "scorer:ic" columns). ``t_hac`` > 0: A's IC
-    is higher. A scorer without an IC on any common day (a constant score, such as naive) is left out.
+
+def paired_ics(daily: dict[str, pd.DataFrame], scorers: list[str], level: float) -> pd.DataFrame:
+    """HAC t of run A's daily IC minus run B's, per common scorer, for the rank IC and the (Pearson) IC, each on
+    the days both runs have one; Holm over the pairs, for each kind of IC apart.
+
+    ``daily``: per run, its daily ICs on the common period (ic.csv's "scorer:rank_ic" and "scorer:ic" columns).
+    One row per pair and scorer: the rank IC's columns are the IC's with the prefix ``rank_`` (``rank_ic_diff``,
+    ``rank_t_hac``, ``rank_verdict``, ...). ``t_hac`` > 0: A's IC is higher. A kind without a day is NaN (its
+    verdict None); a scorer without any IC on a common day (a constant score, such as naive) is left out.
     """
     rows = []
     for a, b in itertools.combinations(daily, 2):
         for scorer in scorers:
-            column = f"{scorer}:ic"
-            if column in daily[a] and column in daily[b]:
-                row = _ic_pair(daily[a][column], daily[b][column])
-                if row is not None:
-                    rows.append({"run_a": a, "run_b": b, "scorer": scorer, **row})
-    table = pd.DataFrame(rows, columns=["run_a", "run_b", "scorer", "days", "ic_a", "ic_b", "ic_diff", "t_hac", "ic_p"])
-    table["ic_p_holm"] = holm(table["ic_p"].to_numpy())
-    table["verdict"] = [_verdict(t, p, level, lower_is_better=False)
-                        for t, p in zip(table["t_hac"], table["ic_p_holm"], strict=True)]
+            row = {}
+            for kind, prefix in IC_KINDS.items():
+                column = f"{scorer}:{kind}"
+                pair = _ic_pair(daily[a][column], daily[b][column]) if column in daily[a] and column in daily[b] \
+                    else None
+                row.update({prefix + k: v for k, v in (pair or {}).items()})
+            if row:
+                rows.append({"run_a": a, "run_b": b, "scorer": scorer, **row})
+    table = pd.DataFrame(rows, columns=["run_a", "run_b", "scorer", *[p + c for p in IC_KINDS.values()
+                                                                      for c in IC_PAIR_COLUMNS]])
+    for prefix in IC_KINDS.values():  # two families: the rank IC (the headline) and the IC, as a run's own tests
+        table[f"{prefix}ic_p_holm"] = holm(table[f"{prefix}ic_p"].to_numpy(dtype=float))
+        table[f"{prefix}verdict"] = [_verdict(t, p, level, lower_is_better=False) if pd.notna(n) else None
+                                     for t, p, n in zip(table[f"{prefix}t_hac"], table[f"{prefix}ic_p_holm"],
+                                                        table[f"{prefix}days"], strict=True)]
     return table
 
 

@@ -13,9 +13,10 @@ Beside the tables, as for single-symbol runs (``backtest.runs.differences``): th
 and a warning first when the runs hold different stocks (the symbols kept in each run's symbols.csv), read
 different data (another file, or the same file with other prices), or cover different out-of-sample periods.
 Then paired tests of each run against each other one on the days they share, whatever differs (the warnings
-say when a difference is not down to the settings alone): the daily IC difference per common scorer with its
-Newey-West t, and the Ledoit-Wolf Sharpe difference per common book, equal_weight included (its costs may
-differ), each family Holm-adjusted (``differences.paired_ics`` and ``differences.paired_sharpes``).
+say when a difference is not down to the settings alone): the daily rank IC difference (the headline: books
+trade on ranks) and the daily IC difference per common scorer, each with its Newey-West t, and the Ledoit-Wolf
+Sharpe difference per common book, equal_weight included (its costs may differ), each family (rank IC, IC,
+Sharpe) Holm-adjusted apart (``differences.paired_ics`` and ``differences.paired_sharpes``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class UniverseComparison:
     daily_ic: pd.DataFrame  # common period; columns "run:scorer:ic" / "run:scorer:rank_ic"
     settings: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # setting, one column per run
     warnings: list[str] = dataclasses.field(default_factory=list)  # stocks, data, periods that differ
-    paired_ic: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # IC of run A vs run B per scorer
+    paired_ic: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # (rank) IC of A vs B per scorer
     paired_trading: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # Sharpe of A vs B per book
     significance: float = StatisticsSection.significance  # the first run's level, for the paired verdicts
 

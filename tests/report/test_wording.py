@@ -42,8 +42,11 @@ def test_one_pair_tested_is_one_pair():
                    "Sharpe than b's."]  # an identical pair is not tested: no "other pairs" to speak of
     assert "Holm-adjusted over 2 pairs): not distinguishable" in paired_sentences(
         none, _pairs(["indistinguishable", "indistinguishable"]), 0.05)[0]
-    universe = universe_paired_sentences(_pairs(["worse"], "scorer"), _pairs([]), 0.05)
-    assert universe == ["Run against run, ICs at 5 % (Newey-West t of the daily IC difference, Holm-adjusted over "
+    ic = _pairs(["worse"], "scorer").assign(days=9, rank_days=9, rank_verdict="indistinguishable")
+    universe = universe_paired_sentences(ic, _pairs([]), 0.05)
+    assert universe == ["No run's rank IC is better than another's at 5 % (Newey-West t of the daily rank IC "
+                        "difference, Holm-adjusted over 1 pair): not distinguishable.",
+                        "Run against run, ICs at 5 % (Newey-West t of the daily IC difference, Holm-adjusted over "
                         "1 pair): a's s0 lower IC than b's."]
     two = paired_sentences(none, _pairs(["indistinguishable", "better"]), 0.05)[0]
     assert two.endswith("over 2 pairs): a's s1 higher Sharpe than b's; the other pairs are not distinguishable.")

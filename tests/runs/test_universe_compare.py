@@ -1,5 +1,5 @@
 """`wfbt compare` of universe runs says what differs (the settings, the stocks, the data and the periods) and
-tests run against run on the common days (daily IC difference per scorer, Sharpe difference per book).
+tests run against run on the common days (daily rank IC and IC difference per scorer, Sharpe difference per book).
 
 Runs on tiny panels (the tiny universe settings, baselines only):
 - "a": ten random walks, 140 days out of sample; "b": the same file with train_days 180 (the last 120 of those
@@ -22,6 +22,7 @@ from statsmodels.stats.multitest import multipletests
 from typer.testing import CliRunner
 
 from backtest.cli.app import app
+from backtest.report.wording import universe_paired_sentences
 from backtest.runs.differences import paired_ics
 from backtest.runs.universe_compare import BENCHMARK, compare_universes, data_warning, period_warning, stock_warning
 from tests.cli.test_run_universe import universe_args
@@ -166,6 +167,40 @@ def test_paired_ics_on_a_named_panel():
     assert swapped["verdict"] == "worse" and swapped["t_hac"] == pytest.approx(-sig["t_hac"])
 
 
+def test_paired_rank_ics_are_tested_apart_from_the_ics():
+    """A's score puts a few big movers on top (a higher Pearson IC than B's, 'sig:ic' as above) but orders the rest
+    worse (a lower rank IC every day): the rank IC, the headline, says worse where the IC says better."""
+    days = pd.bdate_range("2020-01-01", periods=9)
+    a = pd.DataFrame({"sig:ic": [0.10, 0.30, 0.20, 0.40, 0.10, 0.30, 0.20, 0.40, math.nan],
+                      "sig:rank_ic": [0.05, 0.10] * 4 + [0.05],
+                      "flip:ic": [0.10, 0.00] * 4 + [0.10], "flip:rank_ic": [0.20] * 9}, index=days)
+    b = pd.DataFrame({"sig:ic": [0.00, 0.10, 0.10, 0.20, 0.00, 0.20, 0.10, 0.30, 0.50],
+                      "sig:rank_ic": [0.20, 0.20, 0.25] * 3,
+                      "flip:ic": [0.00, 0.10] * 4 + [0.05], "flip:rank_ic": [0.10, 0.30] * 4 + [0.10]}, index=days)
+    table = paired_ics({"A": a, "B": b}, ["sig", "flip"], 0.05).set_index("scorer")
+    sig, flip = table.loc["sig"], table.loc["flip"]
+    # rank IC, A - B: -0.15, -0.10, -0.20, -0.10, -0.15, -0.15, -0.15, -0.10, -0.20: mean -1.30 / 9, on all 9 days
+    # (the IC has 8: A has none on the last)
+    assert sig["rank_days"] == 9 and sig["days"] == 8
+    assert sig["rank_ic_diff"] == pytest.approx(-1.30 / 9) and sig["ic_diff"] == pytest.approx(0.125)
+    assert sig["rank_ic_a"] == pytest.approx(0.65 / 9) and sig["rank_ic_b"] == pytest.approx(1.95 / 9)
+    rank_d = np.array([-0.15, -0.10, -0.20, -0.10, -0.15, -0.15, -0.15, -0.10, -0.20])
+    assert sig["rank_t_hac"] == pytest.approx(_statsmodels_t(rank_d)) and sig["rank_t_hac"] < 0
+    assert flip["rank_t_hac"] == pytest.approx(_statsmodels_t(np.array([0.1, -0.1] * 4 + [0.1])))
+    assert (sig["rank_verdict"], sig["verdict"]) == ("worse", "better")
+    assert (flip["rank_verdict"], flip["verdict"]) == ("indistinguishable", "indistinguishable")
+    # Holm within each kind of IC (two families of two), as a run's own IC tests; not over all four p-values
+    for prefix in ("rank_", ""):
+        assert list(table[f"{prefix}ic_p_holm"]) == pytest.approx(
+            list(multipletests(table[f"{prefix}ic_p"], method="holm")[1]))
+    pooled = multipletests([*table["rank_ic_p"], *table["ic_p"]], method="holm")[1]
+    assert not np.allclose(pooled, [*table["rank_ic_p_holm"], *table["ic_p_holm"]])  # the panel tells them apart
+    rank, ic = universe_paired_sentences(table.reset_index(), pd.DataFrame(columns=["verdict"]), 0.05)
+    assert rank == ("Run against run, rank ICs at 5 % (Newey-West t of the daily rank IC difference, Holm-adjusted "
+                    "over 2 pairs): A's sig lower rank IC than B's; the other pairs are not distinguishable.")
+    assert ic.startswith("Run against run, ICs at 5 % (") and "A's sig higher IC than B's" in ic
+
+
 def test_paired_ics_of_the_same_ic_are_identical():
     days = pd.bdate_range("2020-01-01", periods=5)
     a = pd.DataFrame({"sig:ic": [0.1, 0.3, -0.2, 0.4, 0.0]}, index=days)
@@ -180,21 +215,26 @@ def test_a_planted_reversal_has_the_higher_ic_and_sharpe(runs):
     d = (daily["rev"] - daily["walk"]).dropna()
     assert ic["days"] == len(d) and ic["ic_diff"] == pytest.approx(d.mean()) and ic["ic_diff"] > 0.3
     assert ic["t_hac"] == pytest.approx(_statsmodels_t(d.to_numpy())) and ic["verdict"] == "better"
+    rank = {k: pd.read_csv(runs / k / "ic.csv", index_col="date")["reversal:rank_ic"] for k in ("rev", "walk")}
+    r = (rank["rev"] - rank["walk"]).dropna()
+    assert ic["rank_days"] == len(r) and ic["rank_ic_diff"] == pytest.approx(r.mean()) and ic["rank_ic_diff"] > 0.3
+    assert ic["rank_t_hac"] == pytest.approx(_statsmodels_t(r.to_numpy())) and ic["rank_verdict"] == "better"
     books = c.paired_trading.set_index("book")
     assert set(books.index) == set(c.trading["book"])  # every common book, equal_weight included
     assert books.loc["reversal:long_short", "verdict"] == "better"
     assert books.loc["reversal:long_short", "sharpe_a"] > books.loc["reversal:long_short", "sharpe_b"]
     assert list(books["sr_p_holm"]) == pytest.approx(list(multipletests(books["sr_p"], method="holm")[1]))
     back = compare_universes([str(runs / "walk"), str(runs / "rev")])
-    assert back.paired_ic.iloc[0]["verdict"] == "worse"
+    assert back.paired_ic.iloc[0]["verdict"] == "worse" and back.paired_ic.iloc[0]["rank_verdict"] == "worse"
     assert back.paired_trading.set_index("book").loc["reversal:long_short", "verdict"] == "worse"
 
 
 def test_identical_runs_are_identical_in_every_paired_test(runs):
     c = compare_universes([str(runs / "a"), str(runs / "a2")])
     assert len(c.paired_ic) == 1 and len(c.paired_trading) == len(c.trading) // 2
-    for frame, diff in ((c.paired_ic, "ic_diff"), (c.paired_trading, None)):
-        assert set(frame["verdict"]) == {"identical"}
+    for frame, verdict, diff in ((c.paired_ic, "verdict", "ic_diff"), (c.paired_ic, "rank_verdict", "rank_ic_diff"),
+                                 (c.paired_trading, "verdict", None)):
+        assert set(frame[verdict]) == {"identical"}
         if diff:
             assert (frame[diff] == 0).all()
     assert (c.paired_trading["sharpe_a"] == c.paired_trading["sharpe_b"]).all()
@@ -203,19 +243,26 @@ def test_identical_runs_are_identical_in_every_paired_test(runs):
 def test_the_same_scores_over_other_periods_have_the_same_ic_on_the_common_days(runs):
     c = compare_universes([str(runs / "a"), str(runs / "b")])
     assert c.paired_ic.iloc[0]["verdict"] == "identical" and c.paired_ic.iloc[0]["days"] <= 120
+    assert c.paired_ic.iloc[0]["rank_verdict"] == "identical"
     assert set(c.paired_trading["days"]) == {120} and BENCHMARK in set(c.paired_trading["book"])
 
 
 def test_the_paired_tables_print_whole_at_80_columns(runs):
     out = compare_cli(runs / "rev", runs / "walk").output
     text = " ".join(out.split())
-    for title in ("Scores, run A against run B", "Books, run A against run B"):
+    for title in ("Scores, run A against run B, by rank IC", "Scores, run A against run B, by IC (Pearson",
+                  "Books, run A against run B"):
         assert title in text
+    assert text.index("by rank IC") < text.index("by IC (Pearson")  # the headline first: books trade on ranks
     assert "rev's reversal higher IC than walk's" in text
+    assert "Run against run, rank ICs at 5 % (Newey-West t of the daily rank IC difference, Holm-adjusted over 1 " \
+           "pair): rev's reversal higher rank IC than walk's." in text
+    assert text.index("higher rank IC") < text.index("higher IC")
     assert "rev's reversal:long_short higher Sharpe than walk's" in text
     assert max(cell_len(line) for line in out.splitlines()) <= 80
-    row = next(line for line in out.splitlines() if "│ rev" in line and "│ reversal " in line and "better" in line)
-    assert "0.5" in row  # the IC difference, whole
+    ic = compare_universes([str(runs / "rev"), str(runs / "walk")]).paired_ic.iloc[0]
+    rows = [line for line in out.splitlines() if "│ rev" in line and "│ reversal " in line and "better" in line]
+    assert f"{ic['rank_ic_diff']:.4f}" in rows[0] and f"{ic['ic_diff']:.4f}" in rows[1]  # the differences, whole
 
 
 def test_a_narrow_terminal_keeps_the_ic_difference_and_its_verdict(runs):
@@ -235,7 +282,12 @@ def test_the_comparison_page_has_the_warnings_settings_and_paired_tests(runs):
     assert (f"<td>rev vs walk · reversal</td><td>{ic['ic_diff']:.4f}</td><td>{ic['t_hac']:.2f}</td>"
             f"<td>{ic['ic_a']:.4f}</td><td>{ic['ic_b']:.4f}</td>") in page
     assert "<td>rev vs walk · reversal:long_short</td>" in page
+    assert (f"<th>rank IC A - B</th><th>t HAC</th><th>rank IC A</th><th>rank IC B</th><th>p</th><th>Holm p</th>"
+            f"<th>A vs B</th><th>days</th></tr><tr><td>rev vs walk · reversal</td><td>{ic['rank_ic_diff']:.4f}</td>"
+            f"<td>{ic['rank_t_hac']:.2f}</td><td>{ic['rank_ic_a']:.4f}</td><td>{ic['rank_ic_b']:.4f}</td>") in page
+    assert page.index("by rank IC (Spearman") < page.index("by IC (Pearson")
     assert "rev&#x27;s reversal higher IC than walk&#x27;s" in page
+    assert "rev&#x27;s reversal higher rank IC than walk&#x27;s" in page
 
 
 def test_the_page_of_identical_runs_says_identical(runs):

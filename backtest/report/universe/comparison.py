@@ -15,7 +15,12 @@ from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, IC_PRIORITY, TEST_
 from backtest.report.pages import figures_html, page, table_html
 from backtest.report.tables import cells, dropped_note, fit_columns, number_column
 from backtest.report.universe.page import BENCHMARK, book_figure, ic_figure
-from backtest.report.wording import PAIRED_IC_COLUMNS, PAIRED_TRADING_COLUMNS, universe_paired_sentences
+from backtest.report.wording import (
+    PAIRED_IC_KINDS,
+    PAIRED_TRADING_COLUMNS,
+    paired_ic_kind,
+    universe_paired_sentences,
+)
 
 if TYPE_CHECKING:  # only the type: the tables must not load the statistics
     from backtest.runs.universe_compare import UniverseComparison
@@ -69,17 +74,23 @@ def universe_compare_tables(comparison: UniverseComparison, width: int, limit: i
     return [ic, tr]
 
 
-PAIRED = (("paired_ic", "scorer", "Scores, run A against run B (mean daily IC of A minus B on the days both have "
-             "one, Newey-West t)", PAIRED_IC_COLUMNS),
-          ("paired_trading", "book", "Books, run A against run B (Ledoit-Wolf test of equal Sharpe ratios, HAC)",
-           PAIRED_TRADING_COLUMNS))
+IC_TITLES = {"rank IC": "Spearman: the books trade on ranks", "IC": "Pearson"}  # why each kind, in its title
+
+
+def _paired(comparison: UniverseComparison) -> list[tuple[pd.DataFrame, str, str, dict[str, tuple[str, int]]]]:
+    """(frame, name column, title, columns) of each paired table: scores by rank IC, by IC, then books."""
+    scores = [(paired_ic_kind(comparison.paired_ic, prefix), "scorer",
+               f"Scores, run A against run B, by {kind} ({IC_TITLES[kind]}; mean daily {kind} of A minus B on the "
+               "days both have one, Newey-West t)", columns) for kind, prefix, columns in PAIRED_IC_KINDS]
+    return [*scores, (comparison.paired_trading, "book", "Books, run A against run B (Ledoit-Wolf test of equal "
+                      "Sharpe ratios, HAC)", PAIRED_TRADING_COLUMNS)]
 
 
 def universe_paired_tables(comparison: UniverseComparison, width: int, console: Console | None = None) -> list[Table]:
-    """The paired tests of run A against run B: per common scorer (IC) and per common book (Sharpe)."""
+    """The paired tests of run A against run B: per common scorer (rank IC, then IC) and per common book (Sharpe)."""
     console = console or Console()
-    return [paired_table(title, getattr(comparison, field), name, columns, comparison.significance, width, console)
-            for field, name, title, columns in PAIRED if len(getattr(comparison, field))]
+    return [paired_table(title, frame, name, columns, comparison.significance, width, console)
+            for frame, name, title, columns in _paired(comparison) if len(frame)]
 
 
 def universe_what_differs(comparison: UniverseComparison) -> list[str]:
@@ -117,18 +128,19 @@ def _differs_html(comparison: UniverseComparison) -> list[str]:
 
 def _paired_html(comparison: UniverseComparison) -> list[str]:
     """The paired tests of run A against run B, with the sentences they allow."""
-    tables = [(getattr(comparison, field), name, columns) for field, name, _, columns in PAIRED]
-    if not any(len(frame) for frame, _, _ in tables):
+    tables = _paired(comparison)
+    if not any(len(frame) for frame, _, _, _ in tables):
         return []
     out = ["<h2>Run against run, on the common days</h2>"]
-    for frame, name, columns in tables:
+    for frame, name, title, columns in tables:
         if len(frame):
             label = frame["run_a"] + " vs " + frame["run_b"] + " · " + frame[name]
-            out.append(table_html(frame.assign(pair=label), columns, "pair"))
-    out.append("<p class='note'>Scores: the mean of run A's daily IC minus run B's on the days both have one, with "
-               "its Newey-West t (two-sided normal p), per scorer both runs have; books: Ledoit and Wolf's (2008) "
-               "HAC test of equal Sharpe ratios, per book both have. Holm-adjusted over the pairs of each table; "
-               f"A vs B is better or worse only below {100 * comparison.significance:g} %, indistinguishable "
-               "otherwise; identical: the same figures on every day.</p>")
+            out += [f"<h3>{html.escape(title)}</h3>", table_html(frame.assign(pair=label), columns, "pair")]
+    out.append("<p class='note'>Scores: the mean of run A's daily rank IC (then IC) minus run B's on the days both "
+               "have one, with its Newey-West t (two-sided normal p), per scorer both runs have; books: Ledoit and "
+               "Wolf's (2008) HAC test of equal Sharpe ratios, per book both have. Holm-adjusted over the pairs of "
+               "each table (the rank IC's and the IC's apart, as a run's own IC tests); A vs B is better or worse "
+               f"only below {100 * comparison.significance:g} %, indistinguishable otherwise; identical: the same "
+               "figures on every day.</p>")
     out += [f"<p class='verdict'>{html.escape(s)}</p>" for s in universe_what_differs(comparison)]
     return out
