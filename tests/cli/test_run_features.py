@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -69,10 +68,18 @@ def test_volume_rel_on_data_without_volume_is_refused_naming_the_fix(tmp_path):
         "\"forecast.features=['close']\"), or use data that has volume (map its column with data.columns).")
 
 
-def test_a_universe_run_refuses_derived_features(tmp_path):
-    config = Path(__file__).resolve().parents[2] / "configs" / "universe_example.toml"
-    result = runner.invoke(app, ["run", str(config), "--set", "forecast.features=['close', 'ret_5']"],
-                           env={"COLUMNS": "300"})
-    assert result.exit_code == 2
-    assert "derived features (ret_5) apply to single-symbol runs; a universe run's pooled networks read the close " \
-           "only" in said(result), result.output
+def test_a_universe_run_refuses_a_derived_feature_its_file_cannot_give(tmp_path):
+    from tests.conftest import UNIVERSE_TINY, synthetic_universe, write_wide_csv
+
+    path = write_wide_csv(synthetic_universe(8, 300), tmp_path / "wide.csv")  # closes only: no volume
+    args = ["run", "--out", str(tmp_path / "runs"), "--set", "data.source='csv'", "--set", f"data.path={str(path)!r}"]
+    for item in [*UNIVERSE_TINY, "universe.models=['lstm']", "forecast.features=['close', 'volume_rel_20']"]:
+        args += ["--set", item]
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert (
+        f"error: {path}: forecast.features includes 'volume_rel_20', computed from volume, but the data has no volume "
+        "values (the column is absent or empty). Remove 'volume_rel_20' from forecast.features (e.g. --set "
+        "\"forecast.features=['close']\"), or use data that has volume (map its column with data.columns)."
+    ) in said(result)  # after the loader's warning
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("metrics.json"))

@@ -232,3 +232,22 @@ def test_processors_are_named_in_the_config_and_run(path) -> None:
                              "universe.books=['long_short']")
     result = run_universe(config)
     assert result.scores["lstm"].notna().equals(result.scores["reversal"].notna())
+
+
+def test_the_features_example_config_runs_tiny(path, tmp_path) -> None:
+    from pathlib import Path
+
+    from backtest.core.config import load_config
+    from tests.conftest import UNIVERSE_TINY
+
+    example = Path(__file__).resolve().parents[2] / "configs" / "universe_features.toml"
+    shipped = load_config(example)
+    assert shipped.forecast.features == ["close", "open", "high", "low", "volume"]
+    assert shipped.universe.processors == ["robust_zscore", "clip"] and shipped.universe.horizon == 5
+    groups = tmp_path / "groups.csv"
+    groups.write_text("Name,sector\n" + "".join(f"S{k},{'AB'[k % 2]}\n" for k in range(8)))
+    config = load_config(example, [f"data.path={str(path)!r}", *UNIVERSE_TINY, f"universe.groups={str(groups)!r}",
+                                   "training.epochs=1", "forecast.lookback=5"])
+    result = run_universe(config)
+    assert result.scores["lstm16"].notna().to_numpy().mean() > 0.9
+    assert np.isfinite(result.ic.loc["lstm16", "ic"])
