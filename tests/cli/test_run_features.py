@@ -73,7 +73,7 @@ def test_a_universe_run_refuses_a_derived_feature_its_file_cannot_give(tmp_path)
 
     path = write_wide_csv(synthetic_universe(8, 300), tmp_path / "wide.csv")  # closes only: no volume
     args = ["run", "--out", str(tmp_path / "runs"), "--set", "data.source='csv'", "--set", f"data.path={str(path)!r}"]
-    for item in [*UNIVERSE_TINY, "universe.models=['lstm']", "forecast.features=['close', 'volume_rel_20']"]:
+    for item in [*UNIVERSE_TINY, "forecast.models=['lstm']", "forecast.features=['close', 'volume_rel_20']"]:
         args += ["--set", item]
     result = runner.invoke(app, args, env={"COLUMNS": "300"})
     assert result.exit_code == 2, result.output

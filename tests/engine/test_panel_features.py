@@ -247,7 +247,7 @@ def test_the_features_example_config_runs_tiny(path, tmp_path) -> None:
     groups = tmp_path / "groups.csv"
     groups.write_text("Name,sector\n" + "".join(f"S{k},{'AB'[k % 2]}\n" for k in range(8)))
     config = load_config(example, [f"data.path={str(path)!r}", *UNIVERSE_TINY, f"universe.groups={str(groups)!r}",
-                                   "training.epochs=1", "forecast.lookback=5"])
+                                   "training.epochs=1", "forecast.lookback=5", "forecast.models=['lstm16']"])
     result = run_universe(config)
     assert result.scores["lstm16"].notna().to_numpy().mean() > 0.9
     assert np.isfinite(result.ic.loc["lstm16", "ic"])
