@@ -57,11 +57,6 @@ UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
                      "Set tax = 0.0 and fold it into backtest.fees."),
     "backtest.execution": ("a universe run fills at the next open (the next close with a close-only file) and has "
                            "no same-close fills", "Leave backtest.execution = \"next_open\"."),
-    "backtest.whole_shares": ("its books trade fractional shares",
-                              "Leave backtest.whole_shares out (and lot_size with it)."),
-    "backtest.lot_size": ("its books trade fractional shares", "Leave backtest.lot_size out."),
-    "backtest.min_fee": ("its books pay backtest.fees as a share of each order's value, with no floor",
-                         "Leave backtest.min_fee out and raise backtest.fees to cover it."),
     "statistics.mcs_size": ("the model confidence set ranks a single symbol's forecast errors; a universe's "
                             "scorers are tested by their IC", "Leave statistics.mcs_size out."),
 }

@@ -37,11 +37,14 @@ import numpy as np
 import pandas as pd
 import vectorbt as vbt
 
+from backtest.core.config import BacktestSection
+from backtest.engine.fills import with_min_fee
+
 
 def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.DataFrame, *,
          fees: float = 0.0, slippage: float = 0.0, borrow: float = 0.0, periods: int = 252,
-         init_cash: float = 1_000_000.0, on_change: Collection[str] = (), rebalance: pd.Series | None = None
-         ) -> vbt.Portfolio:
+         init_cash: float = 1_000_000.0, on_change: Collection[str] = (), rebalance: pd.Series | None = None,
+         lot: int | None = None, min_fee: float = 0.0) -> vbt.Portfolio:
     """Trade several target-weight panels in one vectorbt portfolio.
 
     Parameters
@@ -65,6 +68,11 @@ def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.Dat
     rebalance : pd.Series of bool, optional
         By decision day (the index of ``close``): the days after whose close every book may trade; None =
         every day. A day missing from it does not trade.
+    lot : int, optional
+        Every order a whole number of ``lot`` shares, rounded down (vectorbt's ``size_granularity``), the
+        short legs' too; None = fractional shares.
+    min_fee : float, default 0.0
+        Floor on each order's commission in cash (``engine.fills.with_min_fee``); 0 = none.
 
     Returns
     -------
@@ -84,11 +92,20 @@ def book(weights: Mapping[str, pd.DataFrame], open_: pd.DataFrame, close: pd.Dat
     leg = size.columns.get_level_values("leg")
     symbol = size.columns.get_level_values("symbol")
     factor = np.where(leg == "short", carry[:, None], 1.0)
-    return vbt.Portfolio.from_orders(
-        value_at[symbol].set_axis(size.columns, axis=1) * factor,
-        size, size_type="targetpercent", direction="both",
-        price=price[symbol].set_axis(size.columns, axis=1) * factor, fees=fees, slippage=slippage,
-        init_cash=init_cash, cash_sharing=True, group_by="book", call_seq="auto", freq="1D", engine=_engine())
+    granularity = {"size_granularity": float(lot)} if lot else {}
+
+    def simulate(rates: pd.DataFrame, fixed: pd.DataFrame) -> vbt.Portfolio:
+        return vbt.Portfolio.from_orders(
+            value_at[symbol].set_axis(size.columns, axis=1) * factor,
+            size, size_type="targetpercent", direction="both",
+            price=price[symbol].set_axis(size.columns, axis=1) * factor, fees=rates, fixed_fees=fixed,
+            slippage=slippage, init_cash=init_cash, cash_sharing=True, group_by="book", call_seq="auto", freq="1D",
+            engine=_engine(), **granularity)
+
+    rates = pd.DataFrame(fees, index=size.index, columns=size.columns)
+    if not min_fee:
+        return simulate(rates, rates * 0.0)
+    return with_min_fee(simulate, rates, BacktestSection(fees=fees, min_fee=min_fee))
 
 
 def _check_prices(open_: pd.DataFrame, close: pd.DataFrame) -> None:

@@ -374,9 +374,10 @@ def _trade(weights: dict[str, pd.DataFrame], universe: Universe, days: pd.Dateti
     on_change = {name for name in weights if name.rpartition(":")[2] in PANEL_RULES}  # the rule books
     marked = rebalance_schedule(config, days)
     rebalance = None if marked.all() else marked
+    lot = bt.lot_size if bt.whole_shares else None  # whole shares are no cost: the gross book trades them too
     net = book(weights, fill, close, fees=bt.fees, slippage=bt.slippage, borrow=bt.borrow,
-               init_cash=bt.init_cash, on_change=on_change, rebalance=rebalance)
-    gross = book(weights, fill, close, init_cash=bt.init_cash, on_change=on_change, rebalance=rebalance)
+               init_cash=bt.init_cash, on_change=on_change, rebalance=rebalance, lot=lot, min_fee=bt.min_fee)
+    gross = book(weights, fill, close, init_cash=bt.init_cash, on_change=on_change, rebalance=rebalance, lot=lot)
     return net, gross, fills
 
 

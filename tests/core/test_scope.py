@@ -232,6 +232,10 @@ EVIDENCE = {
         "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
     "universe.memory_gb|universe":
         "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
+    "backtest.whole_shares|universe": "tests/engine/test_universe_costs.py::test_whole_lots_round_every_order_down",
+    "backtest.lot_size|universe": "tests/engine/test_universe_costs.py::test_whole_lots_round_every_order_down",
+    "backtest.min_fee|universe":
+        "tests/engine/test_universe_costs.py::test_a_minimum_fee_floors_every_order_of_both_legs",
     "backtest.risk_free|universe":
         "tests/engine/test_universe_costs.py::test_sharpe_sortino_psr_and_dsr_are_over_the_risk_free_rate",
     "walkforward.embargo|universe":

@@ -58,3 +58,26 @@ def test_sharpe_sortino_psr_and_dsr_are_over_the_risk_free_rate(four):
     assert over.trading.loc[BOOK, "psr"] != base.trading.loc[BOOK, "psr"]
     assert over.trading.loc[BOOK, "dsr"] != base.trading.loc[BOOK, "dsr"]
     assert over.trading_summary["risk_free"] == 0.05 and over.manifest["risk_free"] == 0.05
+
+
+def test_whole_lots_round_every_order_down(four):
+    # leg 1.0, lots of 10 shares, no costs, 1,005 of cash. Day 7's open: A's 1,005 buys 100.5 shares, rounded down to
+    # 100; D's 1,005 shorts 50.25, rounded to 50. Day 7: +100 x 1 + 50 x 2 = 1,205 (fractional shares: 1,206).
+    # Day 8's open: A's target 1,205 / 11 = 109.5 shares, 9.5 more rounds to 0 lots; D's 66.9 short, 16.9 more
+    # rounds to 10: 60 short. Nothing moves after day 7, so the value stays 1,205.
+    lots = _run(four, "universe.leg_gross=1.0", "backtest.fees=0.0", "backtest.borrow=0.0",
+                "backtest.init_cash=1005.0", "backtest.whole_shares=true", "backtest.lot_size=10")
+    assert lots.equity[BOOK].tolist() == pytest.approx([1005.0, 1205.0, 1205.0, 1205.0, 1205.0, 1205.0], abs=1e-9)
+    fractional = _run(four, "universe.leg_gross=1.0", "backtest.fees=0.0", "backtest.borrow=0.0",
+                      "backtest.init_cash=1005.0")
+    assert fractional.equity[BOOK].iloc[1] == pytest.approx(1206.0, abs=1e-9)
+
+
+def test_a_minimum_fee_floors_every_order_of_both_legs(four):
+    # leg 0.5, 10 bp, a 5 minimum fee, no borrow. Day 7's open: 500 of A and 500 of D short would pay 0.5 each;
+    # each pays 5: 990, and day 7's move (+50 + 50): 1,090. Day 8's open rebalances both legs to 545 (sell 5 of A,
+    # short 95 more of D), each order paying 5 again: 1,080. Without the floor: 1,099 and ~1,098.9.
+    floored = _run(four, "backtest.fees=0.001", "backtest.borrow=0.0", "backtest.min_fee=5.0")
+    assert floored.equity[BOOK].iloc[1:3].tolist() == pytest.approx([1090.0, 1080.0], abs=1e-9)
+    plain = _run(four, "backtest.fees=0.001", "backtest.borrow=0.0")
+    assert plain.equity[BOOK].iloc[1] == pytest.approx(1099.0, abs=1e-9)
