@@ -41,6 +41,9 @@ class RunSection:
     out_dir: str = "runs"  # where run folders go, relative to the current directory
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when torch sees a GPU
     threads: int | None = None  # CPU threads for training; None = the cores this process may use
+    # universe runs: the fold chunks fan out over this many Dask worker processes (a local cluster); 1 = in-process
+    workers: int = 1
+    scheduler: str | None = None  # universe runs: a Dask scheduler's address (tcp://HOST:8786) to fan the chunks out on
 
 
 @dataclass(frozen=True)
@@ -576,6 +579,12 @@ def _check_run(run: RunSection) -> None:
     if run.threads is not None and not 1 <= run.threads <= 1024:
         raise ConfigError(f"run.threads must be between 1 and 1024, or left out to use every core this process "
                           f"may use. Got {run.threads}.")
+    if not 1 <= run.workers <= 1024:
+        raise ConfigError(f"run.workers must be between 1 and 1024 Dask worker processes (1 trains in this process). "
+                          f"Got {run.workers}.")
+    if run.scheduler is not None and "://" not in run.scheduler:
+        raise ConfigError(f"run.scheduler must be a Dask scheduler address such as \"tcp://HOST:8786\". "
+                          f"Got {run.scheduler!r}.")
 
 
 def _check_ranges(config: RunConfig) -> None:

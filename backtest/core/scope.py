@@ -63,7 +63,12 @@ UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
 
 
 # key -> (why a single-symbol run has no use for it, what to do instead); and every universe.* key but enabled
+_ONE_PROCESS = "a single-symbol run trains every fold of an architecture in one batched group, in one process"
 SINGLE_REFUSES: dict[str, tuple[str, str]] = {
+    "run.workers": (_ONE_PROCESS, "Leave run.workers out, or set universe.enabled = true; `wfbt sweep` fans many "
+                    "runs out over Dask."),
+    "run.scheduler": (_ONE_PROCESS, "Leave run.scheduler out, or set universe.enabled = true; "
+                      "`wfbt sweep --scheduler ADDRESS` fans many runs out over a cluster."),
     "walkforward.embargo": ("its purge is of pooled targets that look several days ahead; a single-symbol run "
                             "forecasts the next close",
                             "Leave walkforward.embargo out, or set universe.enabled = true."),

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.config import RunConfig
-from backtest.core.cores import configure_threads
+from backtest.core.cores import available_cores, configure_threads
 from backtest.core.errors import DataError
 from backtest.core.kinds import Kind
 from backtest.core.manifest import span
@@ -151,10 +151,13 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, s
 
 
 def _begin(universe: Universe, config: RunConfig, store: ChunkStore | None, resume: bool) -> int | None:
-    """The torch threads the chunks train with, pinned with the config and data in ``store`` (resume refuses
-    another); None when the run trains nothing."""
+    """The torch threads each chunk trains with (``run.threads``, else this process's cores, shared among
+    ``run.workers``), pinned with the config and data in ``store`` (resume refuses another); None when the
+    run trains nothing."""
     if not config.forecast.models:
         threads = None
+    elif config.run.workers > 1 or config.run.scheduler:
+        threads = config.run.threads or max(1, available_cores() // config.run.workers)
     else:
         threads = configure_threads(config.run.threads)
     if store is not None:
@@ -162,6 +165,15 @@ def _begin(universe: Universe, config: RunConfig, store: ChunkStore | None, resu
         identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
         store.begin(identity, fingerprint(universe.prices), resume)
     return threads
+
+
+def _runner(config: RunConfig, threads: int | None) -> ChunkRunner | None:
+    """What trains the chunks: Dask tasks with ``run.workers`` > 1 or ``run.scheduler``, else this process."""
+    if config.run.workers == 1 and not config.run.scheduler:
+        return None
+    from backtest.engine.chunk_fanout import dask_runner
+
+    return dask_runner(config.run.scheduler, config.run.workers, threads or 1)
 
 
 def _scores(universe: Universe, folds: list[Fold], config: RunConfig, days: pd.DatetimeIndex,
@@ -415,7 +427,8 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     started, timings = time.perf_counter(), {}
     universe = _load(config)
     threads = _begin(universe, config, store, resume)
-    pooled = partial(pooled_source, store=store, progress=progress, runner=runner, threads=threads)
+    pooled = partial(pooled_source, store=store, progress=progress, runner=runner or _runner(config, threads),
+                     threads=threads)
     sources = [*(sources or []), *([pooled] if config.forecast.models else [])]
     calendar = universe.calendar
     folds = make_folds(len(calendar), config.walkforward)

@@ -34,7 +34,7 @@ from backtest.runs.store import sections_toml
 
 # Settings that do not change results. run.threads does (in the last bits: torch splits sums by thread),
 # so the engine pins the thread count it resolved and a resume with another count is refused.
-IGNORED = {("run", "name"), ("run", "out_dir"), ("run", "device")}
+IGNORED = {("run", "name"), ("run", "out_dir"), ("run", "device"), ("run", "workers"), ("run", "scheduler")}
 DONE = ".done.json"  # written last: a group without it was not saved whole
 PARTS = {"predictions": ".predictions.csv", "folds": ".folds.csv"}
 

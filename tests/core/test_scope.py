@@ -22,6 +22,7 @@ BASE = {SINGLE: [], UNIVERSE: ["universe.enabled=true", "data.source='csv'", "da
 
 # a value other than the default for every key some kind refuses (types right, so the kind's refusal is reached)
 SAMPLES = {
+    "run.scheduler": "'tcp://127.0.0.1:8786'",
     "data.symbol": "'AAPL'", "data.table": "'TWN/APRCDX'", "data.refresh": "true", "data.adjusted": "true",
     "data.adjust": "'adjusted'", "walkforward.protocol": "'study'", "walkforward.study_train": "0.7",
     "walkforward.study_val": "0.1", "walkforward.study_test": "0.3", "forecast.features": "['open', 'close']",
@@ -41,6 +42,10 @@ SAMPLES = {
 
 # key|kind -> a test that sets the key in a run (or a function) of that kind and checks what it does
 EVIDENCE = {
+    "run.workers|universe":
+        "tests/engine/test_chunk_fanout.py::test_a_local_cluster_of_two_workers_gives_the_in_process_bits",
+    "run.scheduler|universe":
+        "tests/engine/test_chunk_fanout.py::test_two_workers_give_the_in_process_bits_and_survive_a_killed_worker",
     "run.name|single":
         "tests/report/test_html_browser.py::test_the_loss_chart_opens_on_a_trained_network_and_lists_no_baseline",
     "run.name|universe":
