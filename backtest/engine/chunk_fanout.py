@@ -3,7 +3,7 @@ where it trains.
 
 With ``run.workers`` > 1 the chunks go to a ``distributed.LocalCluster`` of that many worker processes on
 this machine (loopback only, one task at a time each); with ``run.scheduler`` to the cluster at that address.
-The close panel is scattered to every worker once; each task is ``engine.pooled.train_chunk`` on it, a pure
+The close panel travels with each task; each task is ``engine.pooled.train_chunk`` on it, a pure
 function of (panel, chunk, frozen job), so a chunk gives the same bits wherever it trains given the same
 thread count (``ChunkJob.threads``). Dask does the scheduling: a task whose worker dies (killed, out of
 memory) is run again on another (the scheduler's ``allowed-failures``), and a task that raises is retried
@@ -63,9 +63,10 @@ def dask_runner(scheduler: str | None, workers: int, threads: int) -> ChunkRunne
         from distributed import as_completed
 
         with _client(scheduler, workers, threads) as client:
-            panel = client.scatter(values, broadcast=True, hash=False)
             tag = uuid.uuid4().hex[:8]
-            futures = {client.submit(train_chunk, panel, folds, job, key=f"wfbt-chunk-{i}-{tag}", retries=RETRIES,
+            # the panel goes with each task, not scattered: scattered data dies with the worker that holds it,
+            # while a task's own arguments stay with the scheduler, so a rerun after a kill has all it needs
+            futures = {client.submit(train_chunk, values, folds, job, key=f"wfbt-chunk-{i}-{tag}", retries=RETRIES,
                                      pure=False): i for i, folds in todo}
             for future in as_completed(futures):
                 yield futures[future], future.result()
