@@ -88,6 +88,7 @@ class UniverseResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     group_ic: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks, days
     traded: pd.DataFrame | None = None  # out-of-sample days x books: one-way turnover traded (traded_turnover)
+    factor: pd.DataFrame | None = None  # scorer rows: rank autocorrelation, top/bottom quantile turnover, IC decay
 
 
 def _load(config: RunConfig) -> Universe:
@@ -350,6 +351,14 @@ def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, close_ahead: pd.DataFrame
     return row, pd.DataFrame({"ic": ic, "rank_ic": rank_ic, "spread": spread_by_day}), deciles.mean()
 
 
+def _factor_table(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex) -> pd.DataFrame:
+    """Per scorer with a ranking (naive's ties have none), the tear sheet's turnover and decay figures
+    (``scoring.crosssection.factor_profile``) on the out-of-sample days."""
+    fill = _fill_prices(universe)[0].reindex(days)
+    rows = {name: xs.factor_profile(panel, fill) for name, panel in scores.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("scorer")
+
+
 def _ic_tables(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex, target: str,
                level: float = 0.05, horizon: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """IC table (scorer rows, each IC and rank IC tested against zero at ``level``, Holm over the scorers), daily IC
@@ -447,10 +456,11 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     ic, daily, deciles = _ic_tables(scores, universe, days, config.universe.target,
                                     config.statistics.significance, config.universe.horizon)
     by_group = None if groups is None else _group_ic(scores, universe, days, groups)
+    factor = _factor_table(scores, universe, days)
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
     result = UniverseResult(config, universe, folds, scores, weights, net.value(), book_returns(net),
                             book_returns(gross), evaluation.table, evaluation.summary, ic, daily, deciles, fills,
-                            group_ic=by_group, traded=traded)
+                            group_ic=by_group, traded=traded, factor=factor)
     result.manifest = _manifest(result, timings)
     return result
 

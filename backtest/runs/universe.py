@@ -43,6 +43,7 @@ from backtest.engine.universe import CLOSE_TO_CLOSE, FORECAST_RETURN, UniverseRe
 from backtest.runs.folder import finish_run_dir
 from backtest.runs.store import to_toml
 from backtest.runs.universe_folder import UNIVERSE_DATA, UniverseSummary, load_universe_summary
+from backtest.scoring import crosssection as xs
 
 
 def scores_long(scores: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -77,7 +78,40 @@ def metrics(result: UniverseResult) -> dict[str, Any]:
         "forecast_return": FORECAST_RETURN[result.fills],  # what ic, rank_ic, deciles and spread are measured on
         "close_to_close": CLOSE_TO_CLOSE,  # what ic_close, rank_ic_close and spread_close are measured on
         **({} if result.group_ic is None else {"ic_by_group": result.group_ic.reset_index().to_dict(orient="records")}),
+        "tearsheet": tearsheet(result),
     }
+
+
+def tearsheet(result: UniverseResult) -> dict[str, Any]:
+    """The tear sheet's figures: each scorer's turnover and IC decay, its IC and rank IC by month and their
+    distribution, and each book's return by calendar year before and after costs (%)."""
+    daily = result.daily_ic
+    scorers = [str(n) for n in result.scores]
+    return {
+        "factor": [] if result.factor is None else result.factor.reset_index().to_dict(orient="records"),
+        "by_month": {f"{n}:{k}": _nested(xs.by_month(daily[f"{n}:{k}"])) for n in scorers for k in ("ic", "rank_ic")
+                     if daily[f"{n}:{k}"].notna().any()},
+        "distribution": {f"{n}:{k}": _shape(daily[f"{n}:{k}"]) for n in scorers for k in ("ic", "rank_ic")
+                         if daily[f"{n}:{k}"].notna().sum() > 3},
+        "returns_by_year": {"net": _yearly(result.returns), "gross": _yearly(result.gross_returns)},
+    }
+
+
+def _shape(daily: pd.Series) -> dict[str, float]:
+    """Skew and excess kurtosis of a daily IC series (0 and 0 for a normal one)."""
+    return {"skew": float(daily.skew()), "kurtosis": float(daily.kurt())}
+
+
+def _nested(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    """A year x month table as {year: {month: value}} (JSON null where no day)."""
+    return {str(y): {str(m): (None if pd.isna(v) else float(v)) for m, v in row.items()} for y, row in table.iterrows()}
+
+
+def _yearly(returns: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Each book's compounded return (%) by calendar year of its daily returns."""
+    years = pd.DatetimeIndex(returns.index).year
+    table = 100.0 * ((1.0 + returns).groupby(years).prod() - 1.0)
+    return {str(book): {str(y): float(v) for y, v in table[book].items()} for book in table.columns}
 
 
 def turnover_table(result: UniverseResult) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +44,7 @@ class UniverseSummary:
     daily_ic: pd.DataFrame  # DatetimeIndex x "scorer:ic" / "scorer:rank_ic" / "scorer:spread"
     turnover: pd.DataFrame  # DatetimeIndex x books: one-way turnover per day (fraction of the book)
     symbols: pd.DataFrame  # symbols.csv: per symbol, what loading did
+    tearsheet: dict[str, Any] = field(default_factory=dict)  # metrics.json's tear sheet (runs.universe.tearsheet)
     forecast_return: str = "close t → close t+1"  # what IC and deciles are measured on (older runs: close to close)
     ic_by_group: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks
 
@@ -91,6 +92,7 @@ def _load(path: Path, manifest: dict[str, Any]) -> UniverseSummary:
         turnover=_dated(path / "turnover.csv"),
         symbols=pd.read_csv(path / "symbols.csv", keep_default_na=False, na_values=[""]),
         forecast_return=str(metrics.get("forecast_return", "close t → close t+1")),
+        tearsheet=metrics.get("tearsheet", {}),
         ic_by_group=_table(metrics["ic_by_group"], "scorer") if metrics.get("ic_by_group") else None,
     )
 

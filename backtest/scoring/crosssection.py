@@ -268,6 +268,53 @@ def rank_autocorrelation(scores: pd.DataFrame, lag: int = 1) -> pd.Series:
     return daily_ic(scores, scores.shift(lag), method="rank").rename("rank_autocorrelation")
 
 
+DECAY_HORIZONS = (1, 2, 5, 10, 20)  # days held, for the IC decay (alphalens' and qlib's usual periods)
+
+
+def factor_profile(scores: pd.DataFrame, fill: pd.DataFrame, bins: int = 10,
+                   horizons: tuple[int, ...] = DECAY_HORIZONS) -> dict[str, float]:
+    """A score's tear-sheet figures: how fast it turns over, and how its rank IC decays with the horizon.
+
+    Parameters
+    ----------
+    scores : pd.DataFrame
+        Score panel (days x symbols).
+    fill : pd.DataFrame
+        Fill prices on the same days (:func:`earnable_return`'s input).
+    bins : int, default 10
+        Quantiles for the turnover of the top and bottom groups.
+    horizons : tuple of int
+        Days held for the decay.
+
+    Returns
+    -------
+    dict
+        ``rank_autocorrelation`` (mean lag-1, :func:`rank_autocorrelation`), ``turnover_top`` and
+        ``turnover_bottom`` (mean daily :func:`quantile_turnover` of groups ``bins`` and 1), and
+        ``decay_h`` per horizon: the mean daily rank IC against the h-day earnable return (overlapping
+        windows for h > 1: a mean, not a test).
+    """
+    labels = quantile_labels(scores, bins)
+    turn = {}
+    for name, q in (("turnover_top", bins), ("turnover_bottom", 1)):
+        now = labels.eq(q)
+        count = now.sum(axis=1)
+        new = (now & ~now.shift(1, fill_value=False)).sum(axis=1).iloc[1:]
+        turn[name] = float((new / count.iloc[1:].where(count.iloc[1:] > 0)).mean())
+    out = {"rank_autocorrelation": float(rank_autocorrelation(scores).mean()), **turn}
+    for h in horizons:
+        out[f"decay_{h}"] = float(daily_ic(scores, earnable_return(fill, h), method="rank").mean())
+    return out
+
+
+def by_month(daily: pd.Series) -> pd.DataFrame:
+    """Mean of a daily series by calendar month: years as rows, months 1..12 as columns (NaN: no day)."""
+    values = daily.dropna()
+    index = pd.DatetimeIndex(values.index)
+    table = values.groupby([index.year, index.month]).mean().unstack()
+    return table.reindex(columns=range(1, 13)).rename_axis(index="year", columns="month")
+
+
 def spread_summary(deciles: pd.DataFrame, lags: int | None = None) -> dict[str, float]:
     """The daily spread top group - bottom group of :func:`decile_returns`: its mean and HAC t.
 

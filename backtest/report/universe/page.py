@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from backtest.core.files import atomic_write_text
 from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, TEST_COLUMNS
 from backtest.report.pages import figures_html, page, table_html
+from backtest.report.universe.tearsheet import tearsheet_html
 from backtest.report.wording import IC_VERDICT_NOTE, legs_note
 from backtest.runs.universe_folder import UniverseSummary
 
@@ -186,7 +187,7 @@ def universe_report_html(summary: UniverseSummary) -> str:
     ])
     body = [*_header(summary), "<h2>Information coefficients</h2>", figs[0], figs[1],
             "<h2>Forecast deciles</h2>", figs[2], *_placebo_note(summary), "<h2>Books</h2>", figs[3], figs[4],
-            *tables_html(summary), *data_html(summary), "<h2>Configuration and manifest</h2>",
+            *tables_html(summary), *tearsheet_html(summary), *data_html(summary), "<h2>Configuration and manifest</h2>",
             f"<details><summary>config.toml</summary><pre>{html.escape(summary.config_text())}</pre></details>",
             f"<details><summary>manifest.json</summary><pre>{html.escape(json.dumps(summary.manifest, indent=2))}"
             "</pre></details>"]
