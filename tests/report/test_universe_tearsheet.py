@@ -19,7 +19,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::backtest.core.errors.DataWarnin
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ts")
     path = write_long_csv(synthetic_universe(12, 300), tmp / "long.csv")
-    summary = write_universe(run_universe(universe_config(path, "universe.rules=[]")), tmp / "run")
+    summary = write_universe(run_universe(universe_config(path, "strategies.rules=[]")), tmp / "run")
     return summary, json.loads((tmp / "run" / "metrics.json").read_text())["tearsheet"]
 
 
