@@ -25,7 +25,14 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from strategies.signals import RULES, RuleSettings, bollinger_state, macd_state
+from strategies.signals import (
+    RULES,
+    RuleSettings,
+    bollinger_short_state,
+    bollinger_state,
+    macd_short_state,
+    macd_state,
+)
 
 STANDALONE_RULES = ("bollinger", "macd")  # rules that need no forecast: one book each, whatever the scorers
 PANEL_RULES = (*RULES, *STANDALONE_RULES)  # every rule a universe can run, by config name
@@ -80,3 +87,37 @@ def equal_weights(held: pd.DataFrame) -> pd.DataFrame:
     """
     on = held.fillna(False).astype(float)
     return on.div(on.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
+
+
+def short_indicator_states(close: pd.DataFrame, cfg: RuleSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every stock's Bollinger and MACD short states (``signals``' mirrors: above the upper band until below the
+    middle; MACD below its signal line)."""
+    boll = per_stock(close, lambda c: bollinger_short_state(c, cfg.bollinger_window, cfg.bollinger_k))
+    trend = per_stock(close, lambda c: macd_short_state(c, cfg.macd_fast, cfg.macd_slow, cfg.macd_signal))
+    return boll, trend
+
+
+def forecast_short_states(scores: pd.DataFrame, threshold: float = 0.0, centre: float = 0.0) -> pd.DataFrame:
+    """Short a stock after day t while its score for t+1 is below ``centre - threshold``; NaN holds nothing."""
+    return scores.lt(centre - threshold).astype(bool)
+
+
+def sided_weights(long: pd.DataFrame, short: pd.DataFrame, direction: str) -> pd.DataFrame:
+    """Target weights of a rule book for ``strategies.direction``: long = :func:`equal_weights` of the long states;
+    short = minus those of the short states; both = +1 / -1 / 0 per stock (a stock both long and short is flat),
+    each of the n stocks held either way at 1 / n of the value.
+
+    Examples
+    --------
+    >>> long = pd.DataFrame({"A": [True], "B": [False], "C": [True], "D": [False]})
+    >>> short = pd.DataFrame({"A": [False], "B": [True], "C": [True], "D": [False]})
+    >>> sided_weights(long, short, "both").iloc[0].tolist()
+    [0.5, -0.5, 0.0, 0.0]
+    """
+    if direction == "long":
+        return equal_weights(long)
+    if direction == "short":
+        return -equal_weights(short)
+    side = long.fillna(False).astype(float) - short.fillna(False).astype(float)
+    held = side.ne(0).sum(axis=1)
+    return side.div(held.where(held > 0), axis=0).fillna(0.0)

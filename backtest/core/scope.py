@@ -48,8 +48,6 @@ UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
     "forecast.scaler_fit": _STUDY,
     "forecast.layout": ("its pooled networks read sequences of returns",
                         "Leave forecast.layout out (the flat layout is the single-symbol S&P 500 study's)."),
-    "strategies.direction": ("its rule books hold the stocks the rules say to hold, long only",
-                             "Leave strategies.direction out; universe.books' long_short book is long and short."),
     "strategies.sizing": _SIZING, "strategies.fraction": _SIZING, "strategies.target_vol": _SIZING,
     "strategies.vol_window": _SIZING, "strategies.max_leverage": _SIZING,
     "strategies.stop_loss": _STOPS, "strategies.take_profit": _STOPS, "strategies.trailing_stop": _STOPS,

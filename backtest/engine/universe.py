@@ -43,10 +43,12 @@ from strategies.crosssection import hold_between, long_short_top_k, long_top_k, 
 from strategies.rulebooks import (
     PANEL_RULES,
     STANDALONE_RULES,
-    equal_weights,
+    forecast_short_states,
     forecast_states,
     indicator_states,
     rule_states,
+    short_indicator_states,
+    sided_weights,
 )
 
 if TYPE_CHECKING:  # the pooled trainer (and torch) load only when a run trains networks
@@ -259,22 +261,26 @@ def rule_books(scores: dict[str, pd.DataFrame], config: RunConfig, close: pd.Dat
     stocks weigh equally (``strategies.rulebooks``). ``close`` is the whole calendar's, so the
     indicators are warmed up before the first out-of-sample day; naive forecasts no move and is left
     out. In an ``above_median`` run the networks' and the pooled linear model's scores estimate the
-    chance of beating the median, so their forecast rule holds above ``0.5 + threshold``.
+    chance of beating the median, so their forecast rule holds above ``0.5 + threshold``. With
+    ``strategies.direction`` short or both, the rules' mirrors (``signals``' short states) hold stocks short
+    (``strategies.rulebooks.sided_weights``).
     """
     rules, st = list(config.strategies.rules), config.strategies
     if not rules:
         return {}
-    boll, trend = (frame.reindex(days) for frame in indicator_states(close, st))
+    up = tuple(frame.reindex(days) for frame in indicator_states(close, st))
+    down = tuple(frame.reindex(days) for frame in short_indicator_states(close, st))
     books: dict[str, pd.DataFrame] = {}
     for name, panel in scores.items():
         if name == "naive":
             continue
         centre = 0.5 if config.universe.target == "above_median" and name not in BASELINES else 0.0
-        fc = forecast_states(panel.reindex(index=days, columns=close.columns), st.threshold, centre)
-        states = rule_states(fc, boll, trend, rules, st.combine)
-        books.update({f"{name}:{rule}": equal_weights(held) for rule, held in states.items()})
-    standalone = {"bollinger": boll, "macd": trend}
-    books.update({rule: equal_weights(standalone[rule]) for rule in STANDALONE_RULES if rule in rules})
+        score = panel.reindex(index=days, columns=close.columns)
+        longs = rule_states(forecast_states(score, st.threshold, centre), *up, rules, st.combine)
+        shorts = rule_states(forecast_short_states(score, st.threshold, centre), *down, rules, st.combine)
+        books.update({f"{name}:{rule}": sided_weights(longs[rule], shorts[rule], st.direction) for rule in longs})
+    books.update({rule: sided_weights(up[i], down[i], st.direction) for i, rule in enumerate(STANDALONE_RULES)
+                  if rule in rules})
     return books
 
 

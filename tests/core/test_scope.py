@@ -241,6 +241,7 @@ EVIDENCE = {
     "backtest.lot_size|universe": "tests/engine/test_universe_costs.py::test_whole_lots_round_every_order_down",
     "backtest.min_fee|universe":
         "tests/engine/test_universe_costs.py::test_a_minimum_fee_floors_every_order_of_both_legs",
+    "strategies.direction|universe": "tests/engine/test_universe_costs.py::test_rule_books_trade_the_direction",
     "backtest.risk_free|universe":
         "tests/engine/test_universe_costs.py::test_sharpe_sortino_psr_and_dsr_are_over_the_risk_free_rate",
     "walkforward.embargo|universe":

@@ -81,3 +81,27 @@ def test_a_minimum_fee_floors_every_order_of_both_legs(four):
     assert floored.equity[BOOK].iloc[1:3].tolist() == pytest.approx([1090.0, 1080.0], abs=1e-9)
     plain = _run(four, "backtest.fees=0.001", "backtest.borrow=0.0")
     assert plain.equity[BOOK].iloc[1] == pytest.approx(1099.0, abs=1e-9)
+
+
+def _signed(universe, folds, config):  # type: ignore[no-untyped-def]
+    """Forecasts of the next return: A and B up, C and D down."""
+    return {"fixed": pd.DataFrame({"A": 0.02, "B": 0.01, "C": -0.01, "D": -0.02}, index=universe.calendar)}
+
+
+@pytest.mark.parametrize(("direction", "want"), [  # B and C never move, so the loader leaves them out: A and D
+    ("long", {"A": 1.0, "D": 0.0}),  # the forecast rule holds A (forecast up), all of the value
+    ("short", {"A": 0.0, "D": -1.0}),  # its mirror shorts D (forecast down)
+    ("both", {"A": 0.5, "D": -0.5}),  # each of the 2 stocks held at 1/2, on its side
+])
+def test_rule_books_trade_the_direction(four, direction, want):
+    config = universe_config(
+        four, "universe.k=1", "universe.n_drop=0", "universe.min_symbols=2", "universe.books=['long_short']",
+        "strategies.rules=['forecast']", "walkforward.train_days=6", "walkforward.val_days=0",
+        "walkforward.test_days=3", "backtest.init_cash=1000.0", "backtest.slippage=0.0", "backtest.fees=0.0",
+        "backtest.borrow=0.0", f"strategies.direction='{direction}'")
+    result = run_universe(config, [_signed])
+    weights = result.weights["fixed:forecast"]
+    for symbol, weight in want.items():
+        assert (weights[symbol] == weight).all(), symbol
+    # day 7: A +10 % and D -10 %: long earns 1 x 10 % on A, short 1 x 10 % on D, both 0.5 x 10 % twice: +10 % each
+    assert result.equity["fixed:forecast"].iloc[1] == pytest.approx(1100.0, abs=1e-9)
