@@ -43,6 +43,24 @@ def debugging() -> bool:
     return State.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
+COMMAND = re.compile(r"`(wfbt [^`]+)`")  # a command quoted in a message: printed whole, on a line of its own
+
+
+def say(to: Console, label: str, text: str) -> None:
+    """Print ``label`` (markup, e.g. ``[bold red]error:[/]``) and the plain ``text``, its prose wrapped to the
+    console, and every `wfbt ...` command quoted in it on a line of its own, never wrapped nor cut, so that
+    it can be copied and pasted whole at any width (a terminal narrower than the command folds it for
+    display only). Punctuation right after a command is left out: a pasted line must be the command alone."""
+    parts = COMMAND.split(text)  # prose, command, prose, command, ..., prose
+    head = parts[0].rstrip()
+    to.print(f"{label} {escape(head)}" if head else label, highlight=False)
+    for command, after in zip(parts[1::2], parts[2::2], strict=True):
+        to.print(command, soft_wrap=True, markup=False, highlight=False, emoji=False)
+        after = after.lstrip(" .,;:").strip()
+        if after:
+            to.print(escape(after), highlight=False)
+
+
 def unexpected(exc: BaseException, command: str) -> int:
     """Report an exception no check expected: one message, where the traceback is; the exit code."""
     where = ""
@@ -53,11 +71,11 @@ def unexpected(exc: BaseException, command: str) -> int:
         where = f"The full traceback is in {path}; "
     except OSError:
         pass
-    err.print(
-        f"[bold red]error:[/] wfbt {escape(command)} failed unexpectedly: {escape(type(exc).__name__)}: "
-        f"{escape(str(exc))}\nThis is a bug in wfbt or a problem with this machine's environment (memory, disk, "
-        f"installed packages), not an input wfbt knows how to check. {escape(where)}`wfbt --debug {escape(command)} "
-        f"...` or {DEBUG_ENV}=1 prints the full traceback. Please report it with that traceback.", highlight=False)
+    say(err, "[bold red]error:[/]",
+        f"wfbt {command} failed unexpectedly: {type(exc).__name__}: {exc}\nThis is a bug in wfbt or a problem with "
+        f"this machine's environment (memory, disk, installed packages), not an input wfbt knows how to check. "
+        f"{where}`wfbt --debug {command} ...` or {DEBUG_ENV}=1 prints the full traceback. Please report it with "
+        "that traceback.")
     return 1
 
 
@@ -73,7 +91,7 @@ def friendly(func: F) -> F:
         from backtest.data.load import DataWarning
 
         def show(message: Any, category: Any, *_: Any, **__: Any) -> None:
-            err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False)
+            say(err, "[yellow]warning:[/]", str(message))
 
         with warnings.catch_warnings():
             warnings.simplefilter("always", DataWarning)
@@ -81,7 +99,7 @@ def friendly(func: F) -> F:
             try:
                 return func(*args, **kwargs)
             except WfbtError as exc:
-                err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+                say(err, "[bold red]error:[/]", str(exc))
                 raise typer.Exit(exc.exit_code) from None
             except (typer.Exit, typer.Abort, typer.BadParameter):
                 raise  # typer's own ways to end a command

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from backtest.cli.common import ConfigArg, SetOpt, console, err, friendly, load_run_config
+from backtest.cli.common import ConfigArg, SetOpt, console, err, friendly, load_run_config, say
 
 
 class LiveProgress:
@@ -93,10 +93,8 @@ def _interrupted(folder: Any, saved: list[str]) -> typer.Exit:
         err.print(f"[bold red]interrupted:[/] stopped before training started; nothing to keep ({escape(kept)}). "
                   "Run the same command again.")
     else:
-        err.print(f"[bold red]interrupted:[/] {escape(str(folder.path))} is incomplete and will not be read as a "
-                  f"finished run. Saved: {', '.join(saved) or 'nothing finished yet'}. Continue with:",
-                  highlight=False)
-        err.print(resume_command(folder.path), soft_wrap=True, highlight=False, markup=False)
+        say(err, "[bold red]interrupted:[/]", f"{folder.path} is incomplete and will not be read as a finished run. "
+            f"Saved: {', '.join(saved) or 'nothing finished yet'}. Continue with `{resume_command(folder.path)}`.")
     return typer.Exit(130)
 
 

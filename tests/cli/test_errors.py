@@ -233,7 +233,7 @@ def test_an_unexpected_error_is_one_message_with_the_traceback_kept(tmp_path, mo
                            "in wfbt or a problem with this machine's environment")
     where = Path(text.split("The full traceback is in ")[1].split(";")[0])
     assert "Traceback" in where.read_text() and "def bug" not in text
-    assert "`wfbt --debug plan ...` or WFBT_DEBUG=1 prints the full traceback." in text
+    assert "\nwfbt --debug plan ...\nor WFBT_DEBUG=1 prints the full traceback." in result.output  # its own line
     where.unlink()
     debug = runner.invoke(app, ["--debug", "plan"])
     assert isinstance(debug.exception, ZeroDivisionError)  # --debug lets the traceback through
