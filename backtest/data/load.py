@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from backtest.core.config import DataSection
+from backtest.core.config import DataSection, ForecastSection, RunConfig
 from backtest.core.errors import DataError, DataWarning
 from backtest.data import cache
 from backtest.data import csvfile as csvread
@@ -26,7 +27,7 @@ from backtest.data.dates import NA_TEXT, parse_dates
 from strategies.features import inputs as derived_inputs
 
 __all__ = ["DataWarning", "READERS", "check_close_only", "check_features", "check_prices", "data_origin", "fingerprint",
-           "is_close_only", "load_prices", "normalise_columns"]
+           "for_close_only", "is_close_only", "load_prices", "normalise_columns"]
 # Larger values are a unit or parsing error (1e308 is the float limit) and overflow the models' float32 math.
 MAX_PRICE = 1e15
 MAX_VOLUME = 1e18
@@ -342,6 +343,26 @@ def _check_column(used: pd.DataFrame, name: str, column: str, features: list[str
             f"{origin}: forecast.features includes {what} but the volume is 0 on every row the folds use "
             f"({used.index[0].date()} to {used.index[-1].date()}): the source records none. Remove {fix}"
         )
+
+
+def for_close_only(config: RunConfig, prices: pd.DataFrame) -> RunConfig:
+    """The run close-only prices allow, when the config left the choice to wfbt: its default inputs become the
+    close, and next-open fills become fills at the signal day's close (with no open there is nothing else to fill
+    at; the header says so and flags it as optimistic). Inputs the user chose are kept, and refused by
+    ``check_close_only`` when they read an open, high or low; so are stops, which need each day's high and low.
+    """
+    if not is_close_only(prices):
+        return config
+    st, fc, bt = config.strategies, config.forecast, config.backtest
+    if st.stop_loss or st.take_profit or st.trailing_stop:
+        raise DataError(f"{data_origin(config.data)}: the data has closes only (no open, high or low column), and "
+                        "the stops (strategies.stop_loss, take_profit, trailing_stop) are checked against each "
+                        "day's high and low. Leave the stops out, or give a file with open, high and low columns.")
+    if fc.features == ForecastSection().features:
+        config = replace(config, forecast=replace(fc, features=["close"]))
+    if bt.execution == "next_open":
+        config = replace(config, backtest=replace(bt, execution="close"))
+    return config
 
 
 def check_close_only(prices: pd.DataFrame, features: list[str], execution: str, origin: str = "data") -> None:

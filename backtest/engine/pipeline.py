@@ -24,7 +24,7 @@ from backtest.core.errors import CheckpointWarning, DamagedCheckpoint
 from backtest.core.kinds import Kind
 from backtest.core.manifest import span
 from backtest.data.adjust import prices_wording
-from backtest.data.load import fingerprint, is_close_only, load_prices
+from backtest.data.load import fingerprint, for_close_only, is_close_only, load_prices
 from backtest.engine.devices import kernel_path, prepare_device
 from backtest.engine.fills import fills_wording
 from backtest.engine.forecasting import (
@@ -162,6 +162,7 @@ def run(config: RunConfig, progress: Progress | None = None, prices: pd.DataFram
     timings: dict[str, float] = {}
     lap = _stopwatch(timings)
     prices = load_prices(config.data) if prices is None else prices
+    config = for_close_only(config, prices)  # a close-only file runs on its close, filled at the close
     folds = make_folds(len(prices), config.walkforward)
     lap("data")
 

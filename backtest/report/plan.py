@@ -12,7 +12,7 @@ from rich.table import Table
 
 from backtest.core.config import RunConfig, network_inputs
 from backtest.core.cores import configure_threads
-from backtest.data.load import load_prices
+from backtest.data.load import for_close_only, load_prices
 from backtest.engine.devices import prepare_device
 from backtest.engine.forecasting import train_settings
 from backtest.engine.panel_features import input_width
@@ -24,6 +24,7 @@ from forecasters.trainer import Member, train_group
 def single_plan(config: RunConfig) -> tuple[Table, str]:
     """A single-symbol run's fold table and a one-line count of the models to train (rich markup)."""
     prices = load_prices(config.data)
+    config = for_close_only(config, prices)  # the inputs and fills a close-only file runs with
     folds = make_folds(len(prices), config.walkforward)
     frame = folds_table(folds, prices.index)
     table = fold_table(frame, f"{len(prices)} rows {prices.index[0].date()} → {prices.index[-1].date()}", config)

@@ -328,7 +328,7 @@ def data_key(config: RunConfig) -> tuple[Any, ...]:
 
 def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
     """Prices of every distinct data section, once each; a cell whose data fails is marked failed."""
-    from backtest.data.load import load_prices
+    from backtest.data.load import for_close_only, load_prices
     from backtest.engine.forecasting import input_frame
     from backtest.engine.schedule import make_folds
 
@@ -347,6 +347,7 @@ def load_all_prices(cells: list[Cell]) -> dict[tuple[Any, ...], pd.DataFrame]:
             cell.status, cell.error = "failed", errors[key]
             continue
         try:  # refused here, before any training, rather than in the cell's training group
+            cell.config = for_close_only(cell.config, prices[key])  # a close-only file runs on its close
             folds = make_folds(len(prices[key]), cell.config.walkforward)
             with warnings.catch_warnings():  # its warm-up warning comes again when the cell's windows are cut
                 warnings.simplefilter("ignore", DataWarning)

@@ -32,21 +32,36 @@ def test_a_close_only_file_runs_and_the_summary_says_the_inputs_and_the_fill(clo
     assert "the data has no open" in said(shown)
 
 
-def test_the_default_inputs_and_fill_are_refused_naming_both_fixes(closes, tmp_path):
-    result = runner.invoke(app, run_args(closes, tmp_path / "runs"))
-    assert result.exit_code == 2, result.output
+def test_a_close_only_file_runs_on_its_close_filled_at_the_close_with_no_setting(closes, tmp_path):
+    """Nothing else is possible for such a file: the default inputs become the close, the fills the close."""
+    args = [a for a in run_args(closes, tmp_path / "runs", "run.name='d'") if a != "--quiet"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = said(result)
+    assert "inputs: close of each day (close-only data: the file has no open, high or low)" in out
+    assert "orders fill at the signal day's close (the data has no open, so there is no next open to fill at)" in out
+    written = (tmp_path / "runs" / "d" / "config.toml").read_text()
+    assert 'features = ["close"]' in written and 'execution = "close"' in written  # the run as it ran
+    chosen = runner.invoke(app, [*run_args(closes, tmp_path / "runs", *CLOSE_ONLY, "run.name='c'")])
+    assert chosen.exit_code == 0, chosen.output
+    for name in ["predictions.csv", "equity.csv"]:  # the same run as the one set by hand
+        assert (tmp_path / "runs" / "d" / name).read_bytes() == (tmp_path / "runs" / "c" / name).read_bytes()
+
+
+def test_chosen_inputs_that_read_an_open_are_refused_naming_the_features(closes, tmp_path):
+    result = runner.invoke(app, run_args(closes, tmp_path / "runs", "forecast.features=['open','close']"))
+    assert result.exit_code == 2
     out = said(result)
     assert "the data has closes only (no open, high or low column), so the run needs" in out
-    assert """--set "forecast.features=['close']" (it lists open, high, low)""" in out
-    assert "--set backtest.execution=close" in out and "Traceback" not in result.output
-    assert not (tmp_path / "runs" / "default-closes").exists()
+    assert """--set "forecast.features=['close']" (it lists open)""" in out
+    assert "backtest.execution" not in out and "Traceback" not in result.output
 
 
-def test_close_inputs_with_the_next_open_fill_are_refused_naming_the_execution(closes, tmp_path):
-    result = runner.invoke(app, run_args(closes, tmp_path / "runs", "forecast.features=['close']"))
+def test_stops_on_a_close_only_file_are_refused_naming_the_high_and_low(closes, tmp_path):
+    result = runner.invoke(app, run_args(closes, tmp_path / "runs", "strategies.stop_loss=0.05"))
     assert result.exit_code == 2
-    assert "needs --set backtest.execution=close (orders then fill at the signal day's close" in said(result)
-    assert "forecast.features=" not in said(result)
+    assert "the stops (strategies.stop_loss, take_profit, trailing_stop) are checked against each day's high and " \
+           "low. Leave the stops out" in said(result)
 
 
 def test_a_file_with_some_but_not_all_of_open_high_low_is_still_refused(tmp_path):
