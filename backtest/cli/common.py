@@ -43,12 +43,14 @@ def debugging() -> bool:
     return State.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
-COMMAND = re.compile(r"`(wfbt [^`]+)`")  # a command quoted in a message: printed whole, on a line of its own
+# A command with arguments quoted in a message (`wfbt run CONFIG --resume`): printed whole, on a line of its own.
+# A bare command name (`wfbt models`) is a mention, left in its sentence.
+COMMAND = re.compile(r"`(wfbt [^`\s]+ [^`]+)`")
 
 
 def say(to: Console, label: str, text: str) -> None:
     """Print ``label`` (markup, e.g. ``[bold red]error:[/]``) and the plain ``text``, its prose wrapped to the
-    console, and every `wfbt ...` command quoted in it on a line of its own, never wrapped nor cut, so that
+    console, and every `wfbt ...` command with arguments quoted in it on a line of its own, never wrapped nor cut, so that
     it can be copied and pasted whole at any width (a terminal narrower than the command folds it for
     display only). Punctuation right after a command is left out: a pasted line must be the command alone."""
     parts = COMMAND.split(text)  # prose, command, prose, command, ..., prose
@@ -111,12 +113,16 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-DATA_KEYS = ("data.source", "data.symbol", "data.path")  # --set on any of these names the run after its data too
+DATA_KEYS = ("data.source", "data.symbol", "data.path", "data.symbols")  # --set on these names the run after its data
 
 
-def data_label(data: Any) -> str:
-    """A folder-safe label of the data: a csv file's name without its suffixes, else the symbol."""
-    raw = Path(data.path).name.split(".")[0] if data.source == "csv" and data.path else data.symbol
+def data_label(data: Any, universe: bool = False) -> str:
+    """A folder-safe label of the data: a csv file's (or a universe's symbol list's) name without its suffixes,
+    a universe's first symbol and how many more (``AAPL+4``), else the symbol."""
+    if data.symbols:
+        raw = f"{data.symbols[0]}+{len(data.symbols) - 1}"
+    else:
+        raw = Path(data.path).name.split(".")[0] if (data.source == "csv" or universe) and data.path else data.symbol
     return re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._-") or data.source
 
 
@@ -141,7 +147,7 @@ def load_run_config(path: Path | None, overrides: list[str] | None) -> Any:
     cfg = load_config(path, overrides or [])
     if not named_for_data(overrides or []):
         return cfg
-    name = f"{cfg.run.name}-{data_label(cfg.data)}"[:100]
+    name = f"{cfg.run.name}-{data_label(cfg.data, cfg.universe.enabled)}"[:100]
     return load_config(path, [*(overrides or []), f"run.name={name!r}"])
 
 

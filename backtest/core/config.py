@@ -68,7 +68,10 @@ SOURCES: dict[str, Source] = {
 class DataSection:
     source: str = "sample"  # one of SOURCES; sample ships with `arch`: offline
     symbol: str = "sp500"  # sample: sp500 | nasdaq; yfinance: ticker; tej: company id (e.g. 2330)
-    path: str | None = None  # csv only: the file to read
+    path: str | None = None  # csv: the file (or a universe's folder) to read; a yfinance/tej universe: its symbol list
+    # a universe from yfinance or tej: its tickers or company ids, e.g. ["AAPL", "MSFT"] (or data.path a text file
+    # of them, one a line); each downloaded once through the cache and checked with the single-symbol checks
+    symbols: list[str] = field(default_factory=list)
     start: str | None = None  # inclusive ISO date; None = from the first row
     end: str | None = None  # exclusive ISO date; None = through the last row
     adjusted: bool = False  # yfinance: False keeps the traded OHLC prices, at which fills happen
@@ -228,7 +231,7 @@ UNIVERSE_BOOKS = ("long_short", "long_only", "topk_dropout")  # strategies.cross
 class UniverseSection:
     """A run over many stocks (data.path is a universe: long file, wide close-only file or a folder)."""
 
-    enabled: bool = False  # false = the single-symbol run; true = data.path holds many stocks
+    enabled: bool = False  # false = the single-symbol run; true = many stocks (data.path, or data.symbols)
     layout: Literal["auto", "long", "wide", "folder"] = "auto"  # auto: a folder, else long if a symbol column
     symbol_column: str | None = None  # the long file's symbol header; None detects Name, symbol, ticker, ...
     min_symbols: int = 20  # fewer stocks passing the checks is refused: a cross-section of a handful ranks noise
@@ -826,9 +829,7 @@ def _validate_statistics(st: StatisticsSection) -> None:
 
 def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSection, config: RunConfig) -> None:
     """A universe run reads a csv file or folder and trades books that its numbers can fill."""
-    if data.source != "csv":
-        raise ConfigError(f"universe.enabled = true reads data.source = \"csv\" (a long file, a wide file or a "
-                          f"folder). Got data.source = {data.source!r}. Set data.source = \"csv\" and data.path.")
+    _validate_universe_source(data)
     if un.k < 1:
         raise ConfigError(f"universe.k must be at least 1 name per leg, e.g. 10. Got {un.k}.")
     if not 0 <= un.n_drop <= un.k:
@@ -873,6 +874,27 @@ def _validate_universe_books(un: UniverseSection) -> None:
         raise ConfigError(f"universe.rebalance = {un.rebalance} and rebalance_on = {un.rebalance_on!r} both set a "
                           f"schedule. Keep one: rebalance_on = \"days\" with rebalance = n, or rebalance = 1 with the "
                           "calendar.")
+
+
+def _validate_universe_source(data: DataSection) -> None:
+    """A universe comes from a csv file or folder (data.path), or from yfinance/tej symbols (data.symbols or a file)."""
+    if data.source not in ("csv", "yfinance", "tej"):
+        raise ConfigError(f"universe.enabled = true reads data.source = \"csv\" (a long file, a wide file or a "
+                          f"folder), or \"yfinance\" / \"tej\" with data.symbols. Got data.source = {data.source!r}. "
+                          "Set data.source = \"csv\" and data.path, or data.source = \"yfinance\" and data.symbols.")
+    if data.source == "csv" and data.symbols:
+        raise ConfigError(f"data.symbols lists symbols to download from yfinance or tej; a csv universe's symbols are "
+                          f"the ones in data.path. Got data.symbols = {data.symbols[:3]} with data.source = \"csv\". "
+                          "Leave data.symbols out, or set data.source = \"yfinance\" or \"tej\".")
+    if data.source != "csv" and bool(data.symbols) == bool(data.path):
+        got = "both" if data.symbols else "neither"
+        raise ConfigError(f"a {data.source} universe needs its symbols: data.symbols = [\"AAPL\", \"MSFT\", ...] or "
+                          f"data.path = a text file of them, one a line. Got {got}. Set one of the two.")
+    blank = [s for s in data.symbols if not str(s).strip()]
+    if blank or len(set(data.symbols)) < len(data.symbols):
+        twice = sorted({s for s in data.symbols if data.symbols.count(s) > 1})
+        raise ConfigError(f"data.symbols must name each symbol once, none empty. Got "
+                          f"{'an empty name' if blank else 'twice: ' + ', '.join(twice)}. Remove it.")
 
 
 def _validate_universe_rules(rules: list[str]) -> None:

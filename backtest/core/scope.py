@@ -29,14 +29,8 @@ _STOPS = ("a universe's books are rebalanced to target weights at each fill; no 
 
 # key -> (why a universe run has no use for it, what to do instead)
 UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
-    "data.symbol": ("a universe run reads every stock of data.path",
+    "data.symbol": ("a universe run reads every stock of data.path, or the yfinance/tej symbols of data.symbols",
                     "Leave data.symbol out, or set universe.enabled = false to run one symbol."),
-    "data.table": ("a universe run reads a csv file or folder, not TEJ's tables",
-                   "Leave data.table out; export the stocks to a csv file for data.path."),
-    "data.refresh": ("a universe run reads a local csv file or folder and downloads nothing",
-                     "Leave data.refresh out."),
-    "data.adjusted": ("it is yfinance's switch, and a universe run reads a csv file",
-                      "Use data.adjust = \"adjusted\" with an Adj Close column in the file."),
     "data.adjust": ("the universe loader reads the file's prices as they are",
                     "Give a file of adjusted prices, or leave data.adjust out."),
     "walkforward.protocol": _STUDY, "walkforward.study_train": _STUDY, "walkforward.study_val": _STUDY,
@@ -67,6 +61,8 @@ SINGLE_REFUSES: dict[str, tuple[str, str]] = {
                     "runs out over Dask."),
     "run.scheduler": (_ONE_PROCESS, "Leave run.scheduler out, or set universe.enabled = true; "
                       "`wfbt sweep --scheduler ADDRESS` fans many runs out over a cluster."),
+    "data.symbols": ("it lists a universe's yfinance/tej symbols; a single-symbol run reads data.symbol",
+                     "Set universe.enabled = true to rank them, or data.symbol for one symbol."),
     "walkforward.embargo": ("its purge is of pooled targets that look several days ahead; a single-symbol run "
                             "forecasts the next close",
                             "Leave walkforward.embargo out, or set universe.enabled = true."),

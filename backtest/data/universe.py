@@ -20,6 +20,7 @@ import bz2
 import csv
 import io
 import lzma
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
@@ -39,7 +40,7 @@ from backtest.data import yahoo
 from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
 from backtest.data.dates import NA_TEXT, parse_dates, rows_text
 
-__all__ = ["SYMBOL_NAMES", "Universe", "load_universe", "read_table", "totals"]
+__all__ = ["SYMBOL_NAMES", "Universe", "load_universe", "read_symbols", "read_table", "totals"]
 
 # Header spellings of a long file's symbol column (lower-cased): Kaggle's "Name", TEJ's "coid", ...
 SYMBOL_NAMES = ("symbol", "name", "ticker", "code", "coid", "stock", "permno", "instrument", "asset", "sid")
@@ -307,6 +308,36 @@ def read_table(path: str, origin: str | None = None) -> pd.DataFrame:
     else:
         cells = cells.fillna("")
     return cells.set_axis(pd.RangeIndex(2, 2 + len(cells), name="line"))
+
+
+def read_symbols(path: str) -> list[str]:
+    """The symbols a text file lists: one a line (or several parted by commas, semicolons or blanks), ``#``
+    comments and blank lines left out, a first line that is a header (``symbol``, ``ticker``, ...) skipped. A
+    CSV file with a symbol column gives that column. A symbol listed twice is kept once, with a warning."""
+    if not Path(path).is_file():
+        raise DataError(f"data.path {path!r} is not a file. Point it at a text file of the universe's symbols, one "
+                        "a line, or list them in data.symbols instead.")
+    text = csvread._decode(path, read_bytes(path), path)
+    csvread._refuse_other_formats(text, path)
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    first = [t.strip().lower() for t in re.split(r"[,;\t]", lines[0])] if lines else []
+    if len(first) > 1 and set(first) & set(SYMBOL_NAMES):  # a table: its symbol column
+        cells = _nonempty(read_table(path), path)
+        column = _symbol_column(cells.columns, None, path)
+        tokens = [str(v).strip() for v in cells[column]] if column else []
+    else:
+        tokens = [t for line in lines for t in re.split(r"[,;\s]+", line) if t]
+        tokens = tokens[1:] if tokens and tokens[0].lower() in SYMBOL_NAMES else tokens
+    symbols = list(dict.fromkeys(t for t in tokens if t))
+    if not symbols:
+        raise DataError(f"{path}: lists no symbol. Write the universe's tickers or company ids one a line "
+                        "(AAPL, MSFT, ...), or list them in data.symbols.")
+    twice = sorted({t for t in tokens if tokens.count(t) > 1})
+    if twice:
+        data._warn(f"{path}: {', '.join(twice[:5])}{' ...' if len(twice) > 5 else ''} listed more than once; "
+                   "each is read once.")
+    return symbols
 
 
 def _nonempty(cells: pd.DataFrame, origin: str) -> pd.DataFrame:

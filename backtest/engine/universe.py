@@ -32,7 +32,7 @@ from backtest.core.kinds import Kind
 from backtest.core.manifest import span
 from backtest.data.groups import load_groups
 from backtest.data.load import fingerprint
-from backtest.data.universe import Universe, load_universe
+from backtest.data.universe import Universe, load_universe, read_symbols
 from backtest.engine.book import book
 from backtest.engine.schedule import Fold, make_folds
 from backtest.scoring import crosssection as xs
@@ -94,8 +94,14 @@ class UniverseResult:
 
 
 def _load(config: RunConfig) -> Universe:
-    """The configured universe, through ``load_universe``'s per-symbol checks."""
+    """The configured universe, through ``load_universe``'s per-symbol checks: a csv file or folder, or the
+    yfinance/tej symbols of data.symbols (or of the file data.path names) through the download cache."""
     d, un = config.data, config.universe
+    if d.source in ("yfinance", "tej"):
+        symbols = list(d.symbols) or read_symbols(str(d.path))
+        return load_universe(symbols, source=d.source, start=d.start, end=d.end,  # type: ignore[arg-type]
+                             date_format=d.date_format, timezone=d.timezone, min_symbols=un.min_symbols,
+                             table=d.table, adjusted=d.adjusted, refresh=d.refresh)
     path = Path(str(d.path))
     if un.layout == "folder" and not path.is_dir():
         raise DataError(f"universe.layout = \"folder\" needs data.path to be a folder of per-symbol files. "

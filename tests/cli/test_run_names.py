@@ -1,6 +1,5 @@
 """Run folders named after their data, and resume hints that are the command that works."""
 
-import re
 import shlex
 
 import pytest
@@ -44,8 +43,8 @@ def _interrupted(args, monkeypatch):
 
 
 def _hint(text: str) -> list[str]:
-    """The `wfbt run ... --resume` command a message prints, as arguments for the app."""
-    (command,) = re.findall(r"`?(wfbt run [^`]+? --resume)`?", " ".join(text.split()))
+    """The `wfbt run ... --resume` command a message prints on a line of its own, as arguments for the app."""
+    (command,) = [line for line in text.splitlines() if line.startswith("wfbt run ") and line.endswith(" --resume")]
     return shlex.split(command)[1:]
 
 

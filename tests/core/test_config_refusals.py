@@ -50,4 +50,4 @@ def test_a_sweep_file_given_to_run_points_to_wfbt_sweep(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text("[sweep]\nname = 's'\n[grid]\n'forecast.lookback' = [5]\n")
     result = runner.invoke(app, ["plan", str(path)], env={"COLUMNS": "300"})
-    assert result.exit_code == 2 and "is a sweep: run it with `wfbt sweep FILE`" in said(result)
+    assert result.exit_code == 2 and "is a sweep: run it with\nwfbt sweep FILE" in result.output

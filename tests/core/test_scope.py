@@ -37,7 +37,7 @@ SAMPLES = {
     "universe.k": "5", "universe.leg_gross": "1.0", "universe.n_drop": "1", "universe.books": "['long_only']",
     "universe.target": "'above_median'", "universe.networks": "'per_symbol'", "universe.memory_gb": "4.0",
     "universe.horizon": "5", "walkforward.embargo": "2", "universe.groups": "'g.csv'", "universe.neutral": "'demean'",
-    "universe.processors": "['cs_rank']",
+    "universe.processors": "['cs_rank']", "data.symbols": "['AAPL', 'MSFT']",
 }
 
 # key|kind -> a test that sets the key in a run (or a function) of that kind and checks what it does
@@ -73,6 +73,12 @@ EVIDENCE = {
     "data.adjusted|single": "tests/core/test_config_refusals.py::test_settings_that_used_to_pass_or_crash_are_refused",
     "data.table|single": "tests/data/test_tej.py::test_tej_own_errors_are_translated",
     "data.refresh|single": "tests/data/test_yahoo.py::test_yfinance_single_symbol_and_cache_without_network",
+    "data.symbols|universe":
+        "tests/data/test_universe_sources.py::test_a_yfinance_universe_runs_through_the_cache_and_reports_a_missing_ticker",
+    "data.refresh|universe":
+        "tests/data/test_universe_sources.py::test_a_yfinance_universe_runs_through_the_cache_and_reports_a_missing_ticker",
+    "data.table|universe": "tests/data/test_universe_sources.py::test_a_tej_universe_from_a_file_of_company_ids",
+    "data.adjusted|universe": "tests/data/test_universe_sources.py::test_adjusted_yfinance_prices_reach_the_universe",
     "data.columns|single":
         "tests/cli/test_run_features.py::test_volume_rel_on_data_without_volume_is_refused_naming_the_fix",
     "data.columns|universe":

@@ -28,5 +28,5 @@ def test_sweep_files_that_would_escape_or_repeat_cells_are_refused(tmp_path, tex
 
 def test_a_run_config_given_to_sweep_points_to_wfbt_run():
     result = runner.invoke(app, ["sweep", "configs/default.toml", "--plan"], env={"COLUMNS": "300"})
-    assert result.exit_code == 2 and "This looks like a run config: run it with `wfbt run configs/default.toml`" \
-        in said(result)
+    assert result.exit_code == 2 and "This looks like a run config: run it with\nwfbt run configs/default.toml\n" \
+        in result.output  # the command on a line of its own
