@@ -50,9 +50,9 @@ COMMAND = re.compile(r"`(wfbt [^`\s]+ [^`]+)`")
 
 def say(to: Console, label: str, text: str) -> None:
     """Print ``label`` (markup, e.g. ``[bold red]error:[/]``) and the plain ``text``, its prose wrapped to the
-    console, and every `wfbt ...` command with arguments quoted in it on a line of its own, never wrapped nor cut, so that
-    it can be copied and pasted whole at any width (a terminal narrower than the command folds it for
-    display only). Punctuation right after a command is left out: a pasted line must be the command alone."""
+    console, and every `wfbt ...` command with arguments quoted in it on a line of its own, never wrapped nor
+    cut, so that it can be copied and pasted whole at any width (a terminal narrower than the command folds it
+    for display only). Punctuation right after a command is left out: a pasted line must be the command alone."""
     parts = COMMAND.split(text)  # prose, command, prose, command, ..., prose
     head = parts[0].rstrip()
     to.print(f"{label} {escape(head)}" if head else label, highlight=False)

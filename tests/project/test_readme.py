@@ -93,4 +93,4 @@ def test_the_folder_map_names_every_module_of_every_room():
         missing = [m for m in modules if f"`{m}`" not in row]
         if missing:
             unnamed[room.name] = missing
-    assert not unnamed, f"docs/architecture.md's folder map does not name these modules (add each to its room's row): {unnamed}"
+    assert not unnamed, f"docs/architecture.md's folder map does not name these modules (add each): {unnamed}"
