@@ -21,7 +21,7 @@ TICKERS = ["S0", "S1", "S2", "S3", "S4"]
 
 def universe_args(out, *sets):
     args = ["run", "--out", str(out)]
-    for item in [*UNIVERSE_TINY, "universe.rules=[]", *sets]:
+    for item in [*UNIVERSE_TINY, "strategies.rules=[]", *sets]:
         args += ["--set", item]
     return args
 
