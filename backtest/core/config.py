@@ -43,7 +43,7 @@ class RunSection:
     threads: int | None = None  # CPU threads for training; None = the cores this process may use
     # universe runs: the fold chunks fan out over this many Dask worker processes (a local cluster); 1 = in-process
     workers: int = 1
-    scheduler: str | None = None  # universe runs: a Dask scheduler's address (tcp://HOST:8786) to fan the chunks out on
+    scheduler: str | None = None  # universe runs: a Dask scheduler's address (tcp://HOST:8786) where the chunks fan out
 
 
 @dataclass(frozen=True)
