@@ -448,6 +448,18 @@ def _frozen(frame: pd.DataFrame, numeric: bool) -> Member:
     return lambda: (frame, numeric)
 
 
+def _refuse_bad_headers(symbols: list[str], origin: str) -> None:
+    """A wide file's symbol headers: each named, each once (two columns of one symbol would be merged)."""
+    blank = [i + 2 for i, s in enumerate(symbols) if not s.strip()]
+    if blank:
+        raise DataError(f"{origin}: column {blank[0]} of the wide file has no symbol in its header. Name every close "
+                        "column after its symbol, or remove the column.")
+    twice = sorted({s for s in symbols if symbols.count(s) > 1})
+    if twice:
+        raise DataError(f"{origin}: the wide file has more than one column for {', '.join(twice[:5])}. Keep one column "
+                        "per symbol (rename or remove the others); wfbt does not merge them.")
+
+
 def _wide_members(cells: pd.DataFrame, reading: _Reading, origin: str) -> dict[str, Member]:
     """One close-only member per column of a wide file (the first date column gives the dates)."""
     renamed = normalise_columns(cells, {k: v for k, v in reading.columns.items() if v == "date"}, origin)
@@ -462,6 +474,7 @@ def _wide_members(cells: pd.DataFrame, reading: _Reading, origin: str) -> dict[s
     if close_cells.shape[1] == 0:
         raise DataError(f"{origin}: the wide file has a date column but no symbol columns. Add one close column "
                         "per symbol.")
+    _refuse_bad_headers([str(c) for c in close_cells.columns], origin)
     numbers, bad = _numbers(close_cells, origin)
     members: dict[str, Member] = {}
     for symbol in close_cells.columns:
