@@ -4,6 +4,7 @@ and a table that still does not fit drops whole columns (named in its caption), 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -382,6 +383,19 @@ def group_headline(table: pd.DataFrame) -> str:
             "(each group in metrics.json, ic_by_group)")
 
 
+def _tearsheet_line(summary: UniverseSummary) -> str:
+    """The tear sheet's headline in one sentence: how fast each ranking turns over (the rest: report.html)."""
+    rows = [r for r in summary.tearsheet.get("factor", [])
+            if r.get("rank_autocorrelation") is not None and math.isfinite(float(r["rank_autocorrelation"]))]
+    if not rows:
+        return ""
+    top = [math.nan if r.get("turnover_top") is None else 100.0 * float(r["turnover_top"]) for r in rows]
+    parts = [f"{r['scorer']} {fmt(r['rank_autocorrelation'], 2)} / {fmt(t, 0)} %"
+             for r, t in zip(rows, top, strict=True)]
+    return ("Lag-1 rank autocorrelation / top-decile turnover a day: " + ", ".join(parts)
+            + " (IC by month, decay and the rest of the tear sheet: report.html)")
+
+
 def render_universe(summary: UniverseSummary, console: Console) -> None:
     """Print the universe run's summary: header, survivorship warning, scores, books, tests, data."""
     console.print(universe_header(summary))
@@ -389,6 +403,9 @@ def render_universe(summary: UniverseSummary, console: Console) -> None:
     if note:
         console.print(f"[bold yellow]⚠ survivorship bias:[/] {escape(note)}", highlight=False)
     console.print(ic_view(summary, console))
+    line = _tearsheet_line(summary)
+    if line:
+        console.print(line, highlight=False)
     if summary.ic_by_group is not None:
         console.print(group_headline(summary.ic_by_group), highlight=False)
     console.print(book_view(summary, console))

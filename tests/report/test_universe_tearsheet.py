@@ -54,3 +54,21 @@ def test_the_page_shows_the_tear_sheet_with_plotly_once(run):
                   "Returns by calendar year", "this run has no universe.groups"]:
         assert words in page, words
     assert np.isfinite(pd.DataFrame(run[1]["factor"]).set_index("scorer").loc["reversal", "rank_autocorrelation"])
+
+
+def test_the_console_gives_the_tear_sheets_headline_in_a_line(run):
+    import io
+
+    from rich.console import Console
+
+    from backtest.report.console import render_universe
+
+    summary, sheet = run
+    buf = io.StringIO()
+    render_universe(summary, Console(file=buf, width=80, color_system=None))
+    out = buf.getvalue()
+    assert max(len(line) for line in out.splitlines()) <= 80
+    reversal = next(r for r in sheet["factor"] if r["scorer"] == "reversal")
+    words = " ".join(out.split())
+    assert f"reversal {reversal['rank_autocorrelation']:.2f} / {100 * reversal['turnover_top']:.0f} %" in words
+    assert "naive" not in words.split("Lag-1 rank autocorrelation")[1].split("report.html")[0]  # no ranking
