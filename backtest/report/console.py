@@ -373,13 +373,13 @@ def universe_header(summary: UniverseSummary) -> Panel:
 
 def group_headline(table: pd.DataFrame) -> str:
     """One line on the IC within groups: per scorer with an IC, its mean over the groups and how many are > 0."""
-    groups = table["group"].nunique()
+    groups, with_ic = table["group"].nunique(), table.loc[table["ic"].notna(), "group"].nunique()
     parts = []
     for scorer, rows in table.groupby(level=0, sort=False):
         ic = rows["ic"].dropna()
         if len(ic):
             parts.append(f"{scorer} {ic.mean():+.4f} ({int((ic > 0).sum())}/{len(ic)} > 0)")
-    return (f"IC within {groups} groups, mean over the groups: {'; '.join(parts) or 'none'} "
+    return (f"IC within groups: {with_ic} of {groups} groups with an IC, mean over those: {'; '.join(parts) or 'none'} "
             "(each group in metrics.json, ic_by_group)")
 
 
