@@ -16,6 +16,7 @@ labelled ``_close``. The engine writes no file.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,7 +28,7 @@ import pandas as pd
 
 from backtest.core.config import RunConfig
 from backtest.core.cores import available_cores, configure_threads
-from backtest.core.errors import DataError
+from backtest.core.errors import ConfigError, DataError, DataWarning
 from backtest.core.kinds import Kind
 from backtest.core.manifest import span
 from backtest.data.groups import load_groups
@@ -254,6 +255,29 @@ def _within(make: Callable[[pd.DataFrame], pd.DataFrame], groups: pd.Series
     return book_of
 
 
+def _check_within(groups: pd.Series | None, close: pd.DataFrame, config: RunConfig) -> None:
+    """With neutral = "within": refuse when no group ever holds a book's names (k a leg) on an out-of-sample day,
+    warn naming the groups that never do (their part of the books stays flat)."""
+    un = config.universe
+    if groups is None or un.neutral != "within":
+        return
+    legs = 2 if "long_short" in un.books else 1
+    need = legs * un.k
+    most = close.notna().T.groupby(groups.reindex(close.columns).to_numpy()).sum().max(axis=1).astype(int)
+    short = most[most < need].sort_values(ascending=False)
+    book = "long_short's two legs" if legs == 2 else "long_only"
+    if len(short) == len(most):
+        fit = f" to {most.max() // legs} or less" if most.max() >= legs else ""
+        raise ConfigError(f"universe.neutral = \"within\" picks k = {un.k} names a leg in each group ({need} names "
+                          f"for {book}), but the largest group holds {most.max()} names on its fullest day: every "
+                          f"book would stay flat. Lower universe.k{fit}, or use neutral = \"demean\".")
+    if len(short):
+        shown = ", ".join(f"{g} ({n})" for g, n in short.items())
+        warnings.warn(f"universe.neutral = \"within\": {len(short)} of {len(most)} groups never hold the {need} names "
+                      f"{book} needs (k = {un.k} a leg) and are skipped, the books trade the others: {shown} (most "
+                      "names on a day). Lower universe.k to include them.", DataWarning, stacklevel=3)
+
+
 def rebalance_schedule(config: RunConfig, days: pd.DatetimeIndex) -> pd.Series:
     """The decision days after which every book of the run trades (universe.rebalance and rebalance_on)."""
     return rebalance_days(days, config.universe.rebalance, config.universe.rebalance_on)
@@ -455,6 +479,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     folds = make_folds(len(calendar), config.walkforward)
     days = out_of_sample(folds, calendar)
     groups = load_groups(config.universe.groups, universe.symbols) if config.universe.groups else None
+    _check_within(groups, universe.field("close").reindex(days), config)
     timings["load"] = time.perf_counter() - started
     scores = _scores(universe, folds, config, days, list(sources or []))
     weights = _books(scores, config, universe.field("close"), days, groups)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.core.errors import ConfigError
+from backtest.core.errors import ConfigError, DataWarning
 from backtest.engine.universe import _books, demeaned, run_universe
 from backtest.runs.universe import metrics
 from backtest.scoring import crosssection as xs
@@ -110,3 +110,37 @@ def test_wfbt_run_with_groups_prints_the_headline_and_show_reads_it_back(tmp_pat
     shown = CliRunner().invoke(app, ["show", str(run_dir)], env={"COLUMNS": "80"})
     assert shown.exit_code == 0, shown.output
     assert "2 of 2 groups with an IC" in " ".join(shown.output.split())
+
+
+def _within_config(tmp_path, k, books="['long_short']"):
+    return universe_config(tmp_path / "x.csv", f"universe.k={k}", "universe.min_symbols=4", "strategies.rules=[]",
+                           f"universe.books={books}", f"universe.groups={str(tmp_path / 'g.csv')!r}",
+                           "universe.neutral='within'")
+
+
+def test_within_refuses_when_no_group_can_hold_the_books_names(tmp_path):
+    from backtest.engine.universe import _check_within
+
+    # X holds 3 names, Y 3: long_short with k = 2 needs 4 a group, long_only 2
+    with pytest.raises(ConfigError, match=r"largest group holds 3 names .* Lower universe.k to 1 or less, or use "
+                                          r"neutral = \"demean\""):
+        _check_within(GROUPS, CLOSE, _within_config(tmp_path, 2))
+    _check_within(GROUPS, CLOSE, _within_config(tmp_path, 2, "['long_only']"))  # 2 of 3: fine
+
+
+def test_within_warns_naming_the_groups_too_small_for_the_book(tmp_path):
+    from backtest.engine.universe import _check_within
+
+    close = CLOSE.assign(C=[np.nan, np.nan])  # X holds A, B only: k = 1 long_short (2 names) fits, k = 2 does not
+    groups = pd.concat([GROUPS, pd.Series({"G": "Y"})])  # Y: D, E, F, G
+    with pytest.warns(DataWarning, match=r"1 of 2 groups never hold the 4 names .*: X \(2\)"):
+        _check_within(groups, close, _within_config(tmp_path, 2))
+
+
+def test_a_within_run_too_small_for_k_is_refused_before_training(tmp_path):
+    path = write_long_csv(synthetic_universe(8, 300), tmp_path / "long.csv")
+    (tmp_path / "g.csv").write_text("Name,sector\nS0,a\nS1,a\nS2,a\nS3,b\nS4,b\nS5,b\nS6,b\n", encoding="utf-8")
+    config = universe_config(path, f"universe.groups={str(tmp_path / 'g.csv')!r}", "universe.neutral='within'",
+                             "universe.k=3", "universe.min_symbols=6", "universe.books=['long_short']")
+    with pytest.raises(ConfigError, match="largest group holds 4 names"):
+        run_universe(config)
