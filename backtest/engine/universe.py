@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from backtest.core.config import RunConfig
+from backtest.core.config import UNIVERSE_FEATURES, RunConfig, UniverseSection
 from backtest.core.cores import available_cores, configure_threads
 from backtest.core.errors import ConfigError, DataError, DataWarning
 from backtest.core.kinds import Kind
@@ -175,6 +175,23 @@ def _begin(universe: Universe, config: RunConfig, store: ChunkStore | None, resu
         identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
         store.begin(identity, fingerprint(universe.prices), resume)
     return threads
+
+
+def _warn_unused(config: RunConfig) -> None:
+    """A run that trains no network: name the settings, changed from their defaults, that only shape the pooled
+    networks' inputs and target (the baselines read the closes as they are)."""
+    un, default, features = config.universe, UniverseSection(), config.forecast.features
+    unused = [f"forecast.features = {features}"] if features != UNIVERSE_FEATURES else []
+    unused += [f"universe.processors = {un.processors}"] if un.processors != default.processors else []
+    # the median target still labels the baselines' accuracy (over universe.horizon days)
+    if un.target != default.target and un.target != "above_median":
+        unused.append(f"universe.target = {un.target!r}")
+    if un.horizon != default.horizon and un.target != "above_median":
+        unused.append(f"universe.horizon = {un.horizon} (it still sets walkforward.gap's default, horizon - 1)")
+    if unused:
+        warnings.warn(f"forecast.models is empty: the run scores the baselines only, so {'; '.join(unused)} go unused "
+                      "(they shape only the pooled networks' inputs and target). Name models in forecast.models to "
+                      "use them, or leave them out.", DataWarning, stacklevel=3)
 
 
 def _runner(config: RunConfig, threads: int | None) -> ChunkRunner | None:
@@ -474,6 +491,8 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     threads = _begin(universe, config, store, resume)
     pooled = partial(pooled_source, store=store, progress=progress, runner=runner or _runner(config, threads),
                      threads=threads)
+    if not config.forecast.models and not sources:
+        _warn_unused(config)
     sources = [*(sources or []), *([pooled] if config.forecast.models else [])]
     calendar = universe.calendar
     folds = make_folds(len(calendar), config.walkforward)
