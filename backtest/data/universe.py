@@ -810,13 +810,14 @@ def _warn_totals(universe: Universe) -> None:
     refused = universe.refused
     gone = f" ({', '.join(list(refused)[:5])}{' ...' if len(refused) > 5 else ''})" if refused else ""
     jumpers = universe.summary.index[universe.summary["jumps"] > 0]
+    named = f" ({', '.join(jumpers[:5])}{' ...' if len(jumpers) > 5 else ''})" if len(jumpers) else ""
     data._warn(
         f"{universe.origin}: {t['symbols kept']} of {t['symbols read']} symbols kept, {t['symbols refused']} refused"
         f"{gone}; {t['rows dropped: some prices missing']} row(s) with missing prices and "
         f"{t['rows dropped: open/close outside [low, high]']} with open/close outside [low, high] dropped, "
         f"{t['rows dropped by the single-symbol checks']} more by the single-symbol checks; "
-        f"{t['one-day moves over the jump limit (kept, warned)']} one-day move(s) over the jump limit kept "
-        f"({', '.join(jumpers[:5])}{' ...' if len(jumpers) > 5 else ''}); {t['zero-volume rows']} zero-volume row(s). "
-        "Universe.summary has every symbol's counts and reasons."
+        f"{t['one-day moves over the jump limit (kept, warned)']} one-day move(s) over the jump limit kept"
+        f"{named}; {t['zero-volume rows']} zero-volume row(s). "
+        "A run's symbols.csv (Universe.summary in Python) has every symbol's counts and reasons."
         + (f" {universe.survivorship_note}" if universe.survivorship else "")
     )

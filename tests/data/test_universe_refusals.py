@@ -24,3 +24,28 @@ def test_a_wide_files_symbol_headers_are_named_once_each(tmp_path, rename, messa
     with pytest.raises(DataError) as info:  # a repeated header was a ValueError from pandas, an empty one a symbol ''
         load_universe(str(wide(tmp_path, rename)), layout="wide", min_symbols=2)
     assert message in str(info.value)
+
+
+def test_the_totals_warning_names_no_empty_list_and_points_at_symbols_csv(tmp_path):
+    """A clean universe: no jump is named, so no empty '()' follows the count; the reasons live in symbols.csv."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from backtest.data.universe import load_universe
+
+    days = pd.bdate_range("2020-01-01", periods=30)
+    rows = []
+    for s, sym in enumerate(["AAA", "BBB"]):
+        close = 100 + s + np.arange(30) * 0.1
+        rows += [{"date": d.date().isoformat(), "symbol": sym, "open": c, "high": c + 1, "low": c - 1, "close": c,
+                  "volume": 1000} for d, c in zip(days, close, strict=True)]
+    path = tmp_path / "u.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_universe(str(path))
+    text = " ".join(str(w.message) for w in caught)
+    assert "0 one-day move(s) over the jump limit kept;" in text and "()" not in text
+    assert "symbols.csv" in text
