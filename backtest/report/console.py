@@ -5,6 +5,7 @@ and a table that still does not fit drops whole columns (named in its caption), 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -366,9 +367,29 @@ def universe_header(summary: UniverseSummary) -> Panel:
         f"[bold]{escape(summary.name)}[/]  universe {escape(str(d['origin']))}",
         f"{d['symbols']:,} symbols kept of {len(summary.symbols):,} · {d['first']} → {d['last']} ({d['days']:,} days)",
         f"{_folds_words(m)} · out of sample {oos['first']} → {oos['last']} ({oos['days']:,} days) · seed {m['seed']}",
+        escape(universe_setup(summary.config)),
         "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items()),
     ]
     return Panel("\n".join(lines), title="wfbt run (universe)", expand=False)
+
+
+def universe_setup(config: dict[str, Any]) -> str:
+    """The settings that shape what was scored and traded, in one line (config.toml has them all)."""
+    fc, un = config.get("forecast", {}), config.get("universe", {})
+    features = fc.get("features") or ["close"]
+    parts = [f"inputs {'+'.join(map(str, features))} × {fc.get('lookback', '?')} days"]
+    if un.get("processors"):
+        parts.append("processors " + " → ".join(map(str, un["processors"])))
+    horizon = int(un.get("horizon", 1) or 1)
+    parts.append(f"target {un.get('target', 'return')} over {horizon} day{'s' if horizon > 1 else ''}")
+    if un.get("rebalance_on") not in (None, "", "days"):
+        parts.append(f"books trade on {un['rebalance_on']}")
+    else:
+        every = int(un.get("rebalance", 1) or 1)
+        parts.append("books trade daily" if every == 1 else f"books trade every {every} days")
+    if un.get("groups"):
+        parts.append(f"groups {Path(str(un['groups'])).name} ({'scores ' + str(un.get('neutral')) if un.get('neutral') not in (None, 'none') else 'not neutral'})")
+    return " · ".join(parts)
 
 
 def group_headline(table: pd.DataFrame) -> str:

@@ -87,3 +87,20 @@ def test_at_60_columns_dropped_columns_are_named(summary):
 def test_the_books_caption_says_the_long_short_exposure(summary):
     text = " ".join(rendered(summary, 80).split())  # the caption wraps
     assert "long_short: 50 % of the value long and 50 % short, the short proceeds financing the long (gross 1)" in text
+
+
+def test_the_universe_header_says_what_shaped_the_scores_and_the_books():
+    """Inputs, processors, target and horizon, the trading pace and groups: one line, from config.toml."""
+    from backtest.report.console import universe_setup
+
+    config = {"forecast": {"features": ["close", "volume"], "lookback": 10},
+              "universe": {"processors": ["robust_zscore", "clip"], "target": "rank", "horizon": 5,
+                           "rebalance": 1, "rebalance_on": "friday", "groups": "../x/sp500_sectors.csv",
+                           "neutral": "demean"}}
+    assert universe_setup(config) == ("inputs close+volume × 10 days · processors robust_zscore → clip · "
+                                      "target rank over 5 days · books trade on friday · "
+                                      "groups sp500_sectors.csv (scores demean)")
+    plain = {"forecast": {"features": ["close"], "lookback": 5},
+             "universe": {"target": "return", "horizon": 1, "rebalance": 5, "rebalance_on": "days",
+                          "neutral": "none"}}
+    assert universe_setup(plain) == "inputs close × 5 days · target return over 1 day · books trade every 5 days"
