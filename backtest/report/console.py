@@ -388,7 +388,9 @@ def universe_setup(config: dict[str, Any]) -> str:
         every = int(un.get("rebalance", 1) or 1)
         parts.append("books trade daily" if every == 1 else f"books trade every {every} days")
     if un.get("groups"):
-        parts.append(f"groups {Path(str(un['groups'])).name} ({'scores ' + str(un.get('neutral')) if un.get('neutral') not in (None, 'none') else 'not neutral'})")
+        neutral = un.get("neutral")
+        how = f"scores {neutral}" if neutral not in (None, "none") else "not neutral"
+        parts.append(f"groups {Path(str(un['groups'])).name} ({how})")
     return " · ".join(parts)
 
 
