@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from backtest.core.errors import ConfigError, RunDirError
+from backtest.core.errors import ConfigError, RunDirError, WfbtError
 from backtest.core.files import UMASK, atomic_write_json
 from backtest.core.manifest import current_manifest
 
@@ -102,6 +102,9 @@ def require_complete(run_dir: str | Path) -> Path:
 RESUME_CONFIG = "config.toml"  # in <run>/partial/: the config the checkpoint pinned, written when training starts
 
 
+PINS = {"state.json", RESUME_CONFIG}  # what partial/ holds before any group or chunk is saved
+
+
 def resume_command(run_dir: Path) -> str:
     """The command that finishes the unfinished run in ``run_dir`` (from the folder the run was started in).
 
@@ -166,8 +169,9 @@ def _abandoned(folder: Path) -> bool:
 class RunFolder:
     """A run folder this process holds; a context manager that lets it go on exit.
 
-    On an exception before training started (no ``.incomplete`` yet) a folder this run created is
-    removed, so the fixed rerun gets the same name; a folder it did not create is left as it was.
+    On an exception before training started (no ``.incomplete`` yet), or on a refusal (a ``WfbtError``: a check
+    the user can fix) before any work was saved, a folder this run created is removed, so the fixed rerun gets
+    the same name; a folder it did not create, or one holding a saved group or chunk, is left as it was.
     """
 
     def __init__(self, path: Path, fd: int, created: bool, resuming: bool, made_out: Path | None = None) -> None:
@@ -178,12 +182,23 @@ class RunFolder:
         """Whether training started (the folder has been marked unfinished)."""
         return (self.path / INCOMPLETE).exists()
 
+    def saved_work(self) -> bool:
+        """Whether ``partial/`` holds anything beyond the checkpoint's pins (a saved group or chunk, or its proof)."""
+        try:
+            return any(p.name not in PINS for p in (self.path / "partial").iterdir())
+        except OSError:  # no partial/ folder: nothing saved
+            return False
+
+    def _disposable(self, kind: type[BaseException]) -> bool:
+        refused = issubclass(kind, WfbtError) and not self.saved_work()
+        return self.created and (not self.started() or refused)
+
     def __enter__(self) -> RunFolder:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            if kind is not None and self.created and not self.started():
+            if kind is not None and self._disposable(kind):
                 shutil.rmtree(self.path, ignore_errors=True)
                 _remove_empty(self.path.absolute().parent, self.made_out)
             else:

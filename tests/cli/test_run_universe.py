@@ -186,3 +186,18 @@ def test_the_median_target_trains_probabilities_and_scores_their_accuracy(frames
     assert "acc. %" in result.output and "vs 0" in result.output
     page = (run_dir / "report.html").read_text()
     assert "acc. %" in page and "vs 0" in page and "Holm-adjusted over the scorers" in page
+
+
+@pytest.mark.parametrize("bad", [["universe.groups='/nonexistent/groups.csv'"],
+                                 ["forecast.models=['lstm']", "forecast.lookback=5", "universe.memory_gb=0.000001"]])
+def test_a_run_refused_after_its_folder_was_made_leaves_none_and_the_rerun_keeps_the_name(frames, tmp_path, bad):
+    """A check that refuses the run once its folder exists (groups read, memory planned) removes that folder: the
+    corrected rerun gets the same name, and nothing is left for `wfbt show` to call interrupted."""
+    path = write_long_csv(frames, tmp_path / "long.csv")
+    out = tmp_path / "runs"
+    refused = runner.invoke(app, universe_args(path, out, "run.name='res'", *bad), env={"COLUMNS": "200"})
+    assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
+    assert not (out / "res").exists()
+    rerun = runner.invoke(app, [*universe_args(path, out, "run.name='res'"), "--quiet"])
+    assert rerun.exit_code == 0 and rerun.output.strip().endswith("res"), rerun.output
+    assert is_complete(out / "res") and not (out / "res-2").exists()

@@ -221,3 +221,23 @@ def test_show_tells_a_run_still_going_from_an_interrupted_one(tmp_path):
     (run / LOCK).write_text("999999999\n")  # no such process: the run was killed
     result, text = invoke(["show", str(run)])
     assert result.exit_code == 2 and "is incomplete: the run was interrupted or failed before it finished" in text
+
+
+@pytest.mark.parametrize(("saved", "kept"), [([], False), (["chunk-000.parts.csv"], True), (["lstm.done.json"], True)])
+def test_a_refusal_after_training_started_removes_the_folder_only_when_nothing_was_saved(tmp_path, saved, kept):
+    """A check refusing the run once .incomplete and partial/state.json exist: nothing saved, the folder goes (the
+    rerun keeps the name); a saved chunk or group stays for --resume, as does anything after a Ctrl-C."""
+    from backtest.core.errors import ConfigError
+    from backtest.runs.folder import claim_run_dir, start_run_dir
+
+    with pytest.raises(ConfigError), claim_run_dir(tmp_path, "r") as folder:
+        start_run_dir(folder.path)
+        (folder.path / "partial").mkdir()
+        for name in ["state.json", "config.toml", *saved]:
+            (folder.path / "partial" / name).write_text("x")
+        raise ConfigError("refused")
+    assert (tmp_path / "r").exists() is kept
+    with pytest.raises(KeyboardInterrupt), claim_run_dir(tmp_path, "s") as folder:
+        start_run_dir(folder.path)
+        raise KeyboardInterrupt
+    assert (tmp_path / "s" / ".incomplete").exists()
