@@ -35,7 +35,7 @@ from backtest.runs.labels import refuse_repeated, run_labels
 from backtest.runs.universe_folder import UniverseSummary, read_universe
 from backtest.scoring.crosssection import ic_summary, ic_table
 from backtest.scoring.evaluation import evaluate_trading
-from backtest.scoring.metrics import return_figures
+from backtest.scoring.metrics import daily_rate, return_figures
 
 BENCHMARK = "equal_weight"  # the universe's benchmark book (backtest.engine.universe.BENCHMARK)
 SORTS = {"sharpe": ("sharpe", True), "return": ("mean_net", True), "drawdown": ("max_drawdown", True),
@@ -117,6 +117,21 @@ def period_warning(periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]], days: 
             f"the {days:,} days they share.")
 
 
+def _risk_free(s: UniverseSummary) -> float:
+    """The run's yearly risk-free rate: its Sharpe, Sortino, PSR and DSR are of the returns over it."""
+    return float(s.config.get("backtest", {}).get("risk_free", BacktestSection.risk_free) or 0.0)
+
+
+def risk_free_warning(rates: dict[str, float]) -> str | None:
+    """None when every run measures Sharpe over the same risk-free rate; otherwise the warning naming each."""
+    if len(set(rates.values())) == 1:
+        return None
+    named = "; ".join(f"{label}: {100 * rate:g} %/year" for label, rate in rates.items())
+    return (f"⚠ These universe runs measure Sharpe over different risk-free rates ({named}): each run's Sharpe, "
+            "Sortino, PSR and DSR below, and the paired Sharpe test, are over its own run's rate, so part of a "
+            "difference is the rates'.")
+
+
 def _ic_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
     """The IC table of one run on [first, last], from its daily IC, rank IC and decile spread (each IC tested
     against zero again, on the common days)."""
@@ -151,12 +166,12 @@ def _trading_rows(s: UniverseSummary, first: pd.Timestamp, last: pd.Timestamp) -
     """The books' figures and tests of one run on [first, last]; the SPA/PBO summary."""
     eq, base = _rebased(s, first, last)
     returns = _returns(s, first, last)
-    table = return_figures(returns, eq.iloc[-1] / base - 1.0)
+    table = return_figures(returns, eq.iloc[-1] / base - 1.0, _risk_free(s))
     table.insert(0, "mean_net", 100.0 * returns.mean())
     turnover = s.turnover.loc[first:last]
     table["turnover"] = 100.0 * (turnover.iloc[1:] if first <= s.equity.index[0] else turnover).mean()
     stats_cfg, seed = statistics_of(s.config)
-    evaluation = evaluate_trading(table.rename_axis("book"), returns, BENCHMARK, stats_cfg, seed)
+    evaluation = evaluate_trading(table.rename_axis("book"), returns, BENCHMARK, stats_cfg, seed, _risk_free(s))
     return evaluation.table, evaluation.summary
 
 
@@ -227,9 +242,10 @@ def _differences(runs: dict[str, UniverseSummary], periods: dict, span: tuple[pd
     first, last = span
     days = len(next(iter(runs.values())).equity.loc[first:last])
     warnings = [stock_warning({k: _kept(s) for k, s in runs.items()}),
-                data_warning({k: s.manifest for k, s in runs.items()}), period_warning(periods, days)]
+                data_warning({k: s.manifest for k, s in runs.items()}), period_warning(periods, days),
+                risk_free_warning({k: _risk_free(s) for k, s in runs.items()})]
     level = statistics_of(next(iter(runs.values())).config)[0].significance
-    returns = {k: _returns(s, first, last) for k, s in runs.items()}
+    returns = {k: _returns(s, first, last) - daily_rate(_risk_free(s)) for k, s in runs.items()}  # as each summary
     common = pd.DatetimeIndex(sorted(set.intersection(*(set(r.index) for r in returns.values()))))
     return {"settings": settings_diff({k: s.config for k, s in runs.items()}), "warnings": [w for w in warnings if w],
             "paired_ic": paired_ics({k: s.daily_ic.loc[first:last] for k, s in runs.items()}, scorers, level),

@@ -24,7 +24,14 @@ from typer.testing import CliRunner
 from backtest.cli.app import app
 from backtest.report.wording import universe_paired_sentences
 from backtest.runs.differences import paired_ics
-from backtest.runs.universe_compare import BENCHMARK, compare_universes, data_warning, period_warning, stock_warning
+from backtest.runs.universe_compare import (
+    BENCHMARK,
+    compare_universes,
+    data_warning,
+    period_warning,
+    risk_free_warning,
+    stock_warning,
+)
 from tests.cli.test_run_universe import universe_args
 from tests.conftest import said, synthetic_universe, write_long_csv
 
@@ -62,6 +69,7 @@ def runs(tmp_path_factory):
     _run(walks, tmp / "runs", "run.name='a'")
     _run(walks, tmp / "runs", "run.name='b'", "walkforward.train_days=180")
     shutil.copytree(tmp / "runs" / "a", tmp / "runs" / "a2")
+    _run(walks, tmp / "runs", "run.name='rf'", "backtest.risk_free=0.05")  # "a" over a 5 %/year risk-free rate
     rev = write_long_csv(reverting(10, 300, -0.5, seed=1), tmp / "rev.csv")
     walk = write_long_csv({k: v for k, v in reverting(10, 300, 0.0, seed=2).items() if k not in ("S8", "S9")},
                           tmp / "walk.csv")
@@ -297,3 +305,22 @@ def test_the_page_of_identical_runs_says_identical(runs):
     assert "class='warning'" not in page and "Settings: the same in every run" in page
     assert "<td>a vs a2 · reversal</td>" in page and "<td>identical</td>" in page
     assert "<td>better</td>" not in page.split("Run against run")[1]
+
+
+def test_other_risk_free_rates_are_warned_and_the_paired_sharpes_are_each_runs_own(runs):
+    """"a" and "rf" trade the same books; "rf" measures Sharpe over 5 %/year. The paired table's Sharpe of each run is
+    the one its own summary shows (over its own rate), and the warning names both rates, on the console and page."""
+    c = compare_universes([str(runs / "a"), str(runs / "rf")])
+    warning = ("⚠ These universe runs measure Sharpe over different risk-free rates (a: 0 %/year; rf: 5 %/year): "
+               "each run's Sharpe, Sortino, PSR and DSR below, and the paired Sharpe test, are over its own run's "
+               "rate, so part of a difference is the rates'.")
+    assert c.warnings == [warning]
+    own = c.trading.set_index(["run", "book"])["sharpe"]
+    pair = c.paired_trading.set_index("book").loc["reversal:long_short"]
+    assert pair["sharpe_a"] == pytest.approx(own["a", "reversal:long_short"], rel=1e-9)
+    assert pair["sharpe_b"] == pytest.approx(own["rf", "reversal:long_short"], rel=1e-9)
+    assert abs(pair["sharpe_a"] - pair["sharpe_b"]) > 0.05  # the rate moved it: the test could tell the bases apart
+    text = said(compare_cli(runs / "a", runs / "rf", columns=200))
+    assert text.index("different risk-free rates (a: 0 %/year; rf: 5 %/year)") < text.index("Books across runs")
+    assert f"<p class='warning'>{warning.replace(chr(39), '&#x27;')}</p>" in (runs / "c.html").read_text("utf-8")
+    assert risk_free_warning({"a": 0.01, "b": 0.01}) is None
