@@ -38,7 +38,8 @@ def __getattr__(name: str) -> Any:  # lazy: `wfbt models` should not pay for imp
 
         return UniverseResult
     if name in ("run", "read_run", "show", "compare", "write_run"):
-        from backtest import kinds
+        from backtest import kinds  # the lower layers' own run/show/compare are one kind's; these take either
 
-        return getattr(kinds, name)
+        return getattr(kinds, {"run": "run_config", "read_run": "read_folder", "show": "show_folder",
+                               "compare": "compare_folders"}.get(name, name))
     raise AttributeError(name)

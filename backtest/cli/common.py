@@ -147,7 +147,9 @@ def load_run_config(path: Path | None, overrides: list[str] | None) -> Any:
     cfg = load_config(path, overrides or [])
     if not named_for_data(overrides or []):
         return cfg
-    name = f"{cfg.run.name}-{data_label(cfg.data, cfg.universe.enabled)}"[:100]
+    from backtest.kinds import home
+
+    name = f"{cfg.run.name}-{data_label(cfg.data, home(cfg).applies('data.symbols'))}"[:100]  # reads symbol lists
     return load_config(path, [*(overrides or []), f"run.name={name!r}"])
 
 

@@ -16,7 +16,7 @@ from backtest.core.errors import WfbtError
 @friendly
 def show(run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/default.")]) -> None:
     """Print a finished run's summary again from its artifacts, without retraining."""
-    from backtest.kinds import show as show_run
+    from backtest.kinds import show_folder as show_run
     from backtest.report.sweeps import render_leaderboard
 
     if (run_dir / "sweep.json").is_file():
@@ -43,7 +43,7 @@ def compare_command(
 ) -> None:
     """Compare finished runs: what differs (data, settings), forecast and trading tables, paired tests of run
     against run on the same data, an equity chart, and an HTML page."""
-    from backtest.kinds import compare
+    from backtest.kinds import compare_folders as compare
 
     page = compare(list(runs), console, strategy, model, sort, limit, curves)
     _write_page(page, html_out or Path(runs[0]).parent / "compare.html")

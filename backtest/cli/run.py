@@ -74,7 +74,7 @@ def _run_overrides(set_: list[str] | None, out: Path | None, device: str | None,
 def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
     """backtest.run with live progress bars (or none with --quiet)."""
     from backtest.engine.pipeline import Progress as NoProgress
-    from backtest.kinds import run
+    from backtest.kinds import run_config as run
 
     if quiet:
         return run(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
@@ -100,7 +100,7 @@ def _interrupted(folder: Any, saved: list[str]) -> typer.Exit:
 
 def _universe_result(cfg: Any, store: Any, resuming: bool, quiet: bool) -> Any:
     """The universe run with a live display of folds and epochs on a terminal (none with --quiet or piped)."""
-    from backtest.kinds import run
+    from backtest.kinds import run_config as run
 
     if quiet or not err.is_terminal:
         return run(cfg, checkpoint=store, resume=resuming)

@@ -88,7 +88,7 @@ def home_of_folders(run_dirs: list[str]) -> RunKind:
                     "with single-symbol runs.")
 
 
-def run(config: RunConfig, progress: Any = None, checkpoint: Any = None, resume: bool = False) -> Any:
+def run_config(config: RunConfig, progress: Any = None, checkpoint: Any = None, resume: bool = False) -> Any:
     """Run ``config`` in memory, whichever its kind; nothing is written (``write_run`` does that)."""
     return home(config).run(config, progress=progress, checkpoint=checkpoint, resume=resume)
 
@@ -113,18 +113,18 @@ def write_run(result: Any, out_dir: str | Path | None = None) -> Path:
     return folder.path
 
 
-def read_run(run_dir: str | Path) -> Any:
+def read_folder(run_dir: str | Path) -> Any:
     """A finished run folder read back, whichever its kind (a RunDirError says why a folder is not one)."""
     return home_of_folder(run_dir).read(run_dir)
 
 
-def show(run: Any, console: Console | None = None) -> None:
+def show_folder(run: Any, console: Console | None = None) -> None:
     """Print a run's console summary: ``run`` is a finished folder or what ``read_run`` returned."""
-    summary = read_run(run) if isinstance(run, (str, Path)) else run
+    summary = read_folder(run) if isinstance(run, (str, Path)) else run
     home(summary).render(summary, console or Console())
 
 
-def compare(runs: list[str | Path], console: Console | None = None, strategies: list[str] | None = None,
+def compare_folders(runs: list[str | Path], console: Console | None = None, strategies: list[str] | None = None,
             models: list[str] | None = None, sort: str = "sharpe", limit: int = 20, curves: int = 4) -> str:
     """`wfbt compare` of finished run folders of one kind: prints the tables and returns the HTML page.
 

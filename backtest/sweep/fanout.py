@@ -28,7 +28,7 @@ import pandas as pd
 from backtest.core.errors import ConfigError, RunDirError, SourceError, WfbtError
 from backtest.core.files import atomic_write_json
 from backtest.engine.schedule import Fold, make_folds
-from backtest.kinds import home, published, run
+from backtest.kinds import home, published, run_config
 from backtest.runs.checkpoint import Checkpoint
 from backtest.runs.folder import is_complete, start_run_dir
 from backtest.sweep.spec import Cell, GroupKey, SweepSpec, data_key, load_all_prices, make_cells, plan_groups
@@ -91,12 +91,12 @@ def finish_cell_task(config: Any, prices: pd.DataFrame, trained: Trained, thread
 
 
 def universe_cell_task(config: Any, threads: int) -> Any:
-    """One universe cell, whole: ``backtest.kinds.run`` of its config (a UniverseResult, like `wfbt run`'s)."""
+    """One universe cell, whole: ``backtest.kinds.run_config`` of its config (a UniverseResult, like `wfbt run`'s)."""
     import torch
 
 
     torch.set_num_threads(threads)
-    return run(config)
+    return run_config(config)
 
 
 def _status(root: Path, spec: SweepSpec, cells: list[Cell], budget: Budget, timings: dict[str, float]) -> None:
