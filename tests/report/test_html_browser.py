@@ -142,7 +142,10 @@ def test_universe_report_draws_every_chart_without_javascript_errors(tmp_path):
     probe, shot = open_in_browser(tmp_path / "runs" / "u" / "report.html", tmp_path, "universe")
     assert probe["errors"] == [] and probe["plotly"]
     plots = probe["plots"]
-    assert set(plots) == {"ic-daily", "ic-cumulative", "deciles", "equity", "turnover"}
+    # the tables' charts, then the tear sheet's: IC and rank IC by month (heatmaps), the rank IC's distribution for
+    # the one scorer with an IC (reversal: the naive score is constant), the IC decay over horizons
+    assert set(plots) == {"ic-daily", "ic-cumulative", "deciles", "equity", "turnover",
+                          "month-0", "month-1", "dist-0", "decay"}
     assert plots["ic-daily"]["visible"] == ["naive:rank_ic", "reversal:rank_ic"]  # Pearson IC in the legend
     assert plots["ic-daily"]["paths"] == 1  # the naive score is constant: no IC to draw
     assert plots["ic-cumulative"]["paths"] == 4  # its cumulative IC is a flat line at 0, drawn
