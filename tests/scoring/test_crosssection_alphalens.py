@@ -20,6 +20,7 @@ from backtest.scoring.crosssection import (
     daily_ic,
     decile_returns,
     earnable_return,
+    quantile_labels,
     quantile_turnover,
     rank_autocorrelation,
 )
@@ -88,3 +89,48 @@ def test_top_and_bottom_quantile_turnover_agree(panel, quantile):
     ours = quantile_turnover(scores, quantile, bins=BINS).loc[theirs.index]
     assert np.allclose(theirs.iloc[1:].to_numpy(), ours.iloc[1:].to_numpy(), atol=TOL)
     assert 0.0 < ours.mean() < 1.0
+
+
+TIED = ["S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"]
+
+
+def _tied_panel(rows):
+    """Scores (rows of 10 names) and rising prices two days longer, as alphalens takes them."""
+    days = pd.bdate_range("2024-01-01", periods=len(rows) + 2)
+    prices = pd.DataFrame(100.0 + np.arange(len(days) * 10).reshape(len(days), 10), index=days, columns=TIED)
+    scores = pd.DataFrame(rows, index=days[: len(rows)], columns=TIED, dtype=float)
+    factor = scores.stack()
+    factor.index.names = ["date", "asset"]
+    return scores, factor, prices
+
+
+def _alphalens_quantiles(factor, prices, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = alphalens.utils.get_clean_factor_and_forward_returns(
+            factor, prices, quantiles=5, periods=(1,), filter_zscore=None, **kw)
+    return data["factor_quantile"].unstack()
+
+
+def test_tied_scores_alphalens_drops_a_day_tied_across_an_edge_and_empties_a_quantile_otherwise():
+    distinct, tied_inside = list(range(1, 11)), [1, 2, 2, 2, 3, 4, 5, 6, 7, 8]
+    tied_across = [1, 1, 1, 2, 3, 4, 5, 6, 7, 8]
+    scores, factor, prices = _tied_panel([distinct, tied_inside, tied_across])
+    theirs = _alphalens_quantiles(factor, prices, max_loss=1.0)
+    assert list(theirs.index) == list(scores.index[:2])  # the day whose three 1s straddle the first edge is gone
+    assert theirs.iloc[0].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert theirs.iloc[1].tolist() == [1, 1, 1, 1, 3, 3, 4, 4, 5, 5]  # the three 2s join quantile 1; 2 is empty
+    ours = quantile_labels(scores, bins=5)
+    for day in range(3):  # wfbt: equal counts every day, ties broken by symbol name
+        assert ours.iloc[day].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def test_a_constant_score_loses_every_day_in_alphalens_and_quantize_factor_raises():
+    scores, factor, prices = _tied_panel([[5.0] * 10] * 3)
+    with pytest.raises(alphalens.utils.MaxLossExceededError, match=r"exceeded 100\.0%"):
+        _alphalens_quantiles(factor, prices)  # the default max_loss (35 %)
+    data = alphalens.utils.compute_forward_returns(factor, prices, periods=(1,))
+    data["factor"] = factor
+    with pytest.raises(ValueError, match="Bin edges must be unique"):
+        alphalens.utils.quantize_factor(data, quantiles=5)
+    assert quantile_labels(scores, bins=5).iloc[0].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]  # naive's placebo
