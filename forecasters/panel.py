@@ -39,7 +39,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from forecasters.crosssection import TARGETS as TARGET_FUNCTIONS
-from forecasters.processors import FILLS, process
+from forecasters.processors import FILLS, process, process_target
 from forecasters.windows import fit_rows  # the same rule as one symbol: the training rows, nothing later
 
 TARGETS = tuple(TARGET_FUNCTIONS)  # "return", "rank", "zscore", "median"
@@ -84,11 +84,13 @@ class PanelWindows:
     names: tuple[str, ...] = ("close",)  # the input columns, in x's last axis
     input_mean: np.ndarray | None = None  # (F,) each column's training-window mean (the returns': ``mean``)
     input_std: np.ndarray | None = None  # (F,) and standard deviation
+    target_processors: tuple[str, ...] = ()  # applied to the labels within each day (forecast in their units)
 
     def to_target(self, predictions: np.ndarray) -> np.ndarray:
-        """Network outputs -> forecasts in the target's units: a return, or the 0/1 label's expectation."""
+        """Network outputs -> forecasts in the target's units: a return, or the 0/1 label's expectation (a return
+        label ranked or z-scored within the day by ``target_processors``: that rank or z-score, as it is)."""
         out = np.asarray(predictions, dtype=np.float64)
-        if self.target != "return":
+        if self.target != "return" or self.target_processors:
             return out
         scale = (self.mean, self.std) if self.y_std is None else (self.y_mean, self.y_std)
         return out * scale[1] + scale[0]
@@ -204,7 +206,8 @@ def _inputs(returns_view: np.ndarray | None, columns: list[InputColumn], index: 
 def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, test: slice, lookback: int,
                   target: str = "return", horizon: int = 1, embargo: int = 0,
                   inputs: list[InputColumn] | None = None, with_returns: bool = True,
-                  processors: list[str] | None = None) -> PanelWindows:
+                  processors: list[str] | None = None, target_processors: list[str] | None = None
+                  ) -> PanelWindows:
     """Cut one fold's pooled training, validation and test windows from a close panel.
 
     Parameters
@@ -229,6 +232,10 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
         forecasters.processors applied in order to every set's windows after the scaling. With a fill
         processor among them, a window whose ``inputs`` miss a value is kept (the value filled) instead of
         left out; the returns must still be complete.
+    target_processors : list of str, optional
+        forecasters.processors' ``TARGET`` ones (cs_rank, cs_zscore), applied in order to the ``"return"``
+        target's labels within each decision day of each set (the training and the validation samples apart),
+        instead of its scaling; the forecasts are then in their units.
 
     Returns
     -------
@@ -236,6 +243,8 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
         Stacked windows and targets with their (decision row, symbol) index.
     """
     _check_args(target, lookback, horizon, embargo)
+    if target_processors and target != "return":
+        raise ValueError(f"target_processors apply to the 'return' target only. Got target {target!r}.")
     columns = list(inputs or [])
     if not with_returns and not columns:
         raise ValueError("with_returns=False needs at least one input column.")
@@ -253,18 +262,19 @@ def panel_windows(close: np.ndarray | pd.DataFrame, train: slice, val: slice, te
     index = [_samples(ok, y, days[0]), _samples(ok, y, days[1]), _samples(ok, None, days[2])]
     (tr, tc), (vr, vc), (sr, sc) = index
     y_mean = y_std = None
-    if target == "return":
+    if target == "return" and not target_processors:
         y_mean, y_std = (mean, std) if horizon == 1 else _target_scaling(y, tr, tc)
         y = (y - y_mean) / y_std
+    y_train, y_val = (process_target(list(target_processors or []), y[r, c], r) for r, c in index[:2])
     sets, input_mean, input_std = _inputs(view if with_returns else None, columns, index, lookback)
     x_train, x_val, x_test = process(list(processors or []), sets, [r for r, _ in index])
     names = (("close",) if with_returns else ()) + tuple(c.name for c in columns)
     return PanelWindows(
-        x_train=x_train, y_train=y[tr, tc].astype(np.float32), x_val=x_val, y_val=y[vr, vc].astype(np.float32),
+        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val,
         x_test=x_test, train_rows=tr, train_cols=tc, val_rows=vr, val_cols=vc, test_rows=sr, test_cols=sc,
         mean=mean, std=std, target=target,
         y_mean=None if horizon == 1 else y_mean, y_std=None if horizon == 1 else y_std,
-        names=names, input_mean=input_mean, input_std=input_std,
+        names=names, input_mean=input_mean, input_std=input_std, target_processors=tuple(target_processors or []),
     )
 
 

@@ -17,6 +17,11 @@ within each day's cross-section (``DAILY``)
 
 ``x`` is (N, lookback, F) float32; ``rows`` (N,) the decision day of each sample. NaN (a value missing
 where a fill processor will fill it) is left out of every figure and kept as NaN until a fill fills it.
+
+On the target (``TARGET``, ``process_target``): ``cs_rank`` and ``cs_zscore`` map each day's training (or
+validation) labels to their rank in [-1, 1] or their z-score among that day's samples, as qlib's CSRankNorm
+on its label. Both keep a label centred on 0, as the forecast rule reads a score. The fitted ones, the fills
+and ``cs_rank01`` are refused there (``target_refusal``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ FITTED = ("robust_zscore", "clip")
 DAILY = ("cs_rank", "cs_rank01", "cs_zscore", "fill_median", "fill_zero")
 PROCESSORS = (*FITTED, *DAILY)
 FILLS = ("fill_median", "fill_zero")
+TARGET = ("cs_rank", "cs_zscore")  # the processors a return label may take (universe.target_processors)
 MAD_NORMAL = 1.4826  # MAD x this is the standard deviation of a normal distribution
 CLIP = (1.0, 99.0)  # percentiles of the training values a column is clipped to
 
@@ -86,3 +92,35 @@ def process(names: list[str], sets: list[np.ndarray], rows: list[np.ndarray]) ->
         else:
             raise ValueError(f"unknown processor {name!r}. Known: {', '.join(PROCESSORS)}.")
     return sets
+
+
+_TARGET_REFUSALS = {
+    **{name: "it is fitted on the training values, and a forecast in its units has no way back to a return "
+             "(clip has no inverse; robust_zscore only rescales, which the return target's own scaling does)"
+       for name in FITTED},
+    **{name: "a sample without a label is left out of training, so there is nothing to fill" for name in FILLS},
+    "cs_rank01": "it centres the label on 0.5, while the forecast rule reads a score above 0 as up; cs_rank is the "
+                 "same ranking in [-1, 1]",
+}
+
+
+def target_refusal(name: str) -> str | None:
+    """Why ``name`` cannot process a return label (None: it can)."""
+    if name in TARGET:
+        return None
+    return _TARGET_REFUSALS.get(name, f"it is not a processor. Known: {', '.join(PROCESSORS)}")
+
+
+def process_target(names: list[str], y: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Apply the within-day processors ``names`` in order to one set's labels ``y`` (N,), grouped by their decision
+    days ``rows`` (N,): each label's rank in [-1, 1] or z-score among the day's samples. float32.
+
+    Raises ValueError for a name ``target_refusal`` refuses.
+    """
+    out = np.asarray(y, dtype=np.float64).reshape(-1, 1, 1)
+    for name in names:
+        why = target_refusal(name)
+        if why is not None:
+            raise ValueError(f"{name!r} does not process a target: {why}.")
+        out = _daily(name, out, rows)
+    return out.reshape(-1).astype(np.float32)

@@ -256,6 +256,10 @@ class UniverseSection:
     # (robust_zscore, clip) or within each day's cross-section (cs_rank, cs_rank01, cs_zscore, fill_median,
     # fill_zero; a fill keeps windows with a missing input and fills it); [] = none (docs/universes.md)
     processors: list[str] = field(default_factory=list)
+    # applied in order to the return target's labels within each day (qlib ranks its label per day): cs_rank = the
+    # label's rank among the day's samples in [-1, 1], cs_zscore = its z-score among them; the forecasts are then in
+    # those units. Only with target = "return"; fitted processors, fills and cs_rank01 are refused; [] = none
+    target_processors: list[str] = field(default_factory=list)
     # books trade after every rebalance-th out-of-sample day (1 = daily, 5 ~ weekly, 21 ~ monthly), holding their
     # weights in between as held positions do (drifting with prices); the first day always trades
     rebalance: int = 1
@@ -854,7 +858,31 @@ def _validate_universe(un: UniverseSection, data: DataSection, bt: BacktestSecti
     from forecasters.processors import PROCESSORS
 
     _require_known("universe.processors", "processor", un.processors, PROCESSORS, " (docs/universes.md)")
+    _validate_target_processors(un)
     _validate_universe_books(un)
+
+
+def _validate_target_processors(un: UniverseSection) -> None:
+    """universe.target_processors: within-day processors of a return label, each once."""
+    from forecasters.processors import PROCESSORS, TARGET, target_refusal
+
+    names = un.target_processors
+    if not names:
+        return
+    _require_known("universe.target_processors", "processor", names, PROCESSORS, " (docs/universes.md)")
+    for name in names:
+        why = target_refusal(name)
+        if why is not None:
+            raise ConfigError(f"universe.target_processors: {name!r} does not process a target: {why}. Use "
+                              f"{' or '.join(TARGET)}, or leave it out.")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"universe.target_processors lists a processor twice. Got {list(names)}. Name each once.")
+    if un.target != "return":
+        already = {"rank": "is already ranked within the day", "zscore": "is already z-scored within the day",
+                   "above_median": "is a 0/1 label, which a rank or z-score turns into two values that mean no more"}
+        raise ConfigError(f"universe.target_processors = {list(names)} apply to target = \"return\"; universe.target = "
+                          f"{un.target!r} {already[un.target]}. Set universe.target = \"return\", or leave "
+                          "universe.target_processors out.")
 
 
 def _validate_universe_books(un: UniverseSection) -> None:

@@ -56,12 +56,13 @@ Part = tuple[np.ndarray, np.ndarray, np.ndarray]  # one fold's forecasts (target
 
 def fold_windows(close: pd.DataFrame, folds: list[Fold], lookback: int, target: str, horizon: int = 1,
                  embargo: int = 0, inputs: list[InputColumn] | None = None, with_returns: bool = True,
-                 processors: list[str] | None = None) -> list[PanelWindows]:
+                 processors: list[str] | None = None, target_processors: list[str] | None = None
+                 ) -> list[PanelWindows]:
     """Every fold's pooled windows (the returns and ``inputs``), scaled on its own training rows, purged of
     targets past each set's end."""
     values = close.to_numpy(dtype=np.float64)
     return [panel_windows(values, f.train, f.val, f.test, lookback, target, horizon, embargo, inputs, with_returns,
-                          processors) for f in folds]
+                          processors, target_processors) for f in folds]
 
 
 def pooled_members(model: str, folds: list[Fold], windows: list[PanelWindows], seed: int, seeds: int
@@ -223,6 +224,7 @@ class ChunkJob:
     inputs: tuple[InputColumn, ...] = ()  # input columns beyond the returns (engine.panel_features)
     with_returns: bool = True  # whether the close's returns are the first input column
     processors: tuple[str, ...] = ()  # forecasters.processors, applied in order to every fold's windows
+    target_processors: tuple[str, ...] = ()  # within-day processors of the return labels (forecasters.panel)
 
     @property
     def features(self) -> int:
@@ -258,7 +260,8 @@ def train_chunk(values: np.ndarray, folds: list[Fold], job: ChunkJob, progress: 
         configure_threads(job.threads)
     device = prepare_device(job.device)
     windows = [panel_windows(values, f.train, f.val, f.test, job.lookback, job.target, job.horizon, job.embargo,
-                             list(job.inputs), job.with_returns, list(job.processors)) for f in folds]
+                             list(job.inputs), job.with_returns, list(job.processors), list(job.target_processors))
+               for f in folds]
     left = max(job.budget - _held(windows) * (1 if job.networks == "pooled" else 2), 1)
     parts: Parts = {}
     for arch in job.nets:
@@ -330,8 +333,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
                   seeds: int = 1, networks: str = "pooled", budget: int = DEFAULT_BUDGET,
                   architectures: list[Architecture] | None = None, store: ChunkStore | None = None,
                   runner: ChunkRunner | None = None, threads: int | None = None, horizon: int = 1, embargo: int = 0,
-                  inputs: tuple[list[InputColumn], bool] | None = None, processors: list[str] | None = None
-                  ) -> dict[str, pd.DataFrame]:
+                  inputs: tuple[list[InputColumn], bool] | None = None, processors: list[str] | None = None,
+                  target_processors: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Score panels of every pooled network in ``models`` and of the universe baselines.
 
     Parameters
@@ -368,6 +371,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         None: the returns alone.
     processors : list of str, optional
         forecasters.processors applied in order to every fold's windows (universe.processors).
+    target_processors : list of str, optional
+        Within-day processors of the return labels (universe.target_processors; forecasters.panel).
 
     Returns
     -------
@@ -379,7 +384,7 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
     nets = tuple(get_architecture(m, architectures or []) for m in models if m not in BASELINES)
     job = ChunkJob(nets, tuple(str(c) for c in close.columns), lookback, target, seed, seeds, settings, device.type,
                    networks, budget, threads, horizon, embargo, tuple((inputs or ([], True))[0]),
-                   (inputs or ([], True))[1], tuple(processors or []))
+                   (inputs or ([], True))[1], tuple(processors or []), tuple(target_processors or []))
     parts = _trained_parts(close, folds, job, progress, store, runner)
     out = {name: _to_frame(close, folds, p) for name, p in parts.items()}
     out["reversal"] = rule_scores(reversal_scores, close, folds)

@@ -156,7 +156,8 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, s
                            settings, prepare_device(config.run.device), progress, seeds=fc.seeds,
                            networks=un.networks, budget=budget, architectures=architectures, store=store,
                            runner=runner, threads=threads, horizon=un.horizon, embargo=config.walkforward.embargo,
-                           inputs=inputs, processors=list(un.processors))
+                           inputs=inputs, processors=list(un.processors),
+                           target_processors=list(un.target_processors))
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 
@@ -183,6 +184,8 @@ def _warn_unused(config: RunConfig) -> None:
     un, default, features = config.universe, UniverseSection(), config.forecast.features
     unused = [f"forecast.features = {features}"] if features != UNIVERSE_FEATURES else []
     unused += [f"universe.processors = {un.processors}"] if un.processors != default.processors else []
+    unused += ([f"universe.target_processors = {un.target_processors}"]
+               if un.target_processors != default.target_processors else [])
     # the median target still labels the baselines' accuracy (over universe.horizon days)
     if un.target != default.target and un.target != "above_median":
         unused.append(f"universe.target = {un.target!r}")

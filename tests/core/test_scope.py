@@ -37,7 +37,8 @@ SAMPLES = {
     "universe.k": "5", "universe.leg_gross": "1.0", "universe.n_drop": "1", "universe.books": "['long_only']",
     "universe.target": "'above_median'", "universe.networks": "'per_symbol'", "universe.memory_gb": "4.0",
     "universe.horizon": "5", "walkforward.embargo": "2", "universe.groups": "'g.csv'", "universe.neutral": "'demean'",
-    "universe.processors": "['cs_rank']", "data.symbols": "['AAPL', 'MSFT']",
+    "universe.processors": "['cs_rank']", "universe.target_processors": "['cs_rank']",
+    "data.symbols": "['AAPL', 'MSFT']",
 }
 
 # key|kind -> a test that sets the key in a run (or a function) of that kind and checks what it does
@@ -122,6 +123,8 @@ EVIDENCE = {
         "tests/engine/test_panel_features.py::test_a_run_on_ohlcv_and_derived_inputs_scores_every_test_window",
     "universe.processors|universe":
         "tests/engine/test_panel_features.py::test_processors_are_named_in_the_config_and_run",
+    "universe.target_processors|universe":
+        "tests/engine/test_universe_horizons.py::TestTargetProcessors::test_a_run_trains_on_the_ranked_labels",
     "forecast.representation|single":
         "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
     "forecast.scaler|single":

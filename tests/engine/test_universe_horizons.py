@@ -97,3 +97,40 @@ def test_a_universe_run_with_a_weekly_rank_target(tmp_path):
     linear = result.scores["linear"]
     assert linear.notna().to_numpy().mean() > 0.9 and linear.abs().max().max() < 1.5  # ranks live in [-1, 1]
     assert set(result.ic.index) >= {"linear", "reversal", "naive"}
+
+
+class TestTargetProcessors:
+    @pytest.mark.parametrize(("setting", "message"), [
+        ("universe.target_processors=['robust_zscore']", r"'robust_zscore' does not process a target: it is fitted"),
+        ("universe.target_processors=['fill_median']", "nothing to fill"),
+        ("universe.target_processors=['cs_rank01']", "cs_rank is the same ranking in"),
+        ("universe.target_processors=['cs_rnak']", "Did you mean 'cs_rank'"),
+        ("universe.target_processors=['cs_rank', 'cs_rank']", "lists a processor twice"),
+    ])
+    def test_a_processor_a_label_cannot_take_is_refused_by_name(self, setting, message, tmp_path):
+        with pytest.raises(ConfigError, match=message):
+            universe_config(tmp_path / "x.csv", setting)
+
+    @pytest.mark.parametrize(("target", "why"), [("rank", "is already ranked within the day"),
+                                                 ("zscore", "is already z-scored"), ("above_median", "is a 0/1 label")])
+    def test_a_target_already_within_the_day_or_binary_is_refused(self, target, why, tmp_path):
+        with pytest.raises(ConfigError, match=f"apply to target = \"return\"; universe.target = '{target}' {why}"):
+            universe_config(tmp_path / "x.csv", "universe.target_processors=['cs_rank']", f"universe.target='{target}'",
+                            "training.loss='bce'" if target == "above_median" else "training.loss='mse'")
+
+    def test_a_single_symbol_run_refuses_it_by_name(self):
+        with pytest.raises(ConfigError, match="universe.target_processors = .* does not apply to a single-symbol run"):
+            load_config(None, ["universe.target_processors=['cs_rank']"])
+
+    def test_a_run_trains_on_the_ranked_labels(self, tmp_path):
+        path = write_long_csv(synthetic_universe(8, 300), tmp_path / "long.csv")
+        config = universe_config(path, "forecast.models=['linear']", "universe.target_processors=['cs_rank']",
+                                 "universe.horizon=5", "strategies.rules=[]", "universe.books=['long_short']",
+                                 "walkforward.max_folds=1")
+        result = run_universe(config)
+        close = result.universe.field("close")
+        windows = pooled.fold_windows(close, result.folds, config.forecast.lookback, "return", horizon=5,
+                                      target_processors=["cs_rank"])
+        assert all(np.isin(np.round(w.y_train * 7, 4), np.arange(-7, 8)).all() for w in windows)  # ranks of 8
+        expected = pooled._to_frame(close, result.folds, pooled.linear_parts(windows))
+        np.testing.assert_array_equal(result.scores["linear"].to_numpy(), expected.to_numpy())

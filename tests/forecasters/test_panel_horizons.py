@@ -93,3 +93,48 @@ def test_a_horizon_or_embargo_without_meaning_is_refused():
             panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=3, **kwargs)
     with pytest.raises(ValueError, match="whole number of days"):
         forward_return(pd.DataFrame(CLOSE), 0)
+
+
+class TestTargetProcessors:
+    """universe.target_processors: the return labels ranked or z-scored among each day's samples."""
+
+    def test_ranked_and_zscored_labels_by_hand(self):
+        w = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=3, horizon=5, target_processors=["cs_rank"])
+        ahead = CLOSE[5:] / CLOSE[:-5] - 1.0  # dated t, by hand
+        day = w.train_rows == 7  # every one of the 4 stocks has a sample that day
+        order = np.argsort(np.argsort(ahead[7, w.train_cols[day]]))  # 0 .. 3, the worst first
+        np.testing.assert_allclose(w.y_train[day], order / 3 * 2 - 1, atol=1e-7)  # -1, -1/3, 1/3, 1
+        assert sorted(w.y_val[w.val_rows == 16].tolist()) == pytest.approx([-1, -1 / 3, 1 / 3, 1])
+        assert w.y_mean is None and w.to_target(np.array([0.25]))[0] == 0.25  # forecasts stay ranks
+        z = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=3, horizon=5, target_processors=["cs_zscore"])
+        values = ahead[7, z.train_cols[z.train_rows == 7]]
+        np.testing.assert_allclose(z.y_train[z.train_rows == 7], (values - values.mean()) / values.std(), rtol=1e-5)
+        # Ranked, then z-scored: the ranks' z-score, the same on every day with all four stocks.
+        both = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=3, horizon=5, target_processors=["cs_rank", "cs_zscore"])
+        unit = (order / 3 * 2 - 1) / np.std([-1, -1 / 3, 1 / 3, 1])
+        np.testing.assert_allclose(both.y_train[both.train_rows == 7], unit, rtol=1e-6)
+        # The inputs and the samples are those of the plain return target.
+        plain = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=3, horizon=5)
+        np.testing.assert_array_equal(plain.x_train, w.x_train)
+        np.testing.assert_array_equal(plain.train_rows, w.train_rows)
+
+    @pytest.mark.parametrize("names", [["cs_rank"], ["cs_zscore"], ["cs_rank", "cs_zscore"]])
+    @pytest.mark.parametrize("horizon", [1, 5])
+    def test_moving_every_price_after_the_training_rows_changes_no_training_label(self, names, horizon):
+        base = panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=3, horizon=horizon, target_processors=names)
+        later = CLOSE.copy()
+        later[TRAIN.stop:] *= np.random.default_rng(4).uniform(0.5, 1.5, later[TRAIN.stop:].shape)
+        moved = panel_windows(later, TRAIN, VAL, TEST, lookback=3, horizon=horizon, target_processors=names)
+        for a, b in zip(_fit(base), _fit(moved), strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(base.y_val, moved.y_val)  # the move does reach the labels it may reach
+
+    @pytest.mark.parametrize(("kwargs", "message"), [
+        ({"target": "rank"}, "target_processors apply to the 'return' target only. Got target 'rank'"),
+        ({"target_processors": ["clip"]}, "'clip' does not process a target: it is fitted"),
+        ({"target_processors": ["fill_zero"]}, "there is nothing to fill"),
+        ({"target_processors": ["cs_rank01"]}, "centres the label on 0.5"),
+    ])
+    def test_a_processor_without_meaning_on_a_label_is_refused(self, kwargs, message):
+        with pytest.raises(ValueError, match=message):
+            panel_windows(CLOSE, TRAIN, VAL, TEST, lookback=3, **{"target_processors": ["cs_rank"], **kwargs})
