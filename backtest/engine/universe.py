@@ -62,6 +62,12 @@ __all__ = ["BASELINES", "BENCHMARK", "ScoreSource", "UniverseResult", "baseline_
 BENCHMARK = "equal_weight"  # every name priced that day, equal weights: what a score must beat
 # The return a score dated t is judged on, by fills: the one its books can earn (scoring.crosssection.earnable_return)
 FORECAST_RETURN = {"next open": "open t+1 → open t+2", "next close": "close t+1 → close t+2"}
+
+
+def horizon_return(fills: str, horizon: int) -> str:
+    """What the h-day IC reading is measured on (``_h`` columns of the IC table): fill t+1 -> fill t+1+h."""
+    price = "open" if fills == "next open" else "close"
+    return f"{price} t+1 → {price} t+{1 + horizon}"
 CLOSE_TO_CLOSE = "close t → close t+1"  # the reading beside it (ic_close, rank_ic_close, spread_close)
 # A scorer beyond the baselines (the pooled networks): the universe, the folds and the config in, named
 # score panels out (index = decision day t, columns = symbols, forecast of t+1), at least the test days.
@@ -420,14 +426,19 @@ def _ic_tables(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.Dat
     """IC table (scorer rows, each IC and rank IC tested against zero at ``level``, Holm over the scorers), daily IC
     panel and mean decile returns of every scorer, all on the return the books can earn
     (``scoring.crosssection.earnable_return`` of the fill prices, inside the out-of-sample days), a day
-    ahead whatever the target's horizon; the median target's accuracy reads its own h-day label."""
+    ahead whatever the target's horizon; the median target's accuracy reads its own h-day label. With
+    ``horizon`` > 1 each row also has the IC and rank IC against the h-day earnable return (``*_h``,
+    ``scoring.crosssection.horizon_ic``: HAC lags at least h - 1 for the days' overlap)."""
     close = universe.field("close")
     ahead = xs.earnable_return(_fill_prices(universe)[0].reindex(days))
     close_ahead = next_return(close.reindex(days))
     labels = above_median_target(close, horizon).reindex(days) if target == "above_median" else None
+    ahead_h = xs.earnable_return(_fill_prices(universe)[0].reindex(days), horizon) if horizon > 1 else None
     rows, daily, deciles = {}, {}, {}
     for name, panel in scores.items():
         rows[name], day, deciles[name] = _ic_row(panel, ahead, close_ahead, labels)
+        if ahead_h is not None:  # beside the one-day reading: the h-day return the target is about
+            rows[name].update(xs.horizon_ic(panel, ahead_h, horizon))
         daily.update({f"{name}:{col}": day[col] for col in day.columns})
     table = xs.ic_table(rows, level)
     return table, pd.DataFrame(daily), pd.DataFrame(deciles).T.rename_axis("scorer")

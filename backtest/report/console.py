@@ -256,6 +256,10 @@ IC_COLUMNS = {"rank_ic": ("rank IC", 4), "rank_t_hac": ("rank t", 2), "rank_ic_v
               "positive": ("% > 0", 1), "spread": ("spread %", 3), "accuracy": ("acc. %", 1)}
 IC_PRIORITY = ["rank_ic", "rank_t_hac", "rank_ic_verdict", "spread", "accuracy", "ic", "t_hac", "ic_verdict", "icir",
                "positive"]
+# the IC against the h-day return, beside the one-day table when universe.horizon > 1
+HORIZON_COLUMNS = {"rank_ic_h": ("rank IC", 4), "rank_t_hac_h": ("rank t", 2), "ic_h": ("IC", 4),
+                   "t_hac_h": ("IC t", 2), "lags_h": ("HAC lags", 0)}
+HORIZON_PRIORITY = ["rank_ic_h", "rank_t_hac_h", "ic_h", "t_hac_h", "lags_h"]
 BOOK_COLUMNS = {"mean_gross": ("gross %", 3), "mean_net": ("net %", 3), "sharpe": ("Sharpe", 2),
                 "turnover": ("turn %", 1), "max_drawdown": ("max DD %", 1), "weight_turnover": ("target turn %", 1)}
 BOOK_PRIORITY = ["mean_net", "sharpe", "mean_gross", "max_drawdown", "turnover", "weight_turnover"]
@@ -308,6 +312,22 @@ def ic_view(summary: UniverseSummary, console: Console) -> Table:
                      + ("; acc. %: share of (day, stock) calls of the median target right, a score above the "
                         "day's median score calling 'above'" if "accuracy" in ic else "")
                      + dropped_note(left, IC_COLUMNS))
+    return table
+
+
+def horizon_view(summary: UniverseSummary, console: Console) -> Table | None:
+    """Scorer, rank IC and IC against the h-day return with their HAC t; None for a one-day target."""
+    if summary.horizon_return is None or "ic_h" not in summary.ic:
+        return None
+    horizon = summary.config.get("universe", {}).get("horizon", "h")
+    days = int(summary.ic["days_h"].max()) if len(summary.ic) else 0
+    table, left = _view(f"The same scores against the {horizon}-day return the target is about, {days:,} days, on "
+                        f"{summary.horizon_return}", "scorer", summary.ic, HORIZON_COLUMNS, HORIZON_PRIORITY,
+                        console, SCORER_WIDTH)
+    table.caption = (f"per day against the {horizon}-day return a book dated t can earn held {horizon} days, then "
+                     f"averaged; t: Newey-West with at least {horizon} - 1 lags (consecutive days' {horizon}-day "
+                     "returns overlap); a reading beside the one-day table above, whose verdicts are the run's"
+                     + dropped_note(left, HORIZON_COLUMNS))
     return table
 
 
@@ -426,6 +446,9 @@ def render_universe(summary: UniverseSummary, console: Console) -> None:
     if note:
         console.print(f"[bold yellow]⚠ survivorship bias:[/] {escape(note)}", highlight=False)
     console.print(ic_view(summary, console))
+    horizon = horizon_view(summary, console)
+    if horizon is not None:
+        console.print(horizon)
     line = _tearsheet_line(summary)
     if line:
         console.print(line, highlight=False)

@@ -15,7 +15,8 @@ Layout of ``runs/<name>/`` for a universe run::
     symbols.csv       Universe.summary: what loading did to each symbol, and why one was refused
     metrics.json      {"kind": "universe", "ic": [...], "deciles": [...], "trading": [...],
                        "statistics": {"trading": {...}}, "data": {...}, "survivorship": "..." | null,
-                       "fills": "next open", "forecast_return": "open t+1 → open t+2", "close_to_close": ...}
+                       "fills": "next open", "forecast_return": "open t+1 → open t+2", "close_to_close": ...,
+                       with universe.horizon h > 1 "horizon": h, "horizon_return": "open t+1 → open t+1+h"}
     report.html       the interactive report (backtest.report.universe), written after the data
 
 ``write_universe`` returns the folder read back (``backtest.runs.universe_folder``): what the run shows is
@@ -39,7 +40,7 @@ from backtest.core.files import (
     describe,
     verify,
 )
-from backtest.engine.universe import CLOSE_TO_CLOSE, FORECAST_RETURN, UniverseResult, daily_turnover
+from backtest.engine.universe import CLOSE_TO_CLOSE, FORECAST_RETURN, UniverseResult, daily_turnover, horizon_return
 from backtest.runs.folder import finish_run_dir
 from backtest.runs.store import to_toml
 from backtest.runs.universe_folder import UNIVERSE_DATA, UniverseSummary, load_universe_summary
@@ -77,9 +78,16 @@ def metrics(result: UniverseResult) -> dict[str, Any]:
         "fills": result.fills,
         "forecast_return": FORECAST_RETURN[result.fills],  # what ic, rank_ic, deciles and spread are measured on
         "close_to_close": CLOSE_TO_CLOSE,  # what ic_close, rank_ic_close and spread_close are measured on
+        **_horizon(result),
         **({} if result.group_ic is None else {"ic_by_group": result.group_ic.reset_index().to_dict(orient="records")}),
         "tearsheet": tearsheet(result),
     }
+
+
+def _horizon(result: UniverseResult) -> dict[str, Any]:
+    """With universe.horizon h > 1: what the ``*_h`` IC columns are measured on, and h."""
+    h = result.config.universe.horizon
+    return {"horizon_return": horizon_return(result.fills, h), "horizon": h} if h > 1 else {}
 
 
 def tearsheet(result: UniverseResult) -> dict[str, Any]:

@@ -47,6 +47,7 @@ class UniverseSummary:
     tearsheet: dict[str, Any] = field(default_factory=dict)  # metrics.json's tear sheet (runs.universe.tearsheet)
     forecast_return: str = "close t → close t+1"  # what IC and deciles are measured on (older runs: close to close)
     ic_by_group: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks
+    horizon_return: str | None = None  # with universe.horizon > 1: what the ic table's *_h columns are measured on
 
     @property
     def name(self) -> str:
@@ -94,6 +95,7 @@ def _load(path: Path, manifest: dict[str, Any]) -> UniverseSummary:
         forecast_return=str(metrics.get("forecast_return", "close t → close t+1")),
         tearsheet=metrics.get("tearsheet", {}),
         ic_by_group=_table(metrics["ic_by_group"], "scorer") if metrics.get("ic_by_group") else None,
+        horizon_return=metrics.get("horizon_return"),
     )
 
 

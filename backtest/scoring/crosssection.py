@@ -132,6 +132,37 @@ def ic_summary(ic: pd.Series, lags: int | None = None) -> dict[str, float]:
             "t_hac": t, "lags": float(used), "days": float(len(values))}
 
 
+def horizon_ic(scores: pd.DataFrame, ahead: pd.DataFrame, horizon: int) -> dict[str, float]:
+    """IC and rank IC against an h-day return, with HAC t-statistics that allow for the days' overlap.
+
+    Consecutive days' h-day returns share h - 1 days, so the daily IC is autocorrelated up to lag h - 1 even
+    with no skill: the Newey-West t takes ``max(newey_west_lags(days), horizon - 1)`` lags.
+
+    Parameters
+    ----------
+    scores : pd.DataFrame
+        Score panel (days x symbols).
+    ahead : pd.DataFrame
+        The h-day return dated t (:func:`earnable_return` with ``horizon``), same labels.
+    horizon : int
+        h, the days the return spans (>= 1).
+
+    Returns
+    -------
+    dict
+        ``ic_h``, ``rank_ic_h`` (means of the daily IC and rank IC), ``t_hac_h``, ``rank_t_hac_h``, ``lags_h``
+        (the lags both t's used) and ``days_h`` (days with an IC). NaN where too few days.
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1 day. Got {horizon}.")
+    ic, rank_ic = daily_ic(scores, ahead), daily_ic(scores, ahead, method="rank")
+    days = int(ic.notna().sum())
+    lags = max(newey_west_lags(days), horizon - 1)
+    a, b = ic_summary(ic, lags), ic_summary(rank_ic, lags)
+    return {"ic_h": a["mean"], "rank_ic_h": b["mean"], "t_hac_h": a["t_hac"], "rank_t_hac_h": b["t_hac"],
+            "lags_h": float(lags), "days_h": float(days)}
+
+
 def ic_verdicts(t_hac: pd.Series, level: float, what: Literal["ic", "rank_ic"] = "ic") -> pd.DataFrame:
     """Each scorer's mean IC tested against zero: two-sided p of its HAC t, Holm-adjusted over the scorers.
 

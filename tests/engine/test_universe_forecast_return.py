@@ -52,3 +52,22 @@ def test_the_long_short_books_gross_return_is_half_the_spread(result):
     traded = gross.iloc[1:-1]  # day 1 buys at the open (= close): no return yet; the last day closes out
     assert traded.mean() == pytest.approx(result.ic.loc["reversal", "spread"] / 2.0, rel=0.02)
     assert (traded < 0).all()
+
+
+def test_a_multi_day_target_adds_the_ic_against_its_own_earnable_return(result):
+    from backtest.engine.universe import _ic_tables
+    from backtest.scoring import crosssection as xs
+    from backtest.scoring.significance import newey_west_lags
+
+    days = result.equity.index
+    assert "ic_h" not in result.ic  # a one-day target has the one-day reading only
+    # Held 3 days from the next open (open t+1 -> open t+4) every stock makes its one-day move back once more
+    # than it makes it: the same order as the one-day return, rank IC -1 for reversal.
+    reversal = {"reversal": result.scores["reversal"]}
+    row = _ic_tables(reversal, result.universe, days, "return", horizon=3)[0].loc["reversal"]
+    assert row["rank_ic_h"] == pytest.approx(-1.0) and row["ic_h"] == pytest.approx(-1.0, abs=1e-4)
+    assert row["days_h"] == len(days) - 4 and row["lags_h"] == max(newey_west_lags(len(days) - 4), 2)
+    assert row["rank_ic"] == result.ic.loc["reversal", "rank_ic"]  # the one-day figures are unchanged beside it
+    # Held 2 days every stock is back at its price: no cross-section to correlate, so no IC (not a zero).
+    two = xs.horizon_ic(reversal["reversal"], xs.earnable_return(result.universe.field("open").reindex(days), 2), 2)
+    assert np.isnan(two["ic_h"]) and two["days_h"] == 0

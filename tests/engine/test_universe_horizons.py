@@ -97,6 +97,13 @@ def test_a_universe_run_with_a_weekly_rank_target(tmp_path):
     linear = result.scores["linear"]
     assert linear.notna().to_numpy().mean() > 0.9 and linear.abs().max().max() < 1.5  # ranks live in [-1, 1]
     assert set(result.ic.index) >= {"linear", "reversal", "naive"}
+    # beside the one-day reading: the IC against the 5-day earnable return, HAC lags at least 4
+    from backtest.runs.universe import metrics
+
+    assert (result.ic["lags_h"] >= 4).all() and np.isfinite(result.ic.loc["linear", "rank_t_hac_h"])
+    written = metrics(result)
+    assert written["horizon_return"] == "open t+1 → open t+6" and written["horizon"] == 5
+    assert {"ic_h", "rank_ic_h", "t_hac_h", "rank_t_hac_h"} <= set(written["ic"][0])
 
 
 class TestTargetProcessors:

@@ -104,3 +104,19 @@ def test_the_universe_header_says_what_shaped_the_scores_and_the_books():
              "universe": {"target": "return", "horizon": 1, "rebalance": 5, "rebalance_on": "days",
                           "neutral": "none"}}
     assert universe_setup(plain) == "inputs close × 5 days · target return over 1 day · books trade every 5 days"
+
+
+def test_a_five_day_target_shows_the_ic_against_its_own_return_beside_the_one_day_table(summary):
+    from dataclasses import replace
+
+    ic = summary.ic.assign(ic_h=0.0123, rank_ic_h=-0.0456, t_hac_h=1.5, rank_t_hac_h=-2.25, lags_h=6.0,
+                           days_h=134.0)
+    config = {**summary.config, "universe": {**summary.config["universe"], "horizon": 5}}
+    five = replace(summary, ic=ic, config=config, horizon_return="open t+1 → open t+6")
+    out = rendered(five, 80)
+    assert max(len(line) for line in out.splitlines()) <= 80
+    flat = " ".join(out.split())
+    assert "against the 5-day return the target is about, 134 days, on open t+1 → open t+6" in flat
+    assert "│ reversal │ -0.0456 │ -2.25 │ 0.0123 │ 1.50 │ 6 │" in flat
+    assert "Newey-West with at least 5 - 1 lags" in flat
+    assert "the target is about" not in " ".join(rendered(summary, 80).split())  # a one-day target: not shown

@@ -14,6 +14,7 @@ from backtest.scoring.crosssection import (
     decile_returns,
     earnable_return,
     hac_t,
+    horizon_ic,
     ic_summary,
     ic_table,
     ic_verdicts,
@@ -243,3 +244,42 @@ def test_the_rank_ic_is_tested_on_its_own_t_with_its_own_holm_family_and_names()
 def stats_sf(t: float) -> float:
     """1 - Phi(t), from the error function (no scipy)."""
     return 0.5 * math.erfc(t / math.sqrt(2.0))
+
+
+class TestHorizonIC:
+    """The IC against an h-day return, its HAC t allowing for the overlap of consecutive days' returns."""
+
+    def test_a_score_that_ranks_the_five_day_return_by_hand(self):
+        # Fills of 4 stocks: A, B, C, D drift by +3, +1, -1, -3 % (log) a day, plus a wiggle of period 5 days
+        # (amplitude 5 %, A and C against B and D) that upsets the one-day order and is back where it was 5 days on.
+        days = pd.bdate_range("2021-01-01", periods=40)
+        t = np.arange(40)[:, None]
+        drift = np.array([0.03, 0.01, -0.01, -0.03])
+        fill = pd.DataFrame(100.0 * np.exp(drift * t + 0.05 * np.sin(2 * np.pi * t / 5) * np.array([-1, 1, -1, 1])),
+                            index=days, columns=list("ABCD"))
+        score = pd.DataFrame(np.tile(drift, (40, 1)), index=days, columns=list("ABCD"))  # the drifts' order
+        ahead5 = earnable_return(fill, 5)
+        got = horizon_ic(score, ahead5, 5)
+        # fill_{t+6} / fill_{t+1}: 5 days of drift and a wiggle that comes back to where it was: ranks A > B > C > D
+        assert got["rank_ic_h"] == pytest.approx(1.0) and got["days_h"] == 40 - 6
+        assert got["lags_h"] == max(newey_west_lags(34), 4) == 4
+        one = daily_ic(score, earnable_return(fill, 1), method="rank")
+        assert one.min() < 0.5  # the one-day return's order is upset by the wiggle on some days
+
+    def test_the_t_is_statsmodels_hac_with_at_least_h_minus_one_lags(self):
+        import statsmodels.api as sm
+
+        rng = np.random.default_rng(5)
+        days = pd.bdate_range("2021-01-01", periods=60)
+        close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.02, (60, 6)), axis=0)), index=days)
+        score = pd.DataFrame(rng.normal(size=(60, 6)), index=days) + 5 * close.pct_change(fill_method=None)
+        ahead = earnable_return(close, 20)
+        got = horizon_ic(score, ahead, 20)
+        assert got["lags_h"] == 19 > newey_west_lags(int(got["days_h"]))  # the overlap, not the rule, sets them
+        ic = daily_ic(score, ahead).dropna()
+        fit = sm.OLS(ic.to_numpy(), np.ones(len(ic))).fit(cov_type="HAC", cov_kwds={"maxlags": 19,
+                                                                                     "use_correction": False})
+        assert got["t_hac_h"] == pytest.approx(float(fit.tvalues[0]), rel=1e-9)
+        assert got["ic_h"] == pytest.approx(ic.mean())
+        with pytest.raises(ValueError, match="horizon must be at least 1 day. Got 0"):
+            horizon_ic(score, ahead, 0)

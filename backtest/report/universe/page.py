@@ -104,7 +104,8 @@ def tables_html(summary: UniverseSummary) -> list[str]:
         "constant score); "
         + html.escape(IC_VERDICT_NOTE.format(level=_fmt(st.get("significance"), 2)))
         + ("; acc. %: share of (day, stock) calls of the median target right, a score above the day's median "
-           "score calling 'above'" if "accuracy" in summary.ic else "") + ".</p>", *_close_note(summary),
+           "score calling 'above'" if "accuracy" in summary.ic else "") + ".</p>", *_horizon_note(summary),
+        *_close_note(summary),
         f"<h2>Books out of sample (fills at the {html.escape(summary.fills)})</h2>",
         table_html(trading, BOOK_COLUMNS, "book", highlight=BENCHMARK),
         "<p class='note'>gross / net: mean daily return before / after costs (fees, slippage, borrow on shorts); "
@@ -118,6 +119,17 @@ def tables_html(summary: UniverseSummary) -> list[str]:
         f"{st.get('trials', 0)} books; SPA p = {_fmt(st.get('spa_p'))}; PBO = {_fmt(st.get('pbo'))}; ≈: not "
         f"distinguishable at {_fmt(st.get('significance'), 2)}.</p>",
     ]
+
+
+def _horizon_note(summary: UniverseSummary) -> list[str]:
+    """The IC against the h-day earnable return, when the run's target looks h > 1 days ahead."""
+    if summary.horizon_return is None or "ic_h" not in summary.ic:
+        return []
+    columns = {"rank_ic_h": ("rank IC", 4), "rank_t_hac_h": ("rank t HAC", 2), "ic_h": ("IC", 4),
+               "t_hac_h": ("t HAC", 2), "lags_h": ("HAC lags", 0)}
+    return [f"<h3>Beside it: against the h-day return the target is about ({html.escape(summary.horizon_return)}; "
+            "HAC lags at least h - 1, for the days' overlap)</h3>",
+            table_html(summary.ic.reset_index(), columns, "scorer")]
 
 
 def _close_note(summary: UniverseSummary) -> list[str]:
