@@ -137,36 +137,24 @@ EVIDENCE = {
         "tests/cli/test_plan_estimate.py::test_plan_prints_a_positive_estimate_that_scales_with_epochs_and_models",
     "training.epochs|single":
         "tests/engine/test_features_lookahead.py::test_the_batched_trainer_gets_one_input_per_feature",
-    "training.epochs|universe": "tests/cli/test_run_universe.py::test_pooled_networks_run_beside_the_baselines",
     "training.batch_size|single": "tests/data/test_csvfile.py::test_naive_times_that_put_bars_on_weekends_are_refused",
-    "training.batch_size|universe":
-        "tests/engine/test_universe.py::TestConfig::test_a_universe_batch_may_be_larger_than_its_fitting_days_one_symbols_may_not",
     "training.lr|single":
         "tests/sweep/test_spec_refusals.py::test_sweep_files_that_would_escape_or_repeat_cells_are_refused",
     "training.patience|single": "tests/cli/test_app.py::test_loss_chart_ticks_are_whole_epochs_once_each",
-    "training.patience|universe": "tests/cli/test_run_universe.py::test_pooled_networks_run_beside_the_baselines",
     "training.min_delta|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
     "training.optimizer|single":
         "tests/core/test_config_networks.py::test_the_cli_refuses_them_with_exit_2_and_no_traceback",
-    "training.optimizer|universe":
-        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
     "training.momentum|single":
         "tests/forecasters/test_trainer.py::test_every_training_option_matches_the_reference_loop",
-    "training.momentum|universe":
-        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
     "training.loss|single": "tests/forecasters/test_trainer.py::test_every_training_option_matches_the_reference_loop",
     "training.loss|universe":
         "tests/cli/test_run_universe.py::test_the_median_target_trains_probabilities_and_scores_their_accuracy",
     "training.shuffle|single":
         "tests/core/test_config_networks.py::test_the_networks_guides_example_builds_the_papers_network",
-    "training.shuffle|universe":
-        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
     "training.restore_best|single":
         "tests/core/test_config_networks.py::test_the_networks_guides_example_builds_the_papers_network",
     "training.early_stopping|single":
         "tests/core/test_config_networks.py::test_the_networks_guides_example_builds_the_papers_network",
-    "training.early_stopping|universe":
-        "tests/core/test_config_networks.py::test_bad_network_and_training_settings_are_refused_by_name",
     "strategies.threshold|single": "tests/runs/test_folder.py::test_two_runs_started_together_never_share_a_folder",
     "strategies.bollinger_window|single":
         "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
@@ -229,23 +217,14 @@ EVIDENCE = {
     "universe.enabled|universe":
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
     "universe.layout|universe": "tests/cli/test_run_universe.py::test_a_folder_of_per_symbol_files_runs_end_to_end",
-    "universe.symbol_column|universe":
-        "tests/cli/test_run_universe.py::test_a_bad_universe_input_is_refused_by_name_leaving_nothing",
     "universe.min_symbols|universe":
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
     "universe.k|universe":
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
-    "universe.leg_gross|universe": "tests/engine/test_universe_legs.py::test_a_leg_outside_zero_to_one_is_refused",
     "universe.n_drop|universe":
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
-    "universe.books|universe":
-        "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
     "universe.target|universe": "tests/engine/test_universe.py::test_the_median_target_adds_accuracy",
     "backtest.borrow|universe": "tests/engine/test_universe_legs.py::test_borrow_is_charged_on_the_short_legs_value",
-    "universe.networks|universe":
-        "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
-    "universe.memory_gb|universe":
-        "tests/engine/test_universe.py::TestConfig::test_settings_that_have_no_meaning_are_refused",
     "backtest.whole_shares|universe": "tests/engine/test_universe_costs.py::test_whole_lots_round_every_order_down",
     "backtest.lot_size|universe": "tests/engine/test_universe_costs.py::test_whole_lots_round_every_order_down",
     "backtest.min_fee|universe":
@@ -266,19 +245,70 @@ EVIDENCE = {
         "tests/engine/test_universe_groups.py::test_a_run_with_groups_writes_the_ic_within_each_group",
     "universe.neutral|universe":
         "tests/engine/test_universe_groups.py::test_a_run_with_groups_writes_the_ic_within_each_group",
+    "run.out_dir|universe":
+        "tests/engine/test_universe_settings.py::test_run_out_dir_is_where_the_universe_folder_goes",
+    "run.threads|universe":
+        "tests/engine/test_universe_settings.py::test_run_threads_is_the_count_the_pooled_networks_train_with_and_resume_pins",
+    "data.end|universe": "tests/engine/test_universe_settings.py::test_data_end_cuts_every_stocks_last_day",
+    "data.date_format|universe":
+        "tests/engine/test_universe_settings.py::test_data_date_format_says_how_undecidable_dates_read",
+    "data.timezone|universe":
+        "tests/engine/test_universe_settings.py::test_data_timezone_dates_utc_times_on_the_exchanges_day",
+    "walkforward.window|universe":
+        "tests/engine/test_universe_settings.py::test_walkforward_window_fits_the_pooled_linear_model_on_its_rows",
+    "walkforward.max_folds|universe":
+        "tests/engine/test_universe_settings.py::test_walkforward_max_folds_keeps_the_last_folds",
+    "forecast.seeds|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.lr|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.min_delta|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.restore_best|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.epochs|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.patience|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.batch_size|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.optimizer|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.momentum|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.shuffle|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "training.early_stopping|universe":
+        "tests/engine/test_universe_settings.py::test_each_training_setting_changes_the_pooled_networks_scores",
+    "strategies.threshold|universe":
+        "tests/engine/test_universe_settings.py::test_strategies_threshold_holds_only_the_scores_above_it",
+    "strategies.macd_fast|universe":
+        "tests/engine/test_universe_settings.py::test_the_macd_book_reads_each_macd_setting",
+    "strategies.macd_slow|universe":
+        "tests/engine/test_universe_settings.py::test_the_macd_book_reads_each_macd_setting",
+    "strategies.macd_signal|universe":
+        "tests/engine/test_universe_settings.py::test_the_macd_book_reads_each_macd_setting",
+    "strategies.combine|universe":
+        "tests/engine/test_universe_settings.py::test_strategies_combine_joins_the_forecast_and_macd_by_all_or_any",
+    "backtest.slippage|universe":
+        "tests/engine/test_universe_settings.py::test_backtest_slippage_moves_every_fill_against_the_book",
+    "statistics.significance|universe":
+        "tests/engine/test_universe_settings.py::test_statistics_significance_is_the_level_of_every_verdict",
+    "universe.books|universe":
+        "tests/engine/test_universe_settings.py::test_universe_books_are_the_books_each_scorer_gets",
+    "universe.memory_gb|universe":
+        "tests/engine/test_universe_settings.py::test_universe_memory_gb_trains_the_folds_in_chunks_saved_one_by_one",
+    "universe.networks|universe":
+        "tests/engine/test_pooled.py::test_a_per_symbol_member_equals_training_that_symbol_alone",
+    "universe.symbol_column|universe":
+        "tests/data/test_universe.py::TestInputs::test_symbol_column_set_by_name_and_a_wrong_name_is_refused",
+    "universe.leg_gross|universe": "tests/engine/test_universe_costs.py::test_whole_lots_round_every_order_down",
     "universe.enabled|single":
         "tests/engine/test_universe.py::TestConfig::test_a_single_symbol_config_has_no_universe_section",
 }
 
 # applied by the kind, but no test yet sets the key in a run of that kind and checks what changes
-NO_TEST_YET = {
-    "run.out_dir|universe", "run.threads|universe", "data.end|universe", "data.date_format|universe",
-    "data.timezone|universe", "walkforward.window|universe",
-    "walkforward.max_folds|universe", "forecast.seeds|universe", "training.lr|universe",
-    "training.min_delta|universe", "training.restore_best|universe", "strategies.threshold|universe",
-    "strategies.macd_fast|universe", "strategies.macd_slow|universe", "strategies.macd_signal|universe",
-    "strategies.combine|universe", "backtest.slippage|universe", "statistics.significance|universe",
-}
+NO_TEST_YET: set[str] = set()
 
 # what a test calls a key when it tests the function behind it rather than the setting
 ALIASES = {"universe.rebalance_on": "rebalance_days"}
