@@ -31,8 +31,6 @@ _STOPS = ("a universe's books are rebalanced to target weights at each fill; no 
 UNIVERSE_REFUSES: dict[str, tuple[str, str]] = {
     "data.symbol": ("a universe run reads every stock of data.path, or the yfinance/tej symbols of data.symbols",
                     "Leave data.symbol out, or set universe.enabled = false to run one symbol."),
-    "data.adjust": ("the universe loader reads the file's prices as they are",
-                    "Give a file of adjusted prices, or leave data.adjust out."),
     "walkforward.protocol": _STUDY, "walkforward.study_train": _STUDY, "walkforward.study_val": _STUDY,
     "walkforward.study_test": _STUDY,
     "forecast.representation": ("its pooled networks read returns, standardised over the fold's fitting rows",

@@ -28,19 +28,31 @@ def prices_wording(cfg: DataSection) -> str:
     return PRICES_WORDING["adjusted" if yahoo_adjusted(cfg) else cfg.adjust]
 
 
+def require_adj_close(columns: pd.Index, origin: str) -> None:
+    """Refuse, naming the fix, prices without the Adj Close column data.adjust = "adjusted" scales them by."""
+    if "adj_close" not in columns:
+        raise DataError(f"{origin}: data.adjust = \"adjusted\" needs an Adj Close column; the file has "
+                        f"{list(columns)}. Use Yahoo's layout (Date,Open,High,Low,Close,Adj Close,Volume), "
+                        "map the column with data.columns = {YourName = \"adj_close\"}, or set data.adjust = \"none\".")
+
+
+def unadjustable(frame: pd.DataFrame) -> pd.Series:
+    """Rows with a close but no positive, finite Adj Close: they cannot be adjusted."""
+    adj = pd.to_numeric(frame["adj_close"], errors="coerce").astype("float64")
+    close = pd.to_numeric(frame["close"], errors="coerce").astype("float64")
+    return ~(np.isfinite(adj) & (adj > 0)) & np.isfinite(close)
+
+
 def ratio_adjust(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Open, high, low and close times ``adj_close / close``, row by row; the ``adj_close`` column is dropped.
 
     A row without a positive, finite Adj Close is refused: it cannot be adjusted, and dropping it would
     hide a day.
     """
-    if "adj_close" not in frame.columns:
-        raise DataError(f"{origin}: data.adjust = \"adjusted\" needs an Adj Close column; the file has "
-                        f"{list(frame.columns)}. Use Yahoo's layout (Date,Open,High,Low,Close,Adj Close,Volume), "
-                        "map the column with data.columns = {YourName = \"adj_close\"}, or set data.adjust = \"none\".")
+    require_adj_close(frame.columns, origin)
     adj = pd.to_numeric(frame["adj_close"], errors="coerce").astype("float64")
     close = pd.to_numeric(frame["close"], errors="coerce").astype("float64")
-    bad = ~(np.isfinite(adj) & (adj > 0)) & np.isfinite(close)
+    bad = unadjustable(frame)
     if bad.any():
         raise DataError(f"{origin}: {int(bad.sum())} row(s) have no positive Adj Close, e.g. on "
                         f"{pd.Timestamp(frame.index[bad][0]).date()}. Fill them, or set data.adjust = \"none\".")

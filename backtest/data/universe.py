@@ -37,6 +37,7 @@ from backtest.data import cache as sources
 from backtest.data import csvfile as csvread
 from backtest.data import load as data
 from backtest.data import yahoo
+from backtest.data.adjust import ratio_adjust, require_adj_close, unadjustable
 from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
 from backtest.data.dates import NA_TEXT, parse_dates, rows_text
 
@@ -155,6 +156,7 @@ class _Reading:
     end: str | None
     bad_rows: Literal["drop", "refuse"]
     jump: float
+    adjust: bool = False  # data.adjust = "adjusted": each stock's OHLC scaled by its Adj Close / Close
 
 
 def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "yfinance", "tej"] = "csv",
@@ -162,7 +164,8 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
                   columns: dict[str, str] | None = None, start: str | None = None, end: str | None = None,
                   date_format: str | None = None, timezone: str | None = None, min_symbols: int = 2,
                   bad_rows: Literal["drop", "refuse"] = "drop", jump: float = JUMP, table: str = "TWN/APRCD",
-                  adjusted: bool = False, refresh: bool = False, screen: bool = True) -> Universe:
+                  adjusted: bool = False, refresh: bool = False, screen: bool = True, adjust: bool = False
+                  ) -> Universe:
     """Read a universe of stocks and check every symbol as the single-symbol path would.
 
     Parameters
@@ -185,6 +188,11 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
         One-day close moves above this fraction are counted and warned about (kept).
     table, adjusted, refresh
         As ``data.table``, ``data.adjusted``, ``data.refresh`` for the network sources.
+    adjust : bool
+        ``data.adjust = "adjusted"`` for a long file or a folder: each stock's open, high, low and close times its
+        ``Adj Close / Close`` (``data.adjust.ratio_adjust``) before the checks. A file without an Adj Close
+        column is refused (a wide close-only file has none); a stock with a close but no positive Adj Close on
+        some day is dropped with that reason. yfinance adjusts at download (``adjusted``).
     screen : bool
         True: a vectorised screen sends only the symbols a single-symbol check could act on through
         ``check_prices`` (the rest it would return unchanged). False: every symbol goes through it.
@@ -205,7 +213,8 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
         raise DataError(f"bad_rows: expected 'drop' or 'refuse'. Got {bad_rows!r}.")
     if not (isinstance(jump, int | float) and jump > 0):
         raise DataError(f"jump: expected a fraction above 0, e.g. 0.4 for 40 %. Got {jump!r}.")
-    reading = _Reading(dict(columns or {}), date_format, timezone, start, end, bad_rows, jump)
+    reading = _Reading(dict(columns or {}), date_format, timezone, start, end, bad_rows, jump,
+                       adjust=adjust and source == "csv")
     batch, members, origin, fields = _members(where, source, layout, symbol_column, reading,
                                               (table, adjusted, refresh))
     long, summary = _check_all(batch, members, fields, origin, reading, screen)
@@ -243,6 +252,10 @@ def _members(where: str | Path | Sequence[str], source: str, layout: str, symbol
     if symbol is not None:
         batch, members, fields = _long_members(cells, symbol, reading, path)
         return batch, members, path, fields
+    if reading.adjust:
+        raise DataError(f"{path}: data.adjust = \"adjusted\" needs each stock's Adj Close, and a wide file holds one "
+                        "price per stock and day. Give a long file (or a folder of files) with an Adj Close column, "
+                        "a wide file of adjusted closes with data.adjust = \"none\", or leave data.adjust out.")
     return None, _wide_members(cells, reading, path), path, ("close",)
 
 
@@ -430,18 +443,40 @@ def _long_members(cells: pd.DataFrame, symbol_col: str, reading: _Reading, origi
                         f"{rows_text(cells.index[blank], 'line')}. Fill it in or remove those lines.")
     frame = normalise_columns(cells.drop(columns=symbol_col), reading.columns, origin)
     fields = _require_prices(frame, origin)
+    if reading.adjust:
+        require_adj_close(frame.columns, origin)
     dates = _dates(frame["date"], origin, reading, "line")
     keep = _in_range(dates, reading)
-    text = frame.loc[keep, list(fields)]
+    text = frame.loc[keep, [*fields, *(["adj_close"] if reading.adjust else [])]]
     numbers, bad = _numbers(text, origin)
-    numbers, text = numbers.set_axis(dates[keep]), text.set_axis(dates[keep])
+    numbers, text = numbers.set_axis(dates[keep]), text[list(fields)].set_axis(dates[keep])
     numbers["symbol"] = symbols[keep].to_numpy()
-    with_text = np.unique(numbers["symbol"].to_numpy()[bad.any(axis=1).to_numpy()])
-    if not len(with_text):
-        return numbers, {}, fields
+    # a cell of the prices that is not a number: check_prices refuses the stock naming it (an Adj Close that is
+    # not one is the adjustment's to refuse)
+    with_text = np.unique(numbers["symbol"].to_numpy()[bad[list(fields)].any(axis=1).to_numpy()])
     apart = numbers["symbol"].isin(with_text).to_numpy()
     members = {str(s): _frozen(text[numbers["symbol"].to_numpy() == s], False) for s in with_text}
-    return numbers[~apart], members, fields
+    batch = numbers[~apart]
+    if reading.adjust:
+        batch, unadjusted = _adjusted_batch(batch, origin)
+        members |= unadjusted
+    return batch, members, fields
+
+
+def _adjusted_batch(batch: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, dict[str, Member]]:
+    """A long file's numeric rows with every stock's prices scaled by its Adj Close / Close (ratio_adjust), and
+    the stocks with a day it cannot adjust apart, as members whose reading refuses them with ratio_adjust's
+    reason."""
+    symbol = batch["symbol"].to_numpy()
+    refused = np.unique(symbol[unadjustable(batch).to_numpy()])
+    apart = np.isin(symbol, refused)
+    members = {str(s): _refused_adjustment(batch[symbol == s].drop(columns="symbol"), f"{origin}:{s}")
+               for s in refused}
+    return ratio_adjust(batch[~apart], origin), members
+
+
+def _refused_adjustment(rows: pd.DataFrame, origin: str) -> Member:
+    return lambda: (ratio_adjust(rows, origin), True)
 
 
 def _frozen(frame: pd.DataFrame, numeric: bool) -> Member:
@@ -533,12 +568,15 @@ def _file_member(path: str, reading: _Reading) -> Member:
         cells = _nonempty(read_table(path), path)
         frame = normalise_columns(cells, reading.columns, path)
         fields = _require_prices(frame, path)
+        if reading.adjust:
+            require_adj_close(frame.columns, path)
         dates = _dates(frame["date"], path, reading, "line")
         keep = _in_range(dates, reading)
-        text = frame.loc[keep, list(fields)]
+        text = frame.loc[keep, [*fields, *(["adj_close"] if reading.adjust else [])]].set_axis(dates[keep])
         numbers, bad = _numbers(text, path)
-        chosen = text if bad.to_numpy().any() else numbers
-        return chosen.set_axis(dates[keep]), chosen is numbers
+        if bad[list(fields)].to_numpy().any():  # check_prices refuses it naming the cell
+            return text[list(fields)], False
+        return (ratio_adjust(numbers, path) if reading.adjust else numbers), True
 
     return read
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from backtest.core.config import UNIVERSE_FEATURES, RunConfig, UniverseSection
+from backtest.core.config import UNIVERSE_FEATURES, RunConfig, UniverseSection, yahoo_adjusted
 from backtest.core.cores import available_cores, configure_threads
 from backtest.core.errors import ConfigError, DataError, DataWarning
 from backtest.core.kinds import Kind
@@ -108,7 +108,7 @@ def _load(config: RunConfig) -> Universe:
         symbols = list(d.symbols) or read_symbols(str(d.path))
         return load_universe(symbols, source=d.source, start=d.start, end=d.end,  # type: ignore[arg-type]
                              date_format=d.date_format, timezone=d.timezone, min_symbols=un.min_symbols,
-                             table=d.table, adjusted=d.adjusted, refresh=d.refresh)
+                             table=d.table, adjusted=yahoo_adjusted(d), refresh=d.refresh)
     path = Path(str(d.path))
     if un.layout == "folder" and not path.is_dir():
         raise DataError(f"universe.layout = \"folder\" needs data.path to be a folder of per-symbol files. "
@@ -116,7 +116,7 @@ def _load(config: RunConfig) -> Universe:
     layout = "auto" if un.layout == "folder" else un.layout
     return load_universe(path, layout=layout, symbol_column=un.symbol_column, columns=dict(d.columns),
                          start=d.start, end=d.end, date_format=d.date_format, timezone=d.timezone,
-                         min_symbols=un.min_symbols)
+                         min_symbols=un.min_symbols, adjust=d.adjust == "adjusted")
 
 
 def configured_universe(config: RunConfig) -> Universe:

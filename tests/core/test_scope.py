@@ -24,7 +24,7 @@ BASE = {SINGLE: [], UNIVERSE: ["universe.enabled=true", "data.source='csv'", "da
 SAMPLES = {
     "run.scheduler": "'tcp://127.0.0.1:8786'",
     "data.symbol": "'AAPL'", "data.table": "'TWN/APRCDX'", "data.refresh": "true", "data.adjusted": "true",
-    "data.adjust": "'adjusted'", "walkforward.protocol": "'study'", "walkforward.study_train": "0.7",
+    "walkforward.protocol": "'study'", "walkforward.study_train": "0.7",
     "walkforward.study_val": "0.1", "walkforward.study_test": "0.3", "forecast.features": "['open', 'close']",
     "forecast.representation": "'level'", "forecast.scaler": "'minmax'", "forecast.scaler_fit": "'whole_series'",
     "forecast.layout": "'flat'", "strategies.direction": "'short'", "strategies.sizing": "'vol_target'",
@@ -88,7 +88,8 @@ EVIDENCE = {
         "tests/data/test_csvfile.py::test_day_first_dates_with_no_day_above_12_are_read_day_first",
     "data.timezone|single":
         "tests/data/test_csvfile.py::test_utc_times_for_another_markets_midnight_are_refused_then_converted",
-    "data.adjust|single": "tests/data/test_adjust.py::test_a_file_without_adj_close_is_refused_by_name",
+    "data.adjust|single": "tests/data/test_adjust.py::test_adjusted_prices_earn_the_dividend",
+    "data.adjust|universe": "tests/data/test_adjust.py::TestUniverse::test_a_universe_run_applies_data_adjust",
     "walkforward.train_days|single": "tests/engine/test_schedule.py::test_too_short_data_is_refused_with_the_fix",
     "walkforward.train_days|universe":
         "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",

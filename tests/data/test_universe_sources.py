@@ -135,6 +135,7 @@ def test_adjusted_yfinance_prices_reach_the_universe(yahoo):
 
     traded, adjusted = close(), close("data.adjusted=true", "data.refresh=true")
     assert adjusted.to_numpy() == pytest.approx(traded.to_numpy() * 0.98)  # the stand-in's Adj Close
+    assert close("data.adjust='adjusted'", "data.refresh=true").to_numpy() == pytest.approx(adjusted.to_numpy())
 
 
 class TestSymbolFile:
