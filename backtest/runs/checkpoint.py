@@ -51,6 +51,22 @@ def changed_settings(old: dict[str, dict[str, Any]], new: dict[str, dict[str, An
             if before.get(k) != after.get(k)]
 
 
+def read_proof(path: Path, state: str | None, unsaved: str) -> dict[str, Any] | str:
+    """The proof record at ``path`` written by the run whose ``partial/state.json`` digests to ``state``,
+    or why it is not one (``unsaved`` says what a missing record means: a group or chunk not saved whole)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{path.name} is missing: {unsaved}"
+    except (OSError, ValueError):
+        return f"{path.name} is damaged (not the JSON wfbt writes)"
+    if not isinstance(record, dict):
+        return f"{path.name} is damaged (not the JSON wfbt writes)"
+    if record.get("state") is None or record.get("state") != state:
+        return f"{path.name} belongs to another run (it names another partial/state.json)"
+    return record
+
+
 def recorded_mismatch(name: str, want: Any, path: Path) -> str | None:
     """Why ``path`` is not the file ``done.json`` recorded for it (None when it is)."""
     if not isinstance(want, dict):
@@ -109,17 +125,10 @@ class Checkpoint:
 
     def problem(self, model: str) -> str | None:
         """Why ``model``'s saved group does not prove itself by its ``done.json`` (None when it does)."""
-        done = self._path(model, "done")
-        try:
-            record = json.loads(done.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return f"{done.name} is missing: the group was not saved whole (stopped while saving, or an older wfbt)"
-        except (OSError, ValueError):
-            return f"{done.name} is damaged (not the JSON wfbt writes)"
-        if not isinstance(record, dict):
-            return f"{done.name} is damaged (not the JSON wfbt writes)"
-        if record.get("state") is None or record.get("state") != self.state_digest():
-            return f"{done.name} belongs to another run (it names another partial/state.json)"
+        record = read_proof(self._path(model, "done"), self.state_digest(),
+                            "the group was not saved whole (stopped while saving, or an older wfbt)")
+        if isinstance(record, str):
+            return record
         for part in PARTS:
             why = recorded_mismatch(part, record.get(part), self._path(model, part))
             if why:

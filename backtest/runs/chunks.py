@@ -15,7 +15,6 @@ a test day of its fold. One that does not is set aside with a warning naming the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from backtest.core.errors import DamagedCheckpoint
 from backtest.core.files import atomic_write_csv, atomic_write_json, describe
 from backtest.engine.pooled import Parts
 from backtest.engine.schedule import Fold
-from backtest.runs.checkpoint import Checkpoint, recorded_mismatch
+from backtest.runs.checkpoint import Checkpoint, read_proof, recorded_mismatch
 
 COLUMNS = ["model", "fold", "row", "col", "value"]
 RECORD, PARTS = ".chunk.json", ".parts.csv"  # the record is written last: a chunk without it was not saved whole
@@ -57,16 +56,9 @@ class ChunkCheckpoint:
     def _problem(self, index: int, folds: list[Fold] | None = None, models: list[str] | None = None) -> str | None:
         """Why chunk ``index``'s record does not prove its file for these folds and models (None when it does)."""
         path = self._path(index, RECORD)
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return f"{path.name} is missing: the chunk was not saved whole (stopped while saving)"
-        except (OSError, ValueError):
-            return f"{path.name} is damaged (not the JSON wfbt writes)"
-        if not isinstance(record, dict):
-            return f"{path.name} is damaged (not the JSON wfbt writes)"
-        if record.get("state") is None or record.get("state") != self.state.state_digest():
-            return f"{path.name} belongs to another run (it names another partial/state.json)"
+        record = read_proof(path, self.state.state_digest(), "the chunk was not saved whole (stopped while saving)")
+        if isinstance(record, str):
+            return record
         if folds is not None and record.get("folds") != [f.index for f in folds]:
             return f"{path.name} holds folds {record.get('folds')} but this chunk is {[f.index for f in folds]}"
         if models is not None and record.get("models") != models:
