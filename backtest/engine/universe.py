@@ -124,6 +124,14 @@ def configured_universe(config: RunConfig) -> Universe:
     return _load(config)
 
 
+def configured_groups(config: RunConfig, universe: Universe, days: pd.DatetimeIndex) -> pd.Series | None:
+    """The groups of ``universe.groups`` for the universe's stocks (None without), loaded and checked as a run
+    checks them: the file where it enters, and whether "within" books can be made on the out-of-sample ``days``."""
+    groups = load_groups(config.universe.groups, universe.symbols) if config.universe.groups else None
+    _check_within(groups, universe.field("close").reindex(days), config)
+    return groups
+
+
 def out_of_sample(folds: list[Fold], calendar: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The decision days every scorer and book is judged on: the folds' test blocks, end to end."""
     return calendar[folds[0].test_start: folds[-1].test_end]
@@ -511,8 +519,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     calendar = universe.calendar
     folds = make_folds(len(calendar), config.walkforward)
     days = out_of_sample(folds, calendar)
-    groups = load_groups(config.universe.groups, universe.symbols) if config.universe.groups else None
-    _check_within(groups, universe.field("close").reindex(days), config)
+    groups = configured_groups(config, universe, days)
     timings["load"] = time.perf_counter() - started
     scores = _scores(universe, folds, config, days, list(sources or []))
     weights = _books(scores, config, universe.field("close"), days, groups)

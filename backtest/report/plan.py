@@ -17,7 +17,7 @@ from backtest.engine.devices import prepare_device
 from backtest.engine.forecasting import train_settings
 from backtest.engine.panel_features import input_width
 from backtest.engine.schedule import folds_table, make_folds
-from backtest.engine.universe import configured_universe
+from backtest.engine.universe import configured_groups, configured_universe, out_of_sample
 from forecasters.trainer import Member, train_group
 
 
@@ -65,15 +65,18 @@ def universe_plan(config: RunConfig) -> tuple[Table, str]:
     universe = configured_universe(config)
     calendar, stocks = universe.calendar, len(universe.symbols)
     folds = make_folds(len(calendar), config.walkforward)
+    configured_groups(config, universe, out_of_sample(folds, calendar))  # a bad groups file fails here as in a run
     frame = folds_table(folds, calendar)
     span = f"{stocks} stocks x {len(calendar)} days {calendar[0].date()} → {calendar[-1].date()}"
     un, fc = config.universe, config.forecast
     nets = list(fc.models)
     per_fold = stocks if un.networks == "per_symbol" else 1
     count = len(folds) * len(nets) * fc.seeds * per_fold
-    line = (f"{len(folds)} folds x {len(nets)} architectures x {fc.seeds} seed(s) x {per_fold} network(s) a fold = "
-            f"[bold]{count}[/] {un.networks} networks to train, beside the pooled linear model, naive and "
-            f"reversal; out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}.")
+    scored = (f"{len(folds)} folds x {len(nets)} architectures x {fc.seeds} seed(s) x {per_fold} network(s) a fold "
+              f"= [bold]{count}[/] {un.networks} networks to train, beside the pooled linear model, naive and reversal"
+              if nets else f"{len(folds)} folds; forecast.models is empty: no network to train, the baselines naive "
+              "and reversal score the stocks")
+    line = f"{scored}; out of sample: {frame.test_start.iloc[0]} → {frame.test_end.iloc[-1]}."
     if nets:  # a pooled window has input_width columns a day (the preset alpha360 six)
         fit = int(frame.train_rows.mean() - frame.val_rows.mean()) - fc.lookback
         line += "\n" + estimate_line(config, nets, len(folds) * fc.seeds, stocks * max(fit, 1),

@@ -63,3 +63,31 @@ def test_plan_of_a_universe_shows_its_folds_over_the_calendar_and_the_pooled_net
     assert "Walk-forward plan: 8 stocks x 300 days" in text
     assert "4 folds x 1 architectures x 1 seed(s) x 1 network(s) a fold = 4 pooled networks to train" in text
     assert "1 architectures x 4 models x up to 3 epochs" in text
+
+
+def _universe_plan(path, *sets):  # type: ignore[no-untyped-def]
+    args = ["plan", "--set", "data.source='csv'", "--set", f"data.path={str(path)!r}"]
+    for item in [*UNIVERSE_TINY, *sets]:
+        args += ["--set", item]
+    return runner.invoke(app, args, env={"COLUMNS": "200"})
+
+
+def test_a_universe_plan_without_networks_says_the_baselines_score_alone(tmp_path):
+    result = _universe_plan(write_long_csv(synthetic_universe(8, 300), tmp_path / "long.csv"))
+    assert result.exit_code == 0, result.output
+    assert ("4 folds; forecast.models is empty: no network to train, the baselines naive and reversal score the "
+            "stocks; out of sample: ") in said(result)
+    assert "pooled linear model" not in said(result) and "Estimated training time" not in said(result)
+
+
+def test_a_universe_plan_checks_the_groups_file_as_the_run_does(tmp_path):
+    path = write_long_csv(synthetic_universe(8, 300), tmp_path / "long.csv")
+    missing = _universe_plan(path, f"universe.groups={str(tmp_path / 'nope.csv')!r}")
+    assert missing.exit_code == 2
+    assert f"error: universe.groups: file '{tmp_path / 'nope.csv'}' does not exist." in said(missing)
+    groups = tmp_path / "groups.csv"
+    groups.write_text("Name,sector\n" + "".join(f"S{k},{'AB'[k % 2]}\n" for k in range(8)))
+    within = _universe_plan(path, f"universe.groups={str(groups)!r}", "universe.neutral='within'", "universe.k=3",
+                            "universe.min_symbols=6", "universe.books=['long_short']")  # 2 x 3 names; a group holds 4
+    assert within.exit_code == 2 and 'universe.neutral = "within" picks k = 3 names a leg in each group' in said(within)
+    assert _universe_plan(path, f"universe.groups={str(groups)!r}").exit_code == 0
