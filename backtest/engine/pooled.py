@@ -36,9 +36,10 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import torch
+from scipy.linalg import LinAlgWarning
 
 from backtest.core.cores import configure_threads
-from backtest.core.errors import CheckpointWarning, ConfigError, DamagedCheckpoint
+from backtest.core.errors import CheckpointWarning, ConfigError, DamagedCheckpoint, DataWarning
 from backtest.engine.devices import prepare_device
 from backtest.engine.forecasting import Progress, member_seed, train_members
 from backtest.engine.schedule import Fold
@@ -173,12 +174,28 @@ def network_parts(arch: Architecture, symbols: pd.Index, folds: list[Fold], wind
     return parts
 
 
-def linear_parts(windows: list[PanelWindows]) -> list[Part]:
-    """Forecasts of the pooled Ridge baseline, fit per fold on the same windows as the networks (float32)."""
-    parts = []
-    for w in windows:
-        fit = fit_linear(w.x_train, w.y_train, w.x_val, w.y_val, w.x_test, dtype=np.float32)
+def linear_parts(windows: list[PanelWindows], folds: list[Fold]) -> list[Part]:
+    """Forecasts of the pooled Ridge baseline, fit per fold on the same windows as the networks (float32).
+
+    SciPy's "ill-conditioned matrix" warnings of a fold's fits (nearly collinear inputs under a small penalty)
+    are gathered into one DataWarning naming the model, the folds and the penalties they kept.
+    """
+    parts, shaky = [], []
+    for fold, w in zip(folds, windows, strict=True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LinAlgWarning)
+            fit = fit_linear(w.x_train, w.y_train, w.x_val, w.y_val, w.x_test, dtype=np.float32)
+        for c in caught:
+            if not issubclass(c.category, LinAlgWarning):
+                warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
+        if any(issubclass(c.category, LinAlgWarning) for c in caught):
+            shaky.append(f"{fold.index} (alpha = {fit.alpha:g} kept)")
         parts.append((w.to_target(fit.predictions), w.test_rows, w.test_cols))
+    if shaky:
+        warnings.warn(f"the pooled linear model (Ridge) of fold(s) {', '.join(shaky)}: SciPy warned that a penalty "
+                      "tried there solved an ill-conditioned system, so that fit may be inaccurate (the inputs are "
+                      "nearly collinear). Each fold keeps the penalty with the lowest validation error and its scores "
+                      "are used; fewer overlapping forecast.features avoid it.", DataWarning, stacklevel=2)
     return parts
 
 
@@ -267,7 +284,7 @@ def train_chunk(values: np.ndarray, folds: list[Fold], job: ChunkJob, progress: 
     for arch in job.nets:
         parts[arch.name] = network_parts(arch, pd.Index(job.symbols), folds, windows, job.seed, job.seeds,
                                          job.settings, device, job.networks, progress, left)
-    parts["linear"] = linear_parts(windows)
+    parts["linear"] = linear_parts(windows, folds)
     return parts
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from backtest.core.errors import DataWarning
 from backtest.engine import pooled
 from backtest.engine.forecasting import member_seed
 from backtest.engine.schedule import Fold
@@ -180,3 +184,25 @@ def test_windows_of_f_columns_are_estimated_at_f_times_the_close_only_bytes() ->
     six = pooled.fold_bytes(None, FOLDS, 8, LOOKBACK, 1, SETTINGS.batch_size, features=6)
     x_one = 4 * LOOKBACK * 8 * sum(f.test_end - f.train_start for f in FOLDS)  # one column's float32 windows
     assert six - one >= 5 * x_one  # five more columns cost five times one column's windows, at least
+
+
+def test_scipys_ill_conditioned_warnings_of_the_linear_fit_become_one_warning_naming_its_folds() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 5, 1)).astype(np.float32)
+    collinear = np.concatenate([x, x * 1.0000001, x * 2], axis=2) * 1e3  # three copies of one input
+    y = rng.normal(size=500).astype(np.float32)
+
+    def window(inputs: np.ndarray) -> SimpleNamespace:
+        return SimpleNamespace(x_train=inputs[:400], y_train=y[:400], x_val=inputs[400:450], y_val=y[400:450],
+                               x_test=inputs[450:], to_target=lambda p: p, test_rows=np.arange(50),
+                               test_cols=np.zeros(50, dtype=int))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parts = pooled.linear_parts([window(x), window(collinear)], FOLDS)  # type: ignore[list-item]
+    assert [str(w.message) for w in caught] == [
+        "the pooled linear model (Ridge) of fold(s) 1 (alpha = 0.001 kept): SciPy warned that a penalty tried there "
+        "solved an ill-conditioned system, so that fit may be inaccurate (the inputs are nearly collinear). Each "
+        "fold keeps the penalty with the lowest validation error and its scores are used; fewer overlapping "
+        "forecast.features avoid it."]
+    assert caught[0].category is DataWarning and len(parts) == 2 and np.isfinite(parts[1][0]).all()

@@ -139,5 +139,5 @@ class TestTargetProcessors:
         windows = pooled.fold_windows(close, result.folds, config.forecast.lookback, "return", horizon=5,
                                       target_processors=["cs_rank"])
         assert all(np.isin(np.round(w.y_train * 7, 4), np.arange(-7, 8)).all() for w in windows)  # ranks of 8
-        expected = pooled._to_frame(close, result.folds, pooled.linear_parts(windows))
+        expected = pooled._to_frame(close, result.folds, pooled.linear_parts(windows, result.folds))
         np.testing.assert_array_equal(result.scores["linear"].to_numpy(), expected.to_numpy())
