@@ -125,7 +125,8 @@ class ForecastSection:
     lookback: int = 5  # days of features per input window, as in both studies
     # inputs per day, "close" required; "volume" may be added; ["close"] alone for close-only data; derived
     # features such as ret_5, rsi_14, bb_pctb, macd_hist (`wfbt models`, docs/features.md). A universe run
-    # leaves it out for ["close"] (the close's returns) and takes the preset "alpha360" too (docs/universes.md)
+    # leaves it out for ["close"] (the close's returns) and takes the preset "alpha360" too, and any numeric column
+    # of its long file (a factor you computed, by its lower-cased header), entering at its level (docs/universes.md)
     features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
     # return: each window relative to its last close, target the next return (comparable across price levels);
     # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
@@ -711,14 +712,32 @@ PRESETS = ("alpha360",)  # universe inputs standing for several window columns (
 UNIVERSE_FEATURES = ["close"]  # a universe run's inputs when forecast.features is left out: the close's returns
 
 
+def factor_names(features: list[str]) -> list[str]:
+    """The names of ``features`` that are neither a price column, a derived feature nor a preset: in a universe
+    run, columns of the user's own long file (a factor they computed), checked where the file is read."""
+    from strategies.features import FEATURES, PRICE_COLUMNS, is_derived
+
+    def known(name: str) -> bool:
+        prefix, _, n = name.rpartition("_")
+        return name in PRICE_COLUMNS or is_derived(name) or name in PRESETS or (prefix in FEATURES and n.isdigit())
+
+    return [name for name in features if not known(name)]
+
+
 def _validate_features(features: list[str], universe: bool) -> None:
     """Price columns, derived features (``strategies.features``: ret_5, rsi_14, ...) and, in a universe run, the
-    presets, each by a known name."""
+    presets and the columns of the user's own file (``factor_names``), each by a known name."""
     from strategies.features import FEATURES, PRICE_COLUMNS, examples, is_derived
 
     patterns = [f.pattern for f in FEATURES.values()]
+    factors = factor_names(features) if universe else []
+    for name in factors:
+        if not name or name != name.strip().lower():
+            raise ConfigError(f"forecast.features: {name!r} is read as a column of your own file, whose headers are "
+                              f"read lower-cased and stripped; write it so (e.g. {name.strip().lower()!r}). Got "
+                              f"{name!r}.")
     for name in features:
-        if name in PRICE_COLUMNS or is_derived(name) or (universe and name in PRESETS):
+        if name in PRICE_COLUMNS or is_derived(name) or (universe and name in PRESETS) or name in factors:
             continue
         if name in PRESETS:
             raise ConfigError(f"forecast.features: {name!r} is a preset of a universe run's inputs (the last lookback "
@@ -735,7 +754,8 @@ def _validate_features(features: list[str], universe: bool) -> None:
         raise ConfigError(
             f"forecast.features: unknown feature {name!r}.{suggest(name, [*PRICE_COLUMNS, *examples(), *PRESETS])} "
             f"Known features: {', '.join(PRICE_COLUMNS)}, and derived {', '.join(patterns)}{presets} (see `wfbt "
-            "models`, docs/features.md).")
+            "models`, docs/features.md). A column of your own file (a factor) is read by universe runs only "
+            "(universe.enabled = true, data.path a long file).")
     if "close" not in features and not (universe and set(PRESETS) & set(features)):
         raise ConfigError("forecast.features must include 'close', the series being forecast.")
 

@@ -24,7 +24,7 @@ import re
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +40,7 @@ from backtest.data import yahoo
 from backtest.data.adjust import ratio_adjust, require_adj_close, unadjustable
 from backtest.data.columns import FIELDS, PRICE_FIELDS, normalise_columns
 from backtest.data.dates import NA_TEXT, parse_dates, rows_text
+from strategies.features import PRICE_COLUMNS, examples
 
 __all__ = ["SYMBOL_NAMES", "Universe", "load_universe", "read_symbols", "read_table", "totals"]
 
@@ -78,12 +79,16 @@ class Universe:
         wide file.
     origin : str
         The input's name, for messages.
+    factors : pd.DataFrame, optional
+        The user's own numeric columns asked for (``load_universe(factors=...)``), on the rows of ``prices``,
+        NaN where the file has no value or the stock no checked row; None when none was asked for.
     """
 
     prices: pd.DataFrame
     summary: pd.DataFrame
     fields: tuple[str, ...]
     origin: str
+    factors: pd.DataFrame | None = None
 
     @property
     def symbols(self) -> list[str]:
@@ -132,6 +137,13 @@ class Universe:
                             f"{suggest(name, FIELDS)}")
         return self.prices[name].unstack("symbol")
 
+    def factor(self, name: str) -> pd.DataFrame:
+        """One of the user's factor columns as a dates x symbols frame (NaN where a stock has no value)."""
+        if self.factors is None or name not in self.factors.columns:
+            kept = [] if self.factors is None else list(self.factors.columns)
+            raise DataError(f"Universe.factor: {name!r} is not a factor column read ({kept}).{suggest(name, kept)}")
+        return self.factors[name].unstack("symbol")
+
     def frame(self, symbol: str) -> pd.DataFrame:
         """One symbol's checked rows (its own dates only), like ``backtest.data.check_prices`` returns."""
         if symbol not in self.symbols:
@@ -157,6 +169,7 @@ class _Reading:
     bad_rows: Literal["drop", "refuse"]
     jump: float
     adjust: bool = False  # data.adjust = "adjusted": each stock's OHLC scaled by its Adj Close / Close
+    factors: tuple[str, ...] = ()  # the user's own numeric columns to keep (a long file's only)
 
 
 def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "yfinance", "tej"] = "csv",
@@ -164,8 +177,8 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
                   columns: dict[str, str] | None = None, start: str | None = None, end: str | None = None,
                   date_format: str | None = None, timezone: str | None = None, min_symbols: int = 2,
                   bad_rows: Literal["drop", "refuse"] = "drop", jump: float = JUMP, table: str = "TWN/APRCD",
-                  adjusted: bool = False, refresh: bool = False, screen: bool = True, adjust: bool = False
-                  ) -> Universe:
+                  adjusted: bool = False, refresh: bool = False, screen: bool = True, adjust: bool = False,
+                  factors: Sequence[str] = ()) -> Universe:
     """Read a universe of stocks and check every symbol as the single-symbol path would.
 
     Parameters
@@ -196,6 +209,10 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
     screen : bool
         True: a vectorised screen sends only the symbols a single-symbol check could act on through
         ``check_prices`` (the rest it would return unchanged). False: every symbol goes through it.
+    factors : sequence of str
+        Numeric columns of a long file to keep beside the prices (the user's own factors, named as the header
+        reads lower-cased): each must be a column, and every cell a number or empty. A wide file, a folder and
+        the network sources have none, and are refused by name when some are asked for.
 
     Returns
     -------
@@ -214,12 +231,17 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
     if not (isinstance(jump, int | float) and jump > 0):
         raise DataError(f"jump: expected a fraction above 0, e.g. 0.4 for 40 %. Got {jump!r}.")
     reading = _Reading(dict(columns or {}), date_format, timezone, start, end, bad_rows, jump,
-                       adjust=adjust and source == "csv")
+                       adjust=adjust and source == "csv", factors=tuple(factors))
     batch, members, origin, fields = _members(where, source, layout, symbol_column, reading,
                                               (table, adjusted, refresh))
+    values = None
+    if batch is not None and reading.factors:
+        values, batch = batch[[*reading.factors, "symbol"]], batch.drop(columns=list(reading.factors))
     long, summary = _check_all(batch, members, fields, origin, reading, screen)
     _refuse_too_few(summary, min_symbols, origin)
     universe = _assemble(long, summary, fields, origin, jump)
+    if values is not None:
+        universe = replace(universe, factors=_factor_grid(values, universe))
     _warn_totals(universe)
     return universe
 
@@ -234,6 +256,7 @@ def _members(where: str | Path | Sequence[str], source: str, layout: str, symbol
             raise DataError(f"source={source!r}: expected a list of {what} such as ['AAPL', 'MSFT']. "
                             f"Got {str(where)!r}.")
         ids = [str(s).strip() for s in where]
+        _refuse_factors(reading, f"source={source!r}", f"the {source} source gives prices only")
         return None, _network_members(ids, source, reading, *network), source, FIELDS
     if source != "csv":
         raise DataError(f"source: expected 'csv', 'yfinance' or 'tej'. Got {source!r}."
@@ -243,6 +266,7 @@ def _members(where: str | Path | Sequence[str], source: str, layout: str, symbol
                         "set source='yfinance' or 'tej'.")
     path = str(where)
     if Path(path).is_dir():
+        _refuse_factors(reading, path, "a folder of per-symbol files is read for its prices only")
         return None, _folder_members(path, reading), path, FIELDS
     cells = _nonempty(read_table(path), path)
     symbol = _symbol_column(cells.columns, symbol_column, path) if layout != "wide" else None
@@ -256,7 +280,17 @@ def _members(where: str | Path | Sequence[str], source: str, layout: str, symbol
         raise DataError(f"{path}: data.adjust = \"adjusted\" needs each stock's Adj Close, and a wide file holds one "
                         "price per stock and day. Give a long file (or a folder of files) with an Adj Close column, "
                         "a wide file of adjusted closes with data.adjust = \"none\", or leave data.adjust out.")
+    _refuse_factors(reading, path, "a wide file holds one close column per symbol")
     return None, _wide_members(cells, reading, path), path, ("close",)
+
+
+def _refuse_factors(reading: _Reading, origin: str, why: str) -> None:
+    """Factor columns come from a long file only: anything else is refused by name."""
+    if reading.factors:
+        raise DataError(f"{origin}: forecast.features includes {', '.join(map(repr, reading.factors))}, read as "
+                        f"column(s) of your own file, but {why}. Give a long file (date, symbol, open, high, low, "
+                        "close, volume and your columns, one row per stock and day), or remove them from "
+                        "forecast.features.")
 
 
 # --- reading files ---------------------------------------------------------------------------------------
@@ -445,11 +479,14 @@ def _long_members(cells: pd.DataFrame, symbol_col: str, reading: _Reading, origi
     fields = _require_prices(frame, origin)
     if reading.adjust:
         require_adj_close(frame.columns, origin)
+    _require_factors(frame, reading.factors, origin)
     dates = _dates(frame["date"], origin, reading, "line")
     keep = _in_range(dates, reading)
-    text = frame.loc[keep, [*fields, *(["adj_close"] if reading.adjust else [])]]
-    numbers, bad = _numbers(text, origin)
-    numbers, text = numbers.set_axis(dates[keep]), text[list(fields)].set_axis(dates[keep])
+    extra = [*(["adj_close"] if reading.adjust else []), *reading.factors]
+    numbers, bad = _numbers(frame.loc[keep, [*fields, *extra]], origin)  # one decimal mark for every column
+    _refuse_text_factors(frame.loc[keep], bad, symbols[keep], reading.factors, origin)
+    text = frame.loc[keep, list(fields)]
+    numbers, text = numbers.set_axis(dates[keep]), text.set_axis(dates[keep])
     numbers["symbol"] = symbols[keep].to_numpy()
     # a cell of the prices that is not a number: check_prices refuses the stock naming it (an Adj Close that is
     # not one is the adjustment's to refuse)
@@ -477,6 +514,32 @@ def _adjusted_batch(batch: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, dic
 
 def _refused_adjustment(rows: pd.DataFrame, origin: str) -> Member:
     return lambda: (ratio_adjust(rows, origin), True)
+
+
+def _require_factors(frame: pd.DataFrame, factors: tuple[str, ...], origin: str) -> None:
+    """Every factor asked for is a column of the file (headers lower-cased), or refused naming the columns."""
+    others = [str(c) for c in frame.columns if c != "date" and c not in FIELDS]
+    for name in factors:
+        if name not in frame.columns:
+            raise DataError(
+                f"{origin}: forecast.features includes {name!r}, which is neither a known feature nor a column of "
+                f"the file.{suggest(name, [*others, *PRICE_COLUMNS, *examples()])} The file's other columns "
+                f"(read lower-cased): {others or 'none'}. Name one of them, a price column or a derived feature "
+                "(`wfbt models`), or add the column to the file.")
+
+
+def _refuse_text_factors(frame: pd.DataFrame, bad: pd.DataFrame, symbols: pd.Series, factors: tuple[str, ...],
+                         origin: str) -> None:
+    """A factor cell that is neither a number nor empty is refused with its first line, stock and text."""
+    for name in factors:
+        wrong = bad[name].to_numpy()
+        if wrong.any():
+            first = int(np.argmax(wrong))
+            raise DataError(
+                f"{origin}: forecast.features includes {name!r}, a column of the file, but {int(wrong.sum())} of "
+                f"its cells are not numbers, first {frame[name].iloc[first]!r} on line {frame.index[first]} "
+                f"({symbols.iloc[first]}). Write numbers there (an empty cell is a missing value), or remove "
+                f"{name!r} from forecast.features.")
 
 
 def _frozen(frame: pd.DataFrame, numeric: bool) -> Member:
@@ -809,6 +872,24 @@ def _assemble(long: pd.DataFrame, summary: pd.DataFrame, fields: tuple[str, ...]
     order = ["status", "first", "last", *_COUNTS, "first_jump", "ends_early", "listed_late", "reason", "notes"]
     prices = pd.DataFrame(values, index=grid, columns=list(FIELDS))
     return Universe(prices, summary[order].sort_index(), fields, origin)
+
+
+def _factor_grid(values: pd.DataFrame, universe: Universe) -> pd.DataFrame:
+    """The factor values (index date, column symbol) on the universe's rows: NaN where the stock has no checked
+    row (refused, dropped by the checks) or the file no value. A (date, symbol) given two values is refused."""
+    keyed = values.set_index("symbol", append=True)
+    keyed.index.names = ["date", "symbol"]
+    twice = keyed.index.duplicated(keep=False)
+    if twice.any():
+        clash = keyed[twice].groupby(level=["date", "symbol"]).nunique(dropna=False).gt(1).any(axis=1)
+        if clash.any():
+            date, symbol = clash.index[clash.to_numpy()][0]
+            raise DataError(f"{universe.origin}: {symbol} has more than one row on {pd.Timestamp(date).date()} with "
+                            f"different values of {', '.join(map(repr, keyed.columns))}. Keep one row per stock and "
+                            "day.")
+        keyed = keyed[~keyed.index.duplicated(keep="first")]
+    grid = keyed.reindex(universe.prices.index)
+    return grid.where(universe.prices["close"].notna().to_numpy()[:, None])
 
 
 def totals(summary: pd.DataFrame) -> pd.DataFrame:

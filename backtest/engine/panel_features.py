@@ -13,12 +13,17 @@ window dated t computed from prices up to t:
 * the preset ``alpha360``: in the spirit of qlib's Alpha360, the window of open, high, low, close and
   vwap-or-close each relative to today's close, and volume to today's volume (six columns; the file's
   vwap is its close when it has none).
+* a column of the user's own long file (``backtest.core.config.factor_names``: a factor they computed): its
+  level on day s, as it is (not relative to the close, not differenced), NaN where the file has no value.
 
 Every column but the returns is standardised with its own mean and sd over the fold's training windows.
 Checks, with the single-symbol messages: a feature whose input the data lacks on every row the folds read
 (or a volume of zeros) is refused; so is a column that is constant or not finite there. A derived
 feature's warm-up and missing values drop the windows that reach into them (nothing is filled), with a
-warning naming how many, and a fold left with too few fitting days after the warm-up is refused.
+warning naming how many, and a fold left with too few fitting days after the warm-up is refused. A factor
+column is checked the same way: no value on any row the folds read, a constant or an infinite value is
+refused; its leading rows without a value for any stock are its warm-up; values missing where a stock has a
+close are warned about (their windows left out).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from backtest.core.config import factor_names
 from backtest.core.errors import DataError, DataWarning
 from backtest.data.universe import Universe
 from backtest.engine.schedule import Fold
@@ -45,9 +51,11 @@ def input_width(features: list[str]) -> int:
 
 
 def reads(name: str) -> tuple[str, ...]:
-    """The price fields a universe input is computed from."""
+    """The price fields a universe input is computed from (none for a column of the user's file)."""
     if name in PRESETS:
         return ("open", "high", "low", "close", "volume")
+    if factor_names([name]):
+        return ()
     return derived_inputs(name)
 
 
@@ -68,6 +76,7 @@ def panel_inputs(universe: Universe, features: list[str], params: IndicatorParam
     derived = [name for name in features if is_derived(name)]
     values = _derived(universe, derived, params) if derived else {}
     columns: list[InputColumn] = []
+    factors = factor_names(features)
     for name in features:
         if name in PRESETS:
             columns += _preset(universe, name, log_close)
@@ -77,10 +86,16 @@ def panel_inputs(universe: Universe, features: list[str], params: IndicatorParam
             columns.append(_volume(universe, name))
         elif name in values:
             columns.append(InputColumn(name, values[name]))
+        elif name in factors:  # a column of the user's file: its level, as it is
+            columns.append(InputColumn(name, universe.factor(name).to_numpy(dtype=np.float64)))
     for column in columns:
+        if column.name in factors:
+            _check_factor_values(column, universe, used, features)
         _check_column(column, universe, used, origin, features)
     if derived:
         _check_warmup(derived, params, values, close, folds, lookback, universe)
+    for column in (c for c in columns if c.name in factors):
+        _check_factor_gaps(column, close, folds, lookback, universe)
     return columns, "close" in features
 
 
@@ -157,7 +172,50 @@ def _check_warmup(names: list[str], params: IndicatorParams, values: dict[str, n
     """Warn of fitting rows in the warm-up and of values missing after it; refuse a fold left too short."""
     longest = max(names, key=lambda name: warmup(name, params))
     rows = warmup(longest, params)
-    origin, calendar = universe.origin, universe.calendar
+    if rows:
+        _check_fitting_days(longest, rows, folds, lookback, universe,
+                            f"each stock's first {rows} rows, to {universe.calendar[rows - 1].date()} for a stock "
+                            "listed from the start, have no value")
+    _warn_gaps(names, params, values, close, slice(folds[0].train_start, folds[-1].test_end), universe)
+
+
+def _check_factor_values(column: InputColumn, universe: Universe, used: slice, features: list[str]) -> None:
+    """Refuse a factor column without a single value on the (day, stock) pairs the folds read."""
+    if not np.isfinite(column.values[used]).any():
+        calendar = universe.calendar
+        raise DataError(
+            f"{universe.origin}: forecast.features includes {column.name!r}, a column of the file, but it has no "
+            f"value on any (day, stock) the folds read ({calendar[used.start].date()} to "
+            f"{calendar[used.stop - 1].date()}). Fill it in the file, or remove {column.name!r} from "
+            f"forecast.features (e.g. --set \"forecast.features={[f for f in features if f != column.name]}\").")
+
+
+def _check_factor_gaps(column: InputColumn, close: np.ndarray, folds: list[Fold], lookback: int,
+                       universe: Universe) -> None:
+    """A factor's warm-up (its leading rows with no value for any stock) and its values missing where a stock
+    has a close: the first as a derived feature's warm-up, the second warned about (those windows left out)."""
+    has = np.isfinite(column.values)
+    rows = int(np.argmax(has.any(axis=1)))  # a value somewhere on the rows the folds read (checked above)
+    if rows:
+        _check_fitting_days(column.name, rows, folds, lookback, universe,
+                            f"its first {rows} rows, to {universe.calendar[rows - 1].date()}, have no value for any "
+                            "stock", f"give {column.name!r} values from earlier days in the file")
+    used = slice(max(folds[0].train_start, rows), folds[-1].test_end)  # after the warm-up said above
+    gap = (np.isfinite(close) & ~has)[used]
+    if gap.any():
+        row, col = np.argwhere(gap)[0]
+        warnings.warn(
+            f"{universe.origin}: {column.name!r} has no value on {int(gap.sum())} (day, stock) pair(s) where the "
+            f"stock has a close, first {universe.symbols[col]} on {universe.calendar[used.start + row].date()}; the "
+            "windows reaching them are left out (nothing is filled; a fill processor in universe.processors fills "
+            "them).", DataWarning, stacklevel=3)
+
+
+def _check_fitting_days(longest: str, rows: int, folds: list[Fold], lookback: int, universe: Universe,
+                        what: str, fix: str | None = None) -> None:
+    """Refuse a fold left with fewer than lookback + 1 fitting days after ``rows`` leading rows without a value
+    of ``longest``; warn of the folds that fit after them."""
+    origin = universe.origin
     for fold in folds:
         kept = fold.val_start - max(fold.train_start, rows)
         if fold.train_start < rows and kept < lookback + 1:
@@ -165,15 +223,13 @@ def _check_warmup(names: list[str], params: IndicatorParams, values: dict[str, n
                 f"{origin}: fold {fold.index} keeps {max(kept, 0)} of its {fold.val_start - fold.train_start} fitting "
                 f"days after the warm-up of {longest!r} (its first {rows} rows have no value); need at least "
                 f"lookback + 1 = {lookback + 1}. Raise walkforward.train_days, drop the first folds with "
-                f"walkforward.max_folds, or use a shorter window than {longest!r}.")
+                f"walkforward.max_folds, or {fix or f'use a shorter window than {longest!r}'}.")
     short = [f for f in folds if f.train_start < rows]
     if short:
         warnings.warn(
-            f"{origin}: {len(short)} fold(s) fit after the warm-up of {longest!r} (each stock's first {rows} rows, "
-            f"to {calendar[rows - 1].date()} for a stock listed from the start, have no value; nothing is filled): "
+            f"{origin}: {len(short)} fold(s) fit after the warm-up of {longest!r} ({what}; nothing is filled): "
             f"fold {short[0].index} fits on {short[0].val_start - max(short[0].train_start, rows)} of its "
-            f"{short[0].val_start - short[0].train_start} days.", DataWarning, stacklevel=3)
-    _warn_gaps(names, params, values, close, slice(folds[0].train_start, folds[-1].test_end), universe)
+            f"{short[0].val_start - short[0].train_start} days.", DataWarning, stacklevel=4)
 
 
 def _warn_gaps(names: list[str], params: IndicatorParams, values: dict[str, np.ndarray], close: np.ndarray,

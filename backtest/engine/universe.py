@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from backtest.core.config import UNIVERSE_FEATURES, RunConfig, UniverseSection, yahoo_adjusted
+from backtest.core.config import UNIVERSE_FEATURES, RunConfig, UniverseSection, factor_names, yahoo_adjusted
 from backtest.core.cores import available_cores, configure_threads
 from backtest.core.errors import ConfigError, DataError, DataWarning
 from backtest.core.kinds import Kind
@@ -104,11 +104,12 @@ def _load(config: RunConfig) -> Universe:
     """The configured universe, through ``load_universe``'s per-symbol checks: a csv file or folder, or the
     yfinance/tej symbols of data.symbols (or of the file data.path names) through the download cache."""
     d, un = config.data, config.universe
+    factors = factor_names(list(config.forecast.features))  # the user's own columns (a long file's)
     if d.source in ("yfinance", "tej"):
         symbols = list(d.symbols) or read_symbols(str(d.path))
         return load_universe(symbols, source=d.source, start=d.start, end=d.end,  # type: ignore[arg-type]
                              date_format=d.date_format, timezone=d.timezone, min_symbols=un.min_symbols,
-                             table=d.table, adjusted=yahoo_adjusted(d), refresh=d.refresh)
+                             table=d.table, adjusted=yahoo_adjusted(d), refresh=d.refresh, factors=factors)
     path = Path(str(d.path))
     if un.layout == "folder" and not path.is_dir():
         raise DataError(f"universe.layout = \"folder\" needs data.path to be a folder of per-symbol files. "
@@ -116,7 +117,14 @@ def _load(config: RunConfig) -> Universe:
     layout = "auto" if un.layout == "folder" else un.layout
     return load_universe(path, layout=layout, symbol_column=un.symbol_column, columns=dict(d.columns),
                          start=d.start, end=d.end, date_format=d.date_format, timezone=d.timezone,
-                         min_symbols=un.min_symbols, adjust=d.adjust == "adjusted")
+                         min_symbols=un.min_symbols, adjust=d.adjust == "adjusted", factors=factors)
+
+
+def data_fingerprint(universe: Universe) -> str:
+    """SHA-256 of the checked prices and, when the run reads some, the user's factor columns."""
+    if universe.factors is None:
+        return fingerprint(universe.prices)
+    return fingerprint(universe.prices.join(universe.factors))
 
 
 def configured_universe(config: RunConfig) -> Universe:
@@ -188,7 +196,7 @@ def _begin(universe: Universe, config: RunConfig, store: ChunkStore | None, resu
     if store is not None:
         identity = config.to_dict()
         identity["run"]["threads"] = threads  # the count, not "auto": it changes float rounding, so resume pins it
-        store.begin(identity, fingerprint(universe.prices), resume)
+        store.begin(identity, data_fingerprint(universe), resume)
     return threads
 
 
@@ -547,7 +555,7 @@ def _manifest(result: UniverseResult, timings: dict[str, float]) -> dict[str, An
     u, days = result.universe, result.equity.index
     return {
         "kind": Kind.UNIVERSE.value, "seed": result.config.run.seed,
-        "data": {"origin": u.origin, "fingerprint": fingerprint(u.prices), "symbols": len(u.symbols),
+        "data": {"origin": u.origin, "fingerprint": data_fingerprint(u), "symbols": len(u.symbols),
                  "refused": len(u.refused), "days": len(u.calendar), "fields": list(u.fields),
                  "survivorship": u.survivorship},
         "folds": len(result.folds), "out_of_sample": span(str(days[0].date()), str(days[-1].date()), len(days)),

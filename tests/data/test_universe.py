@@ -234,3 +234,71 @@ def test_the_shared_sp500_file_has_the_quirks_its_readme_states():
     assert t["one-day moves over the jump limit (kept, warned)"] == 9
     assert s.loc["EBAY", "first_jump"] == "2015-07-20 (-57%)" and s.loc["NI", "first_jump"] == "2015-07-02 (-63%)"
     assert u.survivorship and "505 stocks" in u.survivorship_note
+
+
+class TestFactorColumns:
+    """The user's own numeric columns of a long file (load_universe(factors=...)): kept on the checked rows."""
+
+    HAND = """Date,Name,Open,High,Low,Close,Volume,My_Factor,sector
+2021-01-04,AAA,10,11,9,10,100,0.5,tech
+2021-01-05,AAA,10,11,9,10.5,100,0.25,tech
+2021-01-06,AAA,10,11,9,10.2,100,,tech
+2021-01-07,AAA,10,11,9,10.4,100,-1.5,tech
+2021-01-04,BBB,20,21,19,20,100,2,energy
+2021-01-05,BBB,25,21,19,20.4,100,3,energy
+2021-01-06,BBB,20,21,19,20.6,100,4,energy
+2021-01-07,BBB,20,21,19,20.2,100,NA,energy
+2021-01-05,CCC,30,31,29,30,100,7,tech
+2021-01-06,CCC,30,31,29,30.6,100,8,tech
+2021-01-07,CCC,30,31,29,30.3,100,9,tech
+"""
+
+    def test_a_named_panel_by_hand(self, tmp_path):
+        # BBB's 2021-01-05 row has its open above the high: dropped, so is its factor; an empty cell and NA are
+        # missing values; CCC is listed from the second day; the text column sector is not asked for: not read.
+        path = tmp_path / "f.csv"
+        path.write_text(self.HAND)
+        u = load(path, min_symbols=2, factors=["my_factor"])
+        got = u.factor("my_factor")
+        expected = pd.DataFrame({"AAA": [0.5, 0.25, np.nan, -1.5], "BBB": [2.0, np.nan, 4.0, np.nan],
+                                 "CCC": [np.nan, 7.0, 8.0, 9.0]}, index=u.calendar)
+        pd.testing.assert_frame_equal(got, expected, check_names=False)
+        assert u.summary.loc["BBB", "dropped_outside"] == 1
+        assert load(path, min_symbols=2).factors is None  # none asked for: the prices alone, as before
+
+    def test_a_column_the_file_lacks_is_refused_naming_the_columns_it_has(self, tmp_path):
+        path = tmp_path / "f.csv"
+        path.write_text(self.HAND)
+        with pytest.raises(DataError, match=r"forecast.features includes 'my_factr', which is neither a known feature "
+                                            r"nor a column of the file. Did you mean 'my_factor'.*The file's other "
+                                            r"columns \(read lower-cased\): \['my_factor', 'sector'\]"):
+            load_universe(path, min_symbols=2, factors=["my_factr"])
+
+    def test_a_cell_that_is_not_a_number_is_refused_with_its_line_and_stock(self, tmp_path):
+        path = tmp_path / "f.csv"
+        path.write_text(self.HAND)
+        with pytest.raises(DataError, match=r"'sector', a column of the file, but 11 of its cells are not numbers, "
+                                            r"first 'tech' on line 2 \(AAA\)"):
+            load_universe(path, min_symbols=2, factors=["sector"])
+
+    def test_two_rows_of_one_stock_and_day_with_other_values_are_refused(self, tmp_path):
+        path = tmp_path / "f.csv"
+        path.write_text(self.HAND + "2021-01-07,CCC,30,31,29,30.3,100,10,tech\n")
+        with pytest.raises(DataError, match=r"CCC has more than one row on 2021-01-07 with different values of "
+                                            r"'my_factor'"):
+            load_universe(path, min_symbols=2, factors=["my_factor"])
+
+    def test_a_wide_file_a_folder_and_a_network_source_are_refused_by_name(self, tmp_path):
+        frames = panel()
+        wide = tmp_path / "wide.csv"
+        pd.DataFrame({s: f["close"] for s, f in frames.items()}).rename_axis("Date").to_csv(wide)
+        with pytest.raises(DataError, match=r"'my_factor', read as column\(s\) of your own file, but a wide file "
+                                            r"holds one close column per symbol. Give a long file"):
+            load_universe(wide, factors=["my_factor"])
+        folder = tmp_path / "prices"
+        folder.mkdir()
+        (folder / "AAA.csv").write_text(frames["AAA"].rename_axis("Date").to_csv())
+        with pytest.raises(DataError, match="a folder of per-symbol files is read for its prices only"):
+            load_universe(folder, factors=["my_factor"])
+        with pytest.raises(DataError, match="the yfinance source gives prices only"):
+            load_universe(["AAPL"], source="yfinance", factors=["my_factor"])

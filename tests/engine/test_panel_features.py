@@ -251,3 +251,108 @@ def test_the_features_example_config_runs_tiny(path, tmp_path) -> None:
     result = run_universe(config)
     assert result.scores["lstm16"].notna().to_numpy().mean() > 0.9
     assert np.isfinite(result.ic.loc["lstm16", "ic"])
+
+
+class TestFactorColumns:
+    """forecast.features naming a column of the user's own long file: its level per stock, checked where it enters."""
+
+    @staticmethod
+    def with_factor(frames, values=None) -> dict[str, pd.DataFrame]:
+        """my_factor = sin(0.1 t + i) + 0.01 t for stock i on day t (or ``values(t, i)``)."""
+        out = {}
+        for i, (symbol, frame) in enumerate(frames.items()):
+            t = np.arange(len(frame))
+            out[symbol] = frame.assign(my_factor=np.sin(0.1 * t + i) + 0.01 * t if values is None else values(t, i))
+        return out
+
+    @pytest.fixture(scope="class")
+    def factor_path(self, frames, tmp_path_factory):
+        return write_long_csv(self.with_factor(frames), tmp_path_factory.mktemp("f") / "long.csv")
+
+    def test_a_window_holds_the_factors_level_scaled_on_the_training_windows_by_hand(self, frames, factor_path):
+        universe, folds, inputs = _inputs(factor_path, ["close", "my_factor"])
+        assert inputs[1] and [c.name for c in inputs[0]] == ["my_factor"] and inputs[0][0].anchor is None
+        w = fold_windows(universe.field("close"), folds[:1], 5, "return", inputs=inputs[0])[0]
+        level = self.with_factor(frames)
+        f = np.column_stack([level[s]["my_factor"].to_numpy() for s in universe.symbols])  # (T, S), by hand
+        raw = np.stack([f[r - 4:r + 1, c] for r, c in zip(w.train_rows, w.train_cols, strict=True)])
+        mean, sd = raw.mean(), raw.std()
+        k = int(np.flatnonzero((w.train_rows == 60) & (w.train_cols == 3))[0])
+        np.testing.assert_allclose(w.x_train[k, :, 1], (f[56:61, 3] - mean) / sd, rtol=1e-5)  # its level, days 56..60
+        plain = fold_windows(universe.field("close"), folds[:1], 5, "return")[0]
+        np.testing.assert_array_equal(w.x_train[:, :, 0], plain.x_train[:, :, 0])  # the returns as without it
+
+    def test_altering_the_factor_after_a_cut_changes_nothing_fitted_or_scored_before_it(self, frames, factor_path,
+                                                                                        tmp_path):
+        import torch
+
+        from backtest.engine.pooled import pooled_scores
+        from forecasters.trainer import TrainSettings
+
+        cut = 230
+        rng = np.random.default_rng(9)
+        moved = self.with_factor(frames, lambda t, i: np.where(t >= cut, rng.normal(size=len(t)),
+                                                                np.sin(0.1 * t + i) + 0.01 * t))
+        universe, folds, inputs = _inputs(factor_path, ["close", "my_factor"])
+        moved_universe, _, moved_inputs = _inputs(write_long_csv(moved, tmp_path / "moved.csv"),
+                                                  ["close", "my_factor"])
+        early = [f for f in folds if f.train_end <= cut]
+        a = fold_windows(universe.field("close"), early, 5, "return", inputs=inputs[0])
+        b = fold_windows(moved_universe.field("close"), early, 5, "return", inputs=moved_inputs[0])
+        for x, y in zip(_before(a, cut), _before(b, cut), strict=True):
+            np.testing.assert_array_equal(x, y)
+        assert any(not np.array_equal(x, y) for x, y in zip(_windows_after(a, cut), _windows_after(b, cut),
+                                                             strict=True))  # the alteration reaches later windows
+
+        def scores(u, columns):
+            return pooled_scores(u.field("close"), folds, [], 5, "return", 0, TrainSettings(epochs=1),
+                                 torch.device("cpu"), inputs=columns)["linear"]
+
+        before, after = scores(universe, inputs), scores(moved_universe, moved_inputs)
+        day = universe.calendar[cut]
+        pd.testing.assert_frame_equal(before.loc[:day].iloc[:-1], after.loc[:day].iloc[:-1])
+        assert not before.loc[day:].equals(after.loc[day:])
+
+    @pytest.mark.parametrize(("values", "message"), [
+        (lambda t, i: np.full(len(t), 2.0), r"'my_factor' is 2 on every \(day, stock\) the folds read"),
+        (lambda t, i: np.where((t == 40) & (i == 3), np.inf, 0.01 * t + i),
+         r"'my_factor' is infinite on 1 \(day, stock\) pair\(s\) the folds read, first S3 on 2015-02-26"),
+        (lambda t, i: np.full(len(t), np.nan), r"'my_factor', a column of the file, but it has no value on any "
+                                               r"\(day, stock\) the folds read \(2015-01-01 to 2016-02-24\)"),
+        (lambda t, i: np.where(t < 130, np.nan, 0.01 * t + i), r"fold 0 keeps 0 of its 120 fitting days after the "
+                                                               r"warm-up of 'my_factor'.*or give 'my_factor' values "
+                                                               r"from earlier days in the file"),
+    ], ids=["constant", "infinite", "empty", "warm-up"])
+    def test_a_factor_a_model_cannot_learn_from_is_refused(self, frames, tmp_path, values, message):
+        path = write_long_csv(self.with_factor(frames, values), tmp_path / "bad.csv")
+        with pytest.raises(DataError, match=message):
+            _inputs(path, ["close", "my_factor"])
+
+    def test_a_warm_up_and_later_gaps_are_warned_and_left_out(self, frames, tmp_path):
+        def values(t, i):
+            return np.where((t < 20) | ((i == 2) & (t == 150)), np.nan, 0.01 * t + i)
+
+        path = write_long_csv(self.with_factor(frames, values), tmp_path / "gaps.csv")
+        with pytest.warns(DataWarning) as caught:
+            universe, folds, (columns, _) = _inputs(path, ["close", "my_factor"])
+        said = " ".join(str(w.message) for w in caught)
+        assert "1 fold(s) fit after the warm-up of 'my_factor' (its first 20 rows, to 2015-01-28" in said
+        assert "'my_factor' has no value on 1 (day, stock) pair(s) where the stock has a close, first S2 on" in said
+        w = fold_windows(universe.field("close"), folds[1:2], 5, "return", inputs=columns)[0]
+        gap = (w.train_cols == 2) & (w.train_rows >= 150) & (w.train_rows < 155)
+        assert not gap.any() and ((w.train_cols == 2) & (w.train_rows == 155)).any()  # the 5 windows reaching it
+
+    def test_the_config_takes_it_in_a_universe_run_and_refuses_it_for_one_symbol(self, factor_path):
+        from backtest.core.config import load_config
+        from backtest.engine.universe import data_fingerprint
+
+        config = universe_config(factor_path, "forecast.features=['close', 'my_factor']")
+        assert data_fingerprint(_load(config)) != data_fingerprint(_load(universe_config(factor_path)))
+        with pytest.raises(ConfigError, match=r"unknown feature 'my_factor'.*A column of your own file \(a factor\) "
+                                              r"is read by universe runs only"):
+            load_config(None, ["forecast.features=['close', 'my_factor']"])
+        with pytest.raises(ConfigError, match="headers are read lower-cased and stripped; write it so"):
+            universe_config(factor_path, "forecast.features=['close', 'My_Factor']")
+        with pytest.raises(DataError, match="neither a known feature nor a column of the file. Did you mean "
+                                            "'my_factor'"):
+            _load(universe_config(factor_path, "forecast.features=['close', 'my_factr']"))
