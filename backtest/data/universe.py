@@ -8,10 +8,12 @@ trading days, NaN where a stock has no row, with a per-symbol summary of what wa
 
 Every check of the single-symbol path (``backtest.data.check_prices``) runs on each symbol. A symbol it
 refuses is dropped from the universe with the refusal as its reason, not the whole run, unless fewer than
-``min_symbols`` remain. Before those checks, two row quirks of real universes are decided here (dropping
-the row instead of refusing the stock; ``bad_rows="refuse"`` restores the single-symbol rule): rows with
-some prices missing, and rows whose open or close lies outside [low, high]. One-day moves above ``jump``
-(40 %) and zero-volume rows are warned about and kept. docs/data.md ("Universes") gives each decision.
+``min_symbols`` remain. Before those checks one rule decides a bad row, whatever is wrong with it: a row
+that cannot be one day's prices (an exact repeat, some prices missing, a price or volume that cannot be,
+open or close outside [low, high]) is dropped, counted by its cause and named in the symbol's notes, and
+the stock keeps its other rows (``bad_rows="refuse"`` restores the single-symbol rule, which refuses the
+stock). One-day moves above ``jump`` (40 %) and zero-volume rows are warned about and kept. docs/data.md
+("One rule for a bad row") gives each decision.
 """
 
 from __future__ import annotations
@@ -195,8 +197,8 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
     min_symbols : int
         Fewest symbols that must pass the checks; fewer is refused with every symbol's reason.
     bad_rows : {"drop", "refuse"}
-        Rows with some prices missing or open/close outside [low, high]: dropped with a note (default),
-        or left to the single-symbol checks, which refuse the symbol.
+        Rows that cannot be one day's prices (``BAD_ROWS``): dropped, counted and noted (default), or left
+        to the single-symbol checks, which refuse the symbol.
     jump : float
         One-day close moves above this fraction are counted and warned about (kept).
     table, adjusted, refresh
@@ -685,13 +687,24 @@ def _network_member(cfg: DataSection, fetched: bool, reading: _Reading) -> Membe
 
 # --- checking each symbol ------------------------------------------------------------------------------------
 
-def _bad_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Rows with some (not all) prices missing, and rows with open/close outside [low, high]."""
-    prices = frame[list(PRICE_FIELDS)]
-    gaps = prices.isna().to_numpy()
-    missing = gaps.any(axis=1) & ~gaps.all(axis=1)
-    positive = (prices.to_numpy() > 0).all(axis=1)  # a non-positive price is check_prices' to refuse
-    return missing, data.outside_range(frame).to_numpy() & ~missing & positive
+BAD_ROWS = ("dropped_duplicate", "dropped_missing", "dropped_invalid", "dropped_outside")  # in the order decided
+
+
+def _bad_rows(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each row's one cause to be dropped, in the order of BAD_ROWS (docs/data.md, "One rule for a bad row"):
+    a repeat of an earlier row (same symbol, date and values), some (not all) prices missing, a value that
+    cannot be (a price zero, negative, infinite or absurd; a volume negative, infinite or absurd), open or
+    close outside [low, high]."""
+    prices, volume = frame[list(PRICE_FIELDS)].to_numpy(), frame["volume"].to_numpy()
+    duplicate = frame.assign(_date=frame.index).duplicated(keep="first").to_numpy()
+    gaps = np.isnan(prices)
+    missing = gaps.any(axis=1) & ~gaps.all(axis=1) & ~duplicate
+    with np.errstate(invalid="ignore"):
+        impossible = ((np.isinf(prices) | (prices <= 0) | (np.abs(prices) > data.MAX_PRICE)).any(axis=1)
+                      | np.isinf(volume) | (volume < 0) | (np.abs(volume) > data.MAX_VOLUME))
+    invalid = impossible & ~missing & ~duplicate
+    outside = data.outside_range(frame).to_numpy() & ~(duplicate | missing | invalid)
+    return dict(zip(BAD_ROWS, (duplicate, missing, invalid, outside), strict=True))
 
 
 def _prepared(batch: pd.DataFrame, close_only: bool, reading: _Reading) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -701,13 +714,32 @@ def _prepared(batch: pd.DataFrame, close_only: bool, reading: _Reading) -> tuple
     flags = pd.DataFrame({"zero_volume": (batch["volume"] == 0).to_numpy(), "symbol": batch["symbol"].to_numpy()})
     if close_only:  # one price stands for all four, so that every check of check_prices applies to it
         batch = batch.assign(open=batch["close"], high=batch["close"], low=batch["close"])
-        missing = outside = np.zeros(len(batch), dtype=bool)
-    else:
-        missing, outside = _bad_rows(batch)
-        if reading.bad_rows == "refuse":
-            missing = outside = np.zeros(len(batch), dtype=bool)
-    flags["dropped_missing"], flags["dropped_outside"], flags["rows_in"] = missing, outside, 1
-    return batch[~(missing | outside)], flags.groupby("symbol").sum()
+    bad = _bad_rows(batch)
+    if reading.bad_rows == "refuse":  # every row rule left to check_prices, which refuses the stock
+        bad = {cause: np.zeros(len(batch), dtype=bool) for cause in bad}
+    for cause, rows in bad.items():
+        flags[cause] = rows
+    flags["rows_in"] = 1
+    dropped = np.logical_or.reduce(list(bad.values()))
+    return batch[~dropped], flags.groupby("symbol").sum().assign(notes=_dropped_notes(batch, bad))
+
+
+_SAID = {"dropped_duplicate": "exact duplicate", "dropped_missing": "some prices missing",
+         "dropped_invalid": "a price or volume zero or negative, infinite or absurdly large",
+         "dropped_outside": "open/close outside [low, high]"}
+
+
+def _dropped_notes(batch: pd.DataFrame, bad: dict[str, np.ndarray]) -> pd.Series:
+    """Per symbol with dropped rows, a note naming each cause with its count and first date."""
+    parts: dict[str, list[str]] = {}
+    for cause, rows in bad.items():
+        if not rows.any():
+            continue
+        hit = pd.Series(batch.index[rows], index=batch["symbol"].to_numpy()[rows])
+        for symbol, dates in hit.groupby(level=0):
+            parts.setdefault(str(symbol), []).append(f"{len(dates)} row(s) dropped ({_SAID[cause]}), first on "
+                                                     f"{pd.Timestamp(dates.min()).date()}")
+    return pd.Series({symbol: "; ".join(text) for symbol, text in parts.items()}, dtype=object)
 
 
 def _needs_checks(frame: pd.DataFrame, codes: np.ndarray, n: int) -> np.ndarray:
@@ -771,7 +803,9 @@ def _check_batch(batch: pd.DataFrame, close_only: bool, reading: _Reading, origi
     kept, counts = _prepared(batch, close_only, reading)
     codes, names = pd.factorize(kept["symbol"].to_numpy(), sort=True)
     flagged = _needs_checks(kept, codes, len(names)) if screen else np.ones(len(names), dtype=bool)
-    records = {str(s): {"status": "ok", **counts.loc[s].to_dict(), "reason": "", "notes": ""} for s in counts.index}
+    notes = counts.pop("notes").fillna("")
+    records = {str(s): {"status": "ok", **counts.loc[s].to_dict(), "reason": "", "notes": notes[s]}
+               for s in counts.index}
     for s in set(counts.index) - set(names):  # every row dropped above
         records[str(s)] |= {"status": "refused", "reason": f"{origin}:{s}: no rows are left after dropping rows with "
                             "missing prices or open/close outside [low, high]. Check its rows in the file."}
@@ -779,6 +813,7 @@ def _check_batch(batch: pd.DataFrame, close_only: bool, reading: _Reading, origi
     for code in np.flatnonzero(flagged):
         rows = kept[codes == code].drop(columns="symbol")
         checked, record = _checked(str(names[code]), origin, rows)
+        record["notes"] = " | ".join(filter(None, [notes[names[code]], record["notes"]]))
         records[str(names[code])] |= record | ({} if checked is not None else {"status": "refused"})
         if checked is not None:
             frames.append(checked.assign(symbol=names[code]))
@@ -828,7 +863,7 @@ def _refuse_too_few(summary: pd.DataFrame, least: int, origin: str) -> None:
                     f"min_symbols = {least}.{dropped} Fix those inputs, or lower universe.min_symbols.")
 
 
-_COUNTS = ("rows_in", "rows", "dropped_missing", "dropped_outside", "dropped_checks", "holes", "zero_volume", "jumps")
+_COUNTS = ("rows_in", "rows", *BAD_ROWS, "dropped_checks", "holes", "zero_volume", "jumps")
 
 
 def _per_symbol(long: pd.DataFrame, limit: float) -> pd.DataFrame:
@@ -863,7 +898,7 @@ def _assemble(long: pd.DataFrame, summary: pd.DataFrame, fields: tuple[str, ...]
         summary[col] = summary.get(col, pd.Series(0, index=summary.index)).fillna(0).astype(int)
     summary["first_jump"] = summary["first_jump"].fillna("")
     ok = (summary["status"] == "ok").to_numpy()
-    removed = summary["dropped_missing"] + summary["dropped_outside"] + summary["rows"]
+    removed = summary[list(BAD_ROWS)].sum(axis=1) + summary["rows"]
     summary["dropped_checks"] = np.where(ok, summary["rows_in"] - removed, 0)
     span = calendar.searchsorted(summary["last"][ok], "right") - calendar.searchsorted(summary["first"][ok], "left")
     summary.loc[ok, "holes"] = span - summary.loc[ok, "rows"].to_numpy()
@@ -912,7 +947,9 @@ def totals(summary: pd.DataFrame) -> pd.DataFrame:
         "symbols listed after the first day": int(summary["listed_late"].sum()),
         "symbols ending before the last day": int(summary["ends_early"].sum()),
         "rows read": int(summary["rows_in"].sum()), "rows kept": int(summary["rows"].sum()),
+        "rows dropped: exact duplicates": int(summary["dropped_duplicate"].sum()),
         "rows dropped: some prices missing": int(summary["dropped_missing"].sum()),
+        "rows dropped: a price or volume that cannot be": int(summary["dropped_invalid"].sum()),
         "rows dropped: open/close outside [low, high]": int(summary["dropped_outside"].sum()),
         "rows dropped by the single-symbol checks": int(summary.loc[ok, "dropped_checks"].sum()),
         "rows of refused symbols": int(summary.loc[~ok, "rows_in"].sum()),
@@ -932,8 +969,11 @@ def _warn_totals(universe: Universe) -> None:
     named = f" ({', '.join(jumpers[:5])}{' ...' if len(jumpers) > 5 else ''})" if len(jumpers) else ""
     data._warn(
         f"{universe.origin}: {t['symbols kept']} of {t['symbols read']} symbols kept, {t['symbols refused']} refused"
-        f"{gone}; {t['rows dropped: some prices missing']} row(s) with missing prices and "
-        f"{t['rows dropped: open/close outside [low, high]']} with open/close outside [low, high] dropped, "
+        f"{gone}; {t['rows dropped: exact duplicates']} exact duplicate row(s), "
+        f"{t['rows dropped: some prices missing']} with missing prices, "
+        f"{t['rows dropped: a price or volume that cannot be']} with a price or volume that cannot be (zero or "
+        "negative, infinite, absurdly large) "
+        f"and {t['rows dropped: open/close outside [low, high]']} with open/close outside [low, high] dropped, "
         f"{t['rows dropped by the single-symbol checks']} more by the single-symbol checks; "
         f"{t['one-day moves over the jump limit (kept, warned)']} one-day move(s) over the jump limit kept"
         f"{named}; {t['zero-volume rows']} zero-volume row(s). "

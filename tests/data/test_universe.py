@@ -123,6 +123,56 @@ class TestInputs:
         assert u.frame("2330")["close"].iloc[0] == 503.0 and u.frame("2317")["close"].iloc[0] == pytest.approx(100.6)
 
 
+def _with(frames: dict[str, pd.DataFrame], column: str, value: float) -> dict[str, pd.DataFrame]:
+    frames["AAA"].iloc[7, list(frames["AAA"].columns).index(column)] = value
+    return frames
+
+
+def _repeated(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    frames["AAA"] = pd.concat([frames["AAA"], frames["AAA"].iloc[[7]]]).sort_index(kind="stable")
+    return frames
+
+
+# one bad row of AAA on its eighth day (2015-01-12), as a tiny named file: the cause it is counted under
+BAD_ROW_FILES = {
+    "zero_close": (lambda f: _with(f, "close", 0.0), "dropped_invalid"),
+    "negative_close": (lambda f: _with(f, "close", -5.0), "dropped_invalid"),
+    "minus_inf_close": (lambda f: _with(f, "close", -np.inf), "dropped_invalid"),
+    "plus_inf_close": (lambda f: _with(f, "close", np.inf), "dropped_invalid"),
+    "absurd_close": (lambda f: _with(f, "close", 1e300), "dropped_invalid"),
+    "negative_volume": (lambda f: _with(f, "volume", -1.0), "dropped_invalid"),
+    "nan_high": (lambda f: _with(f, "high", np.nan), "dropped_missing"),
+    "open_below_low": (lambda f: _with(f, "open", f["AAA"].iloc[7]["low"] * 0.5), "dropped_outside"),
+    "exact_duplicate": (_repeated, "dropped_duplicate"),
+}
+CAUSES = ["dropped_duplicate", "dropped_missing", "dropped_invalid", "dropped_outside"]
+
+
+class TestOneRuleForABadRow:
+    @pytest.mark.parametrize("name", list(BAD_ROW_FILES))
+    def test_a_bad_row_is_dropped_counted_by_its_cause_and_named(self, tmp_path, name):
+        mutate, cause = BAD_ROW_FILES[name]
+        u = load(write_long(tmp_path, mutate(panel()), f"{name}.csv"))
+        s = u.summary.loc["AAA"]
+        assert u.symbols == ["AAA", "BBB", "CCC"] and s["rows"] == 29 + (name == "exact_duplicate")
+        assert {c: s[c] for c in CAUSES} == {c: int(c == cause) for c in CAUSES}
+        assert s["notes"].startswith("1 row(s) dropped (") and s["notes"].endswith("), first on 2015-01-12")
+        assert u.totals()["count"].filter(like="rows dropped: ").sum() == 1
+
+    @pytest.mark.parametrize("name", [n for n in BAD_ROW_FILES if n != "exact_duplicate"])
+    def test_bad_rows_refuse_leaves_the_row_to_the_single_symbol_checks(self, tmp_path, name):
+        mutate, _ = BAD_ROW_FILES[name]
+        strict = load(write_long(tmp_path, mutate(panel()), f"{name}.csv"), bad_rows="refuse")
+        assert strict.symbols == ["BBB", "CCC"] and "AAA" in strict.refused
+
+    def test_the_same_day_twice_with_other_prices_refuses_the_stock(self, tmp_path):
+        frames = panel()
+        frames["AAA"] = pd.concat([frames["AAA"], frames["AAA"].iloc[[7]] * 1.01]).sort_index(kind="stable")
+        u = load(write_long(tmp_path, frames, "conflicting.csv"))
+        assert u.refused["AAA"].endswith("1 date(s) appear more than once with different prices: 2015-01-12. Keep "
+                                         "one row per date.")
+
+
 class TestQuirks:
     def test_missing_open_row_is_dropped_with_a_count(self, tmp_path):
         frames = panel()
@@ -176,10 +226,10 @@ class TestQuirks:
 
     def test_a_refused_symbol_is_dropped_with_its_reason(self, tmp_path):
         frames = panel()
-        frames["BBB"].iloc[6, :4] = -1.0  # a negative price: one symbol's file would be refused
+        frames["BBB"][["open", "high", "low", "close"]] = 50.0  # a close that never moves: one file is refused
         u = load(write_long(tmp_path, frames))
         assert u.symbols == ["AAA", "CCC"]
-        assert "zero or negative open, high, low, close" in u.refused["BBB"]
+        assert "every close is 50 (30 rows" in u.refused["BBB"]
         assert u.summary.loc["BBB", "status"] == "refused"
 
     def test_a_cell_that_is_not_a_number_refuses_that_symbol_only(self, tmp_path):
@@ -190,15 +240,15 @@ class TestQuirks:
 
     def test_too_few_symbols_left_is_refused_with_the_reasons(self, tmp_path):
         frames = panel()
-        frames["BBB"].iloc[6, :4] = -1.0
+        frames["BBB"][["open", "high", "low", "close"]] = 50.0
         with pytest.raises(DataError, match=r"only 2 of 3 symbol\(s\) passed the checks, fewer than min_symbols = 3\. "
-                                            r"Dropped: BBB: .*zero or negative"):
+                                            r"Dropped: BBB: .*every close is 50"):
             load_universe(write_long(tmp_path, frames), min_symbols=3)
 
     def test_totals_summarise_every_symbol(self, tmp_path):
         frames = panel()
         frames["AAA"].iloc[7, 0] = np.nan
-        frames["BBB"].iloc[6, :4] = -1.0
+        frames["BBB"][["open", "high", "low", "close"]] = 50.0
         frames["CCC"].iloc[20:] *= 0.5
         t = load(write_long(tmp_path, frames)).totals()["count"]
         assert t["symbols read"] == 3 and t["symbols kept"] == 2 and t["symbols refused"] == 1

@@ -25,7 +25,8 @@ from backtest.runs.universe_folder import UniverseSummary
 
 BENCHMARK = "equal_weight"  # the universe's benchmark book (backtest.engine.universe.BENCHMARK)
 DIGITS = 6  # decimals kept in the charts' data: an IC of 0.012345, a turnover of 12.3456 %
-SYMBOL_COUNTS = ["dropped_missing", "dropped_outside", "dropped_checks", "holes", "zero_volume", "jumps"]
+SYMBOL_COUNTS = ["dropped_duplicate", "dropped_missing", "dropped_invalid", "dropped_outside", "dropped_checks",
+                 "holes", "zero_volume", "jumps"]
 SYMBOL_COLUMNS = {"status": ("status", 0), **{c: (c.replace("_", " "), 0) for c in SYMBOL_COUNTS},
                   "first_jump": ("first jump", 0), "notes": ("notes", 0)}
 
