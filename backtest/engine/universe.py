@@ -212,7 +212,8 @@ def _warn_unused(config: RunConfig) -> None:
     if un.target != default.target and un.target != "above_median":
         unused.append(f"universe.target = {un.target!r}")
     if un.horizon != default.horizon and un.target != "above_median":
-        unused.append(f"universe.horizon = {un.horizon} (it still sets walkforward.gap's default, horizon - 1)")
+        unused.append(f"universe.horizon = {un.horizon} (it still sets walkforward.gap's default, horizon - 1, "
+                      f"and the IC against the {un.horizon}-day return beside the one-day one)")
     if unused:
         warnings.warn(f"forecast.models is empty: the run scores the baselines only, so {'; '.join(unused)} go unused "
                       "(they shape only the pooled networks' inputs and target). Name models in forecast.models to "
