@@ -151,7 +151,8 @@ def horizon_ic(scores: pd.DataFrame, ahead: pd.DataFrame, horizon: int) -> dict[
     -------
     dict
         ``ic_h``, ``rank_ic_h`` (means of the daily IC and rank IC), ``t_hac_h``, ``rank_t_hac_h``, ``lags_h``
-        (the lags both t's used) and ``days_h`` (days with an IC). NaN where too few days.
+        (the lags both t's used; NaN with fewer than 3 days, when there is no t) and ``days_h`` (days with an IC).
+        NaN where too few days.
     """
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 day. Got {horizon}.")
@@ -160,7 +161,7 @@ def horizon_ic(scores: pd.DataFrame, ahead: pd.DataFrame, horizon: int) -> dict[
     lags = max(newey_west_lags(days), horizon - 1)
     a, b = ic_summary(ic, lags), ic_summary(rank_ic, lags)
     return {"ic_h": a["mean"], "rank_ic_h": b["mean"], "t_hac_h": a["t_hac"], "rank_t_hac_h": b["t_hac"],
-            "lags_h": float(lags), "days_h": float(days)}
+            "lags_h": float(lags) if days >= 3 else float("nan"), "days_h": float(days)}
 
 
 def ic_verdicts(t_hac: pd.Series, level: float, what: Literal["ic", "rank_ic"] = "ic") -> pd.DataFrame:

@@ -70,4 +70,4 @@ def test_a_multi_day_target_adds_the_ic_against_its_own_earnable_return(result):
     assert row["rank_ic"] == result.ic.loc["reversal", "rank_ic"]  # the one-day figures are unchanged beside it
     # Held 2 days every stock is back at its price: no cross-section to correlate, so no IC (not a zero).
     two = xs.horizon_ic(reversal["reversal"], xs.earnable_return(result.universe.field("open").reindex(days), 2), 2)
-    assert np.isnan(two["ic_h"]) and two["days_h"] == 0
+    assert np.isnan(two["ic_h"]) and two["days_h"] == 0 and np.isnan(two["lags_h"])
