@@ -120,3 +120,9 @@ def test_a_five_day_target_shows_the_ic_against_its_own_return_beside_the_one_da
     assert "│ reversal │ -0.0456 │ -2.25 │ 0.0123 │ 1.50 │ 6 │" in flat
     assert "Newey-West with at least 5 - 1 lags" in flat
     assert "the target is about" not in " ".join(rendered(summary, 80).split())  # a one-day target: not shown
+    narrow = rendered(five, 60)
+    assert max(len(line) for line in narrow.splitlines()) <= 60 and "…" not in narrow
+    from backtest.report.universe.page import tables_html
+
+    page = "".join(tables_html(five))
+    assert "against the h-day return the target is about (open t+1 → open t+6" in page and "-0.0456" in page
