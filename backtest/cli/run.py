@@ -15,13 +15,20 @@ from backtest.cli.common import ConfigArg, SetOpt, console, err, friendly, load_
 
 
 class LiveProgress:
-    """Rich progress bars: one per model group, advancing by epoch."""
+    """Rich progress bars for either kind of run: one per architecture, advancing by epoch (a universe's bar
+    starts again for each chunk of folds it trains), and a universe's folds trained so far with the time left."""
+
+    FOLDS = " folds"  # the task key (no architecture name starts with a space)
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, Any] = {}
 
     def group_start(self, model: str, members: int, epochs: int) -> None:
+        if model in self.tasks:
+            self.progress.reset(self.tasks[model], total=epochs, description=f"{model:<13} {members} models",
+                                status="")
+            return
         self.tasks[model] = self.progress.add_task(f"{model:<13} {members} models", total=epochs, status="")
 
     def epoch(self, model: str, epoch: int, live: int, total: int, val_loss: float) -> None:
@@ -32,18 +39,6 @@ class LiveProgress:
         task = self.tasks[model]
         self.progress.update(task, completed=self.progress.tasks[task].total,
                              status=f"done in {seconds:.1f}s")
-
-
-class UniverseProgress(LiveProgress):
-    """A universe run's live display: the folds trained so far with the time left, and one bar per
-    architecture advancing by epoch through the chunk of folds it is training."""
-
-    FOLDS = " folds"  # the task key (no architecture name starts with a space)
-
-    def group_start(self, model: str, members: int, epochs: int) -> None:
-        if model not in self.tasks:
-            return super().group_start(model, members, epochs)
-        self.progress.reset(self.tasks[model], total=epochs, description=f"{model:<13} {members} models", status="")
 
     def folds(self, done: int, total: int) -> None:
         if self.FOLDS not in self.tasks:
@@ -72,14 +67,13 @@ def _run_overrides(set_: list[str] | None, out: Path | None, device: str | None,
 
 
 def _train(cfg: Any, checkpoint: Any, resuming: bool, quiet: bool) -> Any:
-    """backtest.run with live progress bars (or none with --quiet)."""
-    from backtest.engine.pipeline import Progress as NoProgress
+    """The run in memory, either kind, with live progress bars on a terminal (none with --quiet or piped)."""
     from backtest.kinds import run_config as run
 
-    if quiet:
-        return run(cfg, NoProgress(), checkpoint=checkpoint, resume=resuming)
+    if quiet or not err.is_terminal:
+        return run(cfg, checkpoint=checkpoint, resume=resuming)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-               TimeElapsedColumn()]
+               TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=False) as bars:
         return run(cfg, LiveProgress(bars), checkpoint=checkpoint, resume=resuming)
 
@@ -96,46 +90,6 @@ def _interrupted(folder: Any, saved: list[str]) -> typer.Exit:
         say(err, "[bold red]interrupted:[/]", f"{folder.path} is incomplete and will not be read as a finished run. "
             f"Saved: {', '.join(saved) or 'nothing finished yet'}. Continue with `{resume_command(folder.path)}`.")
     return typer.Exit(130)
-
-
-def _universe_result(cfg: Any, store: Any, resuming: bool, quiet: bool) -> Any:
-    """The universe run with a live display of folds and epochs on a terminal (none with --quiet or piped)."""
-    from backtest.kinds import run_config as run
-
-    if quiet or not err.is_terminal:
-        return run(cfg, checkpoint=store, resume=resuming)
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-               TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=err, transient=False) as bars:
-        return run(cfg, UniverseProgress(bars), checkpoint=store, resume=resuming)
-
-
-def _chunks_saved(store: Any) -> list[str]:
-    """The universe checkpoint's saved chunks, as the interrupted message names them."""
-    return [f"chunk {i}" for i in store.saved()]
-
-
-def _run_universe(cfg: Any, force: bool, resume: bool, quiet: bool) -> None:
-    """A universe run (universe.enabled): each trained chunk of folds is saved as it finishes, so --resume
-    continues an interrupted run; Ctrl-C and SIGTERM stop it with the command that does."""
-    from backtest.kinds import home, published
-    from backtest.runs.folder import claim_run_dir
-
-    with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
-        store = home(cfg).checkpoint(folder.path)
-        if folder.resuming:
-            err.print(f"resuming {escape(str(folder.path))}: loading the chunks of folds the interrupted run "
-                      "saved, training the rest.", highlight=False)
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        try:
-            result = _universe_result(cfg, store, folder.resuming, quiet)  # a data error here leaves no folder
-            with published(result, folder.path) as summary:
-                if not quiet:
-                    home(summary).render(summary, console)  # complete only once the summary could be shown
-        except KeyboardInterrupt:
-            raise _interrupted(folder, _chunks_saved(store)) from None
-    if quiet:
-        console.print(str(folder.path), soft_wrap=True, highlight=False)  # one line, for scripts
 
 
 @friendly
@@ -158,20 +112,18 @@ def run_command(
     from backtest.runs.folder import claim_run_dir
 
     cfg = load_run_config(config, _run_overrides(set_, out, device, threads, refresh))
-    if not home(cfg).live_progress:  # a universe run: its chunks of folds saved and shown (_run_universe)
-        return _run_universe(cfg, force, resume, quiet)
+    kind = home(cfg)
     with claim_run_dir(cfg.run.out_dir, cfg.run.name, force=force, resume=resume) as folder:
-        checkpoint = home(cfg).checkpoint(folder.path)
+        checkpoint = kind.checkpoint(folder.path)  # what each kind saves as it trains (models, chunks of folds)
         if folder.resuming:
-            saved, todo = checkpoint.split(cfg.forecast.models)
-            err.print(f"resuming {escape(str(folder.path))}: loading {', '.join(saved) or 'nothing'} from the "
-                      f"interrupted run's checkpoint; training {', '.join(todo) or 'nothing'}.", highlight=False)
+            err.print(f"resuming {escape(str(folder.path))}: {kind.resuming(checkpoint, cfg)}", highlight=False)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
-            with published(_train(cfg, checkpoint, folder.resuming, quiet), folder.path) as summary:
+            result = _train(cfg, checkpoint, folder.resuming, quiet)  # a data error here leaves no folder
+            with published(result, folder.path) as summary:
                 if not quiet:
                     home(summary).render(summary, console)  # complete only once the summary could be shown
         except KeyboardInterrupt:
-            raise _interrupted(folder, checkpoint.saved()) from None
+            raise _interrupted(folder, kind.kept(checkpoint)) from None
     if quiet:
         console.print(str(folder.path), soft_wrap=True, highlight=False)  # one line, for scripts

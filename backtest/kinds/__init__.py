@@ -48,7 +48,8 @@ class RunKind:
     plan: Callable[[RunConfig], tuple[Table, str]]  # (config) -> the fold table and what would be trained
     compare: Callable[..., str]  # (run_dirs, strategies, models, sort, limit, curves, console) -> the HTML page
     checkpoint: Callable[[Path], Any]  # (run_dir) -> the store `wfbt run` saves trained models in as it goes
-    live_progress: bool  # `wfbt run` shows progress bars and turns SIGTERM into a clean, resumable stop
+    resuming: Callable[[Any, RunConfig], str]  # (checkpoint, config) -> what `wfbt run --resume` loads and trains
+    kept: Callable[[Any], list[str]]  # (checkpoint) -> what an interrupted run has saved, as its message names it
     sweep_groups: bool  # a sweep trains its networks in the sweep's shared groups (else its cell is one task)
 
     def applies(self, key: str) -> bool:

@@ -42,6 +42,16 @@ def _checkpoint(run_dir: Any) -> Any:
     return Checkpoint(run_dir)
 
 
+def _resuming(checkpoint: Any, config: RunConfig) -> str:
+    saved, todo = checkpoint.split(config.forecast.models)
+    return (f"loading {', '.join(saved) or 'nothing'} from the interrupted run's checkpoint; training "
+            f"{', '.join(todo) or 'nothing'}.")
+
+
+def _kept(checkpoint: Any) -> list[str]:
+    return checkpoint.saved()  # the architectures whose group is saved
+
+
 def _plan(config: RunConfig) -> Any:
     from backtest.report.plan import single_plan
 
@@ -80,4 +90,4 @@ def _compare(run_dirs: list[str], strategies: list[str] | None, models: list[str
 
 SINGLE = RunKind(kind=Kind.SINGLE, words="a single-symbol run", benchmark=BENCHMARK, run=_run,
                  published=_published, read=_read, render=_render, plan=_plan, compare=_compare,
-                 checkpoint=_checkpoint, live_progress=True, sweep_groups=True)
+                 checkpoint=_checkpoint, resuming=_resuming, kept=_kept, sweep_groups=True)

@@ -44,6 +44,14 @@ def _checkpoint(run_dir: Any) -> Any:
     return ChunkCheckpoint(run_dir)
 
 
+def _resuming(checkpoint: Any, config: RunConfig) -> str:
+    return "loading the chunks of folds the interrupted run saved, training the rest."
+
+
+def _kept(checkpoint: Any) -> list[str]:
+    return [f"chunk {i}" for i in checkpoint.saved()]  # the chunks of folds saved whole
+
+
 def _plan(config: RunConfig) -> Any:
     from backtest.report.plan import universe_plan
 
@@ -80,4 +88,4 @@ def _compare(run_dirs: list[str], books: list[str] | None, scorers: list[str] | 
 
 UNIVERSE = RunKind(kind=Kind.UNIVERSE, words="a universe run", benchmark=BENCHMARK, run=_run,
                    published=_published, read=_read, render=_render, plan=_plan, compare=_compare,
-                   checkpoint=_checkpoint, live_progress=False, sweep_groups=False)
+                   checkpoint=_checkpoint, resuming=_resuming, kept=_kept, sweep_groups=False)

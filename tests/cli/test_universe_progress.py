@@ -48,9 +48,9 @@ def test_no_display_when_piped(tmp_path):
     assert "val loss" not in result.output and "trained" not in result.output
 
 
-def test_the_universe_progress_reuses_one_bar_per_architecture():
+def test_the_live_display_reuses_one_bar_per_architecture():
     bars = Progress(console=Console(file=io.StringIO()))
-    live = run_cli.UniverseProgress(bars)
+    live = run_cli.LiveProgress(bars)  # both kinds' display: a single-symbol run never calls folds()
     live.folds(0, 4)
     for _ in range(2):  # two chunks
         live.group_start("lstm", 1, 5)

@@ -1,5 +1,6 @@
 """backtest.kinds: each kind's home answers for every feature; mixed kinds are refused by name."""
 
+from backtest.core.config import load_config
 from backtest.core.kinds import Kind
 from backtest.engine.universe import BENCHMARK as UNIVERSE_BENCHMARK
 from backtest.kinds import home
@@ -20,8 +21,27 @@ def test_each_kind_names_the_benchmark_its_engine_tests_against():
 
 
 def test_what_only_one_kind_does_yet_is_said_by_its_home():
-    assert SINGLE.live_progress and not UNIVERSE.live_progress  # universe progress: issue 29's fourth item
     assert SINGLE.sweep_groups and not UNIVERSE.sweep_groups  # a universe cell trains in its own task
+
+
+def test_each_kind_says_what_a_resume_loads_and_what_an_interrupted_run_kept(tmp_path):
+    class Models:  # runs.checkpoint.Checkpoint: the architectures saved
+        def saved(self):  # type: ignore[no-untyped-def]
+            return ["gru"]
+
+        def split(self, models):  # type: ignore[no-untyped-def]
+            return [m for m in models if m == "gru"], [m for m in models if m != "gru"]
+
+    class Chunks:  # runs.chunks.ChunkCheckpoint: the chunks of folds saved
+        def saved(self):  # type: ignore[no-untyped-def]
+            return [0, 1]
+
+    config = load_config(None, ["forecast.models=['lstm', 'gru', 'linear']"])
+    assert SINGLE.kept(Models()) == ["gru"] and UNIVERSE.kept(Chunks()) == ["chunk 0", "chunk 1"]
+    assert SINGLE.resuming(Models(), config) == ("loading gru from the interrupted run's checkpoint; training "
+                                                 "lstm, linear.")
+    assert UNIVERSE.resuming(Chunks(), config) == ("loading the chunks of folds the interrupted run saved, training "
+                                                   "the rest.")
 
 
 def test_each_kind_says_which_settings_it_applies():
