@@ -58,7 +58,7 @@ EVIDENCE = {
     "run.device|single": "tests/core/test_config.py::test_cuda_without_a_gpu_is_refused",
     "run.device|universe":
         "tests/engine/test_pooled.py::test_the_pooled_member_is_the_folds_windows_with_its_stable_seed",
-    "run.threads|single": "tests/cli/test_settings.py::test_reference_reads_types_defaults_choices_and_ranges",
+    "run.threads|single": "tests/core/test_cores.py::test_threads_option_sets_training_threads_and_resume_pins_them",
     "data.source|single":
         "tests/engine/test_study_protocol.py::test_models_and_plan_of_the_paper_config_show_its_39201_parameter_gru",
     "data.source|universe":
@@ -90,27 +90,25 @@ EVIDENCE = {
         "tests/data/test_csvfile.py::test_utc_times_for_another_markets_midnight_are_refused_then_converted",
     "data.adjust|single": "tests/data/test_adjust.py::test_adjusted_prices_earn_the_dividend",
     "data.adjust|universe": "tests/data/test_adjust.py::TestUniverse::test_a_universe_run_applies_data_adjust",
-    "walkforward.train_days|single": "tests/engine/test_schedule.py::test_too_short_data_is_refused_with_the_fix",
+    "walkforward.train_days|single": "tests/engine/test_schedule.py::test_rolling_folds_exact",
     "walkforward.train_days|universe":
         "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
-    "walkforward.test_days|single":
-        "tests/data/test_csvfile.py::test_naive_times_that_put_bars_on_weekends_are_refused",
+    "walkforward.test_days|single": "tests/engine/test_schedule.py::test_rolling_folds_exact",
     "walkforward.test_days|universe":
         "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
-    "walkforward.val_days|single": "tests/data/test_csvfile.py::test_naive_times_that_put_bars_on_weekends_are_refused",
+    "walkforward.val_days|single": "tests/engine/test_schedule.py::test_rolling_folds_exact",
     "walkforward.val_days|universe":
         "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
     "walkforward.gap|single": "tests/engine/test_schedule.py::test_gap_separates_training_from_test",
-    "walkforward.window|single": "tests/cli/test_settings.py::test_reference_reads_types_defaults_choices_and_ranges",
-    "walkforward.max_folds|single":
-        "tests/engine/test_features_lookahead.py::test_a_fold_left_too_short_by_the_warmup_is_refused_naming_the_fix",
+    "walkforward.window|single": "tests/engine/test_schedule.py::test_expanding_folds_start_at_zero",
+    "walkforward.max_folds|single": "tests/engine/test_schedule.py::test_max_folds_keeps_the_latest_and_renumbers",
     "walkforward.protocol|single": "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
     "walkforward.study_train|single":
-        "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
+        "tests/engine/test_schedule.py::test_the_study_protocol_is_one_fold_with_the_papers_80_10_10",
     "walkforward.study_val|single":
-        "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
+        "tests/engine/test_schedule.py::test_the_study_protocol_is_one_fold_with_the_papers_80_10_10",
     "walkforward.study_test|single":
-        "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
+        "tests/engine/test_schedule.py::test_the_study_protocol_is_one_fold_with_the_papers_80_10_10",
     "forecast.models|single":
         "tests/report/test_html_browser.py::test_the_loss_chart_opens_on_a_trained_network_and_lists_no_baseline",
     "forecast.models|universe":
@@ -144,7 +142,7 @@ EVIDENCE = {
     "training.patience|single": "tests/cli/test_app.py::test_loss_chart_ticks_are_whole_epochs_once_each",
     "training.min_delta|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
     "training.optimizer|single":
-        "tests/core/test_config_networks.py::test_the_cli_refuses_them_with_exit_2_and_no_traceback",
+        "tests/forecasters/test_trainer.py::test_every_training_option_matches_the_reference_loop",
     "training.momentum|single":
         "tests/forecasters/test_trainer.py::test_every_training_option_matches_the_reference_loop",
     "training.loss|single": "tests/forecasters/test_trainer.py::test_every_training_option_matches_the_reference_loop",
@@ -161,10 +159,12 @@ EVIDENCE = {
         "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
     "strategies.bollinger_window|universe":
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
-    "strategies.bollinger_k|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
+    "strategies.bollinger_k|single":
+        "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
     "strategies.bollinger_k|universe":
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
-    "strategies.macd_fast|single": "tests/core/test_config.py::test_cross_field_checks",
+    "strategies.macd_fast|single":
+        "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
     "strategies.macd_slow|single":
         "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
     "strategies.macd_signal|single":
@@ -175,20 +175,18 @@ EVIDENCE = {
         "tests/engine/test_universe_rules.py::test_rule_books_trade_in_the_run_and_count_in_the_tests",
     "strategies.direction|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
     "strategies.sizing|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
-    "strategies.fraction|single":
-        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+    "strategies.fraction|single": "tests/strategies/test_sizing.py::test_strategy_sizes_give_each_strategy_its_sizing",
     "strategies.target_vol|single":
         "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
     "strategies.vol_window|single":
         "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
     "strategies.max_leverage|single":
-        "tests/sweep/test_spec_trader.py::test_a_bad_trader_grid_value_is_refused_naming_its_cell",
+        "tests/strategies/test_sizing.py::test_strategy_sizes_give_each_strategy_its_sizing",
     "strategies.stop_loss|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
-    "strategies.take_profit|single":
-        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+    "strategies.take_profit|single": "tests/engine/test_portfolio_trader.py::test_a_take_profit_exits_at_its_level",
     "strategies.trailing_stop|single":
-        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
-    "backtest.init_cash|single": "tests/engine/test_fills.py::test_fill_and_rate_settings_out_of_range_are_refused",
+        "tests/engine/test_portfolio_trader.py::test_a_trailing_stop_follows_the_highs_after_the_entry",
+    "backtest.init_cash|single": "tests/engine/test_fills.py::test_fractional_shares_are_the_default",
     "backtest.init_cash|universe":
         "tests/engine/test_universe_rules.py::test_a_book_on_change_lets_positions_drift_until_its_weights_change",
     "backtest.fees|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
@@ -197,11 +195,12 @@ EVIDENCE = {
         "tests/engine/test_pipeline_lookahead.py::test_both_executions_cover_exactly_the_out_of_sample_days_and_end_in_cash",
     "backtest.slippage|single": "tests/engine/test_pipeline_lookahead.py::test_fills_happen_after_the_decision",
     "backtest.execution|single": "tests/engine/test_pipeline_lookahead.py::test_fills_happen_after_the_decision",
-    "backtest.risk_free|single": "tests/engine/test_fills.py::test_fill_and_rate_settings_out_of_range_are_refused",
+    "backtest.risk_free|single":
+        "tests/scoring/test_traders.py::test_sharpe_and_sortino_over_the_risk_free_rate_are_those_of_the_excess_returns",
     "backtest.whole_shares|single":
         "tests/engine/test_portfolio_trader.py::test_whole_shares_and_a_minimum_fee_hold_for_shorts_and_sizes_too",
-    "backtest.lot_size|single": "tests/engine/test_fills.py::test_fill_and_rate_settings_out_of_range_are_refused",
-    "backtest.min_fee|single": "tests/engine/test_fills.py::test_fill_and_rate_settings_out_of_range_are_refused",
+    "backtest.lot_size|single": "tests/engine/test_fills.py::test_lots_buy_a_multiple_of_the_lot_size",
+    "backtest.min_fee|single": "tests/engine/test_fills.py::test_the_minimum_fee_is_a_floor_not_an_addition",
     "backtest.borrow|single":
         "tests/report/test_wording.py::test_the_note_says_the_direction_the_borrow_the_sizing_and_how_stops_fill",
     "statistics.significance|single":
