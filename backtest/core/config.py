@@ -126,7 +126,8 @@ class ForecastSection:
     # inputs per day, "close" required; "volume" may be added; ["close"] alone for close-only data; derived
     # features such as ret_5, rsi_14, bb_pctb, macd_hist (`wfbt models`, docs/features.md). A universe run
     # leaves it out for ["close"] (the close's returns) and takes the preset "alpha360" too, and any numeric column
-    # of its long file (a factor you computed, by its lower-cased header), entering at its level (docs/universes.md)
+    # of its long file or folder's files (a factor you computed, by its lower-cased header), entering at its level
+    # (docs/universes.md)
     features: list[str] = field(default_factory=lambda: ["open", "high", "low", "close"])
     # return: each window relative to its last close, target the next return (comparable across price levels);
     # level: scaled price levels, as both studies did (a network cannot extrapolate beyond the training range)
@@ -755,7 +756,7 @@ def _validate_features(features: list[str], universe: bool) -> None:
             f"forecast.features: unknown feature {name!r}.{suggest(name, [*PRICE_COLUMNS, *examples(), *PRESETS])} "
             f"Known features: {', '.join(PRICE_COLUMNS)}, and derived {', '.join(patterns)}{presets} (see `wfbt "
             "models`, docs/features.md). A column of your own file (a factor) is read by universe runs only "
-            "(universe.enabled = true, data.path a long file).")
+            "(universe.enabled = true, data.path a long file or a folder).")
     if "close" not in features and not (universe and set(PRESETS) & set(features)):
         raise ConfigError("forecast.features must include 'close', the series being forecast.")
 

@@ -213,8 +213,9 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
         ``check_prices`` (the rest it would return unchanged). False: every symbol goes through it.
     factors : sequence of str
         Numeric columns of a long file to keep beside the prices (the user's own factors, named as the header
-        reads lower-cased): each must be a column, and every cell a number or empty. A wide file, a folder and
-        the network sources have none, and are refused by name when some are asked for.
+        reads lower-cased): each must be a column, and every cell a number or empty (in a folder, a file without
+        the column, or with a cell that is neither, has its stock refused with that reason). A wide file and the
+        network sources have none, and are refused by name when some are asked for.
 
     Returns
     -------
@@ -236,10 +237,7 @@ def load_universe(where: str | Path | Sequence[str], *, source: Literal["csv", "
                        adjust=adjust and source == "csv", factors=tuple(factors))
     batch, members, origin, fields = _members(where, source, layout, symbol_column, reading,
                                               (table, adjusted, refresh))
-    values = None
-    if batch is not None and reading.factors:
-        values, batch = batch[[*reading.factors, "symbol"]], batch.drop(columns=list(reading.factors))
-    long, summary = _check_all(batch, members, fields, origin, reading, screen)
+    long, summary, values = _check_all(batch, members, fields, origin, reading, screen)
     _refuse_too_few(summary, min_symbols, origin)
     universe = _assemble(long, summary, fields, origin, jump)
     if values is not None:
@@ -268,7 +266,6 @@ def _members(where: str | Path | Sequence[str], source: str, layout: str, symbol
                         "set source='yfinance' or 'tej'.")
     path = str(where)
     if Path(path).is_dir():
-        _refuse_factors(reading, path, "a folder of per-symbol files is read for its prices only")
         return None, _folder_members(path, reading), path, FIELDS
     cells = _nonempty(read_table(path), path)
     symbol = _symbol_column(cells.columns, symbol_column, path) if layout != "wide" else None
@@ -287,12 +284,12 @@ def _members(where: str | Path | Sequence[str], source: str, layout: str, symbol
 
 
 def _refuse_factors(reading: _Reading, origin: str, why: str) -> None:
-    """Factor columns come from a long file only: anything else is refused by name."""
+    """Factor columns come from a long file or a folder of per-symbol files: anything else is refused by name."""
     if reading.factors:
         raise DataError(f"{origin}: forecast.features includes {', '.join(map(repr, reading.factors))}, read as "
                         f"column(s) of your own file, but {why}. Give a long file (date, symbol, open, high, low, "
-                        "close, volume and your columns, one row per stock and day), or remove them from "
-                        "forecast.features.")
+                        "close, volume and your columns, one row per stock and day) or a folder of per-symbol files "
+                        "with those columns, or remove them from forecast.features.")
 
 
 # --- reading files ---------------------------------------------------------------------------------------
@@ -635,10 +632,13 @@ def _file_member(path: str, reading: _Reading) -> Member:
         fields = _require_prices(frame, path)
         if reading.adjust:
             require_adj_close(frame.columns, path)
+        _require_factors(frame, reading.factors, path)  # in each file: a stock without one is refused naming it
         dates = _dates(frame["date"], path, reading, "line")
         keep = _in_range(dates, reading)
-        text = frame.loc[keep, [*fields, *(["adj_close"] if reading.adjust else [])]].set_axis(dates[keep])
+        text = frame.loc[keep, [*fields, *(["adj_close"] if reading.adjust else []), *reading.factors]]
         numbers, bad = _numbers(text, path)
+        _refuse_text_factors(text, bad, pd.Series(Path(path).name, index=text.index), reading.factors, path)
+        text, numbers, bad = text.set_axis(dates[keep]), numbers.set_axis(dates[keep]), bad.set_axis(dates[keep])
         if bad[list(fields)].to_numpy().any():  # check_prices refuses it naming the cell
             return text[list(fields)], False
         return (ratio_adjust(numbers, path) if reading.adjust else numbers), True
@@ -821,8 +821,9 @@ def _check_batch(batch: pd.DataFrame, close_only: bool, reading: _Reading, origi
 
 
 def _check_all(batch: pd.DataFrame | None, members: dict[str, Member], fields: tuple[str, ...], origin: str,
-               reading: _Reading, screen: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the members, check everything; the kept rows (index date, column symbol) and the records."""
+               reading: _Reading, screen: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Read the members, check everything; the kept rows (index date, column symbol), the records, and the
+    factor columns asked for as read (index date, columns the factors and symbol; None when none was)."""
     numeric, frames, records, notes = [] if batch is None else [batch], [], {}, {}
     for symbol, member in members.items():
         got, record = _guarded(symbol, member)
@@ -838,14 +839,18 @@ def _check_all(batch: pd.DataFrame | None, members: dict[str, Member], fields: t
         records[symbol] = record | {"status": "ok" if checked is not None else "refused", "rows_in": len(frame)}
         if checked is not None:
             frames.append(checked.assign(symbol=symbol))
+    values = None
     if numeric:
-        more, numeric_records = _check_batch(pd.concat(numeric), fields == ("close",), reading, origin, screen)
+        rows = pd.concat(numeric)
+        if reading.factors:  # kept apart from the checks, joined back onto the rows they keep (_factor_grid)
+            values, rows = rows[[*reading.factors, "symbol"]], rows.drop(columns=list(reading.factors))
+        more, numeric_records = _check_batch(rows, fields == ("close",), reading, origin, screen)
         frames, records = frames + more, records | numeric_records
     for symbol, note in notes.items():
         if note:
             records[symbol]["notes"] = " | ".join(filter(None, [note, str(records[symbol].get("notes", ""))]))
     long = pd.concat(frames) if frames else pd.DataFrame(columns=[*FIELDS, "symbol"])
-    return long, pd.DataFrame.from_dict(records, orient="index").rename_axis("symbol")
+    return long, pd.DataFrame.from_dict(records, orient="index").rename_axis("symbol"), values
 
 
 def _refuse_too_few(summary: pd.DataFrame, least: int, origin: str) -> None:

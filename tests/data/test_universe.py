@@ -338,17 +338,34 @@ class TestFactorColumns:
                                             r"'my_factor'"):
             load_universe(path, min_symbols=2, factors=["my_factor"])
 
-    def test_a_wide_file_a_folder_and_a_network_source_are_refused_by_name(self, tmp_path):
+    def test_a_folder_of_files_gives_each_stock_its_own_column(self, tmp_path):
+        # AAA's and BBB's files carry the column (BBB's with a hole), CCC's lacks it, DDD's has text in it: the
+        # last two are refused with the reason, as any stock a file cannot give is.
+        frames = panel(12)
+        folder = tmp_path / "prices"
+        folder.mkdir()
+        for k, (symbol, frame) in enumerate([*frames.items(), ("DDD", frames["AAA"])]):
+            out = frame.rename_axis("Date")
+            if symbol != "CCC":
+                out = out.assign(My_Factor=np.arange(12.0) + 100 * k)
+            if symbol == "BBB":
+                out.loc[out.index[4], "My_Factor"] = np.nan
+            text = out.to_csv()
+            (folder / f"{symbol}.csv").write_text(text.replace(",305.0", ",high") if symbol == "DDD" else text)
+        u = load(folder, min_symbols=2, factors=["my_factor"])
+        assert u.symbols == ["AAA", "BBB"]
+        assert "neither a known feature nor a column of the file" in u.refused["CCC"]
+        assert "1 of its cells are not numbers, first 'high' on line 7 (DDD.csv)" in u.refused["DDD"]
+        got = u.factor("my_factor")
+        np.testing.assert_array_equal(got["AAA"].to_numpy(), np.arange(12.0))
+        assert np.isnan(got["BBB"].iloc[4]) and got["BBB"].iloc[5] == 105.0
+
+    def test_a_wide_file_and_a_network_source_are_refused_by_name(self, tmp_path):
         frames = panel()
         wide = tmp_path / "wide.csv"
         pd.DataFrame({s: f["close"] for s, f in frames.items()}).rename_axis("Date").to_csv(wide)
         with pytest.raises(DataError, match=r"'my_factor', read as column\(s\) of your own file, but a wide file "
                                             r"holds one close column per symbol. Give a long file"):
             load_universe(wide, factors=["my_factor"])
-        folder = tmp_path / "prices"
-        folder.mkdir()
-        (folder / "AAA.csv").write_text(frames["AAA"].rename_axis("Date").to_csv())
-        with pytest.raises(DataError, match="a folder of per-symbol files is read for its prices only"):
-            load_universe(folder, factors=["my_factor"])
         with pytest.raises(DataError, match="the yfinance source gives prices only"):
             load_universe(["AAPL"], source="yfinance", factors=["my_factor"])
