@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 from arch.bootstrap import MCS, StationaryBootstrap, StepM
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 EULER_GAMMA = 0.5772156649015329
 
@@ -206,12 +205,22 @@ def superior_models(loss_benchmark: np.ndarray, loss_models: pd.DataFrame, level
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjustment of p-values (NaN stays NaN): family-wise error control over a run's models."""
+    """Holm's step-down adjustment of p-values (NaN stays NaN): family-wise error control over a run's models.
+
+    The i-th smallest of m p-values times (m - i), made non-decreasing in that order and capped at 1: what
+    statsmodels' ``multipletests(p, method="holm")[1]`` returns (a test checks them equal), written out because
+    that call runs a full ``gc.collect()`` each time, 0.1 to 0.7 s in a process holding a run's data.
+    """
     p = np.asarray(pvalues, dtype=float)
     out = np.full(p.shape, math.nan)
     finite = np.isfinite(p)
     if finite.any():
-        out[finite] = multipletests(p[finite], method="holm")[1]
+        q = p[finite]
+        order = np.argsort(q, kind="stable")
+        stepped = np.maximum.accumulate(q[order] * np.arange(len(q), 0, -1))
+        adjusted = np.empty(len(q))
+        adjusted[order] = np.minimum(stepped, 1.0)
+        out[finite] = adjusted
     return out
 
 

@@ -229,6 +229,15 @@ def test_holm_adjusts_like_statsmodels_and_keeps_nan():
     assert adjusted[[0, 2, 3]] == pytest.approx([0.03, 0.06, 0.06])  # 3 x 0.01; 2 x 0.03; max(1 x 0.04, 0.06)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_equals_statsmodels_with_ties_and_values_near_one(seed):
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(seed)
+    p = np.round(rng.uniform(0, 1, 12) ** 3, 2)  # many small ones, ties from the rounding, some adjusted past 1
+    assert holm(p) == pytest.approx(multipletests(p, method="holm")[1], abs=1e-15)
+
+
 def test_a_trial_that_never_moved_counts_as_sharpe_zero_in_the_variance():
     assert trial_variance(np.array([0.1, np.nan, -0.1])) == pytest.approx(np.var([0.1, 0.0, -0.1], ddof=1))
     assert trial_variance(np.array([0.2])) == 0.0
