@@ -100,7 +100,8 @@ def test_a_universe_run_with_a_weekly_rank_target(tmp_path):
     # beside the one-day reading: the IC against the 5-day earnable return, HAC lags at least 4
     from backtest.runs.universe import metrics
 
-    assert (result.ic["lags_h"] >= 4).all() and np.isfinite(result.ic.loc["linear", "rank_t_hac_h"])
+    assert (result.ic.loc[["linear", "reversal"], "lags_h"] >= 4).all()
+    assert np.isfinite(result.ic.loc["linear", "rank_t_hac_h"]) and np.isnan(result.ic.loc["naive", "lags_h"])
     written = metrics(result)
     assert written["horizon_return"] == "open t+1 → open t+6" and written["horizon"] == 5
     assert {"ic_h", "rank_ic_h", "t_hac_h", "rank_t_hac_h"} <= set(written["ic"][0])
