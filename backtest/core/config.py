@@ -396,7 +396,7 @@ def _check_value(where: str, value: Any, tp: Any) -> Any:
             raise ConfigError(f"{where}: expected a number. Got {value!r}.")
         if not math.isfinite(value):  # TOML reads nan and inf as numbers; no setting means either
             raise ConfigError(f"{where}: expected a finite number. Got {value!r}. Write a number such as the "
-                              f"default, {_default_of(where)!r}.")
+                              f"default, {default_of(where)!r}.")
         return float(value)
     if tp is str:
         if isinstance(value, datetime.date):  # TOML reads 2019-01-01 as a date
@@ -407,8 +407,8 @@ def _check_value(where: str, value: Any, tp: Any) -> Any:
     raise TypeError(f"unsupported config type {tp!r}")  # pragma: no cover - programming error
 
 
-def _default_of(where: str) -> Any:
-    """The built-in default of ``section.key`` (for messages)."""
+def default_of(where: str) -> Any:
+    """The built-in default of ``section.key`` (for messages, and for a setting a newer wfbt added)."""
     section, _, key = where.partition(".")
     return getattr(getattr(RunConfig(), section), key.split("[")[0], None)
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtest.core.config import default_of
 from backtest.core.errors import CheckpointWarning, DamagedCheckpoint, RunDirError
 from backtest.core.files import atomic_write_csv, atomic_write_json, atomic_write_text, describe
 from backtest.engine.schedule import Fold
@@ -41,6 +42,16 @@ PARTS = {"predictions": ".predictions.csv", "folds": ".folds.csv"}
 
 def _flatten(config: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {f"{s}.{k}": v for s, values in config.items() for k, v in values.items() if (s, k) not in IGNORED}
+
+
+def _added_at_default(saved: dict[str, Any], key: str, value: Any) -> bool:
+    """A setting the saved state does not know (a newer wfbt added it), left at its default: the default
+    does what the run did before the setting existed, so resuming is no change."""
+    return key not in saved and _json_like(value) == _json_like(default_of(key))
+
+
+def _json_like(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=list))
 
 
 def changed_settings(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[str]:
@@ -161,7 +172,7 @@ class Checkpoint:
         if resume and path.is_file():
             old = self._state(path)
             changes = [f"{k}: {old['config'].get(k)!r} -> {v!r}" for k, v in state["config"].items()
-                       if old["config"].get(k) != v]
+                       if old["config"].get(k) != v and not _added_at_default(old["config"], k, v)]
             if old["data_fingerprint"] != data_fingerprint:
                 changes.append("the price data (its fingerprint) differs")
             if changes:

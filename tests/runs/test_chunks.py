@@ -4,6 +4,7 @@ and a damaged one trained again with a warning."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -127,3 +128,37 @@ def test_the_saved_table_reads_back_as_the_same_float64_values(tmp_path):
     got, rows, cols = back["lstm"][0]
     assert np.array_equal(got, values.astype(np.float64)) and rows.tolist() == [100, 101, 139]
     assert cols.tolist() == [0, 5, 2]
+
+
+# --- a run started by an older wfbt resumes under a newer one that only added settings at their defaults -----
+
+def _started_before(tmp_path, drop: str):
+    """A checkpoint begun with the tiny config, its state.json then missing ``drop`` (as an older wfbt wrote it)."""
+    import dataclasses
+
+    from backtest.core.config import _plain
+    from backtest.runs.checkpoint import Checkpoint
+    from tests.conftest import tiny_config
+
+    config = {f.name: _plain(getattr(tiny_config(), f.name)) for f in dataclasses.fields(tiny_config())
+              if f.name != "networks"}
+    checkpoint = Checkpoint(tmp_path / "r")
+    checkpoint.begin(config, "fingerprint", False)
+    state = json.loads((checkpoint.dir / "state.json").read_text())
+    del state["config"][drop]
+    (checkpoint.dir / "state.json").write_text(json.dumps(state))
+    return checkpoint, config
+
+
+def test_a_setting_added_since_the_run_started_at_its_default_does_not_block_resume(tmp_path):
+    checkpoint, config = _started_before(tmp_path, "universe.target_processors")
+    assert checkpoint.begin(config, "fingerprint", True) == []
+
+
+def test_a_setting_added_since_the_run_started_but_set_otherwise_blocks_resume(tmp_path):
+    from backtest.core.errors import RunDirError
+
+    checkpoint, config = _started_before(tmp_path, "universe.target_processors")
+    config["universe"]["target_processors"] = ["cs_rank"]
+    with pytest.raises(RunDirError, match=re.escape("universe.target_processors: None -> ['cs_rank']")):
+        checkpoint.begin(config, "fingerprint", True)
