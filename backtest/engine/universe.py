@@ -31,6 +31,7 @@ from backtest.core.cores import available_cores, configure_threads
 from backtest.core.errors import ConfigError, DataError, DataWarning
 from backtest.core.kinds import Kind
 from backtest.core.manifest import span
+from backtest.data.adjust import prices_wording
 from backtest.data.groups import load_groups
 from backtest.data.load import fingerprint
 from backtest.data.universe import Universe, load_universe, read_symbols
@@ -561,6 +562,7 @@ def _manifest(result: UniverseResult, timings: dict[str, float]) -> dict[str, An
                  "survivorship": u.survivorship},
         "folds": len(result.folds), "out_of_sample": span(str(days[0].date()), str(days[-1].date()), len(days)),
         "scorers": list(result.scores), "books": list(result.weights), "benchmark": BENCHMARK,
+        "prices": prices_wording(result.config.data),  # data.adjust: raw, or each stock's total return
         "fills": result.fills, "forecast_return": FORECAST_RETURN[result.fills],
         "risk_free": result.config.backtest.risk_free,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},

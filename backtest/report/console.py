@@ -387,6 +387,7 @@ def universe_header(summary: UniverseSummary) -> Panel:
         f"[bold]{escape(summary.name)}[/]  universe {escape(str(d['origin']))}",
         f"{d['symbols']:,} symbols kept of {len(summary.symbols):,} · {d['first']} → {d['last']} ({d['days']:,} days)",
         f"{_folds_words(m)} · out of sample {oos['first']} → {oos['last']} ({oos['days']:,} days) · seed {m['seed']}",
+        *([escape(str(m["prices"]))] if m.get("prices") else []),  # a run saved before the key: nothing
         escape(universe_setup(summary.config)),
         "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items()),
     ]

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from backtest.engine.universe import run_universe
 from backtest.report.console import BOOK_COLUMNS, IC_COLUMNS, TEST_COLUMNS, render_universe
+from backtest.report.universe.page import universe_report_html
 from backtest.report.wording import fmt
 from backtest.runs.universe import write_universe
 from tests.conftest import synthetic_universe, universe_config, write_long_csv
@@ -126,3 +127,9 @@ def test_a_five_day_target_shows_the_ic_against_its_own_return_beside_the_one_da
 
     page = "".join(tables_html(five))
     assert "against the h-day return the target is about (open t+1 → open t+6" in page and "-0.0456" in page
+
+
+def test_the_header_says_which_prices_were_traded(summary):
+    assert summary.manifest["prices"] == "prices: raw, dividends not credited"
+    assert "│ prices: raw, dividends not credited" in rendered(summary, 80)
+    assert "fills at the next open · prices: raw, dividends not credited</p>" in universe_report_html(summary)

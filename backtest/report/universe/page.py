@@ -182,7 +182,8 @@ def _header(summary: UniverseSummary) -> list[str]:
     out = [f"<h1>wfbt universe run <code>{html.escape(summary.name)}</code></h1>",
            f"<p>{html.escape(str(d['origin']))}: {d['symbols']:,} symbols kept of {len(summary.symbols):,}, "
            f"{d['first']} → {d['last']} ({d['days']:,} days) · {m['folds']} walk-forward folds · out of sample "
-           f"{first} → {last} ({days:,} days) · seed {m['seed']} · fills at the {html.escape(summary.fills)}</p>"]
+           f"{first} → {last} ({days:,} days) · seed {m['seed']} · fills at the {html.escape(summary.fills)}"
+           + (f" · {html.escape(str(m['prices']))}" if m.get("prices") else "") + "</p>"]
     if summary.survivorship:
         out.append(f"<p class='warning'>⚠ survivorship bias: {html.escape(summary.survivorship)}</p>")
     return out
