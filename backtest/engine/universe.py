@@ -93,12 +93,14 @@ class UniverseResult:
     trading_summary: dict[str, Any]  # SPA and PBO against the benchmark
     ic: pd.DataFrame  # one row per scorer: IC, rank IC, ICIR, t, share of days > 0, spread
     daily_ic: pd.DataFrame  # out-of-sample days x "scorer:ic" / "scorer:rank_ic" / "scorer:spread" (top - bottom)
+    #                         / "scorer:q1" .. "scorer:q10" (each decile's mean earnable return)
     deciles: pd.DataFrame  # scorer x decile: mean next return
     fills: str  # "next open" or "next close"
     manifest: dict[str, Any] = field(default_factory=dict)
     group_ic: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks, days
     traded: pd.DataFrame | None = None  # out-of-sample days x books: one-way turnover traded (traded_turnover)
     factor: pd.DataFrame | None = None  # scorer rows: rank autocorrelation, top/bottom quantile turnover, IC decay
+    gross_equity: pd.DataFrame | None = None  # out-of-sample days x books: value of the same books before costs
 
 
 def _load(config: RunConfig) -> Universe:
@@ -428,7 +430,8 @@ def _ic_row(scores: pd.DataFrame, ahead: pd.DataFrame, close_ahead: pd.DataFrame
         above = scores.gt(scores.median(axis=1), axis=0).astype(float).where(scores.notna())
         row["accuracy"] = xs.accuracy(above, target)
     spread_by_day = deciles.iloc[:, -1] - deciles.iloc[:, 0]  # what spread_summary averages (kept for reports)
-    return row, pd.DataFrame({"ic": ic, "rank_ic": rank_ic, "spread": spread_by_day}), deciles.mean()
+    quantiles = {f"q{q}": deciles[q] for q in deciles.columns}  # each decile's daily mean (the tear sheet's curves)
+    return row, pd.DataFrame({"ic": ic, "rank_ic": rank_ic, "spread": spread_by_day, **quantiles}), deciles.mean()
 
 
 def _factor_table(scores: dict[str, pd.DataFrame], universe: Universe, days: pd.DatetimeIndex) -> pd.DataFrame:
@@ -547,7 +550,7 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
     result = UniverseResult(config, universe, folds, scores, weights, net.value(), book_returns(net),
                             book_returns(gross), evaluation.table, evaluation.summary, ic, daily, deciles, fills,
-                            group_ic=by_group, traded=traded, factor=factor)
+                            group_ic=by_group, traded=traded, factor=factor, gross_equity=gross.value())
     result.manifest = _manifest(result, timings)
     return result
 

@@ -440,6 +440,19 @@ def _tearsheet_line(summary: UniverseSummary) -> str:
             + " (IC by month, decay and the rest of the tear sheet: report.html)")
 
 
+def _cumulative_line(summary: UniverseSummary) -> str:
+    """One sentence of the tear sheet's cumulative returns, for each scorer with a ranking (an IC): its top and
+    bottom decile, and its long-short book before and after costs (every decile and book: report.html)."""
+    cumulative = summary.tearsheet.get("cumulative", {})
+    ranked = [str(n) for n in summary.ic.index if math.isfinite(float(summary.ic.loc[n, "ic"]))]
+    quantiles, books = cumulative.get("quantiles", {}), cumulative.get("books", {})
+    deciles = [f"{n} {q[max(q, key=int)]:+.1f} / {q['1']:+.1f} %" for n in ranked if (q := quantiles.get(n))]
+    long_short = [f"{n} {b['gross']:+.1f} → {b['net']:+.1f} %" for n in ranked if (b := books.get(f"{n}:long_short"))]
+    parts = ([f"top / bottom decile {', '.join(deciles)}"] if deciles else []) + \
+        ([f"long-short before → after costs {', '.join(long_short)}"] if long_short else [])
+    return f"Cumulative return: {'; '.join(parts)} (every decile and book: report.html)" if parts else ""
+
+
 def render_universe(summary: UniverseSummary, console: Console) -> None:
     """Print the universe run's summary: header, survivorship warning, scores, books, tests, data."""
     console.print(universe_header(summary))
@@ -450,13 +463,14 @@ def render_universe(summary: UniverseSummary, console: Console) -> None:
     horizon = horizon_view(summary, console)
     if horizon is not None:
         console.print(horizon)
-    line = _tearsheet_line(summary)
-    if line:
-        console.print(line, highlight=False)
+    for line in (_tearsheet_line(summary), _cumulative_line(summary)):
+        if line:
+            console.print(line, highlight=False)
     if summary.ic_by_group is not None:
         console.print(group_headline(summary.ic_by_group), highlight=False)
     console.print(book_view(summary, console))
     console.print(verdict_view(summary, console))
     console.print(data_view(summary))
     console.print(f"Artifacts in {escape(str(summary.run_dir))}/: report.html config.toml manifest.json "
-                  "scores.csv.gz equity.csv ic.csv turnover.csv symbols.csv metrics.json", highlight=False)
+                  "scores.csv.gz equity.csv equity_gross.csv ic.csv turnover.csv symbols.csv metrics.json",
+                  highlight=False)

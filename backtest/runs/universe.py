@@ -8,8 +8,10 @@ Layout of ``runs/<name>/`` for a universe run::
     scores.csv.gz     date, symbol, one column per scorer: every out-of-sample score (gzip CSV; pyarrow is
                       not a dependency, and pandas reads it in one line: pd.read_csv("scores.csv.gz"))
     equity.csv        date + one column per book: value after costs
+    equity_gross.csv  date + one column per book: value of the same book before costs (no fees, slippage, borrow)
     ic.csv            date + "scorer:ic", "scorer:rank_ic" and "scorer:spread" per scorer: the daily information
-                      coefficients and the daily top - bottom decile spread of the return the books can earn
+                      coefficients and the daily top - bottom decile spread of the return the books can earn,
+                      and "scorer:q1" .. "scorer:q10": each decile's mean of that return
     turnover.csv      date + one column per book: one-way turnover traded that day, drift included (a fraction
                       of the book's value at the day before's close)
     symbols.csv       Universe.summary: what loading did to each symbol, and why one was refused
@@ -43,7 +45,7 @@ from backtest.core.files import (
 from backtest.engine.universe import CLOSE_TO_CLOSE, FORECAST_RETURN, UniverseResult, daily_turnover, horizon_return
 from backtest.runs.folder import finish_run_dir
 from backtest.runs.store import to_toml
-from backtest.runs.universe_folder import UNIVERSE_DATA, UniverseSummary, load_universe_summary
+from backtest.runs.universe_folder import UNIVERSE_DATA, UniverseSummary, load_universe_summary, quantile_returns
 from backtest.scoring import crosssection as xs
 
 
@@ -102,7 +104,26 @@ def tearsheet(result: UniverseResult) -> dict[str, Any]:
         "distribution": {f"{n}:{k}": _shape(daily[f"{n}:{k}"]) for n in scorers for k in ("ic", "rank_ic")
                          if daily[f"{n}:{k}"].notna().sum() > 3},
         "returns_by_year": {"net": _yearly(result.returns), "gross": _yearly(result.gross_returns)},
+        "cumulative": cumulative(daily, result.equity, gross_equity(result)),
     }
+
+
+def gross_equity(result: UniverseResult) -> pd.DataFrame:
+    """Each book's value before costs: the engine's gross books (older results: their daily returns compounded)."""
+    if result.gross_equity is not None:
+        return result.gross_equity
+    start = result.equity.iloc[:1]
+    return pd.concat([start, start.iloc[0] * (1.0 + result.gross_returns).cumprod()])
+
+
+def cumulative(daily: pd.DataFrame, equity: pd.DataFrame, gross: pd.DataFrame) -> dict[str, Any]:
+    """Final cumulative returns (%) over the out-of-sample days: each scorer's deciles (their daily mean earnable
+    returns compounded, ``scoring.crosssection.cumulative_returns``) and each book before and after costs."""
+    quantiles = {scorer: {str(q): 100.0 * float(v) for q, v in xs.cumulative_returns(frame).iloc[-1].items()}
+                 for scorer, frame in quantile_returns(daily).items()}
+    books = {str(b): {"gross": 100.0 * float(gross[b].iloc[-1] / gross[b].iloc[0] - 1.0),
+                      "net": 100.0 * float(equity[b].iloc[-1] / equity[b].iloc[0] - 1.0)} for b in equity.columns}
+    return {"quantiles": quantiles, "books": books}
 
 
 def _shape(daily: pd.Series) -> dict[str, float]:
@@ -144,6 +165,7 @@ def write_universe(result: UniverseResult, run_dir: Path) -> UniverseSummary:
     csv = scores_long(result.scores).to_csv(index=False, lineterminator="\n").encode("utf-8")
     atomic_write_bytes(run_dir / "scores.csv.gz", gzip.compress(csv, mtime=0))  # mtime=0: same bytes every run
     atomic_write_csv(run_dir / "equity.csv", _dated(result.equity))
+    atomic_write_csv(run_dir / "equity_gross.csv", _dated(gross_equity(result)))
     atomic_write_csv(run_dir / "ic.csv", _dated(result.daily_ic))
     atomic_write_csv(run_dir / "turnover.csv", _dated(turnover_table(result)))
     atomic_write_csv(run_dir / "symbols.csv", result.universe.summary.reset_index())

@@ -19,8 +19,8 @@ from backtest.core.files import verify
 from backtest.core.kinds import Kind, kind_of
 from backtest.runs.folder import read_manifest, require_complete
 
-UNIVERSE_DATA = ["config.toml", "scores.csv.gz", "equity.csv", "ic.csv", "turnover.csv", "symbols.csv",
-                 "metrics.json"]
+UNIVERSE_DATA = ["config.toml", "scores.csv.gz", "equity.csv", "equity_gross.csv", "ic.csv", "turnover.csv",
+                 "symbols.csv", "metrics.json"]
 UNIVERSE_PICTURES = ["report.html"]
 TEXT_COLUMNS = {"scorer", "book", "verdict", "ic_verdict", "rank_ic_verdict", "group"}
 
@@ -41,13 +41,14 @@ class UniverseSummary:
     survivorship: str | None
     fills: str
     equity: pd.DataFrame  # DatetimeIndex x books, after costs
-    daily_ic: pd.DataFrame  # DatetimeIndex x "scorer:ic" / "scorer:rank_ic" / "scorer:spread"
+    daily_ic: pd.DataFrame  # DatetimeIndex x "scorer:ic" / "scorer:rank_ic" / "scorer:spread" / "scorer:q1".. (deciles)
     turnover: pd.DataFrame  # DatetimeIndex x books: one-way turnover per day (fraction of the book)
     symbols: pd.DataFrame  # symbols.csv: per symbol, what loading did
     tearsheet: dict[str, Any] = field(default_factory=dict)  # metrics.json's tear sheet (runs.universe.tearsheet)
     forecast_return: str = "close t → close t+1"  # what IC and deciles are measured on (older runs: close to close)
     ic_by_group: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks
     horizon_return: str | None = None  # with universe.horizon > 1: what the ic table's *_h columns are measured on
+    gross_equity: pd.DataFrame | None = None  # DatetimeIndex x books, before costs (None: written before it existed)
 
     @property
     def name(self) -> str:
@@ -59,6 +60,19 @@ class UniverseSummary:
     def scores(self) -> pd.DataFrame:
         """scores.csv.gz with parsed dates (read on demand: the largest artifact)."""
         return _read(self.run_dir, lambda: pd.read_csv(self.run_dir / "scores.csv.gz", parse_dates=["date"]))
+
+
+def quantile_returns(daily_ic: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """ic.csv's "scorer:q1", "scorer:q2", ... columns as one frame per scorer (columns 1, 2, ...: each quantile's
+    daily mean earnable return), for the scorers with at least one such return (none in an older run's ic.csv)."""
+    found = daily_ic.columns.str.extract(r"^(.*):q(\d+)$")
+    out = {}
+    for scorer in found[0].dropna().unique():
+        keep = (found[0] == scorer).to_numpy()
+        frame = daily_ic.loc[:, keep].set_axis(found.loc[keep, 1].astype(int).to_list(), axis=1).sort_index(axis=1)
+        if frame.notna().any().any():
+            out[str(scorer)] = frame
+    return out
 
 
 def _read(path: Path, read: Any) -> Any:
@@ -96,6 +110,7 @@ def _load(path: Path, manifest: dict[str, Any]) -> UniverseSummary:
         tearsheet=metrics.get("tearsheet", {}),
         ic_by_group=_table(metrics["ic_by_group"], "scorer") if metrics.get("ic_by_group") else None,
         horizon_return=metrics.get("horizon_return"),
+        gross_equity=_dated(path / "equity_gross.csv") if (path / "equity_gross.csv").is_file() else None,
     )
 
 

@@ -339,6 +339,27 @@ def factor_profile(scores: pd.DataFrame, fill: pd.DataFrame, bins: int = 10,
     return out
 
 
+def cumulative_returns(daily: pd.DataFrame) -> pd.DataFrame:
+    """Daily returns compounded: what 1 held through them becomes, minus 1; a NaN day adds nothing.
+
+    alphalens' ``performance.cumulative_returns`` (empyrical's ``cum_returns`` from 1, NaN as 0) minus 1. Over
+    :func:`decile_returns` it is alphalens' cumulative return by quantile (``plot_cumulative_returns_by_quantile``
+    of ``mean_return_by_quantile(by_date=True, demeaned=False)``): an equal-weighted book of each quantile,
+    rebalanced every day, before costs.
+
+    Parameters
+    ----------
+    daily : pd.DataFrame
+        Daily simple returns (days x columns).
+
+    Returns
+    -------
+    pd.DataFrame
+        Same labels; 0 before a column's first return.
+    """
+    return (1.0 + daily.astype(float).fillna(0.0)).cumprod() - 1.0
+
+
 def by_month(daily: pd.Series) -> pd.DataFrame:
     """Mean of a daily series by calendar month: years as rows, months 1..12 as columns (NaN: no day)."""
     values = daily.dropna()

@@ -46,7 +46,11 @@ def check_run_folder(run_dir, fills):
     assert "[universe]" in (run_dir / "config.toml").read_text()
     assert gzip.decompress((run_dir / "scores.csv.gz").read_bytes()).startswith(b"date,symbol,naive,reversal\n")
     ic = pd.read_csv(run_dir / "ic.csv", index_col="date")
-    assert list(ic.columns) == [f"{s}:{k}" for s in ("naive", "reversal") for k in ("ic", "rank_ic", "spread")]
+    kinds = ("ic", "rank_ic", "spread", *[f"q{q}" for q in range(1, 11)])  # the deciles: NaN with 8 stocks
+    assert list(ic.columns) == [f"{s}:{k}" for s in ("naive", "reversal") for k in kinds]
+    gross = pd.read_csv(run_dir / "equity_gross.csv", index_col="date")
+    assert list(gross.columns) == list(equity.columns) and len(gross) == 140
+    assert "equity_gross.csv" in manifest["artifacts"]
     turnover = pd.read_csv(run_dir / "turnover.csv", index_col="date")
     assert list(turnover.columns) == [*BOOKS, "equal_weight"] and len(turnover) == 140
     assert (run_dir / "report.html").is_file() and "report.html" in manifest["artifacts"]

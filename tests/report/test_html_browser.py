@@ -143,9 +143,15 @@ def test_universe_report_draws_every_chart_without_javascript_errors(tmp_path):
     assert probe["errors"] == [] and probe["plotly"]
     plots = probe["plots"]
     # the tables' charts, then the tear sheet's: IC and rank IC by month (heatmaps), the rank IC's distribution for
-    # the one scorer with an IC (reversal: the naive score is constant), the IC decay over horizons
+    # the one scorer with an IC (reversal: the naive score is constant), the IC decay over horizons, each scorer's
+    # deciles compounded, the books before and after costs
     assert set(plots) == {"ic-daily", "ic-cumulative", "deciles", "equity", "turnover",
-                          "month-0", "month-1", "dist-0", "decay"}
+                          "month-0", "month-1", "dist-0", "decay", "quantiles-0", "quantiles-1", "books-cumulative"}
+    assert plots["quantiles-0"]["paths"] == plots["quantiles-1"]["paths"] == 10  # every decile a line
+    assert plots["books-cumulative"]["traces"] == 2 * 9  # each book after and before costs
+    # drawn at first: long-short and long-only of both scorers and the benchmark, each twice; the rest in the legend
+    assert plots["books-cumulative"]["paths"] == 2 * 5
+    assert plots["books-cumulative"]["visible"][:2] == ["naive:long_short after costs", "naive:long_short before costs"]
     assert plots["ic-daily"]["visible"] == ["naive:rank_ic", "reversal:rank_ic"]  # Pearson IC in the legend
     assert plots["ic-daily"]["paths"] == 1  # the naive score is constant: no IC to draw
     assert plots["ic-cumulative"]["paths"] == 4  # its cumulative IC is a flat line at 0, drawn

@@ -47,7 +47,7 @@ def test_sigkill_after_the_first_chunk_then_resume_equals_uninterrupted(tmp_path
     full = subprocess.run(command(csv, out, "full"), env=env, capture_output=True, text=True)
     assert full.returncode == 0, full.stderr
 
-    for artifact in ["scores.csv.gz", "metrics.json", "equity.csv", "ic.csv", "turnover.csv"]:
+    for artifact in ["scores.csv.gz", "metrics.json", "equity.csv", "equity_gross.csv", "ic.csv", "turnover.csv"]:
         assert (out / "killed" / artifact).read_bytes() == (out / "full" / artifact).read_bytes(), artifact
     assert is_complete(out / "killed") and not (out / "killed" / "partial").exists()
     scores = pd.read_csv(out / "full" / "scores.csv.gz")

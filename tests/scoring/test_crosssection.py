@@ -10,6 +10,7 @@ import pytest
 
 from backtest.scoring.crosssection import (
     accuracy,
+    cumulative_returns,
     daily_ic,
     decile_returns,
     earnable_return,
@@ -283,3 +284,11 @@ class TestHorizonIC:
         assert got["ic_h"] == pytest.approx(ic.mean())
         with pytest.raises(ValueError, match="horizon must be at least 1 day. Got 0"):
             horizon_ic(score, ahead, 0)
+
+
+def test_cumulative_returns_compound_and_a_missing_day_adds_nothing():
+    daily = pd.DataFrame({"q1": [np.nan, 0.10, np.nan, -0.50], "q2": [0.02, 0.0, 0.0, 0.0]},
+                         index=pd.bdate_range("2024-01-01", periods=4))
+    out = cumulative_returns(daily)
+    assert out["q1"].tolist() == pytest.approx([0.0, 0.10, 0.10, -0.45])  # 1.1 x 0.5 - 1, not a sum (-0.40)
+    assert out["q2"].tolist() == pytest.approx([0.02] * 4)

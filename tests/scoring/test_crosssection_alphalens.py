@@ -6,7 +6,8 @@ day (``open.shift(-1)``, the price a book dated t fills at) makes its 1-day forw
 On a full panel (every name scored every day, 20 names in 5 groups of 4) the two agree to 1e-10:
 alphalens' IC (Spearman, per day) is wfbt's rank IC; its mean return by quantile (pooled over (day, name)
 pairs) is wfbt's mean of daily group means, equal when every day has the same count per group; its factor
-rank autocorrelation and quantile turnover are wfbt's. Where the definitions differ, the test pins it.
+rank autocorrelation and quantile turnover are wfbt's, and so are its cumulative returns by quantile (not
+demeaned). Where the definitions differ, the test pins it.
 """
 
 import warnings
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from backtest.scoring.crosssection import (
+    cumulative_returns,
     daily_ic,
     decile_returns,
     earnable_return,
@@ -71,6 +73,22 @@ def test_mean_quantile_returns_agree_with_equal_counts(panel):
     # alphalens demeans by default (each day's mean return subtracted): the spread is the same, the levels not
     demeaned = alphalens.performance.mean_return_by_quantile(data)[0]["1D"]
     assert demeaned.iloc[-1] - demeaned.iloc[0] == pytest.approx(ours.iloc[-1] - ours.iloc[0], abs=TOL)
+
+
+def test_cumulative_returns_by_quantile_agree_not_demeaned(panel):
+    """alphalens' plot_cumulative_returns_by_quantile: each quantile's daily mean return compounded from 1."""
+    scores, ahead, data = panel
+
+    def compounded(demeaned):
+        daily = alphalens.performance.mean_return_by_quantile(data, by_date=True, demeaned=demeaned)[0]["1D"]
+        return daily.unstack("factor_quantile").apply(alphalens.performance.cumulative_returns) - 1.0
+
+    theirs = compounded(False)
+    ours = cumulative_returns(decile_returns(scores, ahead, bins=BINS)).loc[theirs.index]
+    assert np.allclose(theirs.to_numpy(), ours.to_numpy(), atol=TOL)
+    assert abs(ours.iloc[-1, -1] - ours.iloc[-1, 0]) > 0.1  # the skill term spreads the curves: not all near 0
+    # pinned difference: alphalens' full tear sheet (long_short=True) compounds the demeaned returns instead
+    assert (compounded(True) - theirs).abs().to_numpy().max() > 1e-2
 
 
 def test_factor_rank_autocorrelation_agrees(panel):

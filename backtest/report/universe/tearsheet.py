@@ -3,7 +3,9 @@
 Every figure is drawn from the run folder alone: the daily IC and rank IC (ic.csv) and the tear sheet section of
 metrics.json (``backtest.runs.universe.tearsheet``): IC and rank IC by month, their distribution against a
 normal (histogram and Q-Q), rank autocorrelation and top / bottom quantile turnover, IC decay over horizons,
-returns by calendar year before and after costs, IC within each group when the run has groups.
+the cumulative return of every decile (ic.csv's "scorer:q1" ..) and of every book before and after costs
+(equity_gross.csv, equity.csv), returns by calendar year before and after costs, IC within each group when the
+run has groups.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 from scipy import stats
 
 from backtest.report.pages import table_html
-from backtest.runs.universe_folder import UniverseSummary
+from backtest.runs.universe_folder import UniverseSummary, quantile_returns
+from backtest.scoring.crosssection import cumulative_returns
 
+DEFAULT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                  "#bcbd22", "#17becf"]  # plotly's default sequence, one colour per book for both of its lines
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 FACTOR_COLUMNS = {"rank_autocorrelation": ("rank autocorr. (lag 1)", 3), "turnover_top": ("top q. turnover %", 1),
                   "turnover_bottom": ("bottom q. turnover %", 1)}
@@ -67,6 +73,34 @@ def decay_figure(factor: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def quantile_figure(scorer: str, daily: pd.DataFrame) -> go.Figure:
+    """One scorer's deciles: each one's daily mean earnable return compounded (%), lowest scores red, highest blue."""
+    curves = 100.0 * cumulative_returns(daily)
+    colors = sample_colorscale("RdBu", [i / max(len(curves.columns) - 1, 1) for i in range(len(curves.columns))])
+    x = [f"{d:%Y-%m-%d}" for d in curves.index]
+    fig = go.Figure([go.Scatter(x=x, y=[_value(v) for v in curves[q]], name=f"q{q}", mode="lines",
+                                line={"color": c, "width": 1.5}) for q, c in zip(curves.columns, colors, strict=True)])
+    fig.update_layout(title=f"{scorer}: cumulative return of each decile (q1 = lowest scores)", height=380,
+                      hovermode="x unified", yaxis_title="% (equal weights, rebalanced daily, before costs)")
+    return fig
+
+
+def books_figure(net: pd.DataFrame, gross: pd.DataFrame) -> go.Figure:
+    """Each book's cumulative return (%) after costs (solid) and before (dotted, same colour); long-short, long-only
+    and the equal-weighted universe shown, the other books in the legend."""
+    fig, x = go.Figure(), [f"{d:%Y-%m-%d}" for d in net.index]
+    for i, book in enumerate(net.columns):
+        color = DEFAULT_COLORS[i % len(DEFAULT_COLORS)]
+        shown = True if book == "equal_weight" or book.endswith((":long_short", ":long_only")) else "legendonly"
+        for label, frame, dash in (("after costs", net, "solid"), ("before costs", gross, "dot")):
+            curve = 100.0 * (frame[book] / frame[book].iloc[0] - 1.0)
+            fig.add_trace(go.Scatter(x=x, y=[_value(v) for v in curve], name=f"{book} {label}", mode="lines",
+                                     legendgroup=book, visible=shown, line={"color": color, "dash": dash}))
+    fig.update_layout(title="Books: cumulative return after costs (solid) and before (dotted)", height=420,
+                      hovermode="x unified", yaxis_title="%", legend={"font": {"size": 10}})
+    return fig
+
+
 def _yearly_table(yearly: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:
     """Books as rows, "year gross" and "year net" columns (%)."""
     net, gross = pd.DataFrame(yearly["net"]).T, pd.DataFrame(yearly["gross"]).T
@@ -100,9 +134,34 @@ def tearsheet_html(summary: UniverseSummary) -> list[str]:
                 "<p class='note'>rank autocorr.: mean Spearman correlation of each day's scores with the day "
                 "before's (alphalens' factor rank autocorrelation); top / bottom q. turnover: mean daily share of "
                 "the top (bottom) decile's stocks that were not in it the day before.</p>", html_figs[-1]]
-    out += ["<h3>Returns by calendar year, before and after costs (%)</h3>",
+    out += [*_cumulative_html(summary), "<h3>Returns by calendar year, before and after costs (%)</h3>",
             _plain_table(_yearly_table(t["returns_by_year"]), "book", 2), *_groups_html(summary)]
     return out
+
+
+def _cumulative_html(summary: UniverseSummary) -> list[str]:
+    """Every decile's cumulative return per scorer, and the books' before and after costs (a run written before
+    ic.csv had the deciles, or before equity_gross.csv: the part it lacks is left out)."""
+    quantiles = [_div(f"quantiles-{i}", quantile_figure(k, v))
+                 for i, (k, v) in enumerate(quantile_returns(summary.daily_ic).items())]
+    out = [] if not quantiles else [
+        "<h3>Cumulative return of every decile</h3>", *quantiles,
+        "<p class='note'>Each decile's mean return a day (the return a book dated t can earn), compounded: an "
+        "equal-weighted book of the decile rebalanced every day, before costs (alphalens' cumulative returns by "
+        "quantile, not demeaned).</p>"]
+    books = summary.tearsheet.get("cumulative", {}).get("books")
+    if summary.gross_equity is not None and books:
+        table = pd.DataFrame(books).T.rename(columns={"gross": "before costs %", "net": "after costs %"})
+        out += ["<h3>Books: cumulative return before and after costs</h3>",
+                _div("books-cumulative", books_figure(summary.equity, summary.gross_equity)),
+                _plain_table(table.rename_axis("book"), "book", 2)]
+    return out
+
+
+def _div(div_id: str, fig: go.Figure) -> str:
+    """A figure as a div of the page (plotly.js is inlined once by the page)."""
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})
 
 
 def _shape_note(distribution: dict[str, dict[str, float]]) -> str:
