@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from backtest.core.errors import ConfigError, DataWarning
 from backtest.engine.universe import _books, demeaned, run_universe
@@ -89,6 +91,11 @@ def test_the_console_headline_counts_the_groups():
     line = group_headline(table)
     assert line.startswith("IC within groups: 2 of 3 groups with an IC, mean over those: lstm +0.0050 (1/2 > 0) (each")
     assert "naive" not in line
+    for width in (60, 80):  # rich wraps it at spaces: every word whole, no line over the width
+        buf = io.StringIO()
+        Console(file=buf, width=width, color_system=None).print(line, highlight=False)
+        assert max(len(x) for x in buf.getvalue().splitlines()) <= width
+        assert " ".join(buf.getvalue().split()) == line
 
 
 def test_wfbt_run_with_groups_prints_the_headline_and_show_reads_it_back(tmp_path):

@@ -133,3 +133,20 @@ def test_the_header_says_which_prices_were_traded(summary):
     assert summary.manifest["prices"] == "prices: raw, dividends not credited"
     assert "│ prices: raw, dividends not credited" in rendered(summary, 80)
     assert "fills at the next open · prices: raw, dividends not credited</p>" in universe_report_html(summary)
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_the_headline_lines_keep_every_word_at_60_and_80_columns(summary, width):
+    """The header's setup line and the tear sheet's two lines (turnover; cumulative deciles and long-short books)
+    wrap at spaces: every word whole, none cut, no line over the width."""
+    from backtest.report.console import _cumulative_line, _tearsheet_line, universe_setup
+
+    out = rendered(summary, width)
+    assert max(len(line) for line in out.splitlines()) <= width
+    flat = " ".join(out.replace("│", " ").split())  # the header panel's borders out
+    lines = [universe_setup(summary.config), _tearsheet_line(summary), _cumulative_line(summary)]
+    # 8 stocks make no deciles (fewer than 10 a day): the line has the long-short books only
+    assert lines[2].startswith("Cumulative return: long-short before → after costs reversal ")
+    assert "pooled_lstm_lookback_240_seed_0" in lines[2] and "top / bottom" not in lines[2]
+    for line in lines:
+        assert line and " ".join(line.split()) in flat, line
