@@ -204,12 +204,13 @@ EVIDENCE = {
     "backtest.borrow|single":
         "tests/report/test_wording.py::test_the_note_says_the_direction_the_borrow_the_sizing_and_how_stops_fill",
     "statistics.significance|single":
-        "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+        "tests/scoring/test_evaluation.py::test_statistics_significance_and_mcs_size_are_the_levels_of_the_forecast_tests",
     "statistics.bootstrap_reps|single":
         "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
     "statistics.bootstrap_reps|universe":
         "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
-    "statistics.mcs_size|single": "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+    "statistics.mcs_size|single":
+        "tests/scoring/test_evaluation.py::test_statistics_significance_and_mcs_size_are_the_levels_of_the_forecast_tests",
     "statistics.pbo_blocks|single":
         "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
     "statistics.pbo_blocks|universe":

@@ -114,3 +114,16 @@ def test_a_persistent_error_is_tested_with_its_long_run_variance():
 def test_every_model_trailing_naive_gives_hansens_spa_p_of_one():
     ev = evaluate_forecasts(predictions({"a": 1.5, "b": 2.0}), CFG, 0)
     assert ev.summary["spa_p"] == 1.0 and ev.summary["superior"] == []
+
+
+def test_statistics_significance_and_mcs_size_are_the_levels_of_the_forecast_tests():
+    # a model a little worse than naive (noise 1.08 against the random walk's step of 1): its DM p is 0.064
+    p = predictions({"m": 1.08})
+
+    def run(**levels):  # type: ignore[no-untyped-def]
+        ev = evaluate_forecasts(p, StatisticsSection(bootstrap_reps=300, **levels), 0)
+        return ev.table.set_index("model").loc["m", "verdict"], ev.summary["mcs"]
+
+    assert run() == ("indistinguishable", ["naive"])  # p 0.064 > 0.05; the set at size 0.10 drops m
+    assert run(significance=0.1)[0] == "worse"  # statistics.significance = 0.1: 0.064 is below it
+    assert run(mcs_size=0.05)[1] == ["naive", "m"]  # statistics.mcs_size = 0.05: m's MCS p is not below it
