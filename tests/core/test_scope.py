@@ -177,7 +177,7 @@ EVIDENCE = {
     "strategies.sizing|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
     "strategies.fraction|single": "tests/strategies/test_sizing.py::test_strategy_sizes_give_each_strategy_its_sizing",
     "strategies.target_vol|single":
-        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+        "tests/strategies/test_sizing.py::test_vol_target_caps_at_max_leverage_and_reads_the_window",
     "strategies.vol_window|single":
         "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
     "strategies.max_leverage|single":
