@@ -68,10 +68,13 @@ EVIDENCE = {
         "tests/engine/test_study_protocol.py::test_models_and_plan_of_the_paper_config_show_its_39201_parameter_gru",
     "data.path|universe":
         "tests/engine/test_universe_rules.py::test_rule_books_hold_by_hand_worked_stocks_at_equal_weights",
-    "data.start|single": "tests/cli/test_errors.py::test_data_files_end_in_a_message_or_a_finished_run",
+    "data.start|single":
+        "tests/data/test_single_data_settings.py::test_data_start_is_the_first_day_and_data_end_the_first_day_left_out",
     "data.start|universe": "tests/runs/test_universe_compare.py::test_other_stocks_and_other_data_are_warned_first",
-    "data.end|single": "tests/data/test_load_refusals.py::test_a_gap_of_months_is_refused_naming_both_sides",
-    "data.adjusted|single": "tests/core/test_config_refusals.py::test_settings_that_used_to_pass_or_crash_are_refused",
+    "data.end|single":
+        "tests/data/test_single_data_settings.py::test_data_start_is_the_first_day_and_data_end_the_first_day_left_out",
+    "data.adjusted|single":
+        "tests/data/test_single_data_settings.py::test_data_adjusted_downloads_yahoos_adjusted_bars",
     "data.table|single": "tests/data/test_tej.py::test_tej_own_errors_are_translated",
     "data.refresh|single": "tests/data/test_yahoo.py::test_yfinance_single_symbol_and_cache_without_network",
     "data.symbols|universe":
@@ -81,7 +84,7 @@ EVIDENCE = {
     "data.table|universe": "tests/data/test_universe_sources.py::test_a_tej_universe_from_a_file_of_company_ids",
     "data.adjusted|universe": "tests/data/test_universe_sources.py::test_adjusted_yfinance_prices_reach_the_universe",
     "data.columns|single":
-        "tests/cli/test_run_features.py::test_volume_rel_on_data_without_volume_is_refused_naming_the_fix",
+        "tests/data/test_single_data_settings.py::test_data_columns_maps_a_files_own_names",
     "data.columns|universe":
         "tests/data/test_universe.py::TestInputs::test_folder_of_per_symbol_files_mixed_compression",
     "data.date_format|single":
@@ -102,7 +105,8 @@ EVIDENCE = {
     "walkforward.gap|single": "tests/engine/test_schedule.py::test_gap_separates_training_from_test",
     "walkforward.window|single": "tests/engine/test_schedule.py::test_expanding_folds_start_at_zero",
     "walkforward.max_folds|single": "tests/engine/test_schedule.py::test_max_folds_keeps_the_latest_and_renumbers",
-    "walkforward.protocol|single": "tests/core/test_config_study.py::test_study_settings_that_mean_nothing_are_refused",
+    "walkforward.protocol|single":
+        "tests/engine/test_schedule.py::test_the_study_protocol_is_one_fold_with_the_papers_80_10_10",
     "walkforward.study_train|single":
         "tests/engine/test_schedule.py::test_the_study_protocol_is_one_fold_with_the_papers_80_10_10",
     "walkforward.study_val|single":
@@ -189,7 +193,8 @@ EVIDENCE = {
     "backtest.init_cash|single": "tests/engine/test_fills.py::test_fractional_shares_are_the_default",
     "backtest.init_cash|universe":
         "tests/engine/test_universe_rules.py::test_a_book_on_change_lets_positions_drift_until_its_weights_change",
-    "backtest.fees|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
+    "backtest.fees|single":
+        "tests/engine/test_fills.py::test_whole_shares_round_the_all_in_buy_down",
     "backtest.fees|universe": "tests/engine/test_universe_legs.py::test_fees_are_paid_on_both_legs",
     "backtest.tax|single":
         "tests/engine/test_pipeline_lookahead.py::test_both_executions_cover_exactly_the_out_of_sample_days_and_end_in_cash",
