@@ -5,10 +5,11 @@ With ``run.workers`` > 1 the chunks go to a ``distributed.LocalCluster`` of that
 this machine (loopback only, one task at a time each); with ``run.scheduler`` to the cluster at that address.
 The close panel travels with each task; each task is ``engine.pooled.train_chunk`` on it, a pure
 function of (panel, chunk, frozen job), so a chunk gives the same bits wherever it trains given the same
-thread count (``ChunkJob.threads``). Dask does the scheduling: a task whose worker dies (killed, out of
-memory) is run again on another (the scheduler's ``allowed-failures``), and a task that raises is retried
-(``RETRIES``). Results come back as each chunk finishes, so the driver saves each to the run's checkpoint
-and shows the folds done.
+thread count (``ChunkJob.threads``), its training log coming back with its forecasts. Dask does the
+scheduling: a task whose worker dies (killed, out of memory) is run again on another (the scheduler's
+``allowed-failures``), and a task that raises is retried (``RETRIES``).
+Results come back as each chunk finishes, so the driver saves each to the run's checkpoint and shows the
+folds done.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from backtest.core.errors import SourceError
-from backtest.engine.pooled import ChunkJob, ChunkRunner, Parts, train_chunk
+from backtest.engine.pooled import ChunkJob, ChunkRunner, TrainedChunk, train_chunk
 from backtest.engine.schedule import Fold
 
 RETRIES = 2  # a chunk that raises on a worker is tried this many more times before the run fails
@@ -57,7 +58,8 @@ def _client(scheduler: str | None, workers: int, threads: int) -> Iterator[Any]:
 
 def dask_runner(scheduler: str | None, workers: int, threads: int) -> ChunkRunner:
     """A ChunkRunner that trains each chunk as one Dask task (see the module's notes)."""
-    def run(values: np.ndarray, todo: list[tuple[int, list[Fold]]], job: ChunkJob) -> Iterator[tuple[int, Parts]]:
+    def run(values: np.ndarray, todo: list[tuple[int, list[Fold]]], job: ChunkJob
+            ) -> Iterator[tuple[int, TrainedChunk]]:
         if not todo:
             return
         from distributed import as_completed

@@ -155,23 +155,42 @@ def _seed_means(results: list[MemberResult], w: PanelWindows, seeds: int, start:
 
 def network_parts(arch: Architecture, symbols: pd.Index, folds: list[Fold], windows: list[PanelWindows], seed: int,
                   seeds: int, settings: TrainSettings, device: torch.device, networks: str = "pooled",
-                  progress: Progress | None = None, budget: int | None = None) -> list[Part]:
+                  progress: Progress | None = None, budget: int | None = None
+                  ) -> tuple[list[Part], list[dict[str, Any]]]:
     """One architecture's forecasts on ``folds``: every member trained in one group (or as ``budget``
-    allows), seeds averaged per fold, or per fold and symbol."""
+    allows), seeds averaged per fold, or per fold and symbol; and its training log rows (``log_rows``)."""
     if networks == "pooled":
         members = pooled_members(arch.name, folds, windows, seed, seeds)
-        results, _ = train_members(arch, members, settings, device, progress, budget)
-        return [(_seed_means(results, w, seeds, i * seeds), w.test_rows, w.test_cols) for i, w in enumerate(windows)]
+        results, seconds = train_members(arch, members, settings, device, progress, budget)
+        parts = [(_seed_means(results, w, seeds, i * seeds), w.test_rows, w.test_cols) for i, w in enumerate(windows)]
+        return parts, log_rows(arch.name, [(f.index, None) for f in folds], results, seeds, seconds, settings.epochs)
     members, where = symbol_members(arch.name, symbols, folds, windows, seed, seeds)
     if not members:
-        return []
-    results, _ = train_members(arch, members, settings, device, progress, budget)
+        return [], []
+    results, seconds = train_members(arch, members, settings, device, progress, budget)
     parts = []
     for j, (i, col) in enumerate(where):
         te = windows[i].test_cols == col
         parts.append((_seed_means(results, windows[i], seeds, j * seeds), windows[i].test_rows[te],
                       windows[i].test_cols[te]))
-    return parts
+    keys = [(folds[i].index, str(symbols[col])) for i, col in where]
+    return parts, log_rows(arch.name, keys, results, seeds, seconds, settings.epochs)
+
+
+def log_rows(model: str, keys: list[tuple[int, str | None]], results: list[MemberResult], seeds: int,
+             seconds: float, cap: int) -> list[dict[str, Any]]:
+    """One training log row per member: ``keys`` gives each network's (fold, symbol or None for a pooled one),
+    ``seeds`` consecutive results each. The group's ``seconds`` are shared out evenly over its members; a
+    member stopped early when it ran fewer than the ``cap`` of training.epochs."""
+    rows = []
+    for j, (fold, symbol) in enumerate(keys):
+        for k, r in enumerate(results[j * seeds:(j + 1) * seeds]):
+            rows.append({"model": model, "fold": fold, **({} if symbol is None else {"symbol": symbol}), "seed": k,
+                         "epochs": r.epochs, "best_epoch": r.best_epoch,
+                         "train_loss": r.train_loss[r.best_epoch - 1] if r.best_epoch else np.nan,
+                         "val_loss": r.best_val_loss, "stopped_early": r.epochs < cap,
+                         "seconds": seconds / len(results)})
+    return rows
 
 
 def linear_parts(windows: list[PanelWindows], folds: list[Fold]) -> list[Part]:
@@ -250,6 +269,21 @@ class ChunkJob:
 
 
 Parts = dict[str, list[Part]]  # model (networks, then "linear") -> its forecasts on a chunk's folds
+LOG_COLUMNS = ["model", "fold", "seed", "epochs", "best_epoch", "train_loss", "val_loss", "stopped_early", "seconds"]
+
+
+@dataclass
+class TrainedChunk:
+    """A trained chunk of folds: every model's forecasts, and the networks' training log (``LOG_COLUMNS``, one
+    row per member: per network, fold and seed, with a ``symbol`` column after "fold" for per-symbol networks)."""
+
+    parts: Parts
+    log: pd.DataFrame
+
+
+def training_log(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The log rows of ``log_rows`` as a table (the columns even when no network trained)."""
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=LOG_COLUMNS)
 
 
 class ChunkStore(Protocol):
@@ -259,16 +293,17 @@ class ChunkStore(Protocol):
 
     def begin(self, config: dict[str, dict[str, Any]], data_fingerprint: str, resume: bool) -> None: ...
 
-    def load(self, index: int, folds: list[Fold], models: list[str]) -> Parts | None: ...
+    def load(self, index: int, folds: list[Fold], models: list[str]) -> TrainedChunk | None: ...
 
-    def save(self, index: int, folds: list[Fold], parts: Parts) -> None: ...
+    def save(self, index: int, folds: list[Fold], chunk: TrainedChunk) -> None: ...
 
     def discard(self, index: int) -> None: ...
 
 
-def train_chunk(values: np.ndarray, folds: list[Fold], job: ChunkJob, progress: Progress | None = None) -> Parts:
-    """Every network's and the linear model's forecasts on one chunk of folds: its windows cut from
-    ``values`` (the close panel, dates x symbols) here, trained here, only the forecasts kept.
+def train_chunk(values: np.ndarray, folds: list[Fold], job: ChunkJob, progress: Progress | None = None
+                ) -> TrainedChunk:
+    """Every network's and the linear model's forecasts on one chunk of folds, and the networks' training log:
+    its windows cut from ``values`` (the close panel, dates x symbols) here, trained here, only these kept.
 
     A pure function of its arguments (members draw from their own seeds), so a chunk trained in another
     process, or again after an interruption, gives the same bits given the same thread count.
@@ -281,11 +316,13 @@ def train_chunk(values: np.ndarray, folds: list[Fold], job: ChunkJob, progress: 
                for f in folds]
     left = max(job.budget - _held(windows) * (1 if job.networks == "pooled" else 2), 1)
     parts: Parts = {}
+    rows: list[dict[str, Any]] = []
     for arch in job.nets:
-        parts[arch.name] = network_parts(arch, pd.Index(job.symbols), folds, windows, job.seed, job.seeds,
-                                         job.settings, device, job.networks, progress, left)
+        parts[arch.name], logged = network_parts(arch, pd.Index(job.symbols), folds, windows, job.seed, job.seeds,
+                                                 job.settings, device, job.networks, progress, left)
+        rows += logged
     parts["linear"] = linear_parts(windows, folds)
-    return parts
+    return TrainedChunk(parts, training_log(rows))
 
 
 def chunk_models(job: ChunkJob) -> list[str]:
@@ -293,7 +330,7 @@ def chunk_models(job: ChunkJob) -> list[str]:
     return [*(a.name for a in job.nets), "linear"]
 
 
-def _saved_chunk(store: ChunkStore, index: int, folds: list[Fold], job: ChunkJob) -> Parts | None:
+def _saved_chunk(store: ChunkStore, index: int, folds: list[Fold], job: ChunkJob) -> TrainedChunk | None:
     """A chunk saved by an interrupted run, if it proves itself; None (with a warning when damaged) if not."""
     try:
         return store.load(index, folds, chunk_models(job))
@@ -303,14 +340,15 @@ def _saved_chunk(store: ChunkStore, index: int, folds: list[Fold], job: ChunkJob
         return None
 
 
-# Runs the chunks still to train: (values, [(index, folds)], job) in, (index, parts) out as each finishes,
-# in any order. In this process by default; a Dask runner (backtest.sweep.chunks) spreads them over workers.
-ChunkRunner = Callable[[np.ndarray, list[tuple[int, list[Fold]]], ChunkJob], Iterator[tuple[int, Parts]]]
+# Runs the chunks still to train: (values, [(index, folds)], job) in, (index, chunk) out as each finishes,
+# in any order. In this process by default; a Dask runner (engine.chunk_fanout) spreads them over workers.
+ChunkRunner = Callable[[np.ndarray, list[tuple[int, list[Fold]]], ChunkJob], Iterator[tuple[int, TrainedChunk]]]
 
 
 def in_process(progress: Progress | None) -> ChunkRunner:
     """A runner that trains the chunks one after another here, with the live display's hooks."""
-    def run(values: np.ndarray, todo: list[tuple[int, list[Fold]]], job: ChunkJob) -> Iterator[tuple[int, Parts]]:
+    def run(values: np.ndarray, todo: list[tuple[int, list[Fold]]], job: ChunkJob
+            ) -> Iterator[tuple[int, TrainedChunk]]:
         for index, folds in todo:
             yield index, train_chunk(values, folds, job, progress)
     return run
@@ -325,24 +363,28 @@ def plan_chunks(folds: list[Fold], job: ChunkJob, width: int) -> list[list[Fold]
 
 
 def _trained_parts(close: pd.DataFrame, folds: list[Fold], job: ChunkJob, progress: Progress | None,
-                   store: ChunkStore | None, runner: ChunkRunner | None) -> Parts:
-    """Every network's and the linear model's forecasts, a chunk of folds at a time within the job's budget:
-    chunks saved in ``store`` are loaded, the others trained by ``runner`` and saved as each finishes."""
+                   store: ChunkStore | None, runner: ChunkRunner | None) -> TrainedChunk:
+    """Every network's and the linear model's forecasts and the training log, a chunk of folds at a time within
+    the job's budget: chunks saved in ``store`` are loaded, the others trained by ``runner`` and saved as each
+    finishes."""
     progress = progress or Progress()
     values = close.to_numpy(dtype=np.float64)
     chunks = plan_chunks(folds, job, close.shape[1])
-    done: dict[int, Parts] = {}
+    done: dict[int, TrainedChunk] = {}
     for i, chunk in enumerate(chunks):
         if store is not None and (saved := _saved_chunk(store, i, chunk, job)) is not None:
             done[i] = saved
     progress.folds(sum(len(chunks[i]) for i in done), len(folds))
     todo = [(i, chunk) for i, chunk in enumerate(chunks) if i not in done]
-    for i, parts in (runner or in_process(progress))(values, todo, job):
+    for i, chunk in (runner or in_process(progress))(values, todo, job):
         if store is not None:
-            store.save(i, chunks[i], parts)
-        done[i] = parts
+            store.save(i, chunks[i], chunk)
+        done[i] = chunk
         progress.folds(sum(len(chunks[j]) for j in done), len(folds))
-    return {name: [p for i in range(len(chunks)) for p in done[i][name]] for name in chunk_models(job)}
+    order = range(len(chunks))
+    logs = [done[i].log for i in order if len(done[i].log)]
+    return TrainedChunk({name: [p for i in order for p in done[i].parts[name]] for name in chunk_models(job)},
+                        pd.concat(logs, ignore_index=True) if logs else training_log([]))
 
 
 def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], lookback: int, target: str,
@@ -351,7 +393,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
                   architectures: list[Architecture] | None = None, store: ChunkStore | None = None,
                   runner: ChunkRunner | None = None, threads: int | None = None, horizon: int = 1, embargo: int = 0,
                   inputs: tuple[list[InputColumn], bool] | None = None, processors: list[str] | None = None,
-                  target_processors: list[str] | None = None) -> dict[str, pd.DataFrame]:
+                  target_processors: list[str] | None = None, log: list[pd.DataFrame] | None = None
+                  ) -> dict[str, pd.DataFrame]:
     """Score panels of every pooled network in ``models`` and of the universe baselines.
 
     Parameters
@@ -390,6 +433,8 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
         forecasters.processors applied in order to every fold's windows (universe.processors).
     target_processors : list of str, optional
         Within-day processors of the return labels (universe.target_processors; forecasters.panel).
+    log : list of pd.DataFrame, optional
+        Given, the networks' training log (``TrainedChunk.log``, every chunk's, in fold order) is appended to it.
 
     Returns
     -------
@@ -402,8 +447,10 @@ def pooled_scores(close: pd.DataFrame, folds: list[Fold], models: list[str], loo
     job = ChunkJob(nets, tuple(str(c) for c in close.columns), lookback, target, seed, seeds, settings, device.type,
                    networks, budget, threads, horizon, embargo, tuple((inputs or ([], True))[0]),
                    (inputs or ([], True))[1], tuple(processors or []), tuple(target_processors or []))
-    parts = _trained_parts(close, folds, job, progress, store, runner)
-    out = {name: _to_frame(close, folds, p) for name, p in parts.items()}
+    trained = _trained_parts(close, folds, job, progress, store, runner)
+    if log is not None:
+        log.append(trained.log)
+    out = {name: _to_frame(close, folds, p) for name, p in trained.parts.items()}
     out["reversal"] = rule_scores(reversal_scores, close, folds)
     naive = rule_scores(naive_scores, close, folds)
     out["naive"] = naive + 0.5 if target == "median" else naive  # the median label's naive chance is 1/2

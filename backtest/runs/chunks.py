@@ -2,15 +2,20 @@
 
 The pooled trainer (engine.pooled) trains the folds a chunk at a time; each finished chunk is saved to
 ``<run>/partial/chunk-<i>.parts.csv`` (model, fold, row, col, value: every forecast at its row and column of
-the close panel, float64 written to read back bit for bit), then ``chunk-<i>.chunk.json`` last: the chunk's
-folds and models, the file's size, rows and SHA-256, and the digest of the run's ``partial/state.json``,
+the close panel, float64 written to read back bit for bit) and ``chunk-<i>.log.csv`` (its networks' training
+log: per network, fold and seed, the epochs run, the best epoch and its losses, whether it stopped early,
+seconds; the rows of the run's folds.csv), then ``chunk-<i>.chunk.json`` last: the chunk's folds and models,
+each file's size, rows and SHA-256, and the digest of the run's ``partial/state.json``,
 which ``runs.checkpoint.Checkpoint.begin`` pins (the resolved config with its thread count, and the data
 fingerprint; a resume with anything different is refused with the differences named).
 
 A saved chunk is used only when it proves itself as a single-symbol group does: its record names this
 run's state and this chunk's folds and models, the file is the one it records, and every forecast lies on
 a test day of its fold. One that does not is set aside with a warning naming the file and trained again
-(the run's identity is pinned, so retraining gives the bits a usable checkpoint would have held).
+(the run's identity is pinned, so retraining gives the bits a usable checkpoint would have held). A chunk
+saved by a wfbt older than the training log (a record without "log") is trained again the same way, with a
+warning that says so: its forecasts would come back the same, but the run's folds.csv could not say when
+those folds' networks stopped.
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ import pandas as pd
 
 from backtest.core.errors import DamagedCheckpoint
 from backtest.core.files import atomic_write_csv, atomic_write_json, describe
-from backtest.engine.pooled import Parts
+from backtest.engine.pooled import LOG_COLUMNS, Parts, TrainedChunk
 from backtest.engine.schedule import Fold
 from backtest.runs.checkpoint import Checkpoint, read_proof, recorded_mismatch
 
 COLUMNS = ["model", "fold", "row", "col", "value"]
-RECORD, PARTS = ".chunk.json", ".parts.csv"  # the record is written last: a chunk without it was not saved whole
+RECORD, PARTS, LOG = ".chunk.json", ".parts.csv", ".log.csv"  # the record is written last: without it, not saved whole
 
 
 class ChunkCheckpoint:
@@ -44,7 +49,7 @@ class ChunkCheckpoint:
     def begin(self, config: dict[str, dict[str, Any]], data_fingerprint: str, resume: bool) -> None:
         """Pin the run's identity (``Checkpoint.begin``); a fresh start drops every chunk saved before."""
         if not resume:
-            for stale in [*self.dir.glob(f"*{RECORD}"), *self.dir.glob(f"*{PARTS}")]:  # proofs first
+            for stale in [*self.dir.glob(f"*{RECORD}"), *self.dir.glob(f"*{PARTS}"), *self.dir.glob(f"*{LOG}")]:
                 stale.unlink()
         self.state.begin(config, data_fingerprint, resume)
 
@@ -63,36 +68,44 @@ class ChunkCheckpoint:
             return f"{path.name} holds folds {record.get('folds')} but this chunk is {[f.index for f in folds]}"
         if models is not None and record.get("models") != models:
             return f"{path.name} holds models {record.get('models')} but the run trains {models}"
-        return recorded_mismatch("parts", record.get("parts"), self._path(index, PARTS))
+        if "log" not in record:
+            return (f"{path.name} was saved by an older wfbt, without the networks' training log (the run's "
+                    "folds.csv)")
+        return (recorded_mismatch("parts", record.get("parts"), self._path(index, PARTS))
+                or recorded_mismatch("log", record.get("log"), self._path(index, LOG)))
 
-    def load(self, index: int, folds: list[Fold], models: list[str]) -> Parts | None:
-        """Chunk ``index``'s forecasts; None when nothing of it was saved, DamagedCheckpoint when it fails its proof."""
+    def load(self, index: int, folds: list[Fold], models: list[str]) -> TrainedChunk | None:
+        """Chunk ``index``'s forecasts and training log; None when nothing of it was saved, DamagedCheckpoint when
+        it fails its proof."""
         if not self._path(index, RECORD).exists() and not self._path(index, PARTS).exists():
             return None
         why = self._problem(index, folds, models)
         if why is None:
             try:
                 frame = pd.read_csv(self._path(index, PARTS), float_precision="round_trip")
+                log = read_log(self._path(index, LOG))
             except (OSError, ValueError) as exc:
                 why = f"its file cannot be read ({exc})"
             else:
-                why = _coverage_problem(frame, folds, models)
+                why = _coverage_problem(frame, folds, models) or _log_problem(log, folds, models)
         if why is not None:
             raise DamagedCheckpoint(f"the saved chunk {index} (folds {[f.index for f in folds]}) in {self.dir} is "
                                     f"not usable: {why}.")
-        return _parts(frame, folds, models)
+        return TrainedChunk(_parts(frame, folds, models), log)
 
-    def save(self, index: int, folds: list[Fold], parts: Parts) -> None:
-        """The chunk's file, then the record that proves it (written last)."""
+    def save(self, index: int, folds: list[Fold], chunk: TrainedChunk) -> None:
+        """The chunk's files, then the record that proves them (written last)."""
         self._path(index, RECORD).unlink(missing_ok=True)  # a chunk being replaced is unproven until saved
-        atomic_write_csv(self._path(index, PARTS), _frame(parts, folds))
-        record = {"chunk": index, "folds": [f.index for f in folds], "models": list(parts),
-                  "state": self.state.state_digest(), "parts": describe(self._path(index, PARTS))}
+        atomic_write_csv(self._path(index, PARTS), _frame(chunk.parts, folds))
+        atomic_write_csv(self._path(index, LOG), chunk.log)
+        record = {"chunk": index, "folds": [f.index for f in folds], "models": list(chunk.parts),
+                  "state": self.state.state_digest(), "parts": describe(self._path(index, PARTS)),
+                  "log": describe(self._path(index, LOG))}
         atomic_write_json(self._path(index, RECORD), record)
 
     def discard(self, index: int) -> None:
         """Remove chunk ``index`` (its record first, so a half-removed chunk never proves itself)."""
-        for end in (RECORD, PARTS):
+        for end in (RECORD, PARTS, LOG):
             self._path(index, end).unlink(missing_ok=True)
 
 
@@ -124,6 +137,21 @@ def _coverage_problem(frame: pd.DataFrame, folds: list[Fold], models: list[str])
         return "it holds forecasts of folds outside the chunk"
     if frame.duplicated(["model", "row", "col"]).any():
         return "it holds a forecast twice"
+    return None
+
+
+def read_log(path: Path) -> pd.DataFrame:
+    """A training log written by ``atomic_write_csv`` back as it was (losses bit for bit, symbols as text)."""
+    return pd.read_csv(path, float_precision="round_trip", dtype={"symbol": str}, keep_default_na=False,
+                       na_values=[""])
+
+
+def _log_problem(log: pd.DataFrame, folds: list[Fold], models: list[str]) -> str | None:
+    """Why a chunk's training log is not of its networks on its folds (None when it is)."""
+    if not set(LOG_COLUMNS) <= set(log.columns):
+        return "its training log lacks the columns wfbt writes"
+    if not set(log["fold"]) <= {f.index for f in folds} or not set(log["model"]) <= set(models) - {"linear"}:
+        return "its training log names folds or models outside the chunk"
     return None
 
 

@@ -24,11 +24,11 @@ SETTINGS = TrainSettings(epochs=4, batch_size=64, patience=4)
 FOLDS = [Fold(0, 0, 80, 100, 100, 140), Fold(1, 40, 120, 140, 140, 180), Fold(2, 80, 160, 180, 180, 200)]
 
 
-def _scores(runner=None) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyped-def]
+def _scores(runner=None, log=None) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyped-def]
     close = pd.concat({f"S{k}": synthetic_prices(200, seed=k)["close"] for k in range(6)}, axis=1)
     budget = pooled.fold_bytes(get_architecture("lstm"), FOLDS[:1], 6, 5, 1, SETTINGS.batch_size)  # a fold a chunk
     return pooled.pooled_scores(close, FOLDS, ["lstm"], 5, "return", seed=3, settings=SETTINGS, device=CPU,
-                                budget=budget, runner=runner, threads=1)
+                                budget=budget, runner=runner, threads=1, log=log)
 
 
 class Killer(threading.Thread):
@@ -70,7 +70,12 @@ def test_two_workers_give_the_in_process_bits_and_survive_a_killed_worker():
 def test_a_local_cluster_of_two_workers_gives_the_in_process_bits():
     threads = torch.get_num_threads()
     try:
-        here, spread = _scores(), _scores(dask_runner(None, 2, 1))  # run.workers = 2
+        logs: list[pd.DataFrame] = []
+        here, spread = _scores(log=logs), _scores(dask_runner(None, 2, 1), logs)  # run.workers = 2
     finally:
         torch.set_num_threads(threads)
     pd.testing.assert_frame_equal(spread["lstm"], here["lstm"], check_exact=True)
+    # each chunk's training log comes back from its worker: every fold's member, as trained here
+    same = ["model", "fold", "seed", "epochs", "best_epoch", "train_loss", "val_loss", "stopped_early"]
+    assert logs[1]["fold"].tolist() == [0, 1, 2]
+    pd.testing.assert_frame_equal(logs[1][same], logs[0][same], check_exact=True)

@@ -46,6 +46,12 @@ class Counting:
             yield index, pooled.train_chunk(values, folds, job)
 
 
+def _job() -> pooled.ChunkJob:
+    """The job ``_scores`` trains each chunk with."""
+    return pooled.ChunkJob((get_architecture("lstm"),), tuple(_close().columns), 5, "return", 3, 1, SETTINGS, "cpu",
+                           "pooled", _budget(), 1)
+
+
 def _scores(close: pd.DataFrame, store: ChunkCheckpoint | None, runner: Counting | None = None
             ) -> dict[str, pd.DataFrame]:
     return pooled.pooled_scores(close, FOLDS, ["lstm"], 5, "return", seed=3, settings=SETTINGS, device=CPU,
@@ -79,6 +85,37 @@ def test_a_resume_loads_the_saved_chunks_and_equals_the_run_bit_for_bit(saved):
     assert runner.trained == [1]  # chunk 0 loaded, not trained again
     for name in ("lstm", "linear", "reversal", "naive"):
         pd.testing.assert_frame_equal(resumed[name], whole[name], check_exact=True)
+
+
+def test_each_chunk_saves_its_training_log_with_the_same_proof(saved):
+    run, _ = saved
+    record = json.loads((run / "partial" / "chunk-001.chunk.json").read_text())
+    log = pd.read_csv(run / "partial" / "chunk-001.log.csv")
+    assert record["log"]["rows"] == len(log) == 1 and log["fold"].tolist() == [1] and log["model"].tolist() == ["lstm"]
+    back = ChunkCheckpoint(run).load(1, FOLDS[1:], ["lstm", "linear"])
+    assert back is not None
+    pd.testing.assert_frame_equal(back.log, pooled.train_chunk(_close().to_numpy(), FOLDS[1:], _job()).log.assign(
+        seconds=back.log["seconds"]), check_exact=True)  # the same epochs and losses, bit for bit; seconds vary
+    (run / "partial" / "chunk-001.log.csv").write_text(
+        (run / "partial" / "chunk-001.log.csv").read_text().replace("\nlstm,", "\ngru,"))
+    with pytest.raises(Exception, match="chunk-001.log.csv is not the file the checkpoint saved"):
+        ChunkCheckpoint(run).load(1, FOLDS[1:], ["lstm", "linear"])
+
+
+def test_a_chunk_saved_without_a_training_log_is_trained_again_named(saved):
+    run, whole = saved
+    path = run / "partial" / "chunk-000.chunk.json"
+    record = json.loads(path.read_text())
+    del record["log"]  # as a wfbt older than the training log saved it
+    path.write_text(json.dumps(record))
+    (run / "partial" / "chunk-000.log.csv").unlink()
+    store, runner = ChunkCheckpoint(run), Counting()
+    store.begin(IDENTITY, "data", resume=True)
+    with pytest.warns(CheckpointWarning, match="saved by an older wfbt, without the networks' training log"):
+        resumed = _scores(_close(), store, runner)
+    assert runner.trained == [0]
+    pd.testing.assert_frame_equal(resumed["lstm"], whole["lstm"], check_exact=True)
+    assert (run / "partial" / "chunk-000.log.csv").exists()
 
 
 def test_a_fresh_start_drops_the_chunks_of_an_earlier_run(saved):
@@ -122,10 +159,10 @@ def test_the_saved_table_reads_back_as_the_same_float64_values(tmp_path):
     parts = {"lstm": [(values, np.array([100, 101, 139]), np.array([0, 5, 2]))], "linear": []}
     store = ChunkCheckpoint(tmp_path / "run")
     store.begin(IDENTITY, "data", resume=False)
-    store.save(0, FOLDS[:1], parts)
+    store.save(0, FOLDS[:1], pooled.TrainedChunk(parts, pooled.training_log([])))
     back = store.load(0, FOLDS[:1], ["lstm", "linear"])
-    assert back is not None and back["linear"] == []
-    got, rows, cols = back["lstm"][0]
+    assert back is not None and back.parts["linear"] == [] and back.log.empty
+    got, rows, cols = back.parts["lstm"][0]
     assert np.array_equal(got, values.astype(np.float64)) and rows.tolist() == [100, 101, 139]
     assert cols.tolist() == [0, 5, 2]
 
