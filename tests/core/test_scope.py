@@ -51,11 +51,14 @@ EVIDENCE = {
         "tests/report/test_html_browser.py::test_the_loss_chart_opens_on_a_trained_network_and_lists_no_baseline",
     "run.name|universe":
         "tests/report/test_html_browser.py::test_universe_report_draws_every_chart_without_javascript_errors",
-    "run.seed|single": "tests/core/test_config_refusals.py::test_settings_that_used_to_pass_or_crash_are_refused",
+    "run.seed|single":
+        "tests/engine/test_single_settings.py::test_each_training_setting_changes_the_networks_predictions",
     "run.seed|universe":
         "tests/engine/test_pooled.py::test_the_pooled_member_is_the_folds_windows_with_its_stable_seed",
-    "run.out_dir|single": "tests/runs/test_folder.py::test_out_naming_a_file_is_a_message",
-    "run.device|single": "tests/core/test_config.py::test_cuda_without_a_gpu_is_refused",
+    "run.out_dir|single":
+        "tests/engine/test_single_settings.py::test_run_out_dir_is_where_the_run_folder_goes",
+    "run.device|single":
+        "tests/engine/test_single_settings.py::test_run_device_is_the_device_the_run_trains_on_and_records",
     "run.device|universe":
         "tests/engine/test_pooled.py::test_the_pooled_member_is_the_folds_windows_with_its_stable_seed",
     "run.threads|single": "tests/core/test_cores.py::test_threads_option_sets_training_threads_and_resume_pins_them",
@@ -117,7 +120,8 @@ EVIDENCE = {
         "tests/report/test_html_browser.py::test_the_loss_chart_opens_on_a_trained_network_and_lists_no_baseline",
     "forecast.models|universe":
         "tests/cli/test_run_universe.py::test_pooled_networks_run_beside_the_baselines",
-    "forecast.lookback|single": "tests/sweep/test_fanout.py::test_bad_sweep_files_are_refused_by_name",
+    "forecast.lookback|single":
+        "tests/engine/test_single_settings.py::test_each_training_setting_changes_the_networks_predictions",
     "forecast.lookback|universe":
         "tests/engine/test_universe.py::TestConfig::test_a_universe_batch_may_be_larger_than_its_fitting_days_one_symbols_may_not",
     "forecast.features|single":
@@ -129,7 +133,7 @@ EVIDENCE = {
     "universe.target_processors|universe":
         "tests/engine/test_universe_horizons.py::TestTargetProcessors::test_a_run_trains_on_the_ranked_labels",
     "forecast.representation|single":
-        "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+        "tests/engine/test_single_settings.py::test_forecast_representation_level_changes_the_linear_forecast",
     "forecast.scaler|single":
         "tests/engine/test_pipeline_lookahead.py::test_the_studies_whole_series_scaler_is_caught_as_look_ahead",
     "forecast.scaler_fit|single":
@@ -140,11 +144,13 @@ EVIDENCE = {
         "tests/cli/test_plan_estimate.py::test_plan_prints_a_positive_estimate_that_scales_with_epochs_and_models",
     "training.epochs|single":
         "tests/engine/test_features_lookahead.py::test_the_batched_trainer_gets_one_input_per_feature",
-    "training.batch_size|single": "tests/data/test_csvfile.py::test_naive_times_that_put_bars_on_weekends_are_refused",
+    "training.batch_size|single":
+        "tests/engine/test_single_settings.py::test_each_training_setting_changes_the_networks_predictions",
     "training.lr|single":
-        "tests/sweep/test_spec_refusals.py::test_sweep_files_that_would_escape_or_repeat_cells_are_refused",
+        "tests/engine/test_single_settings.py::test_each_training_setting_changes_the_networks_predictions",
     "training.patience|single": "tests/cli/test_app.py::test_loss_chart_ticks_are_whole_epochs_once_each",
-    "training.min_delta|single": "tests/core/test_config.py::test_non_finite_numbers_are_refused",
+    "training.min_delta|single":
+        "tests/engine/test_single_settings.py::test_training_min_delta_stops_when_no_epoch_improves_by_that_much",
     "training.optimizer|single":
         "tests/forecasters/test_trainer.py::test_every_training_option_matches_the_reference_loop",
     "training.momentum|single":
@@ -174,7 +180,8 @@ EVIDENCE = {
     "strategies.macd_signal|single":
         "tests/strategies/test_signals.py::test_strategy_states_pass_every_setting_to_its_rule",
     "strategies.combine|single": "tests/strategies/test_signals.py::test_combinations_and_vote",
-    "strategies.rules|single": "tests/core/test_config.py::test_unknown_rule",
+    "strategies.rules|single":
+        "tests/engine/test_single_settings.py::test_strategies_rules_are_the_per_model_strategies_traded",
     "strategies.rules|universe":
         "tests/engine/test_universe_rules.py::test_rule_books_trade_in_the_run_and_count_in_the_tests",
     "strategies.direction|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
@@ -183,7 +190,7 @@ EVIDENCE = {
     "strategies.target_vol|single":
         "tests/strategies/test_sizing.py::test_vol_target_caps_at_max_leverage_and_reads_the_window",
     "strategies.vol_window|single":
-        "tests/core/test_config.py::test_trader_settings_outside_what_they_can_mean_are_refused",
+        "tests/engine/test_single_settings.py::test_strategies_vol_window_is_the_window_vol_target_sizing_reads",
     "strategies.max_leverage|single":
         "tests/strategies/test_sizing.py::test_strategy_sizes_give_each_strategy_its_sizing",
     "strategies.stop_loss|single": "tests/sweep/test_spec_trader.py::test_every_trader_key_is_a_grid_key",
@@ -211,13 +218,13 @@ EVIDENCE = {
     "statistics.significance|single":
         "tests/scoring/test_evaluation.py::test_statistics_significance_and_mcs_size_are_the_levels_of_the_forecast_tests",
     "statistics.bootstrap_reps|single":
-        "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+        "tests/engine/test_single_settings.py::test_statistics_bootstrap_reps_and_pbo_blocks_are_the_tests_resamples_and_blocks",
     "statistics.bootstrap_reps|universe":
         "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
     "statistics.mcs_size|single":
         "tests/scoring/test_evaluation.py::test_statistics_significance_and_mcs_size_are_the_levels_of_the_forecast_tests",
     "statistics.pbo_blocks|single":
-        "tests/core/test_config.py::test_statistics_and_representation_settings_are_checked",
+        "tests/engine/test_single_settings.py::test_statistics_bootstrap_reps_and_pbo_blocks_are_the_tests_resamples_and_blocks",
     "statistics.pbo_blocks|universe":
         "tests/sweep/test_universe_sweep.py::test_a_universe_sweep_runs_each_cell_as_its_standalone_universe_run",
     "universe.enabled|universe":
