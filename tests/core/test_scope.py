@@ -331,8 +331,11 @@ WALK = [(key, kind) for key in KEYS for kind in (SINGLE, UNIVERSE)]
 
 
 def _test_source(node_id: str) -> str:
-    """The source of a test function (decorators included), from its node id."""
+    """The source of a test function (decorators included), from its node id; fails when pytest would not
+    collect it: no such file, class or function, or a name that is not a test's."""
     path, *names = node_id.split("::")
+    assert (ROOT / path).is_file(), f"{node_id}: no file {path}"
+    assert names and names[-1].startswith("test_") and all(n.startswith("Test") for n in names[:-1]), node_id
     text = (ROOT / path).read_text(encoding="utf-8")
     body = ast.parse(text).body
     for name in names:
