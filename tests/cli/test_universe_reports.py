@@ -114,7 +114,8 @@ def test_report_has_the_tables_the_data_summary_and_the_warning(runs):
     assert "Symbols refused (0)" in page
     assert "long_short: 50 % of the value long and 50 % short, the short proceeds financing the long (gross 1)" in page
     assert "Symbols with rows dropped, holes, zero volume or jumps (1)" in page
-    assert re.search(r"<td>S3</td><td>ok</td><td>0</td><td>1</td>", page)  # dropped: open outside [low, high]
+    # dropped: open outside [low, high] (duplicate 0, missing 0, invalid 0, outside 1)
+    assert re.search(r"<td>S3</td><td>ok</td><td>0</td><td>0</td><td>0</td><td>1</td>", page)
 
 
 def test_show_prints_what_the_run_printed(runs):
