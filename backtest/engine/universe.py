@@ -36,7 +36,7 @@ from backtest.data.groups import load_groups
 from backtest.data.load import fingerprint
 from backtest.data.universe import Universe, load_universe, read_symbols
 from backtest.engine.book import book
-from backtest.engine.schedule import Fold, make_folds
+from backtest.engine.schedule import Fold, folds_table, make_folds
 from backtest.scoring import crosssection as xs
 from backtest.scoring.evaluation import evaluate_trading
 from backtest.scoring.metrics import return_figures
@@ -100,6 +100,8 @@ class UniverseResult:
     group_ic: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks, days
     traded: pd.DataFrame | None = None  # out-of-sample days x books: one-way turnover traded (traded_turnover)
     factor: pd.DataFrame | None = None  # scorer rows: rank autocorrelation, top/bottom quantile turnover, IC decay
+    # the pooled networks' training log (engine.pooled.LOG_COLUMNS, then the fold's ranges); None: none trained
+    training: pd.DataFrame | None = None
     gross_equity: pd.DataFrame | None = None  # out-of-sample days x books: value of the same books before costs
 
 
@@ -154,13 +156,13 @@ def baseline_scores(close: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, store: ChunkStore | None = None,
-                  progress: Progress | None = None, runner: ChunkRunner | None = None, threads: int | None = None
-                  ) -> dict[str, pd.DataFrame]:
+                  progress: Progress | None = None, runner: ChunkRunner | None = None, threads: int | None = None,
+                  log: list[pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """The score panels of ``forecast.models`` trained pooled per fold (``engine.pooled``) on the inputs of
     ``forecast.features`` (``engine.panel_features``), and the pooled linear model; the rule baselines it also
     returns are already scored, so they are left out. Each chunk of folds is saved in ``store`` as it finishes
-    (and loaded from it on a resume). A run whose largest fold cannot fit ``universe.memory_gb`` is refused
-    before any window is cut."""
+    (and loaded from it on a resume); the networks' training log is appended to ``log``. A run whose largest
+    fold cannot fit ``universe.memory_gb`` is refused before any window is cut."""
     from backtest.engine.devices import prepare_device
     from backtest.engine.forecasting import indicator_params, train_settings
     from backtest.engine.panel_features import input_width, panel_inputs
@@ -182,7 +184,7 @@ def pooled_source(universe: Universe, folds: list[Fold], config: RunConfig, *, s
                            networks=un.networks, budget=budget, architectures=architectures, store=store,
                            runner=runner, threads=threads, horizon=un.horizon, embargo=config.walkforward.embargo,
                            inputs=inputs, processors=list(un.processors),
-                           target_processors=list(un.target_processors))
+                           target_processors=list(un.target_processors), log=log)
     return {name: panel for name, panel in panels.items() if name not in BASELINES}
 
 
@@ -524,8 +526,9 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     started, timings = time.perf_counter(), {}
     universe = _load(config)
     threads = _begin(universe, config, store, resume)
+    logs: list[pd.DataFrame] = []
     pooled = partial(pooled_source, store=store, progress=progress, runner=runner or _runner(config, threads),
-                     threads=threads)
+                     threads=threads, log=logs)
     if not config.forecast.models and not sources:
         _warn_unused(config)
     sources = [*(sources or []), *([pooled] if config.forecast.models else [])]
@@ -550,9 +553,17 @@ def run_universe(config: RunConfig, sources: list[ScoreSource] | None = None, *,
     timings["ic"] = time.perf_counter() - started - sum(timings.values())
     result = UniverseResult(config, universe, folds, scores, weights, net.value(), book_returns(net),
                             book_returns(gross), evaluation.table, evaluation.summary, ic, daily, deciles, fills,
-                            group_ic=by_group, traded=traded, factor=factor, gross_equity=gross.value())
+                            group_ic=by_group, traded=traded, factor=factor, gross_equity=gross.value(),
+                            training=_training(logs, folds, calendar))
     result.manifest = _manifest(result, timings)
     return result
+
+
+def _training(logs: list[pd.DataFrame], folds: list[Fold], calendar: pd.DatetimeIndex) -> pd.DataFrame | None:
+    """The networks' training log with each fold's date ranges (as a single-symbol folds.csv); None: none trained."""
+    if not logs:
+        return None
+    return pd.concat(logs, ignore_index=True).merge(folds_table(folds, calendar), on="fold", how="left")
 
 
 def _manifest(result: UniverseResult, timings: dict[str, float]) -> dict[str, Any]:

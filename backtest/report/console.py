@@ -453,6 +453,32 @@ def _cumulative_line(summary: UniverseSummary) -> str:
     return f"Cumulative return: {'; '.join(parts)} (every decile and book: report.html)" if parts else ""
 
 
+def training_line(summary: UniverseSummary) -> str:
+    """Where each network stopped (folds.csv): per fold, its epochs run of training.epochs and the best one, e.g.
+    "lstm stopped at epochs 14, 17, 12 of 1000 (best 4, 7, 2)"; with several networks a fold (seeds, or one
+    per symbol), the median and range of each instead. Empty when no network trained (or an older run)."""
+    log = summary.training
+    if log is None or log.empty:
+        return ""
+    cap = summary.config.get("training", {}).get("epochs", "?")
+    lines = []
+    for model, rows in log.groupby("model", sort=False):
+        early = int(rows["stopped_early"].astype(bool).sum())
+        if rows["fold"].is_unique:
+            said = (f"{model} stopped at epochs {', '.join(str(int(e)) for e in rows['epochs'])} of {cap} "
+                    f"(best {', '.join(str(int(b)) for b in rows['best_epoch'])})")
+        else:
+            said = (f"{model}'s {len(rows)} networks stopped at epochs {_spread(rows['epochs'])} of {cap} "
+                    f"(best {_spread(rows['best_epoch'])})")
+        lines.append(f"{said}; {early} of {len(rows)} stopped early")
+    return "Training (folds.csv): " + "; ".join(lines)
+
+
+def _spread(values: pd.Series) -> str:
+    """Median and range of whole numbers, e.g. "12 (4 to 30)"."""
+    return f"{values.median():g} ({int(values.min())} to {int(values.max())})"
+
+
 def render_universe(summary: UniverseSummary, console: Console) -> None:
     """Print the universe run's summary: header, survivorship warning, scores, books, tests, data."""
     console.print(universe_header(summary))
@@ -470,7 +496,9 @@ def render_universe(summary: UniverseSummary, console: Console) -> None:
         console.print(group_headline(summary.ic_by_group), highlight=False)
     console.print(book_view(summary, console))
     console.print(verdict_view(summary, console))
+    if line := training_line(summary):
+        console.print(escape(line), highlight=False)
     console.print(data_view(summary))
     console.print(f"Artifacts in {escape(str(summary.run_dir))}/: report.html config.toml manifest.json "
-                  "scores.csv.gz equity.csv equity_gross.csv ic.csv turnover.csv symbols.csv metrics.json",
-                  highlight=False)
+                  "scores.csv.gz equity.csv equity_gross.csv ic.csv turnover.csv symbols.csv metrics.json"
+                  + (" folds.csv" if summary.training is not None else ""), highlight=False)

@@ -15,6 +15,9 @@ Layout of ``runs/<name>/`` for a universe run::
     turnover.csv      date + one column per book: one-way turnover traded that day, drift included (a fraction
                       of the book's value at the day before's close)
     symbols.csv       Universe.summary: what loading did to each symbol, and why one was refused
+    folds.csv         only when networks trained: one row per network, fold and seed (and symbol, per-symbol
+                      networks): epochs run, best epoch, its train and validation loss, stopped_early, seconds,
+                      and the fold's date ranges (the single-symbol folds.csv's names where they mean the same)
     metrics.json      {"kind": "universe", "ic": [...], "deciles": [...], "trading": [...],
                        "statistics": {"trading": {...}}, "data": {...}, "survivorship": "..." | null,
                        "fills": "next open", "forecast_return": "open t+1 → open t+2", "close_to_close": ...,
@@ -45,7 +48,13 @@ from backtest.core.files import (
 from backtest.engine.universe import CLOSE_TO_CLOSE, FORECAST_RETURN, UniverseResult, daily_turnover, horizon_return
 from backtest.runs.folder import finish_run_dir
 from backtest.runs.store import to_toml
-from backtest.runs.universe_folder import UNIVERSE_DATA, UniverseSummary, load_universe_summary, quantile_returns
+from backtest.runs.universe_folder import (
+    TRAINING_LOG,
+    UNIVERSE_DATA,
+    UniverseSummary,
+    load_universe_summary,
+    quantile_returns,
+)
 from backtest.scoring import crosssection as xs
 
 
@@ -156,7 +165,12 @@ def _manifest(result: UniverseResult, run_dir: Path) -> dict[str, Any]:
     calendar = result.universe.calendar
     data = {**result.manifest["data"], "first": str(calendar[0].date()), "last": str(calendar[-1].date())}
     return {**result.manifest, "name": result.config.run.name, "data": data,
-            "artifacts": {name: describe(run_dir / name) for name in UNIVERSE_DATA}}
+            "artifacts": {name: describe(run_dir / name) for name in UNIVERSE_DATA + _trained(result)}}
+
+
+def _trained(result: UniverseResult) -> list[str]:
+    """folds.csv when the run trained networks (its training log), else nothing."""
+    return [] if result.training is None else [TRAINING_LOG]
 
 
 def write_universe(result: UniverseResult, run_dir: Path) -> UniverseSummary:
@@ -170,6 +184,8 @@ def write_universe(result: UniverseResult, run_dir: Path) -> UniverseSummary:
     atomic_write_csv(run_dir / "turnover.csv", _dated(turnover_table(result)))
     atomic_write_csv(run_dir / "symbols.csv", result.universe.summary.reset_index())
     atomic_write_json(run_dir / "metrics.json", metrics(result))
+    if result.training is not None:
+        atomic_write_csv(run_dir / TRAINING_LOG, result.training)
     return load_universe_summary(run_dir, _manifest(result, run_dir))
 
 

@@ -22,6 +22,7 @@ from backtest.runs.folder import read_manifest, require_complete
 UNIVERSE_DATA = ["config.toml", "scores.csv.gz", "equity.csv", "equity_gross.csv", "ic.csv", "turnover.csv",
                  "symbols.csv", "metrics.json"]
 UNIVERSE_PICTURES = ["report.html"]
+TRAINING_LOG = "folds.csv"  # the networks' training log, written when the run trained any (older runs: none)
 TEXT_COLUMNS = {"scorer", "book", "verdict", "ic_verdict", "rank_ic_verdict", "group"}
 
 
@@ -49,6 +50,7 @@ class UniverseSummary:
     ic_by_group: pd.DataFrame | None = None  # with universe.groups: (scorer, group) rows of IC, rank IC, t, stocks
     horizon_return: str | None = None  # with universe.horizon > 1: what the ic table's *_h columns are measured on
     gross_equity: pd.DataFrame | None = None  # DatetimeIndex x books, before costs (None: written before it existed)
+    training: pd.DataFrame | None = None  # folds.csv: the networks' training log (None: none trained, or older run)
 
     @property
     def name(self) -> str:
@@ -111,7 +113,16 @@ def _load(path: Path, manifest: dict[str, Any]) -> UniverseSummary:
         ic_by_group=_table(metrics["ic_by_group"], "scorer") if metrics.get("ic_by_group") else None,
         horizon_return=metrics.get("horizon_return"),
         gross_equity=_dated(path / "equity_gross.csv") if (path / "equity_gross.csv").is_file() else None,
+        training=_training(path, manifest),
     )
+
+
+def _training(path: Path, manifest: dict[str, Any]) -> pd.DataFrame | None:
+    """folds.csv, when the run wrote one (symbols as text, losses bit for bit)."""
+    if TRAINING_LOG not in (manifest.get("artifacts") or {}):
+        return None
+    return pd.read_csv(path / TRAINING_LOG, float_precision="round_trip", dtype={"symbol": str},
+                       keep_default_na=False, na_values=[""])
 
 
 def load_universe_summary(path: Path, manifest: dict[str, Any]) -> UniverseSummary:

@@ -166,6 +166,27 @@ def data_html(summary: UniverseSummary) -> list[str]:
     return out
 
 
+TRAINING_COLUMNS = {"epochs": ("epochs run", 0), "best_epoch": ("best epoch", 0), "train_loss": ("train loss", 5),
+                    "val_loss": ("validation loss", 5), "seconds": ("seconds", 1)}
+
+
+def training_html(summary: UniverseSummary) -> list[str]:
+    """The networks' training log (folds.csv): per network, fold and seed, where it stopped and its losses."""
+    log = summary.training
+    if log is None or log.empty:
+        return []
+    cap = summary.config.get("training", {}).get("epochs", "?")
+    seeds = "seed" in log and log["seed"].nunique() > 1
+    label = log.apply(lambda r: f"{r['model']} · fold {r['fold']}" + (f" · seed {r['seed']}" if seeds else "")
+                      + (f" · {r['symbol']}" if "symbol" in log else "") + f" (test {r.get('test_start', '?')} → "
+                      f"{r.get('test_end', '?')})" + (" · stopped early" if bool(r["stopped_early"]) else ""), axis=1)
+    frame = log.assign(network=label)
+    return ["<h2>Training</h2>",
+            f"<p class='note'>Each network's epochs run of training.epochs = {cap}, the epoch whose weights it kept "
+            "and that epoch's losses (folds.csv in the run folder).</p>",
+            table_html(frame, TRAINING_COLUMNS, "network")]
+
+
 def _placebo_note(summary: UniverseSummary) -> list[str]:
     """Scorers without an IC (a constant score, as naive's 0 for every stock): their deciles are name order."""
     flat = [str(n) for n in summary.ic.index if not math.isfinite(float(summary.ic.loc[n, "ic"]))]
@@ -201,7 +222,8 @@ def universe_report_html(summary: UniverseSummary) -> str:
     ])
     body = [*_header(summary), "<h2>Information coefficients</h2>", figs[0], figs[1],
             "<h2>Forecast deciles</h2>", figs[2], *_placebo_note(summary), "<h2>Books</h2>", figs[3], figs[4],
-            *tables_html(summary), *tearsheet_html(summary), *data_html(summary), "<h2>Configuration and manifest</h2>",
+            *tables_html(summary), *tearsheet_html(summary), *training_html(summary), *data_html(summary),
+            "<h2>Configuration and manifest</h2>",
             f"<details><summary>config.toml</summary><pre>{html.escape(summary.config_text())}</pre></details>",
             f"<details><summary>manifest.json</summary><pre>{html.escape(json.dumps(summary.manifest, indent=2))}"
             "</pre></details>"]
