@@ -1,17 +1,17 @@
 """The command line through its real entry point, on small synthetic data."""
 
 import json
-import os
 import re
-import subprocess
+import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest.cli.app import app
+from backtest.cli.app import app, main
 from backtest.runs.folder import is_complete
 from tests.conftest import SHARED_DATA, TINY, synthetic_prices, write_yahoo_csv
 
@@ -30,14 +30,22 @@ def base_args(csv, tmp_path):
     return args
 
 
-def test_run_writes_artifacts_and_prints_tables(csv, tmp_path):
-    result = runner.invoke(app, ["run", *base_args(csv, tmp_path), "--set", "run.name='t'"], env={"COLUMNS": "160"})
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One finished tiny run printed at 160 columns: the tests that only read a run, or copy and damage it, share it."""
+    tmp = tmp_path_factory.mktemp("finished")
+    csv = write_yahoo_csv(synthetic_prices(420), tmp / "prices.csv")
+    result = runner.invoke(app, ["run", *base_args(csv, tmp), "--set", "run.name='t'"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
-    run_dir = tmp_path / "runs" / "t"
+    return SimpleNamespace(csv=csv, dir=tmp / "runs" / "t", output=result.output)
+
+
+def test_run_writes_artifacts_and_prints_tables(finished):
+    run_dir = finished.dir
     for name in ["config.toml", "manifest.json", "predictions.csv", "folds.csv", "equity.csv", "metrics.json"]:
         assert (run_dir / name).is_file(), name
     assert is_complete(run_dir)
-    out = result.output
+    out = finished.output
     assert "│ naive " in out and "│ drift " in out and "│ linear " in out and "lstm" in out
     assert "buy_and_hold ★" in out and "Sharpe" in out and "DM p" in out and "SPA p = " in out
     preds = pd.read_csv(run_dir / "predictions.csv")
@@ -55,11 +63,14 @@ def test_run_writes_artifacts_and_prints_tables(csv, tmp_path):
     assert manifest["complete"] and manifest["folds"] == 7 and len(manifest["data"]["fingerprint"]) == 64
 
 
-def test_existing_run_is_not_overwritten(csv, tmp_path):
-    args = ["run", *base_args(csv, tmp_path), "--quiet", "--set", "run.name='same'"]
-    first, second = runner.invoke(app, args), runner.invoke(app, args)
-    assert first.exit_code == 0 and second.exit_code == 0
-    assert first.output.strip().endswith("same") and second.output.strip().endswith("same-2")
+def test_existing_run_is_not_overwritten(finished, tmp_path):
+    """The same config again, where its finished run is, goes to name-2 and leaves the first run as it was."""
+    first = Path(shutil.copytree(finished.dir, tmp_path / "runs" / "t"))
+    before = {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()}
+    second = runner.invoke(app, ["run", *base_args(finished.csv, tmp_path), "--quiet", "--set", "run.name='t'"])
+    assert second.exit_code == 0, second.output
+    assert second.output.strip().endswith("t-2") and is_complete(tmp_path / "runs" / "t-2")
+    assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == before
 
 
 def test_plan_prints_folds_without_training(csv, tmp_path):
@@ -90,26 +101,28 @@ def test_bad_input_exits_non_zero_with_message(csv, tmp_path, args, message):
     assert message in " ".join(result.output.split())
 
 
-def test_bad_csv_through_the_installed_script(tmp_path):
+def test_bad_csv_through_the_installed_script(tmp_path, monkeypatch, capsys):
+    """Through `main`, the entry point of the installed script and of `python -m backtest` (called in-process: a
+    fresh interpreter through `main` is tests/cli/test_errors.py's installed-script test): exit 2, message on stderr."""
     bad = synthetic_prices(300)
     bad.iloc[50, 1] = float("nan")
     path = write_yahoo_csv(bad, tmp_path / "bad.csv")
-    proc = subprocess.run(
-        [sys.executable, "-m", "backtest", "run", "--set", "data.source=csv", "--set", f"data.path={str(path)!r}",
-         "--out", str(tmp_path / "runs")], capture_output=True, text=True, env={"COLUMNS": "250", "PATH": ""},
-    )
-    assert proc.returncode == 2
-    assert "missing (NaN) values in high, first on 2015-03-12" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    monkeypatch.setattr(sys, "argv", ["wfbt", "run", "--set", "data.source=csv", "--set", f"data.path={str(path)!r}",
+                                      "--out", str(tmp_path / "runs")])
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert "missing (NaN) values in high, first on 2015-03-12" in err
+    assert "Traceback" not in err
 
 
-def test_show_reprints_the_same_summary(csv, tmp_path):
-    env = {"COLUMNS": "160"}
-    first = runner.invoke(app, ["run", *base_args(csv, tmp_path), "--set", "run.name='s'"], env=env)
-    assert first.exit_code == 0, first.output
-    again = runner.invoke(app, ["show", str(tmp_path / "runs" / "s")], env=env)
+def test_show_reprints_the_same_summary(finished):
+    again = runner.invoke(app, ["show", str(finished.dir)], env={"COLUMNS": "160"})
     assert again.exit_code == 0, again.output
-    summary = first.output[first.output.index("╭"):]  # the progress bars are not part of the summary
+    summary = finished.output[finished.output.index("╭"):]  # the progress bars are not part of the summary
     assert again.output == summary
 
 
@@ -127,10 +140,8 @@ def test_same_config_twice_gives_byte_identical_artifacts(csv, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["marker", "no_manifest", "missing"])
-def test_show_refuses_incomplete_or_missing_runs(csv, tmp_path, damage):
-    args = ["run", *base_args(csv, tmp_path), "--quiet", "--set", "run.name='x'"]
-    assert runner.invoke(app, args).exit_code == 0
-    run_dir = tmp_path / "runs" / "x"
+def test_show_refuses_incomplete_or_missing_runs(finished, tmp_path, damage):
+    run_dir = Path(shutil.copytree(finished.dir, tmp_path / "runs" / "x"))
     if damage == "marker":
         (run_dir / ".incomplete").write_text("")
     elif damage == "no_manifest":
@@ -157,15 +168,15 @@ def test_study_configs_run_offline_on_the_shared_files(tmp_path, config, file):
     assert manifest["folds"] == 2 and manifest["data"]["first"] >= ("2019-01-02" if "2330" in file else "1991-05-14")
 
 
-def test_plan_outside_the_checkout_equals_the_default_config(tmp_path):
+def test_plan_outside_the_checkout_equals_the_default_config(tmp_path, monkeypatch):
     """`wfbt plan` with no config file, run where there is no configs/default.toml, plans the same run."""
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "COLUMNS": "200"}
-    outside = subprocess.run([sys.executable, "-m", "backtest", "plan"], cwd=tmp_path, env=env, capture_output=True,
-                             text=True)
-    inside = subprocess.run([sys.executable, "-m", "backtest", "plan", "configs/default.toml"], cwd=root, env=env,
-                            capture_output=True, text=True)
-    assert outside.returncode == 0 and inside.returncode == 0, outside.stderr + inside.stderr
+    env = {"COLUMNS": "200"}
+    monkeypatch.chdir(tmp_path)
+    outside = runner.invoke(app, ["plan"], env=env)
+    monkeypatch.chdir(root)
+    inside = runner.invoke(app, ["plan", "configs/default.toml"], env=env)
+    assert outside.exit_code == 0 and inside.exit_code == 0, outside.output + inside.output
     assert "20 folds x 5 architectures x 1 seed(s) = 100 models" in " ".join(inside.stdout.split())
     def planned(text):  # the plan without the time estimate, which is measured afresh on every call
         return text.split("Estimated training time")[0]
