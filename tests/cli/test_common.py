@@ -2,20 +2,18 @@
 any width runs as printed."""
 
 import io
-import os
 import shlex
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
+from backtest.cli.app import app
 from backtest.cli.common import say
 from backtest.runs.folder import is_complete, resume_command
 from tests.conftest import TINY, synthetic_prices, write_yahoo_csv
 
+runner = CliRunner()
 LONG = ("wfbt run /tmp/pytest-of-someone/pytest-12/test_a_long_name0/runs/killed/partial/config.toml "
         "--out /tmp/pytest-of-someone/pytest-12/test_a_long_name0/runs --set run.name=killed --resume")
 
@@ -53,39 +51,42 @@ def test_a_message_without_a_command_prints_as_before():
         "interrupted: nothing to keep. Run the same command again.\n")
 
 
-def _run(csv, out, columns):
-    args = [sys.executable, "-m", "backtest", "run", "--quiet", "--out", str(out), "--set", "run.name='killed'",
-            "--set", "data.source=csv", "--set", f"data.path={str(csv)!r}",
-            "--set", "forecast.models=['gru','lstm_stacked']", "--set", "training.epochs=6",
-            "--set", "training.patience=6"]
+def _interrupt(csv, out, monkeypatch):
+    """`wfbt run` stopped by Ctrl-C in-process as lstm starts training, after gru's group was saved (the real
+    SIGINT is tests/runs/test_checkpoint.py's Ctrl-C test); printed at 60 columns."""
+    from backtest.engine import pipeline
+
+    real = pipeline.train_networks
+
+    def stop_at_lstm(model, *args, **kwargs):
+        if model == "lstm":
+            raise KeyboardInterrupt
+        return real(model, *args, **kwargs)
+
+    args = ["run", "--quiet", "--out", str(out), "--set", "run.name='killed'", "--set", "data.source=csv",
+            "--set", f"data.path={str(csv)!r}", "--set", "forecast.models=['gru','lstm']"]
     for item in TINY:
-        if not item.startswith(("forecast.models", "training.epochs", "training.patience")):
+        if not item.startswith("forecast.models"):
             args += ["--set", item]
-    return subprocess.Popen(args, env={**os.environ, "COLUMNS": str(columns)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "train_networks", stop_at_lstm)
+        return runner.invoke(app, args, env={"COLUMNS": "60"})
 
 
-def test_the_resume_hint_runs_as_printed_at_60_80_and_100_columns(tmp_path):
+def test_the_resume_hint_runs_as_printed_at_60_80_and_100_columns(tmp_path, monkeypatch):
     csv = write_yahoo_csv(synthetic_prices(420), tmp_path / "p.csv")
     out = tmp_path / "a-folder-with-a-long-name-so-that-the-hint-is-wider-than-any-terminal" / "runs"
-    proc = _run(csv, out, 60)
-    saved = out / "killed" / "partial" / "gru.done.json"
-    deadline = time.time() + 180
-    while not saved.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    stopped = _interrupt(csv, out, monkeypatch)
+    assert stopped.exit_code == 130 and (out / "killed" / "partial" / "gru.done.json").is_file(), stopped.output
+    stderr = stopped.stderr
     expected = resume_command(out / "killed")
     assert len(expected) > 100 and commands_in(stderr) == [expected], stderr
     for columns in (80, 100):  # `wfbt show` of the unfinished run prints the same command
-        shown = subprocess.run([sys.executable, "-m", "backtest", "show", str(out / "killed")], capture_output=True,
-                               text=True, env={**os.environ, "COLUMNS": str(columns)}, timeout=120)
-        assert shown.returncode == 2 and commands_in(shown.stderr) == [expected], shown.stderr
+        shown = runner.invoke(app, ["show", str(out / "killed")], env={"COLUMNS": str(columns)})
+        assert shown.exit_code == 2 and commands_in(shown.stderr) == [expected], shown.stderr
     argv = shlex.split(commands_in(stderr)[0])
     assert argv[0] == "wfbt" and argv[-1] == "--resume"
-    resumed = subprocess.run([sys.executable, "-m", "backtest", *argv[1:]], capture_output=True, text=True,
-                             timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = runner.invoke(app, argv[1:])
+    assert resumed.exit_code == 0, resumed.output
     said = " ".join(resumed.stderr.split())
     assert is_complete(out / "killed") and "loading gru from the interrupted run's checkpoint" in said, said
