@@ -1,8 +1,5 @@
 """Derived features through the real entry point: a run, the listing, and the refusals that name the fix."""
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -16,13 +13,14 @@ DERIVED = ["open", "high", "low", "close", "ret_5", "ret_20", "bb_pctb", "macd_h
 
 
 def test_python_m_backtest_run_trains_on_derived_features(tmp_path):
+    """`wfbt run` (in-process through the app `python -m backtest` calls) trains on derived features."""
     path = write_yahoo_csv(synthetic_prices(300), tmp_path / "p.csv")
     sets = [*TINY, "training.epochs=1", f"forecast.features={DERIVED!r}", "data.source=csv", f"data.path={str(path)!r}"]
     args = [a for s in sets for a in ("--set", s)]
-    proc = subprocess.run([sys.executable, "-m", "backtest", "run", "--quiet", "--out", str(tmp_path / "runs"), *args],
-                          capture_output=True, text=True, env={"COLUMNS": "250", "PATH": ""}, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    warning = " ".join(proc.stderr.split())
+    result = runner.invoke(app, ["run", "--quiet", "--out", str(tmp_path / "runs"), *args],
+                           env={"COLUMNS": "250", "PATH": ""})
+    assert result.exit_code == 0, result.output[-3000:]
+    warning = " ".join(result.stderr.split())
     assert "1 fold(s) fit after the warm-up of 'macd_hist' (its first 25 rows, to 2015-02-04, have no value; " \
            "nothing is filled): fold 0 fits on 95 of its 120 days." in warning
     run = next((tmp_path / "runs").iterdir())
