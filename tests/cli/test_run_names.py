@@ -17,17 +17,6 @@ def aapl(tmp_path):
     return write_yahoo_csv(synthetic_prices(420), tmp_path / "AAPL_daily.csv")
 
 
-def test_a_run_on_other_data_is_named_after_the_config_and_the_data(aapl, tmp_path):
-    out = tmp_path / "runs"
-    result = runner.invoke(app, run_args(aapl, out))  # configs/default.toml, with --set data.path
-    assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("default-AAPL_daily") and is_complete(out / "default-AAPL_daily")
-    again = runner.invoke(app, run_args(aapl, out))
-    assert is_complete(out / "default-AAPL_daily-2"), again.output
-    named = runner.invoke(app, run_args(aapl, out, "run.name='mine'"))
-    assert named.exit_code == 0 and is_complete(out / "mine")  # an explicit name is kept as it is
-
-
 def _interrupted(args, monkeypatch):
     """`wfbt run ARGS` stopped (Ctrl-C) as its first network starts training."""
     from backtest.engine import pipeline
@@ -63,3 +52,17 @@ def test_the_resume_hint_of_show_and_of_the_interrupt_finishes_a_suffixed_run(aa
     assert finished.exit_code == 0, finished.output
     assert is_complete(out / "d-2") and not (out / "d-3").exists()
     assert "resuming" in finished.output
+
+
+def test_a_run_on_other_data_is_named_after_the_config_and_the_data(aapl, tmp_path, monkeypatch):
+    """The first run finishes in default-AAPL_daily; the same command again, and one with an explicit name, are
+    stopped in-process as training starts: the folders they claimed are the names under test."""
+    out = tmp_path / "runs"
+    result = runner.invoke(app, run_args(aapl, out))  # configs/default.toml, with --set data.path
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("default-AAPL_daily") and is_complete(out / "default-AAPL_daily")
+    again = _interrupted(run_args(aapl, out), monkeypatch)
+    assert (out / "default-AAPL_daily-2").is_dir() and "run.name=default-AAPL_daily-2" in _hint(again.output)
+    named = _interrupted(run_args(aapl, out, "run.name='mine'"), monkeypatch)
+    assert (out / "mine").is_dir() and "run.name=mine" in _hint(named.output)  # an explicit name is kept as it is
+    assert sorted(p.name for p in out.iterdir()) == ["default-AAPL_daily", "default-AAPL_daily-2", "mine"]
