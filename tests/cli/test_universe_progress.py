@@ -78,6 +78,6 @@ def test_sigterm_leaves_nothing_finished_and_the_printed_command_resumes(tmp_pat
     assert "interrupted:" in stderr and "Saved: chunk 0" in stderr
     (command,) = [line for line in stderr.splitlines() if line.startswith("wfbt run ")]  # whole, on its own line
     assert command.endswith(" --resume")
-    resumed = subprocess.run([*cli, *shlex.split(command)[1:]], env=env, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = CliRunner().invoke(app, shlex.split(command)[1:], env={"COLUMNS": "60"})  # in-process resume
+    assert resumed.exit_code == 0, resumed.output
     assert "resuming" in resumed.stderr and is_complete(out / "s") and not (out / "s-2").exists()
