@@ -2,6 +2,9 @@
 
 import gzip
 import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -56,12 +59,19 @@ def check_run_folder(run_dir, fills):
     assert (run_dir / "report.html").is_file() and "report.html" in manifest["artifacts"]
 
 
-def test_a_long_file_runs_end_to_end(frames, tmp_path):
-    path = write_long_csv(frames, tmp_path / "long.csv")
-    result = runner.invoke(app, universe_args(path, tmp_path / "runs", "run.name='long'"), env={"COLUMNS": "80"})
+@pytest.fixture(scope="module")
+def long_run(frames, tmp_path_factory):
+    """One finished run of a long file, printed at 80 columns: the tests that read it or copy it share it."""
+    tmp = tmp_path_factory.mktemp("long")
+    path = write_long_csv(frames, tmp / "long.csv")
+    result = runner.invoke(app, universe_args(path, tmp / "runs", "run.name='long'"), env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
-    check_run_folder(tmp_path / "runs" / "long", "next open")
-    out = result.output
+    return SimpleNamespace(path=path, dir=tmp / "runs" / "long", output=result.output)
+
+
+def test_a_long_file_runs_end_to_end(long_run):
+    check_run_folder(long_run.dir, "next open")
+    out = long_run.output
     assert "Scores across the cross-section" in out and "│ reversal │" in out and "survivorship bias" in out
     assert "reversal:topk_dropout" in out and "equal_weight" in out and "SPA p = " in out
 
@@ -90,13 +100,14 @@ def test_folder_layout_on_a_file_is_refused_without_leaving_a_folder(frames, tmp
     assert not (tmp_path / "runs" / "bad").exists()
 
 
-def test_a_finished_universe_run_is_not_overwritten(frames, tmp_path):
-    path = write_long_csv(frames, tmp_path / "long.csv")
-    args = [*universe_args(path, tmp_path / "runs", "run.name='same'"), "--quiet"]
-    first, second = runner.invoke(app, args), runner.invoke(app, args)
-    assert first.exit_code == 0 and second.exit_code == 0
-    assert first.output.strip().endswith("same") and second.output.strip().endswith("same-2")
-    assert is_complete(tmp_path / "runs" / "same") and is_complete(tmp_path / "runs" / "same-2")
+def test_a_finished_universe_run_is_not_overwritten(long_run, tmp_path):
+    """The same command where its finished run is (a copy of the shared one) goes to long-2; the first is untouched."""
+    first = Path(shutil.copytree(long_run.dir, tmp_path / "runs" / "long"))
+    before = {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()}
+    second = runner.invoke(app, [*universe_args(long_run.path, tmp_path / "runs", "run.name='long'"), "--quiet"])
+    assert second.exit_code == 0 and second.output.strip().endswith("long-2"), second.output
+    assert is_complete(first) and is_complete(tmp_path / "runs" / "long-2")
+    assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == before
 
 
 def test_pooled_networks_run_beside_the_baselines(frames, tmp_path):
