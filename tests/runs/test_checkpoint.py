@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -146,20 +147,20 @@ def _interrupt(csv, out, monkeypatch, *sets):
     return partial
 
 
-def _cut_bytes(partial, tmp_path, csv, monkeypatch):
+def _cut_bytes(partial, other):
     path = partial / "gru.predictions.csv"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     return "gru.predictions.csv has", "rows but the checkpoint saved"
 
 
-def _cut_lines(partial, tmp_path, csv, monkeypatch):
+def _cut_lines(partial, other):
     path = partial / "gru.predictions.csv"
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[: len(lines) // 2]))  # whole lines: a file that still parses
     return "gru.predictions.csv has", "rows but the checkpoint saved"
 
 
-def _fold_missing(partial, tmp_path, csv, monkeypatch):
+def _fold_missing(partial, other):
     """A group saved, digest and all, without its last fold (as a buggy writer could): the folds must prove it."""
     from backtest.runs.checkpoint import Checkpoint
 
@@ -171,22 +172,20 @@ def _fold_missing(partial, tmp_path, csv, monkeypatch):
     return "the fold log has folds [0, 1, 2] but the run has [0, 1, 2, 3]", ""
 
 
-def _foreign_file(partial, tmp_path, csv, monkeypatch):
+def _foreign_file(partial, other):
     """gru.predictions.csv of another run (another seed), copied over this run's."""
-    other = _interrupt(csv, tmp_path / "other", monkeypatch, "run.seed=7")
     (partial / "gru.predictions.csv").write_bytes((other / "gru.predictions.csv").read_bytes())
     return "gru.predictions.csv is not the file the checkpoint saved", "SHA-256 differs"
 
 
-def _foreign_group(partial, tmp_path, csv, monkeypatch):
+def _foreign_group(partial, other):
     """Another run's whole saved group, done.json included: it names another state.json."""
-    other = _interrupt(csv, tmp_path / "other", monkeypatch, "run.seed=7")
     for name in ["gru.predictions.csv", "gru.folds.csv", "gru.done.json"]:
         (partial / name).write_bytes((other / name).read_bytes())
     return "gru.done.json belongs to another run", ""
 
 
-def _no_proof(partial, tmp_path, csv, monkeypatch):
+def _no_proof(partial, other):
     """Stopped after both files but before done.json (or saved by a wfbt before done.json)."""
     (partial / "gru.done.json").unlink()
     return "gru.done.json is missing", ""
@@ -201,12 +200,28 @@ def uninterrupted(tmp_path_factory):
     return csv, tmp / "runs" / "d"
 
 
+@pytest.fixture(scope="module")
+def interrupted(uninterrupted, tmp_path_factory):
+    """One interrupted run (copied per case: each damages its own copy) and the partial/ of another seed's."""
+    csv, _ = uninterrupted
+    tmp = tmp_path_factory.mktemp("interrupted")
+    with pytest.MonkeyPatch.context() as m:
+        _interrupt(csv, tmp / "this", m)
+        other = _interrupt(csv, tmp / "other", m, "run.seed=7")
+    return tmp / "this", other
+
+
+def _copy_interrupted(interrupted, tmp_path):
+    """This case's own copy of the shared interrupted run: its runs folder and its partial/."""
+    out = Path(shutil.copytree(interrupted[0], tmp_path / "runs"))
+    return out, out / "d" / "partial"
+
+
 @pytest.mark.parametrize("damage", [_cut_bytes, _cut_lines, _fold_missing, _foreign_file, _foreign_group, _no_proof])
-def test_a_damaged_checkpoint_is_retrained_not_used(uninterrupted, tmp_path, monkeypatch, damage):
+def test_a_damaged_checkpoint_is_retrained_not_used(uninterrupted, interrupted, tmp_path, damage):
     csv, full = uninterrupted
-    out = tmp_path / "runs"
-    partial = _interrupt(csv, out, monkeypatch)
-    reason, detail = damage(partial, tmp_path, csv, monkeypatch)
+    out, partial = _copy_interrupted(interrupted, tmp_path)
+    reason, detail = damage(partial, interrupted[1])
     result = CliRunner().invoke(app, [*_args(csv, out), "--resume"], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
@@ -218,11 +233,10 @@ def test_a_damaged_checkpoint_is_retrained_not_used(uninterrupted, tmp_path, mon
         assert (out / "d" / artifact).read_bytes() == (full / artifact).read_bytes(), artifact
 
 
-def test_an_intact_checkpoint_is_loaded(uninterrupted, tmp_path, monkeypatch):
+def test_an_intact_checkpoint_is_loaded(uninterrupted, interrupted, tmp_path):
     """The control for the damaged cases: the same interruption, untouched, is loaded and gives the same run."""
     csv, full = uninterrupted
-    out = tmp_path / "runs"
-    _interrupt(csv, out, monkeypatch)
+    out, _ = _copy_interrupted(interrupted, tmp_path)
     result = CliRunner().invoke(app, [*_args(csv, out), "--resume"], env={"COLUMNS": "400"})
     assert result.exit_code == 0 and "warning" not in result.output, result.output
     assert "loading gru from the interrupted run's checkpoint; training lstm" in " ".join(result.output.split())
