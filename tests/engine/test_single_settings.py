@@ -18,8 +18,7 @@ import pytest
 import torch
 
 from backtest.core.config import StatisticsSection, StrategiesSection, load_config
-from backtest.engine import devices
-from backtest.engine.pipeline import run
+from backtest.engine import devices, pipeline
 from backtest.kinds import read_folder, write_run
 from backtest.scoring.evaluation import evaluate_trading
 from strategies.sizing import strategy_sizes
@@ -35,7 +34,7 @@ BASE = ["networks.tiny.cell='lstm'", "networks.tiny.hidden=[2]", "forecast.model
 
 
 def _run(*sets: str):  # type: ignore[no-untyped-def]
-    return run(load_config(None, [*BASE, *sets]), prices=PRICES)
+    return pipeline.run(load_config(None, [*BASE, *sets]), prices=PRICES)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +64,11 @@ def _epochs(result) -> list[int]:  # type: ignore[no-untyped-def]
 
 def test_training_min_delta_stops_when_no_epoch_improves_by_that_much(base):
     assert _epochs(base) == [3]
-    stopped = _run("training.min_delta=1e6", "training.patience=1")  # no loss can fall by a million
-    assert _epochs(stopped) == [2]  # epoch 1 sets the best; epoch 2 does not beat it by 1e6
+    # the validation loss falls every epoch (1.2690, 1.2651, 1.2606): by any amount, training goes on to the end;
+    # by a million (no loss falls that far), epoch 2 does not count as better and patience 1 stops there
+    assert _epochs(_run("training.min_delta=0.0", "training.patience=1")) == [3]
+    stopped = _run("training.min_delta=1e6", "training.patience=1")
+    assert _epochs(stopped) == [2] and stopped.fold_log["best_epoch"].iloc[0] == 1
 
 
 def test_forecast_representation_level_changes_the_linear_forecast(base):
@@ -85,7 +87,9 @@ def test_strategies_rules_are_the_per_model_strategies_traded(base):
 
 def test_run_device_is_the_device_the_run_trains_on_and_records(base, monkeypatch):
     assert base.manifest["device"] == "cpu"  # auto, on a machine without a GPU
-    assert _run("run.device='cpu'").manifest["device"] == "cpu"
+    asked = []
+    monkeypatch.setattr(pipeline, "prepare_device", lambda choice: asked.append(choice) or torch.device("cpu"))
+    assert _run("run.device='cpu'").manifest["device"] == "cpu" and asked == ["cpu"]  # the setting picks it
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # auto takes a GPU when torch sees one
     assert devices.resolve_device("auto") == torch.device("cuda")
     assert devices.resolve_device("cpu") == torch.device("cpu")
