@@ -63,3 +63,16 @@ def test_a_run_without_networks_has_no_log_and_reads(tmp_path):
     assert result.training is None and summary.training is None
     assert not (tmp_path / "run" / "folds.csv").exists() and training_line(summary) == ""
     assert "<h2>Training</h2>" not in universe_report_html(summary)
+
+
+def test_several_networks_a_fold_are_summarised_by_median_and_range(trained):
+    import dataclasses
+
+    import pandas as pd
+
+    _, summary = trained
+    log = pd.DataFrame({"model": "gru", "fold": [0, 0, 0, 1], "seed": 0, "epochs": [2, 9, 4, 30],
+                        "best_epoch": [1, 8, 3, 30], "stopped_early": [True, True, True, False]})
+    line = training_line(dataclasses.replace(summary, training=log))
+    assert line.endswith("gru's 4 networks stopped at epochs 6.5 (2 to 30) of 3 (best 5.5 (1 to 30)); "
+                         "3 of 4 stopped early")
