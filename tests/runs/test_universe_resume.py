@@ -50,5 +50,9 @@ def test_sigkill_after_the_first_chunk_then_resume_equals_uninterrupted(tmp_path
     for artifact in ["scores.csv.gz", "metrics.json", "equity.csv", "equity_gross.csv", "ic.csv", "turnover.csv"]:
         assert (out / "killed" / artifact).read_bytes() == (out / "full" / artifact).read_bytes(), artifact
     assert is_complete(out / "killed") and not (out / "killed" / "partial").exists()
+    # the training log of the chunk loaded on resume is the one it was trained with (only the seconds differ)
+    logs = [pd.read_csv(out / run / "folds.csv").drop(columns="seconds") for run in ("killed", "full")]
+    assert logs[0]["fold"].tolist() == [0, 1, 2, 3]
+    pd.testing.assert_frame_equal(logs[0], logs[1], check_exact=True)
     scores = pd.read_csv(out / "full" / "scores.csv.gz")
     assert scores["lstm"].notna().sum() == scores["linear"].notna().sum() > 0  # the network scored every window
