@@ -56,6 +56,20 @@ TRADER_PRIORITY = ["break_even_cost", "turnover", "holding_days", "profit_factor
 SEEDS_COLUMN = ("U seeds", 3)  # min-max Theil U of the single seeds when forecast.seeds > 1
 
 
+
+SINGLE_ARTIFACTS = ("report.html", "equity.png", "config.toml", "manifest.json", "predictions.csv", "folds.csv",
+                    "equity.csv", "orders.csv", "metrics.json", "insample.csv.gz")
+UNIVERSE_ARTIFACTS = ("report.html", "config.toml", "manifest.json", "scores.csv.gz", "equity.csv",
+                      "equity_gross.csv", "ic.csv", "turnover.csv", "symbols.csv", "metrics.json", "folds.csv")
+
+
+def artifacts_line(run_dir: Path | str, names: tuple[str, ...]) -> str:
+    """"Artifacts in <folder>/: ..." naming the files of ``names`` the folder holds (an older run's folder
+    lacks the files added since, and a run without networks has no folds.csv)."""
+    folder = Path(run_dir)
+    held = [name for name in names if (folder / name).is_file()] if folder.is_dir() else list(names)
+    return f"Artifacts in {escape(str(run_dir))}/: " + " ".join(held)
+
 def _fmt(value: float, digits: int = 2, suffix: str = "") -> str:
     return fmt(value, digits) + ("" if fmt(value, digits) == "—" else suffix)
 
@@ -246,8 +260,7 @@ def render(summary: RunSummary, console: Console) -> None:
     cols = chart_columns(summary)
     console.print(Panel(equity_chart(summary.equity, cols, console.width - 4),
                         title="Equity: buy-and-hold and the best strategies by Sharpe", expand=False))
-    console.print(f"Artifacts in {summary.run_dir}/: report.html equity.png config.toml manifest.json "
-                  "predictions.csv folds.csv equity.csv orders.csv metrics.json insample.csv.gz", highlight=False)
+    console.print(artifacts_line(summary.run_dir, SINGLE_ARTIFACTS), highlight=False)
 
 
 # The universe run's summary. metric key -> (column label, digits)
@@ -499,6 +512,4 @@ def render_universe(summary: UniverseSummary, console: Console) -> None:
     if line := training_line(summary):
         console.print(escape(line), highlight=False)
     console.print(data_view(summary))
-    console.print(f"Artifacts in {escape(str(summary.run_dir))}/: report.html config.toml manifest.json "
-                  "scores.csv.gz equity.csv equity_gross.csv ic.csv turnover.csv symbols.csv metrics.json"
-                  + (" folds.csv" if summary.training is not None else ""), highlight=False)
+    console.print(artifacts_line(summary.run_dir, UNIVERSE_ARTIFACTS), highlight=False)
