@@ -103,12 +103,16 @@ def test_force_reuses_the_folder_and_default_picks_a_new_one(tmp_path, flag):
 def test_ctrl_c_stops_with_a_resume_hint_and_non_zero_exit(tmp_path):
     csv = write_yahoo_csv(synthetic_prices(420), tmp_path / "p.csv")
     out = tmp_path / "runs"
+    # A shell's background job (`pytest ... &`) starts with SIGINT ignored, and Python keeps an inherited
+    # SIG_IGN instead of raising KeyboardInterrupt: give the run the default, as a terminal's Ctrl-C has it.
     proc = subprocess.Popen(command(csv, out, "c"), env={**os.environ, "COLUMNS": "300"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first_group = out / "c" / "partial" / "gru.done.json"
     deadline = time.time() + 120
     while not first_group.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
+    assert first_group.exists(), "the run ended or stalled before its first group was saved"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
