@@ -63,11 +63,15 @@ UNIVERSE_ARTIFACTS = ("report.html", "config.toml", "manifest.json", "scores.csv
                       "equity_gross.csv", "ic.csv", "turnover.csv", "symbols.csv", "metrics.json", "folds.csv")
 
 
+OPTIONAL_ARTIFACTS = ("equity_gross.csv", "folds.csv", "insample.csv.gz")  # not in every run's folder
+
+
 def artifacts_line(run_dir: Path | str, names: tuple[str, ...]) -> str:
-    """"Artifacts in <folder>/: ..." naming the files of ``names`` the folder holds (an older run's folder
-    lacks the files added since, and a run without networks has no folds.csv)."""
+    """"Artifacts in <folder>/: ..." naming ``names``, the optional ones only where the folder holds them (an
+    older run's folder lacks the files added since, a run without networks has no folds.csv). The others are
+    named always: a run prints this line before its report and manifest are written."""
     folder = Path(run_dir)
-    held = [name for name in names if (folder / name).is_file()] if folder.is_dir() else list(names)
+    held = [n for n in names if n not in OPTIONAL_ARTIFACTS or not folder.is_dir() or (folder / n).is_file()]
     return f"Artifacts in {escape(str(run_dir))}/: " + " ".join(held)
 
 def _fmt(value: float, digits: int = 2, suffix: str = "") -> str:

@@ -21,3 +21,10 @@ def test_a_single_symbol_folder_names_what_it_holds(tmp_path):
         (tmp_path / name).write_text("x")
     line = artifacts_line(tmp_path, SINGLE_ARTIFACTS)
     assert line.endswith("orders.csv metrics.json") and "insample" not in line
+
+
+def test_the_files_a_run_writes_after_its_summary_are_named_before_they_exist(tmp_path):
+    """A run prints the line before report.html and manifest.json are written: those are always named."""
+    line = artifacts_line(tmp_path, UNIVERSE_ARTIFACTS)
+    assert line.startswith(f"Artifacts in {tmp_path}/: report.html config.toml manifest.json scores.csv.gz")
+    assert "equity_gross.csv" not in line and "folds.csv" not in line
