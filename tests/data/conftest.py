@@ -171,3 +171,12 @@ def stalled_proxy():
         conn.close()
 
 
+
+
+def yahoo_adjusted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Yahoo's auto_adjust of a yahoo_frame: every price scaled by Adj Close / Close, Adj Close dropped."""
+    factor = frame["Adj Close"] / frame["Close"]
+    out = pd.concat({f: frame[f] * (factor if f != "Volume" else 1)
+                     for f in ["Close", "High", "Low", "Open", "Volume"]}, axis=1)
+    out.columns.names = ["Price", "Ticker"]
+    return out

@@ -12,7 +12,7 @@ import pytest
 from backtest.core.config import load_config
 from backtest.data.load import load_prices
 from tests.conftest import synthetic_prices, write_yahoo_csv
-from tests.data.conftest import yahoo_frame
+from tests.data.conftest import yahoo_adjusted, yahoo_frame
 
 
 @pytest.fixture
@@ -52,10 +52,7 @@ def test_data_adjusted_downloads_yahoos_adjusted_bars(monkeypatch):
     def download(tickers, **kwargs):  # Yahoo's auto_adjust: every price scaled by Adj Close / Close
         frame = yahoo_frame([tickers] if isinstance(tickers, str) else list(tickers))
         if kwargs.get("auto_adjust"):
-            factor = frame["Adj Close"] / frame["Close"]
-            frame = pd.concat({f: frame[f] * (factor if f != "Volume" else 1)
-                               for f in ["Close", "High", "Low", "Open", "Volume"]}, axis=1)
-            frame.columns.names = ["Price", "Ticker"]
+            frame = yahoo_adjusted(frame)
         return frame
 
     monkeypatch.setattr(yfinance, "download", download)

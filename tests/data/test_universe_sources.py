@@ -13,7 +13,7 @@ from backtest.core.errors import ConfigError, DataError
 from backtest.data.universe import read_symbols
 from backtest.runs.folder import is_complete
 from tests.conftest import UNIVERSE_TINY, said, synthetic_prices
-from tests.data.conftest import TejStandIn, yahoo_frame
+from tests.data.conftest import TejStandIn, yahoo_adjusted, yahoo_frame
 
 runner = CliRunner()
 TICKERS = ["S0", "S1", "S2", "S3", "S4"]
@@ -39,10 +39,7 @@ def yahoo(monkeypatch):
         known = [t for t in tickers if t != "NOPE"]
         frame = yahoo_frame(known, n=300) if known else pd.DataFrame()
         if known and kwargs.get("auto_adjust"):  # Yahoo's adjustment: every price scaled by Adj Close / Close
-            factor = frame["Adj Close"] / frame["Close"]
-            frame = pd.concat({f: frame[f] * (factor if f != "Volume" else 1)
-                               for f in ["Close", "High", "Low", "Open", "Volume"]}, axis=1)
-            frame.columns.names = ["Price", "Ticker"]
+            frame = yahoo_adjusted(frame)
         return frame
 
     monkeypatch.setattr(yfinance, "download", download)
